@@ -1,0 +1,87 @@
+package ledger
+
+import (
+	"database/sql/driver"
+	"fmt"
+	"time"
+)
+
+// Date is a calendar date with no time zone: a service date, a receipt date,
+// an aging as-of date. The zero value is not a valid date.
+type Date struct {
+	Year  int
+	Month time.Month
+	Day   int
+}
+
+// ParseDate reads YYYY-MM-DD.
+func ParseDate(s string) (Date, error) {
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil || len(s) != len(time.DateOnly) {
+		return Date{}, fmt.Errorf("%q is not a date: want YYYY-MM-DD", s)
+	}
+	return DateOf(t), nil
+}
+
+// MustDate is ParseDate for constants; it panics on bad input.
+func MustDate(s string) Date {
+	d, err := ParseDate(s)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+// DateOf returns the calendar date of t in t's location.
+func DateOf(t time.Time) Date {
+	y, m, d := t.Date()
+	return Date{y, m, d}
+}
+
+// Time returns midnight UTC of d.
+func (d Date) Time() time.Time { return time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, time.UTC) }
+
+// IsZero reports whether d is the zero Date.
+func (d Date) IsZero() bool { return d == Date{} }
+
+// AddDays returns d moved by n days.
+func (d Date) AddDays(n int) Date { return DateOf(d.Time().AddDate(0, 0, n)) }
+
+// Before reports whether d is earlier than o.
+func (d Date) Before(o Date) bool { return d.Compare(o) < 0 }
+
+// After reports whether d is later than o.
+func (d Date) After(o Date) bool { return d.Compare(o) > 0 }
+
+// Compare returns -1, 0 or +1.
+func (d Date) Compare(o Date) int { return d.Time().Compare(o.Time()) }
+
+// DaysSince returns the number of days from o to d.
+func (d Date) DaysSince(o Date) int { return int(d.Time().Sub(o.Time()).Hours() / 24) }
+
+// String formats as YYYY-MM-DD.
+func (d Date) String() string { return fmt.Sprintf("%04d-%02d-%02d", d.Year, d.Month, d.Day) }
+
+// Value stores the date as a date literal.
+func (d Date) Value() (driver.Value, error) { return d.String(), nil }
+
+// Scan reads a date column.
+func (d *Date) Scan(src any) error {
+	switch v := src.(type) {
+	case time.Time:
+		*d = DateOf(v)
+		return nil
+	case string:
+		p, err := ParseDate(v)
+		*d = p
+		return err
+	case []byte:
+		p, err := ParseDate(string(v))
+		*d = p
+		return err
+	}
+	return fmt.Errorf("cannot scan %T into Date", src)
+}
+
+// MarshalJSON writes the date as "YYYY-MM-DD".
+func (d Date) MarshalJSON() ([]byte, error) { return []byte(`"` + d.String() + `"`), nil }

@@ -1,0 +1,139 @@
+package postgres
+
+import (
+	"context"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/paysplit/paysplit/ledger"
+)
+
+// ChargeBalances computes where each charge stands (see ledger.ChargeBalance).
+// Adjustments attached to a charge fold into it, with the money on them; an
+// insurance payment on the charge that has not been reversed settles its
+// estimate.
+func (s queries) ChargeBalances(ctx context.Context, practiceID ledger.ID, chargeIDs []ledger.ID) (map[ledger.ID]ledger.ChargeBalance, error) {
+	const q = `
+WITH ch AS (
+    SELECT id, coalesce(attached_to_id, id) AS root, attached_to_id, status, amount, insurance_estimate
+      FROM charges
+     WHERE practice_id = $1 AND (id = ANY($2::uuid[]) OR attached_to_id = ANY($2::uuid[]))
+), paid AS (
+    SELECT ch.root,
+           coalesce(sum(s.amount) FILTER (WHERE r.kind = 'INSURANCE_PAYMENT' OR o.kind = 'INSURANCE_PAYMENT'), 0) AS insurance,
+           coalesce(sum(s.amount) FILTER (WHERE r.kind <> 'INSURANCE_PAYMENT' AND coalesce(o.kind, '') <> 'INSURANCE_PAYMENT'), 0) AS patient,
+           bool_or(r.kind = 'INSURANCE_PAYMENT' AND rv.id IS NULL) AS insured
+      FROM ch
+      JOIN splits s ON s.practice_id = $1 AND s.charge_id = ch.id
+      JOIN receipts r ON r.practice_id = $1 AND r.id = s.receipt_id
+      LEFT JOIN receipts o ON o.practice_id = $1 AND o.id = r.reverses_id
+      LEFT JOIN receipts rv ON rv.practice_id = $1 AND rv.reverses_id = r.id
+     GROUP BY ch.root
+), adj AS (
+    SELECT attached_to_id AS root, sum(amount) AS amount FROM ch WHERE attached_to_id IS NOT NULL GROUP BY 1
+)
+SELECT ch.id,
+       coalesce(adj.amount, 0) AS adjustments,
+       coalesce(paid.insurance, 0) AS insurance_paid,
+       coalesce(paid.patient, 0) AS patient_paid,
+       CASE WHEN ch.status = 'PLANNED' OR ch.attached_to_id IS NOT NULL OR coalesce(paid.insured, false) THEN 0
+            ELSE ch.insurance_estimate END AS insurance_pending,
+       CASE WHEN ch.status = 'PLANNED' OR ch.attached_to_id IS NOT NULL THEN 0
+            ELSE ch.amount + coalesce(adj.amount, 0) - coalesce(paid.insurance, 0) - coalesce(paid.patient, 0)
+                 - CASE WHEN coalesce(paid.insured, false) THEN 0 ELSE ch.insurance_estimate END
+       END AS owed
+  FROM ch
+  LEFT JOIN adj ON adj.root = ch.id
+  LEFT JOIN paid ON paid.root = ch.id
+ WHERE ch.id = ANY($2::uuid[])`
+	var rows []struct {
+		ID ledger.ID
+		ledger.ChargeBalance
+	}
+	if err := sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(chargeIDs)); err != nil {
+		return nil, translate(err)
+	}
+	out := make(map[ledger.ID]ledger.ChargeBalance, len(rows))
+	for _, r := range rows {
+		out[r.ID] = r.ChargeBalance
+	}
+	return out, nil
+}
+
+func (s queries) PatientBalances(ctx context.Context, practiceID ledger.ID, patientIDs []ledger.ID) (map[ledger.ID]ledger.Balance, error) {
+	return s.balances(ctx, practiceID, patientIDs, false)
+}
+
+func (s queries) GuarantorBalances(ctx context.Context, practiceID ledger.ID, guarantorIDs []ledger.ID) (map[ledger.ID]ledger.Balance, error) {
+	return s.balances(ctx, practiceID, guarantorIDs, true)
+}
+
+// balances sums, per patient (or per guarantor when byGuarantor), what the
+// charge lines owe, the credit on overpaid lines, unallocated money and
+// visible unearned money. Charge owed is computed as in ChargeOwed.
+func (s queries) balances(ctx context.Context, practiceID ledger.ID, ids []ledger.ID, byGuarantor bool) (map[ledger.ID]ledger.Balance, error) {
+	const q = `
+WITH pats AS (
+    SELECT id, CASE WHEN $3 THEN guarantor_id ELSE id END AS grp
+      FROM patients
+     WHERE practice_id = $1 AND (CASE WHEN $3 THEN guarantor_id ELSE id END) = ANY($2::uuid[])
+), ch AS (
+    SELECT c.id, pats.grp, coalesce(c.attached_to_id, c.id) AS root, c.attached_to_id, c.status, c.amount, c.insurance_estimate
+      FROM pats JOIN charges c ON c.practice_id = $1 AND c.patient_id = pats.id
+), paid AS (
+    SELECT ch.root, sum(s.amount) AS amount,
+           bool_or(r.kind = 'INSURANCE_PAYMENT' AND rv.id IS NULL) AS insured
+      FROM ch
+      JOIN splits s ON s.practice_id = $1 AND s.charge_id = ch.id
+      JOIN receipts r ON r.practice_id = $1 AND r.id = s.receipt_id
+      LEFT JOIN receipts rv ON rv.practice_id = $1 AND rv.reverses_id = r.id
+     GROUP BY ch.root
+), adj AS (
+    SELECT attached_to_id AS root, sum(amount) AS amount FROM ch WHERE attached_to_id IS NOT NULL GROUP BY 1
+), owed AS (
+    SELECT ch.grp,
+           CASE WHEN ch.status = 'PLANNED' OR ch.attached_to_id IS NOT NULL THEN 0
+                ELSE ch.amount + coalesce(adj.amount, 0) - coalesce(paid.amount, 0)
+                     - CASE WHEN coalesce(paid.insured, false) THEN 0 ELSE ch.insurance_estimate END
+           END AS owed
+      FROM ch LEFT JOIN adj ON adj.root = ch.id LEFT JOIN paid ON paid.root = ch.id
+), lines AS (
+    SELECT grp, sum(greatest(owed, 0)) AS owed, sum(greatest(-owed, 0)) AS line_credit FROM owed GROUP BY grp
+), money AS (
+    SELECT pats.grp,
+           coalesce(sum(s.amount) FILTER (WHERE s.unearned_type_id IS NULL), 0) AS unallocated,
+           coalesce(sum(s.amount) FILTER (WHERE NOT u.hidden), 0) AS unearned
+      FROM pats
+      JOIN splits s ON s.practice_id = $1 AND s.patient_id = pats.id AND s.charge_id IS NULL
+      LEFT JOIN unearned_types u ON u.practice_id = $1 AND u.id = s.unearned_type_id
+     GROUP BY pats.grp
+)
+SELECT g.id,
+       coalesce(lines.owed, 0) AS owed, coalesce(lines.line_credit, 0) AS line_credit,
+       coalesce(money.unallocated, 0) AS unallocated, coalesce(money.unearned, 0) AS unearned
+  FROM unnest($2::uuid[]) AS g(id)
+  LEFT JOIN lines ON lines.grp = g.id
+  LEFT JOIN money ON money.grp = g.id`
+	var rows []struct {
+		ID          ledger.ID
+		Owed        ledger.Money
+		LineCredit  ledger.Money
+		Unallocated ledger.Money
+		Unearned    ledger.Money
+	}
+	if err := sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(ids), byGuarantor); err != nil {
+		return nil, translate(err)
+	}
+	out := make(map[ledger.ID]ledger.Balance, len(rows))
+	for _, r := range rows {
+		credit := r.LineCredit.Add(r.Unallocated).Add(r.Unearned)
+		out[r.ID] = ledger.Balance{
+			Balance:     r.Owed.Sub(credit),
+			Owed:        r.Owed,
+			Unallocated: r.Unallocated,
+			Unearned:    r.Unearned,
+			Credit:      credit,
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,274 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/jmoiron/sqlx/reflectx"
+	"github.com/lib/pq"
+
+	"github.com/paysplit/paysplit/ledger"
+)
+
+// Store implements ledger.Store over PostgreSQL.
+type Store struct {
+	queries
+	db *sqlx.DB
+}
+
+var _ ledger.Store = (*Store)(nil)
+
+// Open connects to the database at url (a lib/pq URL or DSN). Sessions run
+// in UTC.
+func Open(url string) (*sqlx.DB, error) {
+	db, err := sqlx.Open("postgres", url)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	return db, nil
+}
+
+// NewStore returns a Store over db. It sets db's column mapper so that
+// ledger structs scan by field name (PatientID ↔ patient_id).
+func NewStore(db *sqlx.DB) *Store {
+	db.Mapper = reflectx.NewMapperFunc("db", snakeCase)
+	return &Store{queries: queries{q: db}, db: db}
+}
+
+// DB returns the underlying pool.
+func (s *Store) DB() *sqlx.DB { return s.db }
+
+// snakeCase maps Go field names to column names: PatientID → patient_id.
+func snakeCase(name string) string {
+	var b strings.Builder
+	rs := []rune(name)
+	for i, r := range rs {
+		if unicode.IsUpper(r) && i > 0 && (unicode.IsLower(rs[i-1]) || i+1 < len(rs) && unicode.IsLower(rs[i+1]) && unicode.IsUpper(rs[i-1])) {
+			b.WriteByte('_')
+		}
+		b.WriteRune(unicode.ToLower(r))
+	}
+	return b.String()
+}
+
+// InTx runs fn in a read-committed transaction. Family locks (LockFamilies)
+// serialise writers on the same family.
+func (s *Store) InTx(ctx context.Context, fn func(ledger.Tx) error) (err error) {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return translate(fmt.Errorf("begin: %w", err))
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			panic(p)
+		}
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if err = fn(&txStore{queries{q: tx}}); err != nil {
+		return translate(err)
+	}
+	if err = tx.Commit(); err != nil {
+		return translate(fmt.Errorf("commit: %w", err))
+	}
+	return nil
+}
+
+func (s *Store) APIKey(ctx context.Context, practiceID, keyID ledger.ID) (ledger.APIKey, error) {
+	const q = `SELECT practice_id, id, name, role, secret_hash, created_at, last_used_at, revoked_at
+	             FROM api_keys WHERE practice_id = $1 AND id = $2`
+	var k ledger.APIKey
+	if err := sqlx.GetContext(ctx, s.q, &k, q, practiceID, keyID); err != nil {
+		return k, notFound(err, "api key")
+	}
+	return k, nil
+}
+
+func (s *Store) TouchAPIKey(ctx context.Context, practiceID, keyID ledger.ID, t time.Time) error {
+	const q = `UPDATE api_keys SET last_used_at = $3 WHERE practice_id = $1 AND id = $2`
+	_, err := s.q.ExecContext(ctx, q, practiceID, keyID, t)
+	return translate(err)
+}
+
+// txStore is the Store inside a transaction.
+type txStore struct{ queries }
+
+var _ ledger.Tx = (*txStore)(nil)
+
+// queries holds the reads, shared by Store and txStore.
+type queries struct{ q sqlx.ExtContext }
+
+// idArray passes ids as a uuid[] parameter.
+func idArray(ids []ledger.ID) any {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = id.String()
+	}
+	return pq.Array(s)
+}
+
+func notFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s: %w", what, ledger.ErrNotFound)
+	}
+	return translate(err)
+}
+
+func (s queries) Practice(ctx context.Context, id ledger.ID) (ledger.Practice, error) {
+	const q = `SELECT id, name, require_batch, created_at FROM practices WHERE id = $1`
+	var p ledger.Practice
+	if err := sqlx.GetContext(ctx, s.q, &p, q, id); err != nil {
+		return p, notFound(err, "practice")
+	}
+	return p, nil
+}
+
+func (s queries) Providers(ctx context.Context, practiceID ledger.ID, ids []ledger.ID) ([]ledger.Provider, error) {
+	const q = `SELECT id, name, coalesce(code, '') AS code, created_at FROM providers
+	            WHERE practice_id = $1 AND id = ANY($2::uuid[])`
+	var rows []ledger.Provider
+	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(ids)))
+}
+
+func (s queries) Locations(ctx context.Context, practiceID ledger.ID, ids []ledger.ID) ([]ledger.Location, error) {
+	const q = `SELECT id, name, coalesce(code, '') AS code, created_at FROM locations
+	            WHERE practice_id = $1 AND id = ANY($2::uuid[])`
+	var rows []ledger.Location
+	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(ids)))
+}
+
+const guarantorColumns = `id, name, coalesce(external_id, '') AS external_id, self_patient_id, created_at`
+
+func (s queries) Guarantors(ctx context.Context, practiceID ledger.ID, ids []ledger.ID) ([]ledger.Guarantor, error) {
+	const q = `SELECT ` + guarantorColumns + ` FROM guarantors WHERE practice_id = $1 AND id = ANY($2::uuid[])`
+	var rows []ledger.Guarantor
+	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(ids)))
+}
+
+const patientColumns = `id, guarantor_id, first_name, last_name, birth_date, coalesce(external_id, '') AS external_id, created_at`
+
+func (s queries) Patients(ctx context.Context, practiceID ledger.ID, ids []ledger.ID) ([]ledger.Patient, error) {
+	const q = `SELECT ` + patientColumns + ` FROM patients WHERE practice_id = $1 AND id = ANY($2::uuid[])`
+	var rows []ledger.Patient
+	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(ids)))
+}
+
+func (s queries) PatientsOfGuarantors(ctx context.Context, practiceID ledger.ID, guarantorIDs []ledger.ID) ([]ledger.Patient, error) {
+	const q = `SELECT ` + patientColumns + ` FROM patients
+	            WHERE practice_id = $1 AND guarantor_id = ANY($2::uuid[])
+	            ORDER BY guarantor_id, lower(last_name), lower(first_name), id`
+	var rows []ledger.Patient
+	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(guarantorIDs)))
+}
+
+const encounterColumns = `id, patient_id, provider_id, location_id, kind, service_from, service_to, coalesce(note, '') AS note, created_at`
+
+func (s queries) Encounters(ctx context.Context, practiceID ledger.ID, ids []ledger.ID) ([]ledger.Encounter, error) {
+	const q = `SELECT ` + encounterColumns + ` FROM encounters WHERE practice_id = $1 AND id = ANY($2::uuid[])`
+	var rows []ledger.Encounter
+	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(ids)))
+}
+
+func (s queries) EncountersOfPatients(ctx context.Context, practiceID ledger.ID, patientIDs []ledger.ID) ([]ledger.Encounter, error) {
+	const q = `SELECT ` + encounterColumns + ` FROM encounters
+	            WHERE practice_id = $1 AND patient_id = ANY($2::uuid[])
+	            ORDER BY patient_id, service_from, id`
+	var rows []ledger.Encounter
+	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(patientIDs)))
+}
+
+const chargeColumns = `id, encounter_id, patient_id, provider_id, location_id, kind, status, code, service_date,
+	amount, insurance_estimate, attached_to_id, coalesce(note, '') AS note, posted_at`
+
+func (s queries) Charges(ctx context.Context, practiceID ledger.ID, ids []ledger.ID) ([]ledger.Charge, error) {
+	const q = `SELECT ` + chargeColumns + ` FROM charges WHERE practice_id = $1 AND id = ANY($2::uuid[])`
+	var rows []ledger.Charge
+	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(ids)))
+}
+
+func (s queries) ChargesOfEncounters(ctx context.Context, practiceID ledger.ID, encounterIDs []ledger.ID) ([]ledger.Charge, error) {
+	const q = `SELECT ` + chargeColumns + ` FROM charges
+	            WHERE practice_id = $1 AND encounter_id = ANY($2::uuid[])
+	            ORDER BY encounter_id, service_date, id`
+	var rows []ledger.Charge
+	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(encounterIDs)))
+}
+
+func (s queries) ChargesOfPatients(ctx context.Context, practiceID ledger.ID, patientIDs []ledger.ID) ([]ledger.Charge, error) {
+	const q = `SELECT ` + chargeColumns + ` FROM charges
+	            WHERE practice_id = $1 AND patient_id = ANY($2::uuid[])
+	            ORDER BY patient_id, service_date, id`
+	var rows []ledger.Charge
+	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(patientIDs)))
+}
+
+const receiptColumns = `id, kind, amount, received_on, patient_id, coalesce(method, '') AS method,
+	coalesce(reference, '') AS reference, coalesce(note, '') AS note, batch_id, reverses_id,
+	coalesce(policy_name, '') AS policy_name, coalesce(policy_version, 0) AS policy_version, posted_at`
+
+func (s queries) Receipts(ctx context.Context, practiceID ledger.ID, ids []ledger.ID) ([]ledger.Receipt, error) {
+	const q = `SELECT ` + receiptColumns + ` FROM receipts WHERE practice_id = $1 AND id = ANY($2::uuid[])`
+	var rows []ledger.Receipt
+	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(ids)))
+}
+
+func (s queries) ReversalsOf(ctx context.Context, practiceID ledger.ID, receiptIDs []ledger.ID) (map[ledger.ID]ledger.ID, error) {
+	const q = `SELECT reverses_id, id FROM receipts WHERE practice_id = $1 AND reverses_id = ANY($2::uuid[])`
+	rows, err := s.q.QueryxContext(ctx, q, practiceID, idArray(receiptIDs))
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	out := make(map[ledger.ID]ledger.ID)
+	for rows.Next() {
+		var orig, rev ledger.ID
+		if err := rows.Scan(&orig, &rev); err != nil {
+			return nil, translate(err)
+		}
+		out[orig] = rev
+	}
+	return out, translate(rows.Err())
+}
+
+func (s queries) Batches(ctx context.Context, practiceID ledger.ID, ids []ledger.ID) ([]ledger.Batch, error) {
+	const q = `SELECT id, name, opened_on, closed_at, created_at FROM batches WHERE practice_id = $1 AND id = ANY($2::uuid[])`
+	var rows []ledger.Batch
+	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(ids)))
+}
+
+func (s queries) UnearnedTypes(ctx context.Context, practiceID ledger.ID) ([]ledger.UnearnedType, error) {
+	const q = `SELECT id, name, hidden, is_default FROM unearned_types WHERE practice_id = $1 ORDER BY name, id`
+	var rows []ledger.UnearnedType
+	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID))
+}
+
+const splitColumns = `id, receipt_id, amount, code, patient_id, provider_id, location_id, charge_id, unearned_type_id`
+
+func (s queries) SplitsOfCharges(ctx context.Context, practiceID ledger.ID, chargeIDs []ledger.ID) ([]ledger.Split, error) {
+	const q = `SELECT ` + splitColumns + ` FROM splits
+	            WHERE practice_id = $1 AND charge_id = ANY($2::uuid[]) ORDER BY charge_id, id`
+	var rows []ledger.Split
+	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(chargeIDs)))
+}
+
+func (s queries) SplitsOfReceipts(ctx context.Context, practiceID ledger.ID, receiptIDs []ledger.ID) ([]ledger.Split, error) {
+	const q = `SELECT ` + splitColumns + ` FROM splits
+	            WHERE practice_id = $1 AND receipt_id = ANY($2::uuid[]) ORDER BY receipt_id, id`
+	var rows []ledger.Split
+	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(receiptIDs)))
+}
+
+func (s queries) SplitsOfPatients(ctx context.Context, practiceID ledger.ID, patientIDs []ledger.ID) ([]ledger.Split, error) {
+	const q = `SELECT ` + splitColumns + ` FROM splits
+	            WHERE practice_id = $1 AND patient_id = ANY($2::uuid[]) ORDER BY patient_id, id`
+	var rows []ledger.Split
+	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(patientIDs)))
+}

@@ -53,3 +53,5 @@ type InvariantError struct {
 }
 
 func (e *InvariantError) Error() string { return e.Message }
+
+func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }

@@ -43,6 +43,11 @@ type Reader interface {
 	ChargesOfEncounters(ctx context.Context, practiceID ID, encounterIDs []ID) ([]Charge, error)
 	// ChargesOfPatients lists every charge of each patient, oldest first.
 	ChargesOfPatients(ctx context.Context, practiceID ID, patientIDs []ID) ([]Charge, error)
+	// AdjustmentsOf lists the adjustments attached to each charge.
+	AdjustmentsOf(ctx context.Context, practiceID ID, chargeIDs []ID) ([]Charge, error)
+	// ProvidersOfPractice and LocationsOfPractice list them all, by name.
+	ProvidersOfPractice(ctx context.Context, practiceID ID) ([]Provider, error)
+	LocationsOfPractice(ctx context.Context, practiceID ID) ([]Location, error)
 	// SplitsOfCharges lists the splits targeting each charge.
 	SplitsOfCharges(ctx context.Context, practiceID ID, chargeIDs []ID) ([]Split, error)
 	// SplitsOfReceipts lists the splits of each receipt.

@@ -210,6 +210,26 @@ func (s queries) ChargesOfPatients(ctx context.Context, practiceID ledger.ID, pa
 	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(patientIDs)))
 }
 
+func (s queries) AdjustmentsOf(ctx context.Context, practiceID ledger.ID, chargeIDs []ledger.ID) ([]ledger.Charge, error) {
+	const q = `SELECT ` + chargeColumns + ` FROM charges
+	            WHERE practice_id = $1 AND attached_to_id = ANY($2::uuid[])
+	            ORDER BY attached_to_id, service_date, id`
+	var rows []ledger.Charge
+	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(chargeIDs)))
+}
+
+func (s queries) ProvidersOfPractice(ctx context.Context, practiceID ledger.ID) ([]ledger.Provider, error) {
+	const q = `SELECT id, name, coalesce(code, '') AS code, created_at FROM providers WHERE practice_id = $1 ORDER BY name, id`
+	var rows []ledger.Provider
+	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID))
+}
+
+func (s queries) LocationsOfPractice(ctx context.Context, practiceID ledger.ID) ([]ledger.Location, error) {
+	const q = `SELECT id, name, coalesce(code, '') AS code, created_at FROM locations WHERE practice_id = $1 ORDER BY name, id`
+	var rows []ledger.Location
+	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID))
+}
+
 const receiptColumns = `id, kind, amount, received_on, patient_id, coalesce(method, '') AS method,
 	coalesce(reference, '') AS reference, coalesce(note, '') AS note, batch_id, reverses_id,
 	coalesce(policy_name, '') AS policy_name, coalesce(policy_version, 0) AS policy_version, posted_at`

@@ -1,0 +1,116 @@
+package graph
+
+import (
+	"encoding/base64"
+	"encoding/json"
+
+	"github.com/paysplit/paysplit/graph/model"
+	"github.com/paysplit/paysplit/ledger"
+)
+
+// Converters between GraphQL models and ledger values, named by direction.
+
+func str(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+func flag(p *bool) bool { return p != nil && *p }
+
+func toLedgerNewPatient(in model.CreatePatientInput) ledger.NewPatient {
+	return ledger.NewPatient{
+		GuarantorID: in.GuarantorID, SelfGuarantor: flag(in.SelfGuarantor), GuarantorExternalID: str(in.GuarantorExternalID),
+		FirstName: in.FirstName, LastName: in.LastName, BirthDate: in.BirthDate, ExternalID: str(in.ExternalID),
+		IdempotencyKey: str(in.IdempotencyKey),
+	}
+}
+
+func toLedgerNewEncounter(in model.PostEncounterInput) ledger.NewEncounter {
+	e := ledger.NewEncounter{
+		PatientID: in.PatientID, ProviderID: in.ProviderID, LocationID: in.LocationID,
+		ServiceFrom: in.ServiceFrom, ServiceTo: in.ServiceTo, Note: str(in.Note), IdempotencyKey: str(in.IdempotencyKey),
+	}
+	if in.Kind != nil {
+		e.Kind = *in.Kind
+	}
+	e.Charges = make([]ledger.NewCharge, len(in.Charges))
+	for i, c := range in.Charges {
+		nc := ledger.NewCharge{Code: c.Code, ServiceDate: c.ServiceDate, Amount: c.Amount,
+			ProviderID: c.ProviderID, LocationID: c.LocationID, Note: str(c.Note)}
+		if c.Kind != nil {
+			nc.Kind = *c.Kind
+		}
+		if c.Status != nil {
+			nc.Status = *c.Status
+		}
+		if c.InsuranceEstimate != nil {
+			nc.InsuranceEstimate = *c.InsuranceEstimate
+		}
+		e.Charges[i] = nc
+	}
+	return e
+}
+
+func toLedgerNewAdjustment(in model.PostAdjustmentInput) ledger.NewAdjustment {
+	return ledger.NewAdjustment{
+		PatientID: in.PatientID, AttachedToID: in.AttachedToID, EncounterID: in.EncounterID, Amount: in.Amount,
+		Code: str(in.Code), ServiceDate: in.ServiceDate, ProviderID: in.ProviderID, LocationID: in.LocationID,
+		Note: str(in.Note), IdempotencyKey: str(in.IdempotencyKey),
+	}
+}
+
+func toLedgerNewReceipt(in model.PostReceiptInput) ledger.NewReceipt {
+	r := ledger.NewReceipt{
+		Kind: in.Kind, PatientID: in.PatientID, Amount: in.Amount, ReceivedOn: in.ReceivedOn, Method: str(in.Method),
+		Reference: str(in.Reference), Note: str(in.Note), BatchID: in.BatchID, IdempotencyKey: str(in.IdempotencyKey),
+	}
+	r.Splits = make([]ledger.NewSplit, len(in.Splits))
+	for i, s := range in.Splits {
+		r.Splits[i] = ledger.NewSplit{
+			Amount: s.Amount, PatientID: s.PatientID, ChargeID: s.ChargeID, UnearnedTypeID: s.UnearnedTypeID,
+			ProviderID: s.ProviderID, LocationID: s.LocationID, CrossFamily: flag(s.CrossFamily), Force: flag(s.Force),
+		}
+	}
+	return r
+}
+
+// toLedgerPage checks first (0..MaxPageSize) and decodes the cursor.
+func toLedgerPage(first *int, after *string) (ledger.Page, error) {
+	p := ledger.Page{First: defaultPageSize}
+	if first != nil {
+		if *first < 0 || *first > MaxPageSize {
+			return p, ledger.Invalid("first", "must be between 0 and %d", MaxPageSize)
+		}
+		p.First = *first
+	}
+	if after != nil && *after != "" {
+		b, err := base64.RawURLEncoding.DecodeString(*after)
+		var c ledger.Cursor
+		if err != nil || json.Unmarshal(b, &c) != nil {
+			return p, ledger.Invalid("after", "is not a cursor from this listing")
+		}
+		p.After = &c
+	}
+	return p, nil
+}
+
+// fromLedgerCursor encodes a keyset position as an opaque cursor.
+func fromLedgerCursor(c ledger.Cursor) string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// fromLedgerPageInfo builds Relay page info for a page.
+func fromLedgerPageInfo[T any](p ledger.Paged[T], page ledger.Page) (model.PageInfo, []string) {
+	cursors := make([]string, len(p.Cursors))
+	for i, c := range p.Cursors {
+		cursors[i] = fromLedgerCursor(c)
+	}
+	info := model.PageInfo{HasNextPage: p.HasNext, HasPreviousPage: page.After != nil}
+	if n := len(cursors); n > 0 {
+		info.StartCursor, info.EndCursor = &cursors[0], &cursors[n-1]
+	}
+	return info, cursors
+}

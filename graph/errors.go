@@ -1,0 +1,98 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/paysplit/paysplit/ledger"
+)
+
+// Error codes: the stable extensions.code of every error the API returns.
+// They are part of the API contract and listed in README.md.
+const (
+	CodeBadUserInput       = "BAD_USER_INPUT"
+	CodeNotFound           = "NOT_FOUND"
+	CodeConflict           = "CONFLICT"
+	CodeForbidden          = "FORBIDDEN"
+	CodeUnauthenticated    = "UNAUTHENTICATED"
+	CodeInvariantViolation = "INVARIANT_VIOLATION"
+	CodeInternal           = "INTERNAL"
+)
+
+// classify maps an error to its code, the message the client sees, and extra
+// extensions. This is the one table from domain errors to the wire.
+func classify(err error) (code, msg string, ext map[string]any) {
+	var (
+		input     *ledger.InputError
+		invariant *ledger.InvariantError
+		gqlErr    *gqlerror.Error
+	)
+	switch {
+	case errors.As(err, &input):
+		ext = map[string]any{}
+		if input.Field != "" {
+			ext["field"] = input.Field
+		}
+		return CodeBadUserInput, input.Error(), ext
+	case errors.As(err, &invariant):
+		return CodeInvariantViolation, invariant.Message, map[string]any{"invariant": invariant.Invariant}
+	case errors.Is(err, ledger.ErrNotFound):
+		return CodeNotFound, "not found", nil
+	case errors.Is(err, ledger.ErrConflict):
+		return CodeConflict, conflictMessage(err), map[string]any{"retryable": errors.Is(err, ledger.ErrRetryable)}
+	case errors.Is(err, ledger.ErrForbidden):
+		return CodeForbidden, "your key's role may not do this", nil
+	case errors.Is(err, ledger.ErrUnauthenticated):
+		return CodeUnauthenticated, "send a valid API key as 'Authorization: Bearer <key>'", nil
+	case errors.As(err, &gqlErr) && gqlErr.Extensions["code"] != nil:
+		return fmt.Sprint(gqlErr.Extensions["code"]), gqlErr.Message, nil
+	}
+	return CodeInternal, "internal error", nil
+}
+
+// conflictMessage keeps the domain's explanation of a conflict but never
+// a driver's text.
+func conflictMessage(err error) string {
+	var ce interface{ Unwrap() []error }
+	if errors.As(err, &ce) {
+		return "conflict with the ledger's current state"
+	}
+	return err.Error()
+}
+
+// presentError is the server's error presenter: every error leaves with a
+// code from the table above. Internal errors are logged, and the client sees
+// only "internal error".
+func presentError(ctx context.Context, err error) *gqlerror.Error {
+	e := graphql.DefaultErrorPresenter(ctx, err)
+	code, msg, ext := classify(err)
+	if code == CodeInternal {
+		slog.ErrorContext(ctx, "internal error", "err", err, "path", e.Path.String(), "request_id", requestID(ctx))
+	}
+	if _, ok := ext["field"]; code == CodeBadUserInput && !ok && len(e.Path) > 0 {
+		// A scalar that could not be decoded is reported on the path of
+		// the argument field it came from.
+		ext["field"] = e.Path.String()
+		msg = e.Path.String() + ": " + msg
+	}
+	e.Message = msg
+	if e.Extensions == nil {
+		e.Extensions = map[string]any{}
+	}
+	for k, v := range ext {
+		e.Extensions[k] = v
+	}
+	e.Extensions["code"] = code
+	return e
+}
+
+// recoverPanic turns a resolver panic into INTERNAL, logging it.
+func recoverPanic(ctx context.Context, p any) error {
+	slog.ErrorContext(ctx, "panic in resolver", "panic", p, "request_id", requestID(ctx))
+	return errors.New("internal error")
+}

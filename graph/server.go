@@ -1,0 +1,110 @@
+package graph
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/paysplit/paysplit/graph/model"
+	"github.com/paysplit/paysplit/ledger"
+)
+
+// Limits on what one request may ask for.
+const (
+	MaxPageSize     = 500
+	defaultPageSize = 50
+	complexityLimit = 20000
+	maxRequestBytes = 1 << 20
+	playgroundTitle = "paysplit"
+	graphqlEndpoint = "/graphql"
+)
+
+// Server is the HTTP face of paysplit: GraphQL at /graphql (POST, and GET for
+// queries), the GraphiQL playground at /, and /healthz and /readyz.
+type Server struct {
+	ledger *ledger.Ledger
+	ready  func(context.Context) error
+	gql    *handler.Server
+}
+
+// NewServer builds the server. ready reports whether the database answers.
+func NewServer(l *ledger.Ledger, ready func(context.Context) error) *Server {
+	cfg := Config{Resolvers: &Resolver{Ledger: l}}
+	page := func(childComplexity int, first *int) int {
+		n := defaultPageSize
+		if first != nil && *first > 0 {
+			n = *first
+		}
+		return 1 + n*childComplexity
+	}
+	cfg.Complexity.Query.Guarantors = func(c int, _ *model.GuarantorFilter, first *int, _ *string) int { return page(c, first) }
+	cfg.Complexity.Query.Patients = func(c int, _ *model.PatientFilter, first *int, _ *string) int { return page(c, first) }
+	cfg.Complexity.Query.Receipts = func(c int, _ *model.ReceiptFilter, first *int, _ *string) int { return page(c, first) }
+
+	gql := handler.New(NewExecutableSchema(cfg))
+	gql.AddTransport(transport.Options{})
+	gql.AddTransport(transport.GET{})
+	gql.AddTransport(transport.POST{})
+	gql.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	gql.Use(extension.Introspection{})
+	gql.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
+	gql.Use(extension.FixedComplexityLimit(complexityLimit))
+	gql.SetErrorPresenter(presentError)
+	gql.SetRecoverFunc(recoverPanic)
+	return &Server{ledger: l, ready: ready, gql: gql}
+}
+
+// ServeHTTP routes a request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case graphqlEndpoint:
+		s.graphql(w, r)
+	case "/":
+		playground.Handler(playgroundTitle, graphqlEndpoint)(w, r)
+	case "/healthz":
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte("ok\n"))
+	case "/readyz":
+		if err := s.ready(r.Context()); err != nil {
+			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte("ready\n"))
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// graphql authenticates the request, gives it a request id and fresh
+// loaders, and hands it to gqlgen.
+func (s *Server) graphql(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	id := r.Header.Get("X-Request-Id")
+	if id == "" || len(id) > 64 {
+		b := make([]byte, 8)
+		_, _ = rand.Read(b)
+		id = hex.EncodeToString(b)
+	}
+	w.Header().Set("X-Request-Id", id)
+	ctx = context.WithValue(ctx, requestIDKey, id)
+	if token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		a, err := s.ledger.Authenticate(ctx, strings.TrimSpace(token))
+		if err != nil {
+			ctx = context.WithValue(ctx, authErrKey, err)
+		} else {
+			ctx = withActor(ctx, s.ledger.Store(), a)
+		}
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxRequestBytes)
+	s.gql.ServeHTTP(w, r.WithContext(ctx))
+}

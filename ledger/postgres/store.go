@@ -24,16 +24,6 @@ type Store struct {
 
 var _ ledger.Store = (*Store)(nil)
 
-// Open connects to the database at url (a lib/pq URL or DSN). Sessions run
-// in UTC.
-func Open(url string) (*sqlx.DB, error) {
-	db, err := sqlx.Open("postgres", url)
-	if err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
-	}
-	return db, nil
-}
-
 // NewStore returns a Store over db. It sets db's column mapper so that
 // ledger structs scan by field name (PatientID ↔ patient_id).
 func NewStore(db *sqlx.DB) *Store {
@@ -291,4 +281,12 @@ func (s queries) SplitsOfPatients(ctx context.Context, practiceID ledger.ID, pat
 	            WHERE practice_id = $1 AND patient_id = ANY($2::uuid[]) ORDER BY patient_id, id`
 	var rows []ledger.Split
 	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(patientIDs)))
+}
+
+// CountPractices counts the practices in the database (an operator task:
+// it crosses tenants).
+func (s *Store) CountPractices(ctx context.Context) (int, error) {
+	var n int
+	err := sqlx.GetContext(ctx, s.q, &n, `SELECT count(*) FROM practices`)
+	return n, translate(err)
 }

@@ -1,0 +1,282 @@
+// Command paysplit runs the paysplit service and its operator tasks:
+//
+//	paysplit [serve]       serve the GraphQL API (the default)
+//	paysplit migrate       apply database migrations
+//	paysplit demo          load the demo practice and print an ADMIN key
+//	paysplit keys create   create an API key for a practice
+//
+// With no --database-url (or DATABASE_URL), paysplit starts a private
+// PostgreSQL from the machine's server binaries, keeping its data under
+// --data-dir. main only wires things together.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/paysplit/paysplit/graph"
+	"github.com/paysplit/paysplit/ledger"
+	"github.com/paysplit/paysplit/ledger/demo"
+	"github.com/paysplit/paysplit/ledger/postgres"
+	"github.com/paysplit/paysplit/ledger/postgres/localpg"
+)
+
+func main() {
+	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, nil)))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:])
+	stop()
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "paysplit:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, args)
+	case "migrate":
+		return migrate(ctx, args)
+	case "demo":
+		return loadDemo(ctx, args)
+	case "keys":
+		return keys(ctx, args)
+	case "help":
+		fmt.Println("usage: paysplit [serve|migrate|demo|keys create] [flags]; paysplit <command> -h for flags")
+		return nil
+	}
+	return fmt.Errorf("unknown command %q (serve, migrate, demo, keys)", cmd)
+}
+
+// env returns the environment variable or a default.
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// dbFlags are the flags every command uses to reach the database.
+type dbFlags struct {
+	url     string
+	dataDir string
+}
+
+func (d *dbFlags) register(fs *flag.FlagSet) {
+	defDir := ""
+	if dir, err := localpg.DefaultDataDir(); err == nil {
+		defDir = filepath.Dir(dir)
+	}
+	fs.StringVar(&d.url, "database-url", env("PAYSPLIT_DATABASE_URL", os.Getenv("DATABASE_URL")),
+		"PostgreSQL URL (env PAYSPLIT_DATABASE_URL or DATABASE_URL); empty starts a private local PostgreSQL")
+	fs.StringVar(&d.dataDir, "data-dir", env("PAYSPLIT_DATA_DIR", defDir),
+		"state directory of the private PostgreSQL (env PAYSPLIT_DATA_DIR)")
+}
+
+// database is an open, migrated database, and the private cluster if one
+// was started.
+type database struct {
+	store   *postgres.Store
+	cluster *localpg.Cluster
+}
+
+func (d *database) close() {
+	d.store.DB().Close()
+	if d.cluster != nil {
+		if err := d.cluster.Stop(); err != nil {
+			slog.Error("stopping PostgreSQL", "err", err)
+		}
+	}
+}
+
+// open connects to --database-url, or starts the private cluster and its
+// paysplit database, and migrates.
+func (d *dbFlags) open(ctx context.Context) (*database, error) {
+	out := &database{}
+	url := d.url
+	if url == "" {
+		if d.dataDir == "" {
+			return nil, errors.New("no --database-url and no --data-dir for a private PostgreSQL")
+		}
+		c, err := localpg.Start(ctx, localpg.Options{DataDir: filepath.Join(d.dataDir, "pg")})
+		if err != nil {
+			return nil, fmt.Errorf("%w\n(or point paysplit at a running server with --database-url)", err)
+		}
+		out.cluster = c
+		if err := postgres.CreateDatabase(ctx, c.URL("postgres"), "paysplit"); err != nil {
+			c.Stop()
+			return nil, err
+		}
+		url = c.URL("paysplit")
+	}
+	db, err := postgres.Open(url)
+	if err == nil {
+		err = postgres.Migrate(ctx, db.DB)
+	}
+	if err != nil {
+		if out.cluster != nil {
+			out.cluster.Stop()
+		}
+		return nil, err
+	}
+	out.store = postgres.NewStore(db)
+	return out, nil
+}
+
+func serve(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var db dbFlags
+	db.register(fs)
+	addr := fs.String("addr", env("PAYSPLIT_ADDR", "127.0.0.1:8080"), "listen address (env PAYSPLIT_ADDR)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	d, err := db.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	l := ledger.New(d.store)
+	if d.cluster != nil {
+		if err := firstStart(ctx, l, d.store, db.dataDir); err != nil {
+			return err
+		}
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           graph.NewServer(l, func(ctx context.Context) error { return d.store.DB().PingContext(ctx) }),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	fmt.Printf("paysplit: playground at http://%s/  (GraphQL at /graphql)\n", ln.Addr())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	slog.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdownCtx)
+}
+
+// firstStart loads the demo practice into an empty private database and
+// keeps its ADMIN key in the state directory (readable only by this user),
+// so every start can print it.
+func firstStart(ctx context.Context, l *ledger.Ledger, s *postgres.Store, dataDir string) error {
+	keyFile := filepath.Join(dataDir, "demo-admin-key")
+	n, err := s.CountPractices(ctx)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		p, err := demo.Load(ctx, l, "Demo Family Dental")
+		if err != nil {
+			return fmt.Errorf("load demo practice: %w", err)
+		}
+		_, token, err := l.IssueKey(ctx, p.ID, "demo admin", ledger.RoleAdmin)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(keyFile, []byte(token+"\n"), 0o600); err != nil {
+			return err
+		}
+		fmt.Println("paysplit: loaded the demo practice", p.ID)
+	}
+	if b, err := os.ReadFile(keyFile); err == nil {
+		fmt.Printf("paysplit: demo ADMIN key (send as 'Authorization: Bearer <key>'):\n  %s", b)
+	}
+	return nil
+}
+
+func migrate(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	var db dbFlags
+	db.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	d, err := db.open(ctx)
+	if err != nil {
+		return err
+	}
+	d.close()
+	fmt.Println("paysplit: database is migrated")
+	return nil
+}
+
+func loadDemo(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	var db dbFlags
+	db.register(fs)
+	name := fs.String("name", "Demo Family Dental", "practice name")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	d, err := db.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	l := ledger.New(d.store)
+	p, err := demo.Load(ctx, l, *name)
+	if err != nil {
+		return err
+	}
+	_, token, err := l.IssueKey(ctx, p.ID, "demo admin", ledger.RoleAdmin)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("practice %s\nADMIN key %s\n", p.ID, token)
+	return nil
+}
+
+func keys(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "create" {
+		return errors.New("usage: paysplit keys create --practice ID --role ADMIN|BILLER|ANALYST [--name NAME]")
+	}
+	fs := flag.NewFlagSet("keys create", flag.ContinueOnError)
+	var db dbFlags
+	db.register(fs)
+	practice := fs.String("practice", "", "practice id")
+	role := fs.String("role", "ANALYST", "ADMIN, BILLER or ANALYST")
+	name := fs.String("name", "", "a label for the key")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	pid, err := ledger.ParseID(*practice)
+	if err != nil {
+		return fmt.Errorf("--practice: %q is not a practice id", *practice)
+	}
+	d, err := db.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	k, token, err := ledger.New(d.store).IssueKey(ctx, pid, *name, ledger.Role(strings.ToUpper(*role)))
+	if err != nil {
+		return err
+	}
+	fmt.Printf("key %s (%s) — shown once, store it now:\n%s\n", k.ID, k.Role, token)
+	return nil
+}

@@ -1,0 +1,67 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// Open connects to the database at dsn (a postgres:// URL or a key=value
+// DSN). Sessions run in UTC.
+func Open(dsn string) (*sqlx.DB, error) {
+	db, err := sqlx.Open("postgres", WithParams(dsn, "", map[string]string{"timezone": "UTC"}))
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	return db, nil
+}
+
+// WithParams returns dsn with its database set to dbname (unless empty) and
+// the given connection parameters added, for both URL and key=value forms.
+func WithParams(dsn, dbname string, params map[string]string) string {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		if u, err := url.Parse(dsn); err == nil {
+			if dbname != "" {
+				u.Path, u.RawPath = "/"+dbname, ""
+			}
+			q := u.Query()
+			for k, v := range params {
+				q.Set(k, v)
+			}
+			u.RawQuery = q.Encode()
+			return u.String()
+		}
+	}
+	if dbname != "" {
+		dsn += " dbname=" + dbname // in a DSN the last setting wins
+	}
+	for k, v := range params {
+		dsn += " " + k + "=" + v
+	}
+	return dsn
+}
+
+// CreateDatabase creates database name on the server at adminDSN unless it
+// exists.
+func CreateDatabase(ctx context.Context, adminDSN, name string) error {
+	db, err := sqlx.Open("postgres", adminDSN)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var exists bool
+	if err := db.GetContext(ctx, &exists, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name); err != nil {
+		return fmt.Errorf("create database %s: %w", name, err)
+	}
+	if exists {
+		return nil
+	}
+	if _, err := db.ExecContext(ctx, `CREATE DATABASE `+pq.QuoteIdentifier(name)); err != nil {
+		return fmt.Errorf("create database %s: %w", name, err)
+	}
+	return nil
+}

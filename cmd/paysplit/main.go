@@ -116,7 +116,7 @@ func (d *dbFlags) open(ctx context.Context) (*database, error) {
 		}
 		c, err := localpg.Start(ctx, localpg.Options{DataDir: filepath.Join(d.dataDir, "pg")})
 		if err != nil {
-			return nil, fmt.Errorf("%w\n(or point paysplit at a running server with --database-url)", err)
+			return nil, err
 		}
 		out.cluster = c
 		if err := postgres.CreateDatabase(ctx, c.URL("postgres"), "paysplit"); err != nil {

@@ -239,15 +239,20 @@ func TestPersistent(t *testing.T) {
 	stop(c, db)
 
 	// A postmaster.pid left by a server that died, naming a pid now used by
-	// another program (which postgres alone would refuse) or by nobody.
-	other := exec.Command("sleep", "600")
+	// another program of the server's user (which postgres alone would refuse)
+	// or by nobody.
+	as, err := runAs()
+	require.NoError(t, err)
+	other := as.command("", "sleep", "600")
 	require.NoError(t, other.Start())
 	t.Cleanup(func() { other.Process.Kill(); other.Wait() })
 	gone := exec.Command("true")
 	require.NoError(t, gone.Run())
 	for _, pid := range []int{other.Process.Pid, gone.ProcessState.Pid()} {
 		_, rest, _ := strings.Cut(string(pidFile), "\n")
-		require.NoError(t, os.WriteFile(filepath.Join(dataDir, "postmaster.pid"), []byte(strconv.Itoa(pid)+"\n"+rest), 0o600))
+		path := filepath.Join(dataDir, "postmaster.pid")
+		require.NoError(t, os.WriteFile(path, []byte(strconv.Itoa(pid)+"\n"+rest), 0o600))
+		require.NoError(t, os.Chown(path, int(serverUID(t)), -1))
 		c, db = start()
 		kept(db)
 		stop(c, db)

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 
 	"github.com/paysplit/paysplit/ledger"
@@ -123,3 +124,6 @@ func must(t testing.TB, err error) {
 		t.Fatalf("fixture: %v", err)
 	}
 }
+
+// NewID returns a fresh id for rows a test writes directly.
+func NewID() ledger.ID { return uuid.Must(uuid.NewV7()) }

@@ -1,8 +1,11 @@
 package graph
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/paysplit/paysplit/graph/model"
 	"github.com/paysplit/paysplit/ledger"
@@ -88,12 +91,63 @@ func toLedgerPage(first *int, after *string) (ledger.Page, error) {
 	if after != nil && *after != "" {
 		b, err := base64.RawURLEncoding.DecodeString(*after)
 		var c ledger.Cursor
-		if err != nil || json.Unmarshal(b, &c) != nil {
+		if err == nil {
+			dec := json.NewDecoder(bytes.NewReader(b))
+			dec.DisallowUnknownFields()
+			err = dec.Decode(&c)
+		}
+		// Every listing's sort key is non-empty and every row has an id.
+		if err != nil || c.Key == "" || c.ID == (ledger.ID{}) {
 			return p, ledger.Invalid("after", "is not a cursor from this listing")
 		}
 		p.After = &c
 	}
 	return p, nil
+}
+
+// maxFilterText bounds filter strings: no stored name or id is longer.
+const maxFilterText = 200
+
+// filterText checks a filter string: one the database cannot compare (NUL,
+// invalid UTF-8) or longer than anything stored is bad input.
+func filterText(field string, p *string) (string, error) {
+	s := str(p)
+	switch {
+	case !utf8.ValidString(s) || strings.ContainsRune(s, 0):
+		return "", ledger.Invalid(field, "must be valid UTF-8 without NUL characters")
+	case utf8.RuneCountInString(s) > maxFilterText:
+		return "", ledger.Invalid(field, "is %d characters long; the limit is %d", utf8.RuneCountInString(s), maxFilterText)
+	}
+	return s, nil
+}
+
+// toLedgerGuarantorFilter checks and converts a guarantors filter.
+func toLedgerGuarantorFilter(in *model.GuarantorFilter) (ledger.GuarantorFilter, error) {
+	var f ledger.GuarantorFilter
+	if in == nil {
+		return f, nil
+	}
+	var err error
+	if f.Name, err = filterText("filter.name", in.Name); err != nil {
+		return f, err
+	}
+	f.ExternalID, err = filterText("filter.externalId", in.ExternalID)
+	return f, err
+}
+
+// toLedgerPatientFilter checks and converts a patients filter.
+func toLedgerPatientFilter(in *model.PatientFilter) (ledger.PatientFilter, error) {
+	var f ledger.PatientFilter
+	if in == nil {
+		return f, nil
+	}
+	f.GuarantorID, f.BirthDate = in.GuarantorID, in.BirthDate
+	var err error
+	if f.Name, err = filterText("filter.name", in.Name); err != nil {
+		return f, err
+	}
+	f.ExternalID, err = filterText("filter.externalId", in.ExternalID)
+	return f, err
 }
 
 // fromLedgerCursor encodes a keyset position as an opaque cursor.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/paysplit/paysplit/ledger"
@@ -76,9 +77,12 @@ func presentError(ctx context.Context, err error) *gqlerror.Error {
 	}
 	if _, ok := ext["field"]; code == CodeBadUserInput && !ok && len(e.Path) > 0 {
 		// A scalar that could not be decoded is reported on the path of
-		// the argument field it came from.
-		ext["field"] = e.Path.String()
-		msg = e.Path.String() + ": " + msg
+		// the argument field it came from, named as the ledger names
+		// fields: relative to the mutation's input ("splits[0].amount"),
+		// or to the query field's arguments ("filter.name").
+		field := inputField(e.Path)
+		ext["field"] = field
+		msg = field + ": " + msg
 	}
 	e.Message = msg
 	if e.Extensions == nil {
@@ -89,6 +93,19 @@ func presentError(ctx context.Context, err error) *gqlerror.Error {
 	}
 	e.Extensions["code"] = code
 	return e
+}
+
+// inputField names the argument field at path p (root field, argument,
+// fields and indexes) without the root field and a mutation's "input".
+func inputField(p ast.Path) string {
+	if len(p) < 2 {
+		return p.String()
+	}
+	p = p[1:]
+	if len(p) > 1 && p[0] == ast.PathName("input") {
+		p = p[1:]
+	}
+	return p.String()
 }
 
 // recoverPanic turns a resolver panic into INTERNAL, logging it.

@@ -182,8 +182,8 @@ func (r *queryResolver) Receipts(ctx context.Context, filter *model.ReceiptFilte
 	}
 	info, cursors := fromLedgerPageInfo(res, page)
 	conn := model.ReceiptConnection{PageInfo: info, TotalCount: res.Total, Edges: make([]model.ReceiptEdge, len(res.Rows))}
+	loadersFor(ctx).receipt.deliver(listSite(ctx), res.Rows...)
 	for i, rc := range res.Rows {
-		loadersFor(ctx).receipt.Prime(rc.ID, rc)
 		conn.Edges[i] = model.ReceiptEdge{Cursor: cursors[i], Node: rc}
 	}
 	return conn, nil
@@ -212,14 +212,14 @@ func (r *receiptResolver) Reverses(ctx context.Context, obj *ledger.Receipt) (*l
 // ReversedBy is the resolver for the reversedBy field.
 func (r *receiptResolver) ReversedBy(ctx context.Context, obj *ledger.Receipt) (*ledger.Receipt, error) {
 	l := loadersFor(ctx)
-	id, err := found(l.reversalOf.Load(ctx, obj.ID))
+	id, err := found(l.reversalOf.Load(step(ctx, "", "reversal"), obj.ID))
 	if errors.Is(err, ledger.ErrNotFound) {
 		return nil, nil // not reversed
 	}
 	if err != nil {
 		return nil, err
 	}
-	return optional(ctx, l.receipt, id)
+	return optional(step(ctx, "reversal", ""), l.receipt, id)
 }
 
 // Patient is the resolver for the patient field.

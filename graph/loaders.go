@@ -2,8 +2,13 @@ package graph
 
 import (
 	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/vikstrous/dataloadgen"
 
 	"github.com/paysplit/paysplit/ledger"
@@ -13,38 +18,50 @@ import (
 // runs a fixed number of SQL statements whatever the page size. A fresh set
 // is made for each request (and each subscription event), scoped to the
 // caller's practice, so nothing is cached across requests.
+//
+// Batching does not rest on timing. Objects sit at sites: a place in the
+// query, its path without list indexes ("guarantors.edges.node.patients").
+// The objects delivered at a site announce, before any resolver sees them,
+// the ids their fields lead to (a guarantor announces its id to the loaders
+// keyed by guarantor and its self-patient's id to the patient loader). The
+// first Load of an id announced at a site fetches every id announced there in
+// one query, which the other resolvers at that site share. So each loader
+// runs one query per site of the query, however many objects sit there and
+// however the scheduler spreads their resolvers. Ids nothing announced (a
+// root field's argument, a mutation's payload) are batched by dataloadgen's
+// time window.
 type loaders struct {
-	provider     *dataloadgen.Loader[ledger.ID, ledger.Provider]
-	location     *dataloadgen.Loader[ledger.ID, ledger.Location]
-	guarantor    *dataloadgen.Loader[ledger.ID, ledger.Guarantor]
-	patient      *dataloadgen.Loader[ledger.ID, ledger.Patient]
-	encounter    *dataloadgen.Loader[ledger.ID, ledger.Encounter]
-	charge       *dataloadgen.Loader[ledger.ID, ledger.Charge]
-	receipt      *dataloadgen.Loader[ledger.ID, ledger.Receipt]
-	batch        *dataloadgen.Loader[ledger.ID, ledger.Batch]
-	unearnedType *dataloadgen.Loader[ledger.ID, ledger.UnearnedType]
+	provider     *loader[ledger.Provider]
+	location     *loader[ledger.Location]
+	guarantor    *loader[ledger.Guarantor]
+	patient      *loader[ledger.Patient]
+	encounter    *loader[ledger.Encounter]
+	charge       *loader[ledger.Charge]
+	receipt      *loader[ledger.Receipt]
+	batch        *loader[ledger.Batch]
+	unearnedType *loader[ledger.UnearnedType]
 
-	patientsOfGuarantor *dataloadgen.Loader[ledger.ID, []ledger.Patient]
-	encountersOfPatient *dataloadgen.Loader[ledger.ID, []ledger.Encounter]
-	chargesOfEncounter  *dataloadgen.Loader[ledger.ID, []ledger.Charge]
-	chargesOfPatient    *dataloadgen.Loader[ledger.ID, []ledger.Charge]
-	adjustmentsOf       *dataloadgen.Loader[ledger.ID, []ledger.Charge]
-	splitsOfCharge      *dataloadgen.Loader[ledger.ID, []ledger.Split]
-	splitsOfReceipt     *dataloadgen.Loader[ledger.ID, []ledger.Split]
-	splitsOfPatient     *dataloadgen.Loader[ledger.ID, []ledger.Split]
-	reversalOf          *dataloadgen.Loader[ledger.ID, ledger.ID]
+	patientsOfGuarantor *loader[[]ledger.Patient]
+	encountersOfPatient *loader[[]ledger.Encounter]
+	chargesOfEncounter  *loader[[]ledger.Charge]
+	chargesOfPatient    *loader[[]ledger.Charge]
+	adjustmentsOf       *loader[[]ledger.Charge]
+	splitsOfCharge      *loader[[]ledger.Split]
+	splitsOfReceipt     *loader[[]ledger.Split]
+	splitsOfPatient     *loader[[]ledger.Split]
+	reversalOf          *loader[ledger.ID]
 
-	chargeBalance    *dataloadgen.Loader[ledger.ID, ledger.ChargeBalance]
-	patientBalance   *dataloadgen.Loader[ledger.ID, ledger.Balance]
-	guarantorBalance *dataloadgen.Loader[ledger.ID, ledger.Balance]
+	chargeBalance    *loader[ledger.ChargeBalance]
+	patientBalance   *loader[ledger.Balance]
+	guarantorBalance *loader[ledger.Balance]
 }
 
-// loaderWait is how long a loader collects keys before it queries. Resolvers
-// of one level run concurrently and ask within microseconds of each other.
+// loaderWait is how long a loader collects ids nothing announced before it
+// queries.
 const loaderWait = 2 * time.Millisecond
 
 func newLoaders(s ledger.Reader, pid ledger.ID) *loaders {
-	return &loaders{
+	ls := &loaders{
 		provider:  byKey(s.Providers, pid, func(v ledger.Provider) ledger.ID { return v.ID }),
 		location:  byKey(s.Locations, pid, func(v ledger.Location) ledger.ID { return v.ID }),
 		guarantor: byKey(s.Guarantors, pid, func(v ledger.Guarantor) ledger.ID { return v.ID }),
@@ -71,11 +88,293 @@ func newLoaders(s ledger.Reader, pid ledger.ID) *loaders {
 		patientBalance:   mapped(s.PatientBalances, pid),
 		guarantorBalance: mapped(s.GuarantorBalances, pid),
 	}
+
+	// What the fields of each kind of object load, by id: the object
+	// announces these ids at the site it is delivered to.
+	guarantor := func(site string, g ledger.Guarantor) {
+		ls.patientsOfGuarantor.expect(site, g.ID)
+		ls.guarantorBalance.expect(site, g.ID)
+		ls.patient.expect(site, opt(g.SelfPatientID)...)
+	}
+	patient := func(site string, p ledger.Patient) {
+		ls.guarantor.expect(site, p.GuarantorID)
+		ls.patientBalance.expect(site, p.ID)
+		ls.encountersOfPatient.expect(site, p.ID)
+		ls.chargesOfPatient.expect(site, p.ID)
+		ls.splitsOfPatient.expect(site, p.ID)
+	}
+	encounter := func(site string, e ledger.Encounter) {
+		ls.patient.expect(site, e.PatientID)
+		ls.provider.expect(site, e.ProviderID)
+		ls.location.expect(site, e.LocationID)
+		ls.chargesOfEncounter.expect(site, e.ID)
+	}
+	charge := func(site string, c ledger.Charge) {
+		ls.patient.expect(site, c.PatientID)
+		ls.provider.expect(site, opt(c.ProviderID)...)
+		ls.location.expect(site, opt(c.LocationID)...)
+		ls.encounter.expect(site, opt(c.EncounterID)...)
+		ls.charge.expect(site, opt(c.AttachedToID)...)
+		ls.chargeBalance.expect(site, c.ID)
+		ls.adjustmentsOf.expect(site, c.ID)
+		ls.splitsOfCharge.expect(site, c.ID)
+	}
+	receipt := func(site string, r ledger.Receipt) {
+		ls.patient.expect(site, opt(r.PatientID)...)
+		ls.batch.expect(site, opt(r.BatchID)...)
+		ls.receipt.expect(site, opt(r.ReversesID)...)
+		ls.splitsOfReceipt.expect(site, r.ID)
+		ls.reversalOf.expect(site, r.ID)
+	}
+	split := func(site string, sp ledger.Split) {
+		ls.receipt.expect(site, sp.ReceiptID)
+		ls.patient.expect(site, sp.PatientID)
+		ls.provider.expect(site, opt(sp.ProviderID)...)
+		ls.location.expect(site, opt(sp.LocationID)...)
+		ls.charge.expect(site, opt(sp.ChargeID)...)
+		ls.unearnedType.expect(site, opt(sp.UnearnedTypeID)...)
+	}
+	ls.guarantor.announce = guarantor
+	ls.patient.announce, ls.patientsOfGuarantor.announce = patient, each(patient)
+	ls.encounter.announce, ls.encountersOfPatient.announce = encounter, each(encounter)
+	ls.charge.announce, ls.chargesOfEncounter.announce, ls.chargesOfPatient.announce, ls.adjustmentsOf.announce =
+		charge, each(charge), each(charge), each(charge)
+	ls.receipt.announce = receipt
+	ls.splitsOfCharge.announce, ls.splitsOfReceipt.announce, ls.splitsOfPatient.announce = each(split), each(split), each(split)
+	ls.reversalOf.announce = func(site string, reversal ledger.ID) { ls.receipt.expect(site, reversal) }
+	return ls
+}
+
+// opt lists an optional id: none or one.
+func opt(id *ledger.ID) []ledger.ID {
+	if id == nil {
+		return nil
+	}
+	return []ledger.ID{*id}
+}
+
+// each announces every object of a list.
+func each[T any](f func(string, T)) func(string, []T) {
+	return func(site string, rows []T) {
+		for _, r := range rows {
+			f(site, r)
+		}
+	}
+}
+
+// place is where a Load happens: the site its values are delivered to, and
+// the site of the object whose field asks (the parent).
+type place struct{ site, parent string }
+
+type placeKey struct{}
+
+// placeOf returns the place of the field being resolved on ctx.
+func placeOf(ctx context.Context) place {
+	if p, ok := ctx.Value(placeKey{}).(place); ok {
+		return p
+	}
+	var names []string
+	for fc := graphql.GetFieldContext(ctx); fc != nil; fc = fc.Parent {
+		if fc.Index == nil && fc.Field.Field != nil {
+			names = append(names, fc.Field.Alias)
+		}
+	}
+	slices.Reverse(names)
+	if len(names) == 0 {
+		return place{}
+	}
+	return place{site: strings.Join(names, "."), parent: strings.Join(names[:len(names)-1], ".")}
+}
+
+// step places one of several loads a resolver chains (a guarantor's
+// charges are the charges of its patients): the objects loaded on the way
+// sit at sites of their own, named after the field's site and the step, so
+// that the next step batches over all of them. from and to name the steps
+// the load starts from and delivers to; "" is the field's parent and the
+// field itself.
+func step(ctx context.Context, from, to string) context.Context {
+	p := placeOf(ctx)
+	at := func(name, otherwise string) string {
+		if name == "" {
+			return otherwise
+		}
+		return p.site + "#" + name
+	}
+	return context.WithValue(ctx, placeKey{}, place{site: at(to, p.site), parent: at(from, p.parent)})
+}
+
+// listSite is the site of the nodes of the connection being resolved on ctx.
+func listSite(ctx context.Context) string { return placeOf(ctx).site + ".edges.node" }
+
+// loader loads values by id for one request (see loaders).
+type loader[V any] struct {
+	fetch    func(ctx context.Context, ids []ledger.ID) (map[ledger.ID]V, error)
+	window   *dataloadgen.Loader[ledger.ID, V]
+	announce func(site string, v V) // what a value's fields will load
+
+	mu        sync.Mutex
+	expected  map[string]map[ledger.ID]struct{}   // by parent site: announced, not yet loaded
+	flights   map[string]map[ledger.ID]*flight[V] // by parent site: loading or loaded
+	announced map[announcement]*sync.Once         // values announced at a site
+}
+
+// flight is one fetch; done is closed when rows and err are set.
+type flight[V any] struct {
+	done chan struct{}
+	rows map[ledger.ID]V
+	err  error
+}
+
+type announcement struct {
+	site   string
+	flight any
+}
+
+func newLoader[V any](fetch func(context.Context, []ledger.ID) (map[ledger.ID]V, error)) *loader[V] {
+	return &loader[V]{
+		fetch:     fetch,
+		window:    dataloadgen.NewMappedLoader(fetch, dataloadgen.WithWait(loaderWait)),
+		expected:  map[string]map[ledger.ID]struct{}{},
+		flights:   map[string]map[ledger.ID]*flight[V]{},
+		announced: map[announcement]*sync.Once{},
+	}
+}
+
+// expect announces ids that the fields of objects at site will Load.
+func (l *loader[V]) expect(site string, ids ...ledger.ID) {
+	if len(ids) == 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	exp := l.expected[site]
+	if exp == nil {
+		exp = map[ledger.ID]struct{}{}
+		l.expected[site] = exp
+	}
+	for _, id := range ids {
+		if _, ok := l.flights[site][id]; !ok {
+			exp[id] = struct{}{}
+		}
+	}
+}
+
+// deliver announces values delivered at site by other means than a Load
+// (a connection's nodes).
+func (l *loader[V]) deliver(site string, vs ...V) {
+	if l.announce != nil {
+		for _, v := range vs {
+			l.announce(site, v)
+		}
+	}
+}
+
+// Load returns the value for id; a missing id is dataloadgen.ErrNotFound.
+func (l *loader[V]) Load(ctx context.Context, id ledger.ID) (V, error) {
+	p := placeOf(ctx)
+	f := l.flight(ctx, p.parent, id)
+	<-f.done
+	var zero V
+	if f.err != nil {
+		return zero, f.err
+	}
+	l.announceAt(p.site, f)
+	v, found := f.rows[id]
+	if !found {
+		return zero, dataloadgen.ErrNotFound
+	}
+	return v, nil
+}
+
+// flight returns the fetch that loads id for a field of an object at
+// parent, starting it if need be: with every id announced at parent, or
+// through the time window if nothing announced id.
+func (l *loader[V]) flight(ctx context.Context, parent string, id ledger.ID) *flight[V] {
+	l.mu.Lock()
+	fl := l.flights[parent]
+	if fl == nil {
+		fl = map[ledger.ID]*flight[V]{}
+		l.flights[parent] = fl
+	}
+	if f, ok := fl[id]; ok {
+		l.mu.Unlock()
+		return f
+	}
+	f := &flight[V]{done: make(chan struct{})}
+	var ids []ledger.ID
+	if exp := l.expected[parent]; exp != nil {
+		if _, ok := exp[id]; ok {
+			for k := range exp {
+				ids = append(ids, k)
+				fl[k] = f
+			}
+			delete(l.expected, parent)
+		}
+	}
+	fl[id] = f
+	l.mu.Unlock()
+
+	if ids != nil {
+		f.rows, f.err = l.fetch(ctx, ids)
+		l.mu.Lock()
+		for k := range f.rows { // a fetch may return more than it was asked for
+			if _, ok := fl[k]; !ok {
+				fl[k] = f
+			}
+		}
+		l.mu.Unlock()
+	} else {
+		v, err := l.window.Load(ctx, id)
+		f.rows = map[ledger.ID]V{}
+		switch {
+		case err == nil:
+			f.rows[id] = v
+		case !errors.Is(err, dataloadgen.ErrNotFound):
+			f.err = err
+		}
+	}
+	close(f.done)
+	return f
+}
+
+// announceAt announces, once, the values of f delivered at site, before any
+// resolver at site returns one of them.
+func (l *loader[V]) announceAt(site string, f *flight[V]) {
+	if l.announce == nil {
+		return
+	}
+	key := announcement{site, f}
+	l.mu.Lock()
+	once := l.announced[key]
+	if once == nil {
+		once = new(sync.Once)
+		l.announced[key] = once
+	}
+	l.mu.Unlock()
+	once.Do(func() {
+		for _, v := range f.rows {
+			l.announce(site, v)
+		}
+	})
+}
+
+// LoadAll loads ids together: it announces them first.
+func (l *loader[V]) LoadAll(ctx context.Context, ids []ledger.ID) ([]V, error) {
+	l.expect(placeOf(ctx).parent, ids...)
+	out := make([]V, len(ids))
+	for i, id := range ids {
+		v, err := l.Load(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
 }
 
 // byKey loads rows by id; a missing id is dataloadgen.ErrNotFound.
-func byKey[T any](fetch func(context.Context, ledger.ID, []ledger.ID) ([]T, error), pid ledger.ID, id func(T) ledger.ID) *dataloadgen.Loader[ledger.ID, T] {
-	return dataloadgen.NewMappedLoader(func(ctx context.Context, ids []ledger.ID) (map[ledger.ID]T, error) {
+func byKey[T any](fetch func(context.Context, ledger.ID, []ledger.ID) ([]T, error), pid ledger.ID, id func(T) ledger.ID) *loader[T] {
+	return newLoader(func(ctx context.Context, ids []ledger.ID) (map[ledger.ID]T, error) {
 		rows, err := fetch(ctx, pid, ids)
 		if err != nil {
 			return nil, err
@@ -85,13 +384,13 @@ func byKey[T any](fetch func(context.Context, ledger.ID, []ledger.ID) ([]T, erro
 			m[id(r)] = r
 		}
 		return m, nil
-	}, dataloadgen.WithWait(loaderWait))
+	})
 }
 
 // groupedBy loads the rows belonging to each parent; a parent with none gets
 // an empty list. Rows keep the store's order.
-func groupedBy[T any](fetch func(context.Context, ledger.ID, []ledger.ID) ([]T, error), pid ledger.ID, parent func(T) ledger.ID) *dataloadgen.Loader[ledger.ID, []T] {
-	return dataloadgen.NewMappedLoader(func(ctx context.Context, ids []ledger.ID) (map[ledger.ID][]T, error) {
+func groupedBy[T any](fetch func(context.Context, ledger.ID, []ledger.ID) ([]T, error), pid ledger.ID, parent func(T) ledger.ID) *loader[[]T] {
+	return newLoader(func(ctx context.Context, ids []ledger.ID) (map[ledger.ID][]T, error) {
 		rows, err := fetch(ctx, pid, ids)
 		if err != nil {
 			return nil, err
@@ -104,18 +403,18 @@ func groupedBy[T any](fetch func(context.Context, ledger.ID, []ledger.ID) ([]T, 
 			m[parent(r)] = append(m[parent(r)], r)
 		}
 		return m, nil
-	}, dataloadgen.WithWait(loaderWait))
+	})
 }
 
 // mapped wraps a store method that already returns a map.
-func mapped[V any](fetch func(context.Context, ledger.ID, []ledger.ID) (map[ledger.ID]V, error), pid ledger.ID) *dataloadgen.Loader[ledger.ID, V] {
-	return dataloadgen.NewMappedLoader(func(ctx context.Context, ids []ledger.ID) (map[ledger.ID]V, error) {
+func mapped[V any](fetch func(context.Context, ledger.ID, []ledger.ID) (map[ledger.ID]V, error), pid ledger.ID) *loader[V] {
+	return newLoader(func(ctx context.Context, ids []ledger.ID) (map[ledger.ID]V, error) {
 		return fetch(ctx, pid, ids)
-	}, dataloadgen.WithWait(loaderWait))
+	})
 }
 
 // optional loads the row for an optional id: nil id, nil row.
-func optional[T any](ctx context.Context, l *dataloadgen.Loader[ledger.ID, T], id *ledger.ID) (*T, error) {
+func optional[T any](ctx context.Context, l *loader[T], id *ledger.ID) (*T, error) {
 	if id == nil {
 		return nil, nil
 	}

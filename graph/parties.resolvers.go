@@ -56,11 +56,11 @@ func (r *guarantorResolver) Credit(ctx context.Context, obj *ledger.Guarantor) (
 // Charges is the resolver for the charges field.
 func (r *guarantorResolver) Charges(ctx context.Context, obj *ledger.Guarantor) ([]ledger.Charge, error) {
 	l := loadersFor(ctx)
-	pats, err := l.patientsOfGuarantor.Load(ctx, obj.ID)
+	pats, err := l.patientsOfGuarantor.Load(step(ctx, "", "patients"), obj.ID)
 	if err != nil {
 		return nil, err
 	}
-	lists, err := l.chargesOfPatient.LoadAll(ctx, patientIDs(pats))
+	lists, err := l.chargesOfPatient.LoadAll(step(ctx, "patients", ""), patientIDs(pats))
 	if err != nil {
 		return nil, err
 	}
@@ -70,15 +70,15 @@ func (r *guarantorResolver) Charges(ctx context.Context, obj *ledger.Guarantor) 
 // Receipts is the resolver for the receipts field.
 func (r *guarantorResolver) Receipts(ctx context.Context, obj *ledger.Guarantor) ([]ledger.Receipt, error) {
 	l := loadersFor(ctx)
-	pats, err := l.patientsOfGuarantor.Load(ctx, obj.ID)
+	pats, err := l.patientsOfGuarantor.Load(step(ctx, "", "patients"), obj.ID)
 	if err != nil {
 		return nil, err
 	}
-	lists, err := l.splitsOfPatient.LoadAll(ctx, patientIDs(pats))
+	lists, err := l.splitsOfPatient.LoadAll(step(ctx, "patients", "splits"), patientIDs(pats))
 	if err != nil {
 		return nil, err
 	}
-	receipts, err := l.receipt.LoadAll(ctx, receiptIDs(lists))
+	receipts, err := l.receipt.LoadAll(step(ctx, "splits", ""), receiptIDs(lists))
 	if err != nil {
 		return nil, err
 	}
@@ -188,9 +188,9 @@ func (r *queryResolver) Guarantors(ctx context.Context, filter *model.GuarantorF
 	if err != nil {
 		return model.GuarantorConnection{}, err
 	}
-	var f ledger.GuarantorFilter
-	if filter != nil {
-		f = ledger.GuarantorFilter{Name: str(filter.Name), ExternalID: str(filter.ExternalID)}
+	f, err := toLedgerGuarantorFilter(filter)
+	if err != nil {
+		return model.GuarantorConnection{}, err
 	}
 	res, err := r.Ledger.Store().ListGuarantors(ctx, a.PracticeID, f, page)
 	if err != nil {
@@ -198,8 +198,8 @@ func (r *queryResolver) Guarantors(ctx context.Context, filter *model.GuarantorF
 	}
 	info, cursors := fromLedgerPageInfo(res, page)
 	conn := model.GuarantorConnection{PageInfo: info, TotalCount: res.Total, Edges: make([]model.GuarantorEdge, len(res.Rows))}
+	loadersFor(ctx).guarantor.deliver(listSite(ctx), res.Rows...)
 	for i, g := range res.Rows {
-		loadersFor(ctx).guarantor.Prime(g.ID, g)
 		conn.Edges[i] = model.GuarantorEdge{Cursor: cursors[i], Node: g}
 	}
 	return conn, nil
@@ -223,9 +223,9 @@ func (r *queryResolver) Patients(ctx context.Context, filter *model.PatientFilte
 	if err != nil {
 		return model.PatientConnection{}, err
 	}
-	var f ledger.PatientFilter
-	if filter != nil {
-		f = ledger.PatientFilter{GuarantorID: filter.GuarantorID, Name: str(filter.Name), ExternalID: str(filter.ExternalID), BirthDate: filter.BirthDate}
+	f, err := toLedgerPatientFilter(filter)
+	if err != nil {
+		return model.PatientConnection{}, err
 	}
 	res, err := r.Ledger.Store().ListPatients(ctx, a.PracticeID, f, page)
 	if err != nil {
@@ -233,8 +233,8 @@ func (r *queryResolver) Patients(ctx context.Context, filter *model.PatientFilte
 	}
 	info, cursors := fromLedgerPageInfo(res, page)
 	conn := model.PatientConnection{PageInfo: info, TotalCount: res.Total, Edges: make([]model.PatientEdge, len(res.Rows))}
+	loadersFor(ctx).patient.deliver(listSite(ctx), res.Rows...)
 	for i, p := range res.Rows {
-		loadersFor(ctx).patient.Prime(p.ID, p)
 		conn.Edges[i] = model.PatientEdge{Cursor: cursors[i], Node: p}
 	}
 	return conn, nil

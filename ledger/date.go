@@ -20,6 +20,10 @@ func ParseDate(s string) (Date, error) {
 	if err != nil || len(s) != len(time.DateOnly) {
 		return Date{}, fmt.Errorf("%q is not a date: want YYYY-MM-DD", s)
 	}
+	if t.Year() < 1 {
+		// Year 0000 parses but PostgreSQL has no year 0.
+		return Date{}, fmt.Errorf("%q is not a date: the year must be 0001 or later", s)
+	}
 	return DateOf(t), nil
 }
 

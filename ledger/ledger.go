@@ -68,8 +68,8 @@ func (l *Ledger) mutate(ctx context.Context, a Actor, m mutation, fn func(Tx) (I
 	if !a.Role.CanPost() {
 		return ID{}, fmt.Errorf("%s: role %s may not change the ledger: %w", m.op, a.Role, ErrForbidden)
 	}
-	if len(m.key) > 200 {
-		return ID{}, Invalid("idempotencyKey", "must be at most 200 characters")
+	if err := text("idempotencyKey", m.key, maxName, false); err != nil {
+		return ID{}, err
 	}
 	digest, err := digestOf(m.input)
 	if err != nil {

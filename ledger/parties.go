@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"unicode/utf8"
 )
@@ -181,6 +182,11 @@ func (l *Ledger) CreatePatient(ctx context.Context, a Actor, in NewPatient) (Pat
 			g := Guarantor{ID: newID(), Name: p.FirstName + " " + p.LastName, ExternalID: strings.TrimSpace(in.GuarantorExternalID),
 				SelfPatientID: &p.ID, CreatedAt: p.CreatedAt}
 			if err := tx.InsertGuarantor(ctx, a.PracticeID, g); err != nil {
+				var in *InputError
+				if errors.As(err, &in) && in.Field == "externalId" {
+					// The guarantor's external id is guarantorExternalId here.
+					return ID{}, Invalid("guarantorExternalId", "%s", in.Message)
+				}
 				return ID{}, err
 			}
 			p.GuarantorID = g.ID

@@ -54,6 +54,10 @@ type Reader interface {
 	SplitsOfReceipts(ctx context.Context, practiceID ID, receiptIDs []ID) ([]Split, error)
 	// SplitsOfPatients lists every split of each patient.
 	SplitsOfPatients(ctx context.Context, practiceID ID, patientIDs []ID) ([]Split, error)
+	// FamilyLedgers loads everything the allocation engine reads about each
+	// family: its patients, every charge with its balance, and every split of
+	// its patients with the kind and date of its receipt.
+	FamilyLedgers(ctx context.Context, practiceID ID, guarantorIDs []ID) ([]FamilyLedger, error)
 	// ReversalsOf maps each receipt that has been reversed to its reversal.
 	ReversalsOf(ctx context.Context, practiceID ID, receiptIDs []ID) (map[ID]ID, error)
 
@@ -158,4 +162,20 @@ type ReceiptFilter struct {
 	Kind        ReceiptKind
 	From, To    *Date // received on, inclusive
 	BatchID     *ID
+}
+
+// FamilyLedger is one family's whole ledger, as the allocation engine sees it.
+type FamilyLedger struct {
+	GuarantorID ID
+	Patients    []Patient
+	Charges     []Charge // oldest first
+	Balances    map[ID]ChargeBalance
+	Splits      []PostedSplit
+}
+
+// PostedSplit is a split with the kind and date of its receipt.
+type PostedSplit struct {
+	Split
+	ReceiptKind ReceiptKind
+	ReceivedOn  Date
 }

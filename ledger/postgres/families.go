@@ -1,0 +1,67 @@
+package postgres
+
+import (
+	"context"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/paysplit/paysplit/ledger"
+)
+
+// FamilyLedgers loads each family's patients, charges, charge balances and
+// splits: four statements whatever the number of families.
+func (s queries) FamilyLedgers(ctx context.Context, practiceID ledger.ID, guarantorIDs []ledger.ID) ([]ledger.FamilyLedger, error) {
+	pats, err := s.PatientsOfGuarantors(ctx, practiceID, guarantorIDs)
+	if err != nil {
+		return nil, err
+	}
+	patIDs := make([]ledger.ID, len(pats))
+	family := make(map[ledger.ID]ledger.ID, len(pats)) // patient → guarantor
+	for i, p := range pats {
+		patIDs[i], family[p.ID] = p.ID, p.GuarantorID
+	}
+	charges, err := s.ChargesOfPatients(ctx, practiceID, patIDs)
+	if err != nil {
+		return nil, err
+	}
+	chargeIDs := make([]ledger.ID, len(charges))
+	for i, c := range charges {
+		chargeIDs[i] = c.ID
+	}
+	balances, err := s.ChargeBalances(ctx, practiceID, chargeIDs)
+	if err != nil {
+		return nil, err
+	}
+	const q = `
+SELECT s.id, s.receipt_id, s.amount, s.code, s.patient_id, s.provider_id, s.location_id, s.charge_id, s.unearned_type_id,
+       r.kind AS receipt_kind, r.received_on
+  FROM splits s
+  JOIN receipts r ON r.practice_id = s.practice_id AND r.id = s.receipt_id
+ WHERE s.practice_id = $1 AND s.patient_id = ANY($2::uuid[])
+ ORDER BY r.received_on, s.receipt_id, s.id`
+	var splits []ledger.PostedSplit
+	if err := sqlx.SelectContext(ctx, s.q, &splits, q, practiceID, idArray(patIDs)); err != nil {
+		return nil, translate(err)
+	}
+
+	out := make([]ledger.FamilyLedger, len(guarantorIDs))
+	at := make(map[ledger.ID]int, len(guarantorIDs))
+	for i, g := range guarantorIDs {
+		out[i] = ledger.FamilyLedger{GuarantorID: g, Balances: map[ledger.ID]ledger.ChargeBalance{}}
+		at[g] = i
+	}
+	for _, p := range pats {
+		f := &out[at[p.GuarantorID]]
+		f.Patients = append(f.Patients, p)
+	}
+	for _, c := range charges {
+		f := &out[at[family[c.PatientID]]]
+		f.Charges = append(f.Charges, c)
+		f.Balances[c.ID] = balances[c.ID]
+	}
+	for _, sp := range splits {
+		f := &out[at[family[sp.PatientID]]]
+		f.Splits = append(f.Splits, sp)
+	}
+	return out, nil
+}

@@ -20,6 +20,14 @@ func str(p *string) string {
 	return *p
 }
 
+// nullable is nil for an empty string: absent optional text is null on the wire.
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
 func flag(p *bool) bool { return p != nil && *p }
 
 func toLedgerNewPatient(in model.CreatePatientInput) ledger.NewPatient {

@@ -34,9 +34,11 @@ type ResolverRoot interface {
 	Charge() ChargeResolver
 	Encounter() EncounterResolver
 	Guarantor() GuarantorResolver
+	Location() LocationResolver
 	Mutation() MutationResolver
 	Patient() PatientResolver
 	Practice() PracticeResolver
+	Provider() ProviderResolver
 	Query() QueryResolver
 	Receipt() ReceiptResolver
 	Split() SplitResolver
@@ -297,15 +299,18 @@ type ChargeResolver interface {
 	AttachedTo(ctx context.Context, obj *ledger.Charge) (*ledger.Charge, error)
 	Adjustments(ctx context.Context, obj *ledger.Charge) ([]ledger.Charge, error)
 	Splits(ctx context.Context, obj *ledger.Charge) ([]ledger.Split, error)
+	Note(ctx context.Context, obj *ledger.Charge) (*string, error)
 }
 type EncounterResolver interface {
 	Patient(ctx context.Context, obj *ledger.Encounter) (ledger.Patient, error)
 	Provider(ctx context.Context, obj *ledger.Encounter) (ledger.Provider, error)
 	Location(ctx context.Context, obj *ledger.Encounter) (ledger.Location, error)
 
+	Note(ctx context.Context, obj *ledger.Encounter) (*string, error)
 	Charges(ctx context.Context, obj *ledger.Encounter) ([]ledger.Charge, error)
 }
 type GuarantorResolver interface {
+	ExternalID(ctx context.Context, obj *ledger.Guarantor) (*string, error)
 	SelfPatient(ctx context.Context, obj *ledger.Guarantor) (*ledger.Patient, error)
 	Patients(ctx context.Context, obj *ledger.Guarantor) ([]ledger.Patient, error)
 	Balance(ctx context.Context, obj *ledger.Guarantor) (ledger.Money, error)
@@ -315,6 +320,9 @@ type GuarantorResolver interface {
 	Credit(ctx context.Context, obj *ledger.Guarantor) (ledger.Money, error)
 	Charges(ctx context.Context, obj *ledger.Guarantor) ([]ledger.Charge, error)
 	Receipts(ctx context.Context, obj *ledger.Guarantor) ([]ledger.Receipt, error)
+}
+type LocationResolver interface {
+	Code(ctx context.Context, obj *ledger.Location) (*string, error)
 }
 type MutationResolver interface {
 	PostEncounter(ctx context.Context, input model.PostEncounterInput) (model.PostEncounterPayload, error)
@@ -327,6 +335,7 @@ type MutationResolver interface {
 	CreatePatient(ctx context.Context, input model.CreatePatientInput) (model.CreatePatientPayload, error)
 }
 type PatientResolver interface {
+	ExternalID(ctx context.Context, obj *ledger.Patient) (*string, error)
 	Guarantor(ctx context.Context, obj *ledger.Patient) (ledger.Guarantor, error)
 	Balance(ctx context.Context, obj *ledger.Patient) (ledger.Money, error)
 	Owed(ctx context.Context, obj *ledger.Patient) (ledger.Money, error)
@@ -341,6 +350,9 @@ type PracticeResolver interface {
 	Locations(ctx context.Context, obj *ledger.Practice) ([]ledger.Location, error)
 	UnearnedTypes(ctx context.Context, obj *ledger.Practice) ([]ledger.UnearnedType, error)
 }
+type ProviderResolver interface {
+	Code(ctx context.Context, obj *ledger.Provider) (*string, error)
+}
 type QueryResolver interface {
 	Practice(ctx context.Context) (ledger.Practice, error)
 	Encounter(ctx context.Context, id uuid.UUID) (*ledger.Encounter, error)
@@ -354,7 +366,9 @@ type QueryResolver interface {
 }
 type ReceiptResolver interface {
 	Patient(ctx context.Context, obj *ledger.Receipt) (*ledger.Patient, error)
-
+	Method(ctx context.Context, obj *ledger.Receipt) (*string, error)
+	Reference(ctx context.Context, obj *ledger.Receipt) (*string, error)
+	Note(ctx context.Context, obj *ledger.Receipt) (*string, error)
 	Batch(ctx context.Context, obj *ledger.Receipt) (*ledger.Batch, error)
 	Splits(ctx context.Context, obj *ledger.Receipt) ([]ledger.Split, error)
 	Reverses(ctx context.Context, obj *ledger.Receipt) (*ledger.Receipt, error)
@@ -3073,18 +3087,18 @@ func (ec *executionContext) _Charge_note(ctx context.Context, field graphql.Coll
 			return ec.fieldContext_Charge_note(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Note, nil
+			return ec.Resolvers.Charge().Note(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_Charge_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Charge", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Charge", field, true, true, "String")
 }
 
 func (ec *executionContext) _Charge_postedAt(ctx context.Context, field graphql.CollectedField, obj *ledger.Charge) (ret graphql.Marshaler) {
@@ -3435,18 +3449,18 @@ func (ec *executionContext) _Encounter_note(ctx context.Context, field graphql.C
 			return ec.fieldContext_Encounter_note(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Note, nil
+			return ec.Resolvers.Encounter().Note(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_Encounter_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Encounter", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Encounter", field, true, true, "String")
 }
 
 func (ec *executionContext) _Encounter_charges(ctx context.Context, field graphql.CollectedField, obj *ledger.Encounter) (ret graphql.Marshaler) {
@@ -3536,18 +3550,18 @@ func (ec *executionContext) _Guarantor_externalId(ctx context.Context, field gra
 			return ec.fieldContext_Guarantor_externalId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ExternalID, nil
+			return ec.Resolvers.Guarantor().ExternalID(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_Guarantor_externalId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Guarantor", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Guarantor", field, true, true, "String")
 }
 
 func (ec *executionContext) _Guarantor_selfPatient(ctx context.Context, field graphql.CollectedField, obj *ledger.Guarantor) (ret graphql.Marshaler) {
@@ -4013,18 +4027,18 @@ func (ec *executionContext) _Location_code(ctx context.Context, field graphql.Co
 			return ec.fieldContext_Location_code(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Code, nil
+			return ec.Resolvers.Location().Code(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_Location_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Location", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Location", field, true, true, "String")
 }
 
 func (ec *executionContext) _Mutation_postEncounter(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -4572,18 +4586,18 @@ func (ec *executionContext) _Patient_externalId(ctx context.Context, field graph
 			return ec.fieldContext_Patient_externalId(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ExternalID, nil
+			return ec.Resolvers.Patient().ExternalID(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_Patient_externalId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Patient", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Patient", field, true, true, "String")
 }
 
 func (ec *executionContext) _Patient_guarantor(ctx context.Context, field graphql.CollectedField, obj *ledger.Patient) (ret graphql.Marshaler) {
@@ -5278,18 +5292,18 @@ func (ec *executionContext) _Provider_code(ctx context.Context, field graphql.Co
 			return ec.fieldContext_Provider_code(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Code, nil
+			return ec.Resolvers.Provider().Code(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_Provider_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Provider", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Provider", field, true, true, "String")
 }
 
 func (ec *executionContext) _Query_practice(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -5885,18 +5899,18 @@ func (ec *executionContext) _Receipt_method(ctx context.Context, field graphql.C
 			return ec.fieldContext_Receipt_method(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Method, nil
+			return ec.Resolvers.Receipt().Method(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_Receipt_method(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Receipt", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Receipt", field, true, true, "String")
 }
 
 func (ec *executionContext) _Receipt_reference(ctx context.Context, field graphql.CollectedField, obj *ledger.Receipt) (ret graphql.Marshaler) {
@@ -5908,18 +5922,18 @@ func (ec *executionContext) _Receipt_reference(ctx context.Context, field graphq
 			return ec.fieldContext_Receipt_reference(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Reference, nil
+			return ec.Resolvers.Receipt().Reference(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_Receipt_reference(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Receipt", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Receipt", field, true, true, "String")
 }
 
 func (ec *executionContext) _Receipt_note(ctx context.Context, field graphql.CollectedField, obj *ledger.Receipt) (ret graphql.Marshaler) {
@@ -5931,18 +5945,18 @@ func (ec *executionContext) _Receipt_note(ctx context.Context, field graphql.Col
 			return ec.fieldContext_Receipt_note(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Note, nil
+			return ec.Resolvers.Receipt().Note(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_Receipt_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Receipt", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Receipt", field, true, true, "String")
 }
 
 func (ec *executionContext) _Receipt_batch(ctx context.Context, field graphql.CollectedField, obj *ledger.Receipt) (ret graphql.Marshaler) {
@@ -8933,10 +8947,11 @@ func (ec *executionContext) _Charge(ctx context.Context, sel ast.SelectionSet, o
 					return ec._Charge_splits(ctx, field, obj)
 				})
 		case "note":
-			out.Values[i] = ec._Charge_note(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Charge_note(ctx, field, obj)
+				})
 		case "postedAt":
 			out.Values[i] = ec._Charge_postedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -9141,10 +9156,11 @@ func (ec *executionContext) _Encounter(ctx context.Context, sel ast.SelectionSet
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "note":
-			out.Values[i] = ec._Encounter_note(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Encounter_note(ctx, field, obj)
+				})
 		case "charges":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -9190,10 +9206,11 @@ func (ec *executionContext) _Guarantor(ctx context.Context, sel ast.SelectionSet
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "externalId":
-			out.Values[i] = ec._Guarantor_externalId(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Guarantor_externalId(ctx, field, obj)
+				})
 		case "selfPatient":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
@@ -9365,18 +9382,19 @@ func (ec *executionContext) _Location(ctx context.Context, sel ast.SelectionSet,
 		case "id":
 			out.Values[i] = ec._Location_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "name":
 			out.Values[i] = ec._Location_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "code":
-			out.Values[i] = ec._Location_code(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Location_code(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -9566,10 +9584,11 @@ func (ec *executionContext) _Patient(ctx context.Context, sel ast.SelectionSet, 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "externalId":
-			out.Values[i] = ec._Patient_externalId(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Patient_externalId(ctx, field, obj)
+				})
 		case "guarantor":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -9895,18 +9914,19 @@ func (ec *executionContext) _Provider(ctx context.Context, sel ast.SelectionSet,
 		case "id":
 			out.Values[i] = ec._Provider_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "name":
 			out.Values[i] = ec._Provider_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "code":
-			out.Values[i] = ec._Provider_code(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Provider_code(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -10066,20 +10086,23 @@ func (ec *executionContext) _Receipt(ctx context.Context, sel ast.SelectionSet, 
 					return ec._Receipt_patient(ctx, field, obj)
 				})
 		case "method":
-			out.Values[i] = ec._Receipt_method(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Receipt_method(ctx, field, obj)
+				})
 		case "reference":
-			out.Values[i] = ec._Receipt_reference(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Receipt_reference(ctx, field, obj)
+				})
 		case "note":
-			out.Values[i] = ec._Receipt_note(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Receipt_note(ctx, field, obj)
+				})
 		case "batch":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
@@ -11671,18 +11694,6 @@ func (ec *executionContext) marshalOReceiptKind2ᚖgithubᚗcomᚋpaysplitᚋpay
 	_ = sel
 	_ = ctx
 	res := graphql.MarshalString(string(*v))
-	return res
-}
-
-func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {
-	res, err := graphql.UnmarshalString(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalOString2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
-	_ = sel
-	_ = ctx
-	res := graphql.MarshalString(v)
 	return res
 }
 

@@ -73,6 +73,11 @@ func (r *chargeResolver) Splits(ctx context.Context, obj *ledger.Charge) ([]ledg
 	return loadersFor(ctx).splitsOfCharge.Load(ctx, obj.ID)
 }
 
+// Note is the resolver for the note field.
+func (r *chargeResolver) Note(ctx context.Context, obj *ledger.Charge) (*string, error) {
+	return nullable(obj.Note), nil
+}
+
 // Patient is the resolver for the patient field.
 func (r *encounterResolver) Patient(ctx context.Context, obj *ledger.Encounter) (ledger.Patient, error) {
 	return loadersFor(ctx).patient.Load(ctx, obj.PatientID)
@@ -86,6 +91,11 @@ func (r *encounterResolver) Provider(ctx context.Context, obj *ledger.Encounter)
 // Location is the resolver for the location field.
 func (r *encounterResolver) Location(ctx context.Context, obj *ledger.Encounter) (ledger.Location, error) {
 	return loadersFor(ctx).location.Load(ctx, obj.LocationID)
+}
+
+// Note is the resolver for the note field.
+func (r *encounterResolver) Note(ctx context.Context, obj *ledger.Encounter) (*string, error) {
+	return nullable(obj.Note), nil
 }
 
 // Charges is the resolver for the charges field.
@@ -192,6 +202,21 @@ func (r *queryResolver) Receipts(ctx context.Context, filter *model.ReceiptFilte
 // Patient is the resolver for the patient field.
 func (r *receiptResolver) Patient(ctx context.Context, obj *ledger.Receipt) (*ledger.Patient, error) {
 	return optional(ctx, loadersFor(ctx).patient, obj.PatientID)
+}
+
+// Method is the resolver for the method field.
+func (r *receiptResolver) Method(ctx context.Context, obj *ledger.Receipt) (*string, error) {
+	return nullable(obj.Method), nil
+}
+
+// Reference is the resolver for the reference field.
+func (r *receiptResolver) Reference(ctx context.Context, obj *ledger.Receipt) (*string, error) {
+	return nullable(obj.Reference), nil
+}
+
+// Note is the resolver for the note field.
+func (r *receiptResolver) Note(ctx context.Context, obj *ledger.Receipt) (*string, error) {
+	return nullable(obj.Note), nil
 }
 
 // Batch is the resolver for the batch field.

@@ -13,6 +13,11 @@ import (
 	"github.com/paysplit/paysplit/ledger"
 )
 
+// ExternalID is the resolver for the externalId field.
+func (r *guarantorResolver) ExternalID(ctx context.Context, obj *ledger.Guarantor) (*string, error) {
+	return nullable(obj.ExternalID), nil
+}
+
 // SelfPatient is the resolver for the selfPatient field.
 func (r *guarantorResolver) SelfPatient(ctx context.Context, obj *ledger.Guarantor) (*ledger.Patient, error) {
 	return optional(ctx, loadersFor(ctx).patient, obj.SelfPatientID)
@@ -85,6 +90,11 @@ func (r *guarantorResolver) Receipts(ctx context.Context, obj *ledger.Guarantor)
 	return newestFirst(receipts), nil
 }
 
+// Code is the resolver for the code field.
+func (r *locationResolver) Code(ctx context.Context, obj *ledger.Location) (*string, error) {
+	return nullable(obj.Code), nil
+}
+
 // CreateProvider is the resolver for the createProvider field.
 func (r *mutationResolver) CreateProvider(ctx context.Context, input model.CreateProviderInput) (model.CreateProviderPayload, error) {
 	a, err := actor(ctx)
@@ -123,6 +133,11 @@ func (r *mutationResolver) CreatePatient(ctx context.Context, input model.Create
 	}
 	p, err := r.Ledger.CreatePatient(ctx, a, toLedgerNewPatient(input))
 	return model.CreatePatientPayload{Patient: p}, err
+}
+
+// ExternalID is the resolver for the externalId field.
+func (r *patientResolver) ExternalID(ctx context.Context, obj *ledger.Patient) (*string, error) {
+	return nullable(obj.ExternalID), nil
 }
 
 // Guarantor is the resolver for the guarantor field.
@@ -168,6 +183,11 @@ func (r *patientResolver) Encounters(ctx context.Context, obj *ledger.Patient) (
 // Charges is the resolver for the charges field.
 func (r *patientResolver) Charges(ctx context.Context, obj *ledger.Patient) ([]ledger.Charge, error) {
 	return loadersFor(ctx).chargesOfPatient.Load(ctx, obj.ID)
+}
+
+// Code is the resolver for the code field.
+func (r *providerResolver) Code(ctx context.Context, obj *ledger.Provider) (*string, error) {
+	return nullable(obj.Code), nil
 }
 
 // Guarantor is the resolver for the guarantor field.
@@ -243,10 +263,18 @@ func (r *queryResolver) Patients(ctx context.Context, filter *model.PatientFilte
 // Guarantor returns GuarantorResolver implementation.
 func (r *Resolver) Guarantor() GuarantorResolver { return &guarantorResolver{r} }
 
+// Location returns LocationResolver implementation.
+func (r *Resolver) Location() LocationResolver { return &locationResolver{r} }
+
 // Patient returns PatientResolver implementation.
 func (r *Resolver) Patient() PatientResolver { return &patientResolver{r} }
 
+// Provider returns ProviderResolver implementation.
+func (r *Resolver) Provider() ProviderResolver { return &providerResolver{r} }
+
 type (
 	guarantorResolver struct{ *Resolver }
+	locationResolver  struct{ *Resolver }
 	patientResolver   struct{ *Resolver }
+	providerResolver  struct{ *Resolver }
 )

@@ -22,23 +22,14 @@ func (s queries) ListGuarantors(ctx context.Context, practiceID ledger.ID, f led
    AND ($4::text IS NULL OR (lower(name), id) > ($4, $5::uuid))
  ORDER BY lower(name), id
  LIMIT $6`
-	var rows []struct {
-		ledger.Guarantor
-		SortKey string
-	}
+	var rows []keyed[ledger.Guarantor]
 	after, afterID := cursorArgs(p.After)
 	if err := sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, escapeLike(f.Name), f.ExternalID, after, afterID, p.First+1); err != nil {
 		return ledger.Paged[ledger.Guarantor]{}, translate(err)
 	}
-	var out ledger.Paged[ledger.Guarantor]
-	for i, r := range rows {
-		if i == p.First {
-			out.HasNext = true
-			break
-		}
-		out.Rows = append(out.Rows, r.Guarantor)
-		out.Cursors = append(out.Cursors, ledger.Cursor{Key: r.SortKey, ID: r.ID})
-	}
+	out := toPage(rows, p.First, func(r keyed[ledger.Guarantor]) (ledger.Guarantor, ledger.Cursor) {
+		return r.Row, ledger.Cursor{Key: r.SortKey, ID: r.Row.ID}
+	})
 	err := sqlx.GetContext(ctx, s.q, &out.Total, `SELECT count(*)`+filter, practiceID, escapeLike(f.Name), f.ExternalID)
 	return out, translate(err)
 }
@@ -56,24 +47,15 @@ func (s queries) ListPatients(ctx context.Context, practiceID ledger.ID, f ledge
    AND ($6::text IS NULL OR (lower(last_name) || ' ' || lower(first_name), id) > ($6, $7::uuid))
  ORDER BY lower(last_name) || ' ' || lower(first_name), id
  LIMIT $8`
-	var rows []struct {
-		ledger.Patient
-		SortKey string
-	}
+	var rows []keyed[ledger.Patient]
 	after, afterID := cursorArgs(p.After)
 	args := []any{practiceID, f.GuarantorID, escapeLike(f.Name), f.ExternalID, f.BirthDate}
 	if err := sqlx.SelectContext(ctx, s.q, &rows, q, append(args, after, afterID, p.First+1)...); err != nil {
 		return ledger.Paged[ledger.Patient]{}, translate(err)
 	}
-	var out ledger.Paged[ledger.Patient]
-	for i, r := range rows {
-		if i == p.First {
-			out.HasNext = true
-			break
-		}
-		out.Rows = append(out.Rows, r.Patient)
-		out.Cursors = append(out.Cursors, ledger.Cursor{Key: r.SortKey, ID: r.ID})
-	}
+	out := toPage(rows, p.First, func(r keyed[ledger.Patient]) (ledger.Patient, ledger.Cursor) {
+		return r.Row, ledger.Cursor{Key: r.SortKey, ID: r.Row.ID}
+	})
 	err := sqlx.GetContext(ctx, s.q, &out.Total, `SELECT count(*)`+filter, args...)
 	return out, translate(err)
 }
@@ -97,26 +79,38 @@ func (s queries) ListReceipts(ctx context.Context, practiceID ledger.ID, f ledge
    AND ($8::text IS NULL OR (to_char(r.received_on, 'YYYY-MM-DD'), r.id) < ($8, $9::uuid))
  ORDER BY r.received_on DESC, r.id DESC
  LIMIT $10`
-	var rows []struct {
-		ledger.Receipt
-		SortKey string
-	}
+	var rows []keyed[ledger.Receipt]
 	after, afterID := cursorArgs(p.After)
 	args := []any{practiceID, string(f.Kind), f.From, f.To, f.BatchID, f.PatientID, f.GuarantorID}
 	if err := sqlx.SelectContext(ctx, s.q, &rows, q, append(args, after, afterID, p.First+1)...); err != nil {
 		return ledger.Paged[ledger.Receipt]{}, translate(err)
 	}
-	var out ledger.Paged[ledger.Receipt]
+	out := toPage(rows, p.First, func(r keyed[ledger.Receipt]) (ledger.Receipt, ledger.Cursor) {
+		return r.Row, ledger.Cursor{Key: r.SortKey, ID: r.Row.ID}
+	})
+	err := sqlx.GetContext(ctx, s.q, &out.Total, `SELECT count(*)`+filter, args...)
+	return out, translate(err)
+}
+
+// keyed is a listed row with its sort key.
+type keyed[T any] struct {
+	Row     T `db:""`
+	SortKey string
+}
+
+// toPage keeps the first n rows (one more was read to learn whether a next
+// page exists) with their cursors.
+func toPage[R, T any](rows []R, n int, row func(R) (T, ledger.Cursor)) ledger.Paged[T] {
+	var out ledger.Paged[T]
 	for i, r := range rows {
-		if i == p.First {
+		if i == n {
 			out.HasNext = true
 			break
 		}
-		out.Rows = append(out.Rows, r.Receipt)
-		out.Cursors = append(out.Cursors, ledger.Cursor{Key: r.SortKey, ID: r.ID})
+		v, c := row(r)
+		out.Rows, out.Cursors = append(out.Rows, v), append(out.Cursors, c)
 	}
-	err := sqlx.GetContext(ctx, s.q, &out.Total, `SELECT count(*)`+filter, args...)
-	return out, translate(err)
+	return out
 }
 
 func cursorArgs(c *ledger.Cursor) (key *string, id *ledger.ID) {

@@ -3,7 +3,9 @@
 //	paysplit [serve]       serve the GraphQL API (the default)
 //	paysplit migrate       apply database migrations
 //	paysplit demo          load the demo practice and print an ADMIN key
+//	                       (--size small|medium|large [--seed N]: a synthetic practice)
 //	paysplit keys create   create an API key for a practice
+//	paysplit bench         run the benchmark harness
 //
 // With no --database-url (or DATABASE_URL), paysplit starts a private
 // PostgreSQL from the machine's server binaries, keeping its data under
@@ -57,11 +59,13 @@ func run(ctx context.Context, args []string) error {
 		return loadDemo(ctx, args)
 	case "keys":
 		return keys(ctx, args)
+	case "bench":
+		return runBench(ctx, args)
 	case "help":
-		fmt.Println("usage: paysplit [serve|migrate|demo|keys create] [flags]; paysplit <command> -h for flags")
+		fmt.Println("usage: paysplit [serve|migrate|demo|keys create|bench] [flags]; paysplit <command> -h for flags")
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (serve, migrate, demo, keys)", cmd)
+	return fmt.Errorf("unknown command %q (serve, migrate, demo, keys, bench)", cmd)
 }
 
 // env returns the environment variable or a default.
@@ -230,6 +234,8 @@ func loadDemo(ctx context.Context, args []string) error {
 	var db dbFlags
 	db.register(fs)
 	name := fs.String("name", "Demo Family Dental", "practice name")
+	size := fs.String("size", "", "load a synthetic practice of this size instead: small, medium or large")
+	seed := fs.Uint64("seed", 1, "seed of the synthetic practice (with --size)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -238,6 +244,9 @@ func loadDemo(ctx context.Context, args []string) error {
 		return err
 	}
 	defer d.close()
+	if *size != "" {
+		return loadSynthetic(ctx, d, *size, *seed)
+	}
 	l := ledger.New(d.store)
 	p, err := demo.Load(ctx, l, *name)
 	if err != nil {

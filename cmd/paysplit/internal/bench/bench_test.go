@@ -1,0 +1,81 @@
+package bench_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/paysplit/paysplit/cmd/paysplit/internal/bench"
+	"github.com/paysplit/paysplit/ledger/synth"
+)
+
+// TestRunSmall runs every workload once at small size to prove the harness
+// works end to end: the practice loads, receipts post over HTTP, pgbench
+// runs, the nested query answers and its statements are counted, and the
+// load is timed against raw COPY. It asserts what was measured, never how
+// fast.
+func TestRunSmall(t *testing.T) {
+	rep, err := bench.Run(context.Background(), bench.Options{
+		Size: synth.Small, Reps: 1, Warmups: -1, Duration: time.Second, Clients: 4, PgbenchScale: 1,
+		DatabaseURL: os.Getenv("DATABASE_URL"), Logf: t.Logf,
+	})
+	require.NoError(t, err)
+
+	byName := map[string]bench.Result{}
+	for _, r := range rep.Results {
+		byName[r.Workload] = r
+		require.Equal(t, "small", r.Size)
+		require.Len(t, r.Operation.Samples, 1, r.Workload)
+		require.Len(t, r.Baseline.Samples, 1, r.Workload)
+		require.Positive(t, r.Operation.Value, r.Workload)
+		require.Positive(t, r.Baseline.Value, r.Workload)
+		require.InDelta(t, r.Operation.Value/r.Baseline.Value, r.Ratio, 1e-9, r.Workload)
+	}
+	want := []string{"receipts", "load"}
+	for _, n := range []string{"10", "100", "500"} {
+		want = append(want, "nested-query statements first="+n, "nested-query latency first="+n)
+	}
+	require.Len(t, rep.Results, len(want))
+	for _, w := range want {
+		r, ok := byName[w]
+		require.True(t, ok, "no result for %s", w)
+		if strings.Contains(w, "latency") {
+			require.Nil(t, r.Pass, "%s has no target", w)
+			continue
+		}
+		require.NotNil(t, r.Pass, "%s has a target", w)
+		require.NotEmpty(t, r.Target)
+	}
+	// The statements at the smallest page are the baseline of every page.
+	first := byName["nested-query statements first=10"]
+	require.Equal(t, 1.0, first.Ratio)
+	for _, n := range []string{"100", "500"} {
+		require.Equal(t, first.Operation.Value, byName["nested-query statements first="+n].Baseline.Value)
+	}
+	require.NotEmpty(t, rep.Machine.PostgreSQL)
+	require.Positive(t, rep.Machine.Cores)
+
+	var table bytes.Buffer
+	require.NoError(t, rep.WriteTable(&table))
+	for _, w := range want {
+		require.Contains(t, table.String(), w)
+	}
+	require.Contains(t, table.String(), "WORKLOAD")
+
+	var js bytes.Buffer
+	require.NoError(t, rep.WriteJSON(&js))
+	var back bench.Report
+	require.NoError(t, json.Unmarshal(js.Bytes(), &back))
+	require.Equal(t, len(rep.Results), len(back.Results))
+}
+
+func TestRunRejectsUnknownWorkload(t *testing.T) {
+	_, err := bench.Run(context.Background(), bench.Options{Workloads: []string{"nope"}})
+	require.ErrorContains(t, err, `unknown workload "nope"`)
+}

@@ -1,0 +1,207 @@
+package synth
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/paysplit/paysplit/ledger"
+)
+
+// ErrLoaded is returned by Load when the practice is already in the
+// database (the same seed, size and as-of date were loaded before).
+var ErrLoaded = errors.New("synth: this practice is already loaded")
+
+// LoadStats says where a load spent its time.
+type LoadStats struct {
+	Tables  []TableStats
+	Commit  time.Duration // the deferred checks (each receipt's splits sum to its amount) run here
+	Analyze time.Duration
+	Total   time.Duration
+}
+
+// TableStats is the COPY of one table.
+type TableStats struct {
+	Table string
+	Rows  int
+	Time  time.Duration // rendering the rows, the COPY and its row-level checks
+}
+
+// Load writes p into db, a database migrated to the latest schema, in one
+// transaction: the practice and its unearned types with INSERT, every other
+// table with COPY FROM STDIN, so the constraints, foreign keys and ledger
+// triggers check every row as they would any other write. It then analyzes
+// the tables so the planner knows their new sizes. db must use the lib/pq
+// driver (its COPY protocol support).
+func Load(ctx context.Context, db *sql.DB, p *Practice) (LoadStats, error) {
+	t0 := time.Now()
+	var st LoadStats
+	var exists bool
+	if err := db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM practices WHERE id = $1)`, p.Practice.ID).Scan(&exists); err != nil {
+		return st, fmt.Errorf("synth: %w", err)
+	}
+	if exists {
+		return st, fmt.Errorf("%w: practice %s", ErrLoaded, p.Practice.ID)
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return st, fmt.Errorf("synth: %w", err)
+	}
+	defer tx.Rollback()
+	if err := insertPractice(ctx, tx, p); err != nil {
+		return st, err
+	}
+	for _, c := range Copies(p) {
+		t := time.Now()
+		if err := CopyRows(ctx, tx, c); err != nil {
+			return st, err
+		}
+		st.Tables = append(st.Tables, TableStats{Table: c.Table, Rows: c.Len, Time: time.Since(t)})
+	}
+	t := time.Now()
+	if err := tx.Commit(); err != nil {
+		return st, fmt.Errorf("synth: commit: %w", err)
+	}
+	st.Commit = time.Since(t)
+	t = time.Now()
+	const analyze = `ANALYZE providers, locations, guarantors, patients, encounters, charges, receipts, splits`
+	if _, err := db.ExecContext(ctx, analyze); err != nil {
+		return st, fmt.Errorf("synth: %w", err)
+	}
+	st.Analyze = time.Since(t)
+	st.Total = time.Since(t0)
+	return st, nil
+}
+
+// insertPractice writes the practice row and its unearned types.
+func insertPractice(ctx context.Context, tx *sql.Tx, p *Practice) error {
+	const qp = `INSERT INTO practices (id, name, require_batch, created_at) VALUES ($1, $2, $3, $4)`
+	if _, err := tx.ExecContext(ctx, qp, p.Practice.ID, p.Practice.Name, p.Practice.RequireBatch, p.Practice.CreatedAt); err != nil {
+		return fmt.Errorf("synth: practice: %w", err)
+	}
+	const qu = `INSERT INTO unearned_types (practice_id, id, name, hidden, is_default) VALUES ($1, $2, $3, $4, $5)`
+	for _, u := range p.UnearnedTypes {
+		if _, err := tx.ExecContext(ctx, qu, p.Practice.ID, u.ID, u.Name, u.Hidden, u.IsDefault); err != nil {
+			return fmt.Errorf("synth: unearned type: %w", err)
+		}
+	}
+	return nil
+}
+
+// Copy is one table's rows for COPY: Row(i) renders the i-th row's values
+// in Columns order, as text or nil for NULL.
+type Copy struct {
+	Table   string
+	Columns string // "practice_id, id, ..."
+	Len     int
+	Row     func(i int, vals []any)
+	Width   int // number of columns
+}
+
+// CopyRows runs COPY table (columns) FROM STDIN in tx and sends every row of c.
+func CopyRows(ctx context.Context, tx *sql.Tx, c Copy) error {
+	stmt, err := tx.PrepareContext(ctx, `COPY `+c.Table+` (`+c.Columns+`) FROM STDIN`)
+	if err != nil {
+		return fmt.Errorf("synth: copy %s: %w", c.Table, err)
+	}
+	defer stmt.Close()
+	vals := make([]any, c.Width)
+	for i := range c.Len {
+		c.Row(i, vals)
+		if _, err := stmt.ExecContext(ctx, vals...); err != nil {
+			return fmt.Errorf("synth: copy %s row %d: %w", c.Table, i, err)
+		}
+	}
+	if _, err := stmt.ExecContext(ctx); err != nil { // ends the COPY; row errors surface here
+		return fmt.Errorf("synth: copy %s: %w", c.Table, err)
+	}
+	return nil
+}
+
+// Copies lists p's tables in the order they load (parents before children),
+// excluding the practice row and unearned types. The text forms are those
+// PostgreSQL reads for each column type.
+func Copies(p *Practice) []Copy {
+	pid := p.Practice.ID.String()
+	return []Copy{
+		{Table: "providers", Columns: "practice_id, id, name, code, created_at", Width: 5, Len: len(p.Providers),
+			Row: func(i int, v []any) {
+				r := &p.Providers[i]
+				v[0], v[1], v[2], v[3], v[4] = pid, r.ID.String(), r.Name, text(r.Code), stamp(r.CreatedAt)
+			}},
+		{Table: "locations", Columns: "practice_id, id, name, code, created_at", Width: 5, Len: len(p.Locations),
+			Row: func(i int, v []any) {
+				r := &p.Locations[i]
+				v[0], v[1], v[2], v[3], v[4] = pid, r.ID.String(), r.Name, text(r.Code), stamp(r.CreatedAt)
+			}},
+		{Table: "guarantors", Columns: "practice_id, id, name, external_id, self_patient_id, created_at", Width: 6, Len: len(p.Guarantors),
+			Row: func(i int, v []any) {
+				r := &p.Guarantors[i]
+				v[0], v[1], v[2], v[3], v[4], v[5] = pid, r.ID.String(), r.Name, text(r.ExternalID), id(r.SelfPatientID), stamp(r.CreatedAt)
+			}},
+		{Table: "patients", Columns: "practice_id, id, guarantor_id, first_name, last_name, birth_date, external_id, created_at", Width: 8, Len: len(p.Patients),
+			Row: func(i int, v []any) {
+				r := &p.Patients[i]
+				v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7] = pid, r.ID.String(), r.GuarantorID.String(), r.FirstName, r.LastName,
+					date(r.BirthDate), text(r.ExternalID), stamp(r.CreatedAt)
+			}},
+		{Table: "encounters", Columns: "practice_id, id, patient_id, provider_id, location_id, kind, service_from, service_to, note, created_at", Width: 10, Len: len(p.Encounters),
+			Row: func(i int, v []any) {
+				r := &p.Encounters[i]
+				v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9] = pid, r.ID.String(), r.PatientID.String(), r.ProviderID.String(),
+					r.LocationID.String(), string(r.Kind), r.ServiceFrom.String(), r.ServiceTo.String(), text(r.Note), stamp(r.CreatedAt)
+			}},
+		{Table: "charges", Columns: "practice_id, id, encounter_id, patient_id, provider_id, location_id, kind, status, code, service_date, amount, insurance_estimate, attached_to_id, note, posted_at",
+			Width: 15, Len: len(p.Charges),
+			Row: func(i int, v []any) {
+				r := &p.Charges[i]
+				v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7] = pid, r.ID.String(), id(r.EncounterID), r.PatientID.String(), id(r.ProviderID),
+					id(r.LocationID), string(r.Kind), string(r.Status)
+				v[8], v[9], v[10], v[11], v[12], v[13], v[14] = r.Code, r.ServiceDate.String(), r.Amount.String(), r.InsuranceEstimate.String(),
+					id(r.AttachedToID), text(r.Note), stamp(r.PostedAt)
+			}},
+		{Table: "receipts", Columns: "practice_id, id, kind, amount, received_on, patient_id, method, reference, note, batch_id, reverses_id, posted_at",
+			Width: 12, Len: len(p.Receipts),
+			Row: func(i int, v []any) {
+				r := &p.Receipts[i]
+				v[0], v[1], v[2], v[3], v[4], v[5] = pid, r.ID.String(), string(r.Kind), r.Amount.String(), r.ReceivedOn.String(), id(r.PatientID)
+				v[6], v[7], v[8], v[9], v[10], v[11] = text(r.Method), text(r.Reference), text(r.Note), id(r.BatchID), id(r.ReversesID), stamp(r.PostedAt)
+			}},
+		{Table: "splits", Columns: "practice_id, id, receipt_id, amount, code, patient_id, provider_id, location_id, charge_id, unearned_type_id",
+			Width: 10, Len: len(p.Splits),
+			Row: func(i int, v []any) {
+				r := &p.Splits[i]
+				v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9] = pid, r.ID.String(), r.ReceiptID.String(), r.Amount.String(),
+					string(r.Code), r.PatientID.String(), id(r.ProviderID), id(r.LocationID), id(r.ChargeID), id(r.UnearnedTypeID)
+			}},
+	}
+}
+
+// text is an optional text column: empty is NULL.
+func text(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// id is an optional uuid column.
+func id(p *ledger.ID) any {
+	if p == nil {
+		return nil
+	}
+	return p.String()
+}
+
+// date is an optional date column.
+func date(d *ledger.Date) any {
+	if d == nil {
+		return nil
+	}
+	return d.String()
+}
+
+// stamp is a timestamptz in UTC to the microsecond.
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.999999Z07:00") }

@@ -11,6 +11,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/paysplit/paysplit/ledger"
+	"github.com/paysplit/paysplit/rules"
 )
 
 // Error codes: the stable extensions.code of every error the API returns.
@@ -22,6 +23,9 @@ const (
 	CodeForbidden          = "FORBIDDEN"
 	CodeUnauthenticated    = "UNAUTHENTICATED"
 	CodeInvariantViolation = "INVARIANT_VIOLATION"
+	CodeRuleRejected       = "RULE_REJECTED"
+	CodeRuleCompileFailed  = "RULE_COMPILE_FAILED"
+	CodeBadRequest         = "BAD_REQUEST" // refused before GraphQL runs (an upload without its CSRF header)
 	CodeInternal           = "INTERNAL"
 )
 
@@ -31,6 +35,9 @@ func classify(err error) (code, msg string, ext map[string]any) {
 	var (
 		input     *ledger.InputError
 		invariant *ledger.InvariantError
+		rejected  *rules.RejectedError
+		evalErr   *rules.EvalError
+		compile   *rules.CompileError
 		gqlErr    *gqlerror.Error
 	)
 	switch {
@@ -42,6 +49,17 @@ func classify(err error) (code, msg string, ext map[string]any) {
 		return CodeBadUserInput, input.Error(), ext
 	case errors.As(err, &invariant):
 		return CodeInvariantViolation, invariant.Message, map[string]any{"invariant": invariant.Invariant}
+	case errors.As(err, &rejected): // a policy's requirement or leftover rule refused the plan
+		return CodeRuleRejected, rejected.Message, map[string]any{"requirement": rejected.Requirement, "rule": rejected.Requirement}
+	case errors.As(err, &evalErr): // a policy expression failed while planning
+		return CodeRuleRejected, fmt.Sprintf("the policy's %s failed: %v", evalErr.Path, evalErr.Err), map[string]any{"path": evalErr.Path}
+	case errors.As(err, &compile): // one problem of a policy document
+		msg := compile.Path + ": " + compile.Message
+		if compile.Line > 0 {
+			msg += fmt.Sprintf(" (%d:%d)", compile.Line, compile.Column)
+		}
+		return CodeRuleCompileFailed, msg, map[string]any{"path": compile.Path, "line": compile.Line, "column": compile.Column,
+			"exprLine": compile.ExprLine, "exprColumn": compile.ExprColumn, "snippet": compile.Snippet}
 	case errors.Is(err, ledger.ErrNotFound):
 		return CodeNotFound, "not found", nil
 	case errors.Is(err, ledger.ErrConflict):

@@ -31,29 +31,189 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	AgingReport() AgingReportResolver
+	AgingRow() AgingRowResolver
+	AgingSettings() AgingSettingsResolver
+	AgingSummary() AgingSummaryResolver
+	AllocationPlace() AllocationPlaceResolver
+	AllocationPlan() AllocationPlanResolver
+	AllocationPolicy() AllocationPolicyResolver
+	BalanceImport() BalanceImportResolver
+	BalanceImportOptions() BalanceImportOptionsResolver
 	Charge() ChargeResolver
 	Encounter() EncounterResolver
+	FamilyLedger() FamilyLedgerResolver
+	FamilyLedgerCharge() FamilyLedgerChargeResolver
 	Guarantor() GuarantorResolver
+	ImportIssue() ImportIssueResolver
+	ImportPatientTotal() ImportPatientTotalResolver
+	ImportReport() ImportReportResolver
 	Location() LocationResolver
 	Mutation() MutationResolver
 	Patient() PatientResolver
+	PlannedSplit() PlannedSplitResolver
+	PolicyParam() PolicyParamResolver
 	Practice() PracticeResolver
 	Provider() ProviderResolver
 	Query() QueryResolver
 	Receipt() ReceiptResolver
+	Reconciliation() ReconciliationResolver
+	ReconciliationLine() ReconciliationLineResolver
 	Split() SplitResolver
+	Subscription() SubscriptionResolver
 }
 
 type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	AgingBucket struct {
+		FromDays func(childComplexity int) int
+		Label    func(childComplexity int) int
+		ToDays   func(childComplexity int) int
+	}
+
+	AgingReport struct {
+		AsOf            func(childComplexity int) int
+		Basis           func(childComplexity int) int
+		Buckets         func(childComplexity int) int
+		CreditsToOldest func(childComplexity int) int
+		GroupBy         func(childComplexity int) int
+		Rows            func(childComplexity int) int
+		Summary         func(childComplexity int) int
+	}
+
+	AgingRow struct {
+		Buckets           func(childComplexity int) int
+		Credit            func(childComplexity int) int
+		Guarantor         func(childComplexity int) int
+		InsurancePortion  func(childComplexity int) int
+		Key               func(childComplexity int) int
+		LastPaymentAmount func(childComplexity int) int
+		LastPaymentDate   func(childComplexity int) int
+		Location          func(childComplexity int) int
+		Name              func(childComplexity int) int
+		OldestBucket      func(childComplexity int) int
+		Over90            func(childComplexity int) int
+		Patient           func(childComplexity int) int
+		PatientPortion    func(childComplexity int) int
+		Provider          func(childComplexity int) int
+		Total             func(childComplexity int) int
+		Unallocated       func(childComplexity int) int
+		Unearned          func(childComplexity int) int
+	}
+
+	AgingRowConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	AgingRowEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	AgingSettings struct {
+		Buckets func(childComplexity int) int
+	}
+
+	AgingSummary struct {
+		Accounts         func(childComplexity int) int
+		Buckets          func(childComplexity int) int
+		Credit           func(childComplexity int) int
+		InsurancePortion func(childComplexity int) int
+		Over90           func(childComplexity int) int
+		Over90Percent    func(childComplexity int) int
+		PatientPortion   func(childComplexity int) int
+		Total            func(childComplexity int) int
+		Unallocated      func(childComplexity int) int
+		Unearned         func(childComplexity int) int
+	}
+
+	AllocateUnearnedPayload struct {
+		Plan    func(childComplexity int) int
+		Receipt func(childComplexity int) int
+	}
+
+	AllocationMove struct {
+		Amount func(childComplexity int) int
+		From   func(childComplexity int) int
+		Stage  func(childComplexity int) int
+		To     func(childComplexity int) int
+	}
+
+	AllocationPlace struct {
+		Charge       func(childComplexity int) int
+		Kind         func(childComplexity int) int
+		Location     func(childComplexity int) int
+		Patient      func(childComplexity int) int
+		Provider     func(childComplexity int) int
+		UnearnedType func(childComplexity int) int
+	}
+
+	AllocationPlan struct {
+		AsOf      func(childComplexity int) int
+		Guarantor func(childComplexity int) int
+		Moves     func(childComplexity int) int
+		Operation func(childComplexity int) int
+		Patient   func(childComplexity int) int
+		Policy    func(childComplexity int) int
+		Splits    func(childComplexity int) int
+		Total     func(childComplexity int) int
+		Warnings  func(childComplexity int) int
+	}
+
+	AllocationPolicy struct {
+		Builtin     func(childComplexity int) int
+		Description func(childComplexity int) int
+		Document    func(childComplexity int) int
+		Hash        func(childComplexity int) int
+		JSON        func(childComplexity int) int
+		Name        func(childComplexity int) int
+		Params      func(childComplexity int) int
+		SavedAt     func(childComplexity int) int
+		SavedBy     func(childComplexity int) int
+		Stages      func(childComplexity int) int
+		Version     func(childComplexity int) int
+		Versions    func(childComplexity int) int
+	}
+
 	Balance struct {
 		Balance     func(childComplexity int) int
 		Credit      func(childComplexity int) int
 		Owed        func(childComplexity int) int
 		Unallocated func(childComplexity int) int
 		Unearned    func(childComplexity int) int
+	}
+
+	BalanceImport struct {
+		CreatedAt         func(childComplexity int) int
+		Encounters        func(childComplexity int) int
+		FileName          func(childComplexity int) int
+		FileSHA256        func(childComplexity int) int
+		GuarantorsCreated func(childComplexity int) int
+		ID                func(childComplexity int) int
+		ImportDate        func(childComplexity int) int
+		Insurance         func(childComplexity int) int
+		Options           func(childComplexity int) int
+		PatientCredits    func(childComplexity int) int
+		PatientDebits     func(childComplexity int) int
+		PatientsCreated   func(childComplexity int) int
+		Reconciliation    func(childComplexity int) int
+		RowsPosted        func(childComplexity int) int
+		RowsRead          func(childComplexity int) int
+		RowsSkipped       func(childComplexity int) int
+		Status            func(childComplexity int) int
+		UndoneAt          func(childComplexity int) int
+	}
+
+	BalanceImportOptions struct {
+		CreateMissingPatients        func(childComplexity int) int
+		DefaultLocation              func(childComplexity int) int
+		DefaultProvider              func(childComplexity int) int
+		Delimiter                    func(childComplexity int) int
+		EncounterPerProviderLocation func(childComplexity int) int
 	}
 
 	Batch struct {
@@ -114,6 +274,32 @@ type ComplexityRoot struct {
 		ServiceTo   func(childComplexity int) int
 	}
 
+	FamilyLedger struct {
+		AsOf        func(childComplexity int) int
+		Charges     func(childComplexity int) int
+		Credits     func(childComplexity int) int
+		Guarantor   func(childComplexity int) int
+		Owed        func(childComplexity int) int
+		Policy      func(childComplexity int) int
+		Unallocated func(childComplexity int) int
+		Unearned    func(childComplexity int) int
+	}
+
+	FamilyLedgerCharge struct {
+		Charge     func(childComplexity int) int
+		FoldedInto func(childComplexity int) int
+		Linked     func(childComplexity int) int
+		Owed       func(childComplexity int) int
+		Portion    func(childComplexity int) int
+	}
+
+	FamilyLedgerCredit struct {
+		Amount    func(childComplexity int) int
+		Hidden    func(childComplexity int) int
+		Place     func(childComplexity int) int
+		Remaining func(childComplexity int) int
+	}
+
 	Guarantor struct {
 		Balance     func(childComplexity int) int
 		Charges     func(childComplexity int) int
@@ -141,6 +327,65 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	ImportBalancesPayload struct {
+		Import func(childComplexity int) int
+		Report func(childComplexity int) int
+	}
+
+	ImportIssue struct {
+		Code     func(childComplexity int) int
+		Column   func(childComplexity int) int
+		Line     func(childComplexity int) int
+		Message  func(childComplexity int) int
+		Row      func(childComplexity int) int
+		Severity func(childComplexity int) int
+	}
+
+	ImportPatientTotal struct {
+		BirthDate     func(childComplexity int) int
+		Created       func(childComplexity int) int
+		ExternalID    func(childComplexity int) int
+		FirstName     func(childComplexity int) int
+		FirstRow      func(childComplexity int) int
+		Guarantor     func(childComplexity int) int
+		GuarantorName func(childComplexity int) int
+		LastName      func(childComplexity int) int
+		Patient       func(childComplexity int) int
+		Totals        func(childComplexity int) int
+	}
+
+	ImportReport struct {
+		Delimiter         func(childComplexity int) int
+		DuplicateOf       func(childComplexity int) int
+		Encounters        func(childComplexity int) int
+		Errors            func(childComplexity int) int
+		FileName          func(childComplexity int) int
+		FileSHA256        func(childComplexity int) int
+		GuarantorsCreated func(childComplexity int) int
+		Issues            func(childComplexity int) int
+		IssuesTruncated   func(childComplexity int) int
+		Message           func(childComplexity int) int
+		Mode              func(childComplexity int) int
+		Outcome           func(childComplexity int) int
+		Patients          func(childComplexity int) int
+		PatientsCreated   func(childComplexity int) int
+		Reconciliation    func(childComplexity int) int
+		Rows              func(childComplexity int) int
+		RowsSkipped       func(childComplexity int) int
+		RowsToPost        func(childComplexity int) int
+		Totals            func(childComplexity int) int
+		Warnings          func(childComplexity int) int
+	}
+
+	ImportTotals struct {
+		Insurance      func(childComplexity int) int
+		PatientBalance func(childComplexity int) int
+		PatientCredits func(childComplexity int) int
+		PatientDebits  func(childComplexity int) int
+		Rows           func(childComplexity int) int
+		Total          func(childComplexity int) int
+	}
+
 	Location struct {
 		Code func(childComplexity int) int
 		ID   func(childComplexity int) int
@@ -148,14 +393,21 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		CreateGuarantor func(childComplexity int, input model.CreateGuarantorInput) int
-		CreateLocation  func(childComplexity int, input model.CreateLocationInput) int
-		CreatePatient   func(childComplexity int, input model.CreatePatientInput) int
-		CreateProvider  func(childComplexity int, input model.CreateProviderInput) int
-		PostAdjustment  func(childComplexity int, input model.PostAdjustmentInput) int
-		PostEncounter   func(childComplexity int, input model.PostEncounterInput) int
-		PostReceipt     func(childComplexity int, input model.PostReceiptInput) int
-		ReverseReceipt  func(childComplexity int, input model.ReverseReceiptInput) int
+		AllocateUnearned    func(childComplexity int, input model.AllocateUnearnedInput) int
+		CreateGuarantor     func(childComplexity int, input model.CreateGuarantorInput) int
+		CreateLocation      func(childComplexity int, input model.CreateLocationInput) int
+		CreatePatient       func(childComplexity int, input model.CreatePatientInput) int
+		CreateProvider      func(childComplexity int, input model.CreateProviderInput) int
+		ImportBalances      func(childComplexity int, input model.ImportBalancesInput) int
+		PostAdjustment      func(childComplexity int, input model.PostAdjustmentInput) int
+		PostEncounter       func(childComplexity int, input model.PostEncounterInput) int
+		PostReceipt         func(childComplexity int, input model.PostReceiptInput) int
+		ReverseReceipt      func(childComplexity int, input model.ReverseReceiptInput) int
+		SavePolicy          func(childComplexity int, input model.SavePolicyInput) int
+		SetDefaultPolicy    func(childComplexity int, input model.SetDefaultPolicyInput) int
+		TransferIncome      func(childComplexity int, input model.TransferInput) int
+		UndoBalanceImport   func(childComplexity int, input model.UndoBalanceImportInput) int
+		UpdateAgingSettings func(childComplexity int, input model.UpdateAgingSettingsInput) int
 	}
 
 	PageInfo struct {
@@ -193,6 +445,37 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	PlannedSplit struct {
+		Amount       func(childComplexity int) int
+		Charge       func(childComplexity int) int
+		Code         func(childComplexity int) int
+		Location     func(childComplexity int) int
+		Patient      func(childComplexity int) int
+		Provider     func(childComplexity int) int
+		Stage        func(childComplexity int) int
+		UnearnedType func(childComplexity int) int
+	}
+
+	PolicyDefault struct {
+		Operation func(childComplexity int) int
+		Policy    func(childComplexity int) int
+		Set       func(childComplexity int) int
+		SetAt     func(childComplexity int) int
+	}
+
+	PolicyParam struct {
+		Default     func(childComplexity int) int
+		Description func(childComplexity int) int
+		Name        func(childComplexity int) int
+		Type        func(childComplexity int) int
+	}
+
+	PolicyRef struct {
+		Builtin func(childComplexity int) int
+		Name    func(childComplexity int) int
+		Version func(childComplexity int) int
+	}
+
 	PostAdjustmentPayload struct {
 		Adjustment func(childComplexity int) int
 	}
@@ -202,7 +485,8 @@ type ComplexityRoot struct {
 	}
 
 	PostReceiptPayload struct {
-		Receipt func(childComplexity int) int
+		Allocation func(childComplexity int) int
+		Receipt    func(childComplexity int) int
 	}
 
 	Practice struct {
@@ -221,15 +505,27 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Charge     func(childComplexity int, id uuid.UUID) int
-		Encounter  func(childComplexity int, id uuid.UUID) int
-		Guarantor  func(childComplexity int, id uuid.UUID) int
-		Guarantors func(childComplexity int, filter *model.GuarantorFilter, first *int, after *string) int
-		Patient    func(childComplexity int, id uuid.UUID) int
-		Patients   func(childComplexity int, filter *model.PatientFilter, first *int, after *string) int
-		Practice   func(childComplexity int) int
-		Receipt    func(childComplexity int, id uuid.UUID) int
-		Receipts   func(childComplexity int, filter *model.ReceiptFilter, first *int, after *string) int
+		Aging                    func(childComplexity int, input model.AgingInput) int
+		AgingSettings            func(childComplexity int) int
+		AllocationPolicies       func(childComplexity int) int
+		AllocationPolicy         func(childComplexity int, name string, version *int) int
+		AllocationPolicyDefaults func(childComplexity int) int
+		BalanceForwardTemplate   func(childComplexity int) int
+		BalanceImport            func(childComplexity int, id uuid.UUID) int
+		BalanceImports           func(childComplexity int, first *int) int
+		Charge                   func(childComplexity int, id uuid.UUID) int
+		Encounter                func(childComplexity int, id uuid.UUID) int
+		FamilyLedger             func(childComplexity int, guarantorID uuid.UUID, policy *string, asOf *ledger.Date, params map[string]any) int
+		Guarantor                func(childComplexity int, id uuid.UUID) int
+		Guarantors               func(childComplexity int, filter *model.GuarantorFilter, first *int, after *string) int
+		Patient                  func(childComplexity int, id uuid.UUID) int
+		Patients                 func(childComplexity int, filter *model.PatientFilter, first *int, after *string) int
+		Practice                 func(childComplexity int) int
+		PreviewReceipt           func(childComplexity int, input model.PostReceiptInput) int
+		PreviewTransfer          func(childComplexity int, input model.TransferInput) int
+		Receipt                  func(childComplexity int, id uuid.UUID) int
+		Receipts                 func(childComplexity int, filter *model.ReceiptFilter, first *int, after *string) int
+		ValidatePolicy           func(childComplexity int, document string) int
 	}
 
 	Receipt struct {
@@ -240,6 +536,7 @@ type ComplexityRoot struct {
 		Method     func(childComplexity int) int
 		Note       func(childComplexity int) int
 		Patient    func(childComplexity int) int
+		Policy     func(childComplexity int) int
 		PostedAt   func(childComplexity int) int
 		ReceivedOn func(childComplexity int) int
 		Reference  func(childComplexity int) int
@@ -259,8 +556,37 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	Reconciliation struct {
+		FileInsurance   func(childComplexity int) int
+		FilePatient     func(childComplexity int) int
+		Guarantors      func(childComplexity int) int
+		LedgerInsurance func(childComplexity int) int
+		LedgerPatient   func(childComplexity int) int
+		Matches         func(childComplexity int) int
+		Patients        func(childComplexity int) int
+	}
+
+	ReconciliationLine struct {
+		FileInsurance   func(childComplexity int) int
+		FilePatient     func(childComplexity int) int
+		Guarantor       func(childComplexity int) int
+		LedgerInsurance func(childComplexity int) int
+		LedgerPatient   func(childComplexity int) int
+		Matches         func(childComplexity int) int
+		Patient         func(childComplexity int) int
+		Rows            func(childComplexity int) int
+	}
+
 	ReverseReceiptPayload struct {
 		Receipt func(childComplexity int) int
+	}
+
+	SavePolicyPayload struct {
+		Policy func(childComplexity int) int
+	}
+
+	SetDefaultPolicyPayload struct {
+		Defaults func(childComplexity int) int
 	}
 
 	Split struct {
@@ -275,11 +601,28 @@ type ComplexityRoot struct {
 		UnearnedType func(childComplexity int) int
 	}
 
+	Subscription struct {
+		AgingUpdated func(childComplexity int, input model.AgingInput) int
+	}
+
+	TransferIncomePayload struct {
+		Plan    func(childComplexity int) int
+		Receipt func(childComplexity int) int
+	}
+
+	UndoBalanceImportPayload struct {
+		Import func(childComplexity int) int
+	}
+
 	UnearnedType struct {
 		Hidden    func(childComplexity int) int
 		ID        func(childComplexity int) int
 		IsDefault func(childComplexity int) int
 		Name      func(childComplexity int) int
+	}
+
+	UpdateAgingSettingsPayload struct {
+		Settings func(childComplexity int) int
 	}
 }
 
@@ -287,6 +630,51 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type AgingReportResolver interface {
+	Rows(ctx context.Context, obj *ledger.AgingReport) (model.AgingRowConnection, error)
+}
+type AgingRowResolver interface {
+	Key(ctx context.Context, obj *ledger.AgingRow) (*uuid.UUID, error)
+
+	Patient(ctx context.Context, obj *ledger.AgingRow) (*ledger.Patient, error)
+	Guarantor(ctx context.Context, obj *ledger.AgingRow) (*ledger.Guarantor, error)
+	Provider(ctx context.Context, obj *ledger.AgingRow) (*ledger.Provider, error)
+	Location(ctx context.Context, obj *ledger.AgingRow) (*ledger.Location, error)
+
+	OldestBucket(ctx context.Context, obj *ledger.AgingRow) (*int, error)
+}
+type AgingSettingsResolver interface {
+	Buckets(ctx context.Context, obj *ledger.AgingSettings) ([]int, error)
+}
+type AgingSummaryResolver interface {
+	Over90Percent(ctx context.Context, obj *ledger.AgingSummary) (*string, error)
+}
+type AllocationPlaceResolver interface {
+	Patient(ctx context.Context, obj *ledger.Place) (*ledger.Patient, error)
+	Provider(ctx context.Context, obj *ledger.Place) (*ledger.Provider, error)
+	Location(ctx context.Context, obj *ledger.Place) (*ledger.Location, error)
+	Charge(ctx context.Context, obj *ledger.Place) (*ledger.Charge, error)
+	UnearnedType(ctx context.Context, obj *ledger.Place) (*ledger.UnearnedType, error)
+}
+type AllocationPlanResolver interface {
+	Guarantor(ctx context.Context, obj *ledger.Plan) (ledger.Guarantor, error)
+	Patient(ctx context.Context, obj *ledger.Plan) (*ledger.Patient, error)
+}
+type AllocationPolicyResolver interface {
+	Description(ctx context.Context, obj *ledger.Policy) (*string, error)
+
+	Versions(ctx context.Context, obj *ledger.Policy) ([]int, error)
+}
+type BalanceImportResolver interface {
+	FileName(ctx context.Context, obj *ledger.BalanceImport) (*string, error)
+
+	Reconciliation(ctx context.Context, obj *ledger.BalanceImport) (ledger.Reconciliation, error)
+}
+type BalanceImportOptionsResolver interface {
+	Delimiter(ctx context.Context, obj *ledger.ImportOptions) (*string, error)
+	DefaultProvider(ctx context.Context, obj *ledger.ImportOptions) (*string, error)
+	DefaultLocation(ctx context.Context, obj *ledger.ImportOptions) (*string, error)
+}
 type ChargeResolver interface {
 	Owed(ctx context.Context, obj *ledger.Charge) (ledger.Money, error)
 	InsurancePending(ctx context.Context, obj *ledger.Charge) (ledger.Money, error)
@@ -309,6 +697,14 @@ type EncounterResolver interface {
 	Note(ctx context.Context, obj *ledger.Encounter) (*string, error)
 	Charges(ctx context.Context, obj *ledger.Encounter) ([]ledger.Charge, error)
 }
+type FamilyLedgerResolver interface {
+	Guarantor(ctx context.Context, obj *ledger.FamilyBalances) (ledger.Guarantor, error)
+}
+type FamilyLedgerChargeResolver interface {
+	Charge(ctx context.Context, obj *ledger.ChargeStanding) (ledger.Charge, error)
+
+	FoldedInto(ctx context.Context, obj *ledger.ChargeStanding) (*ledger.Charge, error)
+}
 type GuarantorResolver interface {
 	ExternalID(ctx context.Context, obj *ledger.Guarantor) (*string, error)
 	SelfPatient(ctx context.Context, obj *ledger.Guarantor) (*ledger.Patient, error)
@@ -321,10 +717,36 @@ type GuarantorResolver interface {
 	Charges(ctx context.Context, obj *ledger.Guarantor) ([]ledger.Charge, error)
 	Receipts(ctx context.Context, obj *ledger.Guarantor) ([]ledger.Receipt, error)
 }
+type ImportIssueResolver interface {
+	Column(ctx context.Context, obj *ledger.ImportIssue) (*string, error)
+}
+type ImportPatientTotalResolver interface {
+	Patient(ctx context.Context, obj *ledger.ImportPatientTotal) (*ledger.Patient, error)
+
+	ExternalID(ctx context.Context, obj *ledger.ImportPatientTotal) (*string, error)
+
+	Guarantor(ctx context.Context, obj *ledger.ImportPatientTotal) (*ledger.Guarantor, error)
+}
+type ImportReportResolver interface {
+	FileName(ctx context.Context, obj *ledger.ImportReport) (*string, error)
+
+	Delimiter(ctx context.Context, obj *ledger.ImportReport) (*string, error)
+
+	Patients(ctx context.Context, obj *ledger.ImportReport) ([]ledger.ImportPatientTotal, error)
+
+	DuplicateOf(ctx context.Context, obj *ledger.ImportReport) (*ledger.BalanceImport, error)
+}
 type LocationResolver interface {
 	Code(ctx context.Context, obj *ledger.Location) (*string, error)
 }
 type MutationResolver interface {
+	UpdateAgingSettings(ctx context.Context, input model.UpdateAgingSettingsInput) (model.UpdateAgingSettingsPayload, error)
+	TransferIncome(ctx context.Context, input model.TransferInput) (model.TransferIncomePayload, error)
+	AllocateUnearned(ctx context.Context, input model.AllocateUnearnedInput) (model.AllocateUnearnedPayload, error)
+	SavePolicy(ctx context.Context, input model.SavePolicyInput) (model.SavePolicyPayload, error)
+	SetDefaultPolicy(ctx context.Context, input model.SetDefaultPolicyInput) (model.SetDefaultPolicyPayload, error)
+	ImportBalances(ctx context.Context, input model.ImportBalancesInput) (model.ImportBalancesPayload, error)
+	UndoBalanceImport(ctx context.Context, input model.UndoBalanceImportInput) (model.UndoBalanceImportPayload, error)
 	PostEncounter(ctx context.Context, input model.PostEncounterInput) (model.PostEncounterPayload, error)
 	PostAdjustment(ctx context.Context, input model.PostAdjustmentInput) (model.PostAdjustmentPayload, error)
 	PostReceipt(ctx context.Context, input model.PostReceiptInput) (model.PostReceiptPayload, error)
@@ -345,6 +767,16 @@ type PatientResolver interface {
 	Encounters(ctx context.Context, obj *ledger.Patient) ([]ledger.Encounter, error)
 	Charges(ctx context.Context, obj *ledger.Patient) ([]ledger.Charge, error)
 }
+type PlannedSplitResolver interface {
+	Patient(ctx context.Context, obj *ledger.PlannedSplit) (ledger.Patient, error)
+	Provider(ctx context.Context, obj *ledger.PlannedSplit) (*ledger.Provider, error)
+	Location(ctx context.Context, obj *ledger.PlannedSplit) (*ledger.Location, error)
+	Charge(ctx context.Context, obj *ledger.PlannedSplit) (*ledger.Charge, error)
+	UnearnedType(ctx context.Context, obj *ledger.PlannedSplit) (*ledger.UnearnedType, error)
+}
+type PolicyParamResolver interface {
+	Description(ctx context.Context, obj *ledger.PolicyParam) (*string, error)
+}
 type PracticeResolver interface {
 	Providers(ctx context.Context, obj *ledger.Practice) ([]ledger.Provider, error)
 	Locations(ctx context.Context, obj *ledger.Practice) ([]ledger.Location, error)
@@ -355,6 +787,18 @@ type ProviderResolver interface {
 }
 type QueryResolver interface {
 	Practice(ctx context.Context) (ledger.Practice, error)
+	Aging(ctx context.Context, input model.AgingInput) (ledger.AgingReport, error)
+	AgingSettings(ctx context.Context) (ledger.AgingSettings, error)
+	PreviewReceipt(ctx context.Context, input model.PostReceiptInput) (ledger.Plan, error)
+	PreviewTransfer(ctx context.Context, input model.TransferInput) (ledger.Plan, error)
+	FamilyLedger(ctx context.Context, guarantorID uuid.UUID, policy *string, asOf *ledger.Date, params map[string]any) (ledger.FamilyBalances, error)
+	AllocationPolicies(ctx context.Context) ([]ledger.Policy, error)
+	AllocationPolicy(ctx context.Context, name string, version *int) (*ledger.Policy, error)
+	ValidatePolicy(ctx context.Context, document string) (*ledger.Policy, error)
+	AllocationPolicyDefaults(ctx context.Context) ([]ledger.EffectivePolicyDefault, error)
+	BalanceForwardTemplate(ctx context.Context) (string, error)
+	BalanceImport(ctx context.Context, id uuid.UUID) (*ledger.BalanceImport, error)
+	BalanceImports(ctx context.Context, first *int) ([]ledger.BalanceImport, error)
 	Encounter(ctx context.Context, id uuid.UUID) (*ledger.Encounter, error)
 	Charge(ctx context.Context, id uuid.UUID) (*ledger.Charge, error)
 	Receipt(ctx context.Context, id uuid.UUID) (*ledger.Receipt, error)
@@ -373,6 +817,16 @@ type ReceiptResolver interface {
 	Splits(ctx context.Context, obj *ledger.Receipt) ([]ledger.Split, error)
 	Reverses(ctx context.Context, obj *ledger.Receipt) (*ledger.Receipt, error)
 	ReversedBy(ctx context.Context, obj *ledger.Receipt) (*ledger.Receipt, error)
+
+	Policy(ctx context.Context, obj *ledger.Receipt) (*ledger.PolicyRef, error)
+}
+type ReconciliationResolver interface {
+	Patients(ctx context.Context, obj *ledger.Reconciliation) ([]ledger.ReconciliationLine, error)
+	Guarantors(ctx context.Context, obj *ledger.Reconciliation) ([]ledger.ReconciliationLine, error)
+}
+type ReconciliationLineResolver interface {
+	Patient(ctx context.Context, obj *ledger.ReconciliationLine) (*ledger.Patient, error)
+	Guarantor(ctx context.Context, obj *ledger.ReconciliationLine) (ledger.Guarantor, error)
 }
 type SplitResolver interface {
 	Patient(ctx context.Context, obj *ledger.Split) (ledger.Patient, error)
@@ -381,6 +835,9 @@ type SplitResolver interface {
 	Charge(ctx context.Context, obj *ledger.Split) (*ledger.Charge, error)
 	UnearnedType(ctx context.Context, obj *ledger.Split) (*ledger.UnearnedType, error)
 	Receipt(ctx context.Context, obj *ledger.Split) (ledger.Receipt, error)
+}
+type SubscriptionResolver interface {
+	AgingUpdated(ctx context.Context, input model.AgingInput) (<-chan ledger.AgingReport, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -400,6 +857,474 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "AgingBucket.fromDays":
+		if e.ComplexityRoot.AgingBucket.FromDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingBucket.FromDays(childComplexity), true
+	case "AgingBucket.label":
+		if e.ComplexityRoot.AgingBucket.Label == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingBucket.Label(childComplexity), true
+	case "AgingBucket.toDays":
+		if e.ComplexityRoot.AgingBucket.ToDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingBucket.ToDays(childComplexity), true
+
+	case "AgingReport.asOf":
+		if e.ComplexityRoot.AgingReport.AsOf == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingReport.AsOf(childComplexity), true
+	case "AgingReport.basis":
+		if e.ComplexityRoot.AgingReport.Basis == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingReport.Basis(childComplexity), true
+	case "AgingReport.buckets":
+		if e.ComplexityRoot.AgingReport.Buckets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingReport.Buckets(childComplexity), true
+	case "AgingReport.creditsToOldestBucket":
+		if e.ComplexityRoot.AgingReport.CreditsToOldest == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingReport.CreditsToOldest(childComplexity), true
+	case "AgingReport.groupBy":
+		if e.ComplexityRoot.AgingReport.GroupBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingReport.GroupBy(childComplexity), true
+	case "AgingReport.rows":
+		if e.ComplexityRoot.AgingReport.Rows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingReport.Rows(childComplexity), true
+	case "AgingReport.summary":
+		if e.ComplexityRoot.AgingReport.Summary == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingReport.Summary(childComplexity), true
+
+	case "AgingRow.buckets":
+		if e.ComplexityRoot.AgingRow.Buckets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingRow.Buckets(childComplexity), true
+	case "AgingRow.credits":
+		if e.ComplexityRoot.AgingRow.Credit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingRow.Credit(childComplexity), true
+	case "AgingRow.guarantor":
+		if e.ComplexityRoot.AgingRow.Guarantor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingRow.Guarantor(childComplexity), true
+	case "AgingRow.insurancePortion":
+		if e.ComplexityRoot.AgingRow.InsurancePortion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingRow.InsurancePortion(childComplexity), true
+	case "AgingRow.key":
+		if e.ComplexityRoot.AgingRow.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingRow.Key(childComplexity), true
+	case "AgingRow.lastPaymentAmount":
+		if e.ComplexityRoot.AgingRow.LastPaymentAmount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingRow.LastPaymentAmount(childComplexity), true
+	case "AgingRow.lastPaymentDate":
+		if e.ComplexityRoot.AgingRow.LastPaymentDate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingRow.LastPaymentDate(childComplexity), true
+	case "AgingRow.location":
+		if e.ComplexityRoot.AgingRow.Location == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingRow.Location(childComplexity), true
+	case "AgingRow.name":
+		if e.ComplexityRoot.AgingRow.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingRow.Name(childComplexity), true
+	case "AgingRow.oldestBucket":
+		if e.ComplexityRoot.AgingRow.OldestBucket == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingRow.OldestBucket(childComplexity), true
+	case "AgingRow.over90":
+		if e.ComplexityRoot.AgingRow.Over90 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingRow.Over90(childComplexity), true
+	case "AgingRow.patient":
+		if e.ComplexityRoot.AgingRow.Patient == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingRow.Patient(childComplexity), true
+	case "AgingRow.patientPortion":
+		if e.ComplexityRoot.AgingRow.PatientPortion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingRow.PatientPortion(childComplexity), true
+	case "AgingRow.provider":
+		if e.ComplexityRoot.AgingRow.Provider == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingRow.Provider(childComplexity), true
+	case "AgingRow.total":
+		if e.ComplexityRoot.AgingRow.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingRow.Total(childComplexity), true
+	case "AgingRow.unallocated":
+		if e.ComplexityRoot.AgingRow.Unallocated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingRow.Unallocated(childComplexity), true
+	case "AgingRow.unearned":
+		if e.ComplexityRoot.AgingRow.Unearned == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingRow.Unearned(childComplexity), true
+
+	case "AgingRowConnection.edges":
+		if e.ComplexityRoot.AgingRowConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingRowConnection.Edges(childComplexity), true
+	case "AgingRowConnection.pageInfo":
+		if e.ComplexityRoot.AgingRowConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingRowConnection.PageInfo(childComplexity), true
+	case "AgingRowConnection.totalCount":
+		if e.ComplexityRoot.AgingRowConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingRowConnection.TotalCount(childComplexity), true
+
+	case "AgingRowEdge.cursor":
+		if e.ComplexityRoot.AgingRowEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingRowEdge.Cursor(childComplexity), true
+	case "AgingRowEdge.node":
+		if e.ComplexityRoot.AgingRowEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingRowEdge.Node(childComplexity), true
+
+	case "AgingSettings.buckets":
+		if e.ComplexityRoot.AgingSettings.Buckets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingSettings.Buckets(childComplexity), true
+
+	case "AgingSummary.accounts":
+		if e.ComplexityRoot.AgingSummary.Accounts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingSummary.Accounts(childComplexity), true
+	case "AgingSummary.buckets":
+		if e.ComplexityRoot.AgingSummary.Buckets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingSummary.Buckets(childComplexity), true
+	case "AgingSummary.credits":
+		if e.ComplexityRoot.AgingSummary.Credit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingSummary.Credit(childComplexity), true
+	case "AgingSummary.insurancePortion":
+		if e.ComplexityRoot.AgingSummary.InsurancePortion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingSummary.InsurancePortion(childComplexity), true
+	case "AgingSummary.over90":
+		if e.ComplexityRoot.AgingSummary.Over90 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingSummary.Over90(childComplexity), true
+	case "AgingSummary.over90Percent":
+		if e.ComplexityRoot.AgingSummary.Over90Percent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingSummary.Over90Percent(childComplexity), true
+	case "AgingSummary.patientPortion":
+		if e.ComplexityRoot.AgingSummary.PatientPortion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingSummary.PatientPortion(childComplexity), true
+	case "AgingSummary.total":
+		if e.ComplexityRoot.AgingSummary.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingSummary.Total(childComplexity), true
+	case "AgingSummary.unallocated":
+		if e.ComplexityRoot.AgingSummary.Unallocated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingSummary.Unallocated(childComplexity), true
+	case "AgingSummary.unearned":
+		if e.ComplexityRoot.AgingSummary.Unearned == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AgingSummary.Unearned(childComplexity), true
+
+	case "AllocateUnearnedPayload.plan":
+		if e.ComplexityRoot.AllocateUnearnedPayload.Plan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AllocateUnearnedPayload.Plan(childComplexity), true
+	case "AllocateUnearnedPayload.receipt":
+		if e.ComplexityRoot.AllocateUnearnedPayload.Receipt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AllocateUnearnedPayload.Receipt(childComplexity), true
+
+	case "AllocationMove.amount":
+		if e.ComplexityRoot.AllocationMove.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AllocationMove.Amount(childComplexity), true
+	case "AllocationMove.from":
+		if e.ComplexityRoot.AllocationMove.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AllocationMove.From(childComplexity), true
+	case "AllocationMove.stage":
+		if e.ComplexityRoot.AllocationMove.Stage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AllocationMove.Stage(childComplexity), true
+	case "AllocationMove.to":
+		if e.ComplexityRoot.AllocationMove.To == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AllocationMove.To(childComplexity), true
+
+	case "AllocationPlace.charge":
+		if e.ComplexityRoot.AllocationPlace.Charge == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AllocationPlace.Charge(childComplexity), true
+	case "AllocationPlace.kind":
+		if e.ComplexityRoot.AllocationPlace.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AllocationPlace.Kind(childComplexity), true
+	case "AllocationPlace.location":
+		if e.ComplexityRoot.AllocationPlace.Location == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AllocationPlace.Location(childComplexity), true
+	case "AllocationPlace.patient":
+		if e.ComplexityRoot.AllocationPlace.Patient == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AllocationPlace.Patient(childComplexity), true
+	case "AllocationPlace.provider":
+		if e.ComplexityRoot.AllocationPlace.Provider == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AllocationPlace.Provider(childComplexity), true
+	case "AllocationPlace.unearnedType":
+		if e.ComplexityRoot.AllocationPlace.UnearnedType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AllocationPlace.UnearnedType(childComplexity), true
+
+	case "AllocationPlan.asOf":
+		if e.ComplexityRoot.AllocationPlan.AsOf == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AllocationPlan.AsOf(childComplexity), true
+	case "AllocationPlan.guarantor":
+		if e.ComplexityRoot.AllocationPlan.Guarantor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AllocationPlan.Guarantor(childComplexity), true
+	case "AllocationPlan.moves":
+		if e.ComplexityRoot.AllocationPlan.Moves == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AllocationPlan.Moves(childComplexity), true
+	case "AllocationPlan.operation":
+		if e.ComplexityRoot.AllocationPlan.Operation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AllocationPlan.Operation(childComplexity), true
+	case "AllocationPlan.patient":
+		if e.ComplexityRoot.AllocationPlan.Patient == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AllocationPlan.Patient(childComplexity), true
+	case "AllocationPlan.policy":
+		if e.ComplexityRoot.AllocationPlan.Policy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AllocationPlan.Policy(childComplexity), true
+	case "AllocationPlan.splits":
+		if e.ComplexityRoot.AllocationPlan.Splits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AllocationPlan.Splits(childComplexity), true
+	case "AllocationPlan.total":
+		if e.ComplexityRoot.AllocationPlan.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AllocationPlan.Total(childComplexity), true
+	case "AllocationPlan.warnings":
+		if e.ComplexityRoot.AllocationPlan.Warnings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AllocationPlan.Warnings(childComplexity), true
+
+	case "AllocationPolicy.builtin":
+		if e.ComplexityRoot.AllocationPolicy.Builtin == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AllocationPolicy.Builtin(childComplexity), true
+	case "AllocationPolicy.description":
+		if e.ComplexityRoot.AllocationPolicy.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AllocationPolicy.Description(childComplexity), true
+	case "AllocationPolicy.document":
+		if e.ComplexityRoot.AllocationPolicy.Document == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AllocationPolicy.Document(childComplexity), true
+	case "AllocationPolicy.hash":
+		if e.ComplexityRoot.AllocationPolicy.Hash == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AllocationPolicy.Hash(childComplexity), true
+	case "AllocationPolicy.json":
+		if e.ComplexityRoot.AllocationPolicy.JSON == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AllocationPolicy.JSON(childComplexity), true
+	case "AllocationPolicy.name":
+		if e.ComplexityRoot.AllocationPolicy.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AllocationPolicy.Name(childComplexity), true
+	case "AllocationPolicy.params":
+		if e.ComplexityRoot.AllocationPolicy.Params == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AllocationPolicy.Params(childComplexity), true
+	case "AllocationPolicy.savedAt":
+		if e.ComplexityRoot.AllocationPolicy.SavedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AllocationPolicy.SavedAt(childComplexity), true
+	case "AllocationPolicy.savedBy":
+		if e.ComplexityRoot.AllocationPolicy.SavedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AllocationPolicy.SavedBy(childComplexity), true
+	case "AllocationPolicy.stages":
+		if e.ComplexityRoot.AllocationPolicy.Stages == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AllocationPolicy.Stages(childComplexity), true
+	case "AllocationPolicy.version":
+		if e.ComplexityRoot.AllocationPolicy.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AllocationPolicy.Version(childComplexity), true
+	case "AllocationPolicy.versions":
+		if e.ComplexityRoot.AllocationPolicy.Versions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AllocationPolicy.Versions(childComplexity), true
 
 	case "Balance.balance":
 		if e.ComplexityRoot.Balance.Balance == nil {
@@ -431,6 +1356,146 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Balance.Unearned(childComplexity), true
+
+	case "BalanceImport.createdAt":
+		if e.ComplexityRoot.BalanceImport.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceImport.CreatedAt(childComplexity), true
+	case "BalanceImport.encounters":
+		if e.ComplexityRoot.BalanceImport.Encounters == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceImport.Encounters(childComplexity), true
+	case "BalanceImport.fileName":
+		if e.ComplexityRoot.BalanceImport.FileName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceImport.FileName(childComplexity), true
+	case "BalanceImport.fileSha256":
+		if e.ComplexityRoot.BalanceImport.FileSHA256 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceImport.FileSHA256(childComplexity), true
+	case "BalanceImport.guarantorsCreated":
+		if e.ComplexityRoot.BalanceImport.GuarantorsCreated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceImport.GuarantorsCreated(childComplexity), true
+	case "BalanceImport.id":
+		if e.ComplexityRoot.BalanceImport.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceImport.ID(childComplexity), true
+	case "BalanceImport.importDate":
+		if e.ComplexityRoot.BalanceImport.ImportDate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceImport.ImportDate(childComplexity), true
+	case "BalanceImport.insurance":
+		if e.ComplexityRoot.BalanceImport.Insurance == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceImport.Insurance(childComplexity), true
+	case "BalanceImport.options":
+		if e.ComplexityRoot.BalanceImport.Options == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceImport.Options(childComplexity), true
+	case "BalanceImport.patientCredits":
+		if e.ComplexityRoot.BalanceImport.PatientCredits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceImport.PatientCredits(childComplexity), true
+	case "BalanceImport.patientDebits":
+		if e.ComplexityRoot.BalanceImport.PatientDebits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceImport.PatientDebits(childComplexity), true
+	case "BalanceImport.patientsCreated":
+		if e.ComplexityRoot.BalanceImport.PatientsCreated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceImport.PatientsCreated(childComplexity), true
+	case "BalanceImport.reconciliation":
+		if e.ComplexityRoot.BalanceImport.Reconciliation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceImport.Reconciliation(childComplexity), true
+	case "BalanceImport.rowsPosted":
+		if e.ComplexityRoot.BalanceImport.RowsPosted == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceImport.RowsPosted(childComplexity), true
+	case "BalanceImport.rowsRead":
+		if e.ComplexityRoot.BalanceImport.RowsRead == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceImport.RowsRead(childComplexity), true
+	case "BalanceImport.rowsSkipped":
+		if e.ComplexityRoot.BalanceImport.RowsSkipped == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceImport.RowsSkipped(childComplexity), true
+	case "BalanceImport.status":
+		if e.ComplexityRoot.BalanceImport.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceImport.Status(childComplexity), true
+	case "BalanceImport.undoneAt":
+		if e.ComplexityRoot.BalanceImport.UndoneAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceImport.UndoneAt(childComplexity), true
+
+	case "BalanceImportOptions.createMissingPatients":
+		if e.ComplexityRoot.BalanceImportOptions.CreateMissingPatients == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceImportOptions.CreateMissingPatients(childComplexity), true
+	case "BalanceImportOptions.defaultLocation":
+		if e.ComplexityRoot.BalanceImportOptions.DefaultLocation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceImportOptions.DefaultLocation(childComplexity), true
+	case "BalanceImportOptions.defaultProvider":
+		if e.ComplexityRoot.BalanceImportOptions.DefaultProvider == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceImportOptions.DefaultProvider(childComplexity), true
+	case "BalanceImportOptions.delimiter":
+		if e.ComplexityRoot.BalanceImportOptions.Delimiter == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceImportOptions.Delimiter(childComplexity), true
+	case "BalanceImportOptions.encounterPerProviderLocation":
+		if e.ComplexityRoot.BalanceImportOptions.EncounterPerProviderLocation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceImportOptions.EncounterPerProviderLocation(childComplexity), true
 
 	case "Batch.closedAt":
 		if e.ComplexityRoot.Batch.ClosedAt == nil {
@@ -661,6 +1726,111 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Encounter.ServiceTo(childComplexity), true
 
+	case "FamilyLedger.asOf":
+		if e.ComplexityRoot.FamilyLedger.AsOf == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FamilyLedger.AsOf(childComplexity), true
+	case "FamilyLedger.charges":
+		if e.ComplexityRoot.FamilyLedger.Charges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FamilyLedger.Charges(childComplexity), true
+	case "FamilyLedger.credits":
+		if e.ComplexityRoot.FamilyLedger.Credits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FamilyLedger.Credits(childComplexity), true
+	case "FamilyLedger.guarantor":
+		if e.ComplexityRoot.FamilyLedger.Guarantor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FamilyLedger.Guarantor(childComplexity), true
+	case "FamilyLedger.owed":
+		if e.ComplexityRoot.FamilyLedger.Owed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FamilyLedger.Owed(childComplexity), true
+	case "FamilyLedger.policy":
+		if e.ComplexityRoot.FamilyLedger.Policy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FamilyLedger.Policy(childComplexity), true
+	case "FamilyLedger.unallocated":
+		if e.ComplexityRoot.FamilyLedger.Unallocated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FamilyLedger.Unallocated(childComplexity), true
+	case "FamilyLedger.unearned":
+		if e.ComplexityRoot.FamilyLedger.Unearned == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FamilyLedger.Unearned(childComplexity), true
+
+	case "FamilyLedgerCharge.charge":
+		if e.ComplexityRoot.FamilyLedgerCharge.Charge == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FamilyLedgerCharge.Charge(childComplexity), true
+	case "FamilyLedgerCharge.foldedInto":
+		if e.ComplexityRoot.FamilyLedgerCharge.FoldedInto == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FamilyLedgerCharge.FoldedInto(childComplexity), true
+	case "FamilyLedgerCharge.linked":
+		if e.ComplexityRoot.FamilyLedgerCharge.Linked == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FamilyLedgerCharge.Linked(childComplexity), true
+	case "FamilyLedgerCharge.owed":
+		if e.ComplexityRoot.FamilyLedgerCharge.Owed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FamilyLedgerCharge.Owed(childComplexity), true
+	case "FamilyLedgerCharge.portion":
+		if e.ComplexityRoot.FamilyLedgerCharge.Portion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FamilyLedgerCharge.Portion(childComplexity), true
+
+	case "FamilyLedgerCredit.amount":
+		if e.ComplexityRoot.FamilyLedgerCredit.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FamilyLedgerCredit.Amount(childComplexity), true
+	case "FamilyLedgerCredit.hidden":
+		if e.ComplexityRoot.FamilyLedgerCredit.Hidden == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FamilyLedgerCredit.Hidden(childComplexity), true
+	case "FamilyLedgerCredit.place":
+		if e.ComplexityRoot.FamilyLedgerCredit.Place == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FamilyLedgerCredit.Place(childComplexity), true
+	case "FamilyLedgerCredit.remaining":
+		if e.ComplexityRoot.FamilyLedgerCredit.Remaining == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FamilyLedgerCredit.Remaining(childComplexity), true
+
 	case "Guarantor.balance":
 		if e.ComplexityRoot.Guarantor.Balance == nil {
 			break
@@ -772,6 +1942,275 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.GuarantorEdge.Node(childComplexity), true
 
+	case "ImportBalancesPayload.import":
+		if e.ComplexityRoot.ImportBalancesPayload.Import == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportBalancesPayload.Import(childComplexity), true
+	case "ImportBalancesPayload.report":
+		if e.ComplexityRoot.ImportBalancesPayload.Report == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportBalancesPayload.Report(childComplexity), true
+
+	case "ImportIssue.code":
+		if e.ComplexityRoot.ImportIssue.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportIssue.Code(childComplexity), true
+	case "ImportIssue.column":
+		if e.ComplexityRoot.ImportIssue.Column == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportIssue.Column(childComplexity), true
+	case "ImportIssue.line":
+		if e.ComplexityRoot.ImportIssue.Line == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportIssue.Line(childComplexity), true
+	case "ImportIssue.message":
+		if e.ComplexityRoot.ImportIssue.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportIssue.Message(childComplexity), true
+	case "ImportIssue.row":
+		if e.ComplexityRoot.ImportIssue.Row == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportIssue.Row(childComplexity), true
+	case "ImportIssue.severity":
+		if e.ComplexityRoot.ImportIssue.Severity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportIssue.Severity(childComplexity), true
+
+	case "ImportPatientTotal.birthDate":
+		if e.ComplexityRoot.ImportPatientTotal.BirthDate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportPatientTotal.BirthDate(childComplexity), true
+	case "ImportPatientTotal.created":
+		if e.ComplexityRoot.ImportPatientTotal.Created == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportPatientTotal.Created(childComplexity), true
+	case "ImportPatientTotal.externalId":
+		if e.ComplexityRoot.ImportPatientTotal.ExternalID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportPatientTotal.ExternalID(childComplexity), true
+	case "ImportPatientTotal.firstName":
+		if e.ComplexityRoot.ImportPatientTotal.FirstName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportPatientTotal.FirstName(childComplexity), true
+	case "ImportPatientTotal.firstRow":
+		if e.ComplexityRoot.ImportPatientTotal.FirstRow == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportPatientTotal.FirstRow(childComplexity), true
+	case "ImportPatientTotal.guarantor":
+		if e.ComplexityRoot.ImportPatientTotal.Guarantor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportPatientTotal.Guarantor(childComplexity), true
+	case "ImportPatientTotal.guarantorName":
+		if e.ComplexityRoot.ImportPatientTotal.GuarantorName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportPatientTotal.GuarantorName(childComplexity), true
+	case "ImportPatientTotal.lastName":
+		if e.ComplexityRoot.ImportPatientTotal.LastName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportPatientTotal.LastName(childComplexity), true
+	case "ImportPatientTotal.patient":
+		if e.ComplexityRoot.ImportPatientTotal.Patient == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportPatientTotal.Patient(childComplexity), true
+	case "ImportPatientTotal.totals":
+		if e.ComplexityRoot.ImportPatientTotal.Totals == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportPatientTotal.Totals(childComplexity), true
+
+	case "ImportReport.delimiter":
+		if e.ComplexityRoot.ImportReport.Delimiter == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.Delimiter(childComplexity), true
+	case "ImportReport.duplicateOf":
+		if e.ComplexityRoot.ImportReport.DuplicateOf == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.DuplicateOf(childComplexity), true
+	case "ImportReport.encounters":
+		if e.ComplexityRoot.ImportReport.Encounters == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.Encounters(childComplexity), true
+	case "ImportReport.errors":
+		if e.ComplexityRoot.ImportReport.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.Errors(childComplexity), true
+	case "ImportReport.fileName":
+		if e.ComplexityRoot.ImportReport.FileName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.FileName(childComplexity), true
+	case "ImportReport.fileSha256":
+		if e.ComplexityRoot.ImportReport.FileSHA256 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.FileSHA256(childComplexity), true
+	case "ImportReport.guarantorsCreated":
+		if e.ComplexityRoot.ImportReport.GuarantorsCreated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.GuarantorsCreated(childComplexity), true
+	case "ImportReport.issues":
+		if e.ComplexityRoot.ImportReport.Issues == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.Issues(childComplexity), true
+	case "ImportReport.issuesTruncated":
+		if e.ComplexityRoot.ImportReport.IssuesTruncated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.IssuesTruncated(childComplexity), true
+	case "ImportReport.message":
+		if e.ComplexityRoot.ImportReport.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.Message(childComplexity), true
+	case "ImportReport.mode":
+		if e.ComplexityRoot.ImportReport.Mode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.Mode(childComplexity), true
+	case "ImportReport.outcome":
+		if e.ComplexityRoot.ImportReport.Outcome == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.Outcome(childComplexity), true
+	case "ImportReport.patients":
+		if e.ComplexityRoot.ImportReport.Patients == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.Patients(childComplexity), true
+	case "ImportReport.patientsCreated":
+		if e.ComplexityRoot.ImportReport.PatientsCreated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.PatientsCreated(childComplexity), true
+	case "ImportReport.reconciliation":
+		if e.ComplexityRoot.ImportReport.Reconciliation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.Reconciliation(childComplexity), true
+	case "ImportReport.rows":
+		if e.ComplexityRoot.ImportReport.Rows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.Rows(childComplexity), true
+	case "ImportReport.rowsSkipped":
+		if e.ComplexityRoot.ImportReport.RowsSkipped == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.RowsSkipped(childComplexity), true
+	case "ImportReport.rowsToPost":
+		if e.ComplexityRoot.ImportReport.RowsToPost == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.RowsToPost(childComplexity), true
+	case "ImportReport.totals":
+		if e.ComplexityRoot.ImportReport.Totals == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.Totals(childComplexity), true
+	case "ImportReport.warnings":
+		if e.ComplexityRoot.ImportReport.Warnings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.Warnings(childComplexity), true
+
+	case "ImportTotals.insurance":
+		if e.ComplexityRoot.ImportTotals.Insurance == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportTotals.Insurance(childComplexity), true
+	case "ImportTotals.patientBalance":
+		if e.ComplexityRoot.ImportTotals.PatientBalance == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportTotals.PatientBalance(childComplexity), true
+	case "ImportTotals.patientCredits":
+		if e.ComplexityRoot.ImportTotals.PatientCredits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportTotals.PatientCredits(childComplexity), true
+	case "ImportTotals.patientDebits":
+		if e.ComplexityRoot.ImportTotals.PatientDebits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportTotals.PatientDebits(childComplexity), true
+	case "ImportTotals.rows":
+		if e.ComplexityRoot.ImportTotals.Rows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportTotals.Rows(childComplexity), true
+	case "ImportTotals.total":
+		if e.ComplexityRoot.ImportTotals.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportTotals.Total(childComplexity), true
+
 	case "Location.code":
 		if e.ComplexityRoot.Location.Code == nil {
 			break
@@ -791,6 +2230,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Location.Name(childComplexity), true
 
+	case "Mutation.allocateUnearned":
+		if e.ComplexityRoot.Mutation.AllocateUnearned == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_allocateUnearned_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AllocateUnearned(childComplexity, args["input"].(model.AllocateUnearnedInput)), true
 	case "Mutation.createGuarantor":
 		if e.ComplexityRoot.Mutation.CreateGuarantor == nil {
 			break
@@ -835,6 +2285,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateProvider(childComplexity, args["input"].(model.CreateProviderInput)), true
+	case "Mutation.importBalances":
+		if e.ComplexityRoot.Mutation.ImportBalances == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_importBalances_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ImportBalances(childComplexity, args["input"].(model.ImportBalancesInput)), true
 	case "Mutation.postAdjustment":
 		if e.ComplexityRoot.Mutation.PostAdjustment == nil {
 			break
@@ -879,6 +2340,61 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ReverseReceipt(childComplexity, args["input"].(model.ReverseReceiptInput)), true
+	case "Mutation.savePolicy":
+		if e.ComplexityRoot.Mutation.SavePolicy == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_savePolicy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SavePolicy(childComplexity, args["input"].(model.SavePolicyInput)), true
+	case "Mutation.setDefaultPolicy":
+		if e.ComplexityRoot.Mutation.SetDefaultPolicy == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setDefaultPolicy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetDefaultPolicy(childComplexity, args["input"].(model.SetDefaultPolicyInput)), true
+	case "Mutation.transferIncome":
+		if e.ComplexityRoot.Mutation.TransferIncome == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_transferIncome_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.TransferIncome(childComplexity, args["input"].(model.TransferInput)), true
+	case "Mutation.undoBalanceImport":
+		if e.ComplexityRoot.Mutation.UndoBalanceImport == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_undoBalanceImport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UndoBalanceImport(childComplexity, args["input"].(model.UndoBalanceImportInput)), true
+	case "Mutation.updateAgingSettings":
+		if e.ComplexityRoot.Mutation.UpdateAgingSettings == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateAgingSettings_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateAgingSettings(childComplexity, args["input"].(model.UpdateAgingSettingsInput)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -1022,6 +2538,124 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PatientEdge.Node(childComplexity), true
 
+	case "PlannedSplit.amount":
+		if e.ComplexityRoot.PlannedSplit.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlannedSplit.Amount(childComplexity), true
+	case "PlannedSplit.charge":
+		if e.ComplexityRoot.PlannedSplit.Charge == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlannedSplit.Charge(childComplexity), true
+	case "PlannedSplit.code":
+		if e.ComplexityRoot.PlannedSplit.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlannedSplit.Code(childComplexity), true
+	case "PlannedSplit.location":
+		if e.ComplexityRoot.PlannedSplit.Location == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlannedSplit.Location(childComplexity), true
+	case "PlannedSplit.patient":
+		if e.ComplexityRoot.PlannedSplit.Patient == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlannedSplit.Patient(childComplexity), true
+	case "PlannedSplit.provider":
+		if e.ComplexityRoot.PlannedSplit.Provider == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlannedSplit.Provider(childComplexity), true
+	case "PlannedSplit.stage":
+		if e.ComplexityRoot.PlannedSplit.Stage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlannedSplit.Stage(childComplexity), true
+	case "PlannedSplit.unearnedType":
+		if e.ComplexityRoot.PlannedSplit.UnearnedType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlannedSplit.UnearnedType(childComplexity), true
+
+	case "PolicyDefault.operation":
+		if e.ComplexityRoot.PolicyDefault.Operation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyDefault.Operation(childComplexity), true
+	case "PolicyDefault.policy":
+		if e.ComplexityRoot.PolicyDefault.Policy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyDefault.Policy(childComplexity), true
+	case "PolicyDefault.set":
+		if e.ComplexityRoot.PolicyDefault.Set == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyDefault.Set(childComplexity), true
+	case "PolicyDefault.setAt":
+		if e.ComplexityRoot.PolicyDefault.SetAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyDefault.SetAt(childComplexity), true
+
+	case "PolicyParam.default":
+		if e.ComplexityRoot.PolicyParam.Default == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyParam.Default(childComplexity), true
+	case "PolicyParam.description":
+		if e.ComplexityRoot.PolicyParam.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyParam.Description(childComplexity), true
+	case "PolicyParam.name":
+		if e.ComplexityRoot.PolicyParam.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyParam.Name(childComplexity), true
+	case "PolicyParam.type":
+		if e.ComplexityRoot.PolicyParam.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyParam.Type(childComplexity), true
+
+	case "PolicyRef.builtin":
+		if e.ComplexityRoot.PolicyRef.Builtin == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyRef.Builtin(childComplexity), true
+	case "PolicyRef.name":
+		if e.ComplexityRoot.PolicyRef.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyRef.Name(childComplexity), true
+	case "PolicyRef.version":
+		if e.ComplexityRoot.PolicyRef.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyRef.Version(childComplexity), true
+
 	case "PostAdjustmentPayload.adjustment":
 		if e.ComplexityRoot.PostAdjustmentPayload.Adjustment == nil {
 			break
@@ -1036,6 +2670,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PostEncounterPayload.Encounter(childComplexity), true
 
+	case "PostReceiptPayload.allocation":
+		if e.ComplexityRoot.PostReceiptPayload.Allocation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PostReceiptPayload.Allocation(childComplexity), true
 	case "PostReceiptPayload.receipt":
 		if e.ComplexityRoot.PostReceiptPayload.Receipt == nil {
 			break
@@ -1099,6 +2739,74 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Provider.Name(childComplexity), true
 
+	case "Query.aging":
+		if e.ComplexityRoot.Query.Aging == nil {
+			break
+		}
+
+		args, err := ec.field_Query_aging_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Aging(childComplexity, args["input"].(model.AgingInput)), true
+	case "Query.agingSettings":
+		if e.ComplexityRoot.Query.AgingSettings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.AgingSettings(childComplexity), true
+	case "Query.allocationPolicies":
+		if e.ComplexityRoot.Query.AllocationPolicies == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.AllocationPolicies(childComplexity), true
+	case "Query.allocationPolicy":
+		if e.ComplexityRoot.Query.AllocationPolicy == nil {
+			break
+		}
+
+		args, err := ec.field_Query_allocationPolicy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.AllocationPolicy(childComplexity, args["name"].(string), args["version"].(*int)), true
+	case "Query.allocationPolicyDefaults":
+		if e.ComplexityRoot.Query.AllocationPolicyDefaults == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.AllocationPolicyDefaults(childComplexity), true
+	case "Query.balanceForwardTemplate":
+		if e.ComplexityRoot.Query.BalanceForwardTemplate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.BalanceForwardTemplate(childComplexity), true
+	case "Query.balanceImport":
+		if e.ComplexityRoot.Query.BalanceImport == nil {
+			break
+		}
+
+		args, err := ec.field_Query_balanceImport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.BalanceImport(childComplexity, args["id"].(uuid.UUID)), true
+	case "Query.balanceImports":
+		if e.ComplexityRoot.Query.BalanceImports == nil {
+			break
+		}
+
+		args, err := ec.field_Query_balanceImports_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.BalanceImports(childComplexity, args["first"].(*int)), true
 	case "Query.charge":
 		if e.ComplexityRoot.Query.Charge == nil {
 			break
@@ -1121,6 +2829,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Encounter(childComplexity, args["id"].(uuid.UUID)), true
+	case "Query.familyLedger":
+		if e.ComplexityRoot.Query.FamilyLedger == nil {
+			break
+		}
+
+		args, err := ec.field_Query_familyLedger_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.FamilyLedger(childComplexity, args["guarantorId"].(uuid.UUID), args["policy"].(*string), args["asOf"].(*ledger.Date), args["params"].(map[string]any)), true
 	case "Query.guarantor":
 		if e.ComplexityRoot.Query.Guarantor == nil {
 			break
@@ -1172,6 +2891,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Practice(childComplexity), true
+	case "Query.previewReceipt":
+		if e.ComplexityRoot.Query.PreviewReceipt == nil {
+			break
+		}
+
+		args, err := ec.field_Query_previewReceipt_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PreviewReceipt(childComplexity, args["input"].(model.PostReceiptInput)), true
+	case "Query.previewTransfer":
+		if e.ComplexityRoot.Query.PreviewTransfer == nil {
+			break
+		}
+
+		args, err := ec.field_Query_previewTransfer_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PreviewTransfer(childComplexity, args["input"].(model.TransferInput)), true
 	case "Query.receipt":
 		if e.ComplexityRoot.Query.Receipt == nil {
 			break
@@ -1194,6 +2935,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Receipts(childComplexity, args["filter"].(*model.ReceiptFilter), args["first"].(*int), args["after"].(*string)), true
+	case "Query.validatePolicy":
+		if e.ComplexityRoot.Query.ValidatePolicy == nil {
+			break
+		}
+
+		args, err := ec.field_Query_validatePolicy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ValidatePolicy(childComplexity, args["document"].(string)), true
 
 	case "Receipt.amount":
 		if e.ComplexityRoot.Receipt.Amount == nil {
@@ -1237,6 +2989,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Receipt.Patient(childComplexity), true
+	case "Receipt.policy":
+		if e.ComplexityRoot.Receipt.Policy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Receipt.Policy(childComplexity), true
 	case "Receipt.postedAt":
 		if e.ComplexityRoot.Receipt.PostedAt == nil {
 			break
@@ -1306,12 +3064,118 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ReceiptEdge.Node(childComplexity), true
 
+	case "Reconciliation.fileInsurance":
+		if e.ComplexityRoot.Reconciliation.FileInsurance == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Reconciliation.FileInsurance(childComplexity), true
+	case "Reconciliation.filePatient":
+		if e.ComplexityRoot.Reconciliation.FilePatient == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Reconciliation.FilePatient(childComplexity), true
+	case "Reconciliation.guarantors":
+		if e.ComplexityRoot.Reconciliation.Guarantors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Reconciliation.Guarantors(childComplexity), true
+	case "Reconciliation.ledgerInsurance":
+		if e.ComplexityRoot.Reconciliation.LedgerInsurance == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Reconciliation.LedgerInsurance(childComplexity), true
+	case "Reconciliation.ledgerPatient":
+		if e.ComplexityRoot.Reconciliation.LedgerPatient == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Reconciliation.LedgerPatient(childComplexity), true
+	case "Reconciliation.matches":
+		if e.ComplexityRoot.Reconciliation.Matches == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Reconciliation.Matches(childComplexity), true
+	case "Reconciliation.patients":
+		if e.ComplexityRoot.Reconciliation.Patients == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Reconciliation.Patients(childComplexity), true
+
+	case "ReconciliationLine.fileInsurance":
+		if e.ComplexityRoot.ReconciliationLine.FileInsurance == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationLine.FileInsurance(childComplexity), true
+	case "ReconciliationLine.filePatient":
+		if e.ComplexityRoot.ReconciliationLine.FilePatient == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationLine.FilePatient(childComplexity), true
+	case "ReconciliationLine.guarantor":
+		if e.ComplexityRoot.ReconciliationLine.Guarantor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationLine.Guarantor(childComplexity), true
+	case "ReconciliationLine.ledgerInsurance":
+		if e.ComplexityRoot.ReconciliationLine.LedgerInsurance == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationLine.LedgerInsurance(childComplexity), true
+	case "ReconciliationLine.ledgerPatient":
+		if e.ComplexityRoot.ReconciliationLine.LedgerPatient == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationLine.LedgerPatient(childComplexity), true
+	case "ReconciliationLine.matches":
+		if e.ComplexityRoot.ReconciliationLine.Matches == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationLine.Matches(childComplexity), true
+	case "ReconciliationLine.patient":
+		if e.ComplexityRoot.ReconciliationLine.Patient == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationLine.Patient(childComplexity), true
+	case "ReconciliationLine.rows":
+		if e.ComplexityRoot.ReconciliationLine.Rows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReconciliationLine.Rows(childComplexity), true
+
 	case "ReverseReceiptPayload.receipt":
 		if e.ComplexityRoot.ReverseReceiptPayload.Receipt == nil {
 			break
 		}
 
 		return e.ComplexityRoot.ReverseReceiptPayload.Receipt(childComplexity), true
+
+	case "SavePolicyPayload.policy":
+		if e.ComplexityRoot.SavePolicyPayload.Policy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SavePolicyPayload.Policy(childComplexity), true
+
+	case "SetDefaultPolicyPayload.defaults":
+		if e.ComplexityRoot.SetDefaultPolicyPayload.Defaults == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SetDefaultPolicyPayload.Defaults(childComplexity), true
 
 	case "Split.amount":
 		if e.ComplexityRoot.Split.Amount == nil {
@@ -1368,6 +3232,38 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Split.UnearnedType(childComplexity), true
 
+	case "Subscription.agingUpdated":
+		if e.ComplexityRoot.Subscription.AgingUpdated == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_agingUpdated_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.AgingUpdated(childComplexity, args["input"].(model.AgingInput)), true
+
+	case "TransferIncomePayload.plan":
+		if e.ComplexityRoot.TransferIncomePayload.Plan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TransferIncomePayload.Plan(childComplexity), true
+	case "TransferIncomePayload.receipt":
+		if e.ComplexityRoot.TransferIncomePayload.Receipt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TransferIncomePayload.Receipt(childComplexity), true
+
+	case "UndoBalanceImportPayload.import":
+		if e.ComplexityRoot.UndoBalanceImportPayload.Import == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UndoBalanceImportPayload.Import(childComplexity), true
+
 	case "UnearnedType.hidden":
 		if e.ComplexityRoot.UnearnedType.Hidden == nil {
 			break
@@ -1393,6 +3289,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.UnearnedType.Name(childComplexity), true
 
+	case "UpdateAgingSettingsPayload.settings":
+		if e.ComplexityRoot.UpdateAgingSettingsPayload.Settings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpdateAgingSettingsPayload.Settings(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -1402,19 +3305,29 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("AgingInput", ec.unmarshalInputAgingInput),
+			graphql.NewInputUnmarshaler("AllocateUnearnedInput", ec.unmarshalInputAllocateUnearnedInput),
+			graphql.NewInputUnmarshaler("AllocationInput", ec.unmarshalInputAllocationInput),
 			graphql.NewInputUnmarshaler("ChargeLineInput", ec.unmarshalInputChargeLineInput),
 			graphql.NewInputUnmarshaler("CreateGuarantorInput", ec.unmarshalInputCreateGuarantorInput),
 			graphql.NewInputUnmarshaler("CreateLocationInput", ec.unmarshalInputCreateLocationInput),
 			graphql.NewInputUnmarshaler("CreatePatientInput", ec.unmarshalInputCreatePatientInput),
 			graphql.NewInputUnmarshaler("CreateProviderInput", ec.unmarshalInputCreateProviderInput),
 			graphql.NewInputUnmarshaler("GuarantorFilter", ec.unmarshalInputGuarantorFilter),
+			graphql.NewInputUnmarshaler("ImportBalancesInput", ec.unmarshalInputImportBalancesInput),
+			graphql.NewInputUnmarshaler("ImportBalancesOptions", ec.unmarshalInputImportBalancesOptions),
 			graphql.NewInputUnmarshaler("PatientFilter", ec.unmarshalInputPatientFilter),
 			graphql.NewInputUnmarshaler("PostAdjustmentInput", ec.unmarshalInputPostAdjustmentInput),
 			graphql.NewInputUnmarshaler("PostEncounterInput", ec.unmarshalInputPostEncounterInput),
 			graphql.NewInputUnmarshaler("PostReceiptInput", ec.unmarshalInputPostReceiptInput),
 			graphql.NewInputUnmarshaler("ReceiptFilter", ec.unmarshalInputReceiptFilter),
 			graphql.NewInputUnmarshaler("ReverseReceiptInput", ec.unmarshalInputReverseReceiptInput),
+			graphql.NewInputUnmarshaler("SavePolicyInput", ec.unmarshalInputSavePolicyInput),
+			graphql.NewInputUnmarshaler("SetDefaultPolicyInput", ec.unmarshalInputSetDefaultPolicyInput),
 			graphql.NewInputUnmarshaler("SplitInput", ec.unmarshalInputSplitInput),
+			graphql.NewInputUnmarshaler("TransferInput", ec.unmarshalInputTransferInput),
+			graphql.NewInputUnmarshaler("UndoBalanceImportInput", ec.unmarshalInputUndoBalanceImportInput),
+			graphql.NewInputUnmarshaler("UpdateAgingSettingsInput", ec.unmarshalInputUpdateAgingSettingsInput),
 		)
 	}
 	first := true
@@ -1465,6 +3378,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 				Data: buf.Bytes(),
 			}
 		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
 
 	default:
 		return graphql.OneShot(graphql.ErrorResponse(ctx, "unsupported GraphQL operation"))
@@ -1490,7 +3420,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "ledger.graphqls" "parties.graphqls" "schema.graphqls"
+//go:embed "aging.graphqls" "allocation.graphqls" "import.graphqls" "ledger.graphqls" "parties.graphqls" "schema.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -1502,6 +3432,9 @@ func sourceData(filename string) string {
 }
 
 var sources = []*ast.Source{
+	{Name: "aging.graphqls", Input: sourceData("aging.graphqls"), BuiltIn: false},
+	{Name: "allocation.graphqls", Input: sourceData("allocation.graphqls"), BuiltIn: false},
+	{Name: "import.graphqls", Input: sourceData("import.graphqls"), BuiltIn: false},
 	{Name: "ledger.graphqls", Input: sourceData("ledger.graphqls"), BuiltIn: false},
 	{Name: "parties.graphqls", Input: sourceData("parties.graphqls"), BuiltIn: false},
 	{Name: "schema.graphqls", Input: sourceData("schema.graphqls"), BuiltIn: false},
@@ -1511,6 +3444,288 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // childFields_* functions provide shared child field context lookups.
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
+
+func (ec *executionContext) childFields_AgingBucket(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "label":
+		return ec.fieldContext_AgingBucket_label(ctx, field)
+	case "fromDays":
+		return ec.fieldContext_AgingBucket_fromDays(ctx, field)
+	case "toDays":
+		return ec.fieldContext_AgingBucket_toDays(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AgingBucket", field.Name)
+}
+
+func (ec *executionContext) childFields_AgingReport(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "asOf":
+		return ec.fieldContext_AgingReport_asOf(ctx, field)
+	case "basis":
+		return ec.fieldContext_AgingReport_basis(ctx, field)
+	case "groupBy":
+		return ec.fieldContext_AgingReport_groupBy(ctx, field)
+	case "buckets":
+		return ec.fieldContext_AgingReport_buckets(ctx, field)
+	case "creditsToOldestBucket":
+		return ec.fieldContext_AgingReport_creditsToOldestBucket(ctx, field)
+	case "summary":
+		return ec.fieldContext_AgingReport_summary(ctx, field)
+	case "rows":
+		return ec.fieldContext_AgingReport_rows(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AgingReport", field.Name)
+}
+
+func (ec *executionContext) childFields_AgingRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_AgingRow_key(ctx, field)
+	case "name":
+		return ec.fieldContext_AgingRow_name(ctx, field)
+	case "patient":
+		return ec.fieldContext_AgingRow_patient(ctx, field)
+	case "guarantor":
+		return ec.fieldContext_AgingRow_guarantor(ctx, field)
+	case "provider":
+		return ec.fieldContext_AgingRow_provider(ctx, field)
+	case "location":
+		return ec.fieldContext_AgingRow_location(ctx, field)
+	case "buckets":
+		return ec.fieldContext_AgingRow_buckets(ctx, field)
+	case "total":
+		return ec.fieldContext_AgingRow_total(ctx, field)
+	case "insurancePortion":
+		return ec.fieldContext_AgingRow_insurancePortion(ctx, field)
+	case "patientPortion":
+		return ec.fieldContext_AgingRow_patientPortion(ctx, field)
+	case "unallocated":
+		return ec.fieldContext_AgingRow_unallocated(ctx, field)
+	case "unearned":
+		return ec.fieldContext_AgingRow_unearned(ctx, field)
+	case "credits":
+		return ec.fieldContext_AgingRow_credits(ctx, field)
+	case "over90":
+		return ec.fieldContext_AgingRow_over90(ctx, field)
+	case "oldestBucket":
+		return ec.fieldContext_AgingRow_oldestBucket(ctx, field)
+	case "lastPaymentDate":
+		return ec.fieldContext_AgingRow_lastPaymentDate(ctx, field)
+	case "lastPaymentAmount":
+		return ec.fieldContext_AgingRow_lastPaymentAmount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AgingRow", field.Name)
+}
+
+func (ec *executionContext) childFields_AgingRowConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_AgingRowConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_AgingRowConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_AgingRowConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AgingRowConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_AgingRowEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_AgingRowEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_AgingRowEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AgingRowEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_AgingSettings(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "buckets":
+		return ec.fieldContext_AgingSettings_buckets(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AgingSettings", field.Name)
+}
+
+func (ec *executionContext) childFields_AgingSummary(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "buckets":
+		return ec.fieldContext_AgingSummary_buckets(ctx, field)
+	case "total":
+		return ec.fieldContext_AgingSummary_total(ctx, field)
+	case "over90":
+		return ec.fieldContext_AgingSummary_over90(ctx, field)
+	case "over90Percent":
+		return ec.fieldContext_AgingSummary_over90Percent(ctx, field)
+	case "credits":
+		return ec.fieldContext_AgingSummary_credits(ctx, field)
+	case "unallocated":
+		return ec.fieldContext_AgingSummary_unallocated(ctx, field)
+	case "unearned":
+		return ec.fieldContext_AgingSummary_unearned(ctx, field)
+	case "insurancePortion":
+		return ec.fieldContext_AgingSummary_insurancePortion(ctx, field)
+	case "patientPortion":
+		return ec.fieldContext_AgingSummary_patientPortion(ctx, field)
+	case "accounts":
+		return ec.fieldContext_AgingSummary_accounts(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AgingSummary", field.Name)
+}
+
+func (ec *executionContext) childFields_AllocateUnearnedPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "plan":
+		return ec.fieldContext_AllocateUnearnedPayload_plan(ctx, field)
+	case "receipt":
+		return ec.fieldContext_AllocateUnearnedPayload_receipt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AllocateUnearnedPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_AllocationMove(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "from":
+		return ec.fieldContext_AllocationMove_from(ctx, field)
+	case "to":
+		return ec.fieldContext_AllocationMove_to(ctx, field)
+	case "amount":
+		return ec.fieldContext_AllocationMove_amount(ctx, field)
+	case "stage":
+		return ec.fieldContext_AllocationMove_stage(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AllocationMove", field.Name)
+}
+
+func (ec *executionContext) childFields_AllocationPlace(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_AllocationPlace_kind(ctx, field)
+	case "patient":
+		return ec.fieldContext_AllocationPlace_patient(ctx, field)
+	case "provider":
+		return ec.fieldContext_AllocationPlace_provider(ctx, field)
+	case "location":
+		return ec.fieldContext_AllocationPlace_location(ctx, field)
+	case "charge":
+		return ec.fieldContext_AllocationPlace_charge(ctx, field)
+	case "unearnedType":
+		return ec.fieldContext_AllocationPlace_unearnedType(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AllocationPlace", field.Name)
+}
+
+func (ec *executionContext) childFields_AllocationPlan(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "operation":
+		return ec.fieldContext_AllocationPlan_operation(ctx, field)
+	case "policy":
+		return ec.fieldContext_AllocationPlan_policy(ctx, field)
+	case "asOf":
+		return ec.fieldContext_AllocationPlan_asOf(ctx, field)
+	case "guarantor":
+		return ec.fieldContext_AllocationPlan_guarantor(ctx, field)
+	case "patient":
+		return ec.fieldContext_AllocationPlan_patient(ctx, field)
+	case "total":
+		return ec.fieldContext_AllocationPlan_total(ctx, field)
+	case "moves":
+		return ec.fieldContext_AllocationPlan_moves(ctx, field)
+	case "splits":
+		return ec.fieldContext_AllocationPlan_splits(ctx, field)
+	case "warnings":
+		return ec.fieldContext_AllocationPlan_warnings(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AllocationPlan", field.Name)
+}
+
+func (ec *executionContext) childFields_AllocationPolicy(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_AllocationPolicy_name(ctx, field)
+	case "version":
+		return ec.fieldContext_AllocationPolicy_version(ctx, field)
+	case "builtin":
+		return ec.fieldContext_AllocationPolicy_builtin(ctx, field)
+	case "description":
+		return ec.fieldContext_AllocationPolicy_description(ctx, field)
+	case "document":
+		return ec.fieldContext_AllocationPolicy_document(ctx, field)
+	case "json":
+		return ec.fieldContext_AllocationPolicy_json(ctx, field)
+	case "hash":
+		return ec.fieldContext_AllocationPolicy_hash(ctx, field)
+	case "stages":
+		return ec.fieldContext_AllocationPolicy_stages(ctx, field)
+	case "params":
+		return ec.fieldContext_AllocationPolicy_params(ctx, field)
+	case "versions":
+		return ec.fieldContext_AllocationPolicy_versions(ctx, field)
+	case "savedAt":
+		return ec.fieldContext_AllocationPolicy_savedAt(ctx, field)
+	case "savedBy":
+		return ec.fieldContext_AllocationPolicy_savedBy(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AllocationPolicy", field.Name)
+}
+
+func (ec *executionContext) childFields_BalanceImport(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_BalanceImport_id(ctx, field)
+	case "status":
+		return ec.fieldContext_BalanceImport_status(ctx, field)
+	case "fileName":
+		return ec.fieldContext_BalanceImport_fileName(ctx, field)
+	case "fileSha256":
+		return ec.fieldContext_BalanceImport_fileSha256(ctx, field)
+	case "importDate":
+		return ec.fieldContext_BalanceImport_importDate(ctx, field)
+	case "options":
+		return ec.fieldContext_BalanceImport_options(ctx, field)
+	case "rowsRead":
+		return ec.fieldContext_BalanceImport_rowsRead(ctx, field)
+	case "rowsPosted":
+		return ec.fieldContext_BalanceImport_rowsPosted(ctx, field)
+	case "rowsSkipped":
+		return ec.fieldContext_BalanceImport_rowsSkipped(ctx, field)
+	case "patientsCreated":
+		return ec.fieldContext_BalanceImport_patientsCreated(ctx, field)
+	case "guarantorsCreated":
+		return ec.fieldContext_BalanceImport_guarantorsCreated(ctx, field)
+	case "encounters":
+		return ec.fieldContext_BalanceImport_encounters(ctx, field)
+	case "patientDebits":
+		return ec.fieldContext_BalanceImport_patientDebits(ctx, field)
+	case "patientCredits":
+		return ec.fieldContext_BalanceImport_patientCredits(ctx, field)
+	case "insurance":
+		return ec.fieldContext_BalanceImport_insurance(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_BalanceImport_createdAt(ctx, field)
+	case "undoneAt":
+		return ec.fieldContext_BalanceImport_undoneAt(ctx, field)
+	case "reconciliation":
+		return ec.fieldContext_BalanceImport_reconciliation(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BalanceImport", field.Name)
+}
+
+func (ec *executionContext) childFields_BalanceImportOptions(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "createMissingPatients":
+		return ec.fieldContext_BalanceImportOptions_createMissingPatients(ctx, field)
+	case "encounterPerProviderLocation":
+		return ec.fieldContext_BalanceImportOptions_encounterPerProviderLocation(ctx, field)
+	case "delimiter":
+		return ec.fieldContext_BalanceImportOptions_delimiter(ctx, field)
+	case "defaultProvider":
+		return ec.fieldContext_BalanceImportOptions_defaultProvider(ctx, field)
+	case "defaultLocation":
+		return ec.fieldContext_BalanceImportOptions_defaultLocation(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BalanceImportOptions", field.Name)
+}
 
 func (ec *executionContext) childFields_Batch(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
@@ -1628,6 +3843,58 @@ func (ec *executionContext) childFields_Encounter(ctx context.Context, field gra
 	return nil, fmt.Errorf("no field named %q was found under type Encounter", field.Name)
 }
 
+func (ec *executionContext) childFields_FamilyLedger(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "guarantor":
+		return ec.fieldContext_FamilyLedger_guarantor(ctx, field)
+	case "policy":
+		return ec.fieldContext_FamilyLedger_policy(ctx, field)
+	case "asOf":
+		return ec.fieldContext_FamilyLedger_asOf(ctx, field)
+	case "charges":
+		return ec.fieldContext_FamilyLedger_charges(ctx, field)
+	case "credits":
+		return ec.fieldContext_FamilyLedger_credits(ctx, field)
+	case "owed":
+		return ec.fieldContext_FamilyLedger_owed(ctx, field)
+	case "unallocated":
+		return ec.fieldContext_FamilyLedger_unallocated(ctx, field)
+	case "unearned":
+		return ec.fieldContext_FamilyLedger_unearned(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FamilyLedger", field.Name)
+}
+
+func (ec *executionContext) childFields_FamilyLedgerCharge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "charge":
+		return ec.fieldContext_FamilyLedgerCharge_charge(ctx, field)
+	case "portion":
+		return ec.fieldContext_FamilyLedgerCharge_portion(ctx, field)
+	case "linked":
+		return ec.fieldContext_FamilyLedgerCharge_linked(ctx, field)
+	case "owed":
+		return ec.fieldContext_FamilyLedgerCharge_owed(ctx, field)
+	case "foldedInto":
+		return ec.fieldContext_FamilyLedgerCharge_foldedInto(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FamilyLedgerCharge", field.Name)
+}
+
+func (ec *executionContext) childFields_FamilyLedgerCredit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "place":
+		return ec.fieldContext_FamilyLedgerCredit_place(ctx, field)
+	case "hidden":
+		return ec.fieldContext_FamilyLedgerCredit_hidden(ctx, field)
+	case "amount":
+		return ec.fieldContext_FamilyLedgerCredit_amount(ctx, field)
+	case "remaining":
+		return ec.fieldContext_FamilyLedgerCredit_remaining(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FamilyLedgerCredit", field.Name)
+}
+
 func (ec *executionContext) childFields_Guarantor(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -1680,6 +3947,124 @@ func (ec *executionContext) childFields_GuarantorEdge(ctx context.Context, field
 		return ec.fieldContext_GuarantorEdge_node(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type GuarantorEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportBalancesPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "report":
+		return ec.fieldContext_ImportBalancesPayload_report(ctx, field)
+	case "import":
+		return ec.fieldContext_ImportBalancesPayload_import(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportBalancesPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportIssue(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "row":
+		return ec.fieldContext_ImportIssue_row(ctx, field)
+	case "line":
+		return ec.fieldContext_ImportIssue_line(ctx, field)
+	case "column":
+		return ec.fieldContext_ImportIssue_column(ctx, field)
+	case "severity":
+		return ec.fieldContext_ImportIssue_severity(ctx, field)
+	case "code":
+		return ec.fieldContext_ImportIssue_code(ctx, field)
+	case "message":
+		return ec.fieldContext_ImportIssue_message(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportIssue", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportPatientTotal(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "patient":
+		return ec.fieldContext_ImportPatientTotal_patient(ctx, field)
+	case "created":
+		return ec.fieldContext_ImportPatientTotal_created(ctx, field)
+	case "externalId":
+		return ec.fieldContext_ImportPatientTotal_externalId(ctx, field)
+	case "lastName":
+		return ec.fieldContext_ImportPatientTotal_lastName(ctx, field)
+	case "firstName":
+		return ec.fieldContext_ImportPatientTotal_firstName(ctx, field)
+	case "birthDate":
+		return ec.fieldContext_ImportPatientTotal_birthDate(ctx, field)
+	case "guarantor":
+		return ec.fieldContext_ImportPatientTotal_guarantor(ctx, field)
+	case "guarantorName":
+		return ec.fieldContext_ImportPatientTotal_guarantorName(ctx, field)
+	case "firstRow":
+		return ec.fieldContext_ImportPatientTotal_firstRow(ctx, field)
+	case "totals":
+		return ec.fieldContext_ImportPatientTotal_totals(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportPatientTotal", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportReport(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "mode":
+		return ec.fieldContext_ImportReport_mode(ctx, field)
+	case "outcome":
+		return ec.fieldContext_ImportReport_outcome(ctx, field)
+	case "message":
+		return ec.fieldContext_ImportReport_message(ctx, field)
+	case "fileName":
+		return ec.fieldContext_ImportReport_fileName(ctx, field)
+	case "fileSha256":
+		return ec.fieldContext_ImportReport_fileSha256(ctx, field)
+	case "delimiter":
+		return ec.fieldContext_ImportReport_delimiter(ctx, field)
+	case "rows":
+		return ec.fieldContext_ImportReport_rows(ctx, field)
+	case "rowsToPost":
+		return ec.fieldContext_ImportReport_rowsToPost(ctx, field)
+	case "rowsSkipped":
+		return ec.fieldContext_ImportReport_rowsSkipped(ctx, field)
+	case "errors":
+		return ec.fieldContext_ImportReport_errors(ctx, field)
+	case "warnings":
+		return ec.fieldContext_ImportReport_warnings(ctx, field)
+	case "issues":
+		return ec.fieldContext_ImportReport_issues(ctx, field)
+	case "issuesTruncated":
+		return ec.fieldContext_ImportReport_issuesTruncated(ctx, field)
+	case "totals":
+		return ec.fieldContext_ImportReport_totals(ctx, field)
+	case "patients":
+		return ec.fieldContext_ImportReport_patients(ctx, field)
+	case "patientsCreated":
+		return ec.fieldContext_ImportReport_patientsCreated(ctx, field)
+	case "guarantorsCreated":
+		return ec.fieldContext_ImportReport_guarantorsCreated(ctx, field)
+	case "encounters":
+		return ec.fieldContext_ImportReport_encounters(ctx, field)
+	case "reconciliation":
+		return ec.fieldContext_ImportReport_reconciliation(ctx, field)
+	case "duplicateOf":
+		return ec.fieldContext_ImportReport_duplicateOf(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportReport", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportTotals(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "rows":
+		return ec.fieldContext_ImportTotals_rows(ctx, field)
+	case "patientDebits":
+		return ec.fieldContext_ImportTotals_patientDebits(ctx, field)
+	case "patientCredits":
+		return ec.fieldContext_ImportTotals_patientCredits(ctx, field)
+	case "insurance":
+		return ec.fieldContext_ImportTotals_insurance(ctx, field)
+	case "patientBalance":
+		return ec.fieldContext_ImportTotals_patientBalance(ctx, field)
+	case "total":
+		return ec.fieldContext_ImportTotals_total(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportTotals", field.Name)
 }
 
 func (ec *executionContext) childFields_Location(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1764,6 +4149,68 @@ func (ec *executionContext) childFields_PatientEdge(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type PatientEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_PlannedSplit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "amount":
+		return ec.fieldContext_PlannedSplit_amount(ctx, field)
+	case "code":
+		return ec.fieldContext_PlannedSplit_code(ctx, field)
+	case "stage":
+		return ec.fieldContext_PlannedSplit_stage(ctx, field)
+	case "patient":
+		return ec.fieldContext_PlannedSplit_patient(ctx, field)
+	case "provider":
+		return ec.fieldContext_PlannedSplit_provider(ctx, field)
+	case "location":
+		return ec.fieldContext_PlannedSplit_location(ctx, field)
+	case "charge":
+		return ec.fieldContext_PlannedSplit_charge(ctx, field)
+	case "unearnedType":
+		return ec.fieldContext_PlannedSplit_unearnedType(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PlannedSplit", field.Name)
+}
+
+func (ec *executionContext) childFields_PolicyDefault(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "operation":
+		return ec.fieldContext_PolicyDefault_operation(ctx, field)
+	case "policy":
+		return ec.fieldContext_PolicyDefault_policy(ctx, field)
+	case "set":
+		return ec.fieldContext_PolicyDefault_set(ctx, field)
+	case "setAt":
+		return ec.fieldContext_PolicyDefault_setAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PolicyDefault", field.Name)
+}
+
+func (ec *executionContext) childFields_PolicyParam(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_PolicyParam_name(ctx, field)
+	case "type":
+		return ec.fieldContext_PolicyParam_type(ctx, field)
+	case "default":
+		return ec.fieldContext_PolicyParam_default(ctx, field)
+	case "description":
+		return ec.fieldContext_PolicyParam_description(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PolicyParam", field.Name)
+}
+
+func (ec *executionContext) childFields_PolicyRef(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_PolicyRef_name(ctx, field)
+	case "version":
+		return ec.fieldContext_PolicyRef_version(ctx, field)
+	case "builtin":
+		return ec.fieldContext_PolicyRef_builtin(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PolicyRef", field.Name)
+}
+
 func (ec *executionContext) childFields_PostAdjustmentPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "adjustment":
@@ -1784,6 +4231,8 @@ func (ec *executionContext) childFields_PostReceiptPayload(ctx context.Context, 
 	switch field.Name {
 	case "receipt":
 		return ec.fieldContext_PostReceiptPayload_receipt(ctx, field)
+	case "allocation":
+		return ec.fieldContext_PostReceiptPayload_allocation(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PostReceiptPayload", field.Name)
 }
@@ -1846,6 +4295,8 @@ func (ec *executionContext) childFields_Receipt(ctx context.Context, field graph
 		return ec.fieldContext_Receipt_reversedBy(ctx, field)
 	case "postedAt":
 		return ec.fieldContext_Receipt_postedAt(ctx, field)
+	case "policy":
+		return ec.fieldContext_Receipt_policy(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Receipt", field.Name)
 }
@@ -1872,12 +4323,70 @@ func (ec *executionContext) childFields_ReceiptEdge(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type ReceiptEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_Reconciliation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "matches":
+		return ec.fieldContext_Reconciliation_matches(ctx, field)
+	case "filePatient":
+		return ec.fieldContext_Reconciliation_filePatient(ctx, field)
+	case "ledgerPatient":
+		return ec.fieldContext_Reconciliation_ledgerPatient(ctx, field)
+	case "fileInsurance":
+		return ec.fieldContext_Reconciliation_fileInsurance(ctx, field)
+	case "ledgerInsurance":
+		return ec.fieldContext_Reconciliation_ledgerInsurance(ctx, field)
+	case "patients":
+		return ec.fieldContext_Reconciliation_patients(ctx, field)
+	case "guarantors":
+		return ec.fieldContext_Reconciliation_guarantors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Reconciliation", field.Name)
+}
+
+func (ec *executionContext) childFields_ReconciliationLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "patient":
+		return ec.fieldContext_ReconciliationLine_patient(ctx, field)
+	case "guarantor":
+		return ec.fieldContext_ReconciliationLine_guarantor(ctx, field)
+	case "rows":
+		return ec.fieldContext_ReconciliationLine_rows(ctx, field)
+	case "filePatient":
+		return ec.fieldContext_ReconciliationLine_filePatient(ctx, field)
+	case "ledgerPatient":
+		return ec.fieldContext_ReconciliationLine_ledgerPatient(ctx, field)
+	case "fileInsurance":
+		return ec.fieldContext_ReconciliationLine_fileInsurance(ctx, field)
+	case "ledgerInsurance":
+		return ec.fieldContext_ReconciliationLine_ledgerInsurance(ctx, field)
+	case "matches":
+		return ec.fieldContext_ReconciliationLine_matches(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReconciliationLine", field.Name)
+}
+
 func (ec *executionContext) childFields_ReverseReceiptPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "receipt":
 		return ec.fieldContext_ReverseReceiptPayload_receipt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ReverseReceiptPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_SavePolicyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "policy":
+		return ec.fieldContext_SavePolicyPayload_policy(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SavePolicyPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_SetDefaultPolicyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "defaults":
+		return ec.fieldContext_SetDefaultPolicyPayload_defaults(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SetDefaultPolicyPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Split(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1904,6 +4413,24 @@ func (ec *executionContext) childFields_Split(ctx context.Context, field graphql
 	return nil, fmt.Errorf("no field named %q was found under type Split", field.Name)
 }
 
+func (ec *executionContext) childFields_TransferIncomePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "plan":
+		return ec.fieldContext_TransferIncomePayload_plan(ctx, field)
+	case "receipt":
+		return ec.fieldContext_TransferIncomePayload_receipt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TransferIncomePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_UndoBalanceImportPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "import":
+		return ec.fieldContext_UndoBalanceImportPayload_import(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UndoBalanceImportPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_UnearnedType(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -1916,6 +4443,14 @@ func (ec *executionContext) childFields_UnearnedType(ctx context.Context, field 
 		return ec.fieldContext_UnearnedType_isDefault(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UnearnedType", field.Name)
+}
+
+func (ec *executionContext) childFields_UpdateAgingSettingsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "settings":
+		return ec.fieldContext_UpdateAgingSettingsPayload_settings(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UpdateAgingSettingsPayload", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2034,6 +4569,20 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_Mutation_allocateUnearned_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.AllocateUnearnedInput, error) {
+			return ec.unmarshalNAllocateUnearnedInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐAllocateUnearnedInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createGuarantor_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2082,6 +4631,20 @@ func (ec *executionContext) field_Mutation_createProvider_args(ctx context.Conte
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.CreateProviderInput, error) {
 			return ec.unmarshalNCreateProviderInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐCreateProviderInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_importBalances_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ImportBalancesInput, error) {
+			return ec.unmarshalNImportBalancesInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐImportBalancesInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2146,6 +4709,76 @@ func (ec *executionContext) field_Mutation_reverseReceipt_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_savePolicy_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SavePolicyInput, error) {
+			return ec.unmarshalNSavePolicyInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐSavePolicyInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setDefaultPolicy_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SetDefaultPolicyInput, error) {
+			return ec.unmarshalNSetDefaultPolicyInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐSetDefaultPolicyInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_transferIncome_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.TransferInput, error) {
+			return ec.unmarshalNTransferInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐTransferInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_undoBalanceImport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UndoBalanceImportInput, error) {
+			return ec.unmarshalNUndoBalanceImportInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐUndoBalanceImportInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateAgingSettings_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateAgingSettingsInput, error) {
+			return ec.unmarshalNUpdateAgingSettingsInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐUpdateAgingSettingsInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2157,6 +4790,70 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["name"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_aging_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.AgingInput, error) {
+			return ec.unmarshalNAgingInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐAgingInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_allocationPolicy_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "name",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["name"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "version",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["version"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_balanceImport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_balanceImports_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
 	return args, nil
 }
 
@@ -2185,6 +4882,44 @@ func (ec *executionContext) field_Query_encounter_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_familyLedger_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "guarantorId",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["guarantorId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "policy",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["policy"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "asOf",
+		func(ctx context.Context, v any) (*ledger.Date, error) {
+			return ec.unmarshalODate2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["asOf"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "params",
+		func(ctx context.Context, v any) (map[string]any, error) {
+			return ec.unmarshalOPolicyParams2map(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["params"] = arg3
 	return args, nil
 }
 
@@ -2276,6 +5011,34 @@ func (ec *executionContext) field_Query_patients_args(ctx context.Context, rawAr
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_previewReceipt_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.PostReceiptInput, error) {
+			return ec.unmarshalNPostReceiptInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐPostReceiptInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_previewTransfer_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.TransferInput, error) {
+			return ec.unmarshalNTransferInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐTransferInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_receipt_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2317,6 +5080,34 @@ func (ec *executionContext) field_Query_receipts_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_validatePolicy_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "document",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["document"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_agingUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.AgingInput, error) {
+			return ec.unmarshalNAgingInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐAgingInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -2393,6 +5184,1979 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 // endregion ***************************** args.gotpl *****************************
 
 // region    **************************** field.gotpl *****************************
+
+func (ec *executionContext) _AgingBucket_label(ctx context.Context, field graphql.CollectedField, obj *ledger.AgingBucket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingBucket_label(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Label, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgingBucket_label(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgingBucket", field, false, false, "String")
+}
+
+func (ec *executionContext) _AgingBucket_fromDays(ctx context.Context, field graphql.CollectedField, obj *ledger.AgingBucket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingBucket_fromDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FromDays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgingBucket_fromDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgingBucket", field, false, false, "Int")
+}
+
+func (ec *executionContext) _AgingBucket_toDays(ctx context.Context, field graphql.CollectedField, obj *ledger.AgingBucket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingBucket_toDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ToDays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AgingBucket_toDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgingBucket", field, false, false, "Int")
+}
+
+func (ec *executionContext) _AgingReport_asOf(ctx context.Context, field graphql.CollectedField, obj *ledger.AgingReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingReport_asOf(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AsOf, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Date) graphql.Marshaler {
+			return ec.marshalNDate2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgingReport_asOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgingReport", field, false, false, "Date")
+}
+
+func (ec *executionContext) _AgingReport_basis(ctx context.Context, field graphql.CollectedField, obj *ledger.AgingReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingReport_basis(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Basis, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.AgingBasis) graphql.Marshaler {
+			return ec.marshalNAgingBasis2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAgingBasis(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgingReport_basis(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgingReport", field, false, false, "AgingBasis")
+}
+
+func (ec *executionContext) _AgingReport_groupBy(ctx context.Context, field graphql.CollectedField, obj *ledger.AgingReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingReport_groupBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GroupBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.AgingGroup) graphql.Marshaler {
+			return ec.marshalNAgingGroupBy2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAgingGroup(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgingReport_groupBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgingReport", field, false, false, "AgingGroupBy")
+}
+
+func (ec *executionContext) _AgingReport_buckets(ctx context.Context, field graphql.CollectedField, obj *ledger.AgingReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingReport_buckets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Buckets, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.AgingBucket) graphql.Marshaler {
+			return ec.marshalNAgingBucket2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAgingBucketᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgingReport_buckets(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AgingReport",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AgingBucket(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AgingReport_creditsToOldestBucket(ctx context.Context, field graphql.CollectedField, obj *ledger.AgingReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingReport_creditsToOldestBucket(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreditsToOldest, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgingReport_creditsToOldestBucket(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgingReport", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _AgingReport_summary(ctx context.Context, field graphql.CollectedField, obj *ledger.AgingReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingReport_summary(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Summary, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.AgingSummary) graphql.Marshaler {
+			return ec.marshalNAgingSummary2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAgingSummary(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgingReport_summary(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AgingReport",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AgingSummary(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AgingReport_rows(ctx context.Context, field graphql.CollectedField, obj *ledger.AgingReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingReport_rows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AgingReport().Rows(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.AgingRowConnection) graphql.Marshaler {
+			return ec.marshalNAgingRowConnection2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐAgingRowConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgingReport_rows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AgingReport",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AgingRowConnection(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AgingRow_key(ctx context.Context, field graphql.CollectedField, obj *ledger.AgingRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingRow_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AgingRow().Key(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *uuid.UUID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AgingRow_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgingRow", field, true, true, "ID")
+}
+
+func (ec *executionContext) _AgingRow_name(ctx context.Context, field graphql.CollectedField, obj *ledger.AgingRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingRow_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgingRow_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgingRow", field, false, false, "String")
+}
+
+func (ec *executionContext) _AgingRow_patient(ctx context.Context, field graphql.CollectedField, obj *ledger.AgingRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingRow_patient(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AgingRow().Patient(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Patient) graphql.Marshaler {
+			return ec.marshalOPatient2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPatient(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AgingRow_patient(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AgingRow",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Patient(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AgingRow_guarantor(ctx context.Context, field graphql.CollectedField, obj *ledger.AgingRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingRow_guarantor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AgingRow().Guarantor(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Guarantor) graphql.Marshaler {
+			return ec.marshalOGuarantor2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐGuarantor(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AgingRow_guarantor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AgingRow",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Guarantor(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AgingRow_provider(ctx context.Context, field graphql.CollectedField, obj *ledger.AgingRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingRow_provider(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AgingRow().Provider(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Provider) graphql.Marshaler {
+			return ec.marshalOProvider2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐProvider(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AgingRow_provider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AgingRow",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Provider(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AgingRow_location(ctx context.Context, field graphql.CollectedField, obj *ledger.AgingRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingRow_location(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AgingRow().Location(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Location) graphql.Marshaler {
+			return ec.marshalOLocation2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐLocation(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AgingRow_location(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AgingRow",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Location(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AgingRow_buckets(ctx context.Context, field graphql.CollectedField, obj *ledger.AgingRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingRow_buckets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Buckets, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoneyᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgingRow_buckets(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgingRow", field, false, false, "Money")
+}
+
+func (ec *executionContext) _AgingRow_total(ctx context.Context, field graphql.CollectedField, obj *ledger.AgingRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingRow_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgingRow_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgingRow", field, false, false, "Money")
+}
+
+func (ec *executionContext) _AgingRow_insurancePortion(ctx context.Context, field graphql.CollectedField, obj *ledger.AgingRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingRow_insurancePortion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InsurancePortion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgingRow_insurancePortion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgingRow", field, false, false, "Money")
+}
+
+func (ec *executionContext) _AgingRow_patientPortion(ctx context.Context, field graphql.CollectedField, obj *ledger.AgingRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingRow_patientPortion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PatientPortion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgingRow_patientPortion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgingRow", field, false, false, "Money")
+}
+
+func (ec *executionContext) _AgingRow_unallocated(ctx context.Context, field graphql.CollectedField, obj *ledger.AgingRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingRow_unallocated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unallocated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgingRow_unallocated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgingRow", field, false, false, "Money")
+}
+
+func (ec *executionContext) _AgingRow_unearned(ctx context.Context, field graphql.CollectedField, obj *ledger.AgingRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingRow_unearned(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unearned, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgingRow_unearned(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgingRow", field, false, false, "Money")
+}
+
+func (ec *executionContext) _AgingRow_credits(ctx context.Context, field graphql.CollectedField, obj *ledger.AgingRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingRow_credits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Credit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgingRow_credits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgingRow", field, false, false, "Money")
+}
+
+func (ec *executionContext) _AgingRow_over90(ctx context.Context, field graphql.CollectedField, obj *ledger.AgingRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingRow_over90(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Over90, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgingRow_over90(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgingRow", field, false, false, "Money")
+}
+
+func (ec *executionContext) _AgingRow_oldestBucket(ctx context.Context, field graphql.CollectedField, obj *ledger.AgingRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingRow_oldestBucket(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AgingRow().OldestBucket(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AgingRow_oldestBucket(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgingRow", field, true, true, "Int")
+}
+
+func (ec *executionContext) _AgingRow_lastPaymentDate(ctx context.Context, field graphql.CollectedField, obj *ledger.AgingRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingRow_lastPaymentDate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastPaymentDate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Date) graphql.Marshaler {
+			return ec.marshalODate2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AgingRow_lastPaymentDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgingRow", field, false, false, "Date")
+}
+
+func (ec *executionContext) _AgingRow_lastPaymentAmount(ctx context.Context, field graphql.CollectedField, obj *ledger.AgingRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingRow_lastPaymentAmount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastPaymentAmount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Money) graphql.Marshaler {
+			return ec.marshalOMoney2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AgingRow_lastPaymentAmount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgingRow", field, false, false, "Money")
+}
+
+func (ec *executionContext) _AgingRowConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.AgingRowConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingRowConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.AgingRowEdge) graphql.Marshaler {
+			return ec.marshalNAgingRowEdge2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐAgingRowEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgingRowConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AgingRowConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AgingRowEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AgingRowConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.AgingRowConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingRowConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgingRowConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AgingRowConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AgingRowConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.AgingRowConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingRowConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgingRowConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgingRowConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _AgingRowEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.AgingRowEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingRowEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgingRowEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgingRowEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _AgingRowEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.AgingRowEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingRowEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.AgingRow) graphql.Marshaler {
+			return ec.marshalNAgingRow2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAgingRow(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgingRowEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AgingRowEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AgingRow(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AgingSettings_buckets(ctx context.Context, field graphql.CollectedField, obj *ledger.AgingSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingSettings_buckets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AgingSettings().Buckets(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []int) graphql.Marshaler {
+			return ec.marshalNInt2ᚕintᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgingSettings_buckets(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgingSettings", field, true, true, "Int")
+}
+
+func (ec *executionContext) _AgingSummary_buckets(ctx context.Context, field graphql.CollectedField, obj *ledger.AgingSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingSummary_buckets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Buckets, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoneyᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgingSummary_buckets(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgingSummary", field, false, false, "Money")
+}
+
+func (ec *executionContext) _AgingSummary_total(ctx context.Context, field graphql.CollectedField, obj *ledger.AgingSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingSummary_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgingSummary_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgingSummary", field, false, false, "Money")
+}
+
+func (ec *executionContext) _AgingSummary_over90(ctx context.Context, field graphql.CollectedField, obj *ledger.AgingSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingSummary_over90(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Over90, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgingSummary_over90(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgingSummary", field, false, false, "Money")
+}
+
+func (ec *executionContext) _AgingSummary_over90Percent(ctx context.Context, field graphql.CollectedField, obj *ledger.AgingSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingSummary_over90Percent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AgingSummary().Over90Percent(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AgingSummary_over90Percent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgingSummary", field, true, true, "String")
+}
+
+func (ec *executionContext) _AgingSummary_credits(ctx context.Context, field graphql.CollectedField, obj *ledger.AgingSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingSummary_credits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Credit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgingSummary_credits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgingSummary", field, false, false, "Money")
+}
+
+func (ec *executionContext) _AgingSummary_unallocated(ctx context.Context, field graphql.CollectedField, obj *ledger.AgingSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingSummary_unallocated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unallocated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgingSummary_unallocated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgingSummary", field, false, false, "Money")
+}
+
+func (ec *executionContext) _AgingSummary_unearned(ctx context.Context, field graphql.CollectedField, obj *ledger.AgingSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingSummary_unearned(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unearned, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgingSummary_unearned(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgingSummary", field, false, false, "Money")
+}
+
+func (ec *executionContext) _AgingSummary_insurancePortion(ctx context.Context, field graphql.CollectedField, obj *ledger.AgingSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingSummary_insurancePortion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InsurancePortion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgingSummary_insurancePortion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgingSummary", field, false, false, "Money")
+}
+
+func (ec *executionContext) _AgingSummary_patientPortion(ctx context.Context, field graphql.CollectedField, obj *ledger.AgingSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingSummary_patientPortion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PatientPortion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgingSummary_patientPortion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgingSummary", field, false, false, "Money")
+}
+
+func (ec *executionContext) _AgingSummary_accounts(ctx context.Context, field graphql.CollectedField, obj *ledger.AgingSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AgingSummary_accounts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Accounts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AgingSummary_accounts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AgingSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _AllocateUnearnedPayload_plan(ctx context.Context, field graphql.CollectedField, obj *model.AllocateUnearnedPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AllocateUnearnedPayload_plan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Plan, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Plan) graphql.Marshaler {
+			return ec.marshalNAllocationPlan2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPlan(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AllocateUnearnedPayload_plan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AllocateUnearnedPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AllocationPlan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AllocateUnearnedPayload_receipt(ctx context.Context, field graphql.CollectedField, obj *model.AllocateUnearnedPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AllocateUnearnedPayload_receipt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Receipt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Receipt) graphql.Marshaler {
+			return ec.marshalOReceipt2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐReceipt(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AllocateUnearnedPayload_receipt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AllocateUnearnedPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Receipt(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AllocationMove_from(ctx context.Context, field graphql.CollectedField, obj *ledger.Move) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AllocationMove_from(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.From, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Place) graphql.Marshaler {
+			return ec.marshalNAllocationPlace2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPlace(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AllocationMove_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AllocationMove",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AllocationPlace(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AllocationMove_to(ctx context.Context, field graphql.CollectedField, obj *ledger.Move) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AllocationMove_to(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.To, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Place) graphql.Marshaler {
+			return ec.marshalNAllocationPlace2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPlace(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AllocationMove_to(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AllocationMove",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AllocationPlace(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AllocationMove_amount(ctx context.Context, field graphql.CollectedField, obj *ledger.Move) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AllocationMove_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AllocationMove_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AllocationMove", field, false, false, "Money")
+}
+
+func (ec *executionContext) _AllocationMove_stage(ctx context.Context, field graphql.CollectedField, obj *ledger.Move) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AllocationMove_stage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AllocationMove_stage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AllocationMove", field, false, false, "String")
+}
+
+func (ec *executionContext) _AllocationPlace_kind(ctx context.Context, field graphql.CollectedField, obj *ledger.Place) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AllocationPlace_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.PlaceKind) graphql.Marshaler {
+			return ec.marshalNPlaceKind2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPlaceKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AllocationPlace_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AllocationPlace", field, false, false, "PlaceKind")
+}
+
+func (ec *executionContext) _AllocationPlace_patient(ctx context.Context, field graphql.CollectedField, obj *ledger.Place) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AllocationPlace_patient(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AllocationPlace().Patient(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Patient) graphql.Marshaler {
+			return ec.marshalOPatient2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPatient(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AllocationPlace_patient(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AllocationPlace",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Patient(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AllocationPlace_provider(ctx context.Context, field graphql.CollectedField, obj *ledger.Place) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AllocationPlace_provider(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AllocationPlace().Provider(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Provider) graphql.Marshaler {
+			return ec.marshalOProvider2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐProvider(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AllocationPlace_provider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AllocationPlace",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Provider(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AllocationPlace_location(ctx context.Context, field graphql.CollectedField, obj *ledger.Place) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AllocationPlace_location(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AllocationPlace().Location(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Location) graphql.Marshaler {
+			return ec.marshalOLocation2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐLocation(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AllocationPlace_location(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AllocationPlace",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Location(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AllocationPlace_charge(ctx context.Context, field graphql.CollectedField, obj *ledger.Place) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AllocationPlace_charge(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AllocationPlace().Charge(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Charge) graphql.Marshaler {
+			return ec.marshalOCharge2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐCharge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AllocationPlace_charge(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AllocationPlace",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Charge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AllocationPlace_unearnedType(ctx context.Context, field graphql.CollectedField, obj *ledger.Place) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AllocationPlace_unearnedType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AllocationPlace().UnearnedType(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.UnearnedType) graphql.Marshaler {
+			return ec.marshalOUnearnedType2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐUnearnedType(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AllocationPlace_unearnedType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AllocationPlace",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UnearnedType(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AllocationPlan_operation(ctx context.Context, field graphql.CollectedField, obj *ledger.Plan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AllocationPlan_operation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Operation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.AllocationOperation) graphql.Marshaler {
+			return ec.marshalNAllocationOperation2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAllocationOperation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AllocationPlan_operation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AllocationPlan", field, false, false, "AllocationOperation")
+}
+
+func (ec *executionContext) _AllocationPlan_policy(ctx context.Context, field graphql.CollectedField, obj *ledger.Plan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AllocationPlan_policy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Policy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.PolicyRef) graphql.Marshaler {
+			return ec.marshalNPolicyRef2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPolicyRef(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AllocationPlan_policy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AllocationPlan",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PolicyRef(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AllocationPlan_asOf(ctx context.Context, field graphql.CollectedField, obj *ledger.Plan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AllocationPlan_asOf(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AsOf, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Date) graphql.Marshaler {
+			return ec.marshalNDate2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AllocationPlan_asOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AllocationPlan", field, false, false, "Date")
+}
+
+func (ec *executionContext) _AllocationPlan_guarantor(ctx context.Context, field graphql.CollectedField, obj *ledger.Plan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AllocationPlan_guarantor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AllocationPlan().Guarantor(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Guarantor) graphql.Marshaler {
+			return ec.marshalNGuarantor2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐGuarantor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AllocationPlan_guarantor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AllocationPlan",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Guarantor(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AllocationPlan_patient(ctx context.Context, field graphql.CollectedField, obj *ledger.Plan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AllocationPlan_patient(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AllocationPlan().Patient(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Patient) graphql.Marshaler {
+			return ec.marshalOPatient2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPatient(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AllocationPlan_patient(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AllocationPlan",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Patient(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AllocationPlan_total(ctx context.Context, field graphql.CollectedField, obj *ledger.Plan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AllocationPlan_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AllocationPlan_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AllocationPlan", field, false, false, "Money")
+}
+
+func (ec *executionContext) _AllocationPlan_moves(ctx context.Context, field graphql.CollectedField, obj *ledger.Plan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AllocationPlan_moves(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Moves, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.Move) graphql.Marshaler {
+			return ec.marshalNAllocationMove2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoveᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AllocationPlan_moves(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AllocationPlan",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AllocationMove(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AllocationPlan_splits(ctx context.Context, field graphql.CollectedField, obj *ledger.Plan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AllocationPlan_splits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Splits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.PlannedSplit) graphql.Marshaler {
+			return ec.marshalNPlannedSplit2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPlannedSplitᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AllocationPlan_splits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AllocationPlan",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PlannedSplit(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AllocationPlan_warnings(ctx context.Context, field graphql.CollectedField, obj *ledger.Plan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AllocationPlan_warnings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Warnings, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AllocationPlan_warnings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AllocationPlan", field, false, false, "String")
+}
+
+func (ec *executionContext) _AllocationPolicy_name(ctx context.Context, field graphql.CollectedField, obj *ledger.Policy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AllocationPolicy_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AllocationPolicy_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AllocationPolicy", field, false, false, "String")
+}
+
+func (ec *executionContext) _AllocationPolicy_version(ctx context.Context, field graphql.CollectedField, obj *ledger.Policy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AllocationPolicy_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AllocationPolicy_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AllocationPolicy", field, false, false, "Int")
+}
+
+func (ec *executionContext) _AllocationPolicy_builtin(ctx context.Context, field graphql.CollectedField, obj *ledger.Policy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AllocationPolicy_builtin(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Builtin, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AllocationPolicy_builtin(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AllocationPolicy", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _AllocationPolicy_description(ctx context.Context, field graphql.CollectedField, obj *ledger.Policy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AllocationPolicy_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AllocationPolicy().Description(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AllocationPolicy_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AllocationPolicy", field, true, true, "String")
+}
+
+func (ec *executionContext) _AllocationPolicy_document(ctx context.Context, field graphql.CollectedField, obj *ledger.Policy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AllocationPolicy_document(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Document, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AllocationPolicy_document(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AllocationPolicy", field, false, false, "String")
+}
+
+func (ec *executionContext) _AllocationPolicy_json(ctx context.Context, field graphql.CollectedField, obj *ledger.Policy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AllocationPolicy_json(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.JSON, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AllocationPolicy_json(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AllocationPolicy", field, false, false, "String")
+}
+
+func (ec *executionContext) _AllocationPolicy_hash(ctx context.Context, field graphql.CollectedField, obj *ledger.Policy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AllocationPolicy_hash(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hash, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AllocationPolicy_hash(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AllocationPolicy", field, false, false, "String")
+}
+
+func (ec *executionContext) _AllocationPolicy_stages(ctx context.Context, field graphql.CollectedField, obj *ledger.Policy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AllocationPolicy_stages(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stages, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AllocationPolicy_stages(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AllocationPolicy", field, false, false, "String")
+}
+
+func (ec *executionContext) _AllocationPolicy_params(ctx context.Context, field graphql.CollectedField, obj *ledger.Policy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AllocationPolicy_params(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Params, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.PolicyParam) graphql.Marshaler {
+			return ec.marshalNPolicyParam2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPolicyParamᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AllocationPolicy_params(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AllocationPolicy",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PolicyParam(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AllocationPolicy_versions(ctx context.Context, field graphql.CollectedField, obj *ledger.Policy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AllocationPolicy_versions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AllocationPolicy().Versions(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []int) graphql.Marshaler {
+			return ec.marshalNInt2ᚕintᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AllocationPolicy_versions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AllocationPolicy", field, true, true, "Int")
+}
+
+func (ec *executionContext) _AllocationPolicy_savedAt(ctx context.Context, field graphql.CollectedField, obj *ledger.Policy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AllocationPolicy_savedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SavedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AllocationPolicy_savedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AllocationPolicy", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _AllocationPolicy_savedBy(ctx context.Context, field graphql.CollectedField, obj *ledger.Policy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AllocationPolicy_savedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SavedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *uuid.UUID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AllocationPolicy_savedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AllocationPolicy", field, false, false, "ID")
+}
 
 func (ec *executionContext) _Balance_balance(ctx context.Context, field graphql.CollectedField, obj *ledger.Balance) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
@@ -2507,6 +7271,553 @@ func (ec *executionContext) _Balance_credit(ctx context.Context, field graphql.C
 }
 func (ec *executionContext) fieldContext_Balance_credit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Balance", field, false, false, "Money")
+}
+
+func (ec *executionContext) _BalanceImport_id(ctx context.Context, field graphql.CollectedField, obj *ledger.BalanceImport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceImport_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceImport_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceImport", field, false, false, "ID")
+}
+
+func (ec *executionContext) _BalanceImport_status(ctx context.Context, field graphql.CollectedField, obj *ledger.BalanceImport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceImport_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.BalanceImportStatus) graphql.Marshaler {
+			return ec.marshalNBalanceImportStatus2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐBalanceImportStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceImport_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceImport", field, false, false, "BalanceImportStatus")
+}
+
+func (ec *executionContext) _BalanceImport_fileName(ctx context.Context, field graphql.CollectedField, obj *ledger.BalanceImport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceImport_fileName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.BalanceImport().FileName(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceImport_fileName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceImport", field, true, true, "String")
+}
+
+func (ec *executionContext) _BalanceImport_fileSha256(ctx context.Context, field graphql.CollectedField, obj *ledger.BalanceImport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceImport_fileSha256(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FileSHA256, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceImport_fileSha256(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceImport", field, false, false, "String")
+}
+
+func (ec *executionContext) _BalanceImport_importDate(ctx context.Context, field graphql.CollectedField, obj *ledger.BalanceImport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceImport_importDate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ImportDate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Date) graphql.Marshaler {
+			return ec.marshalNDate2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceImport_importDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceImport", field, false, false, "Date")
+}
+
+func (ec *executionContext) _BalanceImport_options(ctx context.Context, field graphql.CollectedField, obj *ledger.BalanceImport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceImport_options(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Options, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.ImportOptions) graphql.Marshaler {
+			return ec.marshalNBalanceImportOptions2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportOptions(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceImport_options(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BalanceImport",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BalanceImportOptions(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BalanceImport_rowsRead(ctx context.Context, field graphql.CollectedField, obj *ledger.BalanceImport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceImport_rowsRead(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RowsRead, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceImport_rowsRead(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceImport", field, false, false, "Int")
+}
+
+func (ec *executionContext) _BalanceImport_rowsPosted(ctx context.Context, field graphql.CollectedField, obj *ledger.BalanceImport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceImport_rowsPosted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RowsPosted, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceImport_rowsPosted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceImport", field, false, false, "Int")
+}
+
+func (ec *executionContext) _BalanceImport_rowsSkipped(ctx context.Context, field graphql.CollectedField, obj *ledger.BalanceImport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceImport_rowsSkipped(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RowsSkipped, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceImport_rowsSkipped(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceImport", field, false, false, "Int")
+}
+
+func (ec *executionContext) _BalanceImport_patientsCreated(ctx context.Context, field graphql.CollectedField, obj *ledger.BalanceImport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceImport_patientsCreated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PatientsCreated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceImport_patientsCreated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceImport", field, false, false, "Int")
+}
+
+func (ec *executionContext) _BalanceImport_guarantorsCreated(ctx context.Context, field graphql.CollectedField, obj *ledger.BalanceImport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceImport_guarantorsCreated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GuarantorsCreated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceImport_guarantorsCreated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceImport", field, false, false, "Int")
+}
+
+func (ec *executionContext) _BalanceImport_encounters(ctx context.Context, field graphql.CollectedField, obj *ledger.BalanceImport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceImport_encounters(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Encounters, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceImport_encounters(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceImport", field, false, false, "Int")
+}
+
+func (ec *executionContext) _BalanceImport_patientDebits(ctx context.Context, field graphql.CollectedField, obj *ledger.BalanceImport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceImport_patientDebits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PatientDebits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceImport_patientDebits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceImport", field, false, false, "Money")
+}
+
+func (ec *executionContext) _BalanceImport_patientCredits(ctx context.Context, field graphql.CollectedField, obj *ledger.BalanceImport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceImport_patientCredits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PatientCredits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceImport_patientCredits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceImport", field, false, false, "Money")
+}
+
+func (ec *executionContext) _BalanceImport_insurance(ctx context.Context, field graphql.CollectedField, obj *ledger.BalanceImport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceImport_insurance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Insurance, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceImport_insurance(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceImport", field, false, false, "Money")
+}
+
+func (ec *executionContext) _BalanceImport_createdAt(ctx context.Context, field graphql.CollectedField, obj *ledger.BalanceImport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceImport_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceImport_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceImport", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _BalanceImport_undoneAt(ctx context.Context, field graphql.CollectedField, obj *ledger.BalanceImport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceImport_undoneAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UndoneAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceImport_undoneAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceImport", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _BalanceImport_reconciliation(ctx context.Context, field graphql.CollectedField, obj *ledger.BalanceImport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceImport_reconciliation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.BalanceImport().Reconciliation(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Reconciliation) graphql.Marshaler {
+			return ec.marshalNReconciliation2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐReconciliation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceImport_reconciliation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BalanceImport",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Reconciliation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BalanceImportOptions_createMissingPatients(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportOptions) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceImportOptions_createMissingPatients(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreateMissingPatients, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceImportOptions_createMissingPatients(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceImportOptions", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _BalanceImportOptions_encounterPerProviderLocation(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportOptions) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceImportOptions_encounterPerProviderLocation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EncounterPerProviderLocation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceImportOptions_encounterPerProviderLocation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceImportOptions", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _BalanceImportOptions_delimiter(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportOptions) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceImportOptions_delimiter(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.BalanceImportOptions().Delimiter(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceImportOptions_delimiter(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceImportOptions", field, true, true, "String")
+}
+
+func (ec *executionContext) _BalanceImportOptions_defaultProvider(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportOptions) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceImportOptions_defaultProvider(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.BalanceImportOptions().DefaultProvider(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceImportOptions_defaultProvider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceImportOptions", field, true, true, "String")
+}
+
+func (ec *executionContext) _BalanceImportOptions_defaultLocation(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportOptions) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceImportOptions_defaultLocation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.BalanceImportOptions().DefaultLocation(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceImportOptions_defaultLocation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceImportOptions", field, true, true, "String")
 }
 
 func (ec *executionContext) _Batch_id(ctx context.Context, field graphql.CollectedField, obj *ledger.Batch) (ret graphql.Marshaler) {
@@ -3495,6 +8806,460 @@ func (ec *executionContext) fieldContext_Encounter_charges(_ context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _FamilyLedger_guarantor(ctx context.Context, field graphql.CollectedField, obj *ledger.FamilyBalances) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FamilyLedger_guarantor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.FamilyLedger().Guarantor(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Guarantor) graphql.Marshaler {
+			return ec.marshalNGuarantor2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐGuarantor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FamilyLedger_guarantor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FamilyLedger",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Guarantor(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FamilyLedger_policy(ctx context.Context, field graphql.CollectedField, obj *ledger.FamilyBalances) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FamilyLedger_policy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Policy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.PolicyRef) graphql.Marshaler {
+			return ec.marshalNPolicyRef2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPolicyRef(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FamilyLedger_policy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FamilyLedger",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PolicyRef(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FamilyLedger_asOf(ctx context.Context, field graphql.CollectedField, obj *ledger.FamilyBalances) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FamilyLedger_asOf(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AsOf, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Date) graphql.Marshaler {
+			return ec.marshalNDate2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FamilyLedger_asOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FamilyLedger", field, false, false, "Date")
+}
+
+func (ec *executionContext) _FamilyLedger_charges(ctx context.Context, field graphql.CollectedField, obj *ledger.FamilyBalances) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FamilyLedger_charges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Charges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.ChargeStanding) graphql.Marshaler {
+			return ec.marshalNFamilyLedgerCharge2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐChargeStandingᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FamilyLedger_charges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FamilyLedger",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FamilyLedgerCharge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FamilyLedger_credits(ctx context.Context, field graphql.CollectedField, obj *ledger.FamilyBalances) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FamilyLedger_credits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Credits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.CreditStanding) graphql.Marshaler {
+			return ec.marshalNFamilyLedgerCredit2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐCreditStandingᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FamilyLedger_credits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FamilyLedger",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FamilyLedgerCredit(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FamilyLedger_owed(ctx context.Context, field graphql.CollectedField, obj *ledger.FamilyBalances) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FamilyLedger_owed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Owed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FamilyLedger_owed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FamilyLedger", field, false, false, "Money")
+}
+
+func (ec *executionContext) _FamilyLedger_unallocated(ctx context.Context, field graphql.CollectedField, obj *ledger.FamilyBalances) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FamilyLedger_unallocated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unallocated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FamilyLedger_unallocated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FamilyLedger", field, false, false, "Money")
+}
+
+func (ec *executionContext) _FamilyLedger_unearned(ctx context.Context, field graphql.CollectedField, obj *ledger.FamilyBalances) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FamilyLedger_unearned(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unearned, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FamilyLedger_unearned(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FamilyLedger", field, false, false, "Money")
+}
+
+func (ec *executionContext) _FamilyLedgerCharge_charge(ctx context.Context, field graphql.CollectedField, obj *ledger.ChargeStanding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FamilyLedgerCharge_charge(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.FamilyLedgerCharge().Charge(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Charge) graphql.Marshaler {
+			return ec.marshalNCharge2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐCharge(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FamilyLedgerCharge_charge(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FamilyLedgerCharge",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Charge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FamilyLedgerCharge_portion(ctx context.Context, field graphql.CollectedField, obj *ledger.ChargeStanding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FamilyLedgerCharge_portion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Portion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FamilyLedgerCharge_portion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FamilyLedgerCharge", field, false, false, "Money")
+}
+
+func (ec *executionContext) _FamilyLedgerCharge_linked(ctx context.Context, field graphql.CollectedField, obj *ledger.ChargeStanding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FamilyLedgerCharge_linked(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Linked, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FamilyLedgerCharge_linked(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FamilyLedgerCharge", field, false, false, "Money")
+}
+
+func (ec *executionContext) _FamilyLedgerCharge_owed(ctx context.Context, field graphql.CollectedField, obj *ledger.ChargeStanding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FamilyLedgerCharge_owed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Owed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FamilyLedgerCharge_owed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FamilyLedgerCharge", field, false, false, "Money")
+}
+
+func (ec *executionContext) _FamilyLedgerCharge_foldedInto(ctx context.Context, field graphql.CollectedField, obj *ledger.ChargeStanding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FamilyLedgerCharge_foldedInto(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.FamilyLedgerCharge().FoldedInto(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Charge) graphql.Marshaler {
+			return ec.marshalOCharge2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐCharge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FamilyLedgerCharge_foldedInto(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FamilyLedgerCharge",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Charge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FamilyLedgerCredit_place(ctx context.Context, field graphql.CollectedField, obj *ledger.CreditStanding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FamilyLedgerCredit_place(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Place, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Place) graphql.Marshaler {
+			return ec.marshalNAllocationPlace2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPlace(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FamilyLedgerCredit_place(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FamilyLedgerCredit",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AllocationPlace(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FamilyLedgerCredit_hidden(ctx context.Context, field graphql.CollectedField, obj *ledger.CreditStanding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FamilyLedgerCredit_hidden(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hidden, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FamilyLedgerCredit_hidden(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FamilyLedgerCredit", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _FamilyLedgerCredit_amount(ctx context.Context, field graphql.CollectedField, obj *ledger.CreditStanding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FamilyLedgerCredit_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FamilyLedgerCredit_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FamilyLedgerCredit", field, false, false, "Money")
+}
+
+func (ec *executionContext) _FamilyLedgerCredit_remaining(ctx context.Context, field graphql.CollectedField, obj *ledger.CreditStanding) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FamilyLedgerCredit_remaining(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Remaining, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FamilyLedgerCredit_remaining(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FamilyLedgerCredit", field, false, false, "Money")
+}
+
 func (ec *executionContext) _Guarantor_id(ctx context.Context, field graphql.CollectedField, obj *ledger.Guarantor) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3972,6 +9737,1108 @@ func (ec *executionContext) fieldContext_GuarantorEdge_node(_ context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _ImportBalancesPayload_report(ctx context.Context, field graphql.CollectedField, obj *model.ImportBalancesPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportBalancesPayload_report(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Report, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.ImportReport) graphql.Marshaler {
+			return ec.marshalNImportReport2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportReport(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportBalancesPayload_report(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportBalancesPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportReport(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportBalancesPayload_import(ctx context.Context, field graphql.CollectedField, obj *model.ImportBalancesPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportBalancesPayload_import(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Import, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.BalanceImport) graphql.Marshaler {
+			return ec.marshalOBalanceImport2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐBalanceImport(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportBalancesPayload_import(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportBalancesPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BalanceImport(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportIssue_row(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportIssue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportIssue_row(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Row, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportIssue_row(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportIssue", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportIssue_line(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportIssue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportIssue_line(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Line, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportIssue_line(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportIssue", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportIssue_column(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportIssue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportIssue_column(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ImportIssue().Column(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportIssue_column(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportIssue", field, true, true, "String")
+}
+
+func (ec *executionContext) _ImportIssue_severity(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportIssue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportIssue_severity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Severity, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.ImportSeverity) graphql.Marshaler {
+			return ec.marshalNImportIssueSeverity2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportSeverity(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportIssue_severity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportIssue", field, false, false, "ImportIssueSeverity")
+}
+
+func (ec *executionContext) _ImportIssue_code(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportIssue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportIssue_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportIssue_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportIssue", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportIssue_message(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportIssue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportIssue_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportIssue_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportIssue", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportPatientTotal_patient(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportPatientTotal) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportPatientTotal_patient(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ImportPatientTotal().Patient(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Patient) graphql.Marshaler {
+			return ec.marshalOPatient2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPatient(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportPatientTotal_patient(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportPatientTotal",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Patient(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportPatientTotal_created(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportPatientTotal) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportPatientTotal_created(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Created, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportPatientTotal_created(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportPatientTotal", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ImportPatientTotal_externalId(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportPatientTotal) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportPatientTotal_externalId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ImportPatientTotal().ExternalID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportPatientTotal_externalId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportPatientTotal", field, true, true, "String")
+}
+
+func (ec *executionContext) _ImportPatientTotal_lastName(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportPatientTotal) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportPatientTotal_lastName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportPatientTotal_lastName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportPatientTotal", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportPatientTotal_firstName(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportPatientTotal) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportPatientTotal_firstName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FirstName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportPatientTotal_firstName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportPatientTotal", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportPatientTotal_birthDate(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportPatientTotal) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportPatientTotal_birthDate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BirthDate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Date) graphql.Marshaler {
+			return ec.marshalODate2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportPatientTotal_birthDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportPatientTotal", field, false, false, "Date")
+}
+
+func (ec *executionContext) _ImportPatientTotal_guarantor(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportPatientTotal) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportPatientTotal_guarantor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ImportPatientTotal().Guarantor(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Guarantor) graphql.Marshaler {
+			return ec.marshalOGuarantor2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐGuarantor(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportPatientTotal_guarantor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportPatientTotal",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Guarantor(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportPatientTotal_guarantorName(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportPatientTotal) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportPatientTotal_guarantorName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GuarantorName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportPatientTotal_guarantorName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportPatientTotal", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportPatientTotal_firstRow(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportPatientTotal) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportPatientTotal_firstRow(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FirstRow, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportPatientTotal_firstRow(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportPatientTotal", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportPatientTotal_totals(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportPatientTotal) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportPatientTotal_totals(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Totals, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.ImportTotals) graphql.Marshaler {
+			return ec.marshalNImportTotals2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportTotals(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportPatientTotal_totals(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportPatientTotal",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportTotals(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportReport_mode(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_mode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Mode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.ImportMode) graphql.Marshaler {
+			return ec.marshalNImportMode2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportMode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_mode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportReport", field, false, false, "ImportMode")
+}
+
+func (ec *executionContext) _ImportReport_outcome(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_outcome(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Outcome, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.ImportOutcome) graphql.Marshaler {
+			return ec.marshalNImportOutcome2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportOutcome(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_outcome(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportReport", field, false, false, "ImportOutcome")
+}
+
+func (ec *executionContext) _ImportReport_message(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportReport", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportReport_fileName(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_fileName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ImportReport().FileName(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_fileName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportReport", field, true, true, "String")
+}
+
+func (ec *executionContext) _ImportReport_fileSha256(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_fileSha256(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FileSHA256, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_fileSha256(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportReport", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportReport_delimiter(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_delimiter(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ImportReport().Delimiter(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_delimiter(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportReport", field, true, true, "String")
+}
+
+func (ec *executionContext) _ImportReport_rows(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_rows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rows, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_rows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportReport", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportReport_rowsToPost(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_rowsToPost(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RowsToPost, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_rowsToPost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportReport", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportReport_rowsSkipped(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_rowsSkipped(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RowsSkipped, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_rowsSkipped(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportReport", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportReport_errors(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportReport", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportReport_warnings(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_warnings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Warnings, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_warnings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportReport", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportReport_issues(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_issues(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Issues, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.ImportIssue) graphql.Marshaler {
+			return ec.marshalNImportIssue2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportIssueᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_issues(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportReport",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportIssue(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportReport_issuesTruncated(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_issuesTruncated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IssuesTruncated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_issuesTruncated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportReport", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ImportReport_totals(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_totals(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Totals, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.ImportTotals) graphql.Marshaler {
+			return ec.marshalNImportTotals2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportTotals(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_totals(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportReport",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportTotals(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportReport_patients(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_patients(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ImportReport().Patients(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.ImportPatientTotal) graphql.Marshaler {
+			return ec.marshalNImportPatientTotal2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportPatientTotalᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_patients(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportReport",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportPatientTotal(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportReport_patientsCreated(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_patientsCreated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PatientsCreated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_patientsCreated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportReport", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportReport_guarantorsCreated(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_guarantorsCreated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GuarantorsCreated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_guarantorsCreated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportReport", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportReport_encounters(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_encounters(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Encounters, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_encounters(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportReport", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportReport_reconciliation(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_reconciliation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reconciliation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Reconciliation) graphql.Marshaler {
+			return ec.marshalOReconciliation2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐReconciliation(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_reconciliation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportReport",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Reconciliation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportReport_duplicateOf(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_duplicateOf(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ImportReport().DuplicateOf(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.BalanceImport) graphql.Marshaler {
+			return ec.marshalOBalanceImport2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐBalanceImport(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_duplicateOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportReport",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BalanceImport(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportTotals_rows(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportTotals) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportTotals_rows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rows, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportTotals_rows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportTotals", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportTotals_patientDebits(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportTotals) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportTotals_patientDebits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PatientDebits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportTotals_patientDebits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportTotals", field, false, false, "Money")
+}
+
+func (ec *executionContext) _ImportTotals_patientCredits(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportTotals) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportTotals_patientCredits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PatientCredits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportTotals_patientCredits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportTotals", field, false, false, "Money")
+}
+
+func (ec *executionContext) _ImportTotals_insurance(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportTotals) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportTotals_insurance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Insurance, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportTotals_insurance(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportTotals", field, false, false, "Money")
+}
+
+func (ec *executionContext) _ImportTotals_patientBalance(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportTotals) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportTotals_patientBalance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PatientBalance, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportTotals_patientBalance(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportTotals", field, false, false, "Money")
+}
+
+func (ec *executionContext) _ImportTotals_total(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportTotals) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportTotals_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportTotals_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportTotals", field, false, false, "Money")
+}
+
 func (ec *executionContext) _Location_id(ctx context.Context, field graphql.CollectedField, obj *ledger.Location) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4039,6 +10906,314 @@ func (ec *executionContext) _Location_code(ctx context.Context, field graphql.Co
 }
 func (ec *executionContext) fieldContext_Location_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Location", field, true, true, "String")
+}
+
+func (ec *executionContext) _Mutation_updateAgingSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateAgingSettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateAgingSettings(ctx, fc.Args["input"].(model.UpdateAgingSettingsInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.UpdateAgingSettingsPayload) graphql.Marshaler {
+			return ec.marshalNUpdateAgingSettingsPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐUpdateAgingSettingsPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateAgingSettings(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UpdateAgingSettingsPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateAgingSettings_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_transferIncome(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_transferIncome(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().TransferIncome(ctx, fc.Args["input"].(model.TransferInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.TransferIncomePayload) graphql.Marshaler {
+			return ec.marshalNTransferIncomePayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐTransferIncomePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_transferIncome(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TransferIncomePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_transferIncome_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_allocateUnearned(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_allocateUnearned(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AllocateUnearned(ctx, fc.Args["input"].(model.AllocateUnearnedInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.AllocateUnearnedPayload) graphql.Marshaler {
+			return ec.marshalNAllocateUnearnedPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐAllocateUnearnedPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_allocateUnearned(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AllocateUnearnedPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_allocateUnearned_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_savePolicy(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_savePolicy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SavePolicy(ctx, fc.Args["input"].(model.SavePolicyInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.SavePolicyPayload) graphql.Marshaler {
+			return ec.marshalNSavePolicyPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐSavePolicyPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_savePolicy(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SavePolicyPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_savePolicy_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setDefaultPolicy(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setDefaultPolicy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetDefaultPolicy(ctx, fc.Args["input"].(model.SetDefaultPolicyInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.SetDefaultPolicyPayload) graphql.Marshaler {
+			return ec.marshalNSetDefaultPolicyPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐSetDefaultPolicyPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setDefaultPolicy(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SetDefaultPolicyPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setDefaultPolicy_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_importBalances(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_importBalances(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ImportBalances(ctx, fc.Args["input"].(model.ImportBalancesInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ImportBalancesPayload) graphql.Marshaler {
+			return ec.marshalNImportBalancesPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐImportBalancesPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_importBalances(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportBalancesPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_importBalances_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_undoBalanceImport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_undoBalanceImport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UndoBalanceImport(ctx, fc.Args["input"].(model.UndoBalanceImportInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.UndoBalanceImportPayload) graphql.Marshaler {
+			return ec.marshalNUndoBalanceImportPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐUndoBalanceImportPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_undoBalanceImport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UndoBalanceImportPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_undoBalanceImport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Mutation_postEncounter(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -4976,6 +12151,488 @@ func (ec *executionContext) fieldContext_PatientEdge_node(_ context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _PlannedSplit_amount(ctx context.Context, field graphql.CollectedField, obj *ledger.PlannedSplit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlannedSplit_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlannedSplit_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlannedSplit", field, false, false, "Money")
+}
+
+func (ec *executionContext) _PlannedSplit_code(ctx context.Context, field graphql.CollectedField, obj *ledger.PlannedSplit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlannedSplit_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.SplitCode) graphql.Marshaler {
+			return ec.marshalNSplitCode2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐSplitCode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlannedSplit_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlannedSplit", field, false, false, "SplitCode")
+}
+
+func (ec *executionContext) _PlannedSplit_stage(ctx context.Context, field graphql.CollectedField, obj *ledger.PlannedSplit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlannedSplit_stage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlannedSplit_stage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlannedSplit", field, false, false, "String")
+}
+
+func (ec *executionContext) _PlannedSplit_patient(ctx context.Context, field graphql.CollectedField, obj *ledger.PlannedSplit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlannedSplit_patient(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PlannedSplit().Patient(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Patient) graphql.Marshaler {
+			return ec.marshalNPatient2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPatient(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlannedSplit_patient(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PlannedSplit",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Patient(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PlannedSplit_provider(ctx context.Context, field graphql.CollectedField, obj *ledger.PlannedSplit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlannedSplit_provider(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PlannedSplit().Provider(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Provider) graphql.Marshaler {
+			return ec.marshalOProvider2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐProvider(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PlannedSplit_provider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PlannedSplit",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Provider(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PlannedSplit_location(ctx context.Context, field graphql.CollectedField, obj *ledger.PlannedSplit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlannedSplit_location(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PlannedSplit().Location(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Location) graphql.Marshaler {
+			return ec.marshalOLocation2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐLocation(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PlannedSplit_location(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PlannedSplit",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Location(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PlannedSplit_charge(ctx context.Context, field graphql.CollectedField, obj *ledger.PlannedSplit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlannedSplit_charge(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PlannedSplit().Charge(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Charge) graphql.Marshaler {
+			return ec.marshalOCharge2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐCharge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PlannedSplit_charge(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PlannedSplit",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Charge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PlannedSplit_unearnedType(ctx context.Context, field graphql.CollectedField, obj *ledger.PlannedSplit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlannedSplit_unearnedType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PlannedSplit().UnearnedType(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.UnearnedType) graphql.Marshaler {
+			return ec.marshalOUnearnedType2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐUnearnedType(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PlannedSplit_unearnedType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PlannedSplit",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UnearnedType(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PolicyDefault_operation(ctx context.Context, field graphql.CollectedField, obj *ledger.EffectivePolicyDefault) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyDefault_operation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Operation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.AllocationOperation) graphql.Marshaler {
+			return ec.marshalNAllocationOperation2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAllocationOperation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyDefault_operation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyDefault", field, false, false, "AllocationOperation")
+}
+
+func (ec *executionContext) _PolicyDefault_policy(ctx context.Context, field graphql.CollectedField, obj *ledger.EffectivePolicyDefault) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyDefault_policy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Policy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyDefault_policy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyDefault", field, false, false, "String")
+}
+
+func (ec *executionContext) _PolicyDefault_set(ctx context.Context, field graphql.CollectedField, obj *ledger.EffectivePolicyDefault) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyDefault_set(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Set, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyDefault_set(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyDefault", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _PolicyDefault_setAt(ctx context.Context, field graphql.CollectedField, obj *ledger.EffectivePolicyDefault) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyDefault_setAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SetAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyDefault_setAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyDefault", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _PolicyParam_name(ctx context.Context, field graphql.CollectedField, obj *ledger.PolicyParam) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyParam_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyParam_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyParam", field, false, false, "String")
+}
+
+func (ec *executionContext) _PolicyParam_type(ctx context.Context, field graphql.CollectedField, obj *ledger.PolicyParam) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyParam_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyParam_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyParam", field, false, false, "String")
+}
+
+func (ec *executionContext) _PolicyParam_default(ctx context.Context, field graphql.CollectedField, obj *ledger.PolicyParam) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyParam_default(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Default, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyParam_default(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyParam", field, false, false, "String")
+}
+
+func (ec *executionContext) _PolicyParam_description(ctx context.Context, field graphql.CollectedField, obj *ledger.PolicyParam) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyParam_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PolicyParam().Description(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyParam_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyParam", field, true, true, "String")
+}
+
+func (ec *executionContext) _PolicyRef_name(ctx context.Context, field graphql.CollectedField, obj *ledger.PolicyRef) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyRef_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyRef_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyRef", field, false, false, "String")
+}
+
+func (ec *executionContext) _PolicyRef_version(ctx context.Context, field graphql.CollectedField, obj *ledger.PolicyRef) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyRef_version(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Version, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyRef_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyRef", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PolicyRef_builtin(ctx context.Context, field graphql.CollectedField, obj *ledger.PolicyRef) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyRef_builtin(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Builtin, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyRef_builtin(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyRef", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _PostAdjustmentPayload_adjustment(ctx context.Context, field graphql.CollectedField, obj *model.PostAdjustmentPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5067,6 +12724,38 @@ func (ec *executionContext) fieldContext_PostReceiptPayload_receipt(_ context.Co
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Receipt(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PostReceiptPayload_allocation(ctx context.Context, field graphql.CollectedField, obj *model.PostReceiptPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PostReceiptPayload_allocation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Allocation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Plan) graphql.Marshaler {
+			return ec.marshalOAllocationPlan2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPlan(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PostReceiptPayload_allocation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PostReceiptPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AllocationPlan(ctx, field)
 		},
 	}
 	return fc, nil
@@ -5334,6 +13023,477 @@ func (ec *executionContext) fieldContext_Query_practice(_ context.Context, field
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Practice(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_aging(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_aging(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Aging(ctx, fc.Args["input"].(model.AgingInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.AgingReport) graphql.Marshaler {
+			return ec.marshalNAgingReport2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAgingReport(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_aging(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AgingReport(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_aging_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_agingSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_agingSettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().AgingSettings(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.AgingSettings) graphql.Marshaler {
+			return ec.marshalNAgingSettings2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAgingSettings(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_agingSettings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AgingSettings(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_previewReceipt(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_previewReceipt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().PreviewReceipt(ctx, fc.Args["input"].(model.PostReceiptInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Plan) graphql.Marshaler {
+			return ec.marshalNAllocationPlan2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPlan(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_previewReceipt(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AllocationPlan(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_previewReceipt_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_previewTransfer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_previewTransfer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().PreviewTransfer(ctx, fc.Args["input"].(model.TransferInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Plan) graphql.Marshaler {
+			return ec.marshalNAllocationPlan2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPlan(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_previewTransfer(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AllocationPlan(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_previewTransfer_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_familyLedger(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_familyLedger(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().FamilyLedger(ctx, fc.Args["guarantorId"].(uuid.UUID), fc.Args["policy"].(*string), fc.Args["asOf"].(*ledger.Date), fc.Args["params"].(map[string]any))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.FamilyBalances) graphql.Marshaler {
+			return ec.marshalNFamilyLedger2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐFamilyBalances(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_familyLedger(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FamilyLedger(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_familyLedger_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_allocationPolicies(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_allocationPolicies(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().AllocationPolicies(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.Policy) graphql.Marshaler {
+			return ec.marshalNAllocationPolicy2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPolicyᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_allocationPolicies(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AllocationPolicy(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_allocationPolicy(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_allocationPolicy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().AllocationPolicy(ctx, fc.Args["name"].(string), fc.Args["version"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Policy) graphql.Marshaler {
+			return ec.marshalOAllocationPolicy2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPolicy(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_allocationPolicy(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AllocationPolicy(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_allocationPolicy_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_validatePolicy(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_validatePolicy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ValidatePolicy(ctx, fc.Args["document"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Policy) graphql.Marshaler {
+			return ec.marshalOAllocationPolicy2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPolicy(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_validatePolicy(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AllocationPolicy(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_validatePolicy_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_allocationPolicyDefaults(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_allocationPolicyDefaults(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().AllocationPolicyDefaults(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.EffectivePolicyDefault) graphql.Marshaler {
+			return ec.marshalNPolicyDefault2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐEffectivePolicyDefaultᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_allocationPolicyDefaults(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PolicyDefault(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_balanceForwardTemplate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_balanceForwardTemplate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().BalanceForwardTemplate(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_balanceForwardTemplate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Query", field, true, true, "String")
+}
+
+func (ec *executionContext) _Query_balanceImport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_balanceImport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().BalanceImport(ctx, fc.Args["id"].(uuid.UUID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.BalanceImport) graphql.Marshaler {
+			return ec.marshalOBalanceImport2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐBalanceImport(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_balanceImport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BalanceImport(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_balanceImport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_balanceImports(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_balanceImports(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().BalanceImports(ctx, fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.BalanceImport) graphql.Marshaler {
+			return ec.marshalNBalanceImport2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐBalanceImportᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_balanceImports(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BalanceImport(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_balanceImports_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -6110,6 +14270,38 @@ func (ec *executionContext) fieldContext_Receipt_postedAt(_ context.Context, fie
 	return graphql.NewScalarFieldContext("Receipt", field, false, false, "DateTime")
 }
 
+func (ec *executionContext) _Receipt_policy(ctx context.Context, field graphql.CollectedField, obj *ledger.Receipt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Receipt_policy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Receipt().Policy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.PolicyRef) graphql.Marshaler {
+			return ec.marshalOPolicyRef2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPolicyRef(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Receipt_policy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Receipt",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PolicyRef(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ReceiptConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ReceiptConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6252,6 +14444,387 @@ func (ec *executionContext) fieldContext_ReceiptEdge_node(_ context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _Reconciliation_matches(ctx context.Context, field graphql.CollectedField, obj *ledger.Reconciliation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Reconciliation_matches(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Matches, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Reconciliation_matches(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Reconciliation", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Reconciliation_filePatient(ctx context.Context, field graphql.CollectedField, obj *ledger.Reconciliation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Reconciliation_filePatient(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FilePatient, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Reconciliation_filePatient(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Reconciliation", field, false, false, "Money")
+}
+
+func (ec *executionContext) _Reconciliation_ledgerPatient(ctx context.Context, field graphql.CollectedField, obj *ledger.Reconciliation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Reconciliation_ledgerPatient(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LedgerPatient, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Reconciliation_ledgerPatient(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Reconciliation", field, false, false, "Money")
+}
+
+func (ec *executionContext) _Reconciliation_fileInsurance(ctx context.Context, field graphql.CollectedField, obj *ledger.Reconciliation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Reconciliation_fileInsurance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FileInsurance, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Reconciliation_fileInsurance(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Reconciliation", field, false, false, "Money")
+}
+
+func (ec *executionContext) _Reconciliation_ledgerInsurance(ctx context.Context, field graphql.CollectedField, obj *ledger.Reconciliation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Reconciliation_ledgerInsurance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LedgerInsurance, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Reconciliation_ledgerInsurance(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Reconciliation", field, false, false, "Money")
+}
+
+func (ec *executionContext) _Reconciliation_patients(ctx context.Context, field graphql.CollectedField, obj *ledger.Reconciliation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Reconciliation_patients(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Reconciliation().Patients(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.ReconciliationLine) graphql.Marshaler {
+			return ec.marshalNReconciliationLine2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐReconciliationLineᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Reconciliation_patients(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Reconciliation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReconciliationLine(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Reconciliation_guarantors(ctx context.Context, field graphql.CollectedField, obj *ledger.Reconciliation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Reconciliation_guarantors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Reconciliation().Guarantors(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.ReconciliationLine) graphql.Marshaler {
+			return ec.marshalNReconciliationLine2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐReconciliationLineᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Reconciliation_guarantors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Reconciliation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReconciliationLine(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReconciliationLine_patient(ctx context.Context, field graphql.CollectedField, obj *ledger.ReconciliationLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationLine_patient(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ReconciliationLine().Patient(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Patient) graphql.Marshaler {
+			return ec.marshalOPatient2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPatient(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationLine_patient(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReconciliationLine",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Patient(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReconciliationLine_guarantor(ctx context.Context, field graphql.CollectedField, obj *ledger.ReconciliationLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationLine_guarantor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ReconciliationLine().Guarantor(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Guarantor) graphql.Marshaler {
+			return ec.marshalNGuarantor2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐGuarantor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationLine_guarantor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReconciliationLine",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Guarantor(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReconciliationLine_rows(ctx context.Context, field graphql.CollectedField, obj *ledger.ReconciliationLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationLine_rows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rows, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationLine_rows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationLine", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReconciliationLine_filePatient(ctx context.Context, field graphql.CollectedField, obj *ledger.ReconciliationLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationLine_filePatient(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FilePatient, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationLine_filePatient(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationLine", field, false, false, "Money")
+}
+
+func (ec *executionContext) _ReconciliationLine_ledgerPatient(ctx context.Context, field graphql.CollectedField, obj *ledger.ReconciliationLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationLine_ledgerPatient(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LedgerPatient, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationLine_ledgerPatient(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationLine", field, false, false, "Money")
+}
+
+func (ec *executionContext) _ReconciliationLine_fileInsurance(ctx context.Context, field graphql.CollectedField, obj *ledger.ReconciliationLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationLine_fileInsurance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FileInsurance, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationLine_fileInsurance(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationLine", field, false, false, "Money")
+}
+
+func (ec *executionContext) _ReconciliationLine_ledgerInsurance(ctx context.Context, field graphql.CollectedField, obj *ledger.ReconciliationLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationLine_ledgerInsurance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LedgerInsurance, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationLine_ledgerInsurance(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationLine", field, false, false, "Money")
+}
+
+func (ec *executionContext) _ReconciliationLine_matches(ctx context.Context, field graphql.CollectedField, obj *ledger.ReconciliationLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReconciliationLine_matches(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Matches, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReconciliationLine_matches(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReconciliationLine", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _ReverseReceiptPayload_receipt(ctx context.Context, field graphql.CollectedField, obj *model.ReverseReceiptPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6279,6 +14852,70 @@ func (ec *executionContext) fieldContext_ReverseReceiptPayload_receipt(_ context
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Receipt(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SavePolicyPayload_policy(ctx context.Context, field graphql.CollectedField, obj *model.SavePolicyPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SavePolicyPayload_policy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Policy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Policy) graphql.Marshaler {
+			return ec.marshalNAllocationPolicy2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPolicy(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SavePolicyPayload_policy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SavePolicyPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AllocationPolicy(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SetDefaultPolicyPayload_defaults(ctx context.Context, field graphql.CollectedField, obj *model.SetDefaultPolicyPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SetDefaultPolicyPayload_defaults(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Defaults, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.EffectivePolicyDefault) graphql.Marshaler {
+			return ec.marshalNPolicyDefault2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐEffectivePolicyDefaultᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SetDefaultPolicyPayload_defaults(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SetDefaultPolicyPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PolicyDefault(ctx, field)
 		},
 	}
 	return fc, nil
@@ -6545,6 +15182,146 @@ func (ec *executionContext) fieldContext_Split_receipt(_ context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _Subscription_agingUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_agingUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().AgingUpdated(ctx, fc.Args["input"].(model.AgingInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.AgingReport) graphql.Marshaler {
+			return ec.marshalNAgingReport2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAgingReport(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_agingUpdated(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AgingReport(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_agingUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TransferIncomePayload_plan(ctx context.Context, field graphql.CollectedField, obj *model.TransferIncomePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TransferIncomePayload_plan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Plan, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Plan) graphql.Marshaler {
+			return ec.marshalNAllocationPlan2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPlan(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TransferIncomePayload_plan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TransferIncomePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AllocationPlan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TransferIncomePayload_receipt(ctx context.Context, field graphql.CollectedField, obj *model.TransferIncomePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TransferIncomePayload_receipt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Receipt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Receipt) graphql.Marshaler {
+			return ec.marshalOReceipt2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐReceipt(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TransferIncomePayload_receipt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TransferIncomePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Receipt(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UndoBalanceImportPayload_import(ctx context.Context, field graphql.CollectedField, obj *model.UndoBalanceImportPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UndoBalanceImportPayload_import(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Import, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.BalanceImport) graphql.Marshaler {
+			return ec.marshalNBalanceImport2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐBalanceImport(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UndoBalanceImportPayload_import(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UndoBalanceImportPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BalanceImport(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _UnearnedType_id(ctx context.Context, field graphql.CollectedField, obj *ledger.UnearnedType) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6635,6 +15412,38 @@ func (ec *executionContext) _UnearnedType_isDefault(ctx context.Context, field g
 }
 func (ec *executionContext) fieldContext_UnearnedType_isDefault(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("UnearnedType", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _UpdateAgingSettingsPayload_settings(ctx context.Context, field graphql.CollectedField, obj *model.UpdateAgingSettingsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpdateAgingSettingsPayload_settings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Settings, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.AgingSettings) graphql.Marshaler {
+			return ec.marshalNAgingSettings2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAgingSettings(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UpdateAgingSettingsPayload_settings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UpdateAgingSettingsPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AgingSettings(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -7710,6 +16519,293 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputAgingInput(ctx context.Context, obj any) (model.AgingInput, error) {
+	var it model.AgingInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"asOf", "basis", "buckets", "groupBy", "creditsToOldestBucket", "minBalance", "maxBalance", "minAgeDays", "providerId", "locationId", "coverage", "sort", "first", "after"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "asOf":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("asOf"))
+			data, err := ec.unmarshalODate2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AsOf = data
+		case "basis":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("basis"))
+			data, err := ec.unmarshalOAgingBasis2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAgingBasis(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Basis = data
+		case "buckets":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("buckets"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Buckets = data
+		case "groupBy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("groupBy"))
+			data, err := ec.unmarshalOAgingGroupBy2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAgingGroup(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GroupBy = data
+		case "creditsToOldestBucket":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("creditsToOldestBucket"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreditsToOldestBucket = data
+		case "minBalance":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minBalance"))
+			data, err := ec.unmarshalOMoney2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinBalance = data
+		case "maxBalance":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxBalance"))
+			data, err := ec.unmarshalOMoney2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxBalance = data
+		case "minAgeDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minAgeDays"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinAgeDays = data
+		case "providerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProviderID = data
+		case "locationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("locationId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LocationID = data
+		case "coverage":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("coverage"))
+			data, err := ec.unmarshalOAgingCoverage2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAgingCoverage(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Coverage = data
+		case "sort":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sort"))
+			data, err := ec.unmarshalOAgingSort2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAgingSort(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Sort = data
+		case "first":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("first"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.First = data
+		case "after":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("after"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.After = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAgingInput unmarshals raw into the AgingInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAgingInput(ctx context.Context, raw any) (model.AgingInput, error) {
+	var out model.AgingInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AgingInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputAllocateUnearnedInput(ctx context.Context, obj any) (model.AllocateUnearnedInput, error) {
+	var it model.AllocateUnearnedInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"guarantorId", "chargeIds", "amount", "preview", "policy", "params", "asOf", "note", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "guarantorId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("guarantorId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GuarantorID = data
+		case "chargeIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("chargeIds"))
+			data, err := ec.unmarshalNID2ᚕgithubᚗcomᚋgoogleᚋuuidᚐUUIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChargeIds = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalOMoney2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		case "preview":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("preview"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Preview = data
+		case "policy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policy"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Policy = data
+		case "params":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("params"))
+			data, err := ec.unmarshalOPolicyParams2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Params = data
+		case "asOf":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("asOf"))
+			data, err := ec.unmarshalODate2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AsOf = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAllocateUnearnedInput unmarshals raw into the AllocateUnearnedInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAllocateUnearnedInput(ctx context.Context, raw any) (model.AllocateUnearnedInput, error) {
+	var out model.AllocateUnearnedInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AllocateUnearnedInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputAllocationInput(ctx context.Context, obj any) (model.AllocationInput, error) {
+	var it model.AllocationInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"policy", "preferPatientId", "params"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "policy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policy"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Policy = data
+		case "preferPatientId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("preferPatientId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PreferPatientID = data
+		case "params":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("params"))
+			data, err := ec.unmarshalOPolicyParams2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Params = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAllocationInput unmarshals raw into the AllocationInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAllocationInput(ctx context.Context, raw any) (model.AllocationInput, error) {
+	var out model.AllocationInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AllocationInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputChargeLineInput(ctx context.Context, obj any) (model.ChargeLineInput, error) {
 	var it model.ChargeLineInput
 	if obj == nil {
@@ -8116,6 +17212,139 @@ func UnmarshalGuarantorFilter(ctx context.Context, raw any) (model.GuarantorFilt
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputImportBalancesInput(ctx context.Context, obj any) (model.ImportBalancesInput, error) {
+	var it model.ImportBalancesInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"file", "mode", "options", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "file":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("file"))
+			data, err := ec.unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.File = data
+		case "mode":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("mode"))
+			data, err := ec.unmarshalNImportMode2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportMode(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Mode = data
+		case "options":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("options"))
+			data, err := ec.unmarshalOImportBalancesOptions2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐImportBalancesOptions(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Options = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalImportBalancesInput unmarshals raw into the ImportBalancesInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalImportBalancesInput(ctx context.Context, raw any) (model.ImportBalancesInput, error) {
+	var out model.ImportBalancesInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ImportBalancesInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputImportBalancesOptions(ctx context.Context, obj any) (model.ImportBalancesOptions, error) {
+	var it model.ImportBalancesOptions
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"createMissingPatients", "encounterPerProviderLocation", "delimiter", "defaultProvider", "defaultLocation"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "createMissingPatients":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createMissingPatients"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreateMissingPatients = data
+		case "encounterPerProviderLocation":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("encounterPerProviderLocation"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EncounterPerProviderLocation = data
+		case "delimiter":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("delimiter"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Delimiter = data
+		case "defaultProvider":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("defaultProvider"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefaultProvider = data
+		case "defaultLocation":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("defaultLocation"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DefaultLocation = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalImportBalancesOptions unmarshals raw into the ImportBalancesOptions input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalImportBalancesOptions(ctx context.Context, raw any) (model.ImportBalancesOptions, error) {
+	var out model.ImportBalancesOptions
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ImportBalancesOptions", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputPatientFilter(ctx context.Context, obj any) (model.PatientFilter, error) {
 	var it model.PatientFilter
 	if obj == nil {
@@ -8393,7 +17622,7 @@ func (ec *executionContext) unmarshalInputPostReceiptInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"kind", "patientId", "amount", "receivedOn", "method", "reference", "note", "batchId", "splits", "idempotencyKey"}
+	fieldsInOrder := [...]string{"kind", "patientId", "amount", "receivedOn", "method", "reference", "note", "batchId", "splits", "idempotencyKey", "allocation"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -8458,7 +17687,7 @@ func (ec *executionContext) unmarshalInputPostReceiptInput(ctx context.Context, 
 			it.BatchID = data
 		case "splits":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("splits"))
-			data, err := ec.unmarshalNSplitInput2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐSplitInputᚄ(ctx, v)
+			data, err := ec.unmarshalOSplitInput2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐSplitInputᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -8470,6 +17699,13 @@ func (ec *executionContext) unmarshalInputPostReceiptInput(ctx context.Context, 
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "allocation":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("allocation"))
+			data, err := ec.unmarshalOAllocationInput2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐAllocationInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Allocation = data
 		}
 	}
 	return it, nil
@@ -8634,6 +17870,118 @@ func UnmarshalReverseReceiptInput(ctx context.Context, raw any) (model.ReverseRe
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputSavePolicyInput(ctx context.Context, obj any) (model.SavePolicyInput, error) {
+	var it model.SavePolicyInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "document", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "document":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("document"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Document = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSavePolicyInput unmarshals raw into the SavePolicyInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSavePolicyInput(ctx context.Context, raw any) (model.SavePolicyInput, error) {
+	var out model.SavePolicyInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SavePolicyInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSetDefaultPolicyInput(ctx context.Context, obj any) (model.SetDefaultPolicyInput, error) {
+	var it model.SetDefaultPolicyInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"operation", "policy", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "operation":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("operation"))
+			data, err := ec.unmarshalNAllocationOperation2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAllocationOperation(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Operation = data
+		case "policy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policy"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Policy = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSetDefaultPolicyInput unmarshals raw into the SetDefaultPolicyInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSetDefaultPolicyInput(ctx context.Context, raw any) (model.SetDefaultPolicyInput, error) {
+	var out model.SetDefaultPolicyInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SetDefaultPolicyInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputSplitInput(ctx context.Context, obj any) (model.SplitInput, error) {
 	var it model.SplitInput
 	if obj == nil {
@@ -8725,6 +18073,188 @@ func UnmarshalSplitInput(ctx context.Context, raw any) (model.SplitInput, error)
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputTransferInput(ctx context.Context, obj any) (model.TransferInput, error) {
+	var it model.TransferInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"guarantorId", "patientId", "policy", "params", "asOf", "note", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "guarantorId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("guarantorId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GuarantorID = data
+		case "patientId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("patientId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PatientID = data
+		case "policy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policy"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Policy = data
+		case "params":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("params"))
+			data, err := ec.unmarshalOPolicyParams2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Params = data
+		case "asOf":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("asOf"))
+			data, err := ec.unmarshalODate2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AsOf = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalTransferInput unmarshals raw into the TransferInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalTransferInput(ctx context.Context, raw any) (model.TransferInput, error) {
+	var out model.TransferInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "TransferInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUndoBalanceImportInput(ctx context.Context, obj any) (model.UndoBalanceImportInput, error) {
+	var it model.UndoBalanceImportInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"importId", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "importId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("importId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ImportID = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUndoBalanceImportInput unmarshals raw into the UndoBalanceImportInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUndoBalanceImportInput(ctx context.Context, raw any) (model.UndoBalanceImportInput, error) {
+	var out model.UndoBalanceImportInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UndoBalanceImportInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdateAgingSettingsInput(ctx context.Context, obj any) (model.UpdateAgingSettingsInput, error) {
+	var it model.UpdateAgingSettingsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"buckets", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "buckets":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("buckets"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Buckets = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateAgingSettingsInput unmarshals raw into the UpdateAgingSettingsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateAgingSettingsInput(ctx context.Context, raw any) (model.UpdateAgingSettingsInput, error) {
+	var out model.UpdateAgingSettingsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateAgingSettingsInput", raw, &out)
+	return out, err
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -8732,6 +18262,740 @@ func UnmarshalSplitInput(ctx context.Context, raw any) (model.SplitInput, error)
 // endregion ************************** interface.gotpl ***************************
 
 // region    **************************** object.gotpl ****************************
+
+var agingBucketImplementors = []string{"AgingBucket"}
+
+func (ec *executionContext) _AgingBucket(ctx context.Context, sel ast.SelectionSet, obj *ledger.AgingBucket) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, agingBucketImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AgingBucket")
+		case "label":
+			out.Values[i] = ec._AgingBucket_label(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "fromDays":
+			out.Values[i] = ec._AgingBucket_fromDays(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "toDays":
+			out.Values[i] = ec._AgingBucket_toDays(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var agingReportImplementors = []string{"AgingReport"}
+
+func (ec *executionContext) _AgingReport(ctx context.Context, sel ast.SelectionSet, obj *ledger.AgingReport) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, agingReportImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AgingReport")
+		case "asOf":
+			out.Values[i] = ec._AgingReport_asOf(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "basis":
+			out.Values[i] = ec._AgingReport_basis(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "groupBy":
+			out.Values[i] = ec._AgingReport_groupBy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "buckets":
+			out.Values[i] = ec._AgingReport_buckets(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "creditsToOldestBucket":
+			out.Values[i] = ec._AgingReport_creditsToOldestBucket(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "summary":
+			out.Values[i] = ec._AgingReport_summary(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "rows":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AgingReport_rows(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var agingRowImplementors = []string{"AgingRow"}
+
+func (ec *executionContext) _AgingRow(ctx context.Context, sel ast.SelectionSet, obj *ledger.AgingRow) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, agingRowImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AgingRow")
+		case "key":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AgingRow_key(ctx, field, obj)
+				})
+		case "name":
+			out.Values[i] = ec._AgingRow_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "patient":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AgingRow_patient(ctx, field, obj)
+				})
+		case "guarantor":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AgingRow_guarantor(ctx, field, obj)
+				})
+		case "provider":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AgingRow_provider(ctx, field, obj)
+				})
+		case "location":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AgingRow_location(ctx, field, obj)
+				})
+		case "buckets":
+			out.Values[i] = ec._AgingRow_buckets(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "total":
+			out.Values[i] = ec._AgingRow_total(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "insurancePortion":
+			out.Values[i] = ec._AgingRow_insurancePortion(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "patientPortion":
+			out.Values[i] = ec._AgingRow_patientPortion(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "unallocated":
+			out.Values[i] = ec._AgingRow_unallocated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "unearned":
+			out.Values[i] = ec._AgingRow_unearned(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "credits":
+			out.Values[i] = ec._AgingRow_credits(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "over90":
+			out.Values[i] = ec._AgingRow_over90(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "oldestBucket":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AgingRow_oldestBucket(ctx, field, obj)
+				})
+		case "lastPaymentDate":
+			out.Values[i] = ec._AgingRow_lastPaymentDate(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lastPaymentAmount":
+			out.Values[i] = ec._AgingRow_lastPaymentAmount(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var agingRowConnectionImplementors = []string{"AgingRowConnection"}
+
+func (ec *executionContext) _AgingRowConnection(ctx context.Context, sel ast.SelectionSet, obj *model.AgingRowConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, agingRowConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AgingRowConnection")
+		case "edges":
+			out.Values[i] = ec._AgingRowConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._AgingRowConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._AgingRowConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var agingRowEdgeImplementors = []string{"AgingRowEdge"}
+
+func (ec *executionContext) _AgingRowEdge(ctx context.Context, sel ast.SelectionSet, obj *model.AgingRowEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, agingRowEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AgingRowEdge")
+		case "cursor":
+			out.Values[i] = ec._AgingRowEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._AgingRowEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var agingSettingsImplementors = []string{"AgingSettings"}
+
+func (ec *executionContext) _AgingSettings(ctx context.Context, sel ast.SelectionSet, obj *ledger.AgingSettings) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, agingSettingsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AgingSettings")
+		case "buckets":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AgingSettings_buckets(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var agingSummaryImplementors = []string{"AgingSummary"}
+
+func (ec *executionContext) _AgingSummary(ctx context.Context, sel ast.SelectionSet, obj *ledger.AgingSummary) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, agingSummaryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AgingSummary")
+		case "buckets":
+			out.Values[i] = ec._AgingSummary_buckets(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "total":
+			out.Values[i] = ec._AgingSummary_total(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "over90":
+			out.Values[i] = ec._AgingSummary_over90(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "over90Percent":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AgingSummary_over90Percent(ctx, field, obj)
+				})
+		case "credits":
+			out.Values[i] = ec._AgingSummary_credits(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "unallocated":
+			out.Values[i] = ec._AgingSummary_unallocated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "unearned":
+			out.Values[i] = ec._AgingSummary_unearned(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "insurancePortion":
+			out.Values[i] = ec._AgingSummary_insurancePortion(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "patientPortion":
+			out.Values[i] = ec._AgingSummary_patientPortion(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "accounts":
+			out.Values[i] = ec._AgingSummary_accounts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var allocateUnearnedPayloadImplementors = []string{"AllocateUnearnedPayload"}
+
+func (ec *executionContext) _AllocateUnearnedPayload(ctx context.Context, sel ast.SelectionSet, obj *model.AllocateUnearnedPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, allocateUnearnedPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AllocateUnearnedPayload")
+		case "plan":
+			out.Values[i] = ec._AllocateUnearnedPayload_plan(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "receipt":
+			out.Values[i] = ec._AllocateUnearnedPayload_receipt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var allocationMoveImplementors = []string{"AllocationMove"}
+
+func (ec *executionContext) _AllocationMove(ctx context.Context, sel ast.SelectionSet, obj *ledger.Move) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, allocationMoveImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AllocationMove")
+		case "from":
+			out.Values[i] = ec._AllocationMove_from(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "to":
+			out.Values[i] = ec._AllocationMove_to(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "amount":
+			out.Values[i] = ec._AllocationMove_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "stage":
+			out.Values[i] = ec._AllocationMove_stage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var allocationPlaceImplementors = []string{"AllocationPlace"}
+
+func (ec *executionContext) _AllocationPlace(ctx context.Context, sel ast.SelectionSet, obj *ledger.Place) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, allocationPlaceImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AllocationPlace")
+		case "kind":
+			out.Values[i] = ec._AllocationPlace_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "patient":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AllocationPlace_patient(ctx, field, obj)
+				})
+		case "provider":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AllocationPlace_provider(ctx, field, obj)
+				})
+		case "location":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AllocationPlace_location(ctx, field, obj)
+				})
+		case "charge":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AllocationPlace_charge(ctx, field, obj)
+				})
+		case "unearnedType":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AllocationPlace_unearnedType(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var allocationPlanImplementors = []string{"AllocationPlan"}
+
+func (ec *executionContext) _AllocationPlan(ctx context.Context, sel ast.SelectionSet, obj *ledger.Plan) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, allocationPlanImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AllocationPlan")
+		case "operation":
+			out.Values[i] = ec._AllocationPlan_operation(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "policy":
+			out.Values[i] = ec._AllocationPlan_policy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "asOf":
+			out.Values[i] = ec._AllocationPlan_asOf(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "guarantor":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AllocationPlan_guarantor(ctx, field, obj)
+				})
+		case "patient":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AllocationPlan_patient(ctx, field, obj)
+				})
+		case "total":
+			out.Values[i] = ec._AllocationPlan_total(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "moves":
+			out.Values[i] = ec._AllocationPlan_moves(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "splits":
+			out.Values[i] = ec._AllocationPlan_splits(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "warnings":
+			out.Values[i] = ec._AllocationPlan_warnings(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var allocationPolicyImplementors = []string{"AllocationPolicy"}
+
+func (ec *executionContext) _AllocationPolicy(ctx context.Context, sel ast.SelectionSet, obj *ledger.Policy) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, allocationPolicyImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AllocationPolicy")
+		case "name":
+			out.Values[i] = ec._AllocationPolicy_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "version":
+			out.Values[i] = ec._AllocationPolicy_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "builtin":
+			out.Values[i] = ec._AllocationPolicy_builtin(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "description":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AllocationPolicy_description(ctx, field, obj)
+				})
+		case "document":
+			out.Values[i] = ec._AllocationPolicy_document(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "json":
+			out.Values[i] = ec._AllocationPolicy_json(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "hash":
+			out.Values[i] = ec._AllocationPolicy_hash(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "stages":
+			out.Values[i] = ec._AllocationPolicy_stages(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "params":
+			out.Values[i] = ec._AllocationPolicy_params(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "versions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AllocationPolicy_versions(ctx, field, obj)
+				})
+		case "savedAt":
+			out.Values[i] = ec._AllocationPolicy_savedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "savedBy":
+			out.Values[i] = ec._AllocationPolicy_savedBy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
 
 var balanceImplementors = []string{"Balance"}
 
@@ -8769,6 +19033,182 @@ func (ec *executionContext) _Balance(ctx context.Context, sel ast.SelectionSet, 
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var balanceImportImplementors = []string{"BalanceImport"}
+
+func (ec *executionContext) _BalanceImport(ctx context.Context, sel ast.SelectionSet, obj *ledger.BalanceImport) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, balanceImportImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BalanceImport")
+		case "id":
+			out.Values[i] = ec._BalanceImport_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._BalanceImport_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "fileName":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._BalanceImport_fileName(ctx, field, obj)
+				})
+		case "fileSha256":
+			out.Values[i] = ec._BalanceImport_fileSha256(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "importDate":
+			out.Values[i] = ec._BalanceImport_importDate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "options":
+			out.Values[i] = ec._BalanceImport_options(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "rowsRead":
+			out.Values[i] = ec._BalanceImport_rowsRead(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "rowsPosted":
+			out.Values[i] = ec._BalanceImport_rowsPosted(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "rowsSkipped":
+			out.Values[i] = ec._BalanceImport_rowsSkipped(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "patientsCreated":
+			out.Values[i] = ec._BalanceImport_patientsCreated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "guarantorsCreated":
+			out.Values[i] = ec._BalanceImport_guarantorsCreated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "encounters":
+			out.Values[i] = ec._BalanceImport_encounters(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "patientDebits":
+			out.Values[i] = ec._BalanceImport_patientDebits(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "patientCredits":
+			out.Values[i] = ec._BalanceImport_patientCredits(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "insurance":
+			out.Values[i] = ec._BalanceImport_insurance(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._BalanceImport_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "undoneAt":
+			out.Values[i] = ec._BalanceImport_undoneAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reconciliation":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._BalanceImport_reconciliation(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var balanceImportOptionsImplementors = []string{"BalanceImportOptions"}
+
+func (ec *executionContext) _BalanceImportOptions(ctx context.Context, sel ast.SelectionSet, obj *ledger.ImportOptions) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, balanceImportOptionsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BalanceImportOptions")
+		case "createMissingPatients":
+			out.Values[i] = ec._BalanceImportOptions_createMissingPatients(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "encounterPerProviderLocation":
+			out.Values[i] = ec._BalanceImportOptions_encounterPerProviderLocation(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "delimiter":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._BalanceImportOptions_delimiter(ctx, field, obj)
+				})
+		case "defaultProvider":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._BalanceImportOptions_defaultProvider(ctx, field, obj)
+				})
+		case "defaultLocation":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._BalanceImportOptions_defaultLocation(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -9184,6 +19624,178 @@ func (ec *executionContext) _Encounter(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var familyLedgerImplementors = []string{"FamilyLedger"}
+
+func (ec *executionContext) _FamilyLedger(ctx context.Context, sel ast.SelectionSet, obj *ledger.FamilyBalances) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, familyLedgerImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FamilyLedger")
+		case "guarantor":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._FamilyLedger_guarantor(ctx, field, obj)
+				})
+		case "policy":
+			out.Values[i] = ec._FamilyLedger_policy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "asOf":
+			out.Values[i] = ec._FamilyLedger_asOf(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "charges":
+			out.Values[i] = ec._FamilyLedger_charges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "credits":
+			out.Values[i] = ec._FamilyLedger_credits(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "owed":
+			out.Values[i] = ec._FamilyLedger_owed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "unallocated":
+			out.Values[i] = ec._FamilyLedger_unallocated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "unearned":
+			out.Values[i] = ec._FamilyLedger_unearned(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var familyLedgerChargeImplementors = []string{"FamilyLedgerCharge"}
+
+func (ec *executionContext) _FamilyLedgerCharge(ctx context.Context, sel ast.SelectionSet, obj *ledger.ChargeStanding) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, familyLedgerChargeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FamilyLedgerCharge")
+		case "charge":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._FamilyLedgerCharge_charge(ctx, field, obj)
+				})
+		case "portion":
+			out.Values[i] = ec._FamilyLedgerCharge_portion(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "linked":
+			out.Values[i] = ec._FamilyLedgerCharge_linked(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "owed":
+			out.Values[i] = ec._FamilyLedgerCharge_owed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "foldedInto":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._FamilyLedgerCharge_foldedInto(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var familyLedgerCreditImplementors = []string{"FamilyLedgerCredit"}
+
+func (ec *executionContext) _FamilyLedgerCredit(ctx context.Context, sel ast.SelectionSet, obj *ledger.CreditStanding) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, familyLedgerCreditImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FamilyLedgerCredit")
+		case "place":
+			out.Values[i] = ec._FamilyLedgerCredit_place(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "hidden":
+			out.Values[i] = ec._FamilyLedgerCredit_hidden(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "amount":
+			out.Values[i] = ec._FamilyLedgerCredit_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "remaining":
+			out.Values[i] = ec._FamilyLedgerCredit_remaining(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var guarantorImplementors = []string{"Guarantor"}
 
 func (ec *executionContext) _Guarantor(ctx context.Context, sel ast.SelectionSet, obj *ledger.Guarantor) graphql.Marshaler {
@@ -9368,6 +19980,374 @@ func (ec *executionContext) _GuarantorEdge(ctx context.Context, sel ast.Selectio
 	return out
 }
 
+var importBalancesPayloadImplementors = []string{"ImportBalancesPayload"}
+
+func (ec *executionContext) _ImportBalancesPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ImportBalancesPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importBalancesPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportBalancesPayload")
+		case "report":
+			out.Values[i] = ec._ImportBalancesPayload_report(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "import":
+			out.Values[i] = ec._ImportBalancesPayload_import(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var importIssueImplementors = []string{"ImportIssue"}
+
+func (ec *executionContext) _ImportIssue(ctx context.Context, sel ast.SelectionSet, obj *ledger.ImportIssue) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importIssueImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportIssue")
+		case "row":
+			out.Values[i] = ec._ImportIssue_row(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "line":
+			out.Values[i] = ec._ImportIssue_line(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "column":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ImportIssue_column(ctx, field, obj)
+				})
+		case "severity":
+			out.Values[i] = ec._ImportIssue_severity(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "code":
+			out.Values[i] = ec._ImportIssue_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "message":
+			out.Values[i] = ec._ImportIssue_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var importPatientTotalImplementors = []string{"ImportPatientTotal"}
+
+func (ec *executionContext) _ImportPatientTotal(ctx context.Context, sel ast.SelectionSet, obj *ledger.ImportPatientTotal) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importPatientTotalImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportPatientTotal")
+		case "patient":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ImportPatientTotal_patient(ctx, field, obj)
+				})
+		case "created":
+			out.Values[i] = ec._ImportPatientTotal_created(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "externalId":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ImportPatientTotal_externalId(ctx, field, obj)
+				})
+		case "lastName":
+			out.Values[i] = ec._ImportPatientTotal_lastName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "firstName":
+			out.Values[i] = ec._ImportPatientTotal_firstName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "birthDate":
+			out.Values[i] = ec._ImportPatientTotal_birthDate(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "guarantor":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ImportPatientTotal_guarantor(ctx, field, obj)
+				})
+		case "guarantorName":
+			out.Values[i] = ec._ImportPatientTotal_guarantorName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "firstRow":
+			out.Values[i] = ec._ImportPatientTotal_firstRow(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "totals":
+			out.Values[i] = ec._ImportPatientTotal_totals(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var importReportImplementors = []string{"ImportReport"}
+
+func (ec *executionContext) _ImportReport(ctx context.Context, sel ast.SelectionSet, obj *ledger.ImportReport) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importReportImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportReport")
+		case "mode":
+			out.Values[i] = ec._ImportReport_mode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "outcome":
+			out.Values[i] = ec._ImportReport_outcome(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "message":
+			out.Values[i] = ec._ImportReport_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "fileName":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ImportReport_fileName(ctx, field, obj)
+				})
+		case "fileSha256":
+			out.Values[i] = ec._ImportReport_fileSha256(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "delimiter":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ImportReport_delimiter(ctx, field, obj)
+				})
+		case "rows":
+			out.Values[i] = ec._ImportReport_rows(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "rowsToPost":
+			out.Values[i] = ec._ImportReport_rowsToPost(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "rowsSkipped":
+			out.Values[i] = ec._ImportReport_rowsSkipped(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "errors":
+			out.Values[i] = ec._ImportReport_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "warnings":
+			out.Values[i] = ec._ImportReport_warnings(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "issues":
+			out.Values[i] = ec._ImportReport_issues(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "issuesTruncated":
+			out.Values[i] = ec._ImportReport_issuesTruncated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "totals":
+			out.Values[i] = ec._ImportReport_totals(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "patients":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ImportReport_patients(ctx, field, obj)
+				})
+		case "patientsCreated":
+			out.Values[i] = ec._ImportReport_patientsCreated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "guarantorsCreated":
+			out.Values[i] = ec._ImportReport_guarantorsCreated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "encounters":
+			out.Values[i] = ec._ImportReport_encounters(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reconciliation":
+			out.Values[i] = ec._ImportReport_reconciliation(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "duplicateOf":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ImportReport_duplicateOf(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var importTotalsImplementors = []string{"ImportTotals"}
+
+func (ec *executionContext) _ImportTotals(ctx context.Context, sel ast.SelectionSet, obj *ledger.ImportTotals) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importTotalsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportTotals")
+		case "rows":
+			out.Values[i] = ec._ImportTotals_rows(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "patientDebits":
+			out.Values[i] = ec._ImportTotals_patientDebits(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "patientCredits":
+			out.Values[i] = ec._ImportTotals_patientCredits(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "insurance":
+			out.Values[i] = ec._ImportTotals_insurance(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "patientBalance":
+			out.Values[i] = ec._ImportTotals_patientBalance(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "total":
+			out.Values[i] = ec._ImportTotals_total(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var locationImplementors = []string{"Location"}
 
 func (ec *executionContext) _Location(ctx context.Context, sel ast.SelectionSet, obj *ledger.Location) graphql.Marshaler {
@@ -9431,6 +20411,55 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Mutation")
+		case "updateAgingSettings":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateAgingSettings(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "transferIncome":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_transferIncome(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "allocateUnearned":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_allocateUnearned(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "savePolicy":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_savePolicy(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setDefaultPolicy":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setDefaultPolicy(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "importBalances":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_importBalances(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "undoBalanceImport":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_undoBalanceImport(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "postEncounter":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_postEncounter(ctx, field)
@@ -9740,6 +20769,219 @@ func (ec *executionContext) _PatientEdge(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var plannedSplitImplementors = []string{"PlannedSplit"}
+
+func (ec *executionContext) _PlannedSplit(ctx context.Context, sel ast.SelectionSet, obj *ledger.PlannedSplit) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, plannedSplitImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PlannedSplit")
+		case "amount":
+			out.Values[i] = ec._PlannedSplit_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "code":
+			out.Values[i] = ec._PlannedSplit_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "stage":
+			out.Values[i] = ec._PlannedSplit_stage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "patient":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PlannedSplit_patient(ctx, field, obj)
+				})
+		case "provider":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PlannedSplit_provider(ctx, field, obj)
+				})
+		case "location":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PlannedSplit_location(ctx, field, obj)
+				})
+		case "charge":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PlannedSplit_charge(ctx, field, obj)
+				})
+		case "unearnedType":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PlannedSplit_unearnedType(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var policyDefaultImplementors = []string{"PolicyDefault"}
+
+func (ec *executionContext) _PolicyDefault(ctx context.Context, sel ast.SelectionSet, obj *ledger.EffectivePolicyDefault) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, policyDefaultImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PolicyDefault")
+		case "operation":
+			out.Values[i] = ec._PolicyDefault_operation(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "policy":
+			out.Values[i] = ec._PolicyDefault_policy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "set":
+			out.Values[i] = ec._PolicyDefault_set(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setAt":
+			out.Values[i] = ec._PolicyDefault_setAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var policyParamImplementors = []string{"PolicyParam"}
+
+func (ec *executionContext) _PolicyParam(ctx context.Context, sel ast.SelectionSet, obj *ledger.PolicyParam) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, policyParamImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PolicyParam")
+		case "name":
+			out.Values[i] = ec._PolicyParam_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "type":
+			out.Values[i] = ec._PolicyParam_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "default":
+			out.Values[i] = ec._PolicyParam_default(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "description":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PolicyParam_description(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var policyRefImplementors = []string{"PolicyRef"}
+
+func (ec *executionContext) _PolicyRef(ctx context.Context, sel ast.SelectionSet, obj *ledger.PolicyRef) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, policyRefImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PolicyRef")
+		case "name":
+			out.Values[i] = ec._PolicyRef_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "version":
+			out.Values[i] = ec._PolicyRef_version(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "builtin":
+			out.Values[i] = ec._PolicyRef_builtin(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var postAdjustmentPayloadImplementors = []string{"PostAdjustmentPayload"}
 
 func (ec *executionContext) _PostAdjustmentPayload(ctx context.Context, sel ast.SelectionSet, obj *model.PostAdjustmentPayload) graphql.Marshaler {
@@ -9820,6 +21062,11 @@ func (ec *executionContext) _PostReceiptPayload(ctx context.Context, sel ast.Sel
 		case "receipt":
 			out.Values[i] = ec._PostReceiptPayload_receipt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "allocation":
+			out.Values[i] = ec._PostReceiptPayload_allocation(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -9968,6 +21215,78 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_practice(ctx, field)
+				})
+		case "aging":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_aging(ctx, field)
+				})
+		case "agingSettings":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_agingSettings(ctx, field)
+				})
+		case "previewReceipt":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_previewReceipt(ctx, field)
+				})
+		case "previewTransfer":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_previewTransfer(ctx, field)
+				})
+		case "familyLedger":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_familyLedger(ctx, field)
+				})
+		case "allocationPolicies":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_allocationPolicies(ctx, field)
+				})
+		case "allocationPolicy":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_allocationPolicy(ctx, field)
+				})
+		case "validatePolicy":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_validatePolicy(ctx, field)
+				})
+		case "allocationPolicyDefaults":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_allocationPolicyDefaults(ctx, field)
+				})
+		case "balanceForwardTemplate":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_balanceForwardTemplate(ctx, field)
+				})
+		case "balanceImport":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_balanceImport(ctx, field)
+				})
+		case "balanceImports":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_balanceImports(ctx, field)
 				})
 		case "encounter":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -10132,6 +21451,12 @@ func (ec *executionContext) _Receipt(ctx context.Context, sel ast.SelectionSet, 
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "policy":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Receipt_policy(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -10230,6 +21555,141 @@ func (ec *executionContext) _ReceiptEdge(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var reconciliationImplementors = []string{"Reconciliation"}
+
+func (ec *executionContext) _Reconciliation(ctx context.Context, sel ast.SelectionSet, obj *ledger.Reconciliation) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reconciliationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Reconciliation")
+		case "matches":
+			out.Values[i] = ec._Reconciliation_matches(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "filePatient":
+			out.Values[i] = ec._Reconciliation_filePatient(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "ledgerPatient":
+			out.Values[i] = ec._Reconciliation_ledgerPatient(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "fileInsurance":
+			out.Values[i] = ec._Reconciliation_fileInsurance(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "ledgerInsurance":
+			out.Values[i] = ec._Reconciliation_ledgerInsurance(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "patients":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Reconciliation_patients(ctx, field, obj)
+				})
+		case "guarantors":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Reconciliation_guarantors(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var reconciliationLineImplementors = []string{"ReconciliationLine"}
+
+func (ec *executionContext) _ReconciliationLine(ctx context.Context, sel ast.SelectionSet, obj *ledger.ReconciliationLine) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reconciliationLineImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReconciliationLine")
+		case "patient":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ReconciliationLine_patient(ctx, field, obj)
+				})
+		case "guarantor":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ReconciliationLine_guarantor(ctx, field, obj)
+				})
+		case "rows":
+			out.Values[i] = ec._ReconciliationLine_rows(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "filePatient":
+			out.Values[i] = ec._ReconciliationLine_filePatient(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "ledgerPatient":
+			out.Values[i] = ec._ReconciliationLine_ledgerPatient(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "fileInsurance":
+			out.Values[i] = ec._ReconciliationLine_fileInsurance(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "ledgerInsurance":
+			out.Values[i] = ec._ReconciliationLine_ledgerInsurance(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "matches":
+			out.Values[i] = ec._ReconciliationLine_matches(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var reverseReceiptPayloadImplementors = []string{"ReverseReceiptPayload"}
 
 func (ec *executionContext) _ReverseReceiptPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ReverseReceiptPayload) graphql.Marshaler {
@@ -10243,6 +21703,72 @@ func (ec *executionContext) _ReverseReceiptPayload(ctx context.Context, sel ast.
 			out.Values[i] = graphql.MarshalString("ReverseReceiptPayload")
 		case "receipt":
 			out.Values[i] = ec._ReverseReceiptPayload_receipt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var savePolicyPayloadImplementors = []string{"SavePolicyPayload"}
+
+func (ec *executionContext) _SavePolicyPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SavePolicyPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, savePolicyPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SavePolicyPayload")
+		case "policy":
+			out.Values[i] = ec._SavePolicyPayload_policy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var setDefaultPolicyPayloadImplementors = []string{"SetDefaultPolicyPayload"}
+
+func (ec *executionContext) _SetDefaultPolicyPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SetDefaultPolicyPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, setDefaultPolicyPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SetDefaultPolicyPayload")
+		case "defaults":
+			out.Values[i] = ec._SetDefaultPolicyPayload_defaults(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -10342,6 +21868,97 @@ func (ec *executionContext) _Split(ctx context.Context, sel ast.SelectionSet, ob
 	return out
 }
 
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "agingUpdated":
+		return ec._Subscription_agingUpdated(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
+}
+
+var transferIncomePayloadImplementors = []string{"TransferIncomePayload"}
+
+func (ec *executionContext) _TransferIncomePayload(ctx context.Context, sel ast.SelectionSet, obj *model.TransferIncomePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, transferIncomePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TransferIncomePayload")
+		case "plan":
+			out.Values[i] = ec._TransferIncomePayload_plan(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "receipt":
+			out.Values[i] = ec._TransferIncomePayload_receipt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var undoBalanceImportPayloadImplementors = []string{"UndoBalanceImportPayload"}
+
+func (ec *executionContext) _UndoBalanceImportPayload(ctx context.Context, sel ast.SelectionSet, obj *model.UndoBalanceImportPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, undoBalanceImportPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UndoBalanceImportPayload")
+		case "import":
+			out.Values[i] = ec._UndoBalanceImportPayload_import(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var unearnedTypeImplementors = []string{"UnearnedType"}
 
 func (ec *executionContext) _UnearnedType(ctx context.Context, sel ast.SelectionSet, obj *ledger.UnearnedType) graphql.Marshaler {
@@ -10370,6 +21987,39 @@ func (ec *executionContext) _UnearnedType(ctx context.Context, sel ast.Selection
 			}
 		case "isDefault":
 			out.Values[i] = ec._UnearnedType_isDefault(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var updateAgingSettingsPayloadImplementors = []string{"UpdateAgingSettingsPayload"}
+
+func (ec *executionContext) _UpdateAgingSettingsPayload(ctx context.Context, sel ast.SelectionSet, obj *model.UpdateAgingSettingsPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, updateAgingSettingsPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UpdateAgingSettingsPayload")
+		case "settings":
+			out.Values[i] = ec._UpdateAgingSettingsPayload_settings(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -10752,6 +22402,212 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
+func (ec *executionContext) unmarshalNAgingBasis2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAgingBasis(ctx context.Context, v any) (ledger.AgingBasis, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := ledger.AgingBasis(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAgingBasis2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAgingBasis(ctx context.Context, sel ast.SelectionSet, v ledger.AgingBasis) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "AgingBasis!")
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNAgingBucket2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAgingBucket(ctx context.Context, sel ast.SelectionSet, v ledger.AgingBucket) graphql.Marshaler {
+	return ec._AgingBucket(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNAgingBucket2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAgingBucketᚄ(ctx context.Context, sel ast.SelectionSet, v []ledger.AgingBucket) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAgingBucket2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAgingBucket(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNAgingGroupBy2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAgingGroup(ctx context.Context, v any) (ledger.AgingGroup, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := ledger.AgingGroup(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAgingGroupBy2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAgingGroup(ctx context.Context, sel ast.SelectionSet, v ledger.AgingGroup) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "AgingGroupBy!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNAgingInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐAgingInput(ctx context.Context, v any) (model.AgingInput, error) {
+	res, err := ec.unmarshalInputAgingInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAgingReport2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAgingReport(ctx context.Context, sel ast.SelectionSet, v ledger.AgingReport) graphql.Marshaler {
+	return ec._AgingReport(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNAgingRow2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAgingRow(ctx context.Context, sel ast.SelectionSet, v ledger.AgingRow) graphql.Marshaler {
+	return ec._AgingRow(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNAgingRowConnection2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐAgingRowConnection(ctx context.Context, sel ast.SelectionSet, v model.AgingRowConnection) graphql.Marshaler {
+	return ec._AgingRowConnection(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNAgingRowEdge2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐAgingRowEdge(ctx context.Context, sel ast.SelectionSet, v model.AgingRowEdge) graphql.Marshaler {
+	return ec._AgingRowEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNAgingRowEdge2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐAgingRowEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.AgingRowEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAgingRowEdge2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐAgingRowEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNAgingSettings2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAgingSettings(ctx context.Context, sel ast.SelectionSet, v ledger.AgingSettings) graphql.Marshaler {
+	return ec._AgingSettings(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNAgingSummary2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAgingSummary(ctx context.Context, sel ast.SelectionSet, v ledger.AgingSummary) graphql.Marshaler {
+	return ec._AgingSummary(ctx, sel, &v)
+}
+
+func (ec *executionContext) unmarshalNAllocateUnearnedInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐAllocateUnearnedInput(ctx context.Context, v any) (model.AllocateUnearnedInput, error) {
+	res, err := ec.unmarshalInputAllocateUnearnedInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAllocateUnearnedPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐAllocateUnearnedPayload(ctx context.Context, sel ast.SelectionSet, v model.AllocateUnearnedPayload) graphql.Marshaler {
+	return ec._AllocateUnearnedPayload(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNAllocationMove2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMove(ctx context.Context, sel ast.SelectionSet, v ledger.Move) graphql.Marshaler {
+	return ec._AllocationMove(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNAllocationMove2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoveᚄ(ctx context.Context, sel ast.SelectionSet, v []ledger.Move) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAllocationMove2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMove(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNAllocationOperation2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAllocationOperation(ctx context.Context, v any) (ledger.AllocationOperation, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := ledger.AllocationOperation(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAllocationOperation2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAllocationOperation(ctx context.Context, sel ast.SelectionSet, v ledger.AllocationOperation) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "AllocationOperation!")
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNAllocationPlace2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPlace(ctx context.Context, sel ast.SelectionSet, v ledger.Place) graphql.Marshaler {
+	return ec._AllocationPlace(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNAllocationPlan2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPlan(ctx context.Context, sel ast.SelectionSet, v ledger.Plan) graphql.Marshaler {
+	return ec._AllocationPlan(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNAllocationPolicy2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPolicy(ctx context.Context, sel ast.SelectionSet, v ledger.Policy) graphql.Marshaler {
+	return ec._AllocationPolicy(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNAllocationPolicy2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPolicyᚄ(ctx context.Context, sel ast.SelectionSet, v []ledger.Policy) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAllocationPolicy2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPolicy(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNBalanceImport2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐBalanceImport(ctx context.Context, sel ast.SelectionSet, v ledger.BalanceImport) graphql.Marshaler {
+	return ec._BalanceImport(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNBalanceImport2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐBalanceImportᚄ(ctx context.Context, sel ast.SelectionSet, v []ledger.BalanceImport) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNBalanceImport2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐBalanceImport(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNBalanceImportOptions2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportOptions(ctx context.Context, sel ast.SelectionSet, v ledger.ImportOptions) graphql.Marshaler {
+	return ec._BalanceImportOptions(ctx, sel, &v)
+}
+
+func (ec *executionContext) unmarshalNBalanceImportStatus2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐBalanceImportStatus(ctx context.Context, v any) (ledger.BalanceImportStatus, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := ledger.BalanceImportStatus(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNBalanceImportStatus2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐBalanceImportStatus(ctx context.Context, sel ast.SelectionSet, v ledger.BalanceImportStatus) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "BalanceImportStatus!")
+	}
+	return res
+}
+
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -10934,6 +22790,50 @@ func (ec *executionContext) marshalNEncounterKind2githubᚗcomᚋpaysplitᚋpays
 	return res
 }
 
+func (ec *executionContext) marshalNFamilyLedger2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐFamilyBalances(ctx context.Context, sel ast.SelectionSet, v ledger.FamilyBalances) graphql.Marshaler {
+	return ec._FamilyLedger(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNFamilyLedgerCharge2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐChargeStanding(ctx context.Context, sel ast.SelectionSet, v ledger.ChargeStanding) graphql.Marshaler {
+	return ec._FamilyLedgerCharge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNFamilyLedgerCharge2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐChargeStandingᚄ(ctx context.Context, sel ast.SelectionSet, v []ledger.ChargeStanding) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFamilyLedgerCharge2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐChargeStanding(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNFamilyLedgerCredit2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐCreditStanding(ctx context.Context, sel ast.SelectionSet, v ledger.CreditStanding) graphql.Marshaler {
+	return ec._FamilyLedgerCredit(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNFamilyLedgerCredit2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐCreditStandingᚄ(ctx context.Context, sel ast.SelectionSet, v []ledger.CreditStanding) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFamilyLedgerCredit2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐCreditStanding(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNGuarantor2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐGuarantor(ctx context.Context, sel ast.SelectionSet, v ledger.Guarantor) graphql.Marshaler {
 	return ec._Guarantor(ctx, sel, &v)
 }
@@ -10976,6 +22876,137 @@ func (ec *executionContext) marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx c
 	return res
 }
 
+func (ec *executionContext) unmarshalNID2ᚕgithubᚗcomᚋgoogleᚋuuidᚐUUIDᚄ(ctx context.Context, v any) ([]uuid.UUID, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]uuid.UUID, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNID2ᚕgithubᚗcomᚋgoogleᚋuuidᚐUUIDᚄ(ctx context.Context, sel ast.SelectionSet, v []uuid.UUID) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNImportBalancesInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐImportBalancesInput(ctx context.Context, v any) (model.ImportBalancesInput, error) {
+	res, err := ec.unmarshalInputImportBalancesInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNImportBalancesPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐImportBalancesPayload(ctx context.Context, sel ast.SelectionSet, v model.ImportBalancesPayload) graphql.Marshaler {
+	return ec._ImportBalancesPayload(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNImportIssue2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportIssue(ctx context.Context, sel ast.SelectionSet, v ledger.ImportIssue) graphql.Marshaler {
+	return ec._ImportIssue(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNImportIssue2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportIssueᚄ(ctx context.Context, sel ast.SelectionSet, v []ledger.ImportIssue) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNImportIssue2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportIssue(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNImportIssueSeverity2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportSeverity(ctx context.Context, v any) (ledger.ImportSeverity, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := ledger.ImportSeverity(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNImportIssueSeverity2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportSeverity(ctx context.Context, sel ast.SelectionSet, v ledger.ImportSeverity) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ImportIssueSeverity!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNImportMode2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportMode(ctx context.Context, v any) (ledger.ImportMode, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := ledger.ImportMode(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNImportMode2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportMode(ctx context.Context, sel ast.SelectionSet, v ledger.ImportMode) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ImportMode!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNImportOutcome2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportOutcome(ctx context.Context, v any) (ledger.ImportOutcome, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := ledger.ImportOutcome(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNImportOutcome2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportOutcome(ctx context.Context, sel ast.SelectionSet, v ledger.ImportOutcome) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ImportOutcome!")
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNImportPatientTotal2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportPatientTotal(ctx context.Context, sel ast.SelectionSet, v ledger.ImportPatientTotal) graphql.Marshaler {
+	return ec._ImportPatientTotal(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNImportPatientTotal2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportPatientTotalᚄ(ctx context.Context, sel ast.SelectionSet, v []ledger.ImportPatientTotal) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNImportPatientTotal2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportPatientTotal(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNImportReport2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportReport(ctx context.Context, sel ast.SelectionSet, v ledger.ImportReport) graphql.Marshaler {
+	return ec._ImportReport(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNImportTotals2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportTotals(ctx context.Context, sel ast.SelectionSet, v ledger.ImportTotals) graphql.Marshaler {
+	return ec._ImportTotals(ctx, sel, &v)
+}
+
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
 	res, err := graphql.UnmarshalInt(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -10988,6 +23019,35 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNInt2ᚕintᚄ(ctx context.Context, v any) ([]int, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]int, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNInt2int(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNInt2ᚕintᚄ(ctx context.Context, sel ast.SelectionSet, v []int) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNInt2int(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalNLocation2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐLocation(ctx context.Context, sel ast.SelectionSet, v ledger.Location) graphql.Marshaler {
@@ -11022,6 +23082,35 @@ func (ec *executionContext) marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋl
 		graphql.AddInvalidNullFromMarshaler(ctx, "Money!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNMoney2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoneyᚄ(ctx context.Context, v any) ([]ledger.Money, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]ledger.Money, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNMoney2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoneyᚄ(ctx context.Context, sel ast.SelectionSet, v []ledger.Money) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalNPageInfo2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
@@ -11070,6 +23159,85 @@ func (ec *executionContext) marshalNPatientEdge2ᚕgithubᚗcomᚋpaysplitᚋpay
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalNPlaceKind2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPlaceKind(ctx context.Context, v any) (ledger.PlaceKind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := ledger.PlaceKind(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPlaceKind2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPlaceKind(ctx context.Context, sel ast.SelectionSet, v ledger.PlaceKind) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "PlaceKind!")
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNPlannedSplit2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPlannedSplit(ctx context.Context, sel ast.SelectionSet, v ledger.PlannedSplit) graphql.Marshaler {
+	return ec._PlannedSplit(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNPlannedSplit2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPlannedSplitᚄ(ctx context.Context, sel ast.SelectionSet, v []ledger.PlannedSplit) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPlannedSplit2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPlannedSplit(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPolicyDefault2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐEffectivePolicyDefault(ctx context.Context, sel ast.SelectionSet, v ledger.EffectivePolicyDefault) graphql.Marshaler {
+	return ec._PolicyDefault(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNPolicyDefault2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐEffectivePolicyDefaultᚄ(ctx context.Context, sel ast.SelectionSet, v []ledger.EffectivePolicyDefault) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPolicyDefault2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐEffectivePolicyDefault(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPolicyParam2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPolicyParam(ctx context.Context, sel ast.SelectionSet, v ledger.PolicyParam) graphql.Marshaler {
+	return ec._PolicyParam(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNPolicyParam2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPolicyParamᚄ(ctx context.Context, sel ast.SelectionSet, v []ledger.PolicyParam) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPolicyParam2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPolicyParam(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPolicyRef2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPolicyRef(ctx context.Context, sel ast.SelectionSet, v ledger.PolicyRef) graphql.Marshaler {
+	return ec._PolicyRef(ctx, sel, &v)
 }
 
 func (ec *executionContext) unmarshalNPostAdjustmentInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐPostAdjustmentInput(ctx context.Context, v any) (model.PostAdjustmentInput, error) {
@@ -11182,6 +23350,30 @@ func (ec *executionContext) marshalNReceiptKind2githubᚗcomᚋpaysplitᚋpayspl
 	return res
 }
 
+func (ec *executionContext) marshalNReconciliation2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐReconciliation(ctx context.Context, sel ast.SelectionSet, v ledger.Reconciliation) graphql.Marshaler {
+	return ec._Reconciliation(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNReconciliationLine2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐReconciliationLine(ctx context.Context, sel ast.SelectionSet, v ledger.ReconciliationLine) graphql.Marshaler {
+	return ec._ReconciliationLine(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNReconciliationLine2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐReconciliationLineᚄ(ctx context.Context, sel ast.SelectionSet, v []ledger.ReconciliationLine) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReconciliationLine2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐReconciliationLine(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNReverseReceiptInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐReverseReceiptInput(ctx context.Context, v any) (model.ReverseReceiptInput, error) {
 	res, err := ec.unmarshalInputReverseReceiptInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -11189,6 +23381,24 @@ func (ec *executionContext) unmarshalNReverseReceiptInput2githubᚗcomᚋpayspli
 
 func (ec *executionContext) marshalNReverseReceiptPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐReverseReceiptPayload(ctx context.Context, sel ast.SelectionSet, v model.ReverseReceiptPayload) graphql.Marshaler {
 	return ec._ReverseReceiptPayload(ctx, sel, &v)
+}
+
+func (ec *executionContext) unmarshalNSavePolicyInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐSavePolicyInput(ctx context.Context, v any) (model.SavePolicyInput, error) {
+	res, err := ec.unmarshalInputSavePolicyInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSavePolicyPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐSavePolicyPayload(ctx context.Context, sel ast.SelectionSet, v model.SavePolicyPayload) graphql.Marshaler {
+	return ec._SavePolicyPayload(ctx, sel, &v)
+}
+
+func (ec *executionContext) unmarshalNSetDefaultPolicyInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐSetDefaultPolicyInput(ctx context.Context, v any) (model.SetDefaultPolicyInput, error) {
+	res, err := ec.unmarshalInputSetDefaultPolicyInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSetDefaultPolicyPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐSetDefaultPolicyPayload(ctx context.Context, sel ast.SelectionSet, v model.SetDefaultPolicyPayload) graphql.Marshaler {
+	return ec._SetDefaultPolicyPayload(ctx, sel, &v)
 }
 
 func (ec *executionContext) marshalNSplit2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐSplit(ctx context.Context, sel ast.SelectionSet, v ledger.Split) graphql.Marshaler {
@@ -11231,20 +23441,6 @@ func (ec *executionContext) unmarshalNSplitInput2githubᚗcomᚋpaysplitᚋpaysp
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalNSplitInput2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐSplitInputᚄ(ctx context.Context, v any) ([]model.SplitInput, error) {
-	vSlice := graphql.CoerceList(v)
-	var err error
-	res := make([]model.SplitInput, len(vSlice))
-	for i := range vSlice {
-		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
-		res[i], err = ec.unmarshalNSplitInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐSplitInput(ctx, vSlice[i])
-		if err != nil {
-			return nil, err
-		}
-	}
-	return res, nil
-}
-
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -11257,6 +23453,53 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 		graphql.AddInvalidNullFromMarshaler(ctx, "String!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNString2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNString2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTransferIncomePayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐTransferIncomePayload(ctx context.Context, sel ast.SelectionSet, v model.TransferIncomePayload) graphql.Marshaler {
+	return ec._TransferIncomePayload(ctx, sel, &v)
+}
+
+func (ec *executionContext) unmarshalNTransferInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐTransferInput(ctx context.Context, v any) (model.TransferInput, error) {
+	res, err := ec.unmarshalInputTransferInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUndoBalanceImportInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐUndoBalanceImportInput(ctx context.Context, v any) (model.UndoBalanceImportInput, error) {
+	res, err := ec.unmarshalInputUndoBalanceImportInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUndoBalanceImportPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐUndoBalanceImportPayload(ctx context.Context, sel ast.SelectionSet, v model.UndoBalanceImportPayload) graphql.Marshaler {
+	return ec._UndoBalanceImportPayload(ctx, sel, &v)
 }
 
 func (ec *executionContext) marshalNUnearnedType2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐUnearnedType(ctx context.Context, sel ast.SelectionSet, v ledger.UnearnedType) graphql.Marshaler {
@@ -11277,6 +23520,29 @@ func (ec *executionContext) marshalNUnearnedType2ᚕgithubᚗcomᚋpaysplitᚋpa
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalNUpdateAgingSettingsInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐUpdateAgingSettingsInput(ctx context.Context, v any) (model.UpdateAgingSettingsInput, error) {
+	res, err := ec.unmarshalInputUpdateAgingSettingsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUpdateAgingSettingsPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐUpdateAgingSettingsPayload(ctx context.Context, sel ast.SelectionSet, v model.UpdateAgingSettingsPayload) graphql.Marshaler {
+	return ec._UpdateAgingSettingsPayload(ctx, sel, &v)
+}
+
+func (ec *executionContext) unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, v any) (graphql.Upload, error) {
+	res, err := graphql.UnmarshalUpload(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, sel ast.SelectionSet, v graphql.Upload) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalUpload(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Upload!")
+	}
+	return res
 }
 
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {
@@ -11419,6 +23685,111 @@ func (ec *executionContext) marshalN__TypeKind2string(ctx context.Context, sel a
 		graphql.AddInvalidNullFromMarshaler(ctx, "__TypeKind!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalOAgingBasis2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAgingBasis(ctx context.Context, v any) (*ledger.AgingBasis, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := ledger.AgingBasis(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOAgingBasis2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAgingBasis(ctx context.Context, sel ast.SelectionSet, v *ledger.AgingBasis) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
+	return res
+}
+
+func (ec *executionContext) unmarshalOAgingCoverage2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAgingCoverage(ctx context.Context, v any) (*ledger.AgingCoverage, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := ledger.AgingCoverage(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOAgingCoverage2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAgingCoverage(ctx context.Context, sel ast.SelectionSet, v *ledger.AgingCoverage) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
+	return res
+}
+
+func (ec *executionContext) unmarshalOAgingGroupBy2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAgingGroup(ctx context.Context, v any) (*ledger.AgingGroup, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := ledger.AgingGroup(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOAgingGroupBy2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAgingGroup(ctx context.Context, sel ast.SelectionSet, v *ledger.AgingGroup) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
+	return res
+}
+
+func (ec *executionContext) unmarshalOAgingSort2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAgingSort(ctx context.Context, v any) (*ledger.AgingSort, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := ledger.AgingSort(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOAgingSort2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAgingSort(ctx context.Context, sel ast.SelectionSet, v *ledger.AgingSort) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
+	return res
+}
+
+func (ec *executionContext) unmarshalOAllocationInput2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐAllocationInput(ctx context.Context, v any) (*model.AllocationInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputAllocationInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOAllocationPlan2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPlan(ctx context.Context, sel ast.SelectionSet, v *ledger.Plan) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._AllocationPlan(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOAllocationPolicy2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPolicy(ctx context.Context, sel ast.SelectionSet, v *ledger.Policy) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._AllocationPolicy(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOBalanceImport2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐBalanceImport(ctx context.Context, sel ast.SelectionSet, v *ledger.BalanceImport) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._BalanceImport(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOBatch2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐBatch(ctx context.Context, sel ast.SelectionSet, v *ledger.Batch) graphql.Marshaler {
@@ -11598,6 +23969,49 @@ func (ec *executionContext) marshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ct
 	return res
 }
 
+func (ec *executionContext) unmarshalOImportBalancesOptions2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐImportBalancesOptions(ctx context.Context, v any) (*model.ImportBalancesOptions, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputImportBalancesOptions(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOInt2ᚕintᚄ(ctx context.Context, v any) ([]int, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]int, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNInt2int(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOInt2ᚕintᚄ(ctx context.Context, sel ast.SelectionSet, v []int) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNInt2int(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*int, error) {
 	if v == nil {
 		return nil, nil
@@ -11656,6 +24070,31 @@ func (ec *executionContext) unmarshalOPatientFilter2ᚖgithubᚗcomᚋpaysplit�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalOPolicyParams2map(ctx context.Context, v any) (map[string]any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalMap(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOPolicyParams2map(ctx context.Context, sel ast.SelectionSet, v map[string]any) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalMap(v)
+	return res
+}
+
+func (ec *executionContext) marshalOPolicyRef2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPolicyRef(ctx context.Context, sel ast.SelectionSet, v *ledger.PolicyRef) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PolicyRef(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOProvider2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐProvider(ctx context.Context, sel ast.SelectionSet, v *ledger.Provider) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -11695,6 +24134,30 @@ func (ec *executionContext) marshalOReceiptKind2ᚖgithubᚗcomᚋpaysplitᚋpay
 	_ = ctx
 	res := graphql.MarshalString(string(*v))
 	return res
+}
+
+func (ec *executionContext) marshalOReconciliation2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐReconciliation(ctx context.Context, sel ast.SelectionSet, v *ledger.Reconciliation) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Reconciliation(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOSplitInput2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐSplitInputᚄ(ctx context.Context, v any) ([]model.SplitInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.SplitInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNSplitInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐSplitInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) unmarshalOString2ᚖstring(ctx context.Context, v any) (*string, error) {

@@ -129,6 +129,14 @@ func (r *mutationResolver) PostReceipt(ctx context.Context, input model.PostRece
 	if err != nil {
 		return model.PostReceiptPayload{}, err
 	}
+	if input.Allocation != nil { // allocation.graphqls: split by a policy
+		in, alloc, err := toLedgerAllocation(input)
+		if err != nil {
+			return model.PostReceiptPayload{}, err
+		}
+		rc, plan, err := r.Ledger.PostAllocatedReceipt(ctx, a, in, alloc)
+		return model.PostReceiptPayload{Receipt: rc, Allocation: &plan}, err
+	}
 	rc, err := r.Ledger.PostReceipt(ctx, a, toLedgerNewReceipt(input))
 	return model.PostReceiptPayload{Receipt: rc}, err
 }

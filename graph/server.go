@@ -34,11 +34,16 @@ type Server struct {
 	ledger *ledger.Ledger
 	ready  func(context.Context) error
 	gql    *handler.Server
+	live   *live // websockets and live aging (subscriptions.go)
+
+	maxUpload int64                    // largest uploaded file (import_http.go)
+	multipart *transport.MultipartForm // uploads
 }
 
 // NewServer builds the server. ready reports whether the database answers.
-func NewServer(l *ledger.Ledger, ready func(context.Context) error) *Server {
-	cfg := Config{Resolvers: &Resolver{Ledger: l}}
+func NewServer(l *ledger.Ledger, ready func(context.Context) error, opts ...Option) *Server {
+	lv := newLive(l, opts)
+	cfg := Config{Resolvers: &Resolver{Ledger: l, Live: lv.hub}}
 	page := func(childComplexity int, first *int) int {
 		n := defaultPageSize
 		if first != nil && *first > 0 {
@@ -49,18 +54,23 @@ func NewServer(l *ledger.Ledger, ready func(context.Context) error) *Server {
 	cfg.Complexity.Query.Guarantors = func(c int, _ *model.GuarantorFilter, first *int, _ *string) int { return page(c, first) }
 	cfg.Complexity.Query.Patients = func(c int, _ *model.PatientFilter, first *int, _ *string) int { return page(c, first) }
 	cfg.Complexity.Query.Receipts = func(c int, _ *model.ReceiptFilter, first *int, _ *string) int { return page(c, first) }
+	cfg.Complexity.Query.Aging, cfg.Complexity.Subscription.AgingUpdated = agingComplexity, agingComplexity
 
 	gql := handler.New(NewExecutableSchema(cfg))
+	gql.AddTransport(lv.websocket(l))
 	gql.AddTransport(transport.Options{})
 	gql.AddTransport(transport.GET{})
 	gql.AddTransport(transport.POST{})
+	multipart := &transport.MultipartForm{MaxUploadSize: DefaultMaxUploadBytes + uploadOverhead, MaxMemory: uploadMemory}
+	gql.AddTransport(multipart)
 	gql.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	gql.Use(extension.Introspection{})
 	gql.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
 	gql.Use(extension.FixedComplexityLimit(complexityLimit))
 	gql.SetErrorPresenter(presentError)
 	gql.SetRecoverFunc(recoverPanic)
-	return &Server{ledger: l, ready: ready, gql: gql}
+	gql.AroundResponses(freshLoaders(l))
+	return &Server{ledger: l, ready: ready, gql: gql, live: lv, maxUpload: DefaultMaxUploadBytes, multipart: multipart}
 }
 
 // ServeHTTP routes a request.
@@ -70,6 +80,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.graphql(w, r)
 	case "/":
 		playground.Handler(playgroundTitle, graphqlEndpoint)(w, r)
+	case TemplatePath:
+		serveTemplate(w, r)
+	case "/dashboard":
+		serveDashboard(w, r)
 	case "/healthz":
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))
@@ -105,6 +119,18 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request) {
 			ctx = withActor(ctx, s.ledger.Store(), a)
 		}
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxRequestBytes)
+	bodyLimit := int64(maxRequestBytes)
+	if isMultipart(r) {
+		if !s.admitUpload(w, r.WithContext(ctx)) { // CSRF, key and size, before reading (import_http.go)
+			return
+		}
+		bodyLimit = s.maxUpload + uploadOverhead
+		ctx = withUploadLimit(ctx, s.maxUpload)
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, bodyLimit)
+	if r.Header.Get("Upgrade") != "" {
+		s.live.upgrade(w, r.WithContext(ctx), s.gql.ServeHTTP)
+		return
+	}
 	s.gql.ServeHTTP(w, r.WithContext(ctx))
 }

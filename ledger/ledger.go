@@ -16,8 +16,9 @@ import (
 // the locks it needs, writes through the Store in one transaction, and
 // records idempotency and audit. Reads go straight to the Store.
 type Ledger struct {
-	store Store
-	now   func() time.Time
+	store    Store
+	now      func() time.Time
+	compiled *policyCache // compiled allocation policies (policies.go)
 }
 
 // Option configures a Ledger.
@@ -28,7 +29,7 @@ func WithClock(now func() time.Time) Option { return func(l *Ledger) { l.now = n
 
 // New returns a Ledger over store.
 func New(store Store, opts ...Option) *Ledger {
-	l := &Ledger{store: store, now: time.Now}
+	l := &Ledger{store: store, now: time.Now, compiled: newPolicyCache(policyCacheSize)}
 	for _, o := range opts {
 		o(l)
 	}
@@ -110,10 +111,14 @@ func (l *Ledger) mutate(ctx context.Context, a Actor, m mutation, fn func(Tx) (I
 			if a.KeyID != (ID{}) {
 				keyID = &a.KeyID
 			}
-			return tx.InsertAuditEvent(ctx, a.PracticeID, AuditEvent{
+			if err := tx.InsertAuditEvent(ctx, a.PracticeID, AuditEvent{
 				ID: newID(), At: now, KeyID: keyID, Role: a.Role, Operation: m.op, InputDigest: digest,
 				CreatedIDs: []ID{id}, PolicyName: m.policy, PolicyVersion: m.polVer,
-			})
+			}); err != nil {
+				return err
+			}
+			// Live aging: subscribers hear of the change once it commits.
+			return tx.NotifyChanged(ctx, a.PracticeID)
 		})
 		if err == nil || !errors.Is(err, ErrRetryable) || attempt == maxRetries {
 			break

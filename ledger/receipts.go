@@ -71,8 +71,9 @@ func (l *Ledger) PostReceipt(ctx context.Context, a Actor, in NewReceipt) (Recei
 	return one(rows, err, "receipt", id)
 }
 
-// validateReceipt checks what can be checked without the database.
-func (l *Ledger) validateReceipt(in *NewReceipt) error {
+// validateReceiptHeader checks a receipt's own fields (not its splits)
+// without the database; it defaults the date to today.
+func (l *Ledger) validateReceiptHeader(in *NewReceipt) error {
 	if in.ReceivedOn == nil {
 		today := l.Today()
 		in.ReceivedOn = &today
@@ -108,6 +109,14 @@ func (l *Ledger) validateReceipt(in *NewReceipt) error {
 	}
 	if in.PatientID == nil && in.Kind != ReceiptInsurancePayment {
 		return Invalid("patientId", "a %s is entered on a patient's account", in.Kind)
+	}
+	return nil
+}
+
+// validateReceipt checks what can be checked without the database.
+func (l *Ledger) validateReceipt(in *NewReceipt) error {
+	if err := l.validateReceiptHeader(in); err != nil {
+		return err
 	}
 	if len(in.Splits) == 0 {
 		return Invalid("splits", "a receipt needs at least one split")

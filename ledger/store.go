@@ -24,6 +24,10 @@ type Store interface {
 
 // Reader is the read side of the Store, shared by Store and Tx.
 type Reader interface {
+	AgingReader      // aging.go
+	AllocationReader // policies.go
+	ImportReader     // imports.go
+
 	Practice(ctx context.Context, id ID) (Practice, error)
 	Providers(ctx context.Context, practiceID ID, ids []ID) ([]Provider, error)
 	Locations(ctx context.Context, practiceID ID, ids []ID) ([]Location, error)
@@ -76,6 +80,9 @@ type Reader interface {
 // Tx is the Store inside one transaction.
 type Tx interface {
 	Reader
+	AllocationWriter // policies.go
+	AgingWriter      // aging.go
+	ImportWriter     // imports.go
 	// LockFamilies takes row locks on the guarantors, in id order, so that
 	// concurrent postings on one family serialise and never deadlock.
 	LockFamilies(ctx context.Context, practiceID ID, guarantorIDs []ID) error

@@ -5,6 +5,7 @@
 //	paysplit demo          load the demo practice and print an ADMIN key
 //	                       (--size small|medium|large [--seed N]: a synthetic practice)
 //	paysplit keys create   create an API key for a practice
+//	paysplit import        import balances from a prior system (import.go)
 //	paysplit bench         run the benchmark harness
 //
 // With no --database-url (or DATABASE_URL), paysplit starts a private
@@ -61,11 +62,13 @@ func run(ctx context.Context, args []string) error {
 		return keys(ctx, args)
 	case "bench":
 		return runBench(ctx, args)
+	case "import":
+		return runImport(ctx, args, os.Stdout, os.Stderr) // import.go
 	case "help":
-		fmt.Println("usage: paysplit [serve|migrate|demo|keys create|bench] [flags]; paysplit <command> -h for flags")
+		fmt.Println("usage: paysplit [serve|migrate|demo|keys create|import|bench] [flags]; paysplit <command> -h for flags")
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (serve, migrate, demo, keys, bench)", cmd)
+	return fmt.Errorf("unknown command %q (serve, migrate, demo, keys, import, bench)", cmd)
 }
 
 // env returns the environment variable or a default.
@@ -98,6 +101,7 @@ func (d *dbFlags) register(fs *flag.FlagSet) {
 type database struct {
 	store   *postgres.Store
 	cluster *localpg.Cluster
+	url     string // for connections of their own (the change listener)
 }
 
 func (d *database) close() {
@@ -139,7 +143,7 @@ func (d *dbFlags) open(ctx context.Context) (*database, error) {
 		}
 		return nil, err
 	}
-	out.store = postgres.NewStore(db)
+	out.store, out.url = postgres.NewStore(db), url
 	return out, nil
 }
 
@@ -148,6 +152,9 @@ func serve(ctx context.Context, args []string) error {
 	var db dbFlags
 	db.register(fs)
 	addr := fs.String("addr", env("PAYSPLIT_ADDR", "127.0.0.1:8080"), "listen address (env PAYSPLIT_ADDR)")
+	origins := fs.String("allowed-origins", os.Getenv("PAYSPLIT_ALLOWED_ORIGINS"),
+		"comma-separated origins whose pages may open websockets, e.g. https://dash.example.com (env PAYSPLIT_ALLOWED_ORIGINS)")
+	maxUpload := fs.Int64("max-upload-bytes", graph.DefaultMaxUploadBytes, "largest balance-forward file an upload may carry; larger ones are refused unread")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -166,11 +173,20 @@ func serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           graph.NewServer(l, func(ctx context.Context) error { return d.store.DB().PingContext(ctx) }),
-		ReadHeaderTimeout: 10 * time.Second,
+	// Live aging: commits of every instance reach this one's subscribers.
+	hub := ledger.NewAgingHub(l)
+	defer hub.Close()
+	changes, err := postgres.Listen(d.url, hub, slog.Default())
+	if err != nil {
+		return err
 	}
+	defer changes.Close()
+	gs := graph.NewServer(l, func(ctx context.Context) error { return d.store.DB().PingContext(ctx) },
+		graph.WithAgingHub(hub), graph.WithAllowedOrigins(strings.FieldsFunc(*origins, func(r rune) bool { return r == ',' || r == ' ' })...))
+	gs.SetMaxUploadBytes(*maxUpload)
+	srv := &http.Server{Handler: gs, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Printf("paysplit: playground at http://%s/  (GraphQL at /graphql)\n", ln.Addr())
+	fmt.Printf("paysplit: live aging dashboard at http://%s/dashboard\n", ln.Addr())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -181,6 +197,9 @@ func serve(ctx context.Context, args []string) error {
 	slog.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
+	if err := gs.Close(shutdownCtx); err != nil { // websockets: Shutdown leaves them open
+		slog.Warn("closing subscriptions", "err", err)
+	}
 	return srv.Shutdown(shutdownCtx)
 }
 

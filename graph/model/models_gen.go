@@ -3,9 +3,86 @@
 package model
 
 import (
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
 	"github.com/paysplit/paysplit/ledger"
 )
+
+type AgingInput struct {
+	// Default: today.
+	AsOf *ledger.Date `json:"asOf,omitempty"`
+	// Default: SERVICE_DATE.
+	Basis *ledger.AgingBasis `json:"basis,omitempty"`
+	// The last day of every bucket but the open-ended last one, increasing:
+	// [30, 60, 90, 120] (the default unless the practice set its own) makes
+	// 0–30, 31–60, 61–90, 91–120 and 120+. At most 7 limits.
+	Buckets []int `json:"buckets,omitempty"`
+	// Default: GUARANTOR.
+	GroupBy *ledger.AgingGroup `json:"groupBy,omitempty"`
+	// Net each row's credits (overpaid lines, unallocated and unearned money)
+	// against its oldest buckets first, as Open Dental does. Without it credits
+	// are shown in their own columns and overpaid lines age as negative amounts.
+	CreditsToOldestBucket *bool `json:"creditsToOldestBucket,omitempty"`
+	// Rows whose total is at least this (e.g. "0.01").
+	MinBalance *ledger.Money `json:"minBalance,omitempty"`
+	// Rows whose total is at most this ("-0.01" lists credits).
+	MaxBalance *ledger.Money `json:"maxBalance,omitempty"`
+	// Rows whose oldest line still owing is at least this many days old.
+	MinAgeDays *int `json:"minAgeDays,omitempty"`
+	// Only lines and credits of this provider.
+	ProviderID *uuid.UUID `json:"providerId,omitempty"`
+	// Only lines and credits of this location.
+	LocationID *uuid.UUID `json:"locationId,omitempty"`
+	// Default: ALL.
+	Coverage *ledger.AgingCoverage `json:"coverage,omitempty"`
+	// Default: TOTAL_DESC.
+	Sort *ledger.AgingSort `json:"sort,omitempty"`
+	// Rows per page, at most 500 (default 50). 0 returns only the summary.
+	First *int    `json:"first,omitempty"`
+	After *string `json:"after,omitempty"`
+}
+
+type AgingRowConnection struct {
+	Edges      []AgingRowEdge `json:"edges"`
+	PageInfo   PageInfo       `json:"pageInfo"`
+	TotalCount int            `json:"totalCount"`
+}
+
+type AgingRowEdge struct {
+	Cursor string          `json:"cursor"`
+	Node   ledger.AgingRow `json:"node"`
+}
+
+type AllocateUnearnedInput struct {
+	GuarantorID uuid.UUID `json:"guarantorId"`
+	// The charges to pay, in the family; at least one.
+	ChargeIds []uuid.UUID `json:"chargeIds"`
+	// The most to move; default what the charges owe, as far as unearned money goes.
+	Amount *ledger.Money `json:"amount,omitempty"`
+	// Plan only; write nothing.
+	Preview *bool `json:"preview,omitempty"`
+	// Default: the practice's ALLOCATE_UNEARNED default.
+	Policy         *string        `json:"policy,omitempty"`
+	Params         map[string]any `json:"params,omitempty"`
+	AsOf           *ledger.Date   `json:"asOf,omitempty"`
+	Note           *string        `json:"note,omitempty"`
+	IdempotencyKey *string        `json:"idempotencyKey,omitempty"`
+}
+
+type AllocateUnearnedPayload struct {
+	Plan ledger.Plan `json:"plan"`
+	// The TRANSFER receipt; null for a preview or when nothing moved.
+	Receipt *ledger.Receipt `json:"receipt,omitempty"`
+}
+
+// A receipt given with allocation is split by a policy instead of explicit splits.
+type AllocationInput struct {
+	// Default: the practice's AUTO_SPLIT default.
+	Policy *string `json:"policy,omitempty"`
+	// Put this patient's charges first (Open Dental's "prefer this patient").
+	PreferPatientID *uuid.UUID     `json:"preferPatientId,omitempty"`
+	Params          map[string]any `json:"params,omitempty"`
+}
 
 type ChargeLineInput struct {
 	// PROCEDURE (default) or BALANCE_FORWARD (the default on a BALANCE_FORWARD encounter).
@@ -90,6 +167,32 @@ type GuarantorFilter struct {
 	ExternalID *string `json:"externalId,omitempty"`
 }
 
+type ImportBalancesInput struct {
+	File           graphql.Upload         `json:"file"`
+	Mode           ledger.ImportMode      `json:"mode"`
+	Options        *ImportBalancesOptions `json:"options,omitempty"`
+	IdempotencyKey *string                `json:"idempotencyKey,omitempty"`
+}
+
+type ImportBalancesOptions struct {
+	// Create patients (and guarantors) that no row matches; without it, such a row is an error.
+	CreateMissingPatients *bool `json:"createMissingPatients,omitempty"`
+	// One encounter per patient, provider and location instead of one per patient.
+	EncounterPerProviderLocation *bool `json:"encounterPerProviderLocation,omitempty"`
+	// ',' ';' or 'tab'; by default detected from the header row.
+	Delimiter *string `json:"delimiter,omitempty"`
+	// Provider (code or name) of rows that name none; by default the practice's only provider.
+	DefaultProvider *string `json:"defaultProvider,omitempty"`
+	// Location (code or name) of rows that name none; by default the practice's only location.
+	DefaultLocation *string `json:"defaultLocation,omitempty"`
+}
+
+type ImportBalancesPayload struct {
+	Report ledger.ImportReport `json:"report"`
+	// The import COMMIT created, or the earlier import that already holds this file (ALREADY_IMPORTED).
+	Import *ledger.BalanceImport `json:"import,omitempty"`
+}
+
 // Every mutation takes one input with an optional `idempotencyKey`: replaying a
 // key returns the first result; the same key with a different input is CONFLICT.
 type Mutation struct {
@@ -171,22 +274,29 @@ type PostReceiptInput struct {
 	PatientID *uuid.UUID   `json:"patientId,omitempty"`
 	Amount    ledger.Money `json:"amount"`
 	// Default today.
-	ReceivedOn     *ledger.Date `json:"receivedOn,omitempty"`
-	Method         *string      `json:"method,omitempty"`
-	Reference      *string      `json:"reference,omitempty"`
-	Note           *string      `json:"note,omitempty"`
-	BatchID        *uuid.UUID   `json:"batchId,omitempty"`
-	Splits         []SplitInput `json:"splits"`
+	ReceivedOn *ledger.Date `json:"receivedOn,omitempty"`
+	Method     *string      `json:"method,omitempty"`
+	Reference  *string      `json:"reference,omitempty"`
+	Note       *string      `json:"note,omitempty"`
+	BatchID    *uuid.UUID   `json:"batchId,omitempty"`
+	// Explicit splits; or give allocation instead (exactly one of the two).
+	Splits         []SplitInput `json:"splits,omitempty"`
 	IdempotencyKey *string      `json:"idempotencyKey,omitempty"`
+	// Instead of splits (give exactly one of the two): split a PATIENT_PAYMENT by a policy.
+	Allocation *AllocationInput `json:"allocation,omitempty"`
 }
 
 type PostReceiptPayload struct {
 	Receipt ledger.Receipt `json:"receipt"`
+	// The plan behind the receipt when it was given with allocation; null for explicit splits.
+	Allocation *ledger.Plan `json:"allocation,omitempty"`
 }
 
 // Errors carry a stable `extensions.code`:
 // BAD_USER_INPUT (with `extensions.field`), NOT_FOUND, CONFLICT, FORBIDDEN,
-// UNAUTHENTICATED, INVARIANT_VIOLATION, INTERNAL, and gqlgen's own
+// UNAUTHENTICATED, INVARIANT_VIOLATION, RULE_REJECTED (with
+// `extensions.requirement`), RULE_COMPILE_FAILED (with `extensions.line`,
+// `column`, `snippet` and `path`), INTERNAL, and gqlgen's own
 // GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED and COMPLEXITY_LIMIT_EXCEEDED.
 // A failed mutation writes nothing.
 type Query struct {
@@ -227,6 +337,29 @@ type ReverseReceiptPayload struct {
 	Receipt ledger.Receipt `json:"receipt"`
 }
 
+type SavePolicyInput struct {
+	// Optional; must equal the document's name.
+	Name *string `json:"name,omitempty"`
+	// YAML or JSON (docs/rules.md).
+	Document       string  `json:"document"`
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+}
+
+type SavePolicyPayload struct {
+	Policy ledger.Policy `json:"policy"`
+}
+
+type SetDefaultPolicyInput struct {
+	Operation ledger.AllocationOperation `json:"operation"`
+	// "name", "name@version", or null to fall back to the built-in default.
+	Policy         *string `json:"policy,omitempty"`
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+}
+
+type SetDefaultPolicyPayload struct {
+	Defaults []ledger.EffectivePolicyDefault `json:"defaults"`
+}
+
 // One split: on a charge (chargeId), on an unearned type (unearnedTypeId), or
 // unallocated (neither). Patient, provider and location default from the charge.
 type SplitInput struct {
@@ -240,4 +373,48 @@ type SplitInput struct {
 	CrossFamily *bool `json:"crossFamily,omitempty"`
 	// Pay the charge more than it owes, leaving a credit on the line.
 	Force *bool `json:"force,omitempty"`
+}
+
+type Subscription struct {
+}
+
+type TransferIncomePayload struct {
+	// The plan that was posted (on an idempotent replay, the plan first posted).
+	Plan ledger.Plan `json:"plan"`
+	// The TRANSFER receipt; null when the plan moved nothing (then nothing is posted).
+	Receipt *ledger.Receipt `json:"receipt,omitempty"`
+}
+
+// An income transfer over a family. With patientId the receipt is entered on
+// that patient's account and request.scope is PATIENT (same-guarantor then
+// moves only that patient's money; rigorous and fifo plan over the family).
+type TransferInput struct {
+	GuarantorID uuid.UUID  `json:"guarantorId"`
+	PatientID   *uuid.UUID `json:"patientId,omitempty"`
+	// Default: the practice's TRANSFER default.
+	Policy *string        `json:"policy,omitempty"`
+	Params map[string]any `json:"params,omitempty"`
+	// Default today; the plan ignores what is dated after it and the receipt is dated on it.
+	AsOf           *ledger.Date `json:"asOf,omitempty"`
+	Note           *string      `json:"note,omitempty"`
+	IdempotencyKey *string      `json:"idempotencyKey,omitempty"`
+}
+
+type UndoBalanceImportInput struct {
+	ImportID       uuid.UUID `json:"importId"`
+	IdempotencyKey *string   `json:"idempotencyKey,omitempty"`
+}
+
+type UndoBalanceImportPayload struct {
+	Import ledger.BalanceImport `json:"import"`
+}
+
+type UpdateAgingSettingsInput struct {
+	// Bucket limits as in AgingInput.buckets; null restores 30, 60, 90, 120.
+	Buckets        []int   `json:"buckets,omitempty"`
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+}
+
+type UpdateAgingSettingsPayload struct {
+	Settings ledger.AgingSettings `json:"settings"`
 }

@@ -1,0 +1,285 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/paysplit/paysplit/ledger"
+)
+
+const importUsage = `usage:
+  paysplit import balances FILE --practice ID [--commit] [flags]   check (or post) a balance-forward file
+  paysplit import undo IMPORT_ID --practice ID [flags]              reverse a committed import
+  paysplit import template                                          print the CSV template
+Without --commit the file is only checked (VALIDATE) and nothing is written. See docs/import.md.`
+
+// runImport is "paysplit import …". It writes reports to stdout and
+// progress to stderr.
+func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New(importUsage)
+	}
+	switch args[0] {
+	case "balances":
+		return importBalances(ctx, args[1:], stdout, stderr)
+	case "undo":
+		return undoImport(ctx, args[1:], stdout)
+	case "template":
+		_, err := io.WriteString(stdout, ledger.BalanceForwardTemplate())
+		return err
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintln(stdout, importUsage)
+		return nil
+	}
+	return fmt.Errorf("unknown import command %q\n%s", args[0], importUsage)
+}
+
+// parseInterspersed parses flags that may come before or after the
+// positional arguments, and returns the positional ones.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos, args = append(pos, fs.Arg(0)), fs.Args()[1:]
+	}
+}
+
+func importBalances(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("import balances", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var db dbFlags
+	db.register(fs)
+	practice := fs.String("practice", "", "practice id (required)")
+	commit := fs.Bool("commit", false, "post the file (all rows or none); without it the file is only checked")
+	create := fs.Bool("create-patients", false, "create patients and guarantors no row matches")
+	perProvider := fs.Bool("encounter-per-provider-location", false, "one encounter per patient, provider and location (default: one per patient)")
+	delimiter := fs.String("delimiter", "", "',', ';' or 'tab' (default: detected)")
+	defProvider := fs.String("default-provider", "", "provider (code or name) of rows that name none")
+	defLocation := fs.String("default-location", "", "location (code or name) of rows that name none")
+	maxSize := fs.Int64("max-size", ledger.DefaultImportMaxBytes, "largest file accepted, in bytes; a larger one is refused unread")
+	key := fs.String("idempotency-key", "", "replaying a key returns the first result")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return errors.New("import balances: give exactly one FILE\n" + importUsage)
+	}
+	pid, err := ledger.ParseID(*practice)
+	if err != nil {
+		return fmt.Errorf("--practice: %q is not a practice id", *practice)
+	}
+	path := pos[0]
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if st.Size() > *maxSize {
+		return fmt.Errorf("%s is %d bytes; the limit is %d (--max-size): nothing was read", path, st.Size(), *maxSize)
+	}
+	file, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer file.Close()
+
+	d, err := db.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	mode := ledger.ImportValidate
+	if *commit {
+		mode = ledger.ImportCommit
+	}
+	bar := newProgressBar(stderr, st.Size(), *quiet)
+	res, err := ledger.New(d.store).ImportBalances(ctx, ledger.Actor{PracticeID: pid, Role: ledger.RoleAdmin}, ledger.ImportRequest{
+		File: file, FileName: filepath.Base(path), MaxBytes: *maxSize, Mode: mode, IdempotencyKey: *key, Progress: bar.update,
+		Options: ledger.ImportOptions{CreateMissingPatients: *create, EncounterPerProviderLocation: *perProvider,
+			Delimiter: *delimiter, DefaultProvider: *defProvider, DefaultLocation: *defLocation}})
+	bar.done()
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			return err
+		}
+	} else if err := writeImportReport(stdout, res); err != nil {
+		return err
+	}
+	switch res.Report.Outcome {
+	case ledger.OutcomeInvalid, ledger.OutcomeRejected:
+		return fmt.Errorf("%s: %s", path, res.Report.Message)
+	}
+	return nil
+}
+
+func undoImport(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("import undo", flag.ContinueOnError)
+	var db dbFlags
+	db.register(fs)
+	practice := fs.String("practice", "", "practice id (required)")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return errors.New("import undo: give exactly one IMPORT_ID\n" + importUsage)
+	}
+	pid, err := ledger.ParseID(*practice)
+	if err != nil {
+		return fmt.Errorf("--practice: %q is not a practice id", *practice)
+	}
+	id, err := ledger.ParseID(pos[0])
+	if err != nil {
+		return fmt.Errorf("%q is not an import id", pos[0])
+	}
+	d, err := db.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	imp, err := ledger.New(d.store).UndoBalanceImport(ctx, ledger.Actor{PracticeID: pid, Role: ledger.RoleAdmin}, ledger.UndoImport{ImportID: id})
+	if err != nil {
+		var inv *ledger.InvariantError
+		if errors.As(err, &inv) {
+			return errors.New(inv.Message)
+		}
+		return err
+	}
+	fmt.Fprintf(stdout, "balance import %s (%s, %d rows) is undone: every line it posted is back to 0.00\n", imp.ID, imp.FileName, imp.RowsPosted)
+	return nil
+}
+
+// writeImportReport prints a report for people: what happened, the issues
+// by row and column, the totals, per patient, and the reconciliation.
+func writeImportReport(w io.Writer, res ledger.ImportResult) error {
+	r := res.Report
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	name := r.FileName
+	if name == "" {
+		name = "file"
+	}
+	fmt.Fprintf(tw, "%s: %s — %s\n", name, r.Outcome, r.Message)
+	if res.Import != nil {
+		fmt.Fprintf(tw, "import %s (%s), imported on %s\n", res.Import.ID, res.Import.Status, res.Import.ImportDate)
+	}
+	fmt.Fprintf(tw, "%d rows read, %d to post, %d skipped; %d errors, %d warnings\n", r.Rows, r.RowsToPost, r.RowsSkipped, r.Errors, r.Warnings)
+	if len(r.Issues) > 0 {
+		fmt.Fprintln(tw, "\nrow\tline\tcolumn\tseverity\tcode\tmessage")
+		for _, is := range r.Issues {
+			fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\n", is.Row, is.Line, dash(is.Column), is.Severity, is.Code, strings.ReplaceAll(is.Message, "\n", " "))
+		}
+		if r.IssuesTruncated {
+			fmt.Fprintf(tw, "…\t\t\t\t\t(only the first %d issues are listed)\n", len(r.Issues))
+		}
+	}
+	if r.Totals.Rows > 0 {
+		t := r.Totals
+		fmt.Fprintf(tw, "\ntotals\trows\tpatient debits\tpatient credits\tinsurance\tpatient balance\ttotal\n")
+		fmt.Fprintf(tw, "\t%d\t%s\t%s\t%s\t%s\t%s\n", t.Rows, t.PatientDebits, t.PatientCredits, t.Insurance, t.PatientBalance, t.Total)
+		fmt.Fprintf(tw, "\npatient\texternal id\tnew\tfirst row\trows\tdebits\tcredits\tinsurance\tbalance\n")
+		for _, p := range r.Patients {
+			fmt.Fprintf(tw, "%s, %s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n", p.LastName, p.FirstName, dash(p.ExternalID), yes(p.Created), p.FirstRow,
+				p.Totals.Rows, p.Totals.PatientDebits, p.Totals.PatientCredits, p.Totals.Insurance, p.Totals.PatientBalance)
+		}
+	}
+	if rec := r.Reconciliation; rec != nil {
+		verdict := "the ledger matches the file to the cent"
+		if !rec.Matches {
+			verdict = "the ledger DIFFERS from the file"
+		}
+		fmt.Fprintf(tw, "\nreconciliation: %s\n", verdict)
+		fmt.Fprintf(tw, "\tfile patient\tledger patient\tfile insurance\tledger insurance\n")
+		fmt.Fprintf(tw, "all\t%s\t%s\t%s\t%s\n", rec.FilePatient, rec.LedgerPatient, rec.FileInsurance, rec.LedgerInsurance)
+		fmt.Fprintf(tw, "%d patients\t\t\t\t\t%s\n", len(rec.Patients), matched(rec.Patients))
+		fmt.Fprintf(tw, "%d guarantors\t\t\t\t\t%s\n", len(rec.Guarantors), matched(rec.Guarantors))
+	}
+	return tw.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func yes(b bool) string {
+	if b {
+		return "yes"
+	}
+	return ""
+}
+
+func matched(lines []ledger.ReconciliationLine) string {
+	n := 0
+	for _, l := range lines {
+		if l.Matches {
+			n++
+		}
+	}
+	return fmt.Sprintf("%d of %d match", n, len(lines))
+}
+
+// progressBar shows how far an import has gone on stderr: a bar redrawn in
+// place on a terminal, a line per phase otherwise.
+type progressBar struct {
+	w        io.Writer
+	size     int64
+	off, tty bool
+	phase    string
+}
+
+func newProgressBar(w io.Writer, size int64, quiet bool) *progressBar {
+	b := &progressBar{w: w, size: size, off: quiet}
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			b.tty = true
+		}
+	}
+	return b
+}
+
+func (b *progressBar) update(p ledger.ImportProgress) {
+	if b.off {
+		return
+	}
+	if !b.tty {
+		if p.Phase != b.phase {
+			b.phase = p.Phase
+			fmt.Fprintf(b.w, "import: %s (%d rows)\n", p.Phase, p.Rows)
+		}
+		return
+	}
+	const width = 30
+	filled := width
+	if p.Phase == "read" && b.size > 0 {
+		filled = int(int64(width) * min(p.Bytes, b.size) / b.size)
+	}
+	fmt.Fprintf(b.w, "\r%-9s [%s%s] %d rows", p.Phase, strings.Repeat("#", filled), strings.Repeat(".", width-filled), p.Rows)
+}
+
+func (b *progressBar) done() {
+	if !b.off && b.tty {
+		fmt.Fprintln(b.w)
+	}
+}

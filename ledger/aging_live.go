@@ -1,0 +1,277 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// AgingHub keeps live aging reports (the agingUpdated subscription) up to
+// date. Something outside the ledger tells it which practices changed
+// (Changed, fed by the database's change notifications, see
+// postgres.Listener); the hub recomputes each affected report once and hands
+// it to every watcher whose last report differs.
+//
+// Watchers asking for the same report of the same practice share one
+// group: one query per change, whatever the number of watchers. Bursts
+// coalesce: a change starts a short settle window (WithSettle) during which
+// further changes join it, changes arriving while a report is being
+// computed cause one more computation, not one each, and a watcher that has
+// not taken its last report finds it replaced by the newer one.
+type AgingHub struct {
+	ledger *Ledger
+	settle time.Duration
+	log    *slog.Logger
+
+	mu     sync.Mutex
+	groups map[agingKey]*agingGroup
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// HubOption configures an AgingHub.
+type HubOption func(*AgingHub)
+
+// WithSettle sets how long the hub waits after a change for more changes
+// before recomputing (default 20ms).
+func WithSettle(d time.Duration) HubOption { return func(h *AgingHub) { h.settle = d } }
+
+// WithLogger sets where the hub logs failed recomputations.
+func WithLogger(l *slog.Logger) HubOption { return func(h *AgingHub) { h.log = l } }
+
+// NewAgingHub returns a hub computing reports through l.
+func NewAgingHub(l *Ledger, opts ...HubOption) *AgingHub {
+	h := &AgingHub{ledger: l, settle: 20 * time.Millisecond, log: slog.Default(), groups: map[agingKey]*agingGroup{}}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
+}
+
+// agingKey identifies a group: a practice and a query (its JSON).
+type agingKey struct {
+	practice ID
+	query    string
+}
+
+// agingGroup is the watchers of one report.
+type agingGroup struct {
+	key     agingKey
+	query   AgingQuery
+	changed chan struct{} // a change to coalesce (capacity 1)
+	now     chan struct{} // a new watcher waits for a report (capacity 1)
+	done    chan struct{} // closed when the group ends
+
+	mu       sync.Mutex
+	watchers map[*agingWatcher]struct{}
+}
+
+// agingWatcher is one subscription: its channel holds at most the latest
+// report it has not taken yet.
+type agingWatcher struct {
+	ch   chan AgingReport
+	last []byte // the report last handed over, as JSON
+}
+
+// Watch returns a channel that receives the report for q as soon as it is
+// computed, then again after every change that alters it, until ctx ends or
+// the hub closes (then the channel closes). A query the ledger would refuse
+// is refused here. q.AsOf nil means "today" at each computation; nil bucket
+// limits follow the practice's setting as it changes.
+func (h *AgingHub) Watch(ctx context.Context, a Actor, q AgingQuery) (<-chan AgingReport, error) {
+	if _, err := h.ledger.completeAging(ctx, a.PracticeID, q); err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(q)
+	if err != nil {
+		return nil, err
+	}
+	key := agingKey{practice: a.PracticeID, query: string(b)}
+	w := &agingWatcher{ch: make(chan AgingReport, 1)}
+
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		close(w.ch)
+		return w.ch, nil
+	}
+	g := h.groups[key]
+	if g == nil {
+		g = &agingGroup{key: key, query: q, changed: make(chan struct{}, 1), now: make(chan struct{}, 1),
+			done: make(chan struct{}), watchers: map[*agingWatcher]struct{}{}}
+		h.groups[key] = g
+		h.wg.Add(1)
+		go h.run(g)
+	}
+	g.mu.Lock()
+	g.watchers[w] = struct{}{}
+	g.mu.Unlock()
+	h.mu.Unlock()
+	poke(g.now)
+
+	context.AfterFunc(ctx, func() { h.leave(g, w) })
+	return w.ch, nil
+}
+
+// Changed tells the hub that a practice's ledger changed.
+func (h *AgingHub) Changed(practiceID ID) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for k, g := range h.groups {
+		if k.practice == practiceID {
+			poke(g.changed)
+		}
+	}
+}
+
+// ChangedAll tells the hub that any practice may have changed (the change
+// feed reconnected and may have missed notifications).
+func (h *AgingHub) ChangedAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, g := range h.groups {
+		poke(g.changed)
+	}
+}
+
+// Watchers counts the open watches.
+func (h *AgingHub) Watchers() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, g := range h.groups {
+		g.mu.Lock()
+		n += len(g.watchers)
+		g.mu.Unlock()
+	}
+	return n
+}
+
+// Close ends every watch (their channels close) and waits for the hub's
+// goroutines. Later watches end at once.
+func (h *AgingHub) Close() {
+	h.mu.Lock()
+	h.closed = true
+	for k, g := range h.groups {
+		delete(h.groups, k)
+		g.end()
+	}
+	h.mu.Unlock()
+	h.wg.Wait()
+}
+
+// leave removes a watcher; the last one out ends the group.
+func (h *AgingHub) leave(g *agingGroup, w *agingWatcher) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	g.mu.Lock()
+	_, ok := g.watchers[w]
+	delete(g.watchers, w)
+	empty := len(g.watchers) == 0
+	g.mu.Unlock()
+	if !ok {
+		return // ended with its group
+	}
+	close(w.ch)
+	if empty && h.groups[g.key] == g {
+		delete(h.groups, g.key)
+		g.end()
+	}
+}
+
+// end closes the group and its watchers' channels.
+func (g *agingGroup) end() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	close(g.done)
+	for w := range g.watchers {
+		delete(g.watchers, w)
+		close(w.ch)
+	}
+}
+
+// run recomputes the group's report when asked, until the group ends.
+func (h *AgingHub) run(g *agingGroup) {
+	defer h.wg.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-g.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	a := Actor{PracticeID: g.key.practice, Role: RoleAnalyst}
+	for {
+		select {
+		case <-g.done:
+			return
+		case <-g.now:
+		case <-g.changed:
+			if h.settle > 0 {
+				t := time.NewTimer(h.settle)
+				select {
+				case <-g.done:
+					t.Stop()
+					return
+				case <-t.C:
+				}
+			}
+		}
+		// What arrived until now is in the report about to be computed.
+		drain(g.changed)
+		drain(g.now)
+		rep, err := h.ledger.Aging(ctx, a, g.query)
+		if err != nil {
+			if ctx.Err() == nil {
+				h.log.Error("live aging: recomputing a report failed; retrying on the next change",
+					"practice", g.key.practice, "err", err)
+			}
+			continue
+		}
+		b, err := json.Marshal(rep)
+		if err != nil {
+			h.log.Error("live aging: encoding a report", "err", err)
+			continue
+		}
+		g.publish(rep, b)
+	}
+}
+
+// publish hands rep to every watcher whose last report differs, replacing
+// any report it has not taken yet.
+func (g *agingGroup) publish(rep AgingReport, b []byte) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for w := range g.watchers {
+		if bytes.Equal(w.last, b) {
+			continue
+		}
+		w.last = b
+		select {
+		case <-w.ch: // not taken yet: replaced
+		default:
+		}
+		w.ch <- rep
+	}
+}
+
+// poke sets a capacity-1 signal without blocking.
+func poke(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// drain clears a capacity-1 signal.
+func drain(c chan struct{}) {
+	select {
+	case <-c:
+	default:
+	}
+}

@@ -1,0 +1,678 @@
+package ledger
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// The balance-forward file: a CSV (or ;- or tab-separated) file with a header
+// row and one row per balance to carry over from a prior system. Each row
+// becomes one BALANCE_FORWARD charge line (docs/import.md).
+
+// Column names of a balance-forward file, as the template writes them. A
+// header matches a column whatever its case, spacing, underscores or hyphens
+// ("Patient Last Name" is patient_last_name), and a trailing hint in
+// parentheses is ignored ("service_date (MM/DD/YYYY)").
+const (
+	ColPatientExternalID   = "patient_external_id"
+	ColPatientLastName     = "patient_last_name"
+	ColPatientFirstName    = "patient_first_name"
+	ColPatientBirthDate    = "patient_birth_date"
+	ColGuarantorExternalID = "guarantor_external_id"
+	ColGuarantorName       = "guarantor_name"
+	ColServiceDate         = "service_date"
+	ColAmount              = "amount"
+	ColProvider            = "provider"
+	ColLocation            = "location"
+	ColCode                = "code"
+	ColResponsibility      = "responsibility"
+	ColMemo                = "memo"
+)
+
+// BalanceForwardColumns lists the template's columns in order.
+var BalanceForwardColumns = []string{
+	ColPatientExternalID, ColPatientLastName, ColPatientFirstName, ColPatientBirthDate,
+	ColGuarantorExternalID, ColGuarantorName, ColServiceDate, ColAmount,
+	ColProvider, ColLocation, ColCode, ColResponsibility, ColMemo,
+}
+
+// DefaultBalanceForwardCode is the code of a line whose row gives none
+// (Elation's suggestion).
+const DefaultBalanceForwardCode = "PREV BAL"
+
+// templateHints are the hints the template's header carries.
+var templateHints = map[string]string{
+	ColPatientBirthDate: " (MM/DD/YYYY)",
+	ColServiceDate:      " (MM/DD/YYYY)",
+	ColAmount:           " (negative = credit)",
+	ColCode:             " (default PREV BAL)",
+	ColResponsibility:   " (PATIENT or INSURANCE)",
+}
+
+// BalanceForwardTemplate is the downloadable CSV template: the header row
+// (with hints on how dates and amounts are written; US month/day order) and
+// two example rows, with Windows line endings as spreadsheets write them.
+func BalanceForwardTemplate() string {
+	var b strings.Builder
+	w := csv.NewWriter(&b)
+	w.UseCRLF = true
+	header := make([]string, len(BalanceForwardColumns))
+	for i, c := range BalanceForwardColumns {
+		header[i] = c + templateHints[c]
+	}
+	_ = w.Write(header)
+	_ = w.Write([]string{"A1001", "Doe", "Jane", "04/12/1985", "G500", "John Doe", "01/01/2024", "30.00",
+		"DR1", "MAIN", DefaultBalanceForwardCode, "PATIENT", "January copay"})
+	_ = w.Write([]string{"A1002", "Roe", "Richard", "11/30/1972", "", "", "02/15/2024", "-25.00",
+		"", "", DefaultBalanceForwardCode, "PATIENT", "Overpaid: a credit to re-apply"})
+	w.Flush()
+	return b.String()
+}
+
+// Responsibility says who owes a balance-forward line.
+type Responsibility string
+
+const (
+	ResponsibilityPatient   Responsibility = "PATIENT"   // the patient owes it (the default)
+	ResponsibilityInsurance Responsibility = "INSURANCE" // pending insurance: the patient owes nothing yet
+)
+
+// BalanceForwardRow is one row of a balance-forward file, read and checked
+// but not yet matched to the ledger. Text is trimmed; an empty value is "".
+type BalanceForwardRow struct {
+	Row  int // the record's number, the header being row 1 (a spreadsheet's row number)
+	Line int // the line of the file the record starts on
+
+	PatientExternalID   string
+	PatientLastName     string
+	PatientFirstName    string
+	PatientBirthDate    *Date
+	GuarantorExternalID string
+	GuarantorName       string
+	ServiceDate         *Date // nil: the row gives none, and the line takes the import date
+	Amount              Money // negative: a credit the patient holds
+	Provider            string
+	Location            string
+	Code                string // DefaultBalanceForwardCode when the row gives none
+	Responsibility      Responsibility
+	Memo                string
+
+	// Invalid is set when a value of the row could not be read; the file's
+	// issues say which. An invalid row never posts.
+	Invalid bool
+	// HasAmount is set when the amount was read (totals count only those).
+	HasAmount bool
+}
+
+// BalanceForwardFile is a balance-forward file read in full: its rows, what
+// was wrong with them, and the file's identity.
+type BalanceForwardFile struct {
+	Name      string // the file's name, as uploaded (may be empty)
+	SHA256    string // hex SHA-256 of the file's bytes
+	Bytes     int64
+	Delimiter rune
+	Header    []string // the header as read
+	Rows      []BalanceForwardRow
+	Issues    []ImportIssue
+}
+
+// Errors reports whether any issue is an error.
+func (f *BalanceForwardFile) Errors() bool {
+	for _, i := range f.Issues {
+		if i.Severity == SeverityError {
+			return true
+		}
+	}
+	return false
+}
+
+// ImportSeverity grades an issue: an error stops a commit, a warning does not.
+type ImportSeverity string
+
+const (
+	SeverityError   ImportSeverity = "ERROR"
+	SeverityWarning ImportSeverity = "WARNING"
+)
+
+// Issue codes: what an issue is about, for clients to act on.
+const (
+	IssueEmptyFile        = "EMPTY_FILE"        // no header, or a header and no rows
+	IssueBadEncoding      = "BAD_ENCODING"      // not UTF-8
+	IssueBadCSV           = "BAD_CSV"           // a quote out of place
+	IssueMissingColumn    = "MISSING_COLUMN"    // a required column is not in the header
+	IssueDuplicateColumn  = "DUPLICATE_COLUMN"  // two header cells name the same column
+	IssueExtraColumn      = "EXTRA_COLUMN"      // a header cell names no column; ignored
+	IssueFieldCount       = "FIELD_COUNT"       // more or fewer fields than the header
+	IssueMissingValue     = "MISSING_VALUE"     // a value the row needs is empty
+	IssueBadAmount        = "BAD_AMOUNT"        // not an amount, or more than two decimal places
+	IssueBadDate          = "BAD_DATE"          // not a date, or an impossible one
+	IssueFutureDate       = "FUTURE_DATE"       // a service or birth date after today
+	IssueBadValue         = "BAD_VALUE"         // e.g. an unknown responsibility
+	IssueTooLong          = "TOO_LONG"          // over the column's length limit
+	IssueInsuranceCredit  = "INSURANCE_CREDIT"  // a negative INSURANCE amount
+	IssueZeroAmount       = "ZERO_AMOUNT"       // warning: 0.00 posts nothing; skipped
+	IssueNoServiceDate    = "NO_SERVICE_DATE"   // warning: the line takes the import date
+	IssueDateOrder        = "DATE_ORDER"        // warning: service before birth
+	IssueDuplicateRow     = "DUPLICATE_ROW"     // warning: the same as an earlier row; skipped
+	IssueAlreadyImported  = "ALREADY_IMPORTED"  // warning: posted by an earlier import; skipped
+	IssueUnknownPatient   = "UNKNOWN_PATIENT"   // no patient matches (and none may be created)
+	IssueAmbiguousPatient = "AMBIGUOUS_PATIENT" // several patients match; or the match has another external id
+	IssuePatientMismatch  = "PATIENT_MISMATCH"  // warning: matched by external id, but names or birth date differ
+	IssueGuarantor        = "GUARANTOR"         // warning: guarantor columns disagree with the ledger, or name a new family
+	IssueUnknownProvider  = "UNKNOWN_PROVIDER"  // no such provider (by code or name), or several
+	IssueUnknownLocation  = "UNKNOWN_LOCATION"  // no such location (by code or name), or several
+)
+
+// ImportIssue is something wrong with a file: where (row and column; row 1 is
+// the header, row 0 the file as a whole) and what.
+type ImportIssue struct {
+	Row      int
+	Line     int    // line of the file the row starts on; 0 for the file as a whole
+	Column   string // a template column name, or the header cell for header issues; "" for the row or file
+	Severity ImportSeverity
+	Code     string
+	Message  string
+}
+
+// DefaultImportMaxBytes is the size limit of a balance-forward file when none
+// is configured: 64 MiB, some 400,000 typical rows.
+const DefaultImportMaxBytes = 64 << 20
+
+// ErrFileTooLarge is returned when a file is over its size limit.
+var ErrFileTooLarge = errors.New("file too large")
+
+// ParseOptions configures ParseBalanceForward.
+type ParseOptions struct {
+	Name      string
+	Today     Date  // service and birth dates after it are errors; rows without a DOS are told they take it
+	Delimiter rune  // ',', ';' or '\t'; 0 detects it from the header
+	MaxBytes  int64 // 0: DefaultImportMaxBytes
+	// Progress, if set, is called every few thousand rows with the bytes read so far.
+	Progress func(bytesRead int64, rows int)
+}
+
+// Limits on values, in characters.
+const (
+	maxImportText = 200
+	maxImportMemo = maxText
+)
+
+// ParseBalanceForward reads a balance-forward file. It streams r, hashing
+// the bytes as it goes, and checks every row on its own (values, formats,
+// dates against opt.Today); matching rows to patients, providers and
+// locations is the ledger's job (PostBalanceForward). Problems with the file
+// are reported as issues, not errors: the error is for a read that failed,
+// or ErrFileTooLarge.
+func ParseBalanceForward(r io.Reader, opt ParseOptions) (*BalanceForwardFile, error) {
+	max := opt.MaxBytes
+	if max <= 0 {
+		max = DefaultImportMaxBytes
+	}
+	f := &BalanceForwardFile{Name: opt.Name}
+	h := sha256.New()
+	counted := &countingReader{r: io.LimitReader(r, max+1), h: h}
+	br := bufio.NewReaderSize(counted, 64<<10)
+
+	skipBOM(br)
+	if head, _ := br.Peek(2); bytes.Equal(head, []byte{0xFF, 0xFE}) || bytes.Equal(head, []byte{0xFE, 0xFF}) {
+		f.fileIssue(IssueBadEncoding, "the file is UTF-16; save it as CSV UTF-8")
+		return f, f.drain(br, counted, h, max)
+	}
+	f.Delimiter = opt.Delimiter
+	if f.Delimiter == 0 {
+		f.Delimiter = detectDelimiter(br)
+	}
+	if f.Delimiter != ',' && f.Delimiter != ';' && f.Delimiter != '\t' {
+		return nil, Invalid("options.delimiter", "must be ',', ';' or a tab")
+	}
+
+	cr := csv.NewReader(br)
+	cr.Comma = f.Delimiter
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	var cols columnMap
+	record := 0
+	for {
+		fields, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if counted.n > max {
+			return nil, fmt.Errorf("%w: over %d bytes", ErrFileTooLarge, max)
+		}
+		record++
+		if err != nil {
+			var pe *csv.ParseError
+			if !errors.As(err, &pe) {
+				return nil, err
+			}
+			f.issue(record, pe.StartLine, "", SeverityError, IssueBadCSV,
+				fmt.Sprintf("line %d, column %d: %v", pe.Line, pe.Column, pe.Err))
+			if record == 1 {
+				break
+			}
+			continue
+		}
+		if record == 1 {
+			f.Header = append([]string(nil), fields...)
+			cols = f.readHeader(fields)
+			if f.Errors() {
+				// Without its columns no row can be read; the header's issues say why.
+				break
+			}
+			continue
+		}
+		line, _ := cr.FieldPos(0)
+		f.readRow(cols, record, line, fields, opt.Today)
+		if opt.Progress != nil && record%5000 == 0 {
+			opt.Progress(counted.n, len(f.Rows))
+		}
+	}
+	if err := f.drain(br, counted, h, max); err != nil {
+		return nil, err
+	}
+	switch {
+	case record == 0:
+		f.fileIssue(IssueEmptyFile, "the file is empty: it needs a header row and at least one row")
+	case record == 1 && !f.Errors():
+		f.fileIssue(IssueEmptyFile, "the file has a header but no rows")
+	case len(f.Rows) == 0 && !f.Errors():
+		f.fileIssue(IssueEmptyFile, "every row of the file is blank")
+	}
+	if opt.Progress != nil {
+		opt.Progress(f.Bytes, len(f.Rows))
+	}
+	return f, nil
+}
+
+// drain reads what the CSV reader left (nothing, normally), so the hash and
+// the size cover the whole file.
+func (f *BalanceForwardFile) drain(br *bufio.Reader, c *countingReader, h hash.Hash, max int64) error {
+	if _, err := io.Copy(io.Discard, br); err != nil {
+		return err
+	}
+	if c.n > max {
+		return fmt.Errorf("%w: over %d bytes", ErrFileTooLarge, max)
+	}
+	f.Bytes = c.n
+	f.SHA256 = hex.EncodeToString(h.Sum(nil))
+	return nil
+}
+
+// countingReader counts and hashes the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	h hash.Hash
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	c.h.Write(p[:n])
+	return n, err
+}
+
+// skipBOM drops a UTF-8 byte-order mark.
+func skipBOM(br *bufio.Reader) {
+	if b, err := br.Peek(3); err == nil && bytes.Equal(b, []byte{0xEF, 0xBB, 0xBF}) {
+		_, _ = br.Discard(3)
+	}
+}
+
+// detectDelimiter picks the delimiter the header row uses most, outside
+// quotes: ',', ';' or tab (',' on a tie or when there is none).
+func detectDelimiter(br *bufio.Reader) rune {
+	head, _ := br.Peek(64 << 10)
+	counts := map[byte]int{}
+	quoted := false
+	for _, b := range head {
+		if b == '"' {
+			quoted = !quoted
+			continue
+		}
+		if quoted {
+			continue
+		}
+		if b == '\n' || b == '\r' {
+			break
+		}
+		if b == ',' || b == ';' || b == '\t' {
+			counts[b]++
+		}
+	}
+	best := byte(',')
+	for _, d := range []byte{';', '\t'} {
+		if counts[d] > counts[best] {
+			best = d
+		}
+	}
+	return rune(best)
+}
+
+// columnMap gives each template column's index in the file, or -1.
+type columnMap map[string]int
+
+func (c columnMap) get(fields []string, col string) string {
+	i, ok := c[col]
+	if !ok || i < 0 || i >= len(fields) {
+		return ""
+	}
+	return strings.TrimSpace(fields[i])
+}
+
+var headerHint = regexp.MustCompile(`\s*\([^)]*\)\s*$`)
+
+// normalizeHeader reduces a header cell to a column name: lower case,
+// spaces and hyphens as underscores, a trailing "(hint)" dropped.
+func normalizeHeader(s string) string {
+	s = headerHint.ReplaceAllString(strings.TrimSpace(s), "")
+	s = strings.ToLower(strings.TrimSpace(s))
+	s = strings.NewReplacer(" ", "_", "-", "_", ".", "_").Replace(s)
+	for strings.Contains(s, "__") {
+		s = strings.ReplaceAll(s, "__", "_")
+	}
+	return strings.Trim(s, "_")
+}
+
+// readHeader maps the header to columns and reports missing, repeated and
+// unknown ones. A file needs an amount and a service_date column, and the
+// patient's external id or last name, first name and birth date.
+func (f *BalanceForwardFile) readHeader(fields []string) columnMap {
+	known := make(map[string]bool, len(BalanceForwardColumns))
+	for _, c := range BalanceForwardColumns {
+		known[c] = true
+	}
+	cols := columnMap{}
+	for i, raw := range fields {
+		if !utf8.ValidString(raw) {
+			f.issue(1, 1, raw, SeverityError, IssueBadEncoding, "the header is not valid UTF-8; save the file as CSV UTF-8")
+			continue
+		}
+		name := normalizeHeader(raw)
+		switch {
+		case name == "" && strings.TrimSpace(raw) == "":
+			// An unnamed trailing column (spreadsheets add them); its values must be empty.
+		case !known[name]:
+			f.issue(1, 1, strings.TrimSpace(raw), SeverityWarning, IssueExtraColumn,
+				fmt.Sprintf("%q is not a column of the template; its values are ignored", strings.TrimSpace(raw)))
+		default:
+			if j, dup := cols[name]; dup {
+				f.issue(1, 1, name, SeverityError, IssueDuplicateColumn,
+					fmt.Sprintf("column %s appears twice (fields %d and %d)", name, j+1, i+1))
+				continue
+			}
+			cols[name] = i
+		}
+	}
+	_, hasExt := cols[ColPatientExternalID]
+	_, hasLast := cols[ColPatientLastName]
+	_, hasFirst := cols[ColPatientFirstName]
+	_, hasBirth := cols[ColPatientBirthDate]
+	for _, c := range []string{ColAmount, ColServiceDate} {
+		if _, ok := cols[c]; !ok {
+			f.issue(1, 1, c, SeverityError, IssueMissingColumn, fmt.Sprintf("the required column %s is missing (is it misspelt?)", c))
+		}
+	}
+	if !hasExt && !(hasLast && hasFirst && hasBirth) {
+		for _, c := range []string{ColPatientExternalID, ColPatientLastName, ColPatientFirstName, ColPatientBirthDate} {
+			if _, ok := cols[c]; !ok {
+				f.issue(1, 1, c, SeverityError, IssueMissingColumn,
+					fmt.Sprintf("the column %s is missing: patients are found by %s, or by %s, %s and %s",
+						c, ColPatientExternalID, ColPatientLastName, ColPatientFirstName, ColPatientBirthDate))
+			}
+		}
+	}
+	return cols
+}
+
+// readRow checks one record and appends it to f.Rows (blank records are
+// skipped).
+func (f *BalanceForwardFile) readRow(cols columnMap, rowNum, line int, fields []string, today Date) {
+	blank := true
+	for _, v := range fields {
+		if strings.TrimSpace(v) != "" {
+			blank = false
+			break
+		}
+	}
+	if blank {
+		return
+	}
+	row := BalanceForwardRow{Row: rowNum, Line: line}
+	bad := func(col, code, format string, args ...any) {
+		row.Invalid = true
+		f.issue(rowNum, line, col, SeverityError, code, fmt.Sprintf(format, args...))
+	}
+	warn := func(col, code, format string, args ...any) {
+		f.issue(rowNum, line, col, SeverityWarning, code, fmt.Sprintf(format, args...))
+	}
+
+	if len(fields) < len(f.Header) {
+		bad("", IssueFieldCount, "the row has %d fields; the header has %d (a missing delimiter, or an unquoted line break?)", len(fields), len(f.Header))
+	} else if len(fields) > len(f.Header) {
+		for _, v := range fields[len(f.Header):] {
+			if strings.TrimSpace(v) != "" {
+				bad("", IssueFieldCount, "the row has %d fields; the header has %d (an unquoted delimiter in a value?)", len(fields), len(f.Header))
+				break
+			}
+		}
+	}
+	// Every value must be text the ledger can hold; unnamed columns must be empty.
+	names := make(map[int]string, len(cols))
+	for c, i := range cols {
+		names[i] = c
+	}
+	for i, v := range fields {
+		col, ok := names[i]
+		if !ok && i < len(f.Header) {
+			col = strings.TrimSpace(f.Header[i])
+		}
+		switch {
+		case !utf8.ValidString(v):
+			bad(col, IssueBadEncoding, "is not valid UTF-8; save the file as CSV UTF-8")
+		case strings.ContainsRune(v, 0):
+			bad(col, IssueBadValue, "contains a NUL character")
+		case !ok && i < len(f.Header) && normalizeHeader(f.Header[i]) == "" && strings.TrimSpace(v) != "":
+			bad(col, IssueFieldCount, "a value under an unnamed column (an unquoted delimiter in a value?)")
+		}
+	}
+	if row.Invalid {
+		f.Rows = append(f.Rows, row)
+		return
+	}
+
+	text := func(col string, max int) string {
+		v := cols.get(fields, col)
+		if n := utf8.RuneCountInString(v); n > max {
+			bad(col, IssueTooLong, "is %d characters long; the limit is %d", n, max)
+		}
+		return v
+	}
+	row.PatientExternalID = text(ColPatientExternalID, maxImportText)
+	row.PatientLastName = text(ColPatientLastName, maxImportText)
+	row.PatientFirstName = text(ColPatientFirstName, maxImportText)
+	row.GuarantorExternalID = text(ColGuarantorExternalID, maxImportText)
+	row.GuarantorName = text(ColGuarantorName, maxImportText)
+	row.Provider = text(ColProvider, maxImportText)
+	row.Location = text(ColLocation, maxImportText)
+	row.Code = text(ColCode, maxCode)
+	row.Memo = text(ColMemo, maxImportMemo)
+	if row.Code == "" {
+		row.Code = DefaultBalanceForwardCode
+	}
+
+	if v := cols.get(fields, ColPatientBirthDate); v != "" {
+		d, err := parseFileDate(v)
+		switch {
+		case err != nil:
+			bad(ColPatientBirthDate, IssueBadDate, "%v", err)
+		case d.After(today):
+			bad(ColPatientBirthDate, IssueFutureDate, "%s is in the future", d)
+		default:
+			row.PatientBirthDate = &d
+		}
+	}
+	if row.PatientExternalID == "" && (row.PatientLastName == "" || row.PatientFirstName == "" || cols.get(fields, ColPatientBirthDate) == "") {
+		bad(ColPatientExternalID, IssueMissingValue, "give the patient's external id, or last name, first name and birth date")
+	}
+
+	if v := cols.get(fields, ColServiceDate); v == "" {
+		warn(ColServiceDate, IssueNoServiceDate, "no date of service: the line is dated the import date (%s) and ages from it", today)
+	} else if d, err := parseFileDate(v); err != nil {
+		bad(ColServiceDate, IssueBadDate, "%v", err)
+	} else if d.After(today) {
+		bad(ColServiceDate, IssueFutureDate, "%s is in the future; a balance carried over is for services already given", d)
+	} else {
+		row.ServiceDate = &d
+		if row.PatientBirthDate != nil && d.Before(*row.PatientBirthDate) {
+			warn(ColServiceDate, IssueDateOrder, "%s is before the patient's birth date %s", d, *row.PatientBirthDate)
+		}
+	}
+
+	switch v := strings.ToUpper(cols.get(fields, ColResponsibility)); v {
+	case "", string(ResponsibilityPatient):
+		row.Responsibility = ResponsibilityPatient
+	case string(ResponsibilityInsurance):
+		row.Responsibility = ResponsibilityInsurance
+	default:
+		bad(ColResponsibility, IssueBadValue, "%q: must be PATIENT (the default) or INSURANCE", cols.get(fields, ColResponsibility))
+	}
+
+	if v := cols.get(fields, ColAmount); v == "" {
+		bad(ColAmount, IssueMissingValue, "the amount is required")
+	} else if m, err := parseFileAmount(v); err != nil {
+		bad(ColAmount, IssueBadAmount, "%v", err)
+	} else {
+		row.Amount, row.HasAmount = m, true
+		switch {
+		case m.IsZero():
+			warn(ColAmount, IssueZeroAmount, "the amount is 0.00: nothing to carry over; the row is skipped")
+		case m.Sign() < 0 && row.Responsibility == ResponsibilityInsurance:
+			bad(ColAmount, IssueInsuranceCredit, "an INSURANCE row cannot be a credit (%s): only patient credits are carried over", m)
+		}
+	}
+	f.Rows = append(f.Rows, row)
+}
+
+func (f *BalanceForwardFile) issue(row, line int, col string, sev ImportSeverity, code, msg string) {
+	f.Issues = append(f.Issues, ImportIssue{Row: row, Line: line, Column: col, Severity: sev, Code: code, Message: msg})
+}
+
+func (f *BalanceForwardFile) fileIssue(code, msg string) {
+	f.issue(0, 0, "", SeverityError, code, msg)
+}
+
+var (
+	usDate     = regexp.MustCompile(`^(\d{1,2})/(\d{1,2})/(\d{4})$`)
+	isoDate    = regexp.MustCompile(`^(\d{4})-(\d{1,2})-(\d{1,2})$`)
+	groupedNum = regexp.MustCompile(`^\d{1,3}(,\d{3})+(\.\d*)?$`)
+	plainNum   = regexp.MustCompile(`^(\d+(\.\d*)?|\.\d+)$`)
+)
+
+// parseFileDate reads a date as written in a file: YYYY-MM-DD, or
+// MM/DD/YYYY in US order (one-digit months and days allowed). Impossible
+// dates (02/30/2024) and years before 1900 are refused.
+func parseFileDate(s string) (Date, error) {
+	var y, m, d int
+	if p := isoDate.FindStringSubmatch(s); p != nil {
+		y, m, d = atoi(p[1]), atoi(p[2]), atoi(p[3])
+	} else if p := usDate.FindStringSubmatch(s); p != nil {
+		m, d, y = atoi(p[1]), atoi(p[2]), atoi(p[3])
+	} else {
+		return Date{}, fmt.Errorf("%q is not a date: write MM/DD/YYYY (US order) or YYYY-MM-DD", s)
+	}
+	t := time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC)
+	if m < 1 || m > 12 || t.Year() != y || int(t.Month()) != m || t.Day() != d {
+		return Date{}, fmt.Errorf("%q is not a date that exists (months and days are in US order, MM/DD/YYYY)", s)
+	}
+	if y < 1900 {
+		return Date{}, fmt.Errorf("%q is before 1900", s)
+	}
+	return DateOf(t), nil
+}
+
+func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
+
+// parseFileAmount reads an amount as spreadsheets write it: "30", "30.00",
+// "1,234.50", "$30.00", "-30.00", "-$30.00", "$-30.00", and "(30.00)" or
+// "($30.00)" for a negative amount (a credit). More than two decimal places
+// is an error, never rounded.
+func parseFileAmount(s string) (Money, error) {
+	v := strings.TrimSpace(s)
+	neg := false
+	if strings.HasPrefix(v, "(") && strings.HasSuffix(v, ")") {
+		neg, v = true, strings.TrimSpace(v[1:len(v)-1])
+	}
+	if strings.HasPrefix(v, "-") {
+		if neg {
+			return Money{}, fmt.Errorf("%q is not an amount: use a minus sign or parentheses, not both", s)
+		}
+		neg, v = true, strings.TrimSpace(v[1:])
+	}
+	v = strings.TrimPrefix(v, "$")
+	if strings.HasPrefix(v, "-") && !neg {
+		neg, v = true, v[1:]
+	}
+	v = strings.TrimPrefix(v, "+")
+	switch {
+	case groupedNum.MatchString(v):
+		v = strings.ReplaceAll(v, ",", "")
+	case !plainNum.MatchString(v):
+		return Money{}, fmt.Errorf("%q is not an amount: write it like 1234.50, 1,234.50, $30.00, -30.00 or (30.00)", s)
+	}
+	if i := strings.IndexByte(v, '.'); i >= 0 && len(v)-i-1 > 2 {
+		return Money{}, fmt.Errorf("%q has more than two decimal places", s)
+	}
+	v = strings.TrimSuffix(v, ".")
+	if strings.HasPrefix(v, ".") {
+		v = "0" + v
+	}
+	m, err := ParseMoney(v)
+	if err != nil {
+		return Money{}, fmt.Errorf("%q is not an amount: %v", s, err)
+	}
+	if neg {
+		m = m.Neg()
+	}
+	return m, nil
+}
+
+// WriteBalanceForwardCSV writes rows as a balance-forward file with the
+// template's header (dates as YYYY-MM-DD), for tests and benchmarks that need
+// a file.
+func WriteBalanceForwardCSV(w io.Writer, rows []BalanceForwardRow) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(BalanceForwardColumns); err != nil {
+		return err
+	}
+	rec := make([]string, len(BalanceForwardColumns))
+	date := func(d *Date) string {
+		if d == nil {
+			return ""
+		}
+		return d.String()
+	}
+	for _, r := range rows {
+		rec[0], rec[1], rec[2], rec[3] = r.PatientExternalID, r.PatientLastName, r.PatientFirstName, date(r.PatientBirthDate)
+		rec[4], rec[5], rec[6], rec[7] = r.GuarantorExternalID, r.GuarantorName, date(r.ServiceDate), r.Amount.String()
+		rec[8], rec[9], rec[10], rec[11], rec[12] = r.Provider, r.Location, r.Code, string(r.Responsibility), r.Memo
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}

@@ -1,0 +1,137 @@
+package ledger_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/paysplit/paysplit/ledger"
+	"github.com/paysplit/paysplit/ledger/ledgertest"
+)
+
+func TestEngineTransferFamilyCredit(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := ledgertest.NewPractice(t, ledgertest.NewDB(t))
+	fam := f.Family(t, "Andy", "Judy")
+	andy, judy := fam[0], fam[1]
+	c := f.Visit(t, judy, "2026-05-01", "100.00")[0]
+	f.Pay(t, andy, "100.00", ledgertest.Unallocated("100.00"))
+
+	req := ledger.TransferRequest{GuarantorID: andy.GuarantorID, Policy: "rigorous"}
+	plan, err := f.Ledger.PreviewTransfer(ctx, f.Actor, req)
+	require.NoError(t, err)
+	require.Len(t, plan.Moves, 1)
+	require.Len(t, plan.Splits, 2)
+	requireMoney(t, "0.00", plan.Total)
+
+	res, err := f.Ledger.TransferIncome(ctx, f.Actor, req)
+	require.NoError(t, err)
+	require.NotNil(t, res.Receipt)
+	require.Equal(t, ledger.ReceiptTransfer, res.Receipt.Kind)
+	require.Equal(t, "rigorous", res.Receipt.PolicyName)
+	require.Equal(t, 1, res.Receipt.PolicyVersion)
+	requireSamePlan(t, plan, res.Plan)
+	requireMoney(t, "0.00", owed(t, f, c))
+
+	again, err := f.Ledger.TransferIncome(ctx, f.Actor, req)
+	require.NoError(t, err)
+	require.Nil(t, again.Receipt)
+	require.Empty(t, again.Plan.Moves)
+}
+
+// requireSamePlan compares plans byte for byte, as the engine stores them.
+func requireSamePlan(t *testing.T, want, got ledger.Plan) {
+	t.Helper()
+	a, err := want.MarshalJSON()
+	require.NoError(t, err)
+	b, err := got.MarshalJSON()
+	require.NoError(t, err)
+	require.JSONEq(t, string(a), string(b))
+}
+
+// TestEngineInsuranceIsNotPatientMoney: insurance money on a charge enters
+// the plan as the charge's insurance paid (and a reversal of it as its
+// undoing), never as patient money a transfer could move; an insurance
+// overpayment is left alone with a warning.
+func TestEngineInsuranceIsNotPatientMoney(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := ledgertest.NewPractice(t, ledgertest.NewDB(t))
+	pat := f.Family(t, "Pat")[0]
+	d := ledger.MustDate("2026-05-01")
+	e, err := f.Ledger.PostEncounter(ctx, f.Actor, ledger.NewEncounter{PatientID: pat.ID, ProviderID: f.Provider, LocationID: f.Location,
+		ServiceFrom: &d, Charges: []ledger.NewCharge{
+			{Code: "D2740", Amount: money("100.00"), InsuranceEstimate: money("60.00")},
+			{Code: "D2750", Amount: money("100.00")},
+		}})
+	require.NoError(t, err)
+	cs, err := f.Store.ChargesOfEncounters(ctx, f.Actor.PracticeID, []ledger.ID{e.ID})
+	require.NoError(t, err)
+	crown, over := cs[0], cs[1]
+	ins := func(c ledger.Charge, amount string) ledger.Receipt {
+		r, err := f.Ledger.PostReceipt(ctx, f.Actor, ledger.NewReceipt{Kind: ledger.ReceiptInsurancePayment, Amount: money(amount),
+			Splits: []ledger.NewSplit{{Amount: money(amount), ChargeID: &c.ID, Force: true}}})
+		require.NoError(t, err)
+		return r
+	}
+	paid := ins(crown, "90.00")
+	ins(over, "120.00")
+	f.Pay(t, pat, "50.00", ledgertest.Unallocated("50.00"))
+	requireMoney(t, "10.00", owed(t, f, crown))
+	requireMoney(t, "-20.00", owed(t, f, over), "insurance overpaid it")
+
+	req := ledger.TransferRequest{GuarantorID: pat.GuarantorID, Policy: "rigorous"}
+	res, err := f.Ledger.TransferIncome(ctx, f.Actor, req)
+	require.NoError(t, err)
+	require.Len(t, res.Plan.Moves, 2)
+	m := res.Plan.Moves[0]
+	require.Equal(t, ledger.PlaceCharge, m.To.Kind)
+	require.Equal(t, crown.ID, *m.To.ChargeID)
+	requireMoney(t, "10.00", m.Amount, "only the patient portion is owed")
+	require.Equal(t, "leftover", res.Plan.Moves[1].Stage, "the rest of the 50.00 becomes a prepayment")
+	require.Equal(t, []string{"charge " + over.ID.String() + ": insurance overpaid it by 20.00; the excess is left alone"}, res.Plan.Warnings)
+	requireMoney(t, "-20.00", owed(t, f, over), "insurance overpayment is never moved")
+
+	// Reversing the insurance payment makes its estimate pending again: the
+	// crown's patient portion is 40.00 again, 30.00 of it still owed.
+	_, err = f.Ledger.ReverseReceipt(ctx, f.Actor, ledger.Reversal{ReceiptID: paid.ID})
+	require.NoError(t, err)
+	requireMoney(t, "30.00", owed(t, f, crown))
+	res, err = f.Ledger.TransferIncome(ctx, f.Actor, req)
+	require.NoError(t, err)
+	require.Len(t, res.Plan.Moves, 1)
+	require.Equal(t, ledger.PlaceUnearned, res.Plan.Moves[0].From.Kind)
+	requireMoney(t, "30.00", res.Plan.Moves[0].Amount)
+	requireMoney(t, "0.00", owed(t, f, crown))
+}
+
+// TestEngineChecksTheLedgerNotJustThePlan: the planner works per bucket
+// (patient, provider, location); the ledger holds a patient's unallocated
+// money as one sum. Money paid in under one provider and refunded under
+// none leaves the patient nothing, though the planner sees 100.00 in one
+// bucket and a deficit in another that rigorous does not refill: the
+// engine refuses the plan that would spend it (invariant 4) and writes
+// nothing.
+func TestEngineChecksTheLedgerNotJustThePlan(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := ledgertest.NewPractice(t, ledgertest.NewDB(t))
+	pat := f.Family(t, "Pat")[0]
+	c := f.Visit(t, pat, "2026-05-01", "50.00")[0]
+	f.Pay(t, pat, "100.00", ledger.NewSplit{Amount: money("100.00"), ProviderID: &f.Provider})
+	_, err := f.Ledger.PostReceipt(ctx, f.Actor, ledger.NewReceipt{Kind: ledger.ReceiptRefund, PatientID: &pat.ID, Amount: money("-100.00"),
+		Splits: []ledger.NewSplit{{Amount: money("-100.00")}}})
+	require.NoError(t, err)
+	requireMoney(t, "0.00", patientBalance(t, f, pat).Unallocated)
+
+	req := ledger.TransferRequest{GuarantorID: pat.GuarantorID, Policy: "rigorous"}
+	_, err = f.Ledger.PreviewTransfer(ctx, f.Actor, req)
+	var inv *ledger.InvariantError
+	require.ErrorAs(t, err, &inv)
+	require.Equal(t, "no_overdraw", inv.Invariant)
+	_, err = f.Ledger.TransferIncome(ctx, f.Actor, req)
+	require.ErrorAs(t, err, &inv)
+	requireMoney(t, "50.00", owed(t, f, c), "nothing was posted")
+}

@@ -1,0 +1,765 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Balance-forward import: balances from a prior practice-management system,
+// posted as BALANCE_FORWARD encounters with one line per row (docs/import.md).
+
+// ReceiptBalanceForward is the kind of receipt that holds the credits a
+// balance-forward import carried over: money on the patient's account that
+// was not collected here. Only imports post it; collection reports leave it
+// out by its kind, as production reports leave out BALANCE_FORWARD lines.
+const ReceiptBalanceForward ReceiptKind = "BALANCE_FORWARD"
+
+// CodeBalanceForward is the split code of a carried-over credit.
+const CodeBalanceForward SplitCode = "BF"
+
+// ImportMode says whether an import only checks a file or posts it.
+type ImportMode string
+
+const (
+	ImportValidate ImportMode = "VALIDATE" // check every row; write nothing
+	ImportCommit   ImportMode = "COMMIT"   // post every row, or none
+)
+
+// ImportOutcome is what an import did.
+type ImportOutcome string
+
+const (
+	OutcomeValid           ImportOutcome = "VALID"            // VALIDATE found no error: a commit would post
+	OutcomeInvalid         ImportOutcome = "INVALID"          // VALIDATE found errors: a commit would be rejected
+	OutcomeCommitted       ImportOutcome = "COMMITTED"        // COMMIT posted every row to post
+	OutcomeRejected        ImportOutcome = "REJECTED"         // COMMIT found errors and wrote nothing
+	OutcomeAlreadyImported ImportOutcome = "ALREADY_IMPORTED" // the file, or every row of it, was imported before: nothing (more) to post
+)
+
+// ImportOptions are an import's choices. They are recorded with the import.
+type ImportOptions struct {
+	// CreateMissingPatients creates a patient (and, when needed, a guarantor)
+	// for rows no patient matches; without it such a row is an error.
+	CreateMissingPatients bool `json:"createMissingPatients,omitempty"`
+	// EncounterPerProviderLocation posts one encounter per patient, provider
+	// and location instead of one per patient.
+	EncounterPerProviderLocation bool `json:"encounterPerProviderLocation,omitempty"`
+	// Delimiter is ",", ";" or "\t" (or "tab"); empty detects it.
+	Delimiter string `json:"delimiter,omitempty"`
+	// DefaultProvider and DefaultLocation (a code or a name) serve rows that
+	// name none; when empty, a practice's only provider (location) serves.
+	DefaultProvider string `json:"defaultProvider,omitempty"`
+	DefaultLocation string `json:"defaultLocation,omitempty"`
+}
+
+// ImportRequest asks for a file to be checked or posted.
+type ImportRequest struct {
+	File     io.Reader // read by ImportBalances, not by PostBalanceForward
+	FileName string
+	MaxBytes int64 // the size limit; 0: DefaultImportMaxBytes
+
+	Mode           ImportMode
+	Options        ImportOptions
+	IdempotencyKey string `json:"-"`
+	// Progress, if set, is told how a long import is going.
+	Progress func(ImportProgress) `json:"-"`
+}
+
+// ImportProgress reports how far an import has gone.
+type ImportProgress struct {
+	Phase string // "read", "match", "post", "reconcile", "done"
+	Bytes int64  // bytes of the file read so far
+	Rows  int    // rows read so far
+}
+
+// MaxReportIssues bounds the issues a report lists; the counts cover all.
+const MaxReportIssues = 1000
+
+// ImportReport is what an import found and did.
+type ImportReport struct {
+	Mode       ImportMode
+	Outcome    ImportOutcome
+	Message    string // one sentence saying what happened
+	FileName   string
+	FileSHA256 string
+	Delimiter  string
+
+	Rows        int // rows read (blank rows are not counted)
+	RowsToPost  int // rows that post (COMMIT) or would post (VALIDATE)
+	RowsSkipped int // zero amounts, duplicates, rows imported before
+	Errors      int
+	Warnings    int
+	// Issues lists errors and warnings by row and column (row 0 is the file,
+	// row 1 the header); at most MaxReportIssues of them.
+	Issues          []ImportIssue
+	IssuesTruncated bool
+
+	Totals            ImportTotals         // of the rows to post
+	Patients          []ImportPatientTotal // per patient, in the order the file first names them
+	PatientsCreated   int
+	GuarantorsCreated int
+	Encounters        int
+
+	ImportID *ID // the import COMMIT created
+	// DuplicateOf is the earlier import that already holds this file, or
+	// (ALREADY_IMPORTED) its rows.
+	DuplicateOf *ID
+	// Reconciliation compares the file with the ledger after a commit.
+	Reconciliation *Reconciliation
+}
+
+// ImportTotals sums rows. Credits are positive numbers: what patients hold.
+type ImportTotals struct {
+	Rows           int
+	PatientDebits  Money // what patients owe, on rows with a positive amount
+	PatientCredits Money // what patients hold, on rows with a negative amount
+	Insurance      Money // rows with responsibility INSURANCE
+	PatientBalance Money // PatientDebits − PatientCredits
+	Total          Money // PatientBalance + Insurance
+}
+
+func (t *ImportTotals) add(r *BalanceForwardRow) {
+	t.Rows++
+	switch {
+	case r.Responsibility == ResponsibilityInsurance:
+		t.Insurance = t.Insurance.Add(r.Amount)
+	case r.Amount.Sign() > 0:
+		t.PatientDebits = t.PatientDebits.Add(r.Amount)
+	default:
+		t.PatientCredits = t.PatientCredits.Add(r.Amount.Neg())
+	}
+	t.PatientBalance = t.PatientDebits.Sub(t.PatientCredits)
+	t.Total = t.PatientBalance.Add(t.Insurance)
+}
+
+// ImportPatientTotal is one patient's part of a file.
+type ImportPatientTotal struct {
+	PatientID     *ID // nil for a patient VALIDATE would create
+	Created       bool
+	ExternalID    string
+	LastName      string
+	FirstName     string
+	BirthDate     *Date
+	GuarantorID   *ID // nil for a new guarantor VALIDATE would create
+	GuarantorName string
+	FirstRow      int
+	Totals        ImportTotals
+}
+
+// Reconciliation compares what a file says with what the ledger holds on the
+// lines the import posted, per patient and per guarantor (family). The
+// patient amount is what the patients owe net of their credits; insurance is
+// what is pending from insurance. Right after the commit they match to the
+// cent (the commit is refused otherwise); later payments, adjustments and
+// re-applied credits on the lines show as differences.
+type Reconciliation struct {
+	Matches         bool
+	FilePatient     Money
+	LedgerPatient   Money
+	FileInsurance   Money
+	LedgerInsurance Money
+	Patients        []ReconciliationLine
+	Guarantors      []ReconciliationLine
+}
+
+// ReconciliationLine is one patient's (PatientID set) or one family's
+// (PatientID nil) reconciliation.
+type ReconciliationLine struct {
+	PatientID       *ID
+	GuarantorID     ID
+	Rows            int
+	FilePatient     Money
+	LedgerPatient   Money
+	FileInsurance   Money
+	LedgerInsurance Money
+	Matches         bool
+}
+
+// BalanceImportStatus is where an import stands.
+type BalanceImportStatus string
+
+const (
+	ImportCommitted BalanceImportStatus = "COMMITTED"
+	ImportUndone    BalanceImportStatus = "UNDONE"
+)
+
+// BalanceImport records a committed import: the file, its options and what
+// it posted.
+type BalanceImport struct {
+	ID                ID
+	Status            BalanceImportStatus
+	FileName          string
+	FileSHA256        string
+	ImportDate        Date // rows without a DOS are dated it
+	Options           ImportOptions
+	RowsRead          int
+	RowsPosted        int
+	RowsSkipped       int
+	PatientsCreated   int
+	GuarantorsCreated int
+	Encounters        int
+	PatientDebits     Money
+	PatientCredits    Money
+	Insurance         Money
+	KeyID             *ID
+	CreatedAt         time.Time
+	UndoneAt          *time.Time
+	UndoneKeyID       *ID
+}
+
+// ImportLine records which line a file row became. RowKey is the SHA-256 of
+// the row's content as posted (see rowKey); ReceiptID is the credit receipt
+// for a negative row.
+type ImportLine struct {
+	Row            int
+	RowKey         []byte
+	ChargeID       ID
+	ReceiptID      *ID
+	Amount         Money
+	Responsibility Responsibility
+}
+
+// ImportedLine is an import line with its charge's particulars.
+type ImportedLine struct {
+	ImportLine
+	PatientID   ID
+	GuarantorID ID
+	EncounterID ID
+	ProviderID  ID
+	LocationID  ID
+	Code        string
+}
+
+// ImportedRow says which import posted a row key.
+type ImportedRow struct {
+	RowKey   []byte
+	ImportID ID
+	Row      int
+}
+
+// ImportActivity is something posted against an import's lines since the
+// import: a split (receipt money), an adjustment attached to a line, or a
+// charge added to one of its encounters.
+type ImportActivity struct {
+	Row         int // the file row of the line concerned (0: an added charge)
+	Kind        string
+	ReceiptKind ReceiptKind // for SPLIT
+	Amount      Money
+	ID          ID // the receipt (SPLIT) or charge
+	Date        Date
+}
+
+// Kinds of ImportActivity.
+const (
+	ActivitySplit      = "SPLIT"
+	ActivityAdjustment = "ADJUSTMENT"
+	ActivityCharge     = "CHARGE"
+)
+
+// PatientName is a patient's name and birth date, to match on.
+type PatientName struct {
+	LastName  string
+	FirstName string
+	BirthDate Date
+}
+
+// NameMatch is a patient matching names[Key] (case-insensitively).
+type NameMatch struct {
+	Key     int
+	Patient Patient
+}
+
+// Bulk is new ledger rows written together, table by table, with COPY: an
+// import's guarantors, patients, encounters, lines and credits, or its undo's
+// adjustments and reversals. The database's constraints and deferred checks
+// apply as to any other write.
+type Bulk struct {
+	Guarantors []Guarantor
+	Patients   []Patient
+	Encounters []Encounter
+	Charges    []Charge
+	Receipts   []Receipt
+	Splits     []Split
+}
+
+// ImportReader is what balance-forward imports read; Reader includes it.
+type ImportReader interface {
+	// MatchPatients returns the patients with one of the external ids, and
+	// for each name (by index) the patients with that last and first name
+	// (case-insensitively) and birth date.
+	MatchPatients(ctx context.Context, practiceID ID, externalIDs []string, names []PatientName) ([]Patient, []NameMatch, error)
+	// GuarantorsByExternalID returns the guarantors with these external ids.
+	GuarantorsByExternalID(ctx context.Context, practiceID ID, externalIDs []string) ([]Guarantor, error)
+	// ImportedRows returns, for the row keys a standing import posted, which
+	// import and row.
+	ImportedRows(ctx context.Context, practiceID ID, rowKeys [][]byte) ([]ImportedRow, error)
+	BalanceImports(ctx context.Context, practiceID ID, ids []ID) ([]BalanceImport, error)
+	// StandingImportOfFile returns the committed (not undone) import of the
+	// file with this SHA-256, if any.
+	StandingImportOfFile(ctx context.Context, practiceID ID, sha256 string) ([]BalanceImport, error)
+	// RecentBalanceImports lists the newest imports first.
+	RecentBalanceImports(ctx context.Context, practiceID ID, limit int) ([]BalanceImport, error)
+	// BalanceImportLines lists an import's lines in row order.
+	BalanceImportLines(ctx context.Context, practiceID, importID ID) ([]ImportedLine, error)
+	// BalanceImportActivity lists (up to limit) what was posted against an
+	// import's lines by anything but the import itself.
+	BalanceImportActivity(ctx context.Context, practiceID, importID ID, limit int) ([]ImportActivity, error)
+}
+
+// ImportWriter is how balance-forward imports write; Tx includes it.
+type ImportWriter interface {
+	// LockBalanceImports serialises the imports (and undos) of a practice.
+	LockBalanceImports(ctx context.Context, practiceID ID) error
+	// LockCharges locks charges so that nothing can be posted against them
+	// until the transaction ends.
+	LockCharges(ctx context.Context, practiceID ID, ids []ID) error
+	// InsertBulk writes new ledger rows set-based, parents first.
+	InsertBulk(ctx context.Context, practiceID ID, b Bulk) error
+	// InsertBalanceImport records an import and its lines.
+	InsertBalanceImport(ctx context.Context, practiceID ID, imp BalanceImport, lines []ImportLine) error
+	// MarkBalanceImportUndone records an undo and frees the import's file and row keys.
+	MarkBalanceImportUndone(ctx context.Context, practiceID, importID ID, at time.Time, keyID *ID) error
+}
+
+// ImportResult is what ImportBalances and PostBalanceForward return: the
+// report, and the import created (COMMITTED) or already holding the file
+// (ALREADY_IMPORTED).
+type ImportResult struct {
+	Report ImportReport
+	Import *BalanceImport
+}
+
+// ImportBalances reads a balance-forward file and checks it (VALIDATE) or
+// posts it (COMMIT): see PostBalanceForward. A file over in.MaxBytes is bad
+// input on "file".
+func (l *Ledger) ImportBalances(ctx context.Context, a Actor, in ImportRequest) (ImportResult, error) {
+	if !a.Role.CanPost() {
+		return ImportResult{}, fmt.Errorf("importBalances: role %s may not import: %w", a.Role, ErrForbidden)
+	}
+	if err := checkImportRequest(&in); err != nil {
+		return ImportResult{}, err
+	}
+	if in.File == nil {
+		return ImportResult{}, Invalid("file", "is required")
+	}
+	delim, err := delimiterOf(in.Options.Delimiter)
+	if err != nil {
+		return ImportResult{}, err
+	}
+	progress := in.Progress
+	if progress == nil {
+		progress = func(ImportProgress) {}
+	}
+	max := in.MaxBytes
+	if max <= 0 {
+		max = DefaultImportMaxBytes
+	}
+	f, err := ParseBalanceForward(in.File, ParseOptions{Name: strings.TrimSpace(in.FileName), Today: l.Today(), Delimiter: delim,
+		MaxBytes: max, Progress: func(n int64, rows int) { progress(ImportProgress{Phase: "read", Bytes: n, Rows: rows}) }})
+	if errors.Is(err, ErrFileTooLarge) {
+		return ImportResult{}, Invalid("file", "is larger than the limit of %d bytes; split it into smaller files", max)
+	}
+	if err != nil {
+		return ImportResult{}, err
+	}
+	return l.PostBalanceForward(ctx, a, f, in)
+}
+
+// checkImportRequest checks the parts of a request that are not the file.
+func checkImportRequest(in *ImportRequest) error {
+	switch in.Mode {
+	case ImportValidate, ImportCommit:
+	case "":
+		in.Mode = ImportValidate
+	default:
+		return Invalid("mode", "must be VALIDATE or COMMIT")
+	}
+	return firstErr(
+		text("fileName", in.FileName, maxName, false),
+		text("options.defaultProvider", in.Options.DefaultProvider, maxName, false),
+		text("options.defaultLocation", in.Options.DefaultLocation, maxName, false),
+	)
+}
+
+// delimiterOf reads the delimiter option.
+func delimiterOf(s string) (rune, error) {
+	switch strings.ToLower(s) {
+	case "":
+		return 0, nil
+	case ",":
+		return ',', nil
+	case ";":
+		return ';', nil
+	case "\t", "tab", `\t`:
+		return '\t', nil
+	}
+	return 0, Invalid("options.delimiter", "must be \",\", \";\" or \"tab\" (or empty, to detect it)")
+}
+
+// errNothingToPost rolls back a commit that found errors, or found the file
+// imported already: nothing is written, not even an audit event.
+var errNothingToPost = errors.New("nothing to post")
+
+// PostBalanceForward checks a parsed balance-forward file against the ledger
+// and, in COMMIT mode, posts it in one transaction: all of it, or nothing
+// when any row has an error. This is the import's entry point for callers
+// that parse the file themselves (benchmarks); in.File is not read.
+//
+// Every row is matched to a patient (by external id, else by last name, first
+// name and birth date; several matches are an error), a provider and a
+// location. A COMMIT posts per patient (or per patient, provider and location
+// with EncounterPerProviderLocation) a BALANCE_FORWARD encounter with one
+// BALANCE_FORWARD line per row, dated the row's date of service, or the import
+// date when it has none. A positive amount is owed by the patient, or pending
+// from insurance when the row's responsibility is INSURANCE. A negative
+// amount is a credit the patient holds: a 0.00 line carrying a BF split from
+// a BALANCE_FORWARD receipt, so the line's balance is the negative credit
+// that a re-apply can later move (PD/PCA), like an overpaid line.
+//
+// A file imported before (and not undone) posts nothing, and so does any row
+// an earlier import posted; the report says so. After posting, the import is
+// reconciled with the ledger per patient and guarantor, to the cent, before
+// the transaction commits.
+func (l *Ledger) PostBalanceForward(ctx context.Context, a Actor, f *BalanceForwardFile, in ImportRequest) (ImportResult, error) {
+	if !a.Role.CanPost() {
+		return ImportResult{}, fmt.Errorf("importBalances: role %s may not import: %w", a.Role, ErrForbidden)
+	}
+	if err := checkImportRequest(&in); err != nil {
+		return ImportResult{}, err
+	}
+	progress := in.Progress
+	if progress == nil {
+		progress = func(ImportProgress) {}
+	}
+	today := l.Today()
+	if in.Mode == ImportValidate {
+		progress(ImportProgress{Phase: "match", Bytes: f.Bytes, Rows: len(f.Rows)})
+		p, err := planImport(ctx, l.store, a.PracticeID, f, in, today)
+		if err != nil {
+			return ImportResult{}, err
+		}
+		p.finish()
+		progress(ImportProgress{Phase: "done", Bytes: f.Bytes, Rows: len(f.Rows)})
+		return l.importResult(ctx, p)
+	}
+
+	var p *importPlan
+	digest := struct {
+		Mode    ImportMode
+		SHA256  string
+		Options ImportOptions
+	}{in.Mode, f.SHA256, in.Options}
+	id, err := l.mutate(ctx, a, mutation{op: "importBalances", key: in.IdempotencyKey, input: digest}, func(tx Tx) (ID, error) {
+		if err := tx.LockBalanceImports(ctx, a.PracticeID); err != nil {
+			return ID{}, err
+		}
+		progress(ImportProgress{Phase: "match", Bytes: f.Bytes, Rows: len(f.Rows)})
+		var err error
+		p, err = planImport(ctx, tx, a.PracticeID, f, in, today)
+		if err != nil {
+			return ID{}, err
+		}
+		p.finish()
+		if p.report.Outcome != OutcomeCommitted {
+			return ID{}, errNothingToPost
+		}
+		progress(ImportProgress{Phase: "post", Bytes: f.Bytes, Rows: len(f.Rows)})
+		return l.postPlan(ctx, tx, a, p, progress)
+	})
+	switch {
+	case errors.Is(err, errNothingToPost):
+		return l.importResult(ctx, p)
+	case err != nil:
+		return ImportResult{}, err
+	}
+	progress(ImportProgress{Phase: "done", Bytes: f.Bytes, Rows: len(f.Rows)})
+	if p == nil || p.report.ImportID == nil || *p.report.ImportID != id {
+		// A replay of an idempotency key: the first result stands.
+		imp, err := l.BalanceImport(ctx, a, id)
+		if err != nil {
+			return ImportResult{}, err
+		}
+		r := ImportReport{Mode: ImportCommit, Outcome: OutcomeAlreadyImported, FileName: imp.FileName, FileSHA256: imp.FileSHA256,
+			DuplicateOf: &imp.ID, Message: fmt.Sprintf("this request was made before (idempotency key %q): it posted import %s; nothing more is posted", in.IdempotencyKey, imp.ID)}
+		return ImportResult{Report: r, Import: &imp}, nil
+	}
+	return l.importResult(ctx, p)
+}
+
+// importResult loads the import a report names.
+func (l *Ledger) importResult(ctx context.Context, p *importPlan) (ImportResult, error) {
+	res := ImportResult{Report: p.report}
+	id := p.report.ImportID
+	if id == nil {
+		id = p.report.DuplicateOf
+	}
+	if id != nil {
+		rows, err := l.store.BalanceImports(ctx, p.pid, []ID{*id})
+		imp, err := one(rows, err, "balance import", *id)
+		if err != nil {
+			return res, err
+		}
+		res.Import = &imp
+	}
+	return res, nil
+}
+
+// BalanceImport returns an import of the actor's practice.
+func (l *Ledger) BalanceImport(ctx context.Context, a Actor, id ID) (BalanceImport, error) {
+	rows, err := l.store.BalanceImports(ctx, a.PracticeID, []ID{id})
+	return one(rows, err, "balance import", id)
+}
+
+// ReconcileBalanceImport compares an import's file amounts with what the
+// ledger holds now on its lines, per patient and guarantor.
+func (l *Ledger) ReconcileBalanceImport(ctx context.Context, a Actor, importID ID) (Reconciliation, error) {
+	return reconcileImport(ctx, l.store, a.PracticeID, importID, nil)
+}
+
+// reconcileImport reconciles an import's lines with the ledger read through
+// r. file, when given, supplies the file side (rows as parsed) instead of the
+// amounts the import recorded.
+func reconcileImport(ctx context.Context, r Reader, pid, importID ID, file map[int]*BalanceForwardRow) (Reconciliation, error) {
+	lines, err := r.BalanceImportLines(ctx, pid, importID)
+	if err != nil {
+		return Reconciliation{}, err
+	}
+	ids := make([]ID, len(lines))
+	for i, ln := range lines {
+		ids[i] = ln.ChargeID
+	}
+	bal, err := r.ChargeBalances(ctx, pid, ids)
+	if err != nil {
+		return Reconciliation{}, err
+	}
+	rec := Reconciliation{Matches: true}
+	patAt, famAt := map[ID]int{}, map[ID]int{}
+	for _, ln := range lines {
+		amount, resp := ln.Amount, ln.Responsibility
+		if file != nil {
+			row, ok := file[ln.Row]
+			if !ok {
+				return Reconciliation{}, fmt.Errorf("reconcile import %s: row %d was posted but is not in the file", importID, ln.Row)
+			}
+			amount, resp = row.Amount, row.Responsibility
+		}
+		b := bal[ln.ChargeID]
+		for _, key := range []struct {
+			at  map[ID]int
+			id  ID
+			pat bool
+		}{{patAt, ln.PatientID, true}, {famAt, ln.GuarantorID, false}} {
+			lines := &rec.Patients
+			if !key.pat {
+				lines = &rec.Guarantors
+			}
+			i, ok := key.at[key.id]
+			if !ok {
+				i = len(*lines)
+				key.at[key.id] = i
+				rl := ReconciliationLine{GuarantorID: ln.GuarantorID}
+				if key.pat {
+					pid := ln.PatientID
+					rl.PatientID = &pid
+				}
+				*lines = append(*lines, rl)
+			}
+			rl := &(*lines)[i]
+			rl.Rows++
+			if resp == ResponsibilityInsurance {
+				rl.FileInsurance = rl.FileInsurance.Add(amount)
+			} else {
+				rl.FilePatient = rl.FilePatient.Add(amount)
+			}
+			rl.LedgerPatient = rl.LedgerPatient.Add(b.Owed)
+			rl.LedgerInsurance = rl.LedgerInsurance.Add(b.InsurancePending)
+		}
+	}
+	for _, lines := range [][]ReconciliationLine{rec.Patients, rec.Guarantors} {
+		for i := range lines {
+			rl := &lines[i]
+			rl.Matches = rl.FilePatient.Equal(rl.LedgerPatient) && rl.FileInsurance.Equal(rl.LedgerInsurance)
+		}
+	}
+	for _, rl := range rec.Guarantors {
+		rec.FilePatient, rec.LedgerPatient = rec.FilePatient.Add(rl.FilePatient), rec.LedgerPatient.Add(rl.LedgerPatient)
+		rec.FileInsurance, rec.LedgerInsurance = rec.FileInsurance.Add(rl.FileInsurance), rec.LedgerInsurance.Add(rl.LedgerInsurance)
+		rec.Matches = rec.Matches && rl.Matches
+	}
+	for _, rl := range rec.Patients {
+		rec.Matches = rec.Matches && rl.Matches
+	}
+	return rec, nil
+}
+
+// RecentBalanceImports lists the practice's imports, newest first.
+func (l *Ledger) RecentBalanceImports(ctx context.Context, a Actor, limit int) ([]BalanceImport, error) {
+	if limit <= 0 || limit > 500 {
+		return nil, Invalid("first", "must be between 1 and 500")
+	}
+	return l.store.RecentBalanceImports(ctx, a.PracticeID, limit)
+}
+
+// UndoImport asks for an import to be reversed.
+type UndoImport struct {
+	ImportID       ID
+	IdempotencyKey string `json:"-"`
+}
+
+// UndoBalanceImport reverses an import as a whole: each line that owes gets
+// an adjustment attached to it for minus its amount, and each credit receipt
+// is reversed, so every line (and every patient and family balance) is back
+// where it was. The lines stay, as history; so do the patients and guarantors
+// the import created. The file and its rows may then be imported again.
+//
+// Undo is refused (INVARIANT_VIOLATION, saying what and where) once anything
+// has been posted against the import's lines: money on them, an adjustment
+// attached to one, a charge added to one of its encounters, a reversal of one
+// of its credits. Reverse that first. It is also refused for an import with
+// INSURANCE lines: the ledger has no way to withdraw a pending insurance
+// estimate (only an insurance payment settles it). An import already undone
+// is a CONFLICT.
+func (l *Ledger) UndoBalanceImport(ctx context.Context, a Actor, in UndoImport) (BalanceImport, error) {
+	id, err := l.mutate(ctx, a, mutation{op: "undoBalanceImport", key: in.IdempotencyKey, input: in}, func(tx Tx) (ID, error) {
+		pid := a.PracticeID
+		if err := tx.LockBalanceImports(ctx, pid); err != nil {
+			return ID{}, err
+		}
+		rows, err := tx.BalanceImports(ctx, pid, []ID{in.ImportID})
+		imp, err := ref(rows, err, "importId", "balance import", in.ImportID)
+		if err != nil {
+			return ID{}, err
+		}
+		if imp.Status == ImportUndone {
+			return ID{}, fmt.Errorf("%w: balance import %s was already undone at %s", ErrConflict, imp.ID, imp.UndoneAt.Format(time.RFC3339))
+		}
+		lines, err := tx.BalanceImportLines(ctx, pid, imp.ID)
+		if err != nil {
+			return ID{}, err
+		}
+		var chargeIDs, familyIDs []ID
+		seen := map[ID]bool{}
+		var insured []string
+		for _, ln := range lines {
+			chargeIDs = append(chargeIDs, ln.ChargeID)
+			if !seen[ln.GuarantorID] {
+				seen[ln.GuarantorID] = true
+				familyIDs = append(familyIDs, ln.GuarantorID)
+			}
+			if ln.Responsibility == ResponsibilityInsurance && len(insured) < 5 {
+				insured = append(insured, fmt.Sprint(ln.Row))
+			}
+		}
+		if len(insured) > 0 {
+			return ID{}, &InvariantError{Invariant: "import_undoable", Message: fmt.Sprintf(
+				"cannot undo balance import %s: it carried INSURANCE balances (rows %s), and the ledger cannot withdraw a pending insurance estimate (only an insurance payment settles it)",
+				imp.ID, strings.Join(insured, ", "))}
+		}
+		// Under these locks nothing can be posted against the lines until we
+		// are done: receipts lock families, anything referring to a line
+		// needs a share lock on it.
+		if err := tx.LockFamilies(ctx, pid, familyIDs); err != nil {
+			return ID{}, err
+		}
+		if err := tx.LockCharges(ctx, pid, chargeIDs); err != nil {
+			return ID{}, err
+		}
+		acts, err := tx.BalanceImportActivity(ctx, pid, imp.ID, 5)
+		if err != nil {
+			return ID{}, err
+		}
+		if len(acts) > 0 {
+			parts := make([]string, len(acts))
+			for i, act := range acts {
+				parts[i] = act.String()
+			}
+			return ID{}, &InvariantError{Invariant: "import_untouched", Message: fmt.Sprintf(
+				"cannot undo balance import %s: something was posted against its lines since: %s; reverse that first",
+				imp.ID, strings.Join(parts, "; "))}
+		}
+		b, err := l.undoBulk(ctx, tx, pid, imp, lines)
+		if err != nil {
+			return ID{}, err
+		}
+		if err := tx.InsertBulk(ctx, pid, b); err != nil {
+			return ID{}, err
+		}
+		var keyID *ID
+		if a.KeyID != (ID{}) {
+			keyID = &a.KeyID
+		}
+		return imp.ID, tx.MarkBalanceImportUndone(ctx, pid, imp.ID, l.stamp(), keyID)
+	})
+	if err != nil {
+		return BalanceImport{}, err
+	}
+	return l.BalanceImport(ctx, a, id)
+}
+
+// undoBulk builds the entries that reverse an import: an adjustment of minus
+// the amount attached to each line that owes, a reversal of each credit
+// receipt.
+func (l *Ledger) undoBulk(ctx context.Context, tx Tx, pid ID, imp BalanceImport, lines []ImportedLine) (Bulk, error) {
+	now, today := l.stamp(), l.Today()
+	note := fmt.Sprintf("undo of balance import %s", imp.ID)
+	var b Bulk
+	var receiptIDs []ID
+	seen := map[ID]bool{}
+	for _, ln := range lines {
+		if ln.ReceiptID != nil {
+			if !seen[*ln.ReceiptID] {
+				seen[*ln.ReceiptID] = true
+				receiptIDs = append(receiptIDs, *ln.ReceiptID)
+			}
+			continue
+		}
+		enc, prov, loc, line := ln.EncounterID, ln.ProviderID, ln.LocationID, ln.ChargeID
+		b.Charges = append(b.Charges, Charge{ID: newID(), EncounterID: &enc, PatientID: ln.PatientID, ProviderID: &prov, LocationID: &loc,
+			Kind: ChargeAdjustment, Status: StatusCompleted, Code: ln.Code, ServiceDate: today, Amount: ln.Amount.Neg(),
+			AttachedToID: &line, Note: note, PostedAt: now})
+	}
+	receipts, err := tx.Receipts(ctx, pid, receiptIDs)
+	if err != nil {
+		return b, err
+	}
+	splits, err := tx.SplitsOfReceipts(ctx, pid, receiptIDs)
+	if err != nil {
+		return b, err
+	}
+	revOf := make(map[ID]ID, len(receipts))
+	for _, r := range receipts {
+		rev := Receipt{ID: newID(), Kind: ReceiptReversal, Amount: r.Amount.Neg(), ReceivedOn: today, PatientID: r.PatientID,
+			Note: note, ReversesID: &r.ID, PostedAt: now}
+		revOf[r.ID] = rev.ID
+		b.Receipts = append(b.Receipts, rev)
+	}
+	for _, s := range splits {
+		b.Splits = append(b.Splits, Split{ID: newID(), ReceiptID: revOf[s.ReceiptID], Amount: s.Amount.Neg(), Code: CodeReversal,
+			PatientID: s.PatientID, ProviderID: s.ProviderID, LocationID: s.LocationID, ChargeID: s.ChargeID, UnearnedTypeID: s.UnearnedTypeID})
+	}
+	return b, nil
+}
+
+// String describes the activity for a refusal.
+func (a ImportActivity) String() string {
+	where := fmt.Sprintf("row %d", a.Row)
+	switch a.Kind {
+	case ActivitySplit:
+		return fmt.Sprintf("%s has %s of %s from a %s receipt (%s, %s)", where, moneyVerb(a.Amount), a.Amount.Abs(), a.ReceiptKind, a.ID, a.Date)
+	case ActivityAdjustment:
+		return fmt.Sprintf("%s has an adjustment of %s attached (charge %s, %s)", where, a.Amount, a.ID, a.Date)
+	default:
+		return fmt.Sprintf("a charge of %s was added to one of its encounters (charge %s, %s)", a.Amount, a.ID, a.Date)
+	}
+}
+
+func moneyVerb(m Money) string {
+	if m.Sign() < 0 {
+		return "money taken off"
+	}
+	return "money"
+}

@@ -1,0 +1,364 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/paysplit/paysplit/ledger"
+)
+
+// ChangesChannel is the NOTIFY channel on which a commit that changed a
+// practice's ledger announces it. The payload is only the practice id.
+const ChangesChannel = "paysplit_ledger_changed"
+
+// noKey stands for "no provider" or "no location" in an aging row's key.
+var noKey = ledger.ID{}
+
+// Aging computes an aging report in one statement (see docs/aging.md). The
+// ledger is read as of q.AsOf: a charge counts if its date of service is on
+// or before it, a split if its receipt was received on or before it, and a
+// reversal only from its own date. Each line (a charge with the adjustments
+// attached to it) owes amount + adjustments − money on it; that outstanding
+// amount (patient and pending insurance portions together) is aged by the
+// basis date into width_bucket(age, lower bounds). Credits not on a line
+// (unallocated, visible unearned) are summed beside the buckets, or, with
+// CreditsToOldest, netted with the overpaid lines against the oldest
+// buckets first. The summary covers every row that passes the filters; the
+// page is a keyset slice of the same rows.
+func (s queries) Aging(ctx context.Context, practiceID ledger.ID, q ledger.AgingQuery) (ledger.AgingReport, error) {
+	const stmt = `
+WITH rev AS NOT MATERIALIZED (   -- receipts reversed by a reversal dated on or before the as-of date
+    SELECT reverses_id AS id FROM receipts
+     WHERE practice_id = $1 AND kind = 'REVERSAL' AND received_on <= $2
+), adjs AS NOT MATERIALIZED (  -- adjustments attached to a charge fold into it
+    SELECT id, attached_to_id AS root, amount FROM charges
+     WHERE practice_id = $1 AND attached_to_id IS NOT NULL AND service_date <= $2
+), adj AS (
+    SELECT root, sum(amount) AS amount FROM adjs GROUP BY root
+), paid AS (           -- money on each line (on the charge or its adjustments); the latest insurance payment still standing
+    SELECT coalesce(a.root, s.charge_id) AS root, sum(s.amount) AS paid,
+           max(r.received_on) FILTER (WHERE r.kind = 'INSURANCE_PAYMENT' AND rev.id IS NULL) AS insured_on
+      FROM splits s
+      JOIN receipts r ON r.practice_id = $1 AND r.id = s.receipt_id AND r.received_on <= $2
+      LEFT JOIN rev ON rev.id = r.id
+      LEFT JOIN adjs a ON a.id = s.charge_id
+     WHERE s.practice_id = $1 AND s.charge_id IS NOT NULL
+     GROUP BY 1
+), lines AS (
+    SELECT c.patient_id, c.provider_id, c.location_id, c.amount, c.insurance_estimate, c.service_date, c.posted_at,
+           c.amount + coalesce(adj.amount, 0) - coalesce(m.paid, 0) AS outstanding, m.insured_on
+      FROM charges c
+      LEFT JOIN paid m ON m.root = c.id
+      LEFT JOIN adj ON adj.root = c.id
+     WHERE c.practice_id = $1 AND c.service_date <= $2 AND c.attached_to_id IS NULL AND c.status = 'COMPLETED'
+       AND ($6::uuid IS NULL OR c.provider_id = $6) AND ($7::uuid IS NULL OR c.location_id = $7)
+), credits AS (        -- money on no line: unallocated, and unearned of visible types
+    SELECT s.patient_id, s.provider_id, s.location_id,
+           coalesce(sum(s.amount) FILTER (WHERE s.unearned_type_id IS NULL), 0) AS unallocated,
+           coalesce(sum(s.amount) FILTER (WHERE NOT u.hidden), 0) AS unearned
+      FROM splits s
+      JOIN receipts r ON r.practice_id = $1 AND r.id = s.receipt_id AND r.received_on <= $2
+      LEFT JOIN unearned_types u ON u.practice_id = $1 AND u.id = s.unearned_type_id
+     WHERE s.practice_id = $1 AND s.charge_id IS NULL
+       AND ($6::uuid IS NULL OR s.provider_id = $6) AND ($7::uuid IS NULL OR s.location_id = $7)
+     GROUP BY 1, 2, 3
+), insured AS (        -- patients with insurance as of the date (read only for a coverage filter)
+    SELECT patient_id FROM charges
+     WHERE practice_id = $1 AND service_date <= $2 AND insurance_estimate > 0
+    UNION
+    SELECT s.patient_id FROM splits s
+      JOIN receipts r ON r.practice_id = $1 AND r.id = s.receipt_id AND r.received_on <= $2
+     WHERE s.practice_id = $1 AND r.kind = 'INSURANCE_PAYMENT'
+), items AS (
+    SELECT patient_id, provider_id, location_id, outstanding AS amt,
+           CASE WHEN insured_on IS NULL THEN insurance_estimate ELSE 0 END AS ins,
+           0 AS unallocated, 0 AS unearned,
+           greatest($2::date - CASE $3
+               WHEN 'POST_DATE' THEN (posted_at AT TIME ZONE 'UTC')::date
+               WHEN 'RESPONSIBILITY_DATE' THEN greatest(service_date, coalesce(insured_on, service_date))
+               ELSE service_date END, 0) AS age
+      FROM lines WHERE outstanding <> 0
+    UNION ALL
+    SELECT patient_id, provider_id, location_id, 0, 0, unallocated, unearned, NULL FROM credits
+), keyed AS (
+    SELECT CASE $5 WHEN 'PATIENT' THEN i.patient_id
+                   WHEN 'GUARANTOR' THEN p.guarantor_id
+                   WHEN 'PROVIDER' THEN coalesce(i.provider_id, $18)
+                   WHEN 'LOCATION' THEN coalesce(i.location_id, $18)
+                   ELSE $1 END AS key,
+           i.amt, i.ins, i.unallocated, i.unearned, i.age,
+           CASE WHEN $9 THEN greatest(i.amt, 0) ELSE i.amt END AS aged,
+           width_bucket(i.age, $4::int[]) AS b
+      FROM items i
+      JOIN patients p ON p.practice_id = $1 AND p.id = i.patient_id
+     WHERE $8 = 'ALL' OR (i.patient_id IN (SELECT patient_id FROM insured)) = ($8 = 'INSURED')
+), grouped AS (
+    SELECT key,
+           coalesce(sum(aged) FILTER (WHERE b = 0), 0) AS p0, coalesce(sum(aged) FILTER (WHERE b = 1), 0) AS p1,
+           coalesce(sum(aged) FILTER (WHERE b = 2), 0) AS p2, coalesce(sum(aged) FILTER (WHERE b = 3), 0) AS p3,
+           coalesce(sum(aged) FILTER (WHERE b = 4), 0) AS p4, coalesce(sum(aged) FILTER (WHERE b = 5), 0) AS p5,
+           coalesce(sum(aged) FILTER (WHERE b = 6), 0) AS p6, coalesce(sum(aged) FILTER (WHERE b = 7), 0) AS p7,
+           sum(amt) AS lines, sum(ins) AS ins, sum(unallocated) AS unallocated, sum(unearned) AS unearned,
+           coalesce(sum(-amt) FILTER (WHERE amt < 0), 0) AS line_credit,
+           coalesce(sum(amt) FILTER (WHERE age > 90), 0) AS over90_net,
+           coalesce(sum(amt) FILTER (WHERE age > 90 AND amt > 0), 0) AS over90_owed,
+           max(age) FILTER (WHERE amt > 0) AS oldest_age,
+           bool_or(amt <> 0 OR unallocated <> 0 OR unearned <> 0) AS has_items
+      FROM keyed GROUP BY key
+), credit AS (
+    SELECT g.*, line_credit + unallocated + unearned AS credit,
+           p0 + p1 + p2 + p3 + p4 + p5 + p6 + p7 AS s0, p1 + p2 + p3 + p4 + p5 + p6 + p7 AS s1,
+           p2 + p3 + p4 + p5 + p6 + p7 AS s2, p3 + p4 + p5 + p6 + p7 AS s3, p4 + p5 + p6 + p7 AS s4,
+           p5 + p6 + p7 AS s5, p6 + p7 AS s6, p7 AS s7
+      FROM grouped g WHERE has_items
+), net AS (            -- bucket i keeps what the credit left of it, the credit eating the oldest first
+    SELECT key, lines - unallocated - unearned AS total, ins, unallocated, unearned, credit, oldest_age,
+           CASE WHEN $9 THEN greatest(over90_owed - credit, 0) ELSE over90_net END AS over90,
+           CASE WHEN $9 THEN greatest(0, least(p0, s0 - credit)) - greatest(credit - s0, 0) ELSE p0 END AS n0,
+           CASE WHEN $9 THEN greatest(0, least(p1, s1 - credit)) ELSE p1 END AS n1,
+           CASE WHEN $9 THEN greatest(0, least(p2, s2 - credit)) ELSE p2 END AS n2,
+           CASE WHEN $9 THEN greatest(0, least(p3, s3 - credit)) ELSE p3 END AS n3,
+           CASE WHEN $9 THEN greatest(0, least(p4, s4 - credit)) ELSE p4 END AS n4,
+           CASE WHEN $9 THEN greatest(0, least(p5, s5 - credit)) ELSE p5 END AS n5,
+           CASE WHEN $9 THEN greatest(0, least(p6, s6 - credit)) ELSE p6 END AS n6,
+           CASE WHEN $9 THEN greatest(0, least(p7, s7 - credit)) ELSE p7 END AS n7
+      FROM credit
+), report AS (
+    SELECT n.*,
+           CASE WHEN n7 > 0 THEN 7 WHEN n6 > 0 THEN 6 WHEN n5 > 0 THEN 5 WHEN n4 > 0 THEN 4
+                WHEN n3 > 0 THEN 3 WHEN n2 > 0 THEN 2 WHEN n1 > 0 THEN 1 WHEN n0 > 0 THEN 0 ELSE -1 END AS oldest
+      FROM net n
+     WHERE ($10::numeric IS NULL OR total >= $10) AND ($11::numeric IS NULL OR total <= $11)
+       AND ($12::int IS NULL OR oldest_age >= $12)
+), summary AS (
+    SELECT count(*) AS accounts,
+           coalesce(sum(n0), 0) AS t0, coalesce(sum(n1), 0) AS t1, coalesce(sum(n2), 0) AS t2, coalesce(sum(n3), 0) AS t3,
+           coalesce(sum(n4), 0) AS t4, coalesce(sum(n5), 0) AS t5, coalesce(sum(n6), 0) AS t6, coalesce(sum(n7), 0) AS t7,
+           coalesce(sum(total), 0) AS t_total, coalesce(sum(ins), 0) AS t_ins,
+           coalesce(sum(unallocated), 0) AS t_unallocated, coalesce(sum(unearned), 0) AS t_unearned,
+           coalesce(sum(credit), 0) AS t_credit, coalesce(sum(over90), 0) AS t_over90
+      FROM report
+), sorted AS (
+    SELECT r.*,
+           CASE $13 WHEN 'TOTAL_DESC' THEN -total WHEN 'TOTAL_ASC' THEN total
+                    WHEN 'OLDEST_BUCKET_DESC' THEN -oldest ELSE oldest END AS k1,
+           CASE $13 WHEN 'OLDEST_BUCKET_DESC' THEN -1 WHEN 'OLDEST_BUCKET_ASC' THEN 1 ELSE 0 END *
+           CASE oldest WHEN 7 THEN n7 WHEN 6 THEN n6 WHEN 5 THEN n5 WHEN 4 THEN n4
+                       WHEN 3 THEN n3 WHEN 2 THEN n2 WHEN 1 THEN n1 WHEN 0 THEN n0 ELSE 0 END AS k2
+      FROM report r
+), page AS (
+    SELECT * FROM sorted
+     WHERE $14::numeric IS NULL OR (k1, k2, key) > ($14::numeric, $15::numeric, $16::uuid)
+     ORDER BY k1, k2, key
+     LIMIT $17
+), lastpay AS (        -- the latest patient payment (not reversed as of the date) with a split in each page row
+    SELECT DISTINCT ON (key) key, received_on, amount FROM (
+        SELECT CASE $5 WHEN 'PATIENT' THEN s.patient_id
+                       WHEN 'GUARANTOR' THEN p.guarantor_id
+                       WHEN 'PROVIDER' THEN coalesce(s.provider_id, $18)
+                       WHEN 'LOCATION' THEN coalesce(s.location_id, $18)
+                       ELSE $1 END AS key,
+               r.id, r.received_on, sum(s.amount) AS amount
+          FROM splits s
+          JOIN receipts r ON r.practice_id = $1 AND r.id = s.receipt_id
+          JOIN patients p ON p.practice_id = $1 AND p.id = s.patient_id
+         WHERE $5 <> 'PRACTICE' AND s.practice_id = $1 AND r.kind = 'PATIENT_PAYMENT' AND r.received_on <= $2
+           AND NOT EXISTS (SELECT 1 FROM rev WHERE rev.id = r.id)
+           AND CASE $5 WHEN 'PATIENT' THEN s.patient_id
+                       WHEN 'GUARANTOR' THEN p.guarantor_id
+                       WHEN 'PROVIDER' THEN coalesce(s.provider_id, $18)
+                       WHEN 'LOCATION' THEN coalesce(s.location_id, $18)
+                       ELSE $1 END IN (SELECT key FROM page)
+         GROUP BY 1, r.id, r.received_on
+        UNION ALL      -- the whole practice: its latest payment, found by index
+        (SELECT $1, r.id, r.received_on, r.amount FROM receipts r
+          WHERE $5 = 'PRACTICE' AND r.practice_id = $1 AND r.kind = 'PATIENT_PAYMENT' AND r.received_on <= $2
+            AND NOT EXISTS (SELECT 1 FROM rev WHERE rev.id = r.id)
+          ORDER BY r.received_on DESC, r.id DESC LIMIT 1)
+    ) x
+    ORDER BY key, received_on DESC, id DESC
+)
+SELECT sm.accounts, sm.t0, sm.t1, sm.t2, sm.t3, sm.t4, sm.t5, sm.t6, sm.t7,
+       sm.t_total, sm.t_ins, sm.t_unallocated, sm.t_unearned, sm.t_credit, sm.t_over90,
+       pg.key, pg.n0, pg.n1, pg.n2, pg.n3, pg.n4, pg.n5, pg.n6, pg.n7,
+       pg.total, pg.ins, pg.unallocated, pg.unearned, pg.credit, pg.over90, pg.oldest,
+       pg.k1::text, pg.k2::text, lp.received_on AS last_paid_on, lp.amount AS last_paid,
+       CASE $5 WHEN 'PATIENT' THEN (SELECT last_name || ', ' || first_name FROM patients WHERE practice_id = $1 AND id = pg.key)
+               WHEN 'GUARANTOR' THEN (SELECT name FROM guarantors WHERE practice_id = $1 AND id = pg.key)
+               WHEN 'PROVIDER' THEN coalesce((SELECT name FROM providers WHERE practice_id = $1 AND id = pg.key), 'No provider')
+               WHEN 'LOCATION' THEN coalesce((SELECT name FROM locations WHERE practice_id = $1 AND id = pg.key), 'No location')
+               ELSE (SELECT name FROM practices WHERE id = $1) END AS name
+  FROM summary sm
+  LEFT JOIN page pg ON true
+  LEFT JOIN lastpay lp ON lp.key = pg.key
+ ORDER BY pg.k1, pg.k2, pg.key`
+
+	n := len(q.BucketLimits) + 1
+	lower := make([]int64, len(q.BucketLimits)) // first day of buckets 1..n-1
+	for i, l := range q.BucketLimits {
+		lower[i] = int64(l) + 1
+	}
+	var afterK1, afterK2 *string
+	var afterKey *ledger.ID
+	if q.Page.After != nil {
+		k1, k2, err := ledger.ParseAgingCursor(q.Sort, q.Page.After.Key)
+		if err != nil {
+			return ledger.AgingReport{}, err
+		}
+		s1, s2 := k1.String(), k2.String()
+		afterK1, afterK2, afterKey = &s1, &s2, &q.Page.After.ID
+	}
+	var minBal, maxBal *string
+	if q.MinBalance != nil {
+		v := q.MinBalance.String()
+		minBal = &v
+	}
+	if q.MaxBalance != nil {
+		v := q.MaxBalance.String()
+		maxBal = &v
+	}
+
+	// The statement runs in a read-only transaction of its own with JIT off:
+	// its estimated cost passes PostgreSQL's JIT threshold on large practices,
+	// and compiling its expressions costs more than it saves.
+	db, ok := s.q.(*sqlx.DB)
+	var tx *sqlx.Tx
+	if ok {
+		var err error
+		if tx, err = db.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true}); err != nil {
+			return ledger.AgingReport{}, translate(fmt.Errorf("aging: %w", err))
+		}
+		defer func() { _ = tx.Rollback() }() // read-only: nothing to keep
+		if _, err := tx.ExecContext(ctx, `SET LOCAL jit = off`); err != nil {
+			return ledger.AgingReport{}, translate(fmt.Errorf("aging: %w", err))
+		}
+	}
+	var run sqlx.ExtContext = s.q
+	if tx != nil {
+		run = tx
+	}
+	rows, err := run.QueryxContext(ctx, stmt, practiceID, *q.AsOf, string(q.Basis), pq.Array(lower), string(q.GroupBy),
+		q.ProviderID, q.LocationID, string(q.Coverage), q.CreditsToOldest, minBal, maxBal, q.MinAgeDays,
+		string(q.Sort), afterK1, afterK2, afterKey, q.Page.First+1, noKey)
+	if err != nil {
+		return ledger.AgingReport{}, translate(fmt.Errorf("aging: %w", err))
+	}
+	defer rows.Close()
+
+	rep := ledger.AgingReport{AsOf: *q.AsOf, Basis: q.Basis, GroupBy: q.GroupBy, CreditsToOldest: q.CreditsToOldest,
+		Buckets: ledger.AgingBuckets(q.BucketLimits), HasPrevious: q.Page.After != nil}
+	for rows.Next() {
+		var (
+			sm        ledger.AgingSummary
+			st        [8]ledger.Money
+			key       *ledger.ID
+			nb        [8]nullMoney
+			total     nullMoney
+			ins       nullMoney
+			unalloc   nullMoney
+			unearned  nullMoney
+			credit    nullMoney
+			over      nullMoney
+			oldest    sql.NullInt64
+			k1, k2    sql.NullString
+			paidOn    *ledger.Date
+			paid      nullMoney
+			name      sql.NullString
+			summaryOK = len(rep.Summary.Buckets) == 0
+		)
+		err := rows.Scan(&sm.Accounts, &st[0], &st[1], &st[2], &st[3], &st[4], &st[5], &st[6], &st[7],
+			&sm.Total, &sm.InsurancePortion, &sm.Unallocated, &sm.Unearned, &sm.Credit, &sm.Over90,
+			&key, &nb[0], &nb[1], &nb[2], &nb[3], &nb[4], &nb[5], &nb[6], &nb[7],
+			&total, &ins, &unalloc, &unearned, &credit, &over, &oldest, &k1, &k2, &paidOn, &paid, &name)
+		if err != nil {
+			return ledger.AgingReport{}, translate(fmt.Errorf("aging: %w", err))
+		}
+		if summaryOK {
+			sm.Buckets = append([]ledger.Money(nil), st[:n]...)
+			sm.PatientPortion = sm.Total.Sub(sm.InsurancePortion)
+			rep.Summary = sm
+		}
+		if key == nil { // an empty page
+			continue
+		}
+		row := ledger.AgingRow{Key: *key, Name: name.String, Group: q.GroupBy, Total: total.m, InsurancePortion: ins.m,
+			PatientPortion: total.m.Sub(ins.m), Unallocated: unalloc.m, Unearned: unearned.m, Credit: credit.m, Over90: over.m,
+			OldestBucket: int(oldest.Int64), LastPaymentDate: paidOn}
+		if paid.ok {
+			row.LastPaymentAmount = &paid.m
+		}
+		for i := range n {
+			row.Buckets = append(row.Buckets, nb[i].m)
+		}
+		rep.Rows = append(rep.Rows, row)
+		rep.Cursors = append(rep.Cursors, ledger.Cursor{Key: ledger.AgingCursor(q.Sort, k1.String, k2.String), ID: *key})
+	}
+	if err := rows.Err(); err != nil {
+		return ledger.AgingReport{}, translate(fmt.Errorf("aging: %w", err))
+	}
+	if len(rep.Rows) > q.Page.First {
+		rep.Rows, rep.Cursors, rep.HasNext = rep.Rows[:q.Page.First], rep.Cursors[:q.Page.First], true
+	}
+	return rep, nil
+}
+
+// nullMoney scans a nullable numeric.
+type nullMoney struct {
+	m  ledger.Money
+	ok bool
+}
+
+func (n *nullMoney) Scan(src any) error {
+	if src == nil {
+		*n = nullMoney{}
+		return nil
+	}
+	n.ok = true
+	return n.m.Scan(src)
+}
+
+func (s queries) AgingSettings(ctx context.Context, practiceID ledger.ID) (ledger.AgingSettings, error) {
+	const q = `SELECT bucket_limits FROM aging_settings WHERE practice_id = $1`
+	var limits pq.Int64Array
+	err := sqlx.GetContext(ctx, s.q, &limits, q, practiceID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ledger.AgingSettings{}, nil
+	}
+	if err != nil {
+		return ledger.AgingSettings{}, translate(err)
+	}
+	out := ledger.AgingSettings{BucketLimits: make([]int, len(limits))}
+	for i, l := range limits {
+		out.BucketLimits[i] = int(l)
+	}
+	return out, nil
+}
+
+func (s *txStore) PutAgingSettings(ctx context.Context, practiceID ledger.ID, set ledger.AgingSettings, at time.Time) error {
+	if set.BucketLimits == nil {
+		_, err := s.q.ExecContext(ctx, `DELETE FROM aging_settings WHERE practice_id = $1`, practiceID)
+		return translate(err)
+	}
+	const q = `INSERT INTO aging_settings (practice_id, bucket_limits, updated_at) VALUES ($1, $2, $3)
+	           ON CONFLICT ON CONSTRAINT aging_settings_pkey DO UPDATE SET bucket_limits = EXCLUDED.bucket_limits, updated_at = EXCLUDED.updated_at`
+	limits := make(pq.Int64Array, len(set.BucketLimits))
+	for i, l := range set.BucketLimits {
+		limits[i] = int64(l)
+	}
+	_, err := s.q.ExecContext(ctx, q, practiceID, limits, at)
+	return translate(err)
+}
+
+// NotifyChanged queues a NOTIFY naming the practice; PostgreSQL delivers it
+// when the transaction commits (never if it rolls back) and folds identical
+// notifications of one transaction into one.
+func (s *txStore) NotifyChanged(ctx context.Context, practiceID ledger.ID) error {
+	_, err := s.q.ExecContext(ctx, `SELECT pg_notify($1, $2)`, ChangesChannel, practiceID.String())
+	return translate(err)
+}

@@ -1,0 +1,360 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/paysplit/paysplit/ledger"
+)
+
+// Balance-forward imports: matching reads, set-based writes (COPY) and the
+// import's own records.
+
+func (s queries) MatchPatients(ctx context.Context, practiceID ledger.ID, externalIDs []string, names []ledger.PatientName) ([]ledger.Patient, []ledger.NameMatch, error) {
+	var byExt []ledger.Patient
+	if len(externalIDs) > 0 {
+		const q = `SELECT ` + patientColumns + ` FROM patients WHERE practice_id = $1 AND external_id = ANY($2::text[])`
+		if err := sqlx.SelectContext(ctx, s.q, &byExt, q, practiceID, pq.Array(externalIDs)); err != nil {
+			return nil, nil, translate(err)
+		}
+	}
+	if len(names) == 0 {
+		return byExt, nil, nil
+	}
+	const q = `
+SELECT k.i - 1 AS key, p.id, p.guarantor_id, p.first_name, p.last_name, p.birth_date,
+       coalesce(p.external_id, '') AS external_id, p.created_at
+  FROM unnest($2::text[], $3::text[], $4::date[]) WITH ORDINALITY AS k(last_name, first_name, birth_date, i)
+  JOIN patients p ON p.practice_id = $1 AND lower(p.last_name) = lower(k.last_name)
+                 AND lower(p.first_name) = lower(k.first_name) AND p.birth_date = k.birth_date`
+	lasts, firsts, births := make([]string, len(names)), make([]string, len(names)), make([]string, len(names))
+	for i, n := range names {
+		lasts[i], firsts[i], births[i] = n.LastName, n.FirstName, n.BirthDate.String()
+	}
+	var rows []struct {
+		Key int
+		ledger.Patient
+	}
+	if err := sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, pq.Array(lasts), pq.Array(firsts), pq.Array(births)); err != nil {
+		return nil, nil, translate(err)
+	}
+	byName := make([]ledger.NameMatch, len(rows))
+	for i, r := range rows {
+		byName[i] = ledger.NameMatch{Key: r.Key, Patient: r.Patient}
+	}
+	return byExt, byName, nil
+}
+
+func (s queries) GuarantorsByExternalID(ctx context.Context, practiceID ledger.ID, externalIDs []string) ([]ledger.Guarantor, error) {
+	const q = `SELECT ` + guarantorColumns + ` FROM guarantors WHERE practice_id = $1 AND external_id = ANY($2::text[])`
+	var rows []ledger.Guarantor
+	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, pq.Array(externalIDs)))
+}
+
+func (s queries) ImportedRows(ctx context.Context, practiceID ledger.ID, rowKeys [][]byte) ([]ledger.ImportedRow, error) {
+	if len(rowKeys) == 0 {
+		return nil, nil
+	}
+	const q = `
+SELECT l.row_key, l.import_id, l.row_number AS row
+  FROM unnest($2::bytea[]) AS k(row_key)
+  JOIN balance_import_lines l ON l.practice_id = $1 AND l.row_key = k.row_key AND NOT l.undone`
+	var rows []ledger.ImportedRow
+	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, pq.ByteaArray(rowKeys)))
+}
+
+const balanceImportColumns = `id, status, coalesce(file_name, '') AS file_name, file_sha256, import_date, options AS options_json,
+	rows_read, rows_posted, rows_skipped, patients_created, guarantors_created, encounters,
+	patient_debits, patient_credits, insurance, key_id, created_at, undone_at, undone_key_id`
+
+// balanceImportRow scans a balance_imports row; options are JSON.
+type balanceImportRow struct {
+	ledger.BalanceImport
+	OptionsJSON []byte `db:"options_json"`
+}
+
+func (s queries) balanceImports(ctx context.Context, q string, args ...any) ([]ledger.BalanceImport, error) {
+	var rows []balanceImportRow
+	if err := sqlx.SelectContext(ctx, s.q, &rows, q, args...); err != nil {
+		return nil, translate(err)
+	}
+	out := make([]ledger.BalanceImport, len(rows))
+	for i, r := range rows {
+		out[i] = r.BalanceImport
+		if err := json.Unmarshal(r.OptionsJSON, &out[i].Options); err != nil {
+			return nil, fmt.Errorf("balance import %s: options: %w", r.ID, err)
+		}
+	}
+	return out, nil
+}
+
+func (s queries) BalanceImports(ctx context.Context, practiceID ledger.ID, ids []ledger.ID) ([]ledger.BalanceImport, error) {
+	const q = `SELECT ` + balanceImportColumns + ` FROM balance_imports WHERE practice_id = $1 AND id = ANY($2::uuid[])`
+	return s.balanceImports(ctx, q, practiceID, idArray(ids))
+}
+
+func (s queries) StandingImportOfFile(ctx context.Context, practiceID ledger.ID, sha256 string) ([]ledger.BalanceImport, error) {
+	const q = `SELECT ` + balanceImportColumns + ` FROM balance_imports
+	            WHERE practice_id = $1 AND file_sha256 = $2 AND status = 'COMMITTED'`
+	return s.balanceImports(ctx, q, practiceID, sha256)
+}
+
+func (s queries) RecentBalanceImports(ctx context.Context, practiceID ledger.ID, limit int) ([]ledger.BalanceImport, error) {
+	const q = `SELECT ` + balanceImportColumns + ` FROM balance_imports
+	            WHERE practice_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`
+	return s.balanceImports(ctx, q, practiceID, limit)
+}
+
+func (s queries) BalanceImportLines(ctx context.Context, practiceID, importID ledger.ID) ([]ledger.ImportedLine, error) {
+	const q = `
+SELECT l.row_number AS row, l.row_key, l.charge_id, l.receipt_id, l.amount, l.responsibility,
+       c.patient_id, p.guarantor_id, c.encounter_id, c.provider_id, c.location_id, c.code
+  FROM balance_import_lines l
+  JOIN charges c ON c.practice_id = l.practice_id AND c.id = l.charge_id
+  JOIN patients p ON p.practice_id = l.practice_id AND p.id = c.patient_id
+ WHERE l.practice_id = $1 AND l.import_id = $2
+ ORDER BY l.row_number`
+	var rows []ledger.ImportedLine
+	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, importID))
+}
+
+// BalanceImportActivity finds what was posted against an import's lines by
+// anything but the import: splits on them other than their own credit's,
+// adjustments attached to them, and charges added to their encounters.
+func (s queries) BalanceImportActivity(ctx context.Context, practiceID, importID ledger.ID, limit int) ([]ledger.ImportActivity, error) {
+	const q = `
+WITH l AS MATERIALIZED (
+    SELECT bl.row_number, bl.charge_id, bl.receipt_id, c.encounter_id
+      FROM balance_import_lines bl
+      JOIN charges c ON c.practice_id = bl.practice_id AND c.id = bl.charge_id
+     WHERE bl.practice_id = $1 AND bl.import_id = $2
+), acts AS (
+    SELECT l.row_number AS row_no, 'SPLIT' AS kind, r.kind AS receipt_kind, s.amount, r.id, r.received_on AS on_date
+      FROM l
+      JOIN splits s ON s.practice_id = $1 AND s.charge_id = l.charge_id
+      JOIN receipts r ON r.practice_id = $1 AND r.id = s.receipt_id
+     WHERE s.receipt_id IS DISTINCT FROM l.receipt_id
+    UNION ALL
+    SELECT l.row_number, 'ADJUSTMENT', '', a.amount, a.id, a.service_date
+      FROM l
+      JOIN charges a ON a.practice_id = $1 AND a.attached_to_id = l.charge_id
+    UNION ALL
+    SELECT 0, 'CHARGE', '', c.amount, c.id, c.service_date
+      FROM (SELECT DISTINCT encounter_id FROM l) e
+      JOIN charges c ON c.practice_id = $1 AND c.encounter_id = e.encounter_id
+     WHERE c.attached_to_id IS NULL AND NOT EXISTS (SELECT 1 FROM l WHERE l.charge_id = c.id)
+)
+SELECT row_no, kind, receipt_kind, amount, id, on_date FROM acts ORDER BY row_no, id LIMIT $3`
+	var rows []struct {
+		RowNo       int                `db:"row_no"`
+		Kind        string             `db:"kind"`
+		ReceiptKind ledger.ReceiptKind `db:"receipt_kind"`
+		Amount      ledger.Money       `db:"amount"`
+		ID          ledger.ID          `db:"id"`
+		OnDate      ledger.Date        `db:"on_date"`
+	}
+	if err := sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, importID, limit); err != nil {
+		return nil, translate(err)
+	}
+	out := make([]ledger.ImportActivity, len(rows))
+	for i, r := range rows {
+		out[i] = ledger.ImportActivity{Row: r.RowNo, Kind: r.Kind, ReceiptKind: r.ReceiptKind, Amount: r.Amount, ID: r.ID, Date: r.OnDate}
+	}
+	return out, nil
+}
+
+func (t *txStore) LockBalanceImports(ctx context.Context, practiceID ledger.ID) error {
+	const q = `SELECT pg_advisory_xact_lock(hashtextextended('balance_imports/' || $1::text, 0))`
+	_, err := t.q.ExecContext(ctx, q, practiceID.String())
+	return translate(err)
+}
+
+func (t *txStore) LockCharges(ctx context.Context, practiceID ledger.ID, ids []ledger.ID) error {
+	const q = `SELECT id FROM charges WHERE practice_id = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR UPDATE`
+	var locked []ledger.ID
+	return translate(sqlx.SelectContext(ctx, t.q, &locked, q, practiceID, idArray(ids)))
+}
+
+func (t *txStore) InsertBulk(ctx context.Context, practiceID ledger.ID, b ledger.Bulk) error {
+	pid := practiceID.String()
+	if err := t.copyRows(ctx, "guarantors", []string{"practice_id", "id", "name", "external_id", "self_patient_id", "created_at"},
+		len(b.Guarantors), func(i int, v []any) {
+			r := &b.Guarantors[i]
+			v[0], v[1], v[2], v[3], v[4], v[5] = pid, r.ID.String(), r.Name, textOrNull(r.ExternalID), idOrNull(r.SelfPatientID), r.CreatedAt
+		}); err != nil {
+		return err
+	}
+	if err := t.copyRows(ctx, "patients", []string{"practice_id", "id", "guarantor_id", "first_name", "last_name", "birth_date", "external_id", "created_at"},
+		len(b.Patients), func(i int, v []any) {
+			r := &b.Patients[i]
+			v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7] = pid, r.ID.String(), r.GuarantorID.String(), r.FirstName, r.LastName,
+				dateOrNull(r.BirthDate), textOrNull(r.ExternalID), r.CreatedAt
+		}); err != nil {
+		return err
+	}
+	if err := t.copyRows(ctx, "encounters", []string{"practice_id", "id", "patient_id", "provider_id", "location_id", "kind",
+		"service_from", "service_to", "note", "created_at"},
+		len(b.Encounters), func(i int, v []any) {
+			r := &b.Encounters[i]
+			v[0], v[1], v[2], v[3], v[4], v[5] = pid, r.ID.String(), r.PatientID.String(), r.ProviderID.String(), r.LocationID.String(), string(r.Kind)
+			v[6], v[7], v[8], v[9] = r.ServiceFrom.String(), r.ServiceTo.String(), textOrNull(r.Note), r.CreatedAt
+		}); err != nil {
+		return err
+	}
+	if err := t.copyRows(ctx, "charges", []string{"practice_id", "id", "encounter_id", "patient_id", "provider_id", "location_id", "kind", "status",
+		"code", "service_date", "amount", "insurance_estimate", "attached_to_id", "note", "posted_at"},
+		len(b.Charges), func(i int, v []any) {
+			r := &b.Charges[i]
+			v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7] = pid, r.ID.String(), idOrNull(r.EncounterID), r.PatientID.String(),
+				idOrNull(r.ProviderID), idOrNull(r.LocationID), string(r.Kind), string(r.Status)
+			v[8], v[9], v[10], v[11], v[12], v[13], v[14] = r.Code, r.ServiceDate.String(), r.Amount.String(), r.InsuranceEstimate.String(),
+				idOrNull(r.AttachedToID), textOrNull(r.Note), r.PostedAt
+		}); err != nil {
+		return err
+	}
+	if err := t.copyRows(ctx, "receipts", []string{"practice_id", "id", "kind", "amount", "received_on", "patient_id", "method", "reference",
+		"note", "batch_id", "reverses_id", "policy_name", "policy_version", "posted_at"},
+		len(b.Receipts), func(i int, v []any) {
+			r := &b.Receipts[i]
+			v[0], v[1], v[2], v[3], v[4], v[5], v[6] = pid, r.ID.String(), string(r.Kind), r.Amount.String(), r.ReceivedOn.String(),
+				idOrNull(r.PatientID), textOrNull(r.Method)
+			v[7], v[8], v[9], v[10], v[11], v[12], v[13] = textOrNull(r.Reference), textOrNull(r.Note), idOrNull(r.BatchID),
+				idOrNull(r.ReversesID), textOrNull(r.PolicyName), intOrNull(r.PolicyVersion), r.PostedAt
+		}); err != nil {
+		return err
+	}
+	return t.copyRows(ctx, "splits", []string{"practice_id", "id", "receipt_id", "amount", "code", "patient_id", "provider_id", "location_id",
+		"charge_id", "unearned_type_id"},
+		len(b.Splits), func(i int, v []any) {
+			r := &b.Splits[i]
+			v[0], v[1], v[2], v[3], v[4], v[5] = pid, r.ID.String(), r.ReceiptID.String(), r.Amount.String(), string(r.Code), r.PatientID.String()
+			v[6], v[7], v[8], v[9] = idOrNull(r.ProviderID), idOrNull(r.LocationID), idOrNull(r.ChargeID), idOrNull(r.UnearnedTypeID)
+		})
+}
+
+func (t *txStore) InsertBalanceImport(ctx context.Context, practiceID ledger.ID, imp ledger.BalanceImport, lines []ledger.ImportLine) error {
+	options, err := json.Marshal(imp.Options)
+	if err != nil {
+		return fmt.Errorf("balance import options: %w", err)
+	}
+	const q = `
+INSERT INTO balance_imports (practice_id, id, status, file_name, file_sha256, import_date, options, rows_read, rows_posted, rows_skipped,
+                             patients_created, guarantors_created, encounters, patient_debits, patient_credits, insurance, key_id, created_at)
+VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, $7::jsonb, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`
+	if _, err := t.q.ExecContext(ctx, q, practiceID, imp.ID, string(imp.Status), imp.FileName, imp.FileSHA256, imp.ImportDate, string(options),
+		imp.RowsRead, imp.RowsPosted, imp.RowsSkipped, imp.PatientsCreated, imp.GuarantorsCreated, imp.Encounters,
+		imp.PatientDebits, imp.PatientCredits, imp.Insurance, imp.KeyID, imp.CreatedAt); err != nil {
+		return translate(err)
+	}
+	pid, iid := practiceID.String(), imp.ID.String()
+	return t.copyRows(ctx, "balance_import_lines", []string{"practice_id", "import_id", "row_number", "row_key", "charge_id", "receipt_id",
+		"amount", "responsibility"},
+		len(lines), func(i int, v []any) {
+			r := &lines[i]
+			v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7] = pid, iid, int64(r.Row), r.RowKey, r.ChargeID.String(), idOrNull(r.ReceiptID),
+				r.Amount.String(), string(r.Responsibility)
+		})
+}
+
+func (t *txStore) MarkBalanceImportUndone(ctx context.Context, practiceID, importID ledger.ID, at time.Time, keyID *ledger.ID) error {
+	const q = `UPDATE balance_imports SET status = 'UNDONE', undone_at = $3, undone_key_id = $4
+	            WHERE practice_id = $1 AND id = $2 AND status = 'COMMITTED'`
+	res, err := t.q.ExecContext(ctx, q, practiceID, importID, at, keyID)
+	if err != nil {
+		return translate(err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return fmt.Errorf("%w: balance import %s is not standing", ledger.ErrConflict, importID)
+	}
+	const ql = `UPDATE balance_import_lines SET undone = true WHERE practice_id = $1 AND import_id = $2`
+	_, err = t.q.ExecContext(ctx, ql, practiceID, importID)
+	return translate(err)
+}
+
+// copyRows runs COPY table (cols) FROM STDIN in the transaction, sending
+// row(i) for i < n, then analyzes the table if it grew a lot (see
+// analyzeIfGrown).
+func (t *txStore) copyRows(ctx context.Context, table string, cols []string, n int, row func(i int, v []any)) error {
+	if n == 0 {
+		return nil
+	}
+	tx, ok := t.q.(interface {
+		PrepareContext(context.Context, string) (*sql.Stmt, error)
+	})
+	if !ok {
+		return fmt.Errorf("copy %s: the transaction cannot prepare statements", table)
+	}
+	stmt, err := tx.PrepareContext(ctx, pq.CopyIn(table, cols...))
+	if err != nil {
+		return translate(fmt.Errorf("copy %s: %w", table, err))
+	}
+	defer stmt.Close()
+	vals := make([]any, len(cols))
+	for i := range n {
+		row(i, vals)
+		if _, err := stmt.ExecContext(ctx, vals...); err != nil {
+			return translate(fmt.Errorf("copy %s: %w", table, err))
+		}
+	}
+	if _, err := stmt.ExecContext(ctx); err != nil { // ends the COPY; row errors surface here
+		return translate(fmt.Errorf("copy %s: %w", table, err))
+	}
+	return t.analyzeIfGrown(ctx, table, n)
+}
+
+// analyzeIfGrown analyzes a table that n new rows made a lot bigger than
+// the planner believes. Foreign-key checks plan their lookups on the
+// statistics as they stand: on a table the statistics call small, the
+// lookup of a parent by (practice_id, id) may walk another index that
+// starts with practice_id, a whole practice per row, which turns a bulk
+// insert of children from seconds into minutes. ANALYZE in the transaction
+// counts its own new rows.
+func (t *txStore) analyzeIfGrown(ctx context.Context, table string, n int) error {
+	if n < 1000 {
+		return nil
+	}
+	var est float64
+	if err := sqlx.GetContext(ctx, t.q, &est, `SELECT reltuples FROM pg_class WHERE oid = $1::regclass`, table); err != nil {
+		return translate(err)
+	}
+	if est >= 0 && float64(n)*5 <= est {
+		return nil
+	}
+	_, err := t.q.ExecContext(ctx, `ANALYZE `+pq.QuoteIdentifier(table))
+	return translate(err)
+}
+
+// textOrNull, idOrNull, dateOrNull and intOrNull render optional values for COPY.
+func textOrNull(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func idOrNull(id *ledger.ID) any {
+	if id == nil {
+		return nil
+	}
+	return id.String()
+}
+
+func dateOrNull(d *ledger.Date) any {
+	if d == nil {
+		return nil
+	}
+	return d.String()
+}
+
+func intOrNull(n int) any {
+	if n == 0 {
+		return nil
+	}
+	return int64(n)
+}

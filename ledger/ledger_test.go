@@ -268,3 +268,26 @@ func TestConcurrentPaymentsNeverOverpayACharge(t *testing.T) {
 	require.Equal(t, 3, ok, "three 30.00 payments fit in 100.00")
 	requireMoney(t, "10.00", owed(t, f, c))
 }
+
+// A write-off posted before insurance pays must not leave the patient a
+// phantom credit: the pending estimate is capped at what the line is worth.
+func TestPendingEstimateNeverExceedsTheLine(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := ledgertest.NewPractice(t, ledgertest.NewDB(t))
+	p := f.Family(t, "Pat")[0]
+	d := ledger.MustDate("2026-05-01")
+	e, err := f.Ledger.PostEncounter(ctx, f.Actor, ledger.NewEncounter{PatientID: p.ID, ProviderID: f.Provider, LocationID: f.Location,
+		ServiceFrom: &d, Charges: []ledger.NewCharge{{Code: "D2740", Amount: money("100.00"), InsuranceEstimate: money("80.00")}}})
+	require.NoError(t, err)
+	cs, err := f.Store.ChargesOfEncounters(ctx, f.Actor.PracticeID, []ledger.ID{e.ID})
+	require.NoError(t, err)
+	requireMoney(t, "20.00", owed(t, f, cs[0]))
+	_, err = f.Ledger.PostAdjustment(ctx, f.Actor, ledger.NewAdjustment{AttachedToID: &cs[0].ID, Amount: money("-30.00"), Code: "WO"})
+	require.NoError(t, err)
+	requireMoney(t, "0.00", owed(t, f, cs[0]), "70.00 left, all of it expected from insurance")
+	b, err := f.Store.ChargeBalances(ctx, f.Actor.PracticeID, []ledger.ID{cs[0].ID})
+	require.NoError(t, err)
+	requireMoney(t, "70.00", b[cs[0].ID].InsurancePending)
+	requireMoney(t, "0.00", patientBalance(t, f, p).Credit)
+}

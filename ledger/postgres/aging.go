@@ -52,7 +52,8 @@ WITH rev AS NOT MATERIALIZED (   -- receipts reversed by a reversal dated on or 
      GROUP BY 1
 ), lines AS (
     SELECT c.patient_id, c.provider_id, c.location_id, c.amount, c.insurance_estimate, c.service_date, c.posted_at,
-           c.amount + coalesce(adj.amount, 0) - coalesce(m.paid, 0) AS outstanding, m.insured_on
+           c.amount + coalesce(adj.amount, 0) - coalesce(m.paid, 0) AS outstanding, m.insured_on,
+           least(c.insurance_estimate, greatest(c.amount + coalesce(adj.amount, 0), 0)) AS estimate
       FROM charges c
       LEFT JOIN paid m ON m.root = c.id
       LEFT JOIN adj ON adj.root = c.id
@@ -77,7 +78,7 @@ WITH rev AS NOT MATERIALIZED (   -- receipts reversed by a reversal dated on or 
      WHERE s.practice_id = $1 AND r.kind = 'INSURANCE_PAYMENT'
 ), items AS (
     SELECT patient_id, provider_id, location_id, outstanding AS amt,
-           CASE WHEN insured_on IS NULL THEN insurance_estimate ELSE 0 END AS ins,
+           CASE WHEN insured_on IS NULL THEN estimate ELSE 0 END AS ins,
            0 AS unallocated, 0 AS unearned,
            greatest($2::date - CASE $3
                WHEN 'POST_DATE' THEN (posted_at AT TIME ZONE 'UTC')::date

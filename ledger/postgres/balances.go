@@ -11,7 +11,9 @@ import (
 // ChargeBalances computes where each charge stands (see ledger.ChargeBalance).
 // Adjustments attached to a charge fold into it, with the money on them; an
 // insurance payment on the charge that has not been reversed settles its
-// estimate.
+// estimate; a pending estimate never counts for more than the line is worth
+// after its adjustments (a write-off posted before insurance pays must not
+// leave a phantom credit).
 func (s queries) ChargeBalances(ctx context.Context, practiceID ledger.ID, chargeIDs []ledger.ID) (map[ledger.ID]ledger.ChargeBalance, error) {
 	const q = `
 WITH ch AS (
@@ -37,10 +39,11 @@ SELECT ch.id,
        coalesce(paid.insurance, 0) AS insurance_paid,
        coalesce(paid.patient, 0) AS patient_paid,
        CASE WHEN ch.status = 'PLANNED' OR ch.attached_to_id IS NOT NULL OR coalesce(paid.insured, false) THEN 0
-            ELSE ch.insurance_estimate END AS insurance_pending,
+            ELSE least(ch.insurance_estimate, greatest(ch.amount + coalesce(adj.amount, 0), 0)) END AS insurance_pending,
        CASE WHEN ch.status = 'PLANNED' OR ch.attached_to_id IS NOT NULL THEN 0
             ELSE ch.amount + coalesce(adj.amount, 0) - coalesce(paid.insurance, 0) - coalesce(paid.patient, 0)
-                 - CASE WHEN coalesce(paid.insured, false) THEN 0 ELSE ch.insurance_estimate END
+                 - CASE WHEN coalesce(paid.insured, false) THEN 0
+                        ELSE least(ch.insurance_estimate, greatest(ch.amount + coalesce(adj.amount, 0), 0)) END
        END AS owed
   FROM ch
   LEFT JOIN adj ON adj.root = ch.id
@@ -94,7 +97,8 @@ WITH pats AS (
     SELECT ch.grp,
            CASE WHEN ch.status = 'PLANNED' OR ch.attached_to_id IS NOT NULL THEN 0
                 ELSE ch.amount + coalesce(adj.amount, 0) - coalesce(paid.amount, 0)
-                     - CASE WHEN coalesce(paid.insured, false) THEN 0 ELSE ch.insurance_estimate END
+                     - CASE WHEN coalesce(paid.insured, false) THEN 0
+                            ELSE least(ch.insurance_estimate, greatest(ch.amount + coalesce(adj.amount, 0), 0)) END
            END AS owed
       FROM ch LEFT JOIN adj ON adj.root = ch.id LEFT JOIN paid ON paid.root = ch.id
 ), lines AS (

@@ -183,24 +183,28 @@ func (l *Ledger) normalizeEncounter(in *NewEncounter) error {
 // checkRefs verifies that providers and locations exist in the practice.
 // prefix(i) names the input holding the i-th id.
 func checkRefs(ctx context.Context, r Reader, pid ID, provIDs, locIDs []ID, prefix func(int) string) error {
-	provs, err := r.Providers(ctx, pid, provIDs)
-	if err != nil {
-		return err
-	}
-	have := byID(provs, func(p Provider) ID { return p.ID })
-	for i, id := range provIDs {
-		if _, ok := have[id]; !ok {
-			return Invalid(prefix(i)+"providerId", "no provider with id %s", id)
+	if len(provIDs) > 0 {
+		provs, err := r.Providers(ctx, pid, provIDs)
+		if err != nil {
+			return err
+		}
+		have := byID(provs, func(p Provider) ID { return p.ID })
+		for i, id := range provIDs {
+			if _, ok := have[id]; !ok {
+				return Invalid(prefix(i)+"providerId", "no provider with id %s", id)
+			}
 		}
 	}
-	locs, err := r.Locations(ctx, pid, locIDs)
-	if err != nil {
-		return err
-	}
-	haveLoc := byID(locs, func(l Location) ID { return l.ID })
-	for i, id := range locIDs {
-		if _, ok := haveLoc[id]; !ok {
-			return Invalid(prefix(i)+"locationId", "no location with id %s", id)
+	if len(locIDs) > 0 {
+		locs, err := r.Locations(ctx, pid, locIDs)
+		if err != nil {
+			return err
+		}
+		have := byID(locs, func(l Location) ID { return l.ID })
+		for i, id := range locIDs {
+			if _, ok := have[id]; !ok {
+				return Invalid(prefix(i)+"locationId", "no location with id %s", id)
+			}
 		}
 	}
 	return nil

@@ -97,7 +97,7 @@ func TestBalancesThroughEncountersAdjustmentsReceiptsAndReversals(t *testing.T) 
 	f.Pay(t, kid, "25.00", ledgertest.Unearned("25.00", f.Prepayment))
 
 	fb := familyBalance(t, f, parent)
-	requireMoney(t, "155.00", fb.Owed)     // kid 100 + 50 + 5
+	requireMoney(t, "155.00", fb.Owed) // kid 100 + 50 + 5
 	requireMoney(t, "30.00", fb.Unallocated)
 	requireMoney(t, "25.00", fb.Unearned)
 	requireMoney(t, "55.00", fb.Credit)

@@ -54,6 +54,7 @@ func (l *Ledger) PostReceipt(ctx context.Context, a Actor, in NewReceipt) (Recei
 	if err := l.validateReceipt(&in); err != nil {
 		return Receipt{}, err
 	}
+	var posted Receipt
 	id, err := l.mutate(ctx, a, mutation{op: "postReceipt", key: in.IdempotencyKey, input: in}, func(tx Tx) (ID, error) {
 		r := Receipt{ID: newID(), Kind: in.Kind, Amount: in.Amount, ReceivedOn: *in.ReceivedOn, PatientID: in.PatientID,
 			Method: strings.TrimSpace(in.Method), Reference: strings.TrimSpace(in.Reference), Note: strings.TrimSpace(in.Note),
@@ -62,12 +63,16 @@ func (l *Ledger) PostReceipt(ctx context.Context, a Actor, in NewReceipt) (Recei
 		if err != nil {
 			return ID{}, err
 		}
+		posted = r
 		return r.ID, tx.InsertReceipt(ctx, a.PracticeID, r, splits)
 	})
 	if err != nil {
 		return Receipt{}, err
 	}
-	rows, err := l.store.Receipts(ctx, a.PracticeID, []ID{id})
+	if id == posted.ID {
+		return posted, nil // what was just written, without reading it back
+	}
+	rows, err := l.store.Receipts(ctx, a.PracticeID, []ID{id}) // an idempotent replay
 	return one(rows, err, "receipt", id)
 }
 

@@ -120,7 +120,9 @@ type splitSpec struct {
 	typ    *ledger.ID
 }
 
-func split(amount string, charge *ledger.ID, typ *ledger.ID) splitSpec { return splitSpec{amount, charge, typ} }
+func split(amount string, charge *ledger.ID, typ *ledger.ID) splitSpec {
+	return splitSpec{amount, charge, typ}
+}
 
 func (b *builder) provider(name, code string) ledger.ID {
 	if b.err != nil {

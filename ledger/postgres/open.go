@@ -5,10 +5,14 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 )
+
+// maxIdleConns is how many idle connections the pool keeps.
+const maxIdleConns = 32
 
 // Open connects to the database at dsn (a postgres:// URL or a key=value
 // DSN). Sessions run in UTC.
@@ -17,6 +21,11 @@ func Open(dsn string) (*sqlx.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
+	// Keep connections for concurrent requests instead of database/sql's
+	// default of two idle ones: each new connection is a new backend with
+	// cold caches.
+	db.SetMaxIdleConns(maxIdleConns)
+	db.SetConnMaxIdleTime(5 * time.Minute)
 	return db, nil
 }
 

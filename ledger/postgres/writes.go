@@ -130,19 +130,20 @@ SELECT $1, u.id, u.encounter_id, u.patient_id, u.provider_id, u.location_id, u.k
 	return translate(err)
 }
 
+// InsertReceipt writes a receipt and all of its splits in one statement:
+// the receipt in a data-modifying CTE, its splits from arrays.
 func (t *txStore) InsertReceipt(ctx context.Context, practiceID ledger.ID, r ledger.Receipt, splits []ledger.Split) error {
-	const qr = `
-INSERT INTO receipts (practice_id, id, kind, amount, received_on, patient_id, method, reference, note, batch_id,
-                      reverses_id, policy_name, policy_version, posted_at)
-VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), NULLIF($8, ''), NULLIF($9, ''), $10, $11, NULLIF($12, ''), NULLIF($13, 0), $14)`
-	if _, err := t.q.ExecContext(ctx, qr, practiceID, r.ID, string(r.Kind), r.Amount, r.ReceivedOn, r.PatientID,
-		r.Method, r.Reference, r.Note, r.BatchID, r.ReversesID, r.PolicyName, r.PolicyVersion, r.PostedAt); err != nil {
-		return translate(err)
-	}
-	const qs = `
+	const q = `
+WITH receipt AS (
+    INSERT INTO receipts (practice_id, id, kind, amount, received_on, patient_id, method, reference, note, batch_id,
+                          reverses_id, policy_name, policy_version, posted_at)
+    VALUES ($1, $2, $11, $12, $13, $14, NULLIF($15, ''), NULLIF($16, ''), NULLIF($17, ''), $18, $19, NULLIF($20, ''), NULLIF($21, 0), $22)
+    RETURNING id
+)
 INSERT INTO splits (practice_id, id, receipt_id, amount, code, patient_id, provider_id, location_id, charge_id, unearned_type_id)
-SELECT $1, u.id, $2, u.amount, u.code, u.patient_id, u.provider_id, u.location_id, u.charge_id, u.unearned_type_id
-  FROM unnest($3::uuid[], $4::numeric[], $5::text[], $6::uuid[], $7::uuid[], $8::uuid[], $9::uuid[], $10::uuid[])
+SELECT $1, u.id, receipt.id, u.amount, u.code, u.patient_id, u.provider_id, u.location_id, u.charge_id, u.unearned_type_id
+  FROM receipt,
+       unnest($3::uuid[], $4::numeric[], $5::text[], $6::uuid[], $7::uuid[], $8::uuid[], $9::uuid[], $10::uuid[])
        AS u(id, amount, code, patient_id, provider_id, location_id, charge_id, unearned_type_id)`
 	n := len(splits)
 	ids, pats, provs, locs, chs, uts := make([]ledger.ID, n), make([]ledger.ID, n), make([]*ledger.ID, n), make([]*ledger.ID, n), make([]*ledger.ID, n), make([]*ledger.ID, n)
@@ -151,8 +152,10 @@ SELECT $1, u.id, $2, u.amount, u.code, u.patient_id, u.provider_id, u.location_i
 		ids[i], pats[i], provs[i], locs[i], chs[i], uts[i] = s.ID, s.PatientID, s.ProviderID, s.LocationID, s.ChargeID, s.UnearnedTypeID
 		amounts[i], codes[i] = s.Amount.String(), string(s.Code)
 	}
-	_, err := t.q.ExecContext(ctx, qs, practiceID, r.ID, idArray(ids), pq.Array(amounts), pq.Array(codes), idArray(pats),
-		nullableIDArray(provs), nullableIDArray(locs), nullableIDArray(chs), nullableIDArray(uts))
+	_, err := t.q.ExecContext(ctx, q, practiceID, r.ID, idArray(ids), pq.Array(amounts), pq.Array(codes), idArray(pats),
+		nullableIDArray(provs), nullableIDArray(locs), nullableIDArray(chs), nullableIDArray(uts),
+		string(r.Kind), r.Amount, r.ReceivedOn, r.PatientID, r.Method, r.Reference, r.Note, r.BatchID, r.ReversesID,
+		r.PolicyName, r.PolicyVersion, r.PostedAt)
 	return translate(err)
 }
 

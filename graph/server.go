@@ -69,6 +69,8 @@ func NewServer(l *ledger.Ledger, ready func(context.Context) error, opts ...Opti
 	gql.Use(extension.FixedComplexityLimit(complexityLimit))
 	gql.SetErrorPresenter(presentError)
 	gql.SetRecoverFunc(recoverPanic)
+	gql.AroundRootFields(authorize) // the role each root field needs (auth.go)
+	gql.AroundOperations(authorizeSubscriptions)
 	gql.AroundResponses(freshLoaders(l))
 	return &Server{ledger: l, ready: ready, gql: gql, live: lv, maxUpload: DefaultMaxUploadBytes, multipart: multipart}
 }

@@ -66,8 +66,8 @@ type mutation struct {
 // event, and retries transient conflicts. fn returns the id of what it
 // created, which mutate returns.
 func (l *Ledger) mutate(ctx context.Context, a Actor, m mutation, fn func(Tx) (ID, error)) (ID, error) {
-	if !a.Role.CanPost() {
-		return ID{}, fmt.Errorf("%s: role %s may not change the ledger: %w", m.op, a.Role, ErrForbidden)
+	if err := authorize(a, m.op); err != nil { // keys_roles.go
+		return ID{}, err
 	}
 	if err := text("idempotencyKey", m.key, maxName, false); err != nil {
 		return ID{}, err

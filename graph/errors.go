@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -25,7 +26,7 @@ const (
 	CodeInvariantViolation = "INVARIANT_VIOLATION"
 	CodeRuleRejected       = "RULE_REJECTED"
 	CodeRuleCompileFailed  = "RULE_COMPILE_FAILED"
-	CodeBadRequest         = "BAD_REQUEST" // refused before GraphQL runs (an upload without its CSRF header)
+	CodeBadRequest         = "BAD_REQUEST" // refused before GraphQL runs (an upload without its CSRF header, a malformed body)
 	CodeInternal           = "INTERNAL"
 )
 
@@ -70,6 +71,12 @@ func classify(err error) (code, msg string, ext map[string]any) {
 		return CodeUnauthenticated, "send a valid API key as 'Authorization: Bearer <key>'", nil
 	case errors.As(err, &gqlErr) && gqlErr.Extensions["code"] != nil:
 		return fmt.Sprint(gqlErr.Extensions["code"]), gqlErr.Message, nil
+	case errors.As(err, &gqlErr) && len(gqlErr.Path) == 0 && gqlErr.Unwrap() == nil:
+		// gqlgen's transport or executor refusing the request itself (a
+		// body or variables that are not JSON objects, no operation): the
+		// client's mistake. The echoed body is cut.
+		msg, _, _ := strings.Cut(gqlErr.Message, " body:")
+		return CodeBadRequest, msg, nil
 	}
 	return CodeInternal, "internal error", nil
 }

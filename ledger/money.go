@@ -33,6 +33,11 @@ func ParseMoney(s string) (Money, error) {
 	if d.Exponent() < -2 {
 		return Money{}, fmt.Errorf("%q has more than two decimal places", s)
 	}
+	if len(d.StringFixed(2)) > 20 {
+		// The limit holds for the amount as written back (with ".00"), so
+		// whatever is accepted can be sent again.
+		return Money{}, fmt.Errorf("%q is not an amount: too many digits", s)
+	}
 	return Money{d.Round(2)}, nil
 }
 

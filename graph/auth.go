@@ -42,6 +42,8 @@ var rootRoles = map[string]map[string]ledger.Role{
 		"balanceForwardTemplate":   public, // a static CSV template, also served without a key
 		"balanceImport":            ledger.RoleAnalyst,
 		"balanceImports":           ledger.RoleAnalyst,
+		"apiKeys":                  ledger.RoleAdmin,
+		"auditEvents":              ledger.RoleAdmin,
 	},
 	"Mutation": {
 		"createProvider":      ledger.RoleBiller,
@@ -59,6 +61,8 @@ var rootRoles = map[string]map[string]ledger.Role{
 		"savePolicy":          ledger.RoleAdmin,
 		"setDefaultPolicy":    ledger.RoleAdmin,
 		"updateAgingSettings": ledger.RoleAdmin,
+		"createApiKey":        ledger.RoleAdmin,
+		"revokeApiKey":        ledger.RoleAdmin,
 	},
 	"Subscription": {
 		"agingUpdated": ledger.RoleAnalyst,

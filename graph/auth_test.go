@@ -246,14 +246,17 @@ func TestRolesPerRootField(t *testing.T) {
 				} else {
 					require.Equal(t, []string{"FORBIDDEN"}, codes, "%s.%s as %s: %s", obj, f.Name, role, r.Raw)
 					require.Equal(t, []any{f.Name}, r.Errors[0].Path)
-					counted[string(role)]++
+					counted[obj+" "+string(role)]++
 				}
 			}
 		}
 	}
-	// The analyst is refused every mutation; the biller the ADMIN ones.
-	require.Equal(t, len(s.roots["Mutation"]), counted["ANALYST"])
-	require.Positive(t, counted["BILLER"])
+	// The analyst is refused every mutation; the biller the ADMIN ones,
+	// and both the ADMIN queries (keys, the audit trail).
+	require.Equal(t, len(s.roots["Mutation"]), counted["Mutation ANALYST"])
+	require.Positive(t, counted["Mutation BILLER"])
+	require.Equal(t, counted["Query ANALYST"], counted["Query BILLER"])
+	require.Positive(t, counted["Query BILLER"])
 }
 
 func errorCodes(r response) []string {

@@ -26,7 +26,8 @@ const (
 	CodeInvariantViolation = "INVARIANT_VIOLATION"
 	CodeRuleRejected       = "RULE_REJECTED"
 	CodeRuleCompileFailed  = "RULE_COMPILE_FAILED"
-	CodeBadRequest         = "BAD_REQUEST" // refused before GraphQL runs (an upload without its CSRF header, a malformed body)
+	CodeBadRequest         = "BAD_REQUEST"  // refused before GraphQL runs (an upload without its CSRF header, a malformed body)
+	CodeRateLimited        = "RATE_LIMITED" // a key over its rate (limits.go); extensions.retryAfter in seconds
 	CodeInternal           = "INTERNAL"
 )
 

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
@@ -31,11 +32,13 @@ const (
 // Server is the HTTP face of paysplit: GraphQL at /graphql (POST, and GET for
 // queries), the GraphiQL playground at /, and /healthz and /readyz.
 type Server struct {
-	ledger *ledger.Ledger
-	ready  func(context.Context) error
-	gql    *handler.Server
-	live   *live // websockets and live aging (subscriptions.go)
+	ledger  *ledger.Ledger
+	ready   func(context.Context) error
+	gql     *handler.Server
+	live    *live    // websockets and live aging (subscriptions.go)
+	metrics *metrics // Prometheus, at /metrics (metrics.go)
 
+	limiter   *rateLimiter             // requests per key (limits.go)
 	maxUpload int64                    // largest uploaded file (import_http.go)
 	multipart *transport.MultipartForm // uploads
 }
@@ -57,6 +60,8 @@ func NewServer(l *ledger.Ledger, ready func(context.Context) error, opts ...Opti
 	cfg.Complexity.Query.Aging, cfg.Complexity.Subscription.AgingUpdated = agingComplexity, agingComplexity
 
 	gql := handler.New(NewExecutableSchema(cfg))
+	m := newMetrics()
+	gql.Use(metricsExtension{m})
 	gql.AddTransport(lv.websocket(l))
 	gql.AddTransport(transport.Options{})
 	gql.AddTransport(transport.GET{})
@@ -67,12 +72,14 @@ func NewServer(l *ledger.Ledger, ready func(context.Context) error, opts ...Opti
 	gql.Use(extension.Introspection{})
 	gql.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
 	gql.Use(extension.FixedComplexityLimit(complexityLimit))
+	gql.Use(depthLimit{MaxQueryDepth}) // limits.go
 	gql.SetErrorPresenter(presentError)
 	gql.SetRecoverFunc(recoverPanic)
 	gql.AroundRootFields(authorize) // the role each root field needs (auth.go)
 	gql.AroundOperations(authorizeSubscriptions)
 	gql.AroundResponses(freshLoaders(l))
-	return &Server{ledger: l, ready: ready, gql: gql, live: lv, maxUpload: DefaultMaxUploadBytes, multipart: multipart}
+	return &Server{ledger: l, ready: ready, gql: gql, live: lv, metrics: m, maxUpload: DefaultMaxUploadBytes, multipart: multipart,
+		limiter: newRateLimiter(DefaultRateLimit, time.Now)}
 }
 
 // ServeHTTP routes a request.
@@ -86,6 +93,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		serveTemplate(w, r)
 	case "/dashboard":
 		serveDashboard(w, r)
+	case MetricsPath:
+		s.metrics.serve(w, r)
 	case "/healthz":
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))
@@ -120,6 +129,9 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request) {
 		} else {
 			ctx = withActor(ctx, s.ledger.Store(), a)
 		}
+	}
+	if !s.admitRate(w, ctx) { // per-key rate (limits.go)
+		return
 	}
 	bodyLimit := int64(maxRequestBytes)
 	if isMultipart(r) {

@@ -2,12 +2,10 @@ package ledger
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
-	"fmt"
 	"strings"
 	"time"
 )
@@ -27,19 +25,14 @@ const touchEvery = time.Minute
 // IssueKey creates an API key for a practice and returns it with its token,
 // which is shown this once and never stored.
 func (l *Ledger) IssueKey(ctx context.Context, practiceID ID, name string, role Role) (APIKey, string, error) {
-	if !role.Valid() {
-		return APIKey{}, "", Invalid("role", "must be ADMIN, BILLER or ANALYST")
-	}
-	if err := text("name", name, maxName, false); err != nil {
+	if err := checkNewKey(name, role); err != nil { // keys_admin.go
 		return APIKey{}, "", err
 	}
-	secret := make([]byte, 32)
-	if _, err := rand.Read(secret); err != nil {
-		return APIKey{}, "", fmt.Errorf("issue key: %w", err)
+	k, token, err := mintKey(practiceID, name, role, l.stamp())
+	if err != nil {
+		return APIKey{}, "", err
 	}
-	sum := sha256.Sum256(secret)
-	k := APIKey{PracticeID: practiceID, ID: newID(), Name: strings.TrimSpace(name), Role: role, SecretHash: sum[:], CreatedAt: l.stamp()}
-	err := l.store.InTx(ctx, func(tx Tx) error {
+	err = l.store.InTx(ctx, func(tx Tx) error {
 		if _, err := tx.Practice(ctx, practiceID); err != nil {
 			return err
 		}
@@ -48,8 +41,6 @@ func (l *Ledger) IssueKey(ctx context.Context, practiceID ID, name string, role 
 	if err != nil {
 		return APIKey{}, "", err
 	}
-	token := tokenPrefix + hex.EncodeToString(practiceID[:]) + hex.EncodeToString(k.ID[:]) +
-		base64.RawURLEncoding.EncodeToString(secret)
 	return k, token, nil
 }
 

@@ -36,6 +36,9 @@ var opRoles = map[string]Role{
 	"updateAgingSettings": RoleAdmin,
 	"createApiKey":        RoleAdmin,
 	"revokeApiKey":        RoleAdmin,
+	// Reads that need more than ANALYST, checked by their Ledger methods.
+	"apiKeys":     RoleAdmin,
+	"auditEvents": RoleAdmin,
 }
 
 // RoleFor returns the role operation op needs.

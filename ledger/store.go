@@ -27,6 +27,8 @@ type Reader interface {
 	AgingReader      // aging.go
 	AllocationReader // policies.go
 	ImportReader     // imports.go
+	KeyReader        // keys_admin.go
+	AuditReader      // audit.go
 
 	Practice(ctx context.Context, id ID) (Practice, error)
 	Providers(ctx context.Context, practiceID ID, ids []ID) ([]Provider, error)
@@ -83,6 +85,7 @@ type Tx interface {
 	AllocationWriter // policies.go
 	AgingWriter      // aging.go
 	ImportWriter     // imports.go
+	KeyWriter        // keys_admin.go
 	// LockFamilies takes row locks on the guarantors, in id order, so that
 	// concurrent postings on one family serialise and never deadlock.
 	LockFamilies(ctx context.Context, practiceID ID, guarantorIDs []ID) error

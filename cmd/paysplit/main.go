@@ -4,7 +4,7 @@
 //	paysplit migrate       apply database migrations
 //	paysplit demo          load the demo practice and print an ADMIN key
 //	                       (--size small|medium|large [--seed N]: a synthetic practice)
-//	paysplit keys create   create an API key for a practice
+//	paysplit keys          create, list and revoke API keys (keys.go)
 //	paysplit import        import balances from a prior system (import.go)
 //	paysplit bench         run the benchmark harness
 //
@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -59,13 +60,13 @@ func run(ctx context.Context, args []string) error {
 	case "demo":
 		return loadDemo(ctx, args)
 	case "keys":
-		return keys(ctx, args)
+		return runKeys(ctx, args, os.Stdout) // keys.go
 	case "bench":
 		return runBench(ctx, args)
 	case "import":
 		return runImport(ctx, args, os.Stdout, os.Stderr) // import.go
 	case "help":
-		fmt.Println("usage: paysplit [serve|migrate|demo|keys create|import|bench] [flags]; paysplit <command> -h for flags")
+		fmt.Println("usage: paysplit [serve|migrate|demo|keys|import|bench] [flags]; paysplit <command> -h for flags")
 		return nil
 	}
 	return fmt.Errorf("unknown command %q (serve, migrate, demo, keys, import, bench)", cmd)
@@ -154,7 +155,25 @@ func serve(ctx context.Context, args []string) error {
 	addr := fs.String("addr", env("PAYSPLIT_ADDR", "127.0.0.1:8080"), "listen address (env PAYSPLIT_ADDR)")
 	origins := fs.String("allowed-origins", os.Getenv("PAYSPLIT_ALLOWED_ORIGINS"),
 		"comma-separated origins whose pages may open websockets, e.g. https://dash.example.com (env PAYSPLIT_ALLOWED_ORIGINS)")
-	maxUpload := fs.Int64("max-upload-bytes", graph.DefaultMaxUploadBytes, "largest balance-forward file an upload may carry; larger ones are refused unread")
+	defUpload := int64(graph.DefaultMaxUploadBytes)
+	if v := os.Getenv("PAYSPLIT_MAX_UPLOAD_BYTES"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("PAYSPLIT_MAX_UPLOAD_BYTES: %q is not a number of bytes", v)
+		}
+		defUpload = n
+	}
+	maxUpload := fs.Int64("max-upload-bytes", defUpload,
+		"largest balance-forward file an upload may carry; larger ones are refused unread (env PAYSPLIT_MAX_UPLOAD_BYTES)")
+	defRate := graph.DefaultRateLimit
+	if v := os.Getenv("PAYSPLIT_RATE_LIMIT"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fmt.Errorf("PAYSPLIT_RATE_LIMIT: %q is not a number of requests", v)
+		}
+		defRate = n
+	}
+	rate := fs.Int("rate-limit", defRate, "requests per minute per API key, in bursts of as many; 0: no limit (env PAYSPLIT_RATE_LIMIT)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -184,6 +203,10 @@ func serve(ctx context.Context, args []string) error {
 	gs := graph.NewServer(l, func(ctx context.Context) error { return d.store.DB().PingContext(ctx) },
 		graph.WithAgingHub(hub), graph.WithAllowedOrigins(strings.FieldsFunc(*origins, func(r rune) bool { return r == ',' || r == ' ' })...))
 	gs.SetMaxUploadBytes(*maxUpload)
+	gs.SetRateLimit(*rate) // graph/limits.go
+	if err := gs.RegisterMetrics(graph.DBStatsMetrics(d.store.DB().DB), graph.ListenerReconnectsMetric(changes.Reconnects)); err != nil {
+		return err
+	}
 	srv := &http.Server{Handler: gs, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Printf("paysplit: playground at http://%s/  (GraphQL at /graphql)\n", ln.Addr())
 	fmt.Printf("paysplit: live aging dashboard at http://%s/dashboard\n", ln.Addr())
@@ -276,35 +299,5 @@ func loadDemo(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Printf("practice %s\nADMIN key %s\n", p.ID, token)
-	return nil
-}
-
-func keys(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] != "create" {
-		return errors.New("usage: paysplit keys create --practice ID --role ADMIN|BILLER|ANALYST [--name NAME]")
-	}
-	fs := flag.NewFlagSet("keys create", flag.ContinueOnError)
-	var db dbFlags
-	db.register(fs)
-	practice := fs.String("practice", "", "practice id")
-	role := fs.String("role", "ANALYST", "ADMIN, BILLER or ANALYST")
-	name := fs.String("name", "", "a label for the key")
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	pid, err := ledger.ParseID(*practice)
-	if err != nil {
-		return fmt.Errorf("--practice: %q is not a practice id", *practice)
-	}
-	d, err := db.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer d.close()
-	k, token, err := ledger.New(d.store).IssueKey(ctx, pid, *name, ledger.Role(strings.ToUpper(*role)))
-	if err != nil {
-		return err
-	}
-	fmt.Printf("key %s (%s) — shown once, store it now:\n%s\n", k.ID, k.Role, token)
 	return nil
 }

@@ -13,7 +13,12 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/paysplit/paysplit/ledger/ledgertest"
 )
+
+// TestMain stops the package's shared test PostgreSQL when the tests end.
+func TestMain(m *testing.M) { ledgertest.Main(m) }
 
 // TestServeFromScratchAndRestart runs the README's run command the way a
 // newcomer would: no database configured, so serve starts its private

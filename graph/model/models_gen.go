@@ -3,6 +3,12 @@
 package model
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
 	"github.com/paysplit/paysplit/ledger"
@@ -84,6 +90,56 @@ type AllocationInput struct {
 	Params          map[string]any `json:"params,omitempty"`
 }
 
+// An API key. Its secret is never shown after it is created.
+type APIKey struct {
+	ID        uuid.UUID `json:"id"`
+	Name      string    `json:"name"`
+	Role      Role      `json:"role"`
+	CreatedAt time.Time `json:"createdAt"`
+	// The last request made with the key (recorded at most once a minute).
+	LastUsedAt *time.Time `json:"lastUsedAt,omitempty"`
+	RevokedAt  *time.Time `json:"revokedAt,omitempty"`
+}
+
+// One mutation: who (the key and its role; no key for an operator's command
+// line), what (the operation, SHA-256 of its input, the ids it created or
+// changed), when, and the allocation policy version it used.
+type AuditEvent struct {
+	ID uuid.UUID `json:"id"`
+	At time.Time `json:"at"`
+	// Null for an operator's command (paysplit keys, paysplit import).
+	KeyID     *uuid.UUID `json:"keyId,omitempty"`
+	Role      *Role      `json:"role,omitempty"`
+	Operation string     `json:"operation"`
+	// SHA-256 (hex) of the operation's validated input.
+	InputDigest   string      `json:"inputDigest"`
+	CreatedIds    []uuid.UUID `json:"createdIds"`
+	PolicyName    *string     `json:"policyName,omitempty"`
+	PolicyVersion *int        `json:"policyVersion,omitempty"`
+}
+
+type AuditEventConnection struct {
+	Edges      []AuditEventEdge `json:"edges"`
+	PageInfo   PageInfo         `json:"pageInfo"`
+	TotalCount int              `json:"totalCount"`
+}
+
+type AuditEventEdge struct {
+	Cursor string     `json:"cursor"`
+	Node   AuditEvent `json:"node"`
+}
+
+type AuditEventFilter struct {
+	// The mutation's name, e.g. postReceipt.
+	Operation *string `json:"operation,omitempty"`
+	// Events of one key.
+	KeyID *uuid.UUID `json:"keyId,omitempty"`
+	// Events at or after this instant.
+	From *time.Time `json:"from,omitempty"`
+	// Events before this instant.
+	To *time.Time `json:"to,omitempty"`
+}
+
 type ChargeLineInput struct {
 	// PROCEDURE (default) or BALANCE_FORWARD (the default on a BALANCE_FORWARD encounter).
 	Kind *ledger.ChargeKind `json:"kind,omitempty"`
@@ -99,6 +155,20 @@ type ChargeLineInput struct {
 	// Default: the encounter's location.
 	LocationID *uuid.UUID `json:"locationId,omitempty"`
 	Note       *string    `json:"note,omitempty"`
+}
+
+type CreateAPIKeyInput struct {
+	// A label: who or what uses the key.
+	Name           *string `json:"name,omitempty"`
+	Role           Role    `json:"role"`
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+}
+
+type CreateAPIKeyPayload struct {
+	APIKey APIKey `json:"apiKey"`
+	// The key to send as 'Authorization: Bearer <token>'. Shown this once;
+	// null when the request replayed an idempotency key.
+	Token *string `json:"token,omitempty"`
 }
 
 type CreateGuarantorInput struct {
@@ -337,6 +407,15 @@ type ReverseReceiptPayload struct {
 	Receipt ledger.Receipt `json:"receipt"`
 }
 
+type RevokeAPIKeyInput struct {
+	ID             uuid.UUID `json:"id"`
+	IdempotencyKey *string   `json:"idempotencyKey,omitempty"`
+}
+
+type RevokeAPIKeyPayload struct {
+	APIKey APIKey `json:"apiKey"`
+}
+
 type SavePolicyInput struct {
 	// Optional; must equal the document's name.
 	Name *string `json:"name,omitempty"`
@@ -417,4 +496,64 @@ type UpdateAgingSettingsInput struct {
 
 type UpdateAgingSettingsPayload struct {
 	Settings ledger.AgingSettings `json:"settings"`
+}
+
+type Role string
+
+const (
+	// Reads every query and subscription.
+	RoleAnalyst Role = "ANALYST"
+	// Also posts, imports, transfers and allocates.
+	RoleBiller Role = "BILLER"
+	// Also manages policies, settings and keys, and reads the audit trail.
+	RoleAdmin Role = "ADMIN"
+)
+
+var AllRole = []Role{
+	RoleAnalyst,
+	RoleBiller,
+	RoleAdmin,
+}
+
+func (e Role) IsValid() bool {
+	switch e {
+	case RoleAnalyst, RoleBiller, RoleAdmin:
+		return true
+	}
+	return false
+}
+
+func (e Role) String() string {
+	return string(e)
+}
+
+func (e *Role) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = Role(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid Role", str)
+	}
+	return nil
+}
+
+func (e Role) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *Role) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e Role) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }

@@ -14,10 +14,20 @@ import (
 // maxIdleConns is how many idle connections the pool keeps.
 const maxIdleConns = 32
 
+// Session timeouts (docs/security.md#limits): no statement runs longer than
+// StatementTimeout, and no transaction sits idle longer than IdleTxTimeout
+// holding its locks.
+const (
+	StatementTimeout = 30 * time.Second
+	IdleTxTimeout    = 60 * time.Second
+)
+
 // Open connects to the database at dsn (a postgres:// URL or a key=value
-// DSN). Sessions run in UTC.
+// DSN). Sessions run in UTC, with the timeouts above.
 func Open(dsn string) (*sqlx.DB, error) {
-	db, err := sqlx.Open("postgres", WithParams(dsn, "", map[string]string{"timezone": "UTC"}))
+	db, err := sqlx.Open("postgres", WithParams(dsn, "", map[string]string{"timezone": "UTC",
+		"statement_timeout":                   fmt.Sprint(StatementTimeout.Milliseconds()),
+		"idle_in_transaction_session_timeout": fmt.Sprint(IdleTxTimeout.Milliseconds())}))
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}

@@ -74,3 +74,17 @@ func UnmarshalID(v any) (ledger.ID, error) {
 func bad(format string, args ...any) error {
 	return &ledger.InputError{Message: fmt.Sprintf(format, args...)}
 }
+
+// MarshalUpload is never used on output; it exists to pair with
+// UnmarshalUpload.
+func MarshalUpload(u graphql.Upload) graphql.Marshaler { return graphql.MarshalUpload(u) }
+
+// UnmarshalUpload accepts only a file sent by multipart upload; anything
+// else (a string, a number) is bad input, not an internal error.
+func UnmarshalUpload(v any) (graphql.Upload, error) {
+	u, err := graphql.UnmarshalUpload(v)
+	if err != nil {
+		return u, bad("must be a file sent as a multipart upload")
+	}
+	return u, nil
+}

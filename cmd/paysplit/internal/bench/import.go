@@ -1,0 +1,215 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/csv"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/paysplit/paysplit/ledger"
+	"github.com/paysplit/paysplit/ledger/postgres"
+	"github.com/paysplit/paysplit/ledger/synth"
+)
+
+// importRows is the balance-forward file's length at each size.
+var importRows = map[synth.Size]int{synth.Small: 1_000, synth.Medium: 20_000, synth.Large: 100_000}
+
+// importFile compares validating and committing a balance-forward file
+// (ImportBalances in COMMIT mode: parse, match, post, reconcile) with a raw
+// COPY of the same rows, as text, into a bare table with the template's
+// columns. Each import goes to a practice of its own, so none of them finds
+// its rows imported before.
+func (e *env) importFile(ctx context.Context) ([]Result, error) {
+	n := importRows[e.opt.Size]
+	name, err := e.migratedDB(ctx, "import")
+	if err != nil {
+		return nil, err
+	}
+	db, err := sql.Open("postgres", e.url(name))
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	l := ledger.New(postgres.NewStore(sqlx.NewDb(db, "postgres")))
+
+	rows := balanceForwardRows(n, ledger.DateOf(time.Now().UTC()))
+	var file bytes.Buffer
+	if err := ledger.WriteBalanceForwardCSV(&file, rows); err != nil {
+		return nil, err
+	}
+	records, err := csv.NewReader(bytes.NewReader(file.Bytes())).ReadAll()
+	if err != nil {
+		return nil, err
+	}
+	records = records[1:] // the header
+	cols := make([]string, len(ledger.BalanceForwardColumns))
+	for i, c := range ledger.BalanceForwardColumns {
+		cols[i] = pq.QuoteIdentifier(c) + " text"
+	}
+	if _, err := db.ExecContext(ctx, `CREATE TABLE bare (`+strings.Join(cols, ", ")+`)`); err != nil {
+		return nil, err
+	}
+
+	var phases []importPhases
+	var posted int
+	rep := 0
+	samples, err := e.repeat(ctx,
+		func(ctx context.Context) (float64, error) {
+			rep++
+			p, err := l.CreatePractice(ctx, ledger.NewPractice{Name: fmt.Sprintf("Import bench %d", rep)})
+			if err != nil {
+				return 0, err
+			}
+			a := ledger.Actor{PracticeID: p.ID, Role: ledger.RoleAdmin}
+			if _, err := l.CreateProvider(ctx, a, ledger.NewProvider{Name: "Dr. Prior"}); err != nil {
+				return 0, err
+			}
+			if _, err := l.CreateLocation(ctx, a, ledger.NewLocation{Name: "Main"}); err != nil {
+				return 0, err
+			}
+			ph := importPhases{}
+			t0 := time.Now()
+			last := t0
+			res, err := l.ImportBalances(ctx, a, ledger.ImportRequest{
+				File: bytes.NewReader(file.Bytes()), FileName: "balances.csv", Mode: ledger.ImportCommit,
+				Options: ledger.ImportOptions{CreateMissingPatients: true},
+				Progress: func(pr ledger.ImportProgress) {
+					if len(ph.names) == 0 || ph.names[len(ph.names)-1] != pr.Phase {
+						now := time.Now()
+						if len(ph.names) > 0 {
+							ph.times[len(ph.times)-1] = now.Sub(last)
+						}
+						ph.names, ph.times, last = append(ph.names, pr.Phase), append(ph.times, 0), now
+					}
+				},
+			})
+			elapsed := time.Since(t0)
+			if k := len(ph.times) - 1; k >= 0 {
+				ph.times[k] = time.Since(last)
+			}
+			if err != nil {
+				return 0, err
+			}
+			if res.Report.Outcome != ledger.OutcomeCommitted {
+				return 0, fmt.Errorf("import: %s: %s", res.Report.Outcome, res.Report.Message)
+			}
+			ph.total, posted = elapsed, res.Report.RowsToPost
+			phases = append(phases, ph)
+			return elapsed.Seconds(), nil
+		},
+		func(ctx context.Context) (float64, error) {
+			if _, err := db.ExecContext(ctx, `TRUNCATE bare`); err != nil {
+				return 0, err
+			}
+			t0 := time.Now()
+			if err := copyRecords(ctx, db, records); err != nil {
+				return 0, err
+			}
+			return time.Since(t0).Seconds(), nil
+		},
+	)
+	if err != nil {
+		return nil, err
+	}
+	r := result("import", e.opt.Size,
+		figure(fmt.Sprintf("importBalances COMMIT of a %d-row balance-forward file (parse, validate, match, create %d patients, post, reconcile), a fresh practice each time", n, n/4), "s", samples[0]),
+		figure("COPY of the same rows, as text, into a bare table with the template's 13 columns (no keys, indexes or constraints), in one transaction", "s", samples[1]),
+		&target{bound: 3, text: "≤ 3×"})
+	r.Notes = append(r.Notes, fmt.Sprintf("%d rows, %d posted; throughput %.0f rows/s imported, %.0f rows/s raw", n, posted,
+		float64(n)/r.Operation.Value, float64(n)/r.Baseline.Value))
+	r.Notes = append(r.Notes, "where the import's time went (the median repetition, by the import's progress phases): "+
+		medianPhases(phases[e.opt.Warmups:]).String())
+	return []Result{r}, nil
+}
+
+// balanceForwardRows makes n rows for n/4 new patients (external ids
+// P000000…), in families of two: four dates of service each within the last
+// 500 days, one row in twenty a credit, one in twenty an insurance balance —
+// the shape of ledger's BenchmarkBalanceForwardImport.
+func balanceForwardRows(n int, today ledger.Date) []ledger.BalanceForwardRow {
+	rows := make([]ledger.BalanceForwardRow, n)
+	first := today.AddDays(-500)
+	for i := range rows {
+		p := i / 4
+		birth := ledger.MustDate("1950-01-01").AddDays(p % 20000)
+		dos := first.AddDays(i % 500)
+		amt := ledger.Cents(int64(100 + (i*7919)%50000))
+		resp := ledger.ResponsibilityPatient
+		switch i % 20 {
+		case 7:
+			amt = amt.Neg()
+		case 13:
+			resp = ledger.ResponsibilityInsurance
+		}
+		rows[i] = ledger.BalanceForwardRow{PatientExternalID: fmt.Sprintf("P%06d", p), PatientLastName: fmt.Sprintf("Last%d", p),
+			PatientFirstName: fmt.Sprintf("First%d", p), PatientBirthDate: &birth, GuarantorExternalID: fmt.Sprintf("G%06d", p/2),
+			GuarantorName: fmt.Sprintf("Guarantor %d", p/2), ServiceDate: &dos, Amount: amt, Code: "PREV BAL", Responsibility: resp,
+			Memo: fmt.Sprintf("old system row %d", i)}
+	}
+	return rows
+}
+
+// copyRecords COPYs records into the bare table in one transaction.
+func copyRecords(ctx context.Context, db *sql.DB, records [][]string) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, pq.CopyIn("bare", ledger.BalanceForwardColumns...))
+	if err != nil {
+		return err
+	}
+	vals := make([]any, len(ledger.BalanceForwardColumns))
+	for _, r := range records {
+		for i := range vals {
+			vals[i] = r[i]
+		}
+		if _, err := stmt.ExecContext(ctx, vals...); err != nil {
+			return err
+		}
+	}
+	if _, err := stmt.ExecContext(ctx); err != nil {
+		return err
+	}
+	if err := stmt.Close(); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// importPhases is how long one import spent in each progress phase.
+type importPhases struct {
+	names []string
+	times []time.Duration
+	total time.Duration
+}
+
+func (p importPhases) String() string {
+	var parts []string
+	for i, n := range p.names {
+		if n == "done" {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s %.2fs", n, p.times[i].Seconds()))
+	}
+	parts = append(parts, fmt.Sprintf("total %.2fs", p.total.Seconds()))
+	return strings.Join(parts, "; ")
+}
+
+// medianPhases returns the import whose total is the median.
+func medianPhases(ps []importPhases) importPhases {
+	if len(ps) == 0 {
+		return importPhases{}
+	}
+	s := slices.Clone(ps)
+	slices.SortFunc(s, func(a, b importPhases) int { return int(a.total - b.total) })
+	return s[len(s)/2]
+}

@@ -6,39 +6,15 @@ import (
 	"database/sql"
 	"encoding/csv"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/lib/pq"
-
 	"github.com/paysplit/paysplit/ledger"
 	"github.com/paysplit/paysplit/ledger/ledgertest"
+	"github.com/paysplit/paysplit/ledger/synth"
 )
 
-// balanceForwardRows makes n rows for n/4 patients (external ids P000000…):
-// four dates of service each, one row in twenty a credit, one in twenty an
-// insurance balance.
-func balanceForwardRows(n int) []ledger.BalanceForwardRow {
-	rows := make([]ledger.BalanceForwardRow, n)
-	for i := range rows {
-		p := i / 4
-		birth := ledger.MustDate("1950-01-01").AddDays(p % 20000)
-		dos := ledger.MustDate("2023-01-01").AddDays(i % 500)
-		amt := ledger.Cents(int64(100 + (i*7919)%50000))
-		resp := ledger.ResponsibilityPatient
-		switch i % 20 {
-		case 7:
-			amt = amt.Neg()
-		case 13:
-			resp = ledger.ResponsibilityInsurance
-		}
-		rows[i] = ledger.BalanceForwardRow{PatientExternalID: fmt.Sprintf("P%06d", p), PatientLastName: fmt.Sprintf("Last%d", p),
-			PatientFirstName: fmt.Sprintf("First%d", p), PatientBirthDate: &birth, GuarantorExternalID: fmt.Sprintf("G%06d", p/2),
-			GuarantorName: fmt.Sprintf("Guarantor %d", p/2), ServiceDate: &dos, Amount: amt, Code: "PREV BAL", Responsibility: resp,
-			Memo: fmt.Sprintf("old system row %d", i)}
-	}
-	return rows
-}
 
 // BenchmarkBalanceForwardImport measures a 100k-row import (parse, validate
 // and commit, patients matched by external id) against a raw COPY of the
@@ -57,7 +33,7 @@ func BenchmarkBalanceForwardImport(b *testing.B) {
 func benchImport(b *testing.B, n int, create bool) {
 	ctx := context.Background()
 	db := ledgertest.NewDB(b)
-	rows := balanceForwardRows(n)
+	rows := synth.BalanceForwardRows(n, ledger.MustDate("2024-05-15"))
 	var file bytes.Buffer
 	if err := ledger.WriteBalanceForwardCSV(&file, rows); err != nil {
 		b.Fatal(err)
@@ -134,23 +110,14 @@ func rawCopy(ctx context.Context, db *sql.DB, records [][]string) error {
 		return err
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, pq.CopyIn("bare", ledger.BalanceForwardColumns...))
-	if err != nil {
-		return err
-	}
-	vals := make([]any, len(ledger.BalanceForwardColumns))
-	for _, r := range records {
-		for i := range vals {
-			vals[i] = r[i]
-		}
-		if _, err := stmt.ExecContext(ctx, vals...); err != nil {
-			return err
-		}
-	}
-	if _, err := stmt.ExecContext(ctx); err != nil {
-		return err
-	}
-	if err := stmt.Close(); err != nil {
+	c := synth.Copy{Table: "bare", Columns: strings.Join(ledger.BalanceForwardColumns, ", "),
+		Width: len(ledger.BalanceForwardColumns), Len: len(records),
+		Row: func(i int, v []any) {
+			for j, f := range records[i] {
+				v[j] = f
+			}
+		}}
+	if err := synth.CopyRows(ctx, tx, c); err != nil {
 		return err
 	}
 	return tx.Commit()

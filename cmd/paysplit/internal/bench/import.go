@@ -39,7 +39,7 @@ func (e *env) importFile(ctx context.Context) ([]Result, error) {
 	defer db.Close()
 	l := ledger.New(postgres.NewStore(sqlx.NewDb(db, "postgres")))
 
-	rows := balanceForwardRows(n, ledger.DateOf(time.Now().UTC()))
+	rows := synth.BalanceForwardRows(n, ledger.DateOf(time.Now().UTC()))
 	var file bytes.Buffer
 	if err := ledger.WriteBalanceForwardCSV(&file, rows); err != nil {
 		return nil, err
@@ -129,57 +129,23 @@ func (e *env) importFile(ctx context.Context) ([]Result, error) {
 	return []Result{r}, nil
 }
 
-// balanceForwardRows makes n rows for n/4 new patients (external ids
-// P000000…), in families of two: four dates of service each within the last
-// 500 days, one row in twenty a credit, one in twenty an insurance balance —
-// the shape of ledger's BenchmarkBalanceForwardImport.
-func balanceForwardRows(n int, today ledger.Date) []ledger.BalanceForwardRow {
-	rows := make([]ledger.BalanceForwardRow, n)
-	first := today.AddDays(-500)
-	for i := range rows {
-		p := i / 4
-		birth := ledger.MustDate("1950-01-01").AddDays(p % 20000)
-		dos := first.AddDays(i % 500)
-		amt := ledger.Cents(int64(100 + (i*7919)%50000))
-		resp := ledger.ResponsibilityPatient
-		switch i % 20 {
-		case 7:
-			amt = amt.Neg()
-		case 13:
-			resp = ledger.ResponsibilityInsurance
-		}
-		rows[i] = ledger.BalanceForwardRow{PatientExternalID: fmt.Sprintf("P%06d", p), PatientLastName: fmt.Sprintf("Last%d", p),
-			PatientFirstName: fmt.Sprintf("First%d", p), PatientBirthDate: &birth, GuarantorExternalID: fmt.Sprintf("G%06d", p/2),
-			GuarantorName: fmt.Sprintf("Guarantor %d", p/2), ServiceDate: &dos, Amount: amt, Code: "PREV BAL", Responsibility: resp,
-			Memo: fmt.Sprintf("old system row %d", i)}
-	}
-	return rows
-}
 
-// copyRecords COPYs records into the bare table in one transaction.
+// copyRecords COPYs records into the bare table in one transaction, with
+// the generator's own COPY writer.
 func copyRecords(ctx context.Context, db *sql.DB, records [][]string) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, pq.CopyIn("bare", ledger.BalanceForwardColumns...))
-	if err != nil {
-		return err
-	}
-	vals := make([]any, len(ledger.BalanceForwardColumns))
-	for _, r := range records {
-		for i := range vals {
-			vals[i] = r[i]
-		}
-		if _, err := stmt.ExecContext(ctx, vals...); err != nil {
-			return err
-		}
-	}
-	if _, err := stmt.ExecContext(ctx); err != nil {
-		return err
-	}
-	if err := stmt.Close(); err != nil {
+	c := synth.Copy{Table: "bare", Columns: strings.Join(ledger.BalanceForwardColumns, ", "),
+		Width: len(ledger.BalanceForwardColumns), Len: len(records),
+		Row: func(i int, v []any) {
+			for j, f := range records[i] {
+				v[j] = f
+			}
+		}}
+	if err := synth.CopyRows(ctx, tx, c); err != nil {
 		return err
 	}
 	return tx.Commit()

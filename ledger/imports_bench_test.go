@@ -15,7 +15,6 @@ import (
 	"github.com/paysplit/paysplit/ledger/synth"
 )
 
-
 // BenchmarkBalanceForwardImport measures a 100k-row import (parse, validate
 // and commit, patients matched by external id) against a raw COPY of the
 // same rows into a bare table with the template's columns, as DESIGN.md §7

@@ -129,7 +129,6 @@ func (e *env) importFile(ctx context.Context) ([]Result, error) {
 	return []Result{r}, nil
 }
 
-
 // copyRecords COPYs records into the bare table in one transaction, with
 // the generator's own COPY writer.
 func copyRecords(ctx context.Context, db *sql.DB, records [][]string) error {

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"database/sql/driver"
+	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -89,3 +90,14 @@ func (d *Date) Scan(src any) error {
 
 // MarshalJSON writes the date as "YYYY-MM-DD".
 func (d Date) MarshalJSON() ([]byte, error) { return []byte(`"` + d.String() + `"`), nil }
+
+// UnmarshalJSON reads what MarshalJSON wrote.
+func (d *Date) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("a date is a string YYYY-MM-DD: %w", err)
+	}
+	p, err := ParseDate(s)
+	*d = p
+	return err
+}

@@ -19,6 +19,7 @@ type Ledger struct {
 	store    Store
 	now      func() time.Time
 	compiled *policyCache // compiled allocation policies (policies.go)
+	runs     *runner      // long runs in progress (runs.go)
 }
 
 // Option configures a Ledger.
@@ -29,7 +30,7 @@ func WithClock(now func() time.Time) Option { return func(l *Ledger) { l.now = n
 
 // New returns a Ledger over store.
 func New(store Store, opts ...Option) *Ledger {
-	l := &Ledger{store: store, now: time.Now, compiled: newPolicyCache(policyCacheSize)}
+	l := &Ledger{store: store, now: time.Now, compiled: newPolicyCache(policyCacheSize), runs: newRunner()}
 	for _, o := range opts {
 		o(l)
 	}

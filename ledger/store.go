@@ -15,6 +15,7 @@ type Store interface {
 	// together or not at all. A transient conflict (serialization failure,
 	// deadlock) is returned wrapped in ErrRetryable.
 	InTx(ctx context.Context, fn func(Tx) error) error
+	RunClaimer // runs.go
 
 	// APIKey returns a key by id, revoked or not.
 	APIKey(ctx context.Context, practiceID, keyID ID) (APIKey, error)
@@ -29,6 +30,9 @@ type Reader interface {
 	ImportReader     // imports.go
 	KeyReader        // keys_admin.go
 	AuditReader      // audit.go
+	BatchReader      // batches.go
+	CreditReader     // credits_account.go
+	RunReader        // runs.go
 
 	Practice(ctx context.Context, id ID) (Practice, error)
 	Providers(ctx context.Context, practiceID ID, ids []ID) ([]Provider, error)
@@ -86,6 +90,9 @@ type Tx interface {
 	AgingWriter      // aging.go
 	ImportWriter     // imports.go
 	KeyWriter        // keys_admin.go
+	BatchWriter      // batches.go
+	CreditWriter     // credits_account.go
+	RunWriter        // runs.go
 	// LockFamilies takes row locks on the guarantors, in id order, so that
 	// concurrent postings on one family serialise and never deadlock.
 	LockFamilies(ctx context.Context, practiceID ID, guarantorIDs []ID) error

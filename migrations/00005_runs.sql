@@ -7,20 +7,38 @@
 
 -- Batches existed (00001) without a way to open or close them; the API now
 -- does both. A batch's name is not blank and is unique among the practice's
--- open batches; who opened and closed it is kept.
-ALTER TABLE batches ADD COLUMN opened_by uuid;
-ALTER TABLE batches ADD COLUMN closed_by uuid;
+-- open batches. A receipt may only be inserted into an open batch: the
+-- service checks it, and a trigger checks it again under a share lock on the
+-- batch, so a posting racing a close either commits first or is refused.
 ALTER TABLE batches ADD CONSTRAINT batches_name_not_blank CHECK (btrim(name) <> '');
 ALTER TABLE batches ADD CONSTRAINT batches_closed_after_created CHECK (closed_at IS NULL OR closed_at >= created_at);
 CREATE UNIQUE INDEX batches_open_name_key ON batches (practice_id, lower(name)) WHERE closed_at IS NULL;
 CREATE INDEX batches_opened_idx ON batches (practice_id, opened_on, id);
 
+-- +goose StatementBegin
+CREATE FUNCTION receipts_batch_open() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM 1 FROM batches
+      WHERE practice_id = NEW.practice_id AND id = NEW.batch_id AND closed_at IS NULL
+      FOR SHARE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'batch % is closed; post into an open batch', NEW.batch_id
+            USING ERRCODE = 'P0001', CONSTRAINT = 'receipts_batch_open';
+    END IF;
+    RETURN NEW;
+END
+$$;
+-- +goose StatementEnd
+
+CREATE TRIGGER receipts_batch_open BEFORE INSERT ON receipts
+    FOR EACH ROW WHEN (NEW.batch_id IS NOT NULL) EXECUTE FUNCTION receipts_batch_open();
+
 -- A long operation over many families: credit management (CREDIT_MANAGEMENT)
 -- or the family balancer (BALANCE, by method). Its request is stored as given
 -- (with the policy version pinned), so a resumed run does exactly what the
--- first start asked. The families in scope are the guarantor_ids given, or
--- every guarantor of the practice created before the run (created_at), in id
--- order. Status moves RUNNING → COMPLETED | FAILED | CANCELLED | INTERRUPTED;
+-- first start asked, over the same families: guarantor_ids is the run's
+-- scope frozen when it starts (the families named, or every family of the
+-- practice then, all_families), in id order. Status moves RUNNING → COMPLETED | FAILED | CANCELLED | INTERRUPTED;
 -- a run that is not RUNNING or COMPLETED may be resumed (back to RUNNING).
 CREATE TABLE runs (
     practice_id      uuid        NOT NULL,
@@ -30,7 +48,8 @@ CREATE TABLE runs (
     preview          boolean     NOT NULL,
     status           text        NOT NULL,
     request          jsonb       NOT NULL,
-    guarantor_ids    uuid[],
+    guarantor_ids    uuid[]      NOT NULL,
+    all_families     boolean     NOT NULL,
     policy_name      text        NOT NULL,
     policy_version   integer     NOT NULL,
     as_of            date        NOT NULL,
@@ -58,6 +77,7 @@ CREATE TABLE runs (
         OR kind = 'CREDIT_MANAGEMENT' AND method IS NULL),
     CONSTRAINT runs_status_check CHECK (status IN ('RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED', 'INTERRUPTED')),
     CONSTRAINT runs_finished_check CHECK ((status = 'RUNNING') = (finished_at IS NULL)),
+    CONSTRAINT runs_scope_size CHECK (families_total = cardinality(guarantor_ids)),
     CONSTRAINT runs_progress_check CHECK (families_total >= 0 AND families_done BETWEEN 0 AND families_total
         AND families_changed >= 0 AND families_skipped >= 0 AND families_failed >= 0
         AND families_changed + families_skipped + families_failed = families_done AND receipts >= 0),
@@ -117,6 +137,7 @@ CREATE TRIGGER reallocations_append_only BEFORE UPDATE OR DELETE ON reallocation
 
 -- +goose Down
 DROP TABLE reallocations, run_families, runs;
+DROP TRIGGER receipts_batch_open ON receipts;
+DROP FUNCTION receipts_batch_open();
 DROP INDEX batches_opened_idx, batches_open_name_key;
-ALTER TABLE batches DROP CONSTRAINT batches_closed_after_created, DROP CONSTRAINT batches_name_not_blank,
-    DROP COLUMN closed_by, DROP COLUMN opened_by;
+ALTER TABLE batches DROP CONSTRAINT batches_closed_after_created, DROP CONSTRAINT batches_name_not_blank;

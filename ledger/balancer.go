@@ -1,0 +1,544 @@
+package ledger
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/paysplit/paysplit/rules"
+)
+
+// The family balancer (seeds 003 and 004; allocation-rules.md §3.3, §3.4,
+// §3.6) over one family or the whole practice, by one of two methods:
+//
+//   - INCOME_TRANSFER: a zero-sum TRANSFER receipt moving the family's income
+//     to its production, as the policy (rigorous or fifo) plans it. Totals
+//     never change.
+//   - RECREATE_SPLITS: each payment's unallocated money re-split onto
+//     production, FIFO. Open Dental deletes the payment's unallocated splits
+//     and writes new ones; this ledger is append-only, so each re-split is a
+//     zero-sum TRANSFER receipt dated with the payment and linked to it
+//     (reallocations): a negative split takes the money off unallocated, and
+//     positive splits put it on the lines (any excess on unearned). The
+//     payment itself, its date and its amount never change. Negative payments
+//     must first be offset by an equal negative adjustment (the refund's money
+//     goes onto it) or an equal positive payment (both stay as they are);
+//     one that cannot be is the family's failure. All or nothing per family.
+//
+// Both run as runs (runs.go) or, for one family, through BalanceFamily.
+
+// planIncomeTransfer plans the income-transfer method for one family.
+func planIncomeTransfer(pol resolvedPolicy, s snapshot, params map[string]string, asOf Date, note string) (familyOutcome, error) {
+	out := familyOutcome{FamilyOutcome: FamilyOutcome{GuarantorID: s.family.GuarantorID}}
+	pl, err := planTransfer(pol, s, nil, params, asOf)
+	if err != nil {
+		return out, err
+	}
+	if out.CreditsFound, out.AmountMoved, out.CreditsLeft, err = amountsOf(pl); err != nil {
+		return out, err
+	}
+	var owed decimal.Decimal
+	for _, c := range pl.raw.Balances.Charges {
+		if c.Owed.Sign() > 0 && c.FoldedInto == "" {
+			owed = owed.Add(c.Owed)
+		}
+	}
+	if !pl.plan.Empty() {
+		out.Status = FamilyChanged
+		out.Plans = []Plan{pl.plan}
+		out.postings = []posting{{plan: pl.plan, kind: ReceiptTransfer, note: note}}
+		out.originals = []*ID{nil}
+	} else {
+		out.Status = FamilyUnchanged
+	}
+	if owed.Sign() > 0 && out.CreditsLeft.Sign() > 0 {
+		// Credit and debt remain side by side: the policy could not match
+		// them (a hidden type, a provider unearned may not keep, ...).
+		why := fmt.Sprintf("could not balance: %s of credit is left while %s is owed under policy %s",
+			out.CreditsLeft, owed.StringFixed(2), pol.ref)
+		if out.Status == FamilyUnchanged {
+			out.Status = FamilySkipped
+		}
+		out.Reason = why
+	}
+	return out, nil
+}
+
+// ResplitAction is what RECREATE_SPLITS did with a payment.
+type ResplitAction string
+
+// Resplit actions.
+const (
+	// ResplitToProduction: the payment's unallocated money was re-split onto
+	// production (and any excess onto unearned).
+	ResplitToProduction ResplitAction = "RESPLIT"
+	// ResplitPaired: a negative payment and a positive payment of the
+	// opposite amount offset each other; both stay unallocated.
+	ResplitPaired ResplitAction = "PAIRED"
+	// ResplitOnAdjustment: a negative payment's money went onto a negative
+	// adjustment of the same amount.
+	ResplitOnAdjustment ResplitAction = "ON_ADJUSTMENT"
+	// ResplitUnavailable: the payment's unallocated money has since been
+	// moved elsewhere (by a transfer); nothing is left to re-split.
+	ResplitUnavailable ResplitAction = "UNAVAILABLE"
+)
+
+// ResplitPayment is one payment RECREATE_SPLITS looked at: its original
+// date and amount, and what became of its unallocated money.
+type ResplitPayment struct {
+	ReceiptID   ID
+	Kind        ReceiptKind
+	ReceivedOn  Date
+	Amount      Money // the payment's own amount, unchanged
+	Unallocated Money // its unallocated money before
+	Action      ResplitAction
+	// ToProduction and ToUnearned are where a re-split put the money.
+	ToProduction Money
+	ToUnearned   Money
+	// PairedWith is the payment that offsets a PAIRED one; AdjustmentID
+	// the adjustment an ON_ADJUSTMENT payment went onto.
+	PairedWith   *ID
+	AdjustmentID *ID
+	// ResplitReceiptID is the TRANSFER receipt that re-split it.
+	ResplitReceiptID *ID
+}
+
+// resplitJSON is the stored form of a ResplitPayment (money and dates as
+// strings).
+type resplitJSON struct {
+	ReceiptID        ID            `json:"receiptId"`
+	Kind             ReceiptKind   `json:"kind"`
+	ReceivedOn       string        `json:"receivedOn"`
+	Amount           string        `json:"amount"`
+	Unallocated      string        `json:"unallocated"`
+	Action           ResplitAction `json:"action"`
+	ToProduction     string        `json:"toProduction"`
+	ToUnearned       string        `json:"toUnearned"`
+	PairedWith       *ID           `json:"pairedWith,omitempty"`
+	AdjustmentID     *ID           `json:"adjustmentId,omitempty"`
+	ResplitReceiptID *ID           `json:"resplitReceiptId,omitempty"`
+}
+
+// MarshalJSON writes the payment's report.
+func (p ResplitPayment) MarshalJSON() ([]byte, error) {
+	return json.Marshal(resplitJSON{ReceiptID: p.ReceiptID, Kind: p.Kind, ReceivedOn: p.ReceivedOn.String(), Amount: p.Amount.String(),
+		Unallocated: p.Unallocated.String(), Action: p.Action, ToProduction: p.ToProduction.String(), ToUnearned: p.ToUnearned.String(),
+		PairedWith: p.PairedWith, AdjustmentID: p.AdjustmentID, ResplitReceiptID: p.ResplitReceiptID})
+}
+
+// UnmarshalJSON reads what MarshalJSON wrote.
+func (p *ResplitPayment) UnmarshalJSON(b []byte) error {
+	var j resplitJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	var errs [5]error
+	var out ResplitPayment
+	out.ReceivedOn, errs[0] = ParseDate(j.ReceivedOn)
+	out.Amount, errs[1] = ParseMoney(j.Amount)
+	out.Unallocated, errs[2] = ParseMoney(j.Unallocated)
+	out.ToProduction, errs[3] = ParseMoney(j.ToProduction)
+	out.ToUnearned, errs[4] = ParseMoney(j.ToUnearned)
+	if err := errors.Join(errs[:]...); err != nil {
+		return fmt.Errorf("re-split payment %s: %w", j.ReceiptID, err)
+	}
+	out.ReceiptID, out.Kind, out.Action = j.ReceiptID, j.Kind, j.Action
+	out.PairedWith, out.AdjustmentID, out.ResplitReceiptID = j.PairedWith, j.AdjustmentID, j.ResplitReceiptID
+	*p = out
+	return nil
+}
+
+// loose is a patient's unallocated money at one provider and location.
+type loose struct {
+	patient, provider, location ID // zero: none
+}
+
+func looseOf(sp Split) loose {
+	k := loose{patient: sp.PatientID}
+	if sp.ProviderID != nil {
+		k.provider = *sp.ProviderID
+	}
+	if sp.LocationID != nil {
+		k.location = *sp.LocationID
+	}
+	return k
+}
+
+func (k loose) compare(o loose) int {
+	return cmp.Or(slices.Compare(k.patient[:], o.patient[:]), slices.Compare(k.provider[:], o.provider[:]),
+		slices.Compare(k.location[:], o.location[:]))
+}
+
+func optOf(id ID) *ID {
+	if id == (ID{}) {
+		return nil
+	}
+	return &id
+}
+
+// payment is a payment of the family with unallocated money.
+type payment struct {
+	id       ID
+	kind     ReceiptKind
+	date     Date
+	amount   Money           // its splits in the family
+	payer    ID              // the patient of its first unallocated split
+	held     map[loose]Money // its unallocated money left, per bucket
+	total    Money
+	keys     []loose // held's keys, in order
+	avail    map[loose]Money
+	report   *ResplitPayment
+	resolved bool
+}
+
+// recreatable are the receipt kinds whose unallocated money is re-split.
+var recreatable = map[ReceiptKind]bool{ReceiptPatientPayment: true, ReceiptRefund: true, ReceiptBalanceForward: true}
+
+// planRecreate plans the recreate-splits method for one family.
+func planRecreate(pol resolvedPolicy, s snapshot, fc familyContext, params map[string]string, asOf Date, note string) (familyOutcome, error) {
+	g := s.family.GuarantorID
+	out := familyOutcome{FamilyOutcome: FamilyOutcome{GuarantorID: g}}
+	fail := func(format string, args ...any) (familyOutcome, error) {
+		return out, &InvariantError{Invariant: "recreate", Message: fmt.Sprintf(format, args...)}
+	}
+
+	// What sits in each unallocated bucket, and each payment's share.
+	pool := map[loose]Money{}
+	byReceipt := map[ID]*payment{}
+	var pays []*payment
+	for _, sp := range s.family.Splits {
+		if sp.ChargeID != nil || sp.UnearnedTypeID != nil || sp.ReceivedOn.After(asOf) {
+			continue
+		}
+		k := looseOf(sp.Split)
+		pool[k] = pool[k].Add(sp.Amount)
+		owner := sp.ReceiptID
+		if orig, ok := fc.resplits[sp.ReceiptID]; ok {
+			owner = orig // an earlier re-split of that payment
+		} else if !recreatable[sp.ReceiptKind] || fc.reversed[sp.ReceiptID] {
+			continue
+		}
+		p := byReceipt[owner]
+		if p == nil {
+			p = &payment{id: owner, held: map[loose]Money{}}
+			byReceipt[owner] = p
+			pays = append(pays, p)
+		}
+		if owner == sp.ReceiptID {
+			p.kind, p.date, p.payer = sp.ReceiptKind, sp.ReceivedOn, sp.PatientID
+		}
+		p.held[k] = p.held[k].Add(sp.Amount)
+	}
+	// Each payment's amount (its splits in the family, whatever their target).
+	for _, sp := range s.family.Splits {
+		if p := byReceipt[sp.ReceiptID]; p != nil {
+			p.amount = p.amount.Add(sp.Amount)
+		}
+	}
+	pays = slices.DeleteFunc(pays, func(p *payment) bool { return p.kind == "" }) // re-splits of a payment now out of view
+	for _, p := range pays {
+		for k, m := range p.held {
+			if m.IsZero() {
+				delete(p.held, k)
+				continue
+			}
+			p.total = p.total.Add(m)
+			p.keys = append(p.keys, k)
+		}
+		slices.SortFunc(p.keys, loose.compare)
+		p.report = &ResplitPayment{ReceiptID: p.id, Kind: p.kind, ReceivedOn: p.date, Amount: p.amount, Unallocated: p.total}
+	}
+	pays = slices.DeleteFunc(pays, func(p *payment) bool { return p.total.IsZero() })
+	slices.SortFunc(pays, func(a, b *payment) int {
+		return cmp.Or(a.date.Compare(b.date), slices.Compare(a.id[:], b.id[:]))
+	})
+
+	var ps []posting
+	var originals []*ID
+
+	// Negative payments: onto an equal negative adjustment, or against an
+	// equal positive payment (allocation-rules.md §3.6 step 2).
+	usedAdj := map[ID]bool{}
+	for _, n := range pays {
+		if n.total.Sign() >= 0 {
+			continue
+		}
+		if adj := offsettingAdjustment(s, n, usedAdj, asOf); adj != nil {
+			usedAdj[adj.ID] = true
+			n.resolved = true
+			n.report.Action, n.report.AdjustmentID = ResplitOnAdjustment, &adj.ID
+			p := Plan{Operation: OperationTransfer, GuarantorID: g, PatientID: &n.payer, Policy: pol.ref, AsOf: n.date}
+			for _, k := range n.keys {
+				m := n.held[k].Neg()
+				from := Place{Kind: PlaceCharge, PatientID: &adj.PatientID, ProviderID: adj.ProviderID, LocationID: adj.LocationID, ChargeID: &adj.ID}
+				to := Place{Kind: PlaceUnallocated, PatientID: &k.patient, ProviderID: optOf(k.provider), LocationID: optOf(k.location)}
+				p.Moves = append(p.Moves, Move{From: from, To: to, Amount: m, Stage: "negativePayment"})
+				p.Splits = append(p.Splits,
+					PlannedSplit{Amount: m.Neg(), Code: CodeTransfer, PatientID: adj.PatientID, ProviderID: adj.ProviderID, LocationID: adj.LocationID, ChargeID: &adj.ID, Stage: "negativePayment"},
+					PlannedSplit{Amount: m, Code: CodeTransfer, PatientID: k.patient, ProviderID: optOf(k.provider), LocationID: optOf(k.location), Stage: "negativePayment"})
+				pool[k] = pool[k].Add(m)
+			}
+			p.Total = Money{}
+			ps = append(ps, posting{plan: p, kind: ReceiptTransfer, note: note})
+			id := n.id
+			originals = append(originals, &id)
+			continue
+		}
+		if pos := offsettingPayment(pays, n); pos != nil {
+			n.resolved, pos.resolved = true, true
+			n.report.Action, n.report.PairedWith = ResplitPaired, &pos.id
+			pos.report.Action, pos.report.PairedWith = ResplitPaired, &n.id
+			for _, k := range pos.keys {
+				pool[k] = pool[k].Sub(pos.held[k]) // it stays where it is
+			}
+			continue
+		}
+		return fail("negative payment %s of %s (%s) has neither a negative adjustment nor a payment of the opposite amount to offset it; the family needs a person",
+			n.id, n.total, n.date)
+	}
+
+	// What each positive payment may still take from its buckets: newer
+	// payments keep their money first (older money is what a transfer
+	// spent first).
+	for i := len(pays) - 1; i >= 0; i-- {
+		p := pays[i]
+		if p.resolved || p.total.Sign() <= 0 {
+			continue
+		}
+		p.avail = map[loose]Money{}
+		for _, k := range p.keys {
+			m := p.held[k].Min(pool[k]).Max(Money{})
+			if m.Sign() > 0 {
+				p.avail[k] = m
+				pool[k] = pool[k].Sub(m)
+			}
+		}
+	}
+
+	// Re-split each payment in turn, as a new receipt of that amount against
+	// the lines and only the splits re-created before it (§3.6 step 4).
+	base := s
+	bf := s.family
+	bf.Splits = slices.DeleteFunc(slices.Clone(bf.Splits), func(sp PostedSplit) bool { return sp.ChargeID == nil })
+	base.family = bf
+	for _, p := range pays {
+		if p.resolved || p.total.Sign() <= 0 {
+			continue
+		}
+		var amount Money
+		for _, m := range p.avail {
+			amount = amount.Add(m)
+		}
+		out.CreditsFound = out.CreditsFound.Add(p.total)
+		if amount.IsZero() {
+			p.report.Action = ResplitUnavailable
+			continue
+		}
+		req := rules.Request{Operation: rules.AutoSplit, PatientID: p.payer.String(), GuarantorID: g.String(), Scope: rules.ScopeGuarantor,
+			Params: params, Amount: decimal.NullDecimal{Decimal: amount.Decimal(), Valid: true}}
+		pl, err := planFamily(pol, base, req, asOf, true)
+		if err != nil {
+			return out, err
+		}
+		re, err := resplitPlan(pl.plan, p, g, pol.ref)
+		if err != nil {
+			return out, err
+		}
+		if err := s.check(planned{raw: pl.raw, plan: re}, ReceiptTransfer, Money{}); err != nil {
+			return out, err
+		}
+		p.report.Action = ResplitToProduction
+		for _, sp := range re.Splits {
+			switch {
+			case sp.Amount.Sign() <= 0:
+			case sp.ChargeID != nil:
+				p.report.ToProduction = p.report.ToProduction.Add(sp.Amount)
+				// Later payments see this one's lines as paid.
+				base.family.Splits = append(base.family.Splits, PostedSplit{
+					Split: Split{ID: newID(), ReceiptID: p.id, Amount: sp.Amount, Code: CodeTransfer, PatientID: sp.PatientID,
+						ProviderID: sp.ProviderID, LocationID: sp.LocationID, ChargeID: sp.ChargeID},
+					ReceiptKind: ReceiptTransfer, ReceivedOn: p.date})
+			case sp.UnearnedTypeID != nil:
+				p.report.ToUnearned = p.report.ToUnearned.Add(sp.Amount)
+			}
+		}
+		out.AmountMoved = out.AmountMoved.Add(p.report.ToProduction)
+		ps = append(ps, posting{plan: re, kind: ReceiptTransfer, note: note})
+		id := p.id
+		originals = append(originals, &id)
+	}
+	for _, p := range pays {
+		if p.total.Sign() < 0 || p.report.Action == ResplitPaired {
+			continue
+		}
+		if p.report.Action == "" {
+			p.report.Action = ResplitUnavailable
+		}
+	}
+
+	// Every draw on unallocated money, together, within what is there
+	// (invariant 4), and nothing leaves the family.
+	if err := checkDraws(s, ps); err != nil {
+		return out, err
+	}
+	for _, p := range pays {
+		out.Payments = append(out.Payments, *p.report)
+	}
+	out.CreditsLeft = out.CreditsFound.Sub(out.AmountMoved).Max(Money{})
+	if len(ps) == 0 {
+		out.Status = FamilyUnchanged
+		if len(pays) == 0 {
+			out.Reason = "no payment holds unallocated money"
+		} else {
+			out.Reason = "nothing left to re-split"
+		}
+		return out, nil
+	}
+	out.Status = FamilyChanged
+	out.postings, out.originals = ps, originals
+	for _, p := range ps {
+		out.Plans = append(out.Plans, p.plan)
+	}
+	return out, nil
+}
+
+// offsettingAdjustment finds a negative adjustment of exactly a negative
+// payment's amount with no patient money on it yet: the payer's own first,
+// then the oldest.
+func offsettingAdjustment(s snapshot, n *payment, used map[ID]bool, asOf Date) *Charge {
+	var best *Charge
+	for i := range s.family.Charges {
+		c := &s.family.Charges[i]
+		if c.Kind != ChargeAdjustment || used[c.ID] || c.ServiceDate.After(asOf) || !c.Amount.Equal(n.total) ||
+			!s.family.Balances[c.ID].PatientPaid.IsZero() {
+			continue
+		}
+		if best == nil || better(c.PatientID == n.payer, best.PatientID == n.payer, c.ServiceDate, best.ServiceDate, c.ID, best.ID) {
+			best = c
+		}
+	}
+	return best
+}
+
+// offsettingPayment finds a positive payment of exactly the opposite
+// amount: dated on or before the negative one, of the same payer, at the
+// same location preferred, then the oldest.
+func offsettingPayment(pays []*payment, n *payment) *payment {
+	var best *payment
+	score := func(p *payment) int {
+		s := 0
+		if !p.date.After(n.date) {
+			s += 4
+		}
+		if p.payer == n.payer {
+			s += 2
+		}
+		if len(p.keys) > 0 && len(n.keys) > 0 && p.keys[0].location == n.keys[0].location {
+			s++
+		}
+		return s
+	}
+	for _, p := range pays {
+		if p.resolved || p.total.Sign() <= 0 || !p.total.Equal(n.total.Neg()) {
+			continue
+		}
+		if best == nil || score(p) > score(best) {
+			best = p
+		}
+	}
+	return best
+}
+
+// better orders candidates: preferred first, then older, then lower id.
+func better(prefA, prefB bool, dateA, dateB Date, idA, idB ID) bool {
+	if prefA != prefB {
+		return prefA
+	}
+	if c := dateA.Compare(dateB); c != 0 {
+		return c < 0
+	}
+	return slices.Compare(idA[:], idB[:]) < 0
+}
+
+// resplitPlan turns an auto-split of a payment's unallocated money into the
+// zero-sum re-split: each move from the new receipt becomes moves from the
+// payment's unallocated buckets, in order. It is dated with the payment.
+func resplitPlan(auto Plan, p *payment, g ID, ref PolicyRef) (Plan, error) {
+	out := Plan{Operation: OperationTransfer, GuarantorID: g, PatientID: &p.payer, Policy: ref, AsOf: p.date, Warnings: auto.Warnings}
+	left := make(map[loose]Money, len(p.avail))
+	for k, m := range p.avail {
+		left[k] = m
+	}
+	at := 0
+	for _, mv := range auto.Moves {
+		if mv.From.Kind != PlacePayment {
+			return Plan{}, &InvariantError{Invariant: "recreate", Message: "an auto-split moved money that was not the payment's"}
+		}
+		rest := mv.Amount
+		for rest.Sign() > 0 {
+			for at < len(p.keys) && left[p.keys[at]].Sign() <= 0 {
+				at++
+			}
+			if at == len(p.keys) {
+				return Plan{}, &InvariantError{Invariant: "splits_sum", Message: fmt.Sprintf("payment %s: the re-split places more than its unallocated money", p.id)}
+			}
+			k := p.keys[at]
+			m := rest.Min(left[k])
+			left[k], rest = left[k].Sub(m), rest.Sub(m)
+			from := Place{Kind: PlaceUnallocated, PatientID: &k.patient, ProviderID: optOf(k.provider), LocationID: optOf(k.location)}
+			out.Moves = append(out.Moves, Move{From: from, To: mv.To, Amount: m, Stage: mv.Stage})
+			out.Splits = append(out.Splits,
+				PlannedSplit{Amount: m.Neg(), Code: CodeTransfer, PatientID: k.patient, ProviderID: from.ProviderID, LocationID: from.LocationID, Stage: mv.Stage},
+				PlannedSplit{Amount: m, Code: CodeTransfer, PatientID: *mv.To.PatientID, ProviderID: mv.To.ProviderID, LocationID: mv.To.LocationID,
+					ChargeID: mv.To.ChargeID, UnearnedTypeID: mv.To.UnearnedTypeID, Stage: mv.Stage})
+		}
+	}
+	for _, m := range left {
+		if m.Sign() != 0 {
+			return Plan{}, &InvariantError{Invariant: "splits_sum", Message: fmt.Sprintf("payment %s: the re-split left %s unplaced", p.id, m)}
+		}
+	}
+	return out, nil
+}
+
+// checkDraws checks a family's re-splits together: what they take from
+// each patient's unallocated money stays within what is there, every split
+// stays in the family, and each receipt sums to zero.
+func checkDraws(s snapshot, ps []posting) error {
+	family := map[ID]bool{}
+	for _, p := range s.family.Patients {
+		family[p.ID] = true
+	}
+	have := map[ID]Money{}
+	for _, sp := range s.family.Splits {
+		if sp.ChargeID == nil && sp.UnearnedTypeID == nil {
+			have[sp.PatientID] = have[sp.PatientID].Add(sp.Amount)
+		}
+	}
+	net := map[ID]Money{}
+	for _, p := range ps {
+		var sum Money
+		for _, sp := range p.plan.Splits {
+			if !family[sp.PatientID] {
+				return &InvariantError{Invariant: "family_total", Message: fmt.Sprintf("a re-split reaches patient %s outside the family", sp.PatientID)}
+			}
+			sum = sum.Add(sp.Amount)
+			if sp.ChargeID == nil && sp.UnearnedTypeID == nil {
+				net[sp.PatientID] = net[sp.PatientID].Add(sp.Amount)
+			}
+		}
+		if !sum.IsZero() {
+			return &InvariantError{Invariant: "splits_sum", Message: fmt.Sprintf("a re-split sums to %s, not 0.00", sum)}
+		}
+	}
+	for pat, n := range net {
+		if n.Sign() < 0 && n.Neg().Cmp(have[pat].Max(Money{})) > 0 {
+			return &InvariantError{Invariant: "no_overdraw", Message: fmt.Sprintf("re-splits take %s from patient %s's unallocated money, which holds %s", n.Neg(), pat, have[pat])}
+		}
+	}
+	return nil
+}

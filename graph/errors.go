@@ -28,6 +28,7 @@ const (
 	CodeRuleCompileFailed  = "RULE_COMPILE_FAILED"
 	CodeBadRequest         = "BAD_REQUEST"  // refused before GraphQL runs (an upload without its CSRF header, a malformed body)
 	CodeRateLimited        = "RATE_LIMITED" // a key over its rate (limits.go); extensions.retryAfter in seconds
+	CodeUnavailable        = "UNAVAILABLE"  // the database cannot be reached now; extensions.retryable is true
 	CodeInternal           = "INTERNAL"
 )
 
@@ -66,6 +67,8 @@ func classify(err error) (code, msg string, ext map[string]any) {
 		return CodeNotFound, "not found", nil
 	case errors.Is(err, ledger.ErrConflict):
 		return CodeConflict, conflictMessage(err), map[string]any{"retryable": errors.Is(err, ledger.ErrRetryable)}
+	case errors.Is(err, ledger.ErrUnavailable):
+		return CodeUnavailable, "the database is unavailable; send the request again shortly (with its idempotency key, for a mutation)", map[string]any{"retryable": true}
 	case errors.Is(err, ledger.ErrForbidden):
 		return CodeForbidden, "your key's role may not do this", nil
 	case errors.Is(err, ledger.ErrUnauthenticated):

@@ -21,6 +21,11 @@ var (
 	// ErrRetryable marks a transient database conflict (serialization
 	// failure, deadlock); the operation is safe to run again.
 	ErrRetryable = errors.New("transient conflict")
+	// ErrUnavailable: the database cannot be reached now (it is restarting,
+	// or the connection was lost). Nothing was written, unless a commit's
+	// answer was what got lost; an idempotency key makes sending the request
+	// again safe either way.
+	ErrUnavailable = errors.New("the database is unavailable")
 
 	errInvalidID = errors.New("not a valid id")
 )

@@ -1,8 +1,12 @@
 package postgres
 
 import (
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"syscall"
 
 	"github.com/lib/pq"
 	"github.com/lib/pq/pqerror"
@@ -15,6 +19,9 @@ import (
 func translate(err error) error {
 	if err == nil {
 		return nil
+	}
+	if unavailable(err) {
+		return fmt.Errorf("%w: %w", ledger.ErrUnavailable, err)
 	}
 	var pe *pq.Error
 	if !errors.As(err, &pe) {
@@ -36,6 +43,26 @@ func translate(err error) error {
 		return fmt.Errorf("database call timed out or was cancelled: %w", err)
 	}
 	return err
+}
+
+// unavailable reports whether err says the server cannot be reached or has
+// gone: a connection that failed or broke (class 08), the server shutting
+// down or starting up (57P01–57P03), no connection slot (53300), or the
+// database not accepting connections (ALLOW_CONNECTIONS false).
+func unavailable(err error) bool {
+	var pe *pq.Error
+	if errors.As(err, &pe) {
+		switch {
+		case pe.Code.Class() == "08", pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", pe.Code == "53300":
+			return true
+		case pe.Code == "55000" && pe.Routine == "CheckMyDatabase":
+			return true
+		}
+		return false
+	}
+	var ne net.Error
+	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.As(err, &ne) && !ne.Timeout()
 }
 
 // uniqueFields names the input field behind each unique constraint.

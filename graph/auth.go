@@ -44,6 +44,11 @@ var rootRoles = map[string]map[string]ledger.Role{
 		"balanceImports":           ledger.RoleAnalyst,
 		"apiKeys":                  ledger.RoleAdmin,
 		"auditEvents":              ledger.RoleAdmin,
+		"reapplyCandidates":        ledger.RoleAnalyst,
+		"previewReapplyCredit":     ledger.RoleAnalyst,
+		"batches":                  ledger.RoleAnalyst,
+		"run":                      ledger.RoleAnalyst,
+		"runs":                     ledger.RoleAnalyst,
 	},
 	"Mutation": {
 		"createProvider":      ledger.RoleBiller,
@@ -63,9 +68,18 @@ var rootRoles = map[string]map[string]ledger.Role{
 		"updateAgingSettings": ledger.RoleAdmin,
 		"createApiKey":        ledger.RoleAdmin,
 		"revokeApiKey":        ledger.RoleAdmin,
+		"reapplyCredit":       ledger.RoleBiller,
+		"startRun":            ledger.RoleBiller,
+		"cancelRun":           ledger.RoleBiller,
+		"resumeRun":           ledger.RoleBiller,
+		"balanceFamily":       ledger.RoleBiller,
+		"openBatch":           ledger.RoleAdmin,
+		"closeBatch":          ledger.RoleAdmin,
+		"updateBatchSettings": ledger.RoleAdmin,
 	},
 	"Subscription": {
 		"agingUpdated": ledger.RoleAnalyst,
+		"runProgress":  ledger.RoleAnalyst,
 	},
 }
 

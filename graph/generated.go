@@ -38,8 +38,10 @@ type ResolverRoot interface {
 	AllocationPlace() AllocationPlaceResolver
 	AllocationPlan() AllocationPlanResolver
 	AllocationPolicy() AllocationPolicyResolver
+	AvailableCredit() AvailableCreditResolver
 	BalanceImport() BalanceImportResolver
 	BalanceImportOptions() BalanceImportOptionsResolver
+	Batch() BatchResolver
 	Charge() ChargeResolver
 	Encounter() EncounterResolver
 	FamilyLedger() FamilyLedgerResolver
@@ -56,11 +58,17 @@ type ResolverRoot interface {
 	Practice() PracticeResolver
 	Provider() ProviderResolver
 	Query() QueryResolver
+	ReapplyCandidateLine() ReapplyCandidateLineResolver
+	ReapplyCandidates() ReapplyCandidatesResolver
 	Receipt() ReceiptResolver
 	Reconciliation() ReconciliationResolver
 	ReconciliationLine() ReconciliationLineResolver
+	ResplitPayment() ResplitPaymentResolver
+	Run() RunResolver
+	RunFamily() RunFamilyResolver
 	Split() SplitResolver
 	Subscription() SubscriptionResolver
+	TransferRow() TransferRowResolver
 }
 
 type DirectiveRoot struct {
@@ -211,12 +219,24 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	AvailableCredit struct {
+		Amount    func(childComplexity int) int
+		Encounter func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Place     func(childComplexity int) int
+	}
+
 	Balance struct {
 		Balance     func(childComplexity int) int
 		Credit      func(childComplexity int) int
 		Owed        func(childComplexity int) int
 		Unallocated func(childComplexity int) int
 		Unearned    func(childComplexity int) int
+	}
+
+	BalanceFamilyPayload struct {
+		Family func(childComplexity int) int
+		Run    func(childComplexity int) int
 	}
 
 	BalanceImport struct {
@@ -249,10 +269,27 @@ type ComplexityRoot struct {
 	}
 
 	Batch struct {
-		ClosedAt func(childComplexity int) int
-		ID       func(childComplexity int) int
-		Name     func(childComplexity int) int
-		OpenedOn func(childComplexity int) int
+		ClosedAt  func(childComplexity int) int
+		CreatedAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Name      func(childComplexity int) int
+		Open      func(childComplexity int) int
+		OpenedOn  func(childComplexity int) int
+	}
+
+	BatchConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	BatchEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	CancelRunPayload struct {
+		Run func(childComplexity int) int
 	}
 
 	Charge struct {
@@ -276,6 +313,10 @@ type ComplexityRoot struct {
 		ServiceDate       func(childComplexity int) int
 		Splits            func(childComplexity int) int
 		Status            func(childComplexity int) int
+	}
+
+	CloseBatchPayload struct {
+		Batch func(childComplexity int) int
 	}
 
 	CreateApiKeyPayload struct {
@@ -431,22 +472,34 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		AllocateUnearned    func(childComplexity int, input model.AllocateUnearnedInput) int
+		BalanceFamily       func(childComplexity int, input model.BalanceFamilyInput) int
+		CancelRun           func(childComplexity int, input model.CancelRunInput) int
+		CloseBatch          func(childComplexity int, input model.CloseBatchInput) int
 		CreateAPIKey        func(childComplexity int, input model.CreateAPIKeyInput) int
 		CreateGuarantor     func(childComplexity int, input model.CreateGuarantorInput) int
 		CreateLocation      func(childComplexity int, input model.CreateLocationInput) int
 		CreatePatient       func(childComplexity int, input model.CreatePatientInput) int
 		CreateProvider      func(childComplexity int, input model.CreateProviderInput) int
 		ImportBalances      func(childComplexity int, input model.ImportBalancesInput) int
+		OpenBatch           func(childComplexity int, input model.OpenBatchInput) int
 		PostAdjustment      func(childComplexity int, input model.PostAdjustmentInput) int
 		PostEncounter       func(childComplexity int, input model.PostEncounterInput) int
 		PostReceipt         func(childComplexity int, input model.PostReceiptInput) int
+		ReapplyCredit       func(childComplexity int, input model.ReapplyCreditInput) int
+		ResumeRun           func(childComplexity int, input model.ResumeRunInput) int
 		ReverseReceipt      func(childComplexity int, input model.ReverseReceiptInput) int
 		RevokeAPIKey        func(childComplexity int, input model.RevokeAPIKeyInput) int
 		SavePolicy          func(childComplexity int, input model.SavePolicyInput) int
 		SetDefaultPolicy    func(childComplexity int, input model.SetDefaultPolicyInput) int
+		StartRun            func(childComplexity int, input model.StartRunInput) int
 		TransferIncome      func(childComplexity int, input model.TransferInput) int
 		UndoBalanceImport   func(childComplexity int, input model.UndoBalanceImportInput) int
 		UpdateAgingSettings func(childComplexity int, input model.UpdateAgingSettingsInput) int
+		UpdateBatchSettings func(childComplexity int, input model.UpdateBatchSettingsInput) int
+	}
+
+	OpenBatchPayload struct {
+		Batch func(childComplexity int) int
 	}
 
 	PageInfo struct {
@@ -469,6 +522,7 @@ type ComplexityRoot struct {
 		ID          func(childComplexity int) int
 		LastName    func(childComplexity int) int
 		Owed        func(childComplexity int) int
+		Transfers   func(childComplexity int) int
 		Unallocated func(childComplexity int) int
 		Unearned    func(childComplexity int) int
 	}
@@ -554,6 +608,7 @@ type ComplexityRoot struct {
 		BalanceForwardTemplate   func(childComplexity int) int
 		BalanceImport            func(childComplexity int, id uuid.UUID) int
 		BalanceImports           func(childComplexity int, first *int) int
+		Batches                  func(childComplexity int, filter *model.BatchFilter, first *int, after *string) int
 		Charge                   func(childComplexity int, id uuid.UUID) int
 		Encounter                func(childComplexity int, id uuid.UUID) int
 		FamilyLedger             func(childComplexity int, guarantorID uuid.UUID, policy *string, asOf *ledger.Date, params map[string]any) int
@@ -562,28 +617,54 @@ type ComplexityRoot struct {
 		Patient                  func(childComplexity int, id uuid.UUID) int
 		Patients                 func(childComplexity int, filter *model.PatientFilter, first *int, after *string) int
 		Practice                 func(childComplexity int) int
+		PreviewReapplyCredit     func(childComplexity int, input model.ReapplyCreditInput) int
 		PreviewReceipt           func(childComplexity int, input model.PostReceiptInput) int
 		PreviewTransfer          func(childComplexity int, input model.TransferInput) int
+		ReapplyCandidates        func(childComplexity int, input model.ReapplyCandidatesInput) int
 		Receipt                  func(childComplexity int, id uuid.UUID) int
 		Receipts                 func(childComplexity int, filter *model.ReceiptFilter, first *int, after *string) int
+		Run                      func(childComplexity int, id uuid.UUID) int
+		Runs                     func(childComplexity int, filter *model.RunFilter, first *int, after *string) int
 		ValidatePolicy           func(childComplexity int, document string) int
 	}
 
+	ReapplyCandidateLine struct {
+		Charge           func(childComplexity int) int
+		Encounter        func(childComplexity int) int
+		InsuranceBalance func(childComplexity int) int
+		Owed             func(childComplexity int) int
+		Patient          func(childComplexity int) int
+	}
+
+	ReapplyCandidates struct {
+		AsOf      func(childComplexity int) int
+		Credits   func(childComplexity int) int
+		Guarantor func(childComplexity int) int
+		Lines     func(childComplexity int) int
+	}
+
+	ReapplyCreditPayload struct {
+		Plan    func(childComplexity int) int
+		Receipt func(childComplexity int) int
+	}
+
 	Receipt struct {
-		Amount     func(childComplexity int) int
-		Batch      func(childComplexity int) int
-		ID         func(childComplexity int) int
-		Kind       func(childComplexity int) int
-		Method     func(childComplexity int) int
-		Note       func(childComplexity int) int
-		Patient    func(childComplexity int) int
-		Policy     func(childComplexity int) int
-		PostedAt   func(childComplexity int) int
-		ReceivedOn func(childComplexity int) int
-		Reference  func(childComplexity int) int
-		ReversedBy func(childComplexity int) int
-		Reverses   func(childComplexity int) int
-		Splits     func(childComplexity int) int
+		Amount        func(childComplexity int) int
+		Batch         func(childComplexity int) int
+		ID            func(childComplexity int) int
+		Kind          func(childComplexity int) int
+		Method        func(childComplexity int) int
+		Note          func(childComplexity int) int
+		Patient       func(childComplexity int) int
+		Policy        func(childComplexity int) int
+		PostedAt      func(childComplexity int) int
+		Reallocates   func(childComplexity int) int
+		Reallocations func(childComplexity int) int
+		ReceivedOn    func(childComplexity int) int
+		Reference     func(childComplexity int) int
+		ReversedBy    func(childComplexity int) int
+		Reverses      func(childComplexity int) int
+		Splits        func(childComplexity int) int
 	}
 
 	ReceiptConnection struct {
@@ -618,12 +699,95 @@ type ComplexityRoot struct {
 		Rows            func(childComplexity int) int
 	}
 
+	ResplitPayment struct {
+		Action         func(childComplexity int) int
+		Adjustment     func(childComplexity int) int
+		Amount         func(childComplexity int) int
+		Kind           func(childComplexity int) int
+		PairedWith     func(childComplexity int) int
+		Receipt        func(childComplexity int) int
+		ReceivedOn     func(childComplexity int) int
+		ResplitReceipt func(childComplexity int) int
+		ToProduction   func(childComplexity int) int
+		ToUnearned     func(childComplexity int) int
+		Unallocated    func(childComplexity int) int
+	}
+
+	ResumeRunPayload struct {
+		Run func(childComplexity int) int
+	}
+
 	ReverseReceiptPayload struct {
 		Receipt func(childComplexity int) int
 	}
 
 	RevokeApiKeyPayload struct {
 		APIKey func(childComplexity int) int
+	}
+
+	Run struct {
+		AllFamilies     func(childComplexity int) int
+		AmountMoved     func(childComplexity int) int
+		AsOf            func(childComplexity int) int
+		Attempts        func(childComplexity int) int
+		CancelRequested func(childComplexity int) int
+		CreatedAt       func(childComplexity int) int
+		CreatedBy       func(childComplexity int) int
+		CreditsFound    func(childComplexity int) int
+		CreditsLeft     func(childComplexity int) int
+		Error           func(childComplexity int) int
+		Families        func(childComplexity int, filter *model.RunFamilyFilter, first *int, after *string) int
+		FamiliesChanged func(childComplexity int) int
+		FamiliesDone    func(childComplexity int) int
+		FamiliesFailed  func(childComplexity int) int
+		FamiliesSkipped func(childComplexity int) int
+		FamiliesTotal   func(childComplexity int) int
+		FinishedAt      func(childComplexity int) int
+		GuarantorIDs    func(childComplexity int) int
+		ID              func(childComplexity int) int
+		Kind            func(childComplexity int) int
+		Method          func(childComplexity int) int
+		Note            func(childComplexity int) int
+		Policy          func(childComplexity int) int
+		Preview         func(childComplexity int) int
+		Receipts        func(childComplexity int) int
+		Scope           func(childComplexity int) int
+		Status          func(childComplexity int) int
+		UpdatedAt       func(childComplexity int) int
+	}
+
+	RunConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	RunEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	RunFamily struct {
+		AmountMoved  func(childComplexity int) int
+		CreditsFound func(childComplexity int) int
+		CreditsLeft  func(childComplexity int) int
+		Guarantor    func(childComplexity int) int
+		Payments     func(childComplexity int) int
+		Plans        func(childComplexity int) int
+		Reason       func(childComplexity int) int
+		Receipts     func(childComplexity int) int
+		Status       func(childComplexity int) int
+	}
+
+	RunFamilyConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	RunFamilyEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	SavePolicyPayload struct {
@@ -646,13 +810,26 @@ type ComplexityRoot struct {
 		UnearnedType func(childComplexity int) int
 	}
 
+	StartRunPayload struct {
+		Run func(childComplexity int) int
+	}
+
 	Subscription struct {
 		AgingUpdated func(childComplexity int, input model.AgingInput) int
+		RunProgress  func(childComplexity int, id uuid.UUID) int
 	}
 
 	TransferIncomePayload struct {
 		Plan    func(childComplexity int) int
 		Receipt func(childComplexity int) int
+	}
+
+	TransferRow struct {
+		Amount     func(childComplexity int) int
+		Note       func(childComplexity int) int
+		Patient    func(childComplexity int) int
+		Receipt    func(childComplexity int) int
+		ReceivedOn func(childComplexity int) int
 	}
 
 	UndoBalanceImportPayload struct {
@@ -668,6 +845,10 @@ type ComplexityRoot struct {
 
 	UpdateAgingSettingsPayload struct {
 		Settings func(childComplexity int) int
+	}
+
+	UpdateBatchSettingsPayload struct {
+		Practice func(childComplexity int) int
 	}
 }
 
@@ -710,6 +891,9 @@ type AllocationPolicyResolver interface {
 
 	Versions(ctx context.Context, obj *ledger.Policy) ([]int, error)
 }
+type AvailableCreditResolver interface {
+	Encounter(ctx context.Context, obj *ledger.Credit) (*ledger.Encounter, error)
+}
 type BalanceImportResolver interface {
 	FileName(ctx context.Context, obj *ledger.BalanceImport) (*string, error)
 
@@ -719,6 +903,9 @@ type BalanceImportOptionsResolver interface {
 	Delimiter(ctx context.Context, obj *ledger.ImportOptions) (*string, error)
 	DefaultProvider(ctx context.Context, obj *ledger.ImportOptions) (*string, error)
 	DefaultLocation(ctx context.Context, obj *ledger.ImportOptions) (*string, error)
+}
+type BatchResolver interface {
+	Open(ctx context.Context, obj *ledger.Batch) (bool, error)
 }
 type ChargeResolver interface {
 	Owed(ctx context.Context, obj *ledger.Charge) (ledger.Money, error)
@@ -790,6 +977,14 @@ type MutationResolver interface {
 	AllocateUnearned(ctx context.Context, input model.AllocateUnearnedInput) (model.AllocateUnearnedPayload, error)
 	SavePolicy(ctx context.Context, input model.SavePolicyInput) (model.SavePolicyPayload, error)
 	SetDefaultPolicy(ctx context.Context, input model.SetDefaultPolicyInput) (model.SetDefaultPolicyPayload, error)
+	ReapplyCredit(ctx context.Context, input model.ReapplyCreditInput) (model.ReapplyCreditPayload, error)
+	OpenBatch(ctx context.Context, input model.OpenBatchInput) (model.OpenBatchPayload, error)
+	CloseBatch(ctx context.Context, input model.CloseBatchInput) (model.CloseBatchPayload, error)
+	UpdateBatchSettings(ctx context.Context, input model.UpdateBatchSettingsInput) (model.UpdateBatchSettingsPayload, error)
+	StartRun(ctx context.Context, input model.StartRunInput) (model.StartRunPayload, error)
+	CancelRun(ctx context.Context, input model.CancelRunInput) (model.CancelRunPayload, error)
+	ResumeRun(ctx context.Context, input model.ResumeRunInput) (model.ResumeRunPayload, error)
+	BalanceFamily(ctx context.Context, input model.BalanceFamilyInput) (model.BalanceFamilyPayload, error)
 	ImportBalances(ctx context.Context, input model.ImportBalancesInput) (model.ImportBalancesPayload, error)
 	UndoBalanceImport(ctx context.Context, input model.UndoBalanceImportInput) (model.UndoBalanceImportPayload, error)
 	PostEncounter(ctx context.Context, input model.PostEncounterInput) (model.PostEncounterPayload, error)
@@ -813,6 +1008,8 @@ type PatientResolver interface {
 	Credit(ctx context.Context, obj *ledger.Patient) (ledger.Money, error)
 	Encounters(ctx context.Context, obj *ledger.Patient) ([]ledger.Encounter, error)
 	Charges(ctx context.Context, obj *ledger.Patient) ([]ledger.Charge, error)
+
+	Transfers(ctx context.Context, obj *ledger.Patient) ([]ledger.TransferRow, error)
 }
 type PlannedSplitResolver interface {
 	Patient(ctx context.Context, obj *ledger.PlannedSplit) (ledger.Patient, error)
@@ -843,6 +1040,11 @@ type QueryResolver interface {
 	AllocationPolicy(ctx context.Context, name string, version *int) (*ledger.Policy, error)
 	ValidatePolicy(ctx context.Context, document string) (*ledger.Policy, error)
 	AllocationPolicyDefaults(ctx context.Context) ([]ledger.EffectivePolicyDefault, error)
+	ReapplyCandidates(ctx context.Context, input model.ReapplyCandidatesInput) (ledger.Candidates, error)
+	PreviewReapplyCredit(ctx context.Context, input model.ReapplyCreditInput) (ledger.Plan, error)
+	Batches(ctx context.Context, filter *model.BatchFilter, first *int, after *string) (model.BatchConnection, error)
+	Run(ctx context.Context, id uuid.UUID) (*ledger.Run, error)
+	Runs(ctx context.Context, filter *model.RunFilter, first *int, after *string) (model.RunConnection, error)
 	BalanceForwardTemplate(ctx context.Context) (string, error)
 	BalanceImport(ctx context.Context, id uuid.UUID) (*ledger.BalanceImport, error)
 	BalanceImports(ctx context.Context, first *int) ([]ledger.BalanceImport, error)
@@ -857,6 +1059,17 @@ type QueryResolver interface {
 	APIKeys(ctx context.Context) ([]model.APIKey, error)
 	AuditEvents(ctx context.Context, filter *model.AuditEventFilter, first *int, after *string) (model.AuditEventConnection, error)
 }
+type ReapplyCandidateLineResolver interface {
+	Charge(ctx context.Context, obj *ledger.CandidateLine) (ledger.Charge, error)
+	Patient(ctx context.Context, obj *ledger.CandidateLine) (ledger.Patient, error)
+	Encounter(ctx context.Context, obj *ledger.CandidateLine) (*ledger.Encounter, error)
+}
+type ReapplyCandidatesResolver interface {
+	Guarantor(ctx context.Context, obj *ledger.Candidates) (ledger.Guarantor, error)
+
+	Lines(ctx context.Context, obj *ledger.Candidates) ([]ledger.CandidateLine, error)
+	Credits(ctx context.Context, obj *ledger.Candidates) ([]ledger.Credit, error)
+}
 type ReceiptResolver interface {
 	Patient(ctx context.Context, obj *ledger.Receipt) (*ledger.Patient, error)
 	Method(ctx context.Context, obj *ledger.Receipt) (*string, error)
@@ -868,6 +1081,8 @@ type ReceiptResolver interface {
 	ReversedBy(ctx context.Context, obj *ledger.Receipt) (*ledger.Receipt, error)
 
 	Policy(ctx context.Context, obj *ledger.Receipt) (*ledger.PolicyRef, error)
+	Reallocates(ctx context.Context, obj *ledger.Receipt) (*ledger.Receipt, error)
+	Reallocations(ctx context.Context, obj *ledger.Receipt) ([]ledger.Receipt, error)
 }
 type ReconciliationResolver interface {
 	Patients(ctx context.Context, obj *ledger.Reconciliation) ([]ledger.ReconciliationLine, error)
@@ -876,6 +1091,31 @@ type ReconciliationResolver interface {
 type ReconciliationLineResolver interface {
 	Patient(ctx context.Context, obj *ledger.ReconciliationLine) (*ledger.Patient, error)
 	Guarantor(ctx context.Context, obj *ledger.ReconciliationLine) (ledger.Guarantor, error)
+}
+type ResplitPaymentResolver interface {
+	Receipt(ctx context.Context, obj *ledger.ResplitPayment) (ledger.Receipt, error)
+
+	PairedWith(ctx context.Context, obj *ledger.ResplitPayment) (*ledger.Receipt, error)
+	Adjustment(ctx context.Context, obj *ledger.ResplitPayment) (*ledger.Charge, error)
+	ResplitReceipt(ctx context.Context, obj *ledger.ResplitPayment) (*ledger.Receipt, error)
+}
+type RunResolver interface {
+	Method(ctx context.Context, obj *ledger.Run) (*ledger.BalanceMethod, error)
+	Scope(ctx context.Context, obj *ledger.Run) (*ledger.Scope, error)
+
+	Note(ctx context.Context, obj *ledger.Run) (*string, error)
+
+	Error(ctx context.Context, obj *ledger.Run) (*string, error)
+
+	Families(ctx context.Context, obj *ledger.Run, filter *model.RunFamilyFilter, first *int, after *string) (model.RunFamilyConnection, error)
+}
+type RunFamilyResolver interface {
+	Guarantor(ctx context.Context, obj *ledger.RunFamily) (ledger.Guarantor, error)
+
+	Receipts(ctx context.Context, obj *ledger.RunFamily) ([]ledger.Receipt, error)
+	Reason(ctx context.Context, obj *ledger.RunFamily) (*string, error)
+	Plans(ctx context.Context, obj *ledger.RunFamily) ([]ledger.Plan, error)
+	Payments(ctx context.Context, obj *ledger.RunFamily) ([]ledger.ResplitPayment, error)
 }
 type SplitResolver interface {
 	Patient(ctx context.Context, obj *ledger.Split) (ledger.Patient, error)
@@ -887,6 +1127,13 @@ type SplitResolver interface {
 }
 type SubscriptionResolver interface {
 	AgingUpdated(ctx context.Context, input model.AgingInput) (<-chan ledger.AgingReport, error)
+	RunProgress(ctx context.Context, id uuid.UUID) (<-chan ledger.Run, error)
+}
+type TransferRowResolver interface {
+	Receipt(ctx context.Context, obj *ledger.TransferRow) (ledger.Receipt, error)
+	Patient(ctx context.Context, obj *ledger.TransferRow) (ledger.Patient, error)
+
+	Note(ctx context.Context, obj *ledger.TransferRow) (*string, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -1499,6 +1746,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AuditEventEdge.Node(childComplexity), true
 
+	case "AvailableCredit.amount":
+		if e.ComplexityRoot.AvailableCredit.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AvailableCredit.Amount(childComplexity), true
+	case "AvailableCredit.encounter":
+		if e.ComplexityRoot.AvailableCredit.Encounter == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AvailableCredit.Encounter(childComplexity), true
+	case "AvailableCredit.id":
+		if e.ComplexityRoot.AvailableCredit.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AvailableCredit.ID(childComplexity), true
+	case "AvailableCredit.place":
+		if e.ComplexityRoot.AvailableCredit.Place == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AvailableCredit.Place(childComplexity), true
+
 	case "Balance.balance":
 		if e.ComplexityRoot.Balance.Balance == nil {
 			break
@@ -1529,6 +1801,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Balance.Unearned(childComplexity), true
+
+	case "BalanceFamilyPayload.family":
+		if e.ComplexityRoot.BalanceFamilyPayload.Family == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceFamilyPayload.Family(childComplexity), true
+	case "BalanceFamilyPayload.run":
+		if e.ComplexityRoot.BalanceFamilyPayload.Run == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceFamilyPayload.Run(childComplexity), true
 
 	case "BalanceImport.createdAt":
 		if e.ComplexityRoot.BalanceImport.CreatedAt == nil {
@@ -1676,6 +1961,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Batch.ClosedAt(childComplexity), true
+	case "Batch.createdAt":
+		if e.ComplexityRoot.Batch.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Batch.CreatedAt(childComplexity), true
 	case "Batch.id":
 		if e.ComplexityRoot.Batch.ID == nil {
 			break
@@ -1688,12 +1979,57 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Batch.Name(childComplexity), true
+	case "Batch.open":
+		if e.ComplexityRoot.Batch.Open == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Batch.Open(childComplexity), true
 	case "Batch.openedOn":
 		if e.ComplexityRoot.Batch.OpenedOn == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Batch.OpenedOn(childComplexity), true
+
+	case "BatchConnection.edges":
+		if e.ComplexityRoot.BatchConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BatchConnection.Edges(childComplexity), true
+	case "BatchConnection.pageInfo":
+		if e.ComplexityRoot.BatchConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BatchConnection.PageInfo(childComplexity), true
+	case "BatchConnection.totalCount":
+		if e.ComplexityRoot.BatchConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BatchConnection.TotalCount(childComplexity), true
+
+	case "BatchEdge.cursor":
+		if e.ComplexityRoot.BatchEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BatchEdge.Cursor(childComplexity), true
+	case "BatchEdge.node":
+		if e.ComplexityRoot.BatchEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BatchEdge.Node(childComplexity), true
+
+	case "CancelRunPayload.run":
+		if e.ComplexityRoot.CancelRunPayload.Run == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CancelRunPayload.Run(childComplexity), true
 
 	case "Charge.adjustments":
 		if e.ComplexityRoot.Charge.Adjustments == nil {
@@ -1815,6 +2151,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Charge.Status(childComplexity), true
+
+	case "CloseBatchPayload.batch":
+		if e.ComplexityRoot.CloseBatchPayload.Batch == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CloseBatchPayload.Batch(childComplexity), true
 
 	case "CreateApiKeyPayload.apiKey":
 		if e.ComplexityRoot.CreateApiKeyPayload.APIKey == nil {
@@ -2427,6 +2770,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AllocateUnearned(childComplexity, args["input"].(model.AllocateUnearnedInput)), true
+	case "Mutation.balanceFamily":
+		if e.ComplexityRoot.Mutation.BalanceFamily == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_balanceFamily_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.BalanceFamily(childComplexity, args["input"].(model.BalanceFamilyInput)), true
+	case "Mutation.cancelRun":
+		if e.ComplexityRoot.Mutation.CancelRun == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelRun_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelRun(childComplexity, args["input"].(model.CancelRunInput)), true
+	case "Mutation.closeBatch":
+		if e.ComplexityRoot.Mutation.CloseBatch == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_closeBatch_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CloseBatch(childComplexity, args["input"].(model.CloseBatchInput)), true
 	case "Mutation.createApiKey":
 		if e.ComplexityRoot.Mutation.CreateAPIKey == nil {
 			break
@@ -2493,6 +2869,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ImportBalances(childComplexity, args["input"].(model.ImportBalancesInput)), true
+	case "Mutation.openBatch":
+		if e.ComplexityRoot.Mutation.OpenBatch == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_openBatch_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.OpenBatch(childComplexity, args["input"].(model.OpenBatchInput)), true
 	case "Mutation.postAdjustment":
 		if e.ComplexityRoot.Mutation.PostAdjustment == nil {
 			break
@@ -2526,6 +2913,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.PostReceipt(childComplexity, args["input"].(model.PostReceiptInput)), true
+	case "Mutation.reapplyCredit":
+		if e.ComplexityRoot.Mutation.ReapplyCredit == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_reapplyCredit_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReapplyCredit(childComplexity, args["input"].(model.ReapplyCreditInput)), true
+	case "Mutation.resumeRun":
+		if e.ComplexityRoot.Mutation.ResumeRun == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resumeRun_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResumeRun(childComplexity, args["input"].(model.ResumeRunInput)), true
 	case "Mutation.reverseReceipt":
 		if e.ComplexityRoot.Mutation.ReverseReceipt == nil {
 			break
@@ -2570,6 +2979,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetDefaultPolicy(childComplexity, args["input"].(model.SetDefaultPolicyInput)), true
+	case "Mutation.startRun":
+		if e.ComplexityRoot.Mutation.StartRun == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_startRun_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StartRun(childComplexity, args["input"].(model.StartRunInput)), true
 	case "Mutation.transferIncome":
 		if e.ComplexityRoot.Mutation.TransferIncome == nil {
 			break
@@ -2603,6 +3023,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateAgingSettings(childComplexity, args["input"].(model.UpdateAgingSettingsInput)), true
+	case "Mutation.updateBatchSettings":
+		if e.ComplexityRoot.Mutation.UpdateBatchSettings == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateBatchSettings_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateBatchSettings(childComplexity, args["input"].(model.UpdateBatchSettingsInput)), true
+
+	case "OpenBatchPayload.batch":
+		if e.ComplexityRoot.OpenBatchPayload.Batch == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OpenBatchPayload.Batch(childComplexity), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -2701,6 +3139,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Patient.Owed(childComplexity), true
+	case "Patient.transfers":
+		if e.ComplexityRoot.Patient.Transfers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Patient.Transfers(childComplexity), true
 	case "Patient.unallocated":
 		if e.ComplexityRoot.Patient.Unallocated == nil {
 			break
@@ -3032,6 +3476,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.BalanceImports(childComplexity, args["first"].(*int)), true
+	case "Query.batches":
+		if e.ComplexityRoot.Query.Batches == nil {
+			break
+		}
+
+		args, err := ec.field_Query_batches_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Batches(childComplexity, args["filter"].(*model.BatchFilter), args["first"].(*int), args["after"].(*string)), true
 	case "Query.charge":
 		if e.ComplexityRoot.Query.Charge == nil {
 			break
@@ -3116,6 +3571,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Practice(childComplexity), true
+	case "Query.previewReapplyCredit":
+		if e.ComplexityRoot.Query.PreviewReapplyCredit == nil {
+			break
+		}
+
+		args, err := ec.field_Query_previewReapplyCredit_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PreviewReapplyCredit(childComplexity, args["input"].(model.ReapplyCreditInput)), true
 	case "Query.previewReceipt":
 		if e.ComplexityRoot.Query.PreviewReceipt == nil {
 			break
@@ -3138,6 +3604,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.PreviewTransfer(childComplexity, args["input"].(model.TransferInput)), true
+	case "Query.reapplyCandidates":
+		if e.ComplexityRoot.Query.ReapplyCandidates == nil {
+			break
+		}
+
+		args, err := ec.field_Query_reapplyCandidates_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ReapplyCandidates(childComplexity, args["input"].(model.ReapplyCandidatesInput)), true
 	case "Query.receipt":
 		if e.ComplexityRoot.Query.Receipt == nil {
 			break
@@ -3160,6 +3637,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Receipts(childComplexity, args["filter"].(*model.ReceiptFilter), args["first"].(*int), args["after"].(*string)), true
+	case "Query.run":
+		if e.ComplexityRoot.Query.Run == nil {
+			break
+		}
+
+		args, err := ec.field_Query_run_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Run(childComplexity, args["id"].(uuid.UUID)), true
+	case "Query.runs":
+		if e.ComplexityRoot.Query.Runs == nil {
+			break
+		}
+
+		args, err := ec.field_Query_runs_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Runs(childComplexity, args["filter"].(*model.RunFilter), args["first"].(*int), args["after"].(*string)), true
 	case "Query.validatePolicy":
 		if e.ComplexityRoot.Query.ValidatePolicy == nil {
 			break
@@ -3171,6 +3670,75 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.ValidatePolicy(childComplexity, args["document"].(string)), true
+
+	case "ReapplyCandidateLine.charge":
+		if e.ComplexityRoot.ReapplyCandidateLine.Charge == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReapplyCandidateLine.Charge(childComplexity), true
+	case "ReapplyCandidateLine.encounter":
+		if e.ComplexityRoot.ReapplyCandidateLine.Encounter == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReapplyCandidateLine.Encounter(childComplexity), true
+	case "ReapplyCandidateLine.insuranceBalance":
+		if e.ComplexityRoot.ReapplyCandidateLine.InsuranceBalance == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReapplyCandidateLine.InsuranceBalance(childComplexity), true
+	case "ReapplyCandidateLine.owed":
+		if e.ComplexityRoot.ReapplyCandidateLine.Owed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReapplyCandidateLine.Owed(childComplexity), true
+	case "ReapplyCandidateLine.patient":
+		if e.ComplexityRoot.ReapplyCandidateLine.Patient == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReapplyCandidateLine.Patient(childComplexity), true
+
+	case "ReapplyCandidates.asOf":
+		if e.ComplexityRoot.ReapplyCandidates.AsOf == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReapplyCandidates.AsOf(childComplexity), true
+	case "ReapplyCandidates.credits":
+		if e.ComplexityRoot.ReapplyCandidates.Credits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReapplyCandidates.Credits(childComplexity), true
+	case "ReapplyCandidates.guarantor":
+		if e.ComplexityRoot.ReapplyCandidates.Guarantor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReapplyCandidates.Guarantor(childComplexity), true
+	case "ReapplyCandidates.lines":
+		if e.ComplexityRoot.ReapplyCandidates.Lines == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReapplyCandidates.Lines(childComplexity), true
+
+	case "ReapplyCreditPayload.plan":
+		if e.ComplexityRoot.ReapplyCreditPayload.Plan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReapplyCreditPayload.Plan(childComplexity), true
+	case "ReapplyCreditPayload.receipt":
+		if e.ComplexityRoot.ReapplyCreditPayload.Receipt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReapplyCreditPayload.Receipt(childComplexity), true
 
 	case "Receipt.amount":
 		if e.ComplexityRoot.Receipt.Amount == nil {
@@ -3226,6 +3794,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Receipt.PostedAt(childComplexity), true
+	case "Receipt.reallocates":
+		if e.ComplexityRoot.Receipt.Reallocates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Receipt.Reallocates(childComplexity), true
+	case "Receipt.reallocations":
+		if e.ComplexityRoot.Receipt.Reallocations == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Receipt.Reallocations(childComplexity), true
 	case "Receipt.receivedOn":
 		if e.ComplexityRoot.Receipt.ReceivedOn == nil {
 			break
@@ -3381,6 +3961,80 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ReconciliationLine.Rows(childComplexity), true
 
+	case "ResplitPayment.action":
+		if e.ComplexityRoot.ResplitPayment.Action == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResplitPayment.Action(childComplexity), true
+	case "ResplitPayment.adjustment":
+		if e.ComplexityRoot.ResplitPayment.Adjustment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResplitPayment.Adjustment(childComplexity), true
+	case "ResplitPayment.amount":
+		if e.ComplexityRoot.ResplitPayment.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResplitPayment.Amount(childComplexity), true
+	case "ResplitPayment.kind":
+		if e.ComplexityRoot.ResplitPayment.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResplitPayment.Kind(childComplexity), true
+	case "ResplitPayment.pairedWith":
+		if e.ComplexityRoot.ResplitPayment.PairedWith == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResplitPayment.PairedWith(childComplexity), true
+	case "ResplitPayment.receipt":
+		if e.ComplexityRoot.ResplitPayment.Receipt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResplitPayment.Receipt(childComplexity), true
+	case "ResplitPayment.receivedOn":
+		if e.ComplexityRoot.ResplitPayment.ReceivedOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResplitPayment.ReceivedOn(childComplexity), true
+	case "ResplitPayment.resplitReceipt":
+		if e.ComplexityRoot.ResplitPayment.ResplitReceipt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResplitPayment.ResplitReceipt(childComplexity), true
+	case "ResplitPayment.toProduction":
+		if e.ComplexityRoot.ResplitPayment.ToProduction == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResplitPayment.ToProduction(childComplexity), true
+	case "ResplitPayment.toUnearned":
+		if e.ComplexityRoot.ResplitPayment.ToUnearned == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResplitPayment.ToUnearned(childComplexity), true
+	case "ResplitPayment.unallocated":
+		if e.ComplexityRoot.ResplitPayment.Unallocated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResplitPayment.Unallocated(childComplexity), true
+
+	case "ResumeRunPayload.run":
+		if e.ComplexityRoot.ResumeRunPayload.Run == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResumeRunPayload.Run(childComplexity), true
+
 	case "ReverseReceiptPayload.receipt":
 		if e.ComplexityRoot.ReverseReceiptPayload.Receipt == nil {
 			break
@@ -3394,6 +4048,299 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RevokeApiKeyPayload.APIKey(childComplexity), true
+
+	case "Run.allFamilies":
+		if e.ComplexityRoot.Run.AllFamilies == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Run.AllFamilies(childComplexity), true
+	case "Run.amountMoved":
+		if e.ComplexityRoot.Run.AmountMoved == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Run.AmountMoved(childComplexity), true
+	case "Run.asOf":
+		if e.ComplexityRoot.Run.AsOf == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Run.AsOf(childComplexity), true
+	case "Run.attempts":
+		if e.ComplexityRoot.Run.Attempts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Run.Attempts(childComplexity), true
+	case "Run.cancelRequested":
+		if e.ComplexityRoot.Run.CancelRequested == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Run.CancelRequested(childComplexity), true
+	case "Run.createdAt":
+		if e.ComplexityRoot.Run.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Run.CreatedAt(childComplexity), true
+	case "Run.createdBy":
+		if e.ComplexityRoot.Run.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Run.CreatedBy(childComplexity), true
+	case "Run.creditsFound":
+		if e.ComplexityRoot.Run.CreditsFound == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Run.CreditsFound(childComplexity), true
+	case "Run.creditsLeft":
+		if e.ComplexityRoot.Run.CreditsLeft == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Run.CreditsLeft(childComplexity), true
+	case "Run.error":
+		if e.ComplexityRoot.Run.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Run.Error(childComplexity), true
+	case "Run.families":
+		if e.ComplexityRoot.Run.Families == nil {
+			break
+		}
+
+		args, err := ec.field_Run_families_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Run.Families(childComplexity, args["filter"].(*model.RunFamilyFilter), args["first"].(*int), args["after"].(*string)), true
+	case "Run.familiesChanged":
+		if e.ComplexityRoot.Run.FamiliesChanged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Run.FamiliesChanged(childComplexity), true
+	case "Run.familiesDone":
+		if e.ComplexityRoot.Run.FamiliesDone == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Run.FamiliesDone(childComplexity), true
+	case "Run.familiesFailed":
+		if e.ComplexityRoot.Run.FamiliesFailed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Run.FamiliesFailed(childComplexity), true
+	case "Run.familiesSkipped":
+		if e.ComplexityRoot.Run.FamiliesSkipped == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Run.FamiliesSkipped(childComplexity), true
+	case "Run.familiesTotal":
+		if e.ComplexityRoot.Run.FamiliesTotal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Run.FamiliesTotal(childComplexity), true
+	case "Run.finishedAt":
+		if e.ComplexityRoot.Run.FinishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Run.FinishedAt(childComplexity), true
+	case "Run.guarantorIds":
+		if e.ComplexityRoot.Run.GuarantorIDs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Run.GuarantorIDs(childComplexity), true
+	case "Run.id":
+		if e.ComplexityRoot.Run.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Run.ID(childComplexity), true
+	case "Run.kind":
+		if e.ComplexityRoot.Run.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Run.Kind(childComplexity), true
+	case "Run.method":
+		if e.ComplexityRoot.Run.Method == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Run.Method(childComplexity), true
+	case "Run.note":
+		if e.ComplexityRoot.Run.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Run.Note(childComplexity), true
+	case "Run.policy":
+		if e.ComplexityRoot.Run.Policy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Run.Policy(childComplexity), true
+	case "Run.preview":
+		if e.ComplexityRoot.Run.Preview == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Run.Preview(childComplexity), true
+	case "Run.receiptCount":
+		if e.ComplexityRoot.Run.Receipts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Run.Receipts(childComplexity), true
+	case "Run.scope":
+		if e.ComplexityRoot.Run.Scope == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Run.Scope(childComplexity), true
+	case "Run.status":
+		if e.ComplexityRoot.Run.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Run.Status(childComplexity), true
+	case "Run.updatedAt":
+		if e.ComplexityRoot.Run.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Run.UpdatedAt(childComplexity), true
+
+	case "RunConnection.edges":
+		if e.ComplexityRoot.RunConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RunConnection.Edges(childComplexity), true
+	case "RunConnection.pageInfo":
+		if e.ComplexityRoot.RunConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RunConnection.PageInfo(childComplexity), true
+	case "RunConnection.totalCount":
+		if e.ComplexityRoot.RunConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RunConnection.TotalCount(childComplexity), true
+
+	case "RunEdge.cursor":
+		if e.ComplexityRoot.RunEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RunEdge.Cursor(childComplexity), true
+	case "RunEdge.node":
+		if e.ComplexityRoot.RunEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RunEdge.Node(childComplexity), true
+
+	case "RunFamily.amountMoved":
+		if e.ComplexityRoot.RunFamily.AmountMoved == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RunFamily.AmountMoved(childComplexity), true
+	case "RunFamily.creditsFound":
+		if e.ComplexityRoot.RunFamily.CreditsFound == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RunFamily.CreditsFound(childComplexity), true
+	case "RunFamily.creditsLeft":
+		if e.ComplexityRoot.RunFamily.CreditsLeft == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RunFamily.CreditsLeft(childComplexity), true
+	case "RunFamily.guarantor":
+		if e.ComplexityRoot.RunFamily.Guarantor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RunFamily.Guarantor(childComplexity), true
+	case "RunFamily.payments":
+		if e.ComplexityRoot.RunFamily.Payments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RunFamily.Payments(childComplexity), true
+	case "RunFamily.plans":
+		if e.ComplexityRoot.RunFamily.Plans == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RunFamily.Plans(childComplexity), true
+	case "RunFamily.reason":
+		if e.ComplexityRoot.RunFamily.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RunFamily.Reason(childComplexity), true
+	case "RunFamily.receipts":
+		if e.ComplexityRoot.RunFamily.Receipts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RunFamily.Receipts(childComplexity), true
+	case "RunFamily.status":
+		if e.ComplexityRoot.RunFamily.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RunFamily.Status(childComplexity), true
+
+	case "RunFamilyConnection.edges":
+		if e.ComplexityRoot.RunFamilyConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RunFamilyConnection.Edges(childComplexity), true
+	case "RunFamilyConnection.pageInfo":
+		if e.ComplexityRoot.RunFamilyConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RunFamilyConnection.PageInfo(childComplexity), true
+	case "RunFamilyConnection.totalCount":
+		if e.ComplexityRoot.RunFamilyConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RunFamilyConnection.TotalCount(childComplexity), true
+
+	case "RunFamilyEdge.cursor":
+		if e.ComplexityRoot.RunFamilyEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RunFamilyEdge.Cursor(childComplexity), true
+	case "RunFamilyEdge.node":
+		if e.ComplexityRoot.RunFamilyEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RunFamilyEdge.Node(childComplexity), true
 
 	case "SavePolicyPayload.policy":
 		if e.ComplexityRoot.SavePolicyPayload.Policy == nil {
@@ -3464,6 +4411,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Split.UnearnedType(childComplexity), true
 
+	case "StartRunPayload.run":
+		if e.ComplexityRoot.StartRunPayload.Run == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StartRunPayload.Run(childComplexity), true
+
 	case "Subscription.agingUpdated":
 		if e.ComplexityRoot.Subscription.AgingUpdated == nil {
 			break
@@ -3475,6 +4429,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.AgingUpdated(childComplexity, args["input"].(model.AgingInput)), true
+	case "Subscription.runProgress":
+		if e.ComplexityRoot.Subscription.RunProgress == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_runProgress_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.RunProgress(childComplexity, args["id"].(uuid.UUID)), true
 
 	case "TransferIncomePayload.plan":
 		if e.ComplexityRoot.TransferIncomePayload.Plan == nil {
@@ -3488,6 +4453,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TransferIncomePayload.Receipt(childComplexity), true
+
+	case "TransferRow.amount":
+		if e.ComplexityRoot.TransferRow.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TransferRow.Amount(childComplexity), true
+	case "TransferRow.note":
+		if e.ComplexityRoot.TransferRow.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TransferRow.Note(childComplexity), true
+	case "TransferRow.patient":
+		if e.ComplexityRoot.TransferRow.Patient == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TransferRow.Patient(childComplexity), true
+	case "TransferRow.receipt":
+		if e.ComplexityRoot.TransferRow.Receipt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TransferRow.Receipt(childComplexity), true
+	case "TransferRow.receivedOn":
+		if e.ComplexityRoot.TransferRow.ReceivedOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TransferRow.ReceivedOn(childComplexity), true
 
 	case "UndoBalanceImportPayload.import":
 		if e.ComplexityRoot.UndoBalanceImportPayload.Import == nil {
@@ -3528,6 +4524,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.UpdateAgingSettingsPayload.Settings(childComplexity), true
 
+	case "UpdateBatchSettingsPayload.practice":
+		if e.ComplexityRoot.UpdateBatchSettingsPayload.Practice == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpdateBatchSettingsPayload.Practice(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -3541,7 +4544,11 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("AllocateUnearnedInput", ec.unmarshalInputAllocateUnearnedInput),
 			graphql.NewInputUnmarshaler("AllocationInput", ec.unmarshalInputAllocationInput),
 			graphql.NewInputUnmarshaler("AuditEventFilter", ec.unmarshalInputAuditEventFilter),
+			graphql.NewInputUnmarshaler("BalanceFamilyInput", ec.unmarshalInputBalanceFamilyInput),
+			graphql.NewInputUnmarshaler("BatchFilter", ec.unmarshalInputBatchFilter),
+			graphql.NewInputUnmarshaler("CancelRunInput", ec.unmarshalInputCancelRunInput),
 			graphql.NewInputUnmarshaler("ChargeLineInput", ec.unmarshalInputChargeLineInput),
+			graphql.NewInputUnmarshaler("CloseBatchInput", ec.unmarshalInputCloseBatchInput),
 			graphql.NewInputUnmarshaler("CreateApiKeyInput", ec.unmarshalInputCreateApiKeyInput),
 			graphql.NewInputUnmarshaler("CreateGuarantorInput", ec.unmarshalInputCreateGuarantorInput),
 			graphql.NewInputUnmarshaler("CreateLocationInput", ec.unmarshalInputCreateLocationInput),
@@ -3550,19 +4557,28 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("GuarantorFilter", ec.unmarshalInputGuarantorFilter),
 			graphql.NewInputUnmarshaler("ImportBalancesInput", ec.unmarshalInputImportBalancesInput),
 			graphql.NewInputUnmarshaler("ImportBalancesOptions", ec.unmarshalInputImportBalancesOptions),
+			graphql.NewInputUnmarshaler("OpenBatchInput", ec.unmarshalInputOpenBatchInput),
 			graphql.NewInputUnmarshaler("PatientFilter", ec.unmarshalInputPatientFilter),
 			graphql.NewInputUnmarshaler("PostAdjustmentInput", ec.unmarshalInputPostAdjustmentInput),
 			graphql.NewInputUnmarshaler("PostEncounterInput", ec.unmarshalInputPostEncounterInput),
 			graphql.NewInputUnmarshaler("PostReceiptInput", ec.unmarshalInputPostReceiptInput),
+			graphql.NewInputUnmarshaler("ReapplyCandidatesInput", ec.unmarshalInputReapplyCandidatesInput),
+			graphql.NewInputUnmarshaler("ReapplyCreditInput", ec.unmarshalInputReapplyCreditInput),
+			graphql.NewInputUnmarshaler("ReapplyTargetInput", ec.unmarshalInputReapplyTargetInput),
 			graphql.NewInputUnmarshaler("ReceiptFilter", ec.unmarshalInputReceiptFilter),
+			graphql.NewInputUnmarshaler("ResumeRunInput", ec.unmarshalInputResumeRunInput),
 			graphql.NewInputUnmarshaler("ReverseReceiptInput", ec.unmarshalInputReverseReceiptInput),
 			graphql.NewInputUnmarshaler("RevokeApiKeyInput", ec.unmarshalInputRevokeApiKeyInput),
+			graphql.NewInputUnmarshaler("RunFamilyFilter", ec.unmarshalInputRunFamilyFilter),
+			graphql.NewInputUnmarshaler("RunFilter", ec.unmarshalInputRunFilter),
 			graphql.NewInputUnmarshaler("SavePolicyInput", ec.unmarshalInputSavePolicyInput),
 			graphql.NewInputUnmarshaler("SetDefaultPolicyInput", ec.unmarshalInputSetDefaultPolicyInput),
 			graphql.NewInputUnmarshaler("SplitInput", ec.unmarshalInputSplitInput),
+			graphql.NewInputUnmarshaler("StartRunInput", ec.unmarshalInputStartRunInput),
 			graphql.NewInputUnmarshaler("TransferInput", ec.unmarshalInputTransferInput),
 			graphql.NewInputUnmarshaler("UndoBalanceImportInput", ec.unmarshalInputUndoBalanceImportInput),
 			graphql.NewInputUnmarshaler("UpdateAgingSettingsInput", ec.unmarshalInputUpdateAgingSettingsInput),
+			graphql.NewInputUnmarshaler("UpdateBatchSettingsInput", ec.unmarshalInputUpdateBatchSettingsInput),
 		)
 	}
 	first := true
@@ -3655,7 +4671,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "aging.graphqls" "allocation.graphqls" "import.graphqls" "ledger.graphqls" "parties.graphqls" "schema.graphqls" "security.graphqls"
+//go:embed "aging.graphqls" "allocation.graphqls" "credits.graphqls" "import.graphqls" "ledger.graphqls" "parties.graphqls" "schema.graphqls" "security.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -3669,6 +4685,7 @@ func sourceData(filename string) string {
 var sources = []*ast.Source{
 	{Name: "aging.graphqls", Input: sourceData("aging.graphqls"), BuiltIn: false},
 	{Name: "allocation.graphqls", Input: sourceData("allocation.graphqls"), BuiltIn: false},
+	{Name: "credits.graphqls", Input: sourceData("credits.graphqls"), BuiltIn: false},
 	{Name: "import.graphqls", Input: sourceData("import.graphqls"), BuiltIn: false},
 	{Name: "ledger.graphqls", Input: sourceData("ledger.graphqls"), BuiltIn: false},
 	{Name: "parties.graphqls", Input: sourceData("parties.graphqls"), BuiltIn: false},
@@ -3969,6 +4986,30 @@ func (ec *executionContext) childFields_AuditEventEdge(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type AuditEventEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_AvailableCredit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_AvailableCredit_id(ctx, field)
+	case "place":
+		return ec.fieldContext_AvailableCredit_place(ctx, field)
+	case "encounter":
+		return ec.fieldContext_AvailableCredit_encounter(ctx, field)
+	case "amount":
+		return ec.fieldContext_AvailableCredit_amount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AvailableCredit", field.Name)
+}
+
+func (ec *executionContext) childFields_BalanceFamilyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "run":
+		return ec.fieldContext_BalanceFamilyPayload_run(ctx, field)
+	case "family":
+		return ec.fieldContext_BalanceFamilyPayload_family(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BalanceFamilyPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_BalanceImport(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -4037,8 +5078,42 @@ func (ec *executionContext) childFields_Batch(ctx context.Context, field graphql
 		return ec.fieldContext_Batch_openedOn(ctx, field)
 	case "closedAt":
 		return ec.fieldContext_Batch_closedAt(ctx, field)
+	case "open":
+		return ec.fieldContext_Batch_open(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Batch_createdAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Batch", field.Name)
+}
+
+func (ec *executionContext) childFields_BatchConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_BatchConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_BatchConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_BatchConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BatchConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_BatchEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_BatchEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_BatchEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BatchEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_CancelRunPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "run":
+		return ec.fieldContext_CancelRunPayload_run(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CancelRunPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Charge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4085,6 +5160,14 @@ func (ec *executionContext) childFields_Charge(ctx context.Context, field graphq
 		return ec.fieldContext_Charge_postedAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Charge", field.Name)
+}
+
+func (ec *executionContext) childFields_CloseBatchPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "batch":
+		return ec.fieldContext_CloseBatchPayload_batch(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CloseBatchPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_CreateApiKeyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4389,6 +5472,14 @@ func (ec *executionContext) childFields_Location(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type Location", field.Name)
 }
 
+func (ec *executionContext) childFields_OpenBatchPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "batch":
+		return ec.fieldContext_OpenBatchPayload_batch(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OpenBatchPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "hasNextPage":
@@ -4433,6 +5524,8 @@ func (ec *executionContext) childFields_Patient(ctx context.Context, field graph
 		return ec.fieldContext_Patient_charges(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_Patient_createdAt(ctx, field)
+	case "transfers":
+		return ec.fieldContext_Patient_transfers(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Patient", field.Name)
 }
@@ -4577,6 +5670,46 @@ func (ec *executionContext) childFields_Provider(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type Provider", field.Name)
 }
 
+func (ec *executionContext) childFields_ReapplyCandidateLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "charge":
+		return ec.fieldContext_ReapplyCandidateLine_charge(ctx, field)
+	case "patient":
+		return ec.fieldContext_ReapplyCandidateLine_patient(ctx, field)
+	case "encounter":
+		return ec.fieldContext_ReapplyCandidateLine_encounter(ctx, field)
+	case "owed":
+		return ec.fieldContext_ReapplyCandidateLine_owed(ctx, field)
+	case "insuranceBalance":
+		return ec.fieldContext_ReapplyCandidateLine_insuranceBalance(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReapplyCandidateLine", field.Name)
+}
+
+func (ec *executionContext) childFields_ReapplyCandidates(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "guarantor":
+		return ec.fieldContext_ReapplyCandidates_guarantor(ctx, field)
+	case "asOf":
+		return ec.fieldContext_ReapplyCandidates_asOf(ctx, field)
+	case "lines":
+		return ec.fieldContext_ReapplyCandidates_lines(ctx, field)
+	case "credits":
+		return ec.fieldContext_ReapplyCandidates_credits(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReapplyCandidates", field.Name)
+}
+
+func (ec *executionContext) childFields_ReapplyCreditPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "plan":
+		return ec.fieldContext_ReapplyCreditPayload_plan(ctx, field)
+	case "receipt":
+		return ec.fieldContext_ReapplyCreditPayload_receipt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReapplyCreditPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Receipt(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -4607,6 +5740,10 @@ func (ec *executionContext) childFields_Receipt(ctx context.Context, field graph
 		return ec.fieldContext_Receipt_postedAt(ctx, field)
 	case "policy":
 		return ec.fieldContext_Receipt_policy(ctx, field)
+	case "reallocates":
+		return ec.fieldContext_Receipt_reallocates(ctx, field)
+	case "reallocations":
+		return ec.fieldContext_Receipt_reallocations(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Receipt", field.Name)
 }
@@ -4675,6 +5812,42 @@ func (ec *executionContext) childFields_ReconciliationLine(ctx context.Context, 
 	return nil, fmt.Errorf("no field named %q was found under type ReconciliationLine", field.Name)
 }
 
+func (ec *executionContext) childFields_ResplitPayment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "receipt":
+		return ec.fieldContext_ResplitPayment_receipt(ctx, field)
+	case "kind":
+		return ec.fieldContext_ResplitPayment_kind(ctx, field)
+	case "receivedOn":
+		return ec.fieldContext_ResplitPayment_receivedOn(ctx, field)
+	case "amount":
+		return ec.fieldContext_ResplitPayment_amount(ctx, field)
+	case "unallocated":
+		return ec.fieldContext_ResplitPayment_unallocated(ctx, field)
+	case "action":
+		return ec.fieldContext_ResplitPayment_action(ctx, field)
+	case "toProduction":
+		return ec.fieldContext_ResplitPayment_toProduction(ctx, field)
+	case "toUnearned":
+		return ec.fieldContext_ResplitPayment_toUnearned(ctx, field)
+	case "pairedWith":
+		return ec.fieldContext_ResplitPayment_pairedWith(ctx, field)
+	case "adjustment":
+		return ec.fieldContext_ResplitPayment_adjustment(ctx, field)
+	case "resplitReceipt":
+		return ec.fieldContext_ResplitPayment_resplitReceipt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ResplitPayment", field.Name)
+}
+
+func (ec *executionContext) childFields_ResumeRunPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "run":
+		return ec.fieldContext_ResumeRunPayload_run(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ResumeRunPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_ReverseReceiptPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "receipt":
@@ -4689,6 +5862,136 @@ func (ec *executionContext) childFields_RevokeApiKeyPayload(ctx context.Context,
 		return ec.fieldContext_RevokeApiKeyPayload_apiKey(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RevokeApiKeyPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_Run(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Run_id(ctx, field)
+	case "kind":
+		return ec.fieldContext_Run_kind(ctx, field)
+	case "method":
+		return ec.fieldContext_Run_method(ctx, field)
+	case "scope":
+		return ec.fieldContext_Run_scope(ctx, field)
+	case "preview":
+		return ec.fieldContext_Run_preview(ctx, field)
+	case "status":
+		return ec.fieldContext_Run_status(ctx, field)
+	case "policy":
+		return ec.fieldContext_Run_policy(ctx, field)
+	case "asOf":
+		return ec.fieldContext_Run_asOf(ctx, field)
+	case "note":
+		return ec.fieldContext_Run_note(ctx, field)
+	case "allFamilies":
+		return ec.fieldContext_Run_allFamilies(ctx, field)
+	case "guarantorIds":
+		return ec.fieldContext_Run_guarantorIds(ctx, field)
+	case "familiesTotal":
+		return ec.fieldContext_Run_familiesTotal(ctx, field)
+	case "familiesDone":
+		return ec.fieldContext_Run_familiesDone(ctx, field)
+	case "familiesChanged":
+		return ec.fieldContext_Run_familiesChanged(ctx, field)
+	case "familiesSkipped":
+		return ec.fieldContext_Run_familiesSkipped(ctx, field)
+	case "familiesFailed":
+		return ec.fieldContext_Run_familiesFailed(ctx, field)
+	case "receiptCount":
+		return ec.fieldContext_Run_receiptCount(ctx, field)
+	case "creditsFound":
+		return ec.fieldContext_Run_creditsFound(ctx, field)
+	case "amountMoved":
+		return ec.fieldContext_Run_amountMoved(ctx, field)
+	case "creditsLeft":
+		return ec.fieldContext_Run_creditsLeft(ctx, field)
+	case "cancelRequested":
+		return ec.fieldContext_Run_cancelRequested(ctx, field)
+	case "attempts":
+		return ec.fieldContext_Run_attempts(ctx, field)
+	case "error":
+		return ec.fieldContext_Run_error(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_Run_createdBy(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Run_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Run_updatedAt(ctx, field)
+	case "finishedAt":
+		return ec.fieldContext_Run_finishedAt(ctx, field)
+	case "families":
+		return ec.fieldContext_Run_families(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Run", field.Name)
+}
+
+func (ec *executionContext) childFields_RunConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_RunConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_RunConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_RunConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RunConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_RunEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_RunEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_RunEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RunEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_RunFamily(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "guarantor":
+		return ec.fieldContext_RunFamily_guarantor(ctx, field)
+	case "status":
+		return ec.fieldContext_RunFamily_status(ctx, field)
+	case "creditsFound":
+		return ec.fieldContext_RunFamily_creditsFound(ctx, field)
+	case "amountMoved":
+		return ec.fieldContext_RunFamily_amountMoved(ctx, field)
+	case "creditsLeft":
+		return ec.fieldContext_RunFamily_creditsLeft(ctx, field)
+	case "receipts":
+		return ec.fieldContext_RunFamily_receipts(ctx, field)
+	case "reason":
+		return ec.fieldContext_RunFamily_reason(ctx, field)
+	case "plans":
+		return ec.fieldContext_RunFamily_plans(ctx, field)
+	case "payments":
+		return ec.fieldContext_RunFamily_payments(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RunFamily", field.Name)
+}
+
+func (ec *executionContext) childFields_RunFamilyConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_RunFamilyConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_RunFamilyConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_RunFamilyConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RunFamilyConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_RunFamilyEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_RunFamilyEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_RunFamilyEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RunFamilyEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_SavePolicyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4731,6 +6034,14 @@ func (ec *executionContext) childFields_Split(ctx context.Context, field graphql
 	return nil, fmt.Errorf("no field named %q was found under type Split", field.Name)
 }
 
+func (ec *executionContext) childFields_StartRunPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "run":
+		return ec.fieldContext_StartRunPayload_run(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StartRunPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_TransferIncomePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "plan":
@@ -4739,6 +6050,22 @@ func (ec *executionContext) childFields_TransferIncomePayload(ctx context.Contex
 		return ec.fieldContext_TransferIncomePayload_receipt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TransferIncomePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_TransferRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "receipt":
+		return ec.fieldContext_TransferRow_receipt(ctx, field)
+	case "patient":
+		return ec.fieldContext_TransferRow_patient(ctx, field)
+	case "receivedOn":
+		return ec.fieldContext_TransferRow_receivedOn(ctx, field)
+	case "amount":
+		return ec.fieldContext_TransferRow_amount(ctx, field)
+	case "note":
+		return ec.fieldContext_TransferRow_note(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TransferRow", field.Name)
 }
 
 func (ec *executionContext) childFields_UndoBalanceImportPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4769,6 +6096,14 @@ func (ec *executionContext) childFields_UpdateAgingSettingsPayload(ctx context.C
 		return ec.fieldContext_UpdateAgingSettingsPayload_settings(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UpdateAgingSettingsPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_UpdateBatchSettingsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "practice":
+		return ec.fieldContext_UpdateBatchSettingsPayload_practice(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UpdateBatchSettingsPayload", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4901,6 +6236,48 @@ func (ec *executionContext) field_Mutation_allocateUnearned_args(ctx context.Con
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_balanceFamily_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.BalanceFamilyInput, error) {
+			return ec.unmarshalNBalanceFamilyInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐBalanceFamilyInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_cancelRun_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CancelRunInput, error) {
+			return ec.unmarshalNCancelRunInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐCancelRunInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_closeBatch_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CloseBatchInput, error) {
+			return ec.unmarshalNCloseBatchInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐCloseBatchInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createApiKey_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4985,6 +6362,20 @@ func (ec *executionContext) field_Mutation_importBalances_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_openBatch_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.OpenBatchInput, error) {
+			return ec.unmarshalNOpenBatchInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐOpenBatchInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_postAdjustment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5019,6 +6410,34 @@ func (ec *executionContext) field_Mutation_postReceipt_args(ctx context.Context,
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.PostReceiptInput, error) {
 			return ec.unmarshalNPostReceiptInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐPostReceiptInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_reapplyCredit_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ReapplyCreditInput, error) {
+			return ec.unmarshalNReapplyCreditInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐReapplyCreditInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_resumeRun_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ResumeRunInput, error) {
+			return ec.unmarshalNResumeRunInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐResumeRunInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -5083,6 +6502,20 @@ func (ec *executionContext) field_Mutation_setDefaultPolicy_args(ctx context.Con
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_startRun_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.StartRunInput, error) {
+			return ec.unmarshalNStartRunInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐStartRunInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_transferIncome_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5117,6 +6550,20 @@ func (ec *executionContext) field_Mutation_updateAgingSettings_args(ctx context.
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.UpdateAgingSettingsInput, error) {
 			return ec.unmarshalNUpdateAgingSettingsInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐUpdateAgingSettingsInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateBatchSettings_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateBatchSettingsInput, error) {
+			return ec.unmarshalNUpdateBatchSettingsInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐUpdateBatchSettingsInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -5230,6 +6677,36 @@ func (ec *executionContext) field_Query_balanceImports_args(ctx context.Context,
 		return nil, err
 	}
 	args["first"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_batches_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.BatchFilter, error) {
+			return ec.unmarshalOBatchFilter2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐBatchFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
 	return args, nil
 }
 
@@ -5387,6 +6864,20 @@ func (ec *executionContext) field_Query_patients_args(ctx context.Context, rawAr
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_previewReapplyCredit_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ReapplyCreditInput, error) {
+			return ec.unmarshalNReapplyCreditInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐReapplyCreditInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_previewReceipt_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5407,6 +6898,20 @@ func (ec *executionContext) field_Query_previewTransfer_args(ctx context.Context
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.TransferInput, error) {
 			return ec.unmarshalNTransferInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐTransferInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_reapplyCandidates_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ReapplyCandidatesInput, error) {
+			return ec.unmarshalNReapplyCandidatesInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐReapplyCandidatesInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -5459,6 +6964,50 @@ func (ec *executionContext) field_Query_receipts_args(ctx context.Context, rawAr
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_run_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_runs_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.RunFilter, error) {
+			return ec.unmarshalORunFilter2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐRunFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_validatePolicy_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5473,6 +7022,36 @@ func (ec *executionContext) field_Query_validatePolicy_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Run_families_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.RunFamilyFilter, error) {
+			return ec.unmarshalORunFamilyFilter2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐRunFamilyFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Subscription_agingUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5484,6 +7063,20 @@ func (ec *executionContext) field_Subscription_agingUpdated_args(ctx context.Con
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_runProgress_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -8021,6 +9614,116 @@ func (ec *executionContext) fieldContext_AuditEventEdge_node(_ context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _AvailableCredit_id(ctx context.Context, field graphql.CollectedField, obj *ledger.Credit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AvailableCredit_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AvailableCredit_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AvailableCredit", field, false, false, "String")
+}
+
+func (ec *executionContext) _AvailableCredit_place(ctx context.Context, field graphql.CollectedField, obj *ledger.Credit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AvailableCredit_place(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Place, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Place) graphql.Marshaler {
+			return ec.marshalNAllocationPlace2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPlace(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AvailableCredit_place(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AvailableCredit",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AllocationPlace(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AvailableCredit_encounter(ctx context.Context, field graphql.CollectedField, obj *ledger.Credit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AvailableCredit_encounter(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AvailableCredit().Encounter(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Encounter) graphql.Marshaler {
+			return ec.marshalOEncounter2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐEncounter(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AvailableCredit_encounter(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AvailableCredit",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Encounter(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AvailableCredit_amount(ctx context.Context, field graphql.CollectedField, obj *ledger.Credit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AvailableCredit_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AvailableCredit_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AvailableCredit", field, false, false, "Money")
+}
+
 func (ec *executionContext) _Balance_balance(ctx context.Context, field graphql.CollectedField, obj *ledger.Balance) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8134,6 +9837,70 @@ func (ec *executionContext) _Balance_credit(ctx context.Context, field graphql.C
 }
 func (ec *executionContext) fieldContext_Balance_credit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Balance", field, false, false, "Money")
+}
+
+func (ec *executionContext) _BalanceFamilyPayload_run(ctx context.Context, field graphql.CollectedField, obj *model.BalanceFamilyPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceFamilyPayload_run(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Run, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Run) graphql.Marshaler {
+			return ec.marshalNRun2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceFamilyPayload_run(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BalanceFamilyPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Run(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BalanceFamilyPayload_family(ctx context.Context, field graphql.CollectedField, obj *model.BalanceFamilyPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceFamilyPayload_family(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Family, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.RunFamily) graphql.Marshaler {
+			return ec.marshalNRunFamily2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐRunFamily(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceFamilyPayload_family(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BalanceFamilyPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RunFamily(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _BalanceImport_id(ctx context.Context, field graphql.CollectedField, obj *ledger.BalanceImport) (ret graphql.Marshaler) {
@@ -8775,6 +10542,226 @@ func (ec *executionContext) fieldContext_Batch_closedAt(_ context.Context, field
 	return graphql.NewScalarFieldContext("Batch", field, false, false, "DateTime")
 }
 
+func (ec *executionContext) _Batch_open(ctx context.Context, field graphql.CollectedField, obj *ledger.Batch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Batch_open(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Batch().Open(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Batch_open(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Batch", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _Batch_createdAt(ctx context.Context, field graphql.CollectedField, obj *ledger.Batch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Batch_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Batch_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Batch", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _BatchConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.BatchConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BatchConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.BatchEdge) graphql.Marshaler {
+			return ec.marshalNBatchEdge2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐBatchEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BatchConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BatchConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BatchEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BatchConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.BatchConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BatchConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BatchConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BatchConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _BatchConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.BatchConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BatchConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BatchConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BatchConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _BatchEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.BatchEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BatchEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BatchEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BatchEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _BatchEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.BatchEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BatchEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Batch) graphql.Marshaler {
+			return ec.marshalNBatch2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐBatch(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BatchEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "BatchEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Batch(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CancelRunPayload_run(ctx context.Context, field graphql.CollectedField, obj *model.CancelRunPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CancelRunPayload_run(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Run, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Run) graphql.Marshaler {
+			return ec.marshalNRun2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CancelRunPayload_run(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CancelRunPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Run(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Charge_id(ctx context.Context, field graphql.CollectedField, obj *ledger.Charge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9296,6 +11283,38 @@ func (ec *executionContext) _Charge_postedAt(ctx context.Context, field graphql.
 }
 func (ec *executionContext) fieldContext_Charge_postedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Charge", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _CloseBatchPayload_batch(ctx context.Context, field graphql.CollectedField, obj *model.CloseBatchPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CloseBatchPayload_batch(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Batch, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Batch) graphql.Marshaler {
+			return ec.marshalNBatch2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐBatch(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CloseBatchPayload_batch(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CloseBatchPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Batch(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _CreateApiKeyPayload_apiKey(ctx context.Context, field graphql.CollectedField, obj *model.CreateAPIKeyPayload) (ret graphql.Marshaler) {
@@ -12046,6 +14065,358 @@ func (ec *executionContext) fieldContext_Mutation_setDefaultPolicy(ctx context.C
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_reapplyCredit(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_reapplyCredit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ReapplyCredit(ctx, fc.Args["input"].(model.ReapplyCreditInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ReapplyCreditPayload) graphql.Marshaler {
+			return ec.marshalNReapplyCreditPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐReapplyCreditPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_reapplyCredit(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReapplyCreditPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_reapplyCredit_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_openBatch(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_openBatch(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().OpenBatch(ctx, fc.Args["input"].(model.OpenBatchInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.OpenBatchPayload) graphql.Marshaler {
+			return ec.marshalNOpenBatchPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐOpenBatchPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_openBatch(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OpenBatchPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_openBatch_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_closeBatch(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_closeBatch(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CloseBatch(ctx, fc.Args["input"].(model.CloseBatchInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.CloseBatchPayload) graphql.Marshaler {
+			return ec.marshalNCloseBatchPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐCloseBatchPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_closeBatch(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CloseBatchPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_closeBatch_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateBatchSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateBatchSettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateBatchSettings(ctx, fc.Args["input"].(model.UpdateBatchSettingsInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.UpdateBatchSettingsPayload) graphql.Marshaler {
+			return ec.marshalNUpdateBatchSettingsPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐUpdateBatchSettingsPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateBatchSettings(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UpdateBatchSettingsPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateBatchSettings_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_startRun(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_startRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().StartRun(ctx, fc.Args["input"].(model.StartRunInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.StartRunPayload) graphql.Marshaler {
+			return ec.marshalNStartRunPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐStartRunPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_startRun(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StartRunPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_startRun_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cancelRun(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cancelRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CancelRun(ctx, fc.Args["input"].(model.CancelRunInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.CancelRunPayload) graphql.Marshaler {
+			return ec.marshalNCancelRunPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐCancelRunPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cancelRun(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CancelRunPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cancelRun_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_resumeRun(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_resumeRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ResumeRun(ctx, fc.Args["input"].(model.ResumeRunInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ResumeRunPayload) graphql.Marshaler {
+			return ec.marshalNResumeRunPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐResumeRunPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_resumeRun(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ResumeRunPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_resumeRun_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_balanceFamily(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_balanceFamily(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().BalanceFamily(ctx, fc.Args["input"].(model.BalanceFamilyInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.BalanceFamilyPayload) graphql.Marshaler {
+			return ec.marshalNBalanceFamilyPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐBalanceFamilyPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_balanceFamily(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BalanceFamilyPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_balanceFamily_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_importBalances(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12574,6 +14945,38 @@ func (ec *executionContext) fieldContext_Mutation_revokeApiKey(ctx context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _OpenBatchPayload_batch(ctx context.Context, field graphql.CollectedField, obj *model.OpenBatchPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OpenBatchPayload_batch(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Batch, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Batch) graphql.Marshaler {
+			return ec.marshalNBatch2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐBatch(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OpenBatchPayload_batch(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OpenBatchPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Batch(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13013,6 +15416,38 @@ func (ec *executionContext) _Patient_createdAt(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_Patient_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Patient", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Patient_transfers(ctx context.Context, field graphql.CollectedField, obj *ledger.Patient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Patient_transfers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Patient().Transfers(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.TransferRow) graphql.Marshaler {
+			return ec.marshalNTransferRow2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐTransferRowᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Patient_transfers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Patient",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TransferRow(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _PatientConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.PatientConnection) (ret graphql.Marshaler) {
@@ -14393,6 +16828,226 @@ func (ec *executionContext) fieldContext_Query_allocationPolicyDefaults(_ contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_reapplyCandidates(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_reapplyCandidates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ReapplyCandidates(ctx, fc.Args["input"].(model.ReapplyCandidatesInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Candidates) graphql.Marshaler {
+			return ec.marshalNReapplyCandidates2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐCandidates(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_reapplyCandidates(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReapplyCandidates(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_reapplyCandidates_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_previewReapplyCredit(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_previewReapplyCredit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().PreviewReapplyCredit(ctx, fc.Args["input"].(model.ReapplyCreditInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Plan) graphql.Marshaler {
+			return ec.marshalNAllocationPlan2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPlan(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_previewReapplyCredit(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AllocationPlan(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_previewReapplyCredit_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_batches(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_batches(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Batches(ctx, fc.Args["filter"].(*model.BatchFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.BatchConnection) graphql.Marshaler {
+			return ec.marshalNBatchConnection2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐBatchConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_batches(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BatchConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_batches_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_run(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_run(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Run(ctx, fc.Args["id"].(uuid.UUID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Run) graphql.Marshaler {
+			return ec.marshalORun2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐRun(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_run(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Run(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_run_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_runs(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_runs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Runs(ctx, fc.Args["filter"].(*model.RunFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.RunConnection) graphql.Marshaler {
+			return ec.marshalNRunConnection2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐRunConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_runs(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RunConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_runs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_balanceForwardTemplate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15008,6 +17663,331 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _ReapplyCandidateLine_charge(ctx context.Context, field graphql.CollectedField, obj *ledger.CandidateLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReapplyCandidateLine_charge(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ReapplyCandidateLine().Charge(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Charge) graphql.Marshaler {
+			return ec.marshalNCharge2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐCharge(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReapplyCandidateLine_charge(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReapplyCandidateLine",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Charge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReapplyCandidateLine_patient(ctx context.Context, field graphql.CollectedField, obj *ledger.CandidateLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReapplyCandidateLine_patient(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ReapplyCandidateLine().Patient(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Patient) graphql.Marshaler {
+			return ec.marshalNPatient2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPatient(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReapplyCandidateLine_patient(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReapplyCandidateLine",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Patient(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReapplyCandidateLine_encounter(ctx context.Context, field graphql.CollectedField, obj *ledger.CandidateLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReapplyCandidateLine_encounter(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ReapplyCandidateLine().Encounter(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Encounter) graphql.Marshaler {
+			return ec.marshalOEncounter2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐEncounter(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReapplyCandidateLine_encounter(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReapplyCandidateLine",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Encounter(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReapplyCandidateLine_owed(ctx context.Context, field graphql.CollectedField, obj *ledger.CandidateLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReapplyCandidateLine_owed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Owed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReapplyCandidateLine_owed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReapplyCandidateLine", field, false, false, "Money")
+}
+
+func (ec *executionContext) _ReapplyCandidateLine_insuranceBalance(ctx context.Context, field graphql.CollectedField, obj *ledger.CandidateLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReapplyCandidateLine_insuranceBalance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InsuranceBalance, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReapplyCandidateLine_insuranceBalance(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReapplyCandidateLine", field, false, false, "Money")
+}
+
+func (ec *executionContext) _ReapplyCandidates_guarantor(ctx context.Context, field graphql.CollectedField, obj *ledger.Candidates) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReapplyCandidates_guarantor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ReapplyCandidates().Guarantor(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Guarantor) graphql.Marshaler {
+			return ec.marshalNGuarantor2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐGuarantor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReapplyCandidates_guarantor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReapplyCandidates",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Guarantor(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReapplyCandidates_asOf(ctx context.Context, field graphql.CollectedField, obj *ledger.Candidates) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReapplyCandidates_asOf(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AsOf, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Date) graphql.Marshaler {
+			return ec.marshalNDate2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReapplyCandidates_asOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReapplyCandidates", field, false, false, "Date")
+}
+
+func (ec *executionContext) _ReapplyCandidates_lines(ctx context.Context, field graphql.CollectedField, obj *ledger.Candidates) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReapplyCandidates_lines(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ReapplyCandidates().Lines(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.CandidateLine) graphql.Marshaler {
+			return ec.marshalNReapplyCandidateLine2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐCandidateLineᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReapplyCandidates_lines(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReapplyCandidates",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReapplyCandidateLine(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReapplyCandidates_credits(ctx context.Context, field graphql.CollectedField, obj *ledger.Candidates) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReapplyCandidates_credits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ReapplyCandidates().Credits(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.Credit) graphql.Marshaler {
+			return ec.marshalNAvailableCredit2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐCreditᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReapplyCandidates_credits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReapplyCandidates",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AvailableCredit(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReapplyCreditPayload_plan(ctx context.Context, field graphql.CollectedField, obj *model.ReapplyCreditPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReapplyCreditPayload_plan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Plan, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Plan) graphql.Marshaler {
+			return ec.marshalNAllocationPlan2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPlan(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReapplyCreditPayload_plan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReapplyCreditPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AllocationPlan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReapplyCreditPayload_receipt(ctx context.Context, field graphql.CollectedField, obj *model.ReapplyCreditPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReapplyCreditPayload_receipt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Receipt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Receipt) graphql.Marshaler {
+			return ec.marshalNReceipt2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐReceipt(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReapplyCreditPayload_receipt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReapplyCreditPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Receipt(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Receipt_id(ctx context.Context, field graphql.CollectedField, obj *ledger.Receipt) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15379,6 +18359,70 @@ func (ec *executionContext) fieldContext_Receipt_policy(_ context.Context, field
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_PolicyRef(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Receipt_reallocates(ctx context.Context, field graphql.CollectedField, obj *ledger.Receipt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Receipt_reallocates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Receipt().Reallocates(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Receipt) graphql.Marshaler {
+			return ec.marshalOReceipt2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐReceipt(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Receipt_reallocates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Receipt",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Receipt(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Receipt_reallocations(ctx context.Context, field graphql.CollectedField, obj *ledger.Receipt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Receipt_reallocations(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Receipt().Reallocations(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.Receipt) graphql.Marshaler {
+			return ec.marshalNReceipt2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐReceiptᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Receipt_reallocations(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Receipt",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Receipt(ctx, field)
 		},
 	}
 	return fc, nil
@@ -15907,6 +18951,327 @@ func (ec *executionContext) fieldContext_ReconciliationLine_matches(_ context.Co
 	return graphql.NewScalarFieldContext("ReconciliationLine", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _ResplitPayment_receipt(ctx context.Context, field graphql.CollectedField, obj *ledger.ResplitPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResplitPayment_receipt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ResplitPayment().Receipt(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Receipt) graphql.Marshaler {
+			return ec.marshalNReceipt2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐReceipt(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResplitPayment_receipt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ResplitPayment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Receipt(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ResplitPayment_kind(ctx context.Context, field graphql.CollectedField, obj *ledger.ResplitPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResplitPayment_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.ReceiptKind) graphql.Marshaler {
+			return ec.marshalNReceiptKind2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐReceiptKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResplitPayment_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ResplitPayment", field, false, false, "ReceiptKind")
+}
+
+func (ec *executionContext) _ResplitPayment_receivedOn(ctx context.Context, field graphql.CollectedField, obj *ledger.ResplitPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResplitPayment_receivedOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReceivedOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Date) graphql.Marshaler {
+			return ec.marshalNDate2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResplitPayment_receivedOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ResplitPayment", field, false, false, "Date")
+}
+
+func (ec *executionContext) _ResplitPayment_amount(ctx context.Context, field graphql.CollectedField, obj *ledger.ResplitPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResplitPayment_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResplitPayment_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ResplitPayment", field, false, false, "Money")
+}
+
+func (ec *executionContext) _ResplitPayment_unallocated(ctx context.Context, field graphql.CollectedField, obj *ledger.ResplitPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResplitPayment_unallocated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unallocated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResplitPayment_unallocated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ResplitPayment", field, false, false, "Money")
+}
+
+func (ec *executionContext) _ResplitPayment_action(ctx context.Context, field graphql.CollectedField, obj *ledger.ResplitPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResplitPayment_action(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Action, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.ResplitAction) graphql.Marshaler {
+			return ec.marshalNResplitAction2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐResplitAction(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResplitPayment_action(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ResplitPayment", field, false, false, "ResplitAction")
+}
+
+func (ec *executionContext) _ResplitPayment_toProduction(ctx context.Context, field graphql.CollectedField, obj *ledger.ResplitPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResplitPayment_toProduction(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ToProduction, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResplitPayment_toProduction(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ResplitPayment", field, false, false, "Money")
+}
+
+func (ec *executionContext) _ResplitPayment_toUnearned(ctx context.Context, field graphql.CollectedField, obj *ledger.ResplitPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResplitPayment_toUnearned(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ToUnearned, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResplitPayment_toUnearned(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ResplitPayment", field, false, false, "Money")
+}
+
+func (ec *executionContext) _ResplitPayment_pairedWith(ctx context.Context, field graphql.CollectedField, obj *ledger.ResplitPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResplitPayment_pairedWith(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ResplitPayment().PairedWith(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Receipt) graphql.Marshaler {
+			return ec.marshalOReceipt2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐReceipt(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ResplitPayment_pairedWith(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ResplitPayment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Receipt(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ResplitPayment_adjustment(ctx context.Context, field graphql.CollectedField, obj *ledger.ResplitPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResplitPayment_adjustment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ResplitPayment().Adjustment(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Charge) graphql.Marshaler {
+			return ec.marshalOCharge2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐCharge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ResplitPayment_adjustment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ResplitPayment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Charge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ResplitPayment_resplitReceipt(ctx context.Context, field graphql.CollectedField, obj *ledger.ResplitPayment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResplitPayment_resplitReceipt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ResplitPayment().ResplitReceipt(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Receipt) graphql.Marshaler {
+			return ec.marshalOReceipt2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐReceipt(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ResplitPayment_resplitReceipt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ResplitPayment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Receipt(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ResumeRunPayload_run(ctx context.Context, field graphql.CollectedField, obj *model.ResumeRunPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResumeRunPayload_run(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Run, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Run) graphql.Marshaler {
+			return ec.marshalNRun2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResumeRunPayload_run(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ResumeRunPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Run(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ReverseReceiptPayload_receipt(ctx context.Context, field graphql.CollectedField, obj *model.ReverseReceiptPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15966,6 +19331,1207 @@ func (ec *executionContext) fieldContext_RevokeApiKeyPayload_apiKey(_ context.Co
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ApiKey(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Run_id(ctx context.Context, field graphql.CollectedField, obj *ledger.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Run_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Run_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Run", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Run_kind(ctx context.Context, field graphql.CollectedField, obj *ledger.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Run_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.RunKind) graphql.Marshaler {
+			return ec.marshalNRunKind2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐRunKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Run_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Run", field, false, false, "RunKind")
+}
+
+func (ec *executionContext) _Run_method(ctx context.Context, field graphql.CollectedField, obj *ledger.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Run_method(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Run().Method(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.BalanceMethod) graphql.Marshaler {
+			return ec.marshalOBalanceMethod2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐBalanceMethod(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Run_method(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Run", field, true, true, "BalanceMethod")
+}
+
+func (ec *executionContext) _Run_scope(ctx context.Context, field graphql.CollectedField, obj *ledger.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Run_scope(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Run().Scope(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Scope) graphql.Marshaler {
+			return ec.marshalOCreditScope2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐScope(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Run_scope(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Run", field, true, true, "CreditScope")
+}
+
+func (ec *executionContext) _Run_preview(ctx context.Context, field graphql.CollectedField, obj *ledger.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Run_preview(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Preview, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Run_preview(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Run", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Run_status(ctx context.Context, field graphql.CollectedField, obj *ledger.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Run_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.RunStatus) graphql.Marshaler {
+			return ec.marshalNRunStatus2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐRunStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Run_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Run", field, false, false, "RunStatus")
+}
+
+func (ec *executionContext) _Run_policy(ctx context.Context, field graphql.CollectedField, obj *ledger.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Run_policy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Policy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.PolicyRef) graphql.Marshaler {
+			return ec.marshalNPolicyRef2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPolicyRef(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Run_policy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Run",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PolicyRef(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Run_asOf(ctx context.Context, field graphql.CollectedField, obj *ledger.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Run_asOf(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AsOf, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Date) graphql.Marshaler {
+			return ec.marshalNDate2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Run_asOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Run", field, false, false, "Date")
+}
+
+func (ec *executionContext) _Run_note(ctx context.Context, field graphql.CollectedField, obj *ledger.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Run_note(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Run().Note(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Run_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Run", field, true, true, "String")
+}
+
+func (ec *executionContext) _Run_allFamilies(ctx context.Context, field graphql.CollectedField, obj *ledger.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Run_allFamilies(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AllFamilies, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Run_allFamilies(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Run", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Run_guarantorIds(ctx context.Context, field graphql.CollectedField, obj *ledger.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Run_guarantorIds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GuarantorIDs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.ID) graphql.Marshaler {
+			return ec.marshalNID2ᚕgithubᚗcomᚋgoogleᚋuuidᚐUUIDᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Run_guarantorIds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Run", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Run_familiesTotal(ctx context.Context, field graphql.CollectedField, obj *ledger.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Run_familiesTotal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FamiliesTotal, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Run_familiesTotal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Run", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Run_familiesDone(ctx context.Context, field graphql.CollectedField, obj *ledger.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Run_familiesDone(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FamiliesDone, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Run_familiesDone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Run", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Run_familiesChanged(ctx context.Context, field graphql.CollectedField, obj *ledger.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Run_familiesChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FamiliesChanged, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Run_familiesChanged(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Run", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Run_familiesSkipped(ctx context.Context, field graphql.CollectedField, obj *ledger.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Run_familiesSkipped(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FamiliesSkipped, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Run_familiesSkipped(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Run", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Run_familiesFailed(ctx context.Context, field graphql.CollectedField, obj *ledger.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Run_familiesFailed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FamiliesFailed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Run_familiesFailed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Run", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Run_receiptCount(ctx context.Context, field graphql.CollectedField, obj *ledger.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Run_receiptCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Receipts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Run_receiptCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Run", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Run_creditsFound(ctx context.Context, field graphql.CollectedField, obj *ledger.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Run_creditsFound(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreditsFound, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Run_creditsFound(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Run", field, false, false, "Money")
+}
+
+func (ec *executionContext) _Run_amountMoved(ctx context.Context, field graphql.CollectedField, obj *ledger.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Run_amountMoved(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AmountMoved, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Run_amountMoved(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Run", field, false, false, "Money")
+}
+
+func (ec *executionContext) _Run_creditsLeft(ctx context.Context, field graphql.CollectedField, obj *ledger.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Run_creditsLeft(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreditsLeft, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Run_creditsLeft(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Run", field, false, false, "Money")
+}
+
+func (ec *executionContext) _Run_cancelRequested(ctx context.Context, field graphql.CollectedField, obj *ledger.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Run_cancelRequested(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CancelRequested, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Run_cancelRequested(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Run", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Run_attempts(ctx context.Context, field graphql.CollectedField, obj *ledger.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Run_attempts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Attempts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Run_attempts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Run", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Run_error(ctx context.Context, field graphql.CollectedField, obj *ledger.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Run_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Run().Error(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Run_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Run", field, true, true, "String")
+}
+
+func (ec *executionContext) _Run_createdBy(ctx context.Context, field graphql.CollectedField, obj *ledger.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Run_createdBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *uuid.UUID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Run_createdBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Run", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Run_createdAt(ctx context.Context, field graphql.CollectedField, obj *ledger.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Run_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Run_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Run", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Run_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ledger.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Run_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Run_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Run", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Run_finishedAt(ctx context.Context, field graphql.CollectedField, obj *ledger.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Run_finishedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FinishedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Run_finishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Run", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Run_families(ctx context.Context, field graphql.CollectedField, obj *ledger.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Run_families(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Run().Families(ctx, obj, fc.Args["filter"].(*model.RunFamilyFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.RunFamilyConnection) graphql.Marshaler {
+			return ec.marshalNRunFamilyConnection2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐRunFamilyConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Run_families(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Run",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RunFamilyConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Run_families_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RunConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.RunConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RunConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.RunEdge) graphql.Marshaler {
+			return ec.marshalNRunEdge2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐRunEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RunConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RunConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RunEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RunConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.RunConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RunConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RunConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RunConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RunConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.RunConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RunConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RunConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RunConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RunEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.RunEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RunEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RunEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RunEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _RunEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.RunEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RunEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Run) graphql.Marshaler {
+			return ec.marshalNRun2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RunEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RunEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Run(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RunFamily_guarantor(ctx context.Context, field graphql.CollectedField, obj *ledger.RunFamily) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RunFamily_guarantor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RunFamily().Guarantor(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Guarantor) graphql.Marshaler {
+			return ec.marshalNGuarantor2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐGuarantor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RunFamily_guarantor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RunFamily",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Guarantor(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RunFamily_status(ctx context.Context, field graphql.CollectedField, obj *ledger.RunFamily) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RunFamily_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.FamilyStatus) graphql.Marshaler {
+			return ec.marshalNFamilyStatus2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐFamilyStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RunFamily_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RunFamily", field, false, false, "FamilyStatus")
+}
+
+func (ec *executionContext) _RunFamily_creditsFound(ctx context.Context, field graphql.CollectedField, obj *ledger.RunFamily) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RunFamily_creditsFound(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreditsFound, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RunFamily_creditsFound(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RunFamily", field, false, false, "Money")
+}
+
+func (ec *executionContext) _RunFamily_amountMoved(ctx context.Context, field graphql.CollectedField, obj *ledger.RunFamily) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RunFamily_amountMoved(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AmountMoved, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RunFamily_amountMoved(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RunFamily", field, false, false, "Money")
+}
+
+func (ec *executionContext) _RunFamily_creditsLeft(ctx context.Context, field graphql.CollectedField, obj *ledger.RunFamily) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RunFamily_creditsLeft(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreditsLeft, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RunFamily_creditsLeft(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RunFamily", field, false, false, "Money")
+}
+
+func (ec *executionContext) _RunFamily_receipts(ctx context.Context, field graphql.CollectedField, obj *ledger.RunFamily) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RunFamily_receipts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RunFamily().Receipts(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.Receipt) graphql.Marshaler {
+			return ec.marshalNReceipt2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐReceiptᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RunFamily_receipts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RunFamily",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Receipt(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RunFamily_reason(ctx context.Context, field graphql.CollectedField, obj *ledger.RunFamily) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RunFamily_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RunFamily().Reason(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RunFamily_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RunFamily", field, true, true, "String")
+}
+
+func (ec *executionContext) _RunFamily_plans(ctx context.Context, field graphql.CollectedField, obj *ledger.RunFamily) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RunFamily_plans(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RunFamily().Plans(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.Plan) graphql.Marshaler {
+			return ec.marshalNAllocationPlan2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPlanᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RunFamily_plans(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RunFamily",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AllocationPlan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RunFamily_payments(ctx context.Context, field graphql.CollectedField, obj *ledger.RunFamily) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RunFamily_payments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RunFamily().Payments(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.ResplitPayment) graphql.Marshaler {
+			return ec.marshalNResplitPayment2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐResplitPaymentᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RunFamily_payments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RunFamily",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ResplitPayment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RunFamilyConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.RunFamilyConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RunFamilyConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.RunFamilyEdge) graphql.Marshaler {
+			return ec.marshalNRunFamilyEdge2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐRunFamilyEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RunFamilyConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RunFamilyConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RunFamilyEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RunFamilyConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.RunFamilyConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RunFamilyConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RunFamilyConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RunFamilyConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RunFamilyConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.RunFamilyConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RunFamilyConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RunFamilyConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RunFamilyConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RunFamilyEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.RunFamilyEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RunFamilyEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RunFamilyEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RunFamilyEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _RunFamilyEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.RunFamilyEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RunFamilyEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.RunFamily) graphql.Marshaler {
+			return ec.marshalNRunFamily2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐRunFamily(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RunFamilyEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RunFamilyEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RunFamily(ctx, field)
 		},
 	}
 	return fc, nil
@@ -16296,6 +20862,38 @@ func (ec *executionContext) fieldContext_Split_receipt(_ context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _StartRunPayload_run(ctx context.Context, field graphql.CollectedField, obj *model.StartRunPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StartRunPayload_run(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Run, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Run) graphql.Marshaler {
+			return ec.marshalNRun2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StartRunPayload_run(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StartRunPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Run(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Subscription_agingUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
 	return graphql.ResolveFieldStream(
 		ctx,
@@ -16334,6 +20932,50 @@ func (ec *executionContext) fieldContext_Subscription_agingUpdated(ctx context.C
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Subscription_agingUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_runProgress(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_runProgress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().RunProgress(ctx, fc.Args["id"].(uuid.UUID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Run) graphql.Marshaler {
+			return ec.marshalNRun2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_runProgress(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Run(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_runProgress_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -16402,6 +21044,139 @@ func (ec *executionContext) fieldContext_TransferIncomePayload_receipt(_ context
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _TransferRow_receipt(ctx context.Context, field graphql.CollectedField, obj *ledger.TransferRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TransferRow_receipt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.TransferRow().Receipt(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Receipt) graphql.Marshaler {
+			return ec.marshalNReceipt2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐReceipt(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TransferRow_receipt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TransferRow",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Receipt(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TransferRow_patient(ctx context.Context, field graphql.CollectedField, obj *ledger.TransferRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TransferRow_patient(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.TransferRow().Patient(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Patient) graphql.Marshaler {
+			return ec.marshalNPatient2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPatient(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TransferRow_patient(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TransferRow",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Patient(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TransferRow_receivedOn(ctx context.Context, field graphql.CollectedField, obj *ledger.TransferRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TransferRow_receivedOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReceivedOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Date) graphql.Marshaler {
+			return ec.marshalNDate2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TransferRow_receivedOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TransferRow", field, false, false, "Date")
+}
+
+func (ec *executionContext) _TransferRow_amount(ctx context.Context, field graphql.CollectedField, obj *ledger.TransferRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TransferRow_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TransferRow_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TransferRow", field, false, false, "Money")
+}
+
+func (ec *executionContext) _TransferRow_note(ctx context.Context, field graphql.CollectedField, obj *ledger.TransferRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TransferRow_note(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.TransferRow().Note(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TransferRow_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TransferRow", field, true, true, "String")
 }
 
 func (ec *executionContext) _UndoBalanceImportPayload_import(ctx context.Context, field graphql.CollectedField, obj *model.UndoBalanceImportPayload) (ret graphql.Marshaler) {
@@ -16555,6 +21330,38 @@ func (ec *executionContext) fieldContext_UpdateAgingSettingsPayload_settings(_ c
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_AgingSettings(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UpdateBatchSettingsPayload_practice(ctx context.Context, field graphql.CollectedField, obj *model.UpdateBatchSettingsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpdateBatchSettingsPayload_practice(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Practice, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Practice) graphql.Marshaler {
+			return ec.marshalNPractice2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPractice(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UpdateBatchSettingsPayload_practice(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UpdateBatchSettingsPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Practice(ctx, field)
 		},
 	}
 	return fc, nil
@@ -17983,6 +22790,188 @@ func UnmarshalAuditEventFilter(ctx context.Context, raw any) (model.AuditEventFi
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputBalanceFamilyInput(ctx context.Context, obj any) (model.BalanceFamilyInput, error) {
+	var it model.BalanceFamilyInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"guarantorId", "method", "preview", "policy", "params", "asOf", "note", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "guarantorId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("guarantorId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GuarantorID = data
+		case "method":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("method"))
+			data, err := ec.unmarshalNBalanceMethod2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐBalanceMethod(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Method = data
+		case "preview":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("preview"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Preview = data
+		case "policy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policy"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Policy = data
+		case "params":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("params"))
+			data, err := ec.unmarshalOPolicyParams2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Params = data
+		case "asOf":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("asOf"))
+			data, err := ec.unmarshalODate2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AsOf = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalBalanceFamilyInput unmarshals raw into the BalanceFamilyInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalBalanceFamilyInput(ctx context.Context, raw any) (model.BalanceFamilyInput, error) {
+	var out model.BalanceFamilyInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "BalanceFamilyInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputBatchFilter(ctx context.Context, obj any) (model.BatchFilter, error) {
+	var it model.BatchFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"open"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "open":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("open"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Open = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalBatchFilter unmarshals raw into the BatchFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalBatchFilter(ctx context.Context, raw any) (model.BatchFilter, error) {
+	var out model.BatchFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "BatchFilter", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCancelRunInput(ctx context.Context, obj any) (model.CancelRunInput, error) {
+	var it model.CancelRunInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"runId", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "runId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("runId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RunID = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCancelRunInput unmarshals raw into the CancelRunInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCancelRunInput(ctx context.Context, raw any) (model.CancelRunInput, error) {
+	var out model.CancelRunInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CancelRunInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputChargeLineInput(ctx context.Context, obj any) (model.ChargeLineInput, error) {
 	var it model.ChargeLineInput
 	if obj == nil {
@@ -18078,6 +23067,55 @@ func (ec *executionContext) unmarshalInputChargeLineInput(ctx context.Context, o
 func UnmarshalChargeLineInput(ctx context.Context, raw any) (model.ChargeLineInput, error) {
 	var out model.ChargeLineInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "ChargeLineInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCloseBatchInput(ctx context.Context, obj any) (model.CloseBatchInput, error) {
+	var it model.CloseBatchInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"batchId", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "batchId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("batchId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BatchID = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCloseBatchInput unmarshals raw into the CloseBatchInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCloseBatchInput(ctx context.Context, raw any) (model.CloseBatchInput, error) {
+	var out model.CloseBatchInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CloseBatchInput", raw, &out)
 	return out, err
 }
 
@@ -18578,6 +23616,62 @@ func UnmarshalImportBalancesOptions(ctx context.Context, raw any) (model.ImportB
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputOpenBatchInput(ctx context.Context, obj any) (model.OpenBatchInput, error) {
+	var it model.OpenBatchInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "openedOn", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "openedOn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("openedOn"))
+			data, err := ec.unmarshalODate2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OpenedOn = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalOpenBatchInput unmarshals raw into the OpenBatchInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalOpenBatchInput(ctx context.Context, raw any) (model.OpenBatchInput, error) {
+	var out model.OpenBatchInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "OpenBatchInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputPatientFilter(ctx context.Context, obj any) (model.PatientFilter, error) {
 	var it model.PatientFilter
 	if obj == nil {
@@ -18956,6 +24050,237 @@ func UnmarshalPostReceiptInput(ctx context.Context, raw any) (model.PostReceiptI
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputReapplyCandidatesInput(ctx context.Context, obj any) (model.ReapplyCandidatesInput, error) {
+	var it model.ReapplyCandidatesInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"patientId", "sameGuarantor", "additionalPatientIds", "show", "asOf"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "patientId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("patientId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PatientID = data
+		case "sameGuarantor":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sameGuarantor"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SameGuarantor = data
+		case "additionalPatientIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("additionalPatientIds"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋgoogleᚋuuidᚐUUIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdditionalPatientIds = data
+		case "show":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("show"))
+			data, err := ec.unmarshalOCandidateFilter2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐCandidateFilter(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Show = data
+		case "asOf":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("asOf"))
+			data, err := ec.unmarshalODate2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AsOf = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalReapplyCandidatesInput unmarshals raw into the ReapplyCandidatesInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalReapplyCandidatesInput(ctx context.Context, raw any) (model.ReapplyCandidatesInput, error) {
+	var out model.ReapplyCandidatesInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ReapplyCandidatesInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputReapplyCreditInput(ctx context.Context, obj any) (model.ReapplyCreditInput, error) {
+	var it model.ReapplyCreditInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"patientId", "sources", "targets", "additionalPatientIds", "force", "policy", "params", "asOf", "batchId", "note", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "patientId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("patientId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PatientID = data
+		case "sources":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sources"))
+			data, err := ec.unmarshalNString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Sources = data
+		case "targets":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targets"))
+			data, err := ec.unmarshalNReapplyTargetInput2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐReapplyTargetInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Targets = data
+		case "additionalPatientIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("additionalPatientIds"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋgoogleᚋuuidᚐUUIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AdditionalPatientIds = data
+		case "force":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("force"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Force = data
+		case "policy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policy"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Policy = data
+		case "params":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("params"))
+			data, err := ec.unmarshalOPolicyParams2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Params = data
+		case "asOf":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("asOf"))
+			data, err := ec.unmarshalODate2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AsOf = data
+		case "batchId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("batchId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BatchID = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalReapplyCreditInput unmarshals raw into the ReapplyCreditInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalReapplyCreditInput(ctx context.Context, raw any) (model.ReapplyCreditInput, error) {
+	var out model.ReapplyCreditInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ReapplyCreditInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputReapplyTargetInput(ctx context.Context, obj any) (model.ReapplyTargetInput, error) {
+	var it model.ReapplyTargetInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"chargeId", "amount"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "chargeId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("chargeId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChargeID = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalOMoney2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalReapplyTargetInput unmarshals raw into the ReapplyTargetInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalReapplyTargetInput(ctx context.Context, raw any) (model.ReapplyTargetInput, error) {
+	var out model.ReapplyTargetInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ReapplyTargetInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputReceiptFilter(ctx context.Context, obj any) (model.ReceiptFilter, error) {
 	var it model.ReceiptFilter
 	if obj == nil {
@@ -19030,6 +24355,55 @@ func (ec *executionContext) unmarshalInputReceiptFilter(ctx context.Context, obj
 func UnmarshalReceiptFilter(ctx context.Context, raw any) (model.ReceiptFilter, error) {
 	var out model.ReceiptFilter
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "ReceiptFilter", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputResumeRunInput(ctx context.Context, obj any) (model.ResumeRunInput, error) {
+	var it model.ResumeRunInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"runId", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "runId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("runId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RunID = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalResumeRunInput unmarshals raw into the ResumeRunInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalResumeRunInput(ctx context.Context, raw any) (model.ResumeRunInput, error) {
+	var out model.ResumeRunInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ResumeRunInput", raw, &out)
 	return out, err
 }
 
@@ -19149,6 +24523,97 @@ func (ec *executionContext) unmarshalInputRevokeApiKeyInput(ctx context.Context,
 func UnmarshalRevokeApiKeyInput(ctx context.Context, raw any) (model.RevokeAPIKeyInput, error) {
 	var out model.RevokeAPIKeyInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "RevokeApiKeyInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRunFamilyFilter(ctx context.Context, obj any) (model.RunFamilyFilter, error) {
+	var it model.RunFamilyFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"status"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalOFamilyStatus2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐFamilyStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRunFamilyFilter unmarshals raw into the RunFamilyFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRunFamilyFilter(ctx context.Context, raw any) (model.RunFamilyFilter, error) {
+	var out model.RunFamilyFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RunFamilyFilter", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRunFilter(ctx context.Context, obj any) (model.RunFilter, error) {
+	var it model.RunFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"kind", "status"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalORunKind2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐRunKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalORunStatus2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐRunStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRunFilter unmarshals raw into the RunFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRunFilter(ctx context.Context, raw any) (model.RunFilter, error) {
+	var out model.RunFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RunFilter", raw, &out)
 	return out, err
 }
 
@@ -19355,6 +24820,118 @@ func UnmarshalSplitInput(ctx context.Context, raw any) (model.SplitInput, error)
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputStartRunInput(ctx context.Context, obj any) (model.StartRunInput, error) {
+	var it model.StartRunInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"kind", "method", "preview", "guarantorIds", "scope", "policy", "params", "asOf", "note", "batchId", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNRunKind2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐRunKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "method":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("method"))
+			data, err := ec.unmarshalOBalanceMethod2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐBalanceMethod(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Method = data
+		case "preview":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("preview"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Preview = data
+		case "guarantorIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("guarantorIds"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋgoogleᚋuuidᚐUUIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GuarantorIds = data
+		case "scope":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scope"))
+			data, err := ec.unmarshalOCreditScope2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐScope(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Scope = data
+		case "policy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policy"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Policy = data
+		case "params":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("params"))
+			data, err := ec.unmarshalOPolicyParams2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Params = data
+		case "asOf":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("asOf"))
+			data, err := ec.unmarshalODate2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AsOf = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		case "batchId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("batchId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BatchID = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalStartRunInput unmarshals raw into the StartRunInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalStartRunInput(ctx context.Context, raw any) (model.StartRunInput, error) {
+	var out model.StartRunInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "StartRunInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputTransferInput(ctx context.Context, obj any) (model.TransferInput, error) {
 	var it model.TransferInput
 	if obj == nil {
@@ -19534,6 +25111,55 @@ func (ec *executionContext) unmarshalInputUpdateAgingSettingsInput(ctx context.C
 func UnmarshalUpdateAgingSettingsInput(ctx context.Context, raw any) (model.UpdateAgingSettingsInput, error) {
 	var out model.UpdateAgingSettingsInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateAgingSettingsInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdateBatchSettingsInput(ctx context.Context, obj any) (model.UpdateBatchSettingsInput, error) {
+	var it model.UpdateBatchSettingsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"requireBatch", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "requireBatch":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requireBatch"))
+			data, err := ec.unmarshalNBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequireBatch = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateBatchSettingsInput unmarshals raw into the UpdateBatchSettingsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateBatchSettingsInput(ctx context.Context, raw any) (model.UpdateBatchSettingsInput, error) {
+	var out model.UpdateBatchSettingsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateBatchSettingsInput", raw, &out)
 	return out, err
 }
 
@@ -20491,6 +26117,55 @@ func (ec *executionContext) _AuditEventEdge(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var availableCreditImplementors = []string{"AvailableCredit"}
+
+func (ec *executionContext) _AvailableCredit(ctx context.Context, sel ast.SelectionSet, obj *ledger.Credit) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, availableCreditImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AvailableCredit")
+		case "id":
+			out.Values[i] = ec._AvailableCredit_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "place":
+			out.Values[i] = ec._AvailableCredit_place(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "encounter":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AvailableCredit_encounter(ctx, field, obj)
+				})
+		case "amount":
+			out.Values[i] = ec._AvailableCredit_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var balanceImplementors = []string{"Balance"}
 
 func (ec *executionContext) _Balance(ctx context.Context, sel ast.SelectionSet, obj *ledger.Balance) graphql.Marshaler {
@@ -20524,6 +26199,44 @@ func (ec *executionContext) _Balance(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "credit":
 			out.Values[i] = ec._Balance_credit(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var balanceFamilyPayloadImplementors = []string{"BalanceFamilyPayload"}
+
+func (ec *executionContext) _BalanceFamilyPayload(ctx context.Context, sel ast.SelectionSet, obj *model.BalanceFamilyPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, balanceFamilyPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BalanceFamilyPayload")
+		case "run":
+			out.Values[i] = ec._BalanceFamilyPayload_run(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "family":
+			out.Values[i] = ec._BalanceFamilyPayload_family(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -20734,21 +26447,146 @@ func (ec *executionContext) _Batch(ctx context.Context, sel ast.SelectionSet, ob
 		case "id":
 			out.Values[i] = ec._Batch_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "name":
 			out.Values[i] = ec._Batch_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "openedOn":
 			out.Values[i] = ec._Batch_openedOn(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "closedAt":
 			out.Values[i] = ec._Batch_closedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "open":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Batch_open(ctx, field, obj)
+				})
+		case "createdAt":
+			out.Values[i] = ec._Batch_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var batchConnectionImplementors = []string{"BatchConnection"}
+
+func (ec *executionContext) _BatchConnection(ctx context.Context, sel ast.SelectionSet, obj *model.BatchConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, batchConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BatchConnection")
+		case "edges":
+			out.Values[i] = ec._BatchConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._BatchConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._BatchConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var batchEdgeImplementors = []string{"BatchEdge"}
+
+func (ec *executionContext) _BatchEdge(ctx context.Context, sel ast.SelectionSet, obj *model.BatchEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, batchEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BatchEdge")
+		case "cursor":
+			out.Values[i] = ec._BatchEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._BatchEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var cancelRunPayloadImplementors = []string{"CancelRunPayload"}
+
+func (ec *executionContext) _CancelRunPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CancelRunPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, cancelRunPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CancelRunPayload")
+		case "run":
+			out.Values[i] = ec._CancelRunPayload_run(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -20890,6 +26728,39 @@ func (ec *executionContext) _Charge(ctx context.Context, sel ast.SelectionSet, o
 			out.Values[i] = ec._Charge_postedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var closeBatchPayloadImplementors = []string{"CloseBatchPayload"}
+
+func (ec *executionContext) _CloseBatchPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CloseBatchPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, closeBatchPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CloseBatchPayload")
+		case "batch":
+			out.Values[i] = ec._CloseBatchPayload_batch(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -21978,6 +27849,62 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "reapplyCredit":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_reapplyCredit(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "openBatch":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_openBatch(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "closeBatch":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_closeBatch(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateBatchSettings":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateBatchSettings(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startRun":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_startRun(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancelRun":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cancelRun(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resumeRun":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_resumeRun(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "balanceFamily":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_balanceFamily(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "importBalances":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_importBalances(ctx, field)
@@ -22059,6 +27986,39 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_revokeApiKey(ctx, field)
 			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var openBatchPayloadImplementors = []string{"OpenBatchPayload"}
+
+func (ec *executionContext) _OpenBatchPayload(ctx context.Context, sel ast.SelectionSet, obj *model.OpenBatchPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, openBatchPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OpenBatchPayload")
+		case "batch":
+			out.Values[i] = ec._OpenBatchPayload_batch(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -22217,6 +28177,12 @@ func (ec *executionContext) _Patient(ctx context.Context, sel ast.SelectionSet, 
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "transfers":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Patient_transfers(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -22816,6 +28782,36 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_allocationPolicyDefaults(ctx, field)
 				})
+		case "reapplyCandidates":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_reapplyCandidates(ctx, field)
+				})
+		case "previewReapplyCredit":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_previewReapplyCredit(ctx, field)
+				})
+		case "batches":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_batches(ctx, field)
+				})
+		case "run":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_run(ctx, field)
+				})
+		case "runs":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_runs(ctx, field)
+				})
 		case "balanceForwardTemplate":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -22925,6 +28921,151 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 	return out
 }
 
+var reapplyCandidateLineImplementors = []string{"ReapplyCandidateLine"}
+
+func (ec *executionContext) _ReapplyCandidateLine(ctx context.Context, sel ast.SelectionSet, obj *ledger.CandidateLine) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reapplyCandidateLineImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReapplyCandidateLine")
+		case "charge":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ReapplyCandidateLine_charge(ctx, field, obj)
+				})
+		case "patient":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ReapplyCandidateLine_patient(ctx, field, obj)
+				})
+		case "encounter":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ReapplyCandidateLine_encounter(ctx, field, obj)
+				})
+		case "owed":
+			out.Values[i] = ec._ReapplyCandidateLine_owed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "insuranceBalance":
+			out.Values[i] = ec._ReapplyCandidateLine_insuranceBalance(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var reapplyCandidatesImplementors = []string{"ReapplyCandidates"}
+
+func (ec *executionContext) _ReapplyCandidates(ctx context.Context, sel ast.SelectionSet, obj *ledger.Candidates) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reapplyCandidatesImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReapplyCandidates")
+		case "guarantor":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ReapplyCandidates_guarantor(ctx, field, obj)
+				})
+		case "asOf":
+			out.Values[i] = ec._ReapplyCandidates_asOf(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lines":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ReapplyCandidates_lines(ctx, field, obj)
+				})
+		case "credits":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ReapplyCandidates_credits(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var reapplyCreditPayloadImplementors = []string{"ReapplyCreditPayload"}
+
+func (ec *executionContext) _ReapplyCreditPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ReapplyCreditPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reapplyCreditPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReapplyCreditPayload")
+		case "plan":
+			out.Values[i] = ec._ReapplyCreditPayload_plan(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "receipt":
+			out.Values[i] = ec._ReapplyCreditPayload_receipt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var receiptImplementors = []string{"Receipt"}
 
 func (ec *executionContext) _Receipt(ctx context.Context, sel ast.SelectionSet, obj *ledger.Receipt) graphql.Marshaler {
@@ -23014,6 +29155,18 @@ func (ec *executionContext) _Receipt(ctx context.Context, sel ast.SelectionSet, 
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Receipt_policy(ctx, field, obj)
+				})
+		case "reallocates":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Receipt_reallocates(ctx, field, obj)
+				})
+		case "reallocations":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Receipt_reallocations(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -23248,6 +29401,126 @@ func (ec *executionContext) _ReconciliationLine(ctx context.Context, sel ast.Sel
 	return out
 }
 
+var resplitPaymentImplementors = []string{"ResplitPayment"}
+
+func (ec *executionContext) _ResplitPayment(ctx context.Context, sel ast.SelectionSet, obj *ledger.ResplitPayment) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, resplitPaymentImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ResplitPayment")
+		case "receipt":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ResplitPayment_receipt(ctx, field, obj)
+				})
+		case "kind":
+			out.Values[i] = ec._ResplitPayment_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "receivedOn":
+			out.Values[i] = ec._ResplitPayment_receivedOn(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "amount":
+			out.Values[i] = ec._ResplitPayment_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "unallocated":
+			out.Values[i] = ec._ResplitPayment_unallocated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "action":
+			out.Values[i] = ec._ResplitPayment_action(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "toProduction":
+			out.Values[i] = ec._ResplitPayment_toProduction(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "toUnearned":
+			out.Values[i] = ec._ResplitPayment_toUnearned(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pairedWith":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ResplitPayment_pairedWith(ctx, field, obj)
+				})
+		case "adjustment":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ResplitPayment_adjustment(ctx, field, obj)
+				})
+		case "resplitReceipt":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ResplitPayment_resplitReceipt(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var resumeRunPayloadImplementors = []string{"ResumeRunPayload"}
+
+func (ec *executionContext) _ResumeRunPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ResumeRunPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, resumeRunPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ResumeRunPayload")
+		case "run":
+			out.Values[i] = ec._ResumeRunPayload_run(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var reverseReceiptPayloadImplementors = []string{"ReverseReceiptPayload"}
 
 func (ec *executionContext) _ReverseReceiptPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ReverseReceiptPayload) graphql.Marshaler {
@@ -23294,6 +29567,419 @@ func (ec *executionContext) _RevokeApiKeyPayload(ctx context.Context, sel ast.Se
 			out.Values[i] = graphql.MarshalString("RevokeApiKeyPayload")
 		case "apiKey":
 			out.Values[i] = ec._RevokeApiKeyPayload_apiKey(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var runImplementors = []string{"Run"}
+
+func (ec *executionContext) _Run(ctx context.Context, sel ast.SelectionSet, obj *ledger.Run) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, runImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Run")
+		case "id":
+			out.Values[i] = ec._Run_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._Run_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "method":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Run_method(ctx, field, obj)
+				})
+		case "scope":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Run_scope(ctx, field, obj)
+				})
+		case "preview":
+			out.Values[i] = ec._Run_preview(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._Run_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "policy":
+			out.Values[i] = ec._Run_policy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "asOf":
+			out.Values[i] = ec._Run_asOf(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "note":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Run_note(ctx, field, obj)
+				})
+		case "allFamilies":
+			out.Values[i] = ec._Run_allFamilies(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "guarantorIds":
+			out.Values[i] = ec._Run_guarantorIds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "familiesTotal":
+			out.Values[i] = ec._Run_familiesTotal(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "familiesDone":
+			out.Values[i] = ec._Run_familiesDone(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "familiesChanged":
+			out.Values[i] = ec._Run_familiesChanged(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "familiesSkipped":
+			out.Values[i] = ec._Run_familiesSkipped(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "familiesFailed":
+			out.Values[i] = ec._Run_familiesFailed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "receiptCount":
+			out.Values[i] = ec._Run_receiptCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "creditsFound":
+			out.Values[i] = ec._Run_creditsFound(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "amountMoved":
+			out.Values[i] = ec._Run_amountMoved(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "creditsLeft":
+			out.Values[i] = ec._Run_creditsLeft(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "cancelRequested":
+			out.Values[i] = ec._Run_cancelRequested(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "attempts":
+			out.Values[i] = ec._Run_attempts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "error":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Run_error(ctx, field, obj)
+				})
+		case "createdBy":
+			out.Values[i] = ec._Run_createdBy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._Run_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._Run_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "finishedAt":
+			out.Values[i] = ec._Run_finishedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "families":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Run_families(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var runConnectionImplementors = []string{"RunConnection"}
+
+func (ec *executionContext) _RunConnection(ctx context.Context, sel ast.SelectionSet, obj *model.RunConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, runConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RunConnection")
+		case "edges":
+			out.Values[i] = ec._RunConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._RunConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._RunConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var runEdgeImplementors = []string{"RunEdge"}
+
+func (ec *executionContext) _RunEdge(ctx context.Context, sel ast.SelectionSet, obj *model.RunEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, runEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RunEdge")
+		case "cursor":
+			out.Values[i] = ec._RunEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._RunEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var runFamilyImplementors = []string{"RunFamily"}
+
+func (ec *executionContext) _RunFamily(ctx context.Context, sel ast.SelectionSet, obj *ledger.RunFamily) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, runFamilyImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RunFamily")
+		case "guarantor":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RunFamily_guarantor(ctx, field, obj)
+				})
+		case "status":
+			out.Values[i] = ec._RunFamily_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "creditsFound":
+			out.Values[i] = ec._RunFamily_creditsFound(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "amountMoved":
+			out.Values[i] = ec._RunFamily_amountMoved(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "creditsLeft":
+			out.Values[i] = ec._RunFamily_creditsLeft(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "receipts":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RunFamily_receipts(ctx, field, obj)
+				})
+		case "reason":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RunFamily_reason(ctx, field, obj)
+				})
+		case "plans":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RunFamily_plans(ctx, field, obj)
+				})
+		case "payments":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RunFamily_payments(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var runFamilyConnectionImplementors = []string{"RunFamilyConnection"}
+
+func (ec *executionContext) _RunFamilyConnection(ctx context.Context, sel ast.SelectionSet, obj *model.RunFamilyConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, runFamilyConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RunFamilyConnection")
+		case "edges":
+			out.Values[i] = ec._RunFamilyConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._RunFamilyConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._RunFamilyConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var runFamilyEdgeImplementors = []string{"RunFamilyEdge"}
+
+func (ec *executionContext) _RunFamilyEdge(ctx context.Context, sel ast.SelectionSet, obj *model.RunFamilyEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, runFamilyEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RunFamilyEdge")
+		case "cursor":
+			out.Values[i] = ec._RunFamilyEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._RunFamilyEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -23459,6 +30145,39 @@ func (ec *executionContext) _Split(ctx context.Context, sel ast.SelectionSet, ob
 	return out
 }
 
+var startRunPayloadImplementors = []string{"StartRunPayload"}
+
+func (ec *executionContext) _StartRunPayload(ctx context.Context, sel ast.SelectionSet, obj *model.StartRunPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, startRunPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StartRunPayload")
+		case "run":
+			out.Values[i] = ec._StartRunPayload_run(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var subscriptionImplementors = []string{"Subscription"}
 
 func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
@@ -23474,6 +30193,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	switch fields[0].Name {
 	case "agingUpdated":
 		return ec._Subscription_agingUpdated(ctx, fields[0])
+	case "runProgress":
+		return ec._Subscription_runProgress(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
@@ -23500,6 +30221,62 @@ func (ec *executionContext) _TransferIncomePayload(ctx context.Context, sel ast.
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var transferRowImplementors = []string{"TransferRow"}
+
+func (ec *executionContext) _TransferRow(ctx context.Context, sel ast.SelectionSet, obj *ledger.TransferRow) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, transferRowImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TransferRow")
+		case "receipt":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TransferRow_receipt(ctx, field, obj)
+				})
+		case "patient":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TransferRow_patient(ctx, field, obj)
+				})
+		case "receivedOn":
+			out.Values[i] = ec._TransferRow_receivedOn(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "amount":
+			out.Values[i] = ec._TransferRow_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "note":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TransferRow_note(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -23611,6 +30388,39 @@ func (ec *executionContext) _UpdateAgingSettingsPayload(ctx context.Context, sel
 			out.Values[i] = graphql.MarshalString("UpdateAgingSettingsPayload")
 		case "settings":
 			out.Values[i] = ec._UpdateAgingSettingsPayload_settings(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var updateBatchSettingsPayloadImplementors = []string{"UpdateBatchSettingsPayload"}
+
+func (ec *executionContext) _UpdateBatchSettingsPayload(ctx context.Context, sel ast.SelectionSet, obj *model.UpdateBatchSettingsPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, updateBatchSettingsPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UpdateBatchSettingsPayload")
+		case "practice":
+			out.Values[i] = ec._UpdateBatchSettingsPayload_practice(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -24140,6 +30950,22 @@ func (ec *executionContext) marshalNAllocationPlan2githubᚗcomᚋpaysplitᚋpay
 	return ec._AllocationPlan(ctx, sel, &v)
 }
 
+func (ec *executionContext) marshalNAllocationPlan2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPlanᚄ(ctx context.Context, sel ast.SelectionSet, v []ledger.Plan) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAllocationPlan2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPlan(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNAllocationPolicy2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPolicy(ctx context.Context, sel ast.SelectionSet, v ledger.Policy) graphql.Marshaler {
 	return ec._AllocationPolicy(ctx, sel, &v)
 }
@@ -24208,6 +31034,35 @@ func (ec *executionContext) marshalNAuditEventEdge2ᚕgithubᚗcomᚋpaysplitᚋ
 	return ret
 }
 
+func (ec *executionContext) marshalNAvailableCredit2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐCredit(ctx context.Context, sel ast.SelectionSet, v ledger.Credit) graphql.Marshaler {
+	return ec._AvailableCredit(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNAvailableCredit2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐCreditᚄ(ctx context.Context, sel ast.SelectionSet, v []ledger.Credit) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAvailableCredit2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐCredit(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNBalanceFamilyInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐBalanceFamilyInput(ctx context.Context, v any) (model.BalanceFamilyInput, error) {
+	res, err := ec.unmarshalInputBalanceFamilyInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNBalanceFamilyPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐBalanceFamilyPayload(ctx context.Context, sel ast.SelectionSet, v model.BalanceFamilyPayload) graphql.Marshaler {
+	return ec._BalanceFamilyPayload(ctx, sel, &v)
+}
+
 func (ec *executionContext) marshalNBalanceImport2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐBalanceImport(ctx context.Context, sel ast.SelectionSet, v ledger.BalanceImport) graphql.Marshaler {
 	return ec._BalanceImport(ctx, sel, &v)
 }
@@ -24247,6 +31102,49 @@ func (ec *executionContext) marshalNBalanceImportStatus2githubᚗcomᚋpaysplit�
 	return res
 }
 
+func (ec *executionContext) unmarshalNBalanceMethod2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐBalanceMethod(ctx context.Context, v any) (ledger.BalanceMethod, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := ledger.BalanceMethod(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNBalanceMethod2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐBalanceMethod(ctx context.Context, sel ast.SelectionSet, v ledger.BalanceMethod) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "BalanceMethod!")
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNBatch2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐBatch(ctx context.Context, sel ast.SelectionSet, v ledger.Batch) graphql.Marshaler {
+	return ec._Batch(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNBatchConnection2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐBatchConnection(ctx context.Context, sel ast.SelectionSet, v model.BatchConnection) graphql.Marshaler {
+	return ec._BatchConnection(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNBatchEdge2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐBatchEdge(ctx context.Context, sel ast.SelectionSet, v model.BatchEdge) graphql.Marshaler {
+	return ec._BatchEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNBatchEdge2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐBatchEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.BatchEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNBatchEdge2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐBatchEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -24259,6 +31157,15 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 		graphql.AddInvalidNullFromMarshaler(ctx, "Boolean!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNCancelRunInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐCancelRunInput(ctx context.Context, v any) (model.CancelRunInput, error) {
+	res, err := ec.unmarshalInputCancelRunInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCancelRunPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐCancelRunPayload(ctx context.Context, sel ast.SelectionSet, v model.CancelRunPayload) graphql.Marshaler {
+	return ec._CancelRunPayload(ctx, sel, &v)
 }
 
 func (ec *executionContext) marshalNCharge2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐCharge(ctx context.Context, sel ast.SelectionSet, v ledger.Charge) graphql.Marshaler {
@@ -24328,6 +31235,15 @@ func (ec *executionContext) marshalNChargeStatus2githubᚗcomᚋpaysplitᚋpaysp
 		graphql.AddInvalidNullFromMarshaler(ctx, "ChargeStatus!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNCloseBatchInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐCloseBatchInput(ctx context.Context, v any) (model.CloseBatchInput, error) {
+	res, err := ec.unmarshalInputCloseBatchInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCloseBatchPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐCloseBatchPayload(ctx context.Context, sel ast.SelectionSet, v model.CloseBatchPayload) graphql.Marshaler {
+	return ec._CloseBatchPayload(ctx, sel, &v)
 }
 
 func (ec *executionContext) unmarshalNCreateApiKeyInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐCreateAPIKeyInput(ctx context.Context, v any) (model.CreateAPIKeyInput, error) {
@@ -24480,6 +31396,21 @@ func (ec *executionContext) marshalNFamilyLedgerCredit2ᚕgithubᚗcomᚋpayspli
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalNFamilyStatus2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐFamilyStatus(ctx context.Context, v any) (ledger.FamilyStatus, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := ledger.FamilyStatus(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFamilyStatus2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐFamilyStatus(ctx context.Context, sel ast.SelectionSet, v ledger.FamilyStatus) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "FamilyStatus!")
+	}
+	return res
 }
 
 func (ec *executionContext) marshalNGuarantor2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐGuarantor(ctx context.Context, sel ast.SelectionSet, v ledger.Guarantor) graphql.Marshaler {
@@ -24761,6 +31692,15 @@ func (ec *executionContext) marshalNMoney2ᚕgithubᚗcomᚋpaysplitᚋpaysplit�
 	return ret
 }
 
+func (ec *executionContext) unmarshalNOpenBatchInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐOpenBatchInput(ctx context.Context, v any) (model.OpenBatchInput, error) {
+	res, err := ec.unmarshalInputOpenBatchInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNOpenBatchPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐOpenBatchPayload(ctx context.Context, sel ast.SelectionSet, v model.OpenBatchPayload) graphql.Marshaler {
+	return ec._OpenBatchPayload(ctx, sel, &v)
+}
+
 func (ec *executionContext) marshalNPageInfo2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
 	return ec._PageInfo(ctx, sel, &v)
 }
@@ -24939,6 +31879,63 @@ func (ec *executionContext) marshalNProvider2ᚕgithubᚗcomᚋpaysplitᚋpayspl
 	return ret
 }
 
+func (ec *executionContext) marshalNReapplyCandidateLine2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐCandidateLine(ctx context.Context, sel ast.SelectionSet, v ledger.CandidateLine) graphql.Marshaler {
+	return ec._ReapplyCandidateLine(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNReapplyCandidateLine2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐCandidateLineᚄ(ctx context.Context, sel ast.SelectionSet, v []ledger.CandidateLine) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReapplyCandidateLine2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐCandidateLine(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNReapplyCandidates2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐCandidates(ctx context.Context, sel ast.SelectionSet, v ledger.Candidates) graphql.Marshaler {
+	return ec._ReapplyCandidates(ctx, sel, &v)
+}
+
+func (ec *executionContext) unmarshalNReapplyCandidatesInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐReapplyCandidatesInput(ctx context.Context, v any) (model.ReapplyCandidatesInput, error) {
+	res, err := ec.unmarshalInputReapplyCandidatesInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNReapplyCreditInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐReapplyCreditInput(ctx context.Context, v any) (model.ReapplyCreditInput, error) {
+	res, err := ec.unmarshalInputReapplyCreditInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNReapplyCreditPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐReapplyCreditPayload(ctx context.Context, sel ast.SelectionSet, v model.ReapplyCreditPayload) graphql.Marshaler {
+	return ec._ReapplyCreditPayload(ctx, sel, &v)
+}
+
+func (ec *executionContext) unmarshalNReapplyTargetInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐReapplyTargetInput(ctx context.Context, v any) (model.ReapplyTargetInput, error) {
+	res, err := ec.unmarshalInputReapplyTargetInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNReapplyTargetInput2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐReapplyTargetInputᚄ(ctx context.Context, v any) ([]model.ReapplyTargetInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.ReapplyTargetInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNReapplyTargetInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐReapplyTargetInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
 func (ec *executionContext) marshalNReceipt2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐReceipt(ctx context.Context, sel ast.SelectionSet, v ledger.Receipt) graphql.Marshaler {
 	return ec._Receipt(ctx, sel, &v)
 }
@@ -25022,6 +32019,50 @@ func (ec *executionContext) marshalNReconciliationLine2ᚕgithubᚗcomᚋpayspli
 	return ret
 }
 
+func (ec *executionContext) unmarshalNResplitAction2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐResplitAction(ctx context.Context, v any) (ledger.ResplitAction, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := ledger.ResplitAction(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNResplitAction2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐResplitAction(ctx context.Context, sel ast.SelectionSet, v ledger.ResplitAction) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ResplitAction!")
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNResplitPayment2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐResplitPayment(ctx context.Context, sel ast.SelectionSet, v ledger.ResplitPayment) graphql.Marshaler {
+	return ec._ResplitPayment(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNResplitPayment2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐResplitPaymentᚄ(ctx context.Context, sel ast.SelectionSet, v []ledger.ResplitPayment) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNResplitPayment2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐResplitPayment(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNResumeRunInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐResumeRunInput(ctx context.Context, v any) (model.ResumeRunInput, error) {
+	res, err := ec.unmarshalInputResumeRunInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNResumeRunPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐResumeRunPayload(ctx context.Context, sel ast.SelectionSet, v model.ResumeRunPayload) graphql.Marshaler {
+	return ec._ResumeRunPayload(ctx, sel, &v)
+}
+
 func (ec *executionContext) unmarshalNReverseReceiptInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐReverseReceiptInput(ctx context.Context, v any) (model.ReverseReceiptInput, error) {
 	res, err := ec.unmarshalInputReverseReceiptInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -25048,6 +32089,92 @@ func (ec *executionContext) unmarshalNRole2githubᚗcomᚋpaysplitᚋpaysplitᚋ
 
 func (ec *executionContext) marshalNRole2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐRole(ctx context.Context, sel ast.SelectionSet, v model.Role) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNRun2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐRun(ctx context.Context, sel ast.SelectionSet, v ledger.Run) graphql.Marshaler {
+	return ec._Run(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNRunConnection2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐRunConnection(ctx context.Context, sel ast.SelectionSet, v model.RunConnection) graphql.Marshaler {
+	return ec._RunConnection(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNRunEdge2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐRunEdge(ctx context.Context, sel ast.SelectionSet, v model.RunEdge) graphql.Marshaler {
+	return ec._RunEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNRunEdge2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐRunEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.RunEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRunEdge2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐRunEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRunFamily2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐRunFamily(ctx context.Context, sel ast.SelectionSet, v ledger.RunFamily) graphql.Marshaler {
+	return ec._RunFamily(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNRunFamilyConnection2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐRunFamilyConnection(ctx context.Context, sel ast.SelectionSet, v model.RunFamilyConnection) graphql.Marshaler {
+	return ec._RunFamilyConnection(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNRunFamilyEdge2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐRunFamilyEdge(ctx context.Context, sel ast.SelectionSet, v model.RunFamilyEdge) graphql.Marshaler {
+	return ec._RunFamilyEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNRunFamilyEdge2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐRunFamilyEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.RunFamilyEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRunFamilyEdge2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐRunFamilyEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNRunKind2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐRunKind(ctx context.Context, v any) (ledger.RunKind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := ledger.RunKind(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRunKind2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐRunKind(ctx context.Context, sel ast.SelectionSet, v ledger.RunKind) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "RunKind!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNRunStatus2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐRunStatus(ctx context.Context, v any) (ledger.RunStatus, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := ledger.RunStatus(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRunStatus2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐRunStatus(ctx context.Context, sel ast.SelectionSet, v ledger.RunStatus) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "RunStatus!")
+	}
+	return res
 }
 
 func (ec *executionContext) unmarshalNSavePolicyInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐSavePolicyInput(ctx context.Context, v any) (model.SavePolicyInput, error) {
@@ -25108,6 +32235,15 @@ func (ec *executionContext) unmarshalNSplitInput2githubᚗcomᚋpaysplitᚋpaysp
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNStartRunInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐStartRunInput(ctx context.Context, v any) (model.StartRunInput, error) {
+	res, err := ec.unmarshalInputStartRunInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNStartRunPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐStartRunPayload(ctx context.Context, sel ast.SelectionSet, v model.StartRunPayload) graphql.Marshaler {
+	return ec._StartRunPayload(ctx, sel, &v)
+}
+
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -25160,6 +32296,26 @@ func (ec *executionContext) unmarshalNTransferInput2githubᚗcomᚋpaysplitᚋpa
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNTransferRow2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐTransferRow(ctx context.Context, sel ast.SelectionSet, v ledger.TransferRow) graphql.Marshaler {
+	return ec._TransferRow(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNTransferRow2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐTransferRowᚄ(ctx context.Context, sel ast.SelectionSet, v []ledger.TransferRow) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTransferRow2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐTransferRow(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNUndoBalanceImportInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐUndoBalanceImportInput(ctx context.Context, v any) (model.UndoBalanceImportInput, error) {
 	res, err := ec.unmarshalInputUndoBalanceImportInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -25196,6 +32352,15 @@ func (ec *executionContext) unmarshalNUpdateAgingSettingsInput2githubᚗcomᚋpa
 
 func (ec *executionContext) marshalNUpdateAgingSettingsPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐUpdateAgingSettingsPayload(ctx context.Context, sel ast.SelectionSet, v model.UpdateAgingSettingsPayload) graphql.Marshaler {
 	return ec._UpdateAgingSettingsPayload(ctx, sel, &v)
+}
+
+func (ec *executionContext) unmarshalNUpdateBatchSettingsInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐUpdateBatchSettingsInput(ctx context.Context, v any) (model.UpdateBatchSettingsInput, error) {
+	res, err := ec.unmarshalInputUpdateBatchSettingsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUpdateBatchSettingsPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐUpdateBatchSettingsPayload(ctx context.Context, sel ast.SelectionSet, v model.UpdateBatchSettingsPayload) graphql.Marshaler {
+	return ec._UpdateBatchSettingsPayload(ctx, sel, &v)
 }
 
 func (ec *executionContext) unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, v any) (graphql.Upload, error) {
@@ -25467,11 +32632,38 @@ func (ec *executionContext) marshalOBalanceImport2ᚖgithubᚗcomᚋpaysplitᚋp
 	return ec._BalanceImport(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOBalanceMethod2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐBalanceMethod(ctx context.Context, v any) (*ledger.BalanceMethod, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := ledger.BalanceMethod(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOBalanceMethod2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐBalanceMethod(ctx context.Context, sel ast.SelectionSet, v *ledger.BalanceMethod) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
+	return res
+}
+
 func (ec *executionContext) marshalOBatch2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐBatch(ctx context.Context, sel ast.SelectionSet, v *ledger.Batch) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Batch(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOBatchFilter2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐBatchFilter(ctx context.Context, v any) (*model.BatchFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputBatchFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOBoolean2bool(ctx context.Context, v any) (bool, error) {
@@ -25501,6 +32693,25 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	_ = sel
 	_ = ctx
 	res := graphql.MarshalBoolean(*v)
+	return res
+}
+
+func (ec *executionContext) unmarshalOCandidateFilter2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐCandidateFilter(ctx context.Context, v any) (*ledger.CandidateFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := ledger.CandidateFilter(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCandidateFilter2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐCandidateFilter(ctx context.Context, sel ast.SelectionSet, v *ledger.CandidateFilter) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
 	return res
 }
 
@@ -25540,6 +32751,25 @@ func (ec *executionContext) unmarshalOChargeStatus2ᚖgithubᚗcomᚋpaysplitᚋ
 }
 
 func (ec *executionContext) marshalOChargeStatus2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐChargeStatus(ctx context.Context, sel ast.SelectionSet, v *ledger.ChargeStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
+	return res
+}
+
+func (ec *executionContext) unmarshalOCreditScope2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐScope(ctx context.Context, v any) (*ledger.Scope, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := ledger.Scope(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCreditScope2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐScope(ctx context.Context, sel ast.SelectionSet, v *ledger.Scope) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -25611,6 +32841,25 @@ func (ec *executionContext) marshalOEncounterKind2ᚖgithubᚗcomᚋpaysplitᚋp
 	return res
 }
 
+func (ec *executionContext) unmarshalOFamilyStatus2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐFamilyStatus(ctx context.Context, v any) (*ledger.FamilyStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := ledger.FamilyStatus(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOFamilyStatus2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐFamilyStatus(ctx context.Context, sel ast.SelectionSet, v *ledger.FamilyStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
+	return res
+}
+
 func (ec *executionContext) marshalOGuarantor2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐGuarantor(ctx context.Context, sel ast.SelectionSet, v *ledger.Guarantor) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -25624,6 +32873,41 @@ func (ec *executionContext) unmarshalOGuarantorFilter2ᚖgithubᚗcomᚋpaysplit
 	}
 	res, err := ec.unmarshalInputGuarantorFilter(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOID2ᚕgithubᚗcomᚋgoogleᚋuuidᚐUUIDᚄ(ctx context.Context, v any) ([]uuid.UUID, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]uuid.UUID, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOID2ᚕgithubᚗcomᚋgoogleᚋuuidᚐUUIDᚄ(ctx context.Context, sel ast.SelectionSet, v []uuid.UUID) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx context.Context, v any) (*uuid.UUID, error) {
@@ -25832,6 +33116,67 @@ func (ec *executionContext) marshalORole2ᚖgithubᚗcomᚋpaysplitᚋpaysplit�
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalORun2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐRun(ctx context.Context, sel ast.SelectionSet, v *ledger.Run) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Run(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalORunFamilyFilter2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐRunFamilyFilter(ctx context.Context, v any) (*model.RunFamilyFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputRunFamilyFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalORunFilter2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐRunFilter(ctx context.Context, v any) (*model.RunFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputRunFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalORunKind2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐRunKind(ctx context.Context, v any) (*ledger.RunKind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := ledger.RunKind(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalORunKind2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐRunKind(ctx context.Context, sel ast.SelectionSet, v *ledger.RunKind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
+	return res
+}
+
+func (ec *executionContext) unmarshalORunStatus2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐRunStatus(ctx context.Context, v any) (*ledger.RunStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := ledger.RunStatus(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalORunStatus2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐRunStatus(ctx context.Context, sel ast.SelectionSet, v *ledger.RunStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(string(*v))
+	return res
 }
 
 func (ec *executionContext) unmarshalOSplitInput2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐSplitInputᚄ(ctx context.Context, v any) ([]model.SplitInput, error) {

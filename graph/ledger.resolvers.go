@@ -285,6 +285,9 @@ func (r *splitResolver) Receipt(ctx context.Context, obj *ledger.Split) (ledger.
 	return loadersFor(ctx).receipt.Load(ctx, obj.ReceiptID)
 }
 
+// Batch returns BatchResolver implementation.
+func (r *Resolver) Batch() BatchResolver { return &batchResolver{r} }
+
 // Charge returns ChargeResolver implementation.
 func (r *Resolver) Charge() ChargeResolver { return &chargeResolver{r} }
 
@@ -298,6 +301,7 @@ func (r *Resolver) Receipt() ReceiptResolver { return &receiptResolver{r} }
 func (r *Resolver) Split() SplitResolver { return &splitResolver{r} }
 
 type (
+	batchResolver     struct{ *Resolver }
 	chargeResolver    struct{ *Resolver }
 	encounterResolver struct{ *Resolver }
 	receiptResolver   struct{ *Resolver }

@@ -50,6 +50,9 @@ type loaders struct {
 	splitsOfReceipt     *loader[[]ledger.Split]
 	splitsOfPatient     *loader[[]ledger.Split]
 	reversalOf          *loader[ledger.ID]
+	transfersOfPatient  *loader[[]ledger.TransferRow]  // Txfr rows (credits.graphqls)
+	reallocationOf      *loader[ledger.Reallocation]   // by the re-split receipt
+	reallocationsOf     *loader[[]ledger.Reallocation] // by the payment re-split
 
 	chargeBalance    *loader[ledger.ChargeBalance]
 	patientBalance   *loader[ledger.Balance]
@@ -83,6 +86,9 @@ func newLoaders(s ledger.Reader, pid ledger.ID) *loaders {
 		splitsOfReceipt:     groupedBy(s.SplitsOfReceipts, pid, func(v ledger.Split) ledger.ID { return v.ReceiptID }),
 		splitsOfPatient:     groupedBy(s.SplitsOfPatients, pid, func(v ledger.Split) ledger.ID { return v.PatientID }),
 		reversalOf:          mapped(s.ReversalsOf, pid),
+		transfersOfPatient:  groupedBy(s.TransferRows, pid, func(v ledger.TransferRow) ledger.ID { return v.PatientID }),
+		reallocationOf:      byKey(s.Reallocations, pid, func(v ledger.Reallocation) ledger.ID { return v.ReceiptID }),
+		reallocationsOf:     groupedBy(s.ReallocationsOf, pid, func(v ledger.Reallocation) ledger.ID { return v.OriginalID }),
 
 		chargeBalance:    mapped(s.ChargeBalances, pid),
 		patientBalance:   mapped(s.PatientBalances, pid),
@@ -102,6 +108,7 @@ func newLoaders(s ledger.Reader, pid ledger.ID) *loaders {
 		ls.encountersOfPatient.expect(site, p.ID)
 		ls.chargesOfPatient.expect(site, p.ID)
 		ls.splitsOfPatient.expect(site, p.ID)
+		ls.transfersOfPatient.expect(site, p.ID)
 	}
 	encounter := func(site string, e ledger.Encounter) {
 		ls.patient.expect(site, e.PatientID)
@@ -125,6 +132,8 @@ func newLoaders(s ledger.Reader, pid ledger.ID) *loaders {
 		ls.receipt.expect(site, opt(r.ReversesID)...)
 		ls.splitsOfReceipt.expect(site, r.ID)
 		ls.reversalOf.expect(site, r.ID)
+		ls.reallocationOf.expect(site, r.ID)
+		ls.reallocationsOf.expect(site, r.ID)
 	}
 	split := func(site string, sp ledger.Split) {
 		ls.receipt.expect(site, sp.ReceiptID)
@@ -142,6 +151,12 @@ func newLoaders(s ledger.Reader, pid ledger.ID) *loaders {
 	ls.receipt.announce = receipt
 	ls.splitsOfCharge.announce, ls.splitsOfReceipt.announce, ls.splitsOfPatient.announce = each(split), each(split), each(split)
 	ls.reversalOf.announce = func(site string, reversal ledger.ID) { ls.receipt.expect(site, reversal) }
+	ls.transfersOfPatient.announce = each(func(site string, t ledger.TransferRow) {
+		ls.receipt.expect(site, t.ReceiptID)
+		ls.patient.expect(site, t.PatientID)
+	})
+	ls.reallocationOf.announce = func(site string, rl ledger.Reallocation) { ls.receipt.expect(site, rl.OriginalID) }
+	ls.reallocationsOf.announce = each(func(site string, rl ledger.Reallocation) { ls.receipt.expect(site, rl.ReceiptID) })
 	return ls
 }
 

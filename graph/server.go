@@ -57,6 +57,9 @@ func NewServer(l *ledger.Ledger, ready func(context.Context) error, opts ...Opti
 	cfg.Complexity.Query.Guarantors = func(c int, _ *model.GuarantorFilter, first *int, _ *string) int { return page(c, first) }
 	cfg.Complexity.Query.Patients = func(c int, _ *model.PatientFilter, first *int, _ *string) int { return page(c, first) }
 	cfg.Complexity.Query.Receipts = func(c int, _ *model.ReceiptFilter, first *int, _ *string) int { return page(c, first) }
+	cfg.Complexity.Query.Batches = func(c int, _ *model.BatchFilter, first *int, _ *string) int { return page(c, first) }
+	cfg.Complexity.Query.Runs = func(c int, _ *model.RunFilter, first *int, _ *string) int { return page(c, first) }
+	cfg.Complexity.Run.Families = func(c int, _ *model.RunFamilyFilter, first *int, _ *string) int { return page(c, first) }
 	cfg.Complexity.Query.Aging, cfg.Complexity.Subscription.AgingUpdated = agingComplexity, agingComplexity
 
 	gql := handler.New(NewExecutableSchema(cfg))

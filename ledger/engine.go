@@ -230,6 +230,10 @@ func reversed(in rules.Input) rules.Input {
 type planned struct {
 	raw  rules.Plan
 	plan Plan
+	// force: the request let targets receive more than they owe (a
+	// re-apply's force apply, seed 002), so invariant 4's no-overpay half
+	// does not hold for them.
+	force bool
 }
 
 // planFamily asks the policy for a plan for one family. With verify set it
@@ -270,7 +274,7 @@ func planFamily(pol resolvedPolicy, s snapshot, req rules.Request, asOf Date, ve
 		}
 		p.PatientID = &id
 	}
-	return planned{raw: raw, plan: p}, nil
+	return planned{raw: raw, plan: p, force: req.Force}, nil
 }
 
 // rulesError turns the planner's input errors into ledger errors; refusals,
@@ -479,7 +483,7 @@ func (s snapshot) check(pl planned, kind ReceiptKind, amount Money) error {
 		}
 		switch m.To.Kind {
 		case rules.ChargeBucket:
-			if o, ok := owed[m.To.ChargeID]; ok && o.Sign() < 0 {
+			if o, ok := owed[m.To.ChargeID]; ok && o.Sign() < 0 && !pl.force {
 				return fail("no_overpay", "pays charge %s more than it owes", m.To.ChargeID)
 			}
 		}

@@ -140,6 +140,50 @@ type AuditEventFilter struct {
 	To *time.Time `json:"to,omitempty"`
 }
 
+type BalanceFamilyInput struct {
+	GuarantorID uuid.UUID            `json:"guarantorId"`
+	Method      ledger.BalanceMethod `json:"method"`
+	// Plan and report; post nothing.
+	Preview *bool `json:"preview,omitempty"`
+	// Default: the practice's TRANSFER default (INCOME_TRANSFER), fifo (RECREATE_SPLITS).
+	Policy         *string        `json:"policy,omitempty"`
+	Params         map[string]any `json:"params,omitempty"`
+	AsOf           *ledger.Date   `json:"asOf,omitempty"`
+	Note           *string        `json:"note,omitempty"`
+	IdempotencyKey *string        `json:"idempotencyKey,omitempty"`
+}
+
+type BalanceFamilyPayload struct {
+	// The run of this one family, ended.
+	Run    ledger.Run       `json:"run"`
+	Family ledger.RunFamily `json:"family"`
+}
+
+type BatchConnection struct {
+	Edges      []BatchEdge `json:"edges"`
+	PageInfo   PageInfo    `json:"pageInfo"`
+	TotalCount int         `json:"totalCount"`
+}
+
+type BatchEdge struct {
+	Cursor string       `json:"cursor"`
+	Node   ledger.Batch `json:"node"`
+}
+
+type BatchFilter struct {
+	// Only open (true) or only closed (false) batches.
+	Open *bool `json:"open,omitempty"`
+}
+
+type CancelRunInput struct {
+	RunID          uuid.UUID `json:"runId"`
+	IdempotencyKey *string   `json:"idempotencyKey,omitempty"`
+}
+
+type CancelRunPayload struct {
+	Run ledger.Run `json:"run"`
+}
+
 type ChargeLineInput struct {
 	// PROCEDURE (default) or BALANCE_FORWARD (the default on a BALANCE_FORWARD encounter).
 	Kind *ledger.ChargeKind `json:"kind,omitempty"`
@@ -155,6 +199,15 @@ type ChargeLineInput struct {
 	// Default: the encounter's location.
 	LocationID *uuid.UUID `json:"locationId,omitempty"`
 	Note       *string    `json:"note,omitempty"`
+}
+
+type CloseBatchInput struct {
+	BatchID        uuid.UUID `json:"batchId"`
+	IdempotencyKey *string   `json:"idempotencyKey,omitempty"`
+}
+
+type CloseBatchPayload struct {
+	Batch ledger.Batch `json:"batch"`
 }
 
 type CreateAPIKeyInput struct {
@@ -268,6 +321,18 @@ type ImportBalancesPayload struct {
 type Mutation struct {
 }
 
+type OpenBatchInput struct {
+	// Unique among the practice's open batches.
+	Name string `json:"name"`
+	// Default today; not in the future.
+	OpenedOn       *ledger.Date `json:"openedOn,omitempty"`
+	IdempotencyKey *string      `json:"idempotencyKey,omitempty"`
+}
+
+type OpenBatchPayload struct {
+	Batch ledger.Batch `json:"batch"`
+}
+
 // Relay page information.
 type PageInfo struct {
 	HasNextPage     bool    `json:"hasNextPage"`
@@ -372,6 +437,54 @@ type PostReceiptPayload struct {
 type Query struct {
 }
 
+type ReapplyCandidatesInput struct {
+	// The patient whose account the re-apply is entered on.
+	PatientID uuid.UUID `json:"patientId"`
+	// Include the other patients of the patient's guarantor.
+	SameGuarantor *bool `json:"sameGuarantor,omitempty"`
+	// Patients of other guarantors to include (Additional Patient Lookup).
+	AdditionalPatientIds []uuid.UUID `json:"additionalPatientIds,omitempty"`
+	// Default PATIENT_BALANCE.
+	Show *ledger.CandidateFilter `json:"show,omitempty"`
+	// Default today.
+	AsOf *ledger.Date `json:"asOf,omitempty"`
+}
+
+type ReapplyCreditInput struct {
+	// The patient whose account the receipt is entered on; their guarantor's family holds the credits.
+	PatientID uuid.UUID `json:"patientId"`
+	// Credit ids, as reapplyCandidates lists them.
+	Sources []string `json:"sources"`
+	// The lines to pay, in order.
+	Targets []ReapplyTargetInput `json:"targets"`
+	// Patients of other guarantors who may receive the credit; a line of another guarantor's patient not named here is refused.
+	AdditionalPatientIds []uuid.UUID `json:"additionalPatientIds,omitempty"`
+	// Let a target receive more than it owes (force apply): the line then carries the credit.
+	Force *bool `json:"force,omitempty"`
+	// Default same-guarantor, or additional-patient when additionalPatientIds is given.
+	Policy *string        `json:"policy,omitempty"`
+	Params map[string]any `json:"params,omitempty"`
+	// The receipt's date (default today).
+	AsOf *ledger.Date `json:"asOf,omitempty"`
+	// The open batch to post into; required when the practice requires batches.
+	BatchID        *uuid.UUID `json:"batchId,omitempty"`
+	Note           *string    `json:"note,omitempty"`
+	IdempotencyKey *string    `json:"idempotencyKey,omitempty"`
+}
+
+type ReapplyCreditPayload struct {
+	// The plan that was posted (on an idempotent replay, the plan first posted).
+	Plan ledger.Plan `json:"plan"`
+	// The CREDIT_REAPPLY receipt.
+	Receipt ledger.Receipt `json:"receipt"`
+}
+
+type ReapplyTargetInput struct {
+	ChargeID uuid.UUID `json:"chargeId"`
+	// Default: as much as the line owes, as far as the credit goes.
+	Amount *ledger.Money `json:"amount,omitempty"`
+}
+
 type ReceiptConnection struct {
 	Edges      []ReceiptEdge `json:"edges"`
 	PageInfo   PageInfo      `json:"pageInfo"`
@@ -391,6 +504,15 @@ type ReceiptFilter struct {
 	ReceivedFrom *ledger.Date        `json:"receivedFrom,omitempty"`
 	ReceivedTo   *ledger.Date        `json:"receivedTo,omitempty"`
 	BatchID      *uuid.UUID          `json:"batchId,omitempty"`
+}
+
+type ResumeRunInput struct {
+	RunID          uuid.UUID `json:"runId"`
+	IdempotencyKey *string   `json:"idempotencyKey,omitempty"`
+}
+
+type ResumeRunPayload struct {
+	Run ledger.Run `json:"run"`
 }
 
 type ReverseReceiptInput struct {
@@ -414,6 +536,37 @@ type RevokeAPIKeyInput struct {
 
 type RevokeAPIKeyPayload struct {
 	APIKey APIKey `json:"apiKey"`
+}
+
+type RunConnection struct {
+	Edges      []RunEdge `json:"edges"`
+	PageInfo   PageInfo  `json:"pageInfo"`
+	TotalCount int       `json:"totalCount"`
+}
+
+type RunEdge struct {
+	Cursor string     `json:"cursor"`
+	Node   ledger.Run `json:"node"`
+}
+
+type RunFamilyConnection struct {
+	Edges      []RunFamilyEdge `json:"edges"`
+	PageInfo   PageInfo        `json:"pageInfo"`
+	TotalCount int             `json:"totalCount"`
+}
+
+type RunFamilyEdge struct {
+	Cursor string           `json:"cursor"`
+	Node   ledger.RunFamily `json:"node"`
+}
+
+type RunFamilyFilter struct {
+	Status *ledger.FamilyStatus `json:"status,omitempty"`
+}
+
+type RunFilter struct {
+	Kind   *ledger.RunKind   `json:"kind,omitempty"`
+	Status *ledger.RunStatus `json:"status,omitempty"`
 }
 
 type SavePolicyInput struct {
@@ -452,6 +605,33 @@ type SplitInput struct {
 	CrossFamily *bool `json:"crossFamily,omitempty"`
 	// Pay the charge more than it owes, leaving a credit on the line.
 	Force *bool `json:"force,omitempty"`
+}
+
+type StartRunInput struct {
+	Kind ledger.RunKind `json:"kind"`
+	// BALANCE only (required there).
+	Method *ledger.BalanceMethod `json:"method,omitempty"`
+	// Plan every family and report; post nothing.
+	Preview *bool `json:"preview,omitempty"`
+	// The families; default every family of the practice when the run starts.
+	GuarantorIds []uuid.UUID `json:"guarantorIds,omitempty"`
+	// CREDIT_MANAGEMENT only; default GUARANTOR.
+	Scope *ledger.Scope `json:"scope,omitempty"`
+	// Default: same-guarantor (credit management), the practice's TRANSFER default (INCOME_TRANSFER), fifo (RECREATE_SPLITS).
+	Policy *string        `json:"policy,omitempty"`
+	Params map[string]any `json:"params,omitempty"`
+	// The plans' date (default today); RECREATE_SPLITS dates each re-split with its payment.
+	AsOf *ledger.Date `json:"asOf,omitempty"`
+	// The receipts' note; credit management requires one.
+	Note *string `json:"note,omitempty"`
+	// CREDIT_MANAGEMENT only: the open batch its receipts post into.
+	BatchID        *uuid.UUID `json:"batchId,omitempty"`
+	IdempotencyKey *string    `json:"idempotencyKey,omitempty"`
+}
+
+type StartRunPayload struct {
+	// The run, RUNNING (on an idempotent replay, the run first started, as it stands now).
+	Run ledger.Run `json:"run"`
 }
 
 type Subscription struct {
@@ -496,6 +676,16 @@ type UpdateAgingSettingsInput struct {
 
 type UpdateAgingSettingsPayload struct {
 	Settings ledger.AgingSettings `json:"settings"`
+}
+
+type UpdateBatchSettingsInput struct {
+	// Every receipt posted must name an open batch.
+	RequireBatch   bool    `json:"requireBatch"`
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+}
+
+type UpdateBatchSettingsPayload struct {
+	Practice ledger.Practice `json:"practice"`
 }
 
 type Role string

@@ -15,40 +15,42 @@ import (
 // Runs: the runs table, each family's result, the families still to do, and
 // the session lock that says a server is running a run.
 
-const runColumns = `id, kind, coalesce(method, '') AS method, preview, status, request, all_families, policy_name, policy_version,
+const runColumns = `id, kind, coalesce(method, '') AS method, preview, status, request, all_families,
+	CASE WHEN all_families THEN '{}' ELSE guarantor_ids END::text[] AS guarantor_ids, policy_name, policy_version,
 	as_of, families_total, families_done, families_changed, families_skipped, families_failed, receipts,
 	credits_found, amount_moved, credits_left, cancel_requested, attempts, coalesce(error, '') AS error,
 	created_by, created_at, updated_at, finished_at`
 
 // runRow is a runs row as scanned.
 type runRow struct {
-	ID              ledger.ID    `db:"id"`
-	Kind            string       `db:"kind"`
-	Method          string       `db:"method"`
-	Preview         bool         `db:"preview"`
-	Status          string       `db:"status"`
-	Request         []byte       `db:"request"`
-	AllFamilies     bool         `db:"all_families"`
-	PolicyName      string       `db:"policy_name"`
-	PolicyVersion   int          `db:"policy_version"`
-	AsOf            ledger.Date  `db:"as_of"`
-	FamiliesTotal   int          `db:"families_total"`
-	FamiliesDone    int          `db:"families_done"`
-	FamiliesChanged int          `db:"families_changed"`
-	FamiliesSkipped int          `db:"families_skipped"`
-	FamiliesFailed  int          `db:"families_failed"`
-	Receipts        int          `db:"receipts"`
-	CreditsFound    ledger.Money `db:"credits_found"`
-	AmountMoved     ledger.Money `db:"amount_moved"`
-	CreditsLeft     ledger.Money `db:"credits_left"`
-	CancelRequested bool         `db:"cancel_requested"`
-	Attempts        int          `db:"attempts"`
-	Error           string       `db:"error"`
-	CreatedBy       *ledger.ID   `db:"created_by"`
-	CreatedAt       time.Time    `db:"created_at"`
-	UpdatedAt       time.Time    `db:"updated_at"`
-	FinishedAt      *time.Time   `db:"finished_at"`
-	SortKey         string       `db:"sort_key"`
+	ID              ledger.ID      `db:"id"`
+	Kind            string         `db:"kind"`
+	Method          string         `db:"method"`
+	Preview         bool           `db:"preview"`
+	Status          string         `db:"status"`
+	Request         []byte         `db:"request"`
+	AllFamilies     bool           `db:"all_families"`
+	GuarantorIDs    pq.StringArray `db:"guarantor_ids"` // the families named; empty for all families
+	PolicyName      string         `db:"policy_name"`
+	PolicyVersion   int            `db:"policy_version"`
+	AsOf            ledger.Date    `db:"as_of"`
+	FamiliesTotal   int            `db:"families_total"`
+	FamiliesDone    int            `db:"families_done"`
+	FamiliesChanged int            `db:"families_changed"`
+	FamiliesSkipped int            `db:"families_skipped"`
+	FamiliesFailed  int            `db:"families_failed"`
+	Receipts        int            `db:"receipts"`
+	CreditsFound    ledger.Money   `db:"credits_found"`
+	AmountMoved     ledger.Money   `db:"amount_moved"`
+	CreditsLeft     ledger.Money   `db:"credits_left"`
+	CancelRequested bool           `db:"cancel_requested"`
+	Attempts        int            `db:"attempts"`
+	Error           string         `db:"error"`
+	CreatedBy       *ledger.ID     `db:"created_by"`
+	CreatedAt       time.Time      `db:"created_at"`
+	UpdatedAt       time.Time      `db:"updated_at"`
+	FinishedAt      *time.Time     `db:"finished_at"`
+	SortKey         string         `db:"sort_key"`
 }
 
 func (r runRow) run() (ledger.Run, error) {
@@ -61,6 +63,10 @@ func (r runRow) run() (ledger.Run, error) {
 		CancelRequested: r.CancelRequested, Attempts: r.Attempts, Error: r.Error, CreatedBy: r.CreatedBy,
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, FinishedAt: r.FinishedAt}
 	out.Policy.Builtin = isBuiltin(r.PolicyName)
+	var err error
+	if out.GuarantorIDs, err = parseIDs(r.GuarantorIDs); err != nil {
+		return ledger.Run{}, err
+	}
 	return out, nil
 }
 

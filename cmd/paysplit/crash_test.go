@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -13,13 +14,34 @@ import (
 
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
+
+	"github.com/paysplit/paysplit/ledger"
 )
 
 // crashServer is paysplit serve running as a process of its own.
 type crashServer struct {
 	cmd  *exec.Cmd
-	out  *bytes.Buffer
+	out  *syncBuffer
 	done chan error
+}
+
+// syncBuffer is a bytes.Buffer the server's output may be written to while
+// a test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // buildPaysplit builds this command into a temporary directory.
@@ -33,9 +55,15 @@ func buildPaysplit(t *testing.T) string {
 
 func startServe(t *testing.T, bin, url, addr string) *crashServer {
 	t.Helper()
-	s := &crashServer{out: &bytes.Buffer{}, done: make(chan error, 1)}
+	return startServeEnv(t, bin, url, addr)
+}
+
+// startServeEnv is startServe with more environment (NAME=value).
+func startServeEnv(t *testing.T, bin, url, addr string, env ...string) *crashServer {
+	t.Helper()
+	s := &crashServer{out: &syncBuffer{}, done: make(chan error, 1)}
 	s.cmd = exec.Command(bin, "serve", "--database-url", url, "--addr", addr)
-	s.cmd.Env = append(os.Environ(), "DATABASE_URL=", "PAYSPLIT_DATABASE_URL=")
+	s.cmd.Env = append(append(os.Environ(), "DATABASE_URL=", "PAYSPLIT_DATABASE_URL="), env...)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	require.NoError(t, s.cmd.Start())
 	go func() { s.done <- s.cmd.Wait() }()
@@ -178,4 +206,167 @@ func TestCrashMidBurstOfReceipts(t *testing.T) {
 	require.Len(t, edges, 1)
 	want := decimal.New(10000-300*int64(n), -2).StringFixed(2)
 	require.Equal(t, want, edges[0].(map[string]any)["node"].(map[string]any)["balance"], "100.00 charged, 3.00 received %d times", n)
+}
+
+const (
+	crashStartRun = `mutation Start($in: StartRunInput!) { startRun(input: $in) { run { id status familiesTotal } } }`
+	crashResume   = `mutation Resume($in: ResumeRunInput!) { resumeRun(input: $in) { run { id status } } }`
+)
+
+// runState is a run as the database holds it.
+type runState struct {
+	Status string `db:"status"`
+	Total  int    `db:"families_total"`
+	Done   int    `db:"families_done"`
+	Error  string `db:"error"`
+}
+
+// balancerRunSetup adds n unbalanced families to the practice and starts a
+// practice-wide INCOME_TRANSFER run on the server; it returns the run's id
+// and every family's total before the run.
+func balancerRunSetup(t *testing.T, p *practiceDB, addr string, n int) (string, map[ledger.ID]string) {
+	t.Helper()
+	unbalancedFamilies(t, p.f, n)
+	totals := familyTotals(t, p)
+	status, body, err := gql(&http.Client{}, addr, p.key, crashStartRun, map[string]any{"in": map[string]any{
+		"kind": "BALANCE", "method": "INCOME_TRANSFER", "policy": "fifo", "note": "crash test"}})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, status)
+	require.Nil(t, body["errors"], "%v", body)
+	run := body["data"].(map[string]any)["startRun"].(map[string]any)["run"].(map[string]any)
+	require.Equal(t, float64(n+1), run["familiesTotal"])
+	return run["id"].(string), totals
+}
+
+func familyTotals(t *testing.T, p *practiceDB) map[ledger.ID]string {
+	t.Helper()
+	var gids []ledger.ID
+	require.NoError(t, p.db.Select(&gids, `SELECT id FROM guarantors WHERE practice_id = $1`, p.f.Actor.PracticeID))
+	b, err := p.f.Store.GuarantorBalances(context.Background(), p.f.Actor.PracticeID, gids)
+	require.NoError(t, err)
+	out := map[ledger.ID]string{}
+	for _, g := range gids {
+		out[g] = b[g].Balance.String()
+	}
+	return out
+}
+
+func readRun(t *testing.T, p *practiceDB, id string) runState {
+	t.Helper()
+	var r runState
+	require.NoError(t, p.db.Get(&r, `SELECT status, families_total, families_done, coalesce(error, '') AS error FROM runs
+		WHERE practice_id = $1 AND id = $2`, p.f.Actor.PracticeID, id))
+	return r
+}
+
+// committedConsistently checks that what the run says it committed is what
+// the ledger holds: one result per family done, and every transfer receipt
+// is one a recorded family result names (no batch half-written).
+func committedConsistently(t *testing.T, p *practiceDB, id string) int {
+	t.Helper()
+	pid := p.f.Actor.PracticeID
+	r := readRun(t, p, id)
+	var results, changed, orphans int
+	require.NoError(t, p.db.Get(&results, `SELECT count(*) FROM run_families WHERE practice_id = $1 AND run_id = $2`, pid, id))
+	require.Equal(t, r.Done, results, "families done = family results")
+	require.NoError(t, p.db.Get(&changed, `SELECT count(*) FROM run_families WHERE practice_id = $1 AND run_id = $2 AND status = 'CHANGED'`, pid, id))
+	require.Equal(t, changed, countReceipts(t, p.db, pid, ledger.ReceiptTransfer), "one transfer per changed family")
+	require.NoError(t, p.db.Get(&orphans, `SELECT count(*) FROM receipts r WHERE r.practice_id = $1 AND r.kind = 'TRANSFER'
+		AND NOT EXISTS (SELECT 1 FROM run_families f WHERE f.practice_id = r.practice_id AND r.id = ANY (f.receipt_ids))`, pid))
+	require.Zero(t, orphans, "a transfer no family result names")
+	var twice []string
+	require.NoError(t, p.db.Select(&twice, `SELECT pa.guarantor_id::text FROM receipts r
+		JOIN splits s ON s.practice_id = r.practice_id AND s.receipt_id = r.id
+		JOIN patients pa ON pa.practice_id = s.practice_id AND pa.id = s.patient_id
+		WHERE r.practice_id = $1 AND r.kind = 'TRANSFER' GROUP BY pa.guarantor_id HAVING count(DISTINCT r.id) > 1`, pid))
+	require.Empty(t, twice, "families balanced twice")
+	return r.Done
+}
+
+// SIGKILL in the middle of a practice-wide balancer run: the families
+// already committed stay committed (with their results), the restarted
+// server marks the run INTERRUPTED, resuming it does the rest, no family is
+// balanced twice and no family's total changes.
+func TestCrashMidBalancerRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and kills the server")
+	}
+	p := newPracticeDB(t)
+	bin := buildPaysplit(t)
+	addr := freeAddr(t)
+	// One family per transaction, so that the kill lands between commits.
+	srv := startServeEnv(t, bin, p.url, addr, "PAYSPLIT_RUN_BATCH=1")
+	const n = 60
+	id, totals := balancerRunSetup(t, p, addr, n)
+	eventually(t, "the run commits a few families", func() bool { return readRun(t, p, id).Done >= 3 })
+	require.NoError(t, srv.cmd.Process.Signal(syscall.SIGKILL))
+	<-srv.done
+
+	killed := readRun(t, p, id)
+	require.Equal(t, "RUNNING", killed.Status, "nobody said the run stopped")
+	require.Less(t, killed.Done, n+1, "the kill came after the whole run")
+	require.Equal(t, killed.Done, committedConsistently(t, p, id))
+	t.Logf("SIGKILL after %d of %d families", killed.Done, killed.Total)
+	// The killed server's PostgreSQL session (and with it its lock on the
+	// run) ends once its backend sees the connection gone; recovery at the
+	// next start relies on that, so wait for it.
+	runID, err := ledger.ParseID(id)
+	require.NoError(t, err)
+	eventually(t, "the killed server's lock on the run is released", func() bool {
+		claim, ok, err := p.f.Store.ClaimRun(context.Background(), p.f.Actor.PracticeID, runID)
+		require.NoError(t, err)
+		if ok {
+			claim.Release()
+		}
+		return ok
+	})
+
+	srv = startServe(t, bin, p.url, addr)
+	after := readRun(t, p, id)
+	require.Equal(t, "INTERRUPTED", after.Status, "the restarted server recovered the run")
+	require.Contains(t, after.Error, "resume it to continue")
+	require.Equal(t, killed.Done, after.Done, "the committed families stay committed")
+	require.Contains(t, srv.out.String(), "run marked INTERRUPTED")
+	require.Contains(t, srv.out.String(), id)
+
+	status, body, err := gql(&http.Client{}, addr, p.key, crashResume, map[string]any{"in": map[string]any{"runId": id}})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, status)
+	require.Nil(t, body["errors"], "%v", body)
+	eventually(t, "the resumed run completes", func() bool { return readRun(t, p, id).Status == "COMPLETED" })
+	require.Equal(t, n+1, committedConsistently(t, p, id))
+	require.Equal(t, n, countReceipts(t, p.db, p.f.Actor.PracticeID, ledger.ReceiptTransfer))
+	require.Equal(t, totals, familyTotals(t, p), "a transfer never changes a family's total")
+}
+
+// SIGTERM in the middle of a run: the server stops it at a batch boundary
+// and marks it INTERRUPTED on its way out (no recovery needed); resuming it
+// from the command line completes it.
+func TestServeStopsRunOnShutdown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and stops the server")
+	}
+	p := newPracticeDB(t)
+	bin := buildPaysplit(t)
+	addr := freeAddr(t)
+	srv := startServeEnv(t, bin, p.url, addr, "PAYSPLIT_RUN_BATCH=1")
+	const n = 60
+	id, totals := balancerRunSetup(t, p, addr, n)
+	eventually(t, "the run commits a few families", func() bool { return readRun(t, p, id).Done >= 2 })
+	require.NoError(t, srv.cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, <-srv.done, "serve exits cleanly: %s", srv.out.String())
+
+	stopped := readRun(t, p, id)
+	require.Equal(t, "INTERRUPTED", stopped.Status, "marked by the server as it stopped")
+	require.Less(t, stopped.Done, n+1)
+	committedConsistently(t, p, id)
+	t.Logf("SIGTERM: stopped after %d of %d families", stopped.Done, stopped.Total)
+
+	var out bytes.Buffer
+	err := runRuns(context.Background(), []string{"resume", id, "--quiet", "--database-url", p.url, "--practice", p.f.Actor.PracticeID.String()},
+		&out, &bytes.Buffer{})
+	require.NoError(t, err, out.String())
+	require.Equal(t, "COMPLETED", readRun(t, p, id).Status)
+	require.Equal(t, n+1, committedConsistently(t, p, id))
+	require.Equal(t, totals, familyTotals(t, p))
 }

@@ -6,6 +6,9 @@
 //	                       (--size small|medium|large [--seed N]: a synthetic practice)
 //	paysplit keys          create, list and revoke API keys (keys.go)
 //	paysplit import        import balances from a prior system (import.go)
+//	paysplit credits       credit management over a practice (credits.go)
+//	paysplit balance       the family balancer over a practice (credits.go)
+//	paysplit runs          show or resume a run (credits.go)
 //	paysplit bench         run the benchmark harness
 //
 // With no --database-url (or DATABASE_URL), paysplit starts a private
@@ -65,11 +68,17 @@ func run(ctx context.Context, args []string) error {
 		return runBench(ctx, args)
 	case "import":
 		return runImport(ctx, args, os.Stdout, os.Stderr) // import.go
+	case "credits":
+		return runCredits(ctx, args, os.Stdout, os.Stderr) // credits.go
+	case "balance":
+		return runBalance(ctx, args, os.Stdout, os.Stderr) // credits.go
+	case "runs":
+		return runRuns(ctx, args, os.Stdout, os.Stderr) // credits.go
 	case "help":
-		fmt.Println("usage: paysplit [serve|migrate|demo|keys|import|bench] [flags]; paysplit <command> -h for flags")
+		fmt.Println("usage: paysplit [serve|migrate|demo|keys|import|credits|balance|runs|bench] [flags]; paysplit <command> -h for flags")
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (serve, migrate, demo, keys, import, bench)", cmd)
+	return fmt.Errorf("unknown command %q (serve, migrate, demo, keys, import, credits, balance, runs, bench)", cmd)
 }
 
 // env returns the environment variable or a default.
@@ -174,6 +183,10 @@ func serve(ctx context.Context, args []string) error {
 		defRate = n
 	}
 	rate := fs.Int("rate-limit", defRate, "requests per minute per API key, in bursts of as many; 0: no limit (env PAYSPLIT_RATE_LIMIT)")
+	runBatch, err := runBatchFlag(fs)
+	if err != nil {
+		return err
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -182,7 +195,14 @@ func serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer d.close()
-	l := ledger.New(d.store)
+	l := ledger.New(d.store, ledger.WithRunBatch(*runBatch))
+	// Runs left RUNNING by a server that died are marked INTERRUPTED (their
+	// committed families stay); runs stop at a batch boundary on the way out,
+	// before the database closes (credits.go).
+	if err := recoverRuns(ctx, l); err != nil {
+		return err
+	}
+	defer stopRuns(l, 15*time.Second)
 	if d.cluster != nil {
 		if err := firstStart(ctx, l, d.store, db.dataDir); err != nil {
 			return err
@@ -223,7 +243,9 @@ func serve(ctx context.Context, args []string) error {
 	if err := gs.Close(shutdownCtx); err != nil { // websockets: Shutdown leaves them open
 		slog.Warn("closing subscriptions", "err", err)
 	}
-	return srv.Shutdown(shutdownCtx)
+	err = srv.Shutdown(shutdownCtx)
+	stopRunsBy(shutdownCtx, l)
+	return err
 }
 
 // firstStart loads the demo practice into an empty private database and

@@ -29,6 +29,11 @@
 //   - subscriptions: N websocket subscribers to agingUpdated (50, 300 or
 //     1,000 by size); the time from posting a receipt until each has its
 //     update, held to an absolute p99 bound (there is no baseline).
+//   - credit-management, balance: a committing practice-wide run (credit
+//     management; the family balancer by INCOME_TRANSFER and by
+//     RECREATE_SPLITS) in a fresh clone of the loaded practice, against
+//     reading every family's charges, splits and receipts plus a COPY of the
+//     split rows the run posted into a bare table.
 //
 // Without a database URL the harness starts a throwaway local PostgreSQL
 // (localpg). It creates its own databases on the server and drops them when
@@ -50,7 +55,7 @@ import (
 )
 
 // Workloads lists the workloads in the order they run by default.
-var Workloads = []string{"receipts", "nested-query", "load", "import", "aging", "subscriptions"}
+var Workloads = []string{"receipts", "nested-query", "load", "import", "aging", "subscriptions", "credit-management", "balance"}
 
 // Options configures Run. Zero fields take the defaults noted.
 type Options struct {
@@ -274,6 +279,10 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 			rs, err = e.aging(ctx)
 		case "subscriptions":
 			rs, err = e.subscriptions(ctx)
+		case "credit-management":
+			rs, err = e.creditManagement(ctx) // balance.go
+		case "balance":
+			rs, err = e.balance(ctx) // balance.go
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", w, err)

@@ -19,8 +19,9 @@ import (
 // works end to end: the practice loads, receipts post over HTTP, pgbench
 // runs, the nested query answers and its statements are counted, the
 // load is timed against raw COPY, a balance-forward file is imported, the
-// aging report is timed against its aggregate, and websocket subscribers
-// receive a live aging update. It asserts what was measured, never how
+// aging report is timed against its aggregate, websocket subscribers
+// receive a live aging update, and credit management and the balancer
+// (both methods) commit practice-wide runs. It asserts what was measured, never how
 // fast.
 func TestRunSmall(t *testing.T) {
 	rep, err := bench.Run(context.Background(), bench.Options{
@@ -44,7 +45,8 @@ func TestRunSmall(t *testing.T) {
 		require.InDelta(t, r.Operation.Value/r.Baseline.Value, r.Ratio, 1e-9, r.Workload)
 	}
 	want := []string{"receipts", "load", "import", "aging as of today", "aging as of a year ago",
-		"subscriptions N=50 p50", "subscriptions N=50 p99", "subscriptions N=50 max"}
+		"subscriptions N=50 p50", "subscriptions N=50 p99", "subscriptions N=50 max",
+		"credit-management", "balance INCOME_TRANSFER", "balance RECREATE_SPLITS"}
 	for _, n := range []string{"10", "100", "500"} {
 		want = append(want, "nested-query statements first="+n, "nested-query latency first="+n)
 	}
@@ -64,6 +66,11 @@ func TestRunSmall(t *testing.T) {
 	require.Equal(t, 1.0, first.Ratio)
 	for _, n := range []string{"100", "500"} {
 		require.Equal(t, first.Operation.Value, byName["nested-query statements first="+n].Baseline.Value)
+	}
+	// The runs committed, changed families, and say so in their notes.
+	for _, w := range []string{"credit-management", "balance INCOME_TRANSFER", "balance RECREATE_SPLITS"} {
+		require.Regexp(t, `^run COMPLETED: 40 families, [1-9]\d* changed, \d+ skipped or unchanged, 0 failed; [1-9]\d* receipts and [1-9]\d* splits posted`,
+			byName[w].Notes[0], w)
 	}
 	require.NotEmpty(t, rep.Machine.PostgreSQL)
 	require.Positive(t, rep.Machine.Cores)

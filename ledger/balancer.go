@@ -292,8 +292,13 @@ func planRecreate(pol resolvedPolicy, s snapshot, fc familyContext, params map[s
 			n.resolved, pos.resolved = true, true
 			n.report.Action, n.report.PairedWith = ResplitPaired, &pos.id
 			pos.report.Action, pos.report.PairedWith = ResplitPaired, &n.id
+			// Both stay where they are and net out: neither's money is
+			// there for the others.
 			for _, k := range pos.keys {
-				pool[k] = pool[k].Sub(pos.held[k]) // it stays where it is
+				pool[k] = pool[k].Sub(pos.held[k])
+			}
+			for _, k := range n.keys {
+				pool[k] = pool[k].Sub(n.held[k])
 			}
 			continue
 		}
@@ -321,8 +326,10 @@ func planRecreate(pol resolvedPolicy, s snapshot, fc familyContext, params map[s
 
 	// Re-split each payment in turn, as a new receipt of that amount against
 	// the lines and only the splits re-created before it (§3.6 step 4).
-	base := s
-	bf := s.family
+	// The lines as the negative payments' postings leave them (a refund on
+	// an adjustment has paid it), without the money on no line.
+	base := withPostings(s, ps)
+	bf := base.family
 	bf.Splits = slices.DeleteFunc(slices.Clone(bf.Splits), func(sp PostedSplit) bool { return sp.ChargeID == nil })
 	base.family = bf
 	for _, p := range pays {
@@ -348,7 +355,7 @@ func planRecreate(pol resolvedPolicy, s snapshot, fc familyContext, params map[s
 		if err != nil {
 			return out, err
 		}
-		if err := s.check(planned{raw: pl.raw, plan: re}, ReceiptTransfer, Money{}); err != nil {
+		if err := withPostings(s, ps).check(planned{raw: pl.raw, plan: re}, ReceiptTransfer, Money{}); err != nil {
 			return out, err
 		}
 		p.report.Action = ResplitToProduction
@@ -503,6 +510,28 @@ func resplitPlan(auto Plan, p *payment, g ID, ref PolicyRef) (Plan, error) {
 		}
 	}
 	return out, nil
+}
+
+// withPostings returns s with the splits of the family's earlier postings
+// in this plan added, so that a posting is checked against the ledger as
+// the ones before it leave it (a refund put onto an adjustment gives its
+// money back to unallocated before the payments are re-split).
+func withPostings(s snapshot, ps []posting) snapshot {
+	if len(ps) == 0 {
+		return s
+	}
+	f := s.family
+	f.Splits = slices.Clone(f.Splits)
+	for _, p := range ps {
+		for _, sp := range p.plan.Splits {
+			f.Splits = append(f.Splits, PostedSplit{
+				Split: Split{Amount: sp.Amount, Code: sp.Code, PatientID: sp.PatientID, ProviderID: sp.ProviderID,
+					LocationID: sp.LocationID, ChargeID: sp.ChargeID, UnearnedTypeID: sp.UnearnedTypeID},
+				ReceiptKind: p.kind, ReceivedOn: p.plan.AsOf})
+		}
+	}
+	s.family = f
+	return s
 }
 
 // checkDraws checks a family's re-splits together: what they take from

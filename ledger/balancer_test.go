@@ -1,0 +1,177 @@
+package ledger_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/paysplit/paysplit/ledger"
+	"github.com/paysplit/paysplit/ledger/ledgertest"
+)
+
+// receive posts a receipt of kind on p, dated on, whose one split is
+// unallocated.
+func receive(t *testing.T, f *ledgertest.Practice, p ledger.Patient, kind ledger.ReceiptKind, on, amount string) ledger.Receipt {
+	t.Helper()
+	d := ledger.MustDate(on)
+	r, err := f.Ledger.PostReceipt(context.Background(), f.Actor, ledger.NewReceipt{Kind: kind, PatientID: &p.ID,
+		Amount: ledger.MustMoney(amount), ReceivedOn: &d, Splits: []ledger.NewSplit{ledgertest.Unallocated(amount)}})
+	require.NoError(t, err)
+	return r
+}
+
+// unallocated is the patient's unallocated money.
+func unallocated(t *testing.T, f *ledgertest.Practice, p ledger.Patient) ledger.Money {
+	t.Helper()
+	var s string
+	require.NoError(t, f.Store.DB().Get(&s, `SELECT coalesce(sum(amount), 0)::numeric(14,2)::text FROM splits
+		WHERE practice_id = $1 AND patient_id = $2 AND charge_id IS NULL AND unearned_type_id IS NULL`, f.Actor.PracticeID, p.ID))
+	return ledger.MustMoney(s)
+}
+
+// TestRecreateSplitsNegativePayments (seed 003; allocation-rules.md §3.6):
+// a refund is offset by an equal positive payment (both stay as they are)
+// or goes onto a negative adjustment of its amount; every other payment's
+// unallocated money is re-split onto production, oldest line first, dated
+// with the payment, which keeps its date and amount. The family's total
+// does not change, and a second run proposes nothing.
+func TestRecreateSplitsNegativePayments(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := ledgertest.NewPractice(t, ledgertest.NewDB(t))
+	ann := f.Family(t, "Ann")[0]
+	first := f.Visit(t, ann, "2026-03-01", "100.00")[0]
+	second := f.Visit(t, ann, "2026-04-01", "50.00")[0]
+	on := ledger.MustDate("2026-04-02")
+	adj, err := f.Ledger.PostAdjustment(ctx, f.Actor, ledger.NewAdjustment{PatientID: &ann.ID, Amount: ledger.MustMoney("-30.00"),
+		Code: "COURTESY", ServiceDate: &on})
+	require.NoError(t, err)
+	pay := receive(t, f, ann, ledger.ReceiptPatientPayment, "2026-03-10", "80.00")
+	refund := receive(t, f, ann, ledger.ReceiptRefund, "2026-03-20", "-20.00")
+	offset := receive(t, f, ann, ledger.ReceiptPatientPayment, "2026-03-25", "20.00")
+	onAdj := receive(t, f, ann, ledger.ReceiptRefund, "2026-04-03", "-30.00")
+	before := guarantorBalance(t, f, ann.GuarantorID)
+	requireMoney(t, "70.00", before.Balance) // 150.00 - 30.00 of production, 50.00 received net
+
+	in := ledger.FamilyBalancing{GuarantorID: ann.GuarantorID, Method: ledger.MethodRecreateSplits, Note: "recreate"}
+	prev := in
+	prev.Preview = true
+	_, pfam, err := f.Ledger.BalanceFamily(ctx, f.Actor, prev)
+	require.NoError(t, err)
+	_, fam, err := f.Ledger.BalanceFamily(ctx, f.Actor, in)
+	require.NoError(t, err)
+	require.Equal(t, ledger.FamilyChanged, fam.Status, fam.Reason)
+	requireMoney(t, pfam.AmountMoved.String(), fam.AmountMoved, "the preview said what the commit did")
+
+	pays, err := fam.Payments()
+	require.NoError(t, err)
+	byID := map[ledger.ID]ledger.ResplitPayment{}
+	for _, p := range pays {
+		byID[p.ReceiptID] = p
+	}
+	require.Len(t, byID, 4)
+	require.Equal(t, ledger.ResplitToProduction, byID[pay.ID].Action)
+	requireMoney(t, "80.00", byID[pay.ID].ToProduction, "the 80.00 payment's unallocated money goes onto the lines")
+	require.Equal(t, "2026-03-10", byID[pay.ID].ReceivedOn.String(), "its original date")
+	requireMoney(t, "80.00", byID[pay.ID].Amount, "its original amount")
+	require.Equal(t, ledger.ResplitPaired, byID[refund.ID].Action)
+	require.Equal(t, &offset.ID, byID[refund.ID].PairedWith)
+	require.Equal(t, ledger.ResplitPaired, byID[offset.ID].Action)
+	require.Equal(t, ledger.ResplitOnAdjustment, byID[onAdj.ID].Action)
+	require.Equal(t, &adj.ID, byID[onAdj.ID].AdjustmentID)
+
+	requireMoney(t, "20.00", owed(t, f, first), "the oldest line took the 80.00")
+	requireMoney(t, "50.00", owed(t, f, second))
+	requireMoney(t, "0.00", owed(t, f, adj), "the refund went onto the adjustment")
+	requireMoney(t, "0.00", unallocated(t, f, ann), "the paired refund and payment net out; nothing else is left unallocated")
+	requireMoney(t, before.Balance.String(), guarantorBalance(t, f, ann.GuarantorID).Balance, "the family's total is unchanged")
+
+	// The re-split receipts are zero-sum, dated with their payments, and
+	// linked to them; the payments are as they were.
+	for _, id := range fam.ReceiptIDs {
+		var row struct {
+			Kind       string `db:"kind"`
+			Amount     string `db:"amount"`
+			ReceivedOn string `db:"received_on"`
+			Original   string `db:"original_id"`
+			Orig       string `db:"orig_on"`
+		}
+		require.NoError(t, f.Store.DB().Get(&row, `
+			SELECT r.kind, r.amount::text, r.received_on::text, o.id::text AS original_id, o.received_on::text AS orig_on
+			  FROM receipts r JOIN reallocations x ON x.practice_id = r.practice_id AND x.receipt_id = r.id
+			  JOIN receipts o ON o.practice_id = x.practice_id AND o.id = x.original_receipt_id
+			 WHERE r.practice_id = $1 AND r.id = $2`, f.Actor.PracticeID, id))
+		require.Equal(t, "TRANSFER", row.Kind)
+		require.Equal(t, "0.00", row.Amount)
+		require.Equal(t, row.Orig, row.ReceivedOn, "a re-split is dated with its payment")
+	}
+	rs, err := f.Store.Receipts(ctx, f.Actor.PracticeID, []ledger.ID{pay.ID})
+	require.NoError(t, err)
+	requireMoney(t, "80.00", rs[0].Amount)
+
+	_, again, err := f.Ledger.BalanceFamily(ctx, f.Actor, in)
+	require.NoError(t, err)
+	require.Equal(t, ledger.FamilyUnchanged, again.Status, "a second run proposes nothing: %s", again.Reason)
+	require.Empty(t, again.ReceiptIDs)
+}
+
+// TestRecreateSplitsFailingFamilyLeavesOthers: a refund nothing offsets
+// fails its family, which posts nothing; the practice-wide run goes on and
+// balances the others (all or nothing per family, never per run).
+func TestRecreateSplitsFailingFamilyLeavesOthers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := ledgertest.NewPractice(t, ledgertest.NewDB(t))
+	bad := f.Family(t, "Bo")[0]
+	f.Visit(t, bad, "2026-03-01", "40.00")
+	receive(t, f, bad, ledger.ReceiptPatientPayment, "2026-03-02", "25.00")
+	receive(t, f, bad, ledger.ReceiptRefund, "2026-03-05", "-10.00")
+	good := f.Family(t, "Gil")[0]
+	line := f.Visit(t, good, "2026-03-01", "40.00")[0]
+	receive(t, f, good, ledger.ReceiptPatientPayment, "2026-03-02", "25.00")
+
+	r, err := f.Ledger.StartRun(ctx, f.Actor, ledger.RunRequest{Kind: ledger.RunBalance, Method: ledger.MethodRecreateSplits})
+	require.NoError(t, err)
+	r = waitRun(t, f.Ledger, f.Actor, r.ID)
+	require.Equal(t, ledger.RunCompleted, r.Status, r.Error)
+	require.Equal(t, 1, r.FamiliesFailed)
+	require.Equal(t, 1, r.FamiliesChanged)
+	fams := families(t, f.Ledger, f.Actor, r.ID)
+	require.Equal(t, ledger.FamilyFailed, fams[bad.GuarantorID].Status)
+	require.Contains(t, fams[bad.GuarantorID].Reason, "negative payment")
+	require.Empty(t, fams[bad.GuarantorID].ReceiptIDs)
+	requireMoney(t, "15.00", unallocated(t, f, bad), "the failed family is as it was")
+	requireMoney(t, "15.00", owed(t, f, line), "the other family was balanced")
+	requireMoney(t, "0.00", unallocated(t, f, good))
+}
+
+// TestBalancerPlansAreDeterministic (invariant 8): the same ledger and
+// policy version give the same plan, byte for byte, for both methods.
+func TestBalancerPlansAreDeterministic(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := ledgertest.NewPractice(t, ledgertest.NewDB(t))
+	fam := f.Family(t, "Dee", "Dot", "Dan")
+	for i, p := range fam {
+		f.Visit(t, p, "2026-02-0"+string(rune('1'+i)), "35.00", "15.00")
+	}
+	receive(t, f, fam[0], ledger.ReceiptPatientPayment, "2026-02-10", "60.00")
+	receive(t, f, fam[2], ledger.ReceiptPatientPayment, "2026-02-11", "45.00")
+	for _, m := range []ledger.BalanceMethod{ledger.MethodIncomeTransfer, ledger.MethodRecreateSplits} {
+		var got [][]byte
+		for range 2 {
+			_, rf, err := f.Ledger.BalanceFamily(ctx, f.Actor, ledger.FamilyBalancing{GuarantorID: fam[0].GuarantorID, Method: m,
+				Policy: "fifo", Preview: true})
+			require.NoError(t, err)
+			plans, err := rf.Plans()
+			require.NoError(t, err)
+			require.NotEmpty(t, plans, m)
+			b, err := json.Marshal(plans)
+			require.NoError(t, err)
+			got = append(got, b)
+		}
+		require.Equal(t, string(got[0]), string(got[1]), m)
+	}
+}

@@ -97,6 +97,22 @@ func ListenerReconnectsMetric(n func() int) prometheus.Collector {
 	}, func() float64 { return float64(n()) })
 }
 
+// RunProgressMetrics are paysplit_runs_active and
+// paysplit_run_families_done_total, read from progress
+// ((*ledger.Ledger).RunProgress) at each scrape.
+func RunProgressMetrics(progress func() (active int, familiesDone int64)) []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "paysplit", Name: "runs_active",
+			Help: "Long runs (credit management, the family balancer) this server is running now.",
+		}, func() float64 { n, _ := progress(); return float64(n) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "paysplit", Name: "run_families_done_total",
+			Help: "Families the runs of this server have finished (committed, or planned for a preview).",
+		}, func() float64 { _, n := progress(); return float64(n) }),
+	}
+}
+
 // serve answers a Prometheus scrape.
 func (m *metrics) serve(w http.ResponseWriter, r *http.Request) {
 	promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg}).ServeHTTP(w, r)

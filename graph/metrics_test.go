@@ -1,7 +1,9 @@
 package graph_test
 
 import (
+	"context"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/paysplit/paysplit/graph"
+	"github.com/paysplit/paysplit/ledger"
 )
 
 // scrape GETs /metrics and returns the value of each series ("name{labels}").
@@ -31,9 +34,11 @@ func scrape(t *testing.T, h *harness) map[string]string {
 
 func TestMetrics(t *testing.T) {
 	t.Parallel()
-	d, _, in := liveScenario(t)
+	d, s, in := liveScenario(t)
 	h := in.h
-	require.NoError(t, in.gs.RegisterMetrics(graph.DBStatsMetrics(d.db.DB), graph.ListenerReconnectsMetric(in.listener.Reconnects)))
+	l := s.Practice.Ledger
+	require.NoError(t, in.gs.RegisterMetrics(append(graph.RunProgressMetrics(l.RunProgress),
+		graph.DBStatsMetrics(d.db.DB), graph.ListenerReconnectsMetric(in.listener.Reconnects))...))
 
 	const families = `query Families { guarantors(first: 5) { totalCount } }`
 	h.ok(t, h.analyst, families, nil)
@@ -55,6 +60,21 @@ func TestMetrics(t *testing.T) {
 	require.Equal(t, "0", m[`paysplit_change_listener_reconnects_total`])
 	require.Contains(t, m, `go_sql_max_open_connections{db_name="paysplit"}`)
 	require.Contains(t, m, `go_goroutines`)
+
+	// A run's families are counted as they are done.
+	require.Equal(t, "0", m[`paysplit_runs_active`])
+	require.Equal(t, "0", m[`paysplit_run_families_done_total`])
+	run, err := l.StartRun(context.Background(), s.Practice.Actor, ledger.RunRequest{Kind: ledger.RunBalance,
+		Method: ledger.MethodIncomeTransfer, Preview: true})
+	require.NoError(t, err)
+	watch, err := l.WatchRun(context.Background(), s.Practice.Actor, run.ID)
+	require.NoError(t, err)
+	for run = range watch {
+	}
+	require.Equal(t, ledger.RunCompleted, run.Status, run.Error)
+	require.Positive(t, run.FamiliesDone)
+	require.Eventually(t, func() bool { return scrape(t, h)[`paysplit_runs_active`] == "0" }, wsWait, 10*time.Millisecond)
+	require.Equal(t, strconv.Itoa(run.FamiliesDone), scrape(t, h)[`paysplit_run_families_done_total`])
 
 	// A subscription is active from its start until it is stopped.
 	c := connectWS(t, in.srv.URL, transportWS, h.analyst)

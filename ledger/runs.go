@@ -291,6 +291,8 @@ type runner struct {
 	wg      sync.WaitGroup
 	batch   int
 	observe func(Run)
+	// familiesDone counts the families this process's runs have finished.
+	familiesDone atomic.Int64
 }
 
 // activeRun is a run this process is running.
@@ -639,6 +641,7 @@ func (l *Ledger) work(ctx context.Context, a Actor, r *Run, spec runSpec, act *a
 		}
 		*r = updated
 		after = &gids[len(gids)-1]
+		l.runs.familiesDone.Add(int64(len(gids)))
 		l.runs.publish(updated)
 		if updated.CancelRequested {
 			return errRunCancelled
@@ -920,6 +923,14 @@ func (l *Ledger) StopRuns(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// RunProgress reports, for metrics, how many runs this process is running
+// now and how many families its runs have finished since it started.
+func (l *Ledger) RunProgress() (active int, familiesDone int64) {
+	l.runs.mu.Lock()
+	defer l.runs.mu.Unlock()
+	return len(l.runs.active), l.runs.familiesDone.Load()
 }
 
 // WatchRun returns a channel that receives the run as it stands now, then

@@ -224,7 +224,8 @@ func serve(ctx context.Context, args []string) error {
 		graph.WithAgingHub(hub), graph.WithAllowedOrigins(strings.FieldsFunc(*origins, func(r rune) bool { return r == ',' || r == ' ' })...))
 	gs.SetMaxUploadBytes(*maxUpload)
 	gs.SetRateLimit(*rate) // graph/limits.go
-	if err := gs.RegisterMetrics(graph.DBStatsMetrics(d.store.DB().DB), graph.ListenerReconnectsMetric(changes.Reconnects)); err != nil {
+	collectors := append(graph.RunProgressMetrics(l.RunProgress), graph.DBStatsMetrics(d.store.DB().DB), graph.ListenerReconnectsMetric(changes.Reconnects))
+	if err := gs.RegisterMetrics(collectors...); err != nil {
 		return err
 	}
 	srv := &http.Server{Handler: gs, ReadHeaderTimeout: 10 * time.Second}

@@ -32,12 +32,9 @@ type runsTemplate struct {
 	practice *synth.Practice
 }
 
-// runsTemplates keeps each env's template (made on first use).
-var runsTemplates = map[*env]*runsTemplate{}
-
 func (e *env) runsTemplate(ctx context.Context) (*runsTemplate, error) {
-	if t := runsTemplates[e]; t != nil {
-		return t, nil
+	if e.runs != nil {
+		return e.runs, nil
 	}
 	name, err := e.migratedDB(ctx, "runs")
 	if err != nil {
@@ -58,7 +55,7 @@ func (e *env) runsTemplate(ctx context.Context) (*runsTemplate, error) {
 		return nil, err
 	}
 	t := &runsTemplate{name: name, practice: p}
-	runsTemplates[e] = t
+	e.runs = t
 	return t, nil
 }
 

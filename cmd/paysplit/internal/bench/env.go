@@ -33,7 +33,8 @@ type env struct {
 	prefix   string // of every database the harness creates
 	strategy string // CREATE DATABASE clause for cloning templates
 	created  []string
-	app      *app // the synthetic practice behind a GraphQL server, made on first use
+	app      *app          // the synthetic practice behind a GraphQL server, made on first use
+	runs     *runsTemplate // the loaded practice the runs' repetitions clone, made on first use
 }
 
 func newEnv(ctx context.Context, opt Options) (_ *env, err error) {

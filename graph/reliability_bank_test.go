@@ -73,7 +73,7 @@ func TestBank(t *testing.T) {
 	}
 	t.Logf("seed %d: %d clients × %d operations on %d families; checker read %d snapshots; %d receipts acknowledged",
 		cfg.seed, cfg.clients, cfg.ops, cfg.families, reads, len(b.acked))
-	for _, op := range []string{"explicit", "unearned", "autoSplit", "transfer", "allocateUnearned", "reverse", "replay"} {
+	for _, op := range []string{"explicit", "unearned", "autoSplit", "transfer", "allocateUnearned", "reapply", "balance", "reverse", "replay"} {
 		require.Positive(t, b.outcomes[op+" ok"], "no %s succeeded: the test exercised nothing", op)
 	}
 	require.Positive(t, reads, "the checker never read")
@@ -192,6 +192,11 @@ const (
 	bankTransfer = `mutation($in: TransferInput!) { transferIncome(input: $in) { receipt { id kind amount } } }`
 	bankAllocate = `mutation($in: AllocateUnearnedInput!) { allocateUnearned(input: $in) { receipt { id kind amount } } }`
 	bankReverse  = `mutation($in: ReverseReceiptInput!) { reverseReceipt(input: $in) { receipt { id kind amount } } }`
+	bankReapply  = `mutation($in: ReapplyCreditInput!) { reapplyCredit(input: $in) { receipt { id kind amount } } }`
+	bankBalance  = `mutation($in: BalanceFamilyInput!) { balanceFamily(input: $in) {
+		run { id status error } family { status reason receipts { id kind amount } } } }`
+	bankCandidates = `query($in: ReapplyCandidatesInput!) { reapplyCandidates(input: $in) {
+		lines { charge { id } owed } credits { id amount } } }`
 )
 
 // cents is a random amount between lo and hi cents, as Money text.
@@ -236,6 +241,19 @@ func (b *bank) client(c int) {
 			op, query, path = "allocateUnearned", bankAllocate, "allocateUnearned"
 			in = map[string]any{"guarantorId": f.guarantor.String(), "chargeIds": []any{
 				f.charges[rng.IntN(len(f.charges))].ID.String(), f.charges[rng.IntN(len(f.charges))].ID.String()}}
+		case n < 9 && rng.IntN(2) == 0:
+			// Re-apply a credit of the family to a line that owes, as the
+			// re-apply screen would: read the candidates, then choose.
+			op, query, path = "reapply", bankReapply, "reapplyCredit"
+			in = b.reapplyInput(rng, p)
+			if in == nil {
+				b.count(op, "nothing")
+				continue
+			}
+		case n < 9:
+			method := []string{"INCOME_TRANSFER", "RECREATE_SPLITS"}[rng.IntN(2)]
+			op, query, path = "balance", bankBalance, "balanceFamily"
+			in = map[string]any{"guarantorId": f.guarantor.String(), "method": method, "policy": "fifo"}
 		default:
 			b.mu.Lock()
 			var target string
@@ -271,8 +289,36 @@ func (b *bank) client(c int) {
 	}
 }
 
+// reapplyInput chooses a re-apply on p's family from its candidates: a
+// random credit to a random line that owes ("" when there is none).
+func (b *bank) reapplyInput(rng *rand.Rand, p ledger.Patient) map[string]any {
+	r, err := b.send(bankCandidates, map[string]any{"in": map[string]any{"patientId": p.ID.String(), "sameGuarantor": true}})
+	if err != nil || len(r.Errors) > 0 {
+		b.violation("reapplyCandidates: %v %s", err, r.Raw)
+		return nil
+	}
+	c, _ := r.Data["reapplyCandidates"].(map[string]any)
+	credits, _ := c["credits"].([]any)
+	var owing []string
+	lines, _ := c["lines"].([]any)
+	for _, l := range lines {
+		l := l.(map[string]any)
+		if owed, err := decimal.NewFromString(fmt.Sprint(l["owed"])); err == nil && owed.IsPositive() {
+			owing = append(owing, l["charge"].(map[string]any)["id"].(string))
+		}
+	}
+	if len(credits) == 0 || len(owing) == 0 {
+		return nil
+	}
+	credit := credits[rng.IntN(len(credits))].(map[string]any)
+	return map[string]any{"patientId": p.ID.String(), "sources": []any{credit["id"]},
+		"targets": []any{map[string]any{"chargeId": owing[rng.IntN(len(owing))]}}}
+}
+
 // mutate sends one mutation, records the outcome, and returns the id of the
-// receipt it acknowledged ("" for none).
+// receipt it acknowledged ("" for none); for a balancer run, the run's id
+// (what its idempotency key records), with every receipt it posted
+// acknowledged.
 func (b *bank) mutate(op, query, path string, family int, key string, in map[string]any) string {
 	r, err := b.send(query, map[string]any{"in": in})
 	if err != nil {
@@ -292,33 +338,60 @@ func (b *bank) mutate(op, query, path string, family int, key string, in map[str
 		return ""
 	}
 	payload, _ := r.Data[path].(map[string]any)
-	rec, _ := payload["receipt"].(map[string]any)
-	if rec == nil { // a transfer or allocation that had nothing to move
+	var recs []any
+	var result string // what the idempotency key records
+	if rec, _ := payload["receipt"].(map[string]any); rec != nil {
+		recs, result = []any{rec}, fmt.Sprint(rec["id"])
+	} else if fam, _ := payload["family"].(map[string]any); fam != nil {
+		run, _ := payload["run"].(map[string]any)
+		if status := fmt.Sprint(run["status"]); status != "COMPLETED" {
+			b.violation("%s %s: the run ended %s: %v", op, key, status, run["error"])
+			return ""
+		}
+		if fam["status"] == "FAILED" {
+			b.count(op, "family failed")
+			return ""
+		}
+		recs, _ = fam["receipts"].([]any)
+		result = fmt.Sprint(run["id"])
+	}
+	if len(recs) == 0 { // a transfer, allocation or balancing that had nothing to move
 		b.count(op, "nothing")
 		return ""
 	}
 	b.count(op, "ok")
-	id, _ := rec["id"].(string)
-	kind, _ := rec["kind"].(string)
-	amount, err := decimal.NewFromString(fmt.Sprint(rec["amount"]))
-	if err != nil || id == "" {
-		b.violation("%s %s: bad receipt in %s", op, key, r.Raw)
-		return ""
+	type posted struct {
+		id, kind string
+		amount   decimal.Decimal
+	}
+	ps := make([]posted, len(recs))
+	for i, x := range recs {
+		rec, _ := x.(map[string]any)
+		id, _ := rec["id"].(string)
+		kind, _ := rec["kind"].(string)
+		amount, err := decimal.NewFromString(fmt.Sprint(rec["amount"]))
+		if err != nil || id == "" {
+			b.violation("%s %s: bad receipt in %s", op, key, r.Raw)
+			return ""
+		}
+		ps[i] = posted{id, kind, amount}
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if prev, ok := b.keys[key]; ok {
 		return prev // a replay: checked by the caller, recorded once
 	}
-	if _, ok := b.acked[id]; ok {
-		b.violations = append(b.violations, fmt.Sprintf("%s %s: receipt %s acknowledged for two keys", op, key, id))
+	b.keys[key] = result
+	for _, p := range ps {
+		if _, ok := b.acked[p.id]; ok {
+			b.violations = append(b.violations, fmt.Sprintf("%s %s: receipt %s acknowledged for two keys", op, key, p.id))
+		}
+		b.acked[p.id] = bankReceipt{kind: p.kind, family: family, amount: p.amount}
+		if p.kind == "PATIENT_PAYMENT" {
+			b.payments = append(b.payments, p.id)
+		}
 	}
-	b.keys[key] = id
-	b.acked[id] = bankReceipt{kind: kind, family: family, amount: amount}
-	if kind == "PATIENT_PAYMENT" {
-		b.payments = append(b.payments, id)
-	}
-	return id
+	return result
 }
 
 // check reads the whole ledger in one REPEATABLE READ snapshot and checks

@@ -22,12 +22,27 @@ const (
 	IdleTxTimeout    = 60 * time.Second
 )
 
-// Open connects to the database at dsn (a postgres:// URL or a key=value
-// DSN). Sessions run in UTC, with the timeouts above.
-func Open(dsn string) (*sqlx.DB, error) {
-	db, err := sqlx.Open("postgres", WithParams(dsn, "", map[string]string{"timezone": "UTC",
+// RandomPageCost is the planner's cost of a random page read in the
+// service's sessions. PostgreSQL's default (4) models spinning disks; the
+// ledger's reads are key lookups (a batch of families' charges, splits and
+// receipts by id) over data that is cached or on SSD, and at 4 the planner
+// scanned a whole practice's charges and splits for every batch of 200
+// families (docs/benchmarks.md, "runs").
+const RandomPageCost = "1.1"
+
+// SessionDSN returns dsn (a postgres:// URL or a key=value DSN) with the
+// service's session settings: UTC, the timeouts above, RandomPageCost.
+func SessionDSN(dsn string) string {
+	return WithParams(dsn, "", map[string]string{"timezone": "UTC",
 		"statement_timeout":                   fmt.Sprint(StatementTimeout.Milliseconds()),
-		"idle_in_transaction_session_timeout": fmt.Sprint(IdleTxTimeout.Milliseconds())}))
+		"idle_in_transaction_session_timeout": fmt.Sprint(IdleTxTimeout.Milliseconds()),
+		"random_page_cost":                    RandomPageCost})
+}
+
+// Open connects to the database at dsn with the service's session settings
+// (SessionDSN).
+func Open(dsn string) (*sqlx.DB, error) {
+	db, err := sqlx.Open("postgres", SessionDSN(dsn))
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}

@@ -22,6 +22,9 @@ func TestOpenSetsTimeouts(t *testing.T) {
 	require.NoError(t, db.Get(&idle, `SHOW idle_in_transaction_session_timeout`))
 	require.Equal(t, "30s", stmt)
 	require.Equal(t, "1min", idle)
+	var rpc string
+	require.NoError(t, db.Get(&rpc, `SHOW random_page_cost`))
+	require.Equal(t, postgres.RandomPageCost, rpc, "the planner's page cost for key lookups")
 
 	tx, err := db.Beginx()
 	require.NoError(t, err)

@@ -196,7 +196,7 @@ func (e *env) runWorkload(ctx context.Context, workload string, req ledger.RunRe
 // returns the run, the split rows it posted and where its time went.
 func commitRun(ctx context.Context, url string, pid ledger.ID, req ledger.RunRequest) (runOutcome, error) {
 	// The run's store counts and times its statements.
-	pqc, err := pq.NewConnector(url)
+	pqc, err := pq.NewConnector(postgres.SessionDSN(url)) // as serve connects
 	if err != nil {
 		return runOutcome{}, err
 	}

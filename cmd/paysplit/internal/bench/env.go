@@ -178,7 +178,7 @@ func (e *env) application(ctx context.Context) (*app, error) {
 		return nil, err
 	}
 
-	conn, err := pq.NewConnector(e.url(name))
+	conn, err := pq.NewConnector(postgres.SessionDSN(e.url(name))) // as serve connects
 	if err != nil {
 		return nil, err
 	}

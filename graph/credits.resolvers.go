@@ -321,6 +321,11 @@ func (r *runResolver) Note(ctx context.Context, obj *ledger.Run) (*string, error
 	return nullable(obj.Note()), nil
 }
 
+// GuarantorIds is the resolver for the guarantorIds field.
+func (r *runResolver) GuarantorIds(ctx context.Context, obj *ledger.Run) ([]uuid.UUID, error) {
+	return obj.GuarantorIDs, nil
+}
+
 // Error is the resolver for the error field.
 func (r *runResolver) Error(ctx context.Context, obj *ledger.Run) (*string, error) {
 	return nullable(obj.Error), nil

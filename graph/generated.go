@@ -743,7 +743,7 @@ type ComplexityRoot struct {
 		FamiliesSkipped func(childComplexity int) int
 		FamiliesTotal   func(childComplexity int) int
 		FinishedAt      func(childComplexity int) int
-		GuarantorIDs    func(childComplexity int) int
+		GuarantorIds    func(childComplexity int) int
 		ID              func(childComplexity int) int
 		Kind            func(childComplexity int) int
 		Method          func(childComplexity int) int
@@ -1104,6 +1104,8 @@ type RunResolver interface {
 	Scope(ctx context.Context, obj *ledger.Run) (*ledger.Scope, error)
 
 	Note(ctx context.Context, obj *ledger.Run) (*string, error)
+
+	GuarantorIds(ctx context.Context, obj *ledger.Run) ([]uuid.UUID, error)
 
 	Error(ctx context.Context, obj *ledger.Run) (*string, error)
 
@@ -4157,11 +4159,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Run.FinishedAt(childComplexity), true
 	case "Run.guarantorIds":
-		if e.ComplexityRoot.Run.GuarantorIDs == nil {
+		if e.ComplexityRoot.Run.GuarantorIds == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Run.GuarantorIDs(childComplexity), true
+		return e.ComplexityRoot.Run.GuarantorIds(childComplexity), true
 	case "Run.id":
 		if e.ComplexityRoot.Run.ID == nil {
 			break
@@ -19584,10 +19586,10 @@ func (ec *executionContext) _Run_guarantorIds(ctx context.Context, field graphql
 			return ec.fieldContext_Run_guarantorIds(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.GuarantorIDs, nil
+			return ec.Resolvers.Run().GuarantorIds(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []ledger.ID) graphql.Marshaler {
+		func(ctx context.Context, selections ast.SelectionSet, v []uuid.UUID) graphql.Marshaler {
 			return ec.marshalNID2ᚕgithubᚗcomᚋgoogleᚋuuidᚐUUIDᚄ(ctx, selections, v)
 		},
 		true,
@@ -19595,7 +19597,7 @@ func (ec *executionContext) _Run_guarantorIds(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Run_guarantorIds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Run", field, false, false, "ID")
+	return graphql.NewScalarFieldContext("Run", field, true, true, "ID")
 }
 
 func (ec *executionContext) _Run_familiesTotal(ctx context.Context, field graphql.CollectedField, obj *ledger.Run) (ret graphql.Marshaler) {
@@ -29652,10 +29654,11 @@ func (ec *executionContext) _Run(ctx context.Context, sel ast.SelectionSet, obj 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "guarantorIds":
-			out.Values[i] = ec._Run_guarantorIds(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Run_guarantorIds(ctx, field, obj)
+				})
 		case "familiesTotal":
 			out.Values[i] = ec._Run_familiesTotal(ctx, field, obj)
 			if out.Values[i] == graphql.Null {

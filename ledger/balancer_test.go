@@ -9,6 +9,7 @@ import (
 
 	"github.com/paysplit/paysplit/ledger"
 	"github.com/paysplit/paysplit/ledger/ledgertest"
+	"github.com/paysplit/paysplit/rules"
 )
 
 // receive posts a receipt of kind on p, dated on, whose one split is
@@ -174,4 +175,126 @@ func TestBalancerPlansAreDeterministic(t *testing.T) {
 		}
 		require.Equal(t, string(got[0]), string(got[1]), m)
 	}
+}
+
+// TestBalancerIncomeTransferGolden (seeds 003/004; allocation-rules.md §5):
+// the reference's worked transfer examples (Ex 7-12 and the edge cases of
+// rules/testdata/golden), each loaded as a family and balanced with
+// INCOME_TRANSFER under its policy (rigorous or fifo): the preview proposes
+// the reference's splits; the commit posts them as one zero-sum TRANSFER
+// receipt; the family's total is unchanged (invariant 5); balancing again
+// proposes nothing (invariant 6). A plan the policy refuses fails the
+// family, with the policy's reason, and posts nothing.
+func TestBalancerIncomeTransferGolden(t *testing.T) {
+	t.Parallel()
+	db := ledgertest.NewDB(t)
+	l := ledger.New(ledgertest.NewPractice(t, db).Store, ledger.WithClock(ledgertest.Clock))
+	ran := 0
+	for file, g := range loadGolden(t) {
+		for _, policy := range g.Policies {
+			if policy != "fifo" && policy != "rigorous" {
+				continue
+			}
+			for _, sc := range g.Scenarios {
+				req := sc.Input.Request
+				if req.Operation != rules.Transfer || req.Scope == rules.ScopePatient || req.PreferPatientID != "" {
+					continue
+				}
+				if why := ledgertest.Representable(sc.Input) + ledgertest.UnsupportedRequest(policy, sc.Input); why != "" {
+					continue
+				}
+				ran++
+				t.Run(file+"/"+policy+"/"+sc.Name, func(t *testing.T) { balanceGolden(t, l, policy, sc) })
+			}
+		}
+	}
+	require.GreaterOrEqual(t, ran, 8, "the reference's transfer examples run through the balancer")
+}
+
+func balanceGolden(t *testing.T, l *ledger.Ledger, policy string, sc rules.Scenario) {
+	ctx := context.Background()
+	s := ledgertest.LoadScenario(t, l, sc.Input)
+	req := sc.Input.Request
+	asOf := ledger.MustDate(req.AsOf.String())
+	var gid ledger.ID
+	for _, p := range sc.Input.Patients {
+		if p.ID == req.PatientID || req.PatientID == "" {
+			gid = *s.ID(p.GuarantorID)
+			break
+		}
+	}
+	total := func() ledger.Money {
+		b, err := s.Store.GuarantorBalances(ctx, s.Actor.PracticeID, []ledger.ID{gid})
+		require.NoError(t, err)
+		return b[gid].Balance
+	}
+	before := total()
+	in := ledger.FamilyBalancing{GuarantorID: gid, Method: ledger.MethodIncomeTransfer, Policy: policy, Params: req.Params, AsOf: &asOf, Note: "balance"}
+	prev := in
+	prev.Preview = true
+	_, pf, err := l.BalanceFamily(ctx, s.Actor, prev)
+	require.NoError(t, err)
+	if sc.Expect.Rejected != "" {
+		require.Equal(t, ledger.FamilyFailed, pf.Status)
+		_, cf, err := l.BalanceFamily(ctx, s.Actor, in)
+		require.NoError(t, err)
+		require.Equal(t, ledger.FamilyFailed, cf.Status)
+		require.Empty(t, cf.ReceiptIDs)
+		require.NotContains(t, cf.Reason, "internal error", "the reason is the policy's")
+		require.Contains(t, cf.Reason, sc.Expect.Rejected)
+		requireMoney(t, before.String(), total())
+		return
+	}
+	require.NotEqual(t, ledger.FamilyFailed, pf.Status, pf.Reason)
+	plans, err := pf.Plans()
+	require.NoError(t, err)
+	if len(sc.Expect.Splits) == 0 {
+		require.Empty(t, plans)
+		return
+	}
+	require.Len(t, plans, 1)
+	require.Equal(t, expectedSplits(sc.Expect.Splits), plannedSplits(s, plans[0].Splits, sc.Expect.Splits))
+
+	_, cf, err := l.BalanceFamily(ctx, s.Actor, in)
+	require.NoError(t, err)
+	require.Equal(t, ledger.FamilyChanged, cf.Status, cf.Reason)
+	requireMoney(t, pf.AmountMoved.String(), cf.AmountMoved, "the preview reported what the commit did")
+	require.Len(t, cf.ReceiptIDs, 1)
+	rs, err := s.Store.Receipts(ctx, s.Actor.PracticeID, cf.ReceiptIDs)
+	require.NoError(t, err)
+	require.Equal(t, ledger.ReceiptTransfer, rs[0].Kind)
+	requireMoney(t, "0.00", rs[0].Amount)
+	require.Equal(t, "balance", rs[0].Note)
+	require.Equal(t, asOf, rs[0].ReceivedOn)
+	posted, err := s.Store.SplitsOfReceipts(ctx, s.Actor.PracticeID, cf.ReceiptIDs)
+	require.NoError(t, err)
+	got := make([]ledger.PlannedSplit, len(posted))
+	var sum ledger.Money
+	for i, sp := range posted {
+		got[i] = ledger.PlannedSplit{Amount: sp.Amount, Code: sp.Code, PatientID: sp.PatientID, ProviderID: sp.ProviderID,
+			LocationID: sp.LocationID, ChargeID: sp.ChargeID, UnearnedTypeID: sp.UnearnedTypeID, Stage: plans[0].Splits[i].Stage}
+		sum = sum.Add(sp.Amount)
+	}
+	requireMoney(t, "0.00", sum, "a TRANSFER receipt is zero-sum")
+	require.Equal(t, expectedSplits(sc.Expect.Splits), plannedSplits(s, got, sc.Expect.Splits), "the commit posted the reference's splits")
+	planned := map[string]bool{}
+	for _, c := range sc.Input.Charges {
+		planned[c.ID] = c.Status == rules.Planned
+	}
+	for id, want := range sc.Expect.Owed {
+		if planned[id] {
+			// The ledger's ChargeBalance says a planned charge owes nothing
+			// yet; the reference counts its fee. Either way nothing paid it.
+			continue
+		}
+		b, err := s.Store.ChargeBalances(ctx, s.Actor.PracticeID, []ledger.ID{*s.ID(id)})
+		require.NoError(t, err)
+		require.Equal(t, want.StringFixed(2), b[*s.ID(id)].Owed.String(), "charge %s owes", id)
+	}
+	requireMoney(t, before.String(), total(), "the family's total is unchanged")
+
+	_, again, err := l.BalanceFamily(ctx, s.Actor, in)
+	require.NoError(t, err)
+	require.Empty(t, again.ReceiptIDs, "balancing again right after proposes nothing")
+	require.NotEqual(t, ledger.FamilyChanged, again.Status)
 }

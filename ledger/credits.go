@@ -388,6 +388,7 @@ func (l *Ledger) planReapply(ctx context.Context, r Reader, pid ID, pol resolved
 	charges := byID(sc.snap.family.Charges, func(c Charge) ID { return c.ID })
 	var asked Money
 	var missing []int
+	var owes []Money // what each target owes, as the screen shows it
 	for i, t := range in.Targets {
 		field := fmt.Sprintf("targets[%d]", i)
 		c, ok := charges[t.ChargeID]
@@ -411,9 +412,7 @@ func (l *Ledger) planReapply(ctx context.Context, r Reader, pid ID, pol resolved
 			asked = asked.Add(*t.Amount)
 		}
 		req.Targets = append(req.Targets, rules.Target{ChargeID: c.ID.String()})
-		if t.Amount != nil {
-			req.Targets[len(req.Targets)-1].Amount = decimal.NullDecimal{Decimal: t.Amount.Decimal(), Valid: true}
-		}
+		owes = append(owes, owed)
 	}
 	if len(missing) > 0 {
 		ids := make([]ID, len(missing))
@@ -435,6 +434,23 @@ func (l *Ledger) planReapply(ctx context.Context, r Reader, pid ID, pol resolved
 	if asked.Cmp(held) > 0 {
 		return planned{}, Invalid("targets", "re-applies %s but the sources hold %s", asked, held)
 	}
+	// Escrow: the credit is drawn down onto the targets in the order given,
+	// each taking its amount, or by default what it owes (with force, what
+	// is left), until the sources are spent. The policy's stages then only
+	// decide which source pays which target.
+	left := held
+	for i, t := range in.Targets {
+		share := owes[i]
+		switch {
+		case t.Amount != nil:
+			share = *t.Amount
+		case in.Force:
+			share = left
+		}
+		share = share.Min(left)
+		left = left.Sub(share)
+		req.Targets[i].Amount = decimal.NullDecimal{Decimal: share.Decimal(), Valid: true}
+	}
 	pl, err := planFamily(pol, sc.snap, req, asOf, true)
 	if err != nil {
 		var ie *InputError
@@ -443,6 +459,7 @@ func (l *Ledger) planReapply(ctx context.Context, r Reader, pid ID, pol resolved
 		}
 		return planned{}, err
 	}
+	pl.plan = mergeSplits(pl.plan)
 	if err := sc.snap.check(pl, ReceiptCreditReapply, Money{}); err != nil {
 		return planned{}, err
 	}
@@ -525,4 +542,29 @@ func (l *Ledger) ReapplyCredit(ctx context.Context, a Actor, in ReapplyRequest) 
 		return AllocationResult{}, err
 	}
 	return l.allocationResult(ctx, a.PracticeID, id)
+}
+
+// mergeSplits makes a CREDIT_REAPPLY plan's splits one per code and place:
+// one PD split where each credit came from and one PCA split where it went,
+// however many moves the plan made between them (seed 002). The moves stay
+// as planned; splits keep the order of their first move.
+func mergeSplits(p Plan) Plan {
+	type key struct {
+		code                          SplitCode
+		patient                       ID
+		provider, location, charge, u string
+	}
+	at := map[key]int{}
+	out := make([]PlannedSplit, 0, len(p.Splits))
+	for _, sp := range p.Splits {
+		k := key{sp.Code, sp.PatientID, idString(sp.ProviderID), idString(sp.LocationID), idString(sp.ChargeID), idString(sp.UnearnedTypeID)}
+		if i, ok := at[k]; ok {
+			out[i].Amount = out[i].Amount.Add(sp.Amount)
+			continue
+		}
+		at[k] = len(out)
+		out = append(out, sp)
+	}
+	p.Splits = out
+	return p
 }

@@ -146,6 +146,7 @@ func planCreditManagement(pol resolvedPolicy, s snapshot, scope Scope, params ma
 	out.CreditsLeft = out.CreditsFound.Sub(out.AmountMoved).Max(Money{})
 	switch {
 	case merged != nil:
+		*merged = mergeSplits(*merged)
 		if merged.PatientID == nil {
 			// The receipt goes on the account of the first credit moved.
 			first := merged.Splits[0].PatientID

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/paysplit/paysplit/rules"
 )
 
 // Runs are the long operations: credit management over a practice (or a
@@ -575,12 +577,18 @@ func runErrorText(err error) string {
 	var (
 		ie  *InputError
 		inv *InvariantError
+		rej *rules.RejectedError
+		ev  *rules.EvalError
 	)
 	switch {
 	case errors.As(err, &ie):
 		return ie.Error()
 	case errors.As(err, &inv):
 		return inv.Message
+	case errors.As(err, &rej):
+		return fmt.Sprintf("the policy refused the plan (%s): %s", rej.Requirement, rej.Message)
+	case errors.As(err, &ev):
+		return fmt.Sprintf("the policy could not plan: %s", ev.Error())
 	case errors.Is(err, ErrConflict):
 		return "the ledger was too busy; resume the run to continue"
 	}

@@ -32,6 +32,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/paysplit/paysplit/graph"
 	"github.com/paysplit/paysplit/ledger"
 	"github.com/paysplit/paysplit/ledger/demo"
@@ -110,12 +112,16 @@ func (d *dbFlags) register(fs *flag.FlagSet) {
 // was started.
 type database struct {
 	store   *postgres.Store
+	owner   *sqlx.DB // the tables' owner: the store's pool unless the private cluster's
 	cluster *localpg.Cluster
 	url     string // for connections of their own (the change listener)
 }
 
 func (d *database) close() {
 	d.store.DB().Close()
+	if d.owner != d.store.DB() {
+		d.owner.Close()
+	}
 	if d.cluster != nil {
 		if err := d.cluster.Stop(); err != nil {
 			slog.Error("stopping PostgreSQL", "err", err)
@@ -147,7 +153,20 @@ func (d *dbFlags) open(ctx context.Context) (*database, error) {
 	if err == nil {
 		err = postgres.Migrate(ctx, db.DB)
 	}
+	out.owner = db
+	if err == nil && out.cluster != nil {
+		// The private cluster's service logs in as the role that owns
+		// nothing and that row-level security restricts; the migrations
+		// above and the synthetic loader run as the owner (docs/security.md).
+		if _, err = db.ExecContext(ctx, `ALTER ROLE `+postgres.AppRole+` LOGIN`); err == nil {
+			url = out.cluster.UserURL(postgres.AppRole, "paysplit")
+			db, err = postgres.Open(url)
+		}
+	}
 	if err != nil {
+		if out.owner != nil {
+			out.owner.Close()
+		}
 		if out.cluster != nil {
 			out.cluster.Stop()
 		}
@@ -195,6 +214,9 @@ func serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer d.close()
+	if d.owner != d.store.DB() {
+		d.owner.Close() // the server needs none of the owner's connections
+	}
 	l := ledger.New(d.store, ledger.WithRunBatch(*runBatch))
 	// Runs left RUNNING by a server that died are marked INTERRUPTED (their
 	// committed families stay); runs stop at a batch boundary on the way out,

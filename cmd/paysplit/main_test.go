@@ -12,9 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 
 	"github.com/paysplit/paysplit/ledger/ledgertest"
+	"github.com/paysplit/paysplit/ledger/postgres"
 )
 
 // TestMain stops the package's shared test PostgreSQL when the tests end.
@@ -86,7 +88,27 @@ func serveOnce(t *testing.T, dir string) snapshot {
 		b.Write(e)
 	}
 	require.Contains(t, b.String(), `"name":"John Smith","balance":"134.00","credit":"250.00"`)
+	require.Equal(t, []string{postgres.AppRole}, serverLogins(t, dir),
+		"the server logs in as the role that owns nothing (docs/security.md#row-level-security)")
 	return snapshot{count: out.Data.Guarantors.TotalCount, balances: b.String()}
+}
+
+// serverLogins lists the roles the server's sessions on the private
+// cluster in dir logged in as, asking as the cluster's superuser (its socket
+// directory and port are in postmaster.pid).
+func serverLogins(t *testing.T, dir string) []string {
+	t.Helper()
+	pid, err := os.ReadFile(filepath.Join(dir, "pg", "postmaster.pid"))
+	require.NoError(t, err)
+	lines := strings.Split(string(pid), "\n")
+	require.Greater(t, len(lines), 4, "postmaster.pid: %q", pid)
+	db, err := sqlx.Connect("postgres", "host="+lines[4]+" port="+lines[3]+" user=postgres dbname=paysplit sslmode=disable")
+	require.NoError(t, err)
+	defer db.Close()
+	var users []string
+	require.NoError(t, db.Select(&users, `SELECT DISTINCT usename FROM pg_stat_activity
+	                                        WHERE datname = 'paysplit' AND pid <> pg_backend_pid() ORDER BY 1`))
+	return users
 }
 
 func waitHealthy(t *testing.T, url string, done <-chan error) {

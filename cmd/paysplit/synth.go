@@ -23,7 +23,7 @@ func loadSynthetic(ctx context.Context, d *database, size string, seed uint64) e
 	if err != nil {
 		return err
 	}
-	st, err := synth.Load(ctx, d.store.DB().DB, p)
+	st, err := synth.Load(ctx, d.owner.DB, p)
 	if err != nil {
 		return err
 	}

@@ -231,32 +231,36 @@ SELECT sm.accounts, sm.t0, sm.t1, sm.t2, sm.t3, sm.t4, sm.t5, sm.t6, sm.t7,
 	// whole practice, so it plans with PostgreSQL's default page cost, not
 	// the service's key-lookup setting (RandomPageCost), which made it choose
 	// index paths 1.5× slower on the large practice.
-	db, ok := s.q.(*sqlx.DB)
-	var tx *sqlx.Tx
-	if ok {
-		var err error
-		if tx, err = db.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true}); err != nil {
-			return ledger.AgingReport{}, translate(fmt.Errorf("aging: %w", err))
+	rep := ledger.AgingReport{AsOf: *q.AsOf, Basis: q.Basis, GroupBy: q.GroupBy, CreditsToOldest: q.CreditsToOldest,
+		Buckets: ledger.AgingBuckets(q.BucketLimits), HasPrevious: q.Page.After != nil}
+	err := s.in(ctx, practiceID, func(db sqlx.ExtContext) error {
+		if s.tx == nil { // a transaction of its own: settings local to it
+			if _, err := db.ExecContext(ctx, `SELECT set_config('jit', 'off', true), set_config('random_page_cost', '4', true)`); err != nil {
+				return err
+			}
 		}
-		defer func() { _ = tx.Rollback() }() // read-only: nothing to keep
-		if _, err := tx.ExecContext(ctx, `SELECT set_config('jit', 'off', true), set_config('random_page_cost', '4', true)`); err != nil {
-			return ledger.AgingReport{}, translate(fmt.Errorf("aging: %w", err))
+		rows, err := db.QueryxContext(ctx, stmt, practiceID, *q.AsOf, string(q.Basis), pq.Array(lower), string(q.GroupBy),
+			q.ProviderID, q.LocationID, string(q.Coverage), q.CreditsToOldest, minBal, maxBal, q.MinAgeDays,
+			string(q.Sort), afterK1, afterK2, afterKey, q.Page.First+1, noKey)
+		if err != nil {
+			return err
 		}
-	}
-	var run sqlx.ExtContext = s.q
-	if tx != nil {
-		run = tx
-	}
-	rows, err := run.QueryxContext(ctx, stmt, practiceID, *q.AsOf, string(q.Basis), pq.Array(lower), string(q.GroupBy),
-		q.ProviderID, q.LocationID, string(q.Coverage), q.CreditsToOldest, minBal, maxBal, q.MinAgeDays,
-		string(q.Sort), afterK1, afterK2, afterKey, q.Page.First+1, noKey)
+		defer rows.Close()
+		return scanAging(rows, &rep, n, q)
+	})
 	if err != nil {
 		return ledger.AgingReport{}, translate(fmt.Errorf("aging: %w", err))
 	}
-	defer rows.Close()
 
-	rep := ledger.AgingReport{AsOf: *q.AsOf, Basis: q.Basis, GroupBy: q.GroupBy, CreditsToOldest: q.CreditsToOldest,
-		Buckets: ledger.AgingBuckets(q.BucketLimits), HasPrevious: q.Page.After != nil}
+	if len(rep.Rows) > q.Page.First {
+		rep.Rows, rep.Cursors, rep.HasNext = rep.Rows[:q.Page.First], rep.Cursors[:q.Page.First], true
+	}
+	return rep, nil
+}
+
+// scanAging reads the aging statement's rows into rep: the summary from the
+// first row, then a row per group (an empty page has only the summary).
+func scanAging(rows *sqlx.Rows, rep *ledger.AgingReport, n int, q ledger.AgingQuery) error {
 	for rows.Next() {
 		var (
 			sm        ledger.AgingSummary
@@ -281,7 +285,7 @@ SELECT sm.accounts, sm.t0, sm.t1, sm.t2, sm.t3, sm.t4, sm.t5, sm.t6, sm.t7,
 			&key, &nb[0], &nb[1], &nb[2], &nb[3], &nb[4], &nb[5], &nb[6], &nb[7],
 			&total, &ins, &unalloc, &unearned, &credit, &over, &oldest, &k1, &k2, &paidOn, &paid, &name)
 		if err != nil {
-			return ledger.AgingReport{}, translate(fmt.Errorf("aging: %w", err))
+			return err
 		}
 		if summaryOK {
 			sm.Buckets = append([]ledger.Money(nil), st[:n]...)
@@ -303,13 +307,7 @@ SELECT sm.accounts, sm.t0, sm.t1, sm.t2, sm.t3, sm.t4, sm.t5, sm.t6, sm.t7,
 		rep.Rows = append(rep.Rows, row)
 		rep.Cursors = append(rep.Cursors, ledger.Cursor{Key: ledger.AgingCursor(q.Sort, k1.String, k2.String), ID: *key})
 	}
-	if err := rows.Err(); err != nil {
-		return ledger.AgingReport{}, translate(fmt.Errorf("aging: %w", err))
-	}
-	if len(rep.Rows) > q.Page.First {
-		rep.Rows, rep.Cursors, rep.HasNext = rep.Rows[:q.Page.First], rep.Cursors[:q.Page.First], true
-	}
-	return rep, nil
+	return rows.Err()
 }
 
 // nullMoney scans a nullable numeric.
@@ -330,7 +328,7 @@ func (n *nullMoney) Scan(src any) error {
 func (s queries) AgingSettings(ctx context.Context, practiceID ledger.ID) (ledger.AgingSettings, error) {
 	const q = `SELECT bucket_limits FROM aging_settings WHERE practice_id = $1`
 	var limits pq.Int64Array
-	err := sqlx.GetContext(ctx, s.q, &limits, q, practiceID)
+	err := s.get(ctx, &limits, q, practiceID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ledger.AgingSettings{}, nil
 	}
@@ -346,7 +344,7 @@ func (s queries) AgingSettings(ctx context.Context, practiceID ledger.ID) (ledge
 
 func (s *txStore) PutAgingSettings(ctx context.Context, practiceID ledger.ID, set ledger.AgingSettings, at time.Time) error {
 	if set.BucketLimits == nil {
-		_, err := s.q.ExecContext(ctx, `DELETE FROM aging_settings WHERE practice_id = $1`, practiceID)
+		_, err := s.exec(ctx, `DELETE FROM aging_settings WHERE practice_id = $1`, practiceID)
 		return translate(err)
 	}
 	const q = `INSERT INTO aging_settings (practice_id, bucket_limits, updated_at) VALUES ($1, $2, $3)
@@ -355,7 +353,7 @@ func (s *txStore) PutAgingSettings(ctx context.Context, practiceID ledger.ID, se
 	for i, l := range set.BucketLimits {
 		limits[i] = int64(l)
 	}
-	_, err := s.q.ExecContext(ctx, q, practiceID, limits, at)
+	_, err := s.exec(ctx, q, practiceID, limits, at)
 	return translate(err)
 }
 
@@ -363,6 +361,6 @@ func (s *txStore) PutAgingSettings(ctx context.Context, practiceID ledger.ID, se
 // when the transaction commits (never if it rolls back) and folds identical
 // notifications of one transaction into one.
 func (s *txStore) NotifyChanged(ctx context.Context, practiceID ledger.ID) error {
-	_, err := s.q.ExecContext(ctx, `SELECT pg_notify($1, $2)`, ChangesChannel, practiceID.String())
+	_, err := s.exec(ctx, `SELECT pg_notify($2, $1::text)`, practiceID, ChangesChannel)
 	return translate(err)
 }

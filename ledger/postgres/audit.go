@@ -51,7 +51,9 @@ func (s queries) ListAuditEvents(ctx context.Context, practiceID ledger.ID, f le
 		after, afterID = &t, &p.After.ID
 	}
 	var rows []auditRow
-	if err := sqlx.SelectContext(ctx, s.q, &rows, q, append(args, after, afterID, p.First+1)...); err != nil {
+	if err := s.in(ctx, practiceID, func(db sqlx.ExtContext) error {
+		return sqlx.SelectContext(ctx, db, &rows, q, append(args, after, afterID, p.First+1)...)
+	}); err != nil {
 		return ledger.Paged[ledger.AuditEvent]{}, translate(err)
 	}
 	var convErr error
@@ -70,6 +72,8 @@ func (s queries) ListAuditEvents(ctx context.Context, practiceID ledger.ID, f le
 	if convErr != nil {
 		return ledger.Paged[ledger.AuditEvent]{}, convErr
 	}
-	err := sqlx.GetContext(ctx, s.q, &out.Total, `SELECT count(*)`+filter, args...)
+	err := s.in(ctx, practiceID, func(db sqlx.ExtContext) error {
+		return sqlx.GetContext(ctx, db, &out.Total, `SELECT count(*)`+filter, args...)
+	})
 	return out, translate(err)
 }

@@ -3,8 +3,6 @@ package postgres
 import (
 	"context"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/paysplit/paysplit/ledger"
 )
 
@@ -53,7 +51,7 @@ SELECT ch.id,
 		ID ledger.ID
 		ledger.ChargeBalance
 	}
-	if err := sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(chargeIDs)); err != nil {
+	if err := s.sel(ctx, &rows, q, practiceID, idArray(chargeIDs)); err != nil {
 		return nil, translate(err)
 	}
 	out := make(map[ledger.ID]ledger.ChargeBalance, len(rows))
@@ -125,7 +123,7 @@ SELECT g.id,
 		Unallocated ledger.Money
 		Unearned    ledger.Money
 	}
-	if err := sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(ids), byGuarantor); err != nil {
+	if err := s.sel(ctx, &rows, q, practiceID, idArray(ids), byGuarantor); err != nil {
 		return nil, translate(err)
 	}
 	out := make(map[ledger.ID]ledger.Balance, len(rows))

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 	"github.com/lib/pq/pqerror"
 
@@ -18,7 +17,7 @@ import (
 
 func (t *txStore) InsertBatch(ctx context.Context, practiceID ledger.ID, b ledger.Batch) error {
 	const q = `INSERT INTO batches (practice_id, id, name, opened_on, created_at) VALUES ($1, $2, $3, $4, $5)`
-	_, err := t.q.ExecContext(ctx, q, practiceID, b.ID, b.Name, b.OpenedOn, b.CreatedAt)
+	_, err := t.exec(ctx, q, practiceID, b.ID, b.Name, b.OpenedOn, b.CreatedAt)
 	var pe *pq.Error
 	if errors.As(err, &pe) && pe.Code == pqerror.UniqueViolation && pe.Constraint == "batches_open_name_key" {
 		return fmt.Errorf("%w: %w", &ledger.InputError{Field: "name", Message: "an open batch already has this name"}, err)
@@ -28,7 +27,7 @@ func (t *txStore) InsertBatch(ctx context.Context, practiceID ledger.ID, b ledge
 
 func (t *txStore) CloseBatch(ctx context.Context, practiceID, batchID ledger.ID, at time.Time) (bool, error) {
 	const q = `UPDATE batches SET closed_at = $3 WHERE practice_id = $1 AND id = $2 AND closed_at IS NULL`
-	res, err := t.q.ExecContext(ctx, q, practiceID, batchID, at)
+	res, err := t.exec(ctx, q, practiceID, batchID, at)
 	if err != nil {
 		return false, translate(err)
 	}
@@ -38,7 +37,7 @@ func (t *txStore) CloseBatch(ctx context.Context, practiceID, batchID ledger.ID,
 
 func (t *txStore) SetRequireBatch(ctx context.Context, practiceID ledger.ID, require bool) error {
 	const q = `UPDATE practices SET require_batch = $2 WHERE id = $1`
-	_, err := t.q.ExecContext(ctx, q, practiceID, require)
+	_, err := t.exec(ctx, q, practiceID, require)
 	return translate(err)
 }
 
@@ -55,12 +54,12 @@ func (s queries) ListBatches(ctx context.Context, practiceID ledger.ID, f ledger
  LIMIT $5`
 	var rows []keyed[ledger.Batch]
 	after, afterID := cursorArgs(p.After)
-	if err := sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, f.Open, after, afterID, p.First+1); err != nil {
+	if err := s.sel(ctx, &rows, q, practiceID, f.Open, after, afterID, p.First+1); err != nil {
 		return ledger.Paged[ledger.Batch]{}, translate(err)
 	}
 	out := toPage(rows, p.First, func(r keyed[ledger.Batch]) (ledger.Batch, ledger.Cursor) {
 		return r.Row, ledger.Cursor{Key: r.SortKey, ID: r.Row.ID}
 	})
-	err := sqlx.GetContext(ctx, s.q, &out.Total, `SELECT count(*)`+filter, practiceID, f.Open)
+	err := s.get(ctx, &out.Total, `SELECT count(*)`+filter, practiceID, f.Open)
 	return out, translate(err)
 }

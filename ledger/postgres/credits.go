@@ -3,8 +3,6 @@ package postgres
 import (
 	"context"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/paysplit/paysplit/ledger"
 )
 
@@ -22,14 +20,14 @@ SELECT s.patient_id, s.receipt_id, r.received_on, coalesce(r.note, '') AS note, 
  GROUP BY s.patient_id, s.receipt_id, r.received_on, r.note
  ORDER BY s.patient_id, r.received_on, s.receipt_id`
 	var rows []ledger.TransferRow
-	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(patientIDs)))
+	return rows, translate(s.sel(ctx, &rows, q, practiceID, idArray(patientIDs)))
 }
 
 func (s queries) Reallocations(ctx context.Context, practiceID ledger.ID, receiptIDs []ledger.ID) ([]ledger.Reallocation, error) {
 	const q = `SELECT receipt_id, original_receipt_id AS original_id, run_id FROM reallocations
 	            WHERE practice_id = $1 AND receipt_id = ANY($2::uuid[])`
 	var rows []ledger.Reallocation
-	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(receiptIDs)))
+	return rows, translate(s.sel(ctx, &rows, q, practiceID, idArray(receiptIDs)))
 }
 
 func (s queries) ReallocationsOf(ctx context.Context, practiceID ledger.ID, originalIDs []ledger.ID) ([]ledger.Reallocation, error) {
@@ -37,7 +35,7 @@ func (s queries) ReallocationsOf(ctx context.Context, practiceID ledger.ID, orig
 	            WHERE practice_id = $1 AND original_receipt_id = ANY($2::uuid[])
 	            ORDER BY original_receipt_id, receipt_id`
 	var rows []ledger.Reallocation
-	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(originalIDs)))
+	return rows, translate(s.sel(ctx, &rows, q, practiceID, idArray(originalIDs)))
 }
 
 // InsertReallocations writes the links with one statement.
@@ -53,6 +51,6 @@ SELECT $1, u.receipt_id, u.original_id, u.run_id
 	for i, r := range rs {
 		rids[i], oids[i], runs[i] = r.ReceiptID, r.OriginalID, r.RunID
 	}
-	_, err := t.q.ExecContext(ctx, q, practiceID, idArray(rids), idArray(oids), nullableIDArray(runs))
+	_, err := t.exec(ctx, q, practiceID, idArray(rids), idArray(oids), nullableIDArray(runs))
 	return translate(err)
 }

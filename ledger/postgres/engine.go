@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
 	"github.com/paysplit/paysplit/ledger"
@@ -39,7 +38,7 @@ SELECT $1, u.id, u.kind, u.amount, u.received_on, u.patient_id, NULLIF(u.method,
 		methods[i], refs[i], notes[i], pols[i] = r.Method, r.Reference, r.Note, r.PolicyName
 		vers[i], posted[i] = int64(r.PolicyVersion), r.PostedAt.UTC().Format("2006-01-02T15:04:05.999999Z07:00")
 	}
-	if _, err := t.q.ExecContext(ctx, qr, practiceID, idArray(ids), pq.Array(kinds), pq.Array(amounts), pq.Array(dates),
+	if _, err := t.exec(ctx, qr, practiceID, idArray(ids), pq.Array(kinds), pq.Array(amounts), pq.Array(dates),
 		nullableIDArray(pats), pq.Array(methods), pq.Array(refs), pq.Array(notes), nullableIDArray(batches),
 		nullableIDArray(revs), pq.Array(pols), pq.Array(vers), pq.Array(posted)); err != nil {
 		return translate(err)
@@ -58,7 +57,7 @@ SELECT $1, u.id, u.receipt_id, u.amount, u.code, u.patient_id, u.provider_id, u.
 		provs[i], locs[i], chs[i], uts[i] = s.ProviderID, s.LocationID, s.ChargeID, s.UnearnedTypeID
 		samounts[i], codes[i] = s.Amount.String(), string(s.Code)
 	}
-	_, err := t.q.ExecContext(ctx, qs, practiceID, idArray(sids), idArray(rids), pq.Array(samounts), pq.Array(codes),
+	_, err := t.exec(ctx, qs, practiceID, idArray(sids), idArray(rids), pq.Array(samounts), pq.Array(codes),
 		idArray(spats), nullableIDArray(provs), nullableIDArray(locs), nullableIDArray(chs), nullableIDArray(uts))
 	return translate(err)
 }
@@ -81,7 +80,7 @@ SELECT $1, u.id, u.receipt_id, u.operation, u.guarantor_id, u.policy_name, u.pol
 		ops[i], names[i], dates[i], plans[i] = string(r.Operation), r.PolicyName, r.AsOf.String(), string(r.Plan)
 		vers[i] = int64(r.PolicyVersion)
 	}
-	_, err := t.q.ExecContext(ctx, q, practiceID, recs[0].CreatedAt, idArray(ids), nullableIDArray(rids), pq.Array(ops),
+	_, err := t.exec(ctx, q, practiceID, recs[0].CreatedAt, idArray(ids), nullableIDArray(rids), pq.Array(ops),
 		idArray(gids), pq.Array(names), pq.Array(vers), pq.Array(dates), pq.Array(plans))
 	return translate(err)
 }
@@ -92,5 +91,5 @@ SELECT id, receipt_id, operation, guarantor_id, policy_name, policy_version, as_
   FROM allocation_plans
  WHERE practice_id = $1 AND (id = ANY($2::uuid[]) OR receipt_id = ANY($2::uuid[]))`
 	var rows []ledger.AllocationRecord
-	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(ids)))
+	return rows, translate(s.sel(ctx, &rows, q, practiceID, idArray(ids)))
 }

@@ -3,8 +3,6 @@ package postgres
 import (
 	"context"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/paysplit/paysplit/ledger"
 )
 
@@ -40,7 +38,7 @@ SELECT s.id, s.receipt_id, s.amount, s.code, s.patient_id, s.provider_id, s.loca
  WHERE s.practice_id = $1 AND s.patient_id = ANY($2::uuid[])
  ORDER BY r.received_on, s.receipt_id, s.id`
 	var splits []ledger.PostedSplit
-	if err := sqlx.SelectContext(ctx, s.q, &splits, q, practiceID, idArray(patIDs)); err != nil {
+	if err := s.sel(ctx, &splits, q, practiceID, idArray(patIDs)); err != nil {
 		return nil, translate(err)
 	}
 

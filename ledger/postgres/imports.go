@@ -2,9 +2,9 @@ package postgres
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -20,7 +20,7 @@ func (s queries) MatchPatients(ctx context.Context, practiceID ledger.ID, extern
 	var byExt []ledger.Patient
 	if len(externalIDs) > 0 {
 		const q = `SELECT ` + patientColumns + ` FROM patients WHERE practice_id = $1 AND external_id = ANY($2::text[])`
-		if err := sqlx.SelectContext(ctx, s.q, &byExt, q, practiceID, pq.Array(externalIDs)); err != nil {
+		if err := s.sel(ctx, &byExt, q, practiceID, pq.Array(externalIDs)); err != nil {
 			return nil, nil, translate(err)
 		}
 	}
@@ -41,7 +41,7 @@ SELECT k.i - 1 AS key, p.id, p.guarantor_id, p.first_name, p.last_name, p.birth_
 		Key int
 		ledger.Patient
 	}
-	if err := sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, pq.Array(lasts), pq.Array(firsts), pq.Array(births)); err != nil {
+	if err := s.sel(ctx, &rows, q, practiceID, pq.Array(lasts), pq.Array(firsts), pq.Array(births)); err != nil {
 		return nil, nil, translate(err)
 	}
 	byName := make([]ledger.NameMatch, len(rows))
@@ -54,7 +54,7 @@ SELECT k.i - 1 AS key, p.id, p.guarantor_id, p.first_name, p.last_name, p.birth_
 func (s queries) GuarantorsByExternalID(ctx context.Context, practiceID ledger.ID, externalIDs []string) ([]ledger.Guarantor, error) {
 	const q = `SELECT ` + guarantorColumns + ` FROM guarantors WHERE practice_id = $1 AND external_id = ANY($2::text[])`
 	var rows []ledger.Guarantor
-	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, pq.Array(externalIDs)))
+	return rows, translate(s.sel(ctx, &rows, q, practiceID, pq.Array(externalIDs)))
 }
 
 func (s queries) ImportedRows(ctx context.Context, practiceID ledger.ID, rowKeys [][]byte) ([]ledger.ImportedRow, error) {
@@ -66,7 +66,7 @@ SELECT l.row_key, l.import_id, l.row_number AS row
   FROM unnest($2::bytea[]) AS k(row_key)
   JOIN balance_import_lines l ON l.practice_id = $1 AND l.row_key = k.row_key AND NOT l.undone`
 	var rows []ledger.ImportedRow
-	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, pq.ByteaArray(rowKeys)))
+	return rows, translate(s.sel(ctx, &rows, q, practiceID, pq.ByteaArray(rowKeys)))
 }
 
 const balanceImportColumns = `id, status, coalesce(file_name, '') AS file_name, file_sha256, import_date, options AS options_json,
@@ -79,9 +79,9 @@ type balanceImportRow struct {
 	OptionsJSON []byte `db:"options_json"`
 }
 
-func (s queries) balanceImports(ctx context.Context, q string, args ...any) ([]ledger.BalanceImport, error) {
+func (s queries) balanceImports(ctx context.Context, q string, practiceID ledger.ID, args ...any) ([]ledger.BalanceImport, error) {
 	var rows []balanceImportRow
-	if err := sqlx.SelectContext(ctx, s.q, &rows, q, args...); err != nil {
+	if err := s.sel(ctx, &rows, q, practiceID, args...); err != nil {
 		return nil, translate(err)
 	}
 	out := make([]ledger.BalanceImport, len(rows))
@@ -121,7 +121,7 @@ SELECT l.row_number AS row, l.row_key, l.charge_id, l.receipt_id, l.amount, l.re
  WHERE l.practice_id = $1 AND l.import_id = $2
  ORDER BY l.row_number`
 	var rows []ledger.ImportedLine
-	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, importID))
+	return rows, translate(s.sel(ctx, &rows, q, practiceID, importID))
 }
 
 // BalanceImportActivity finds what was posted against an import's lines by
@@ -159,7 +159,7 @@ SELECT row_no, kind, receipt_kind, amount, id, on_date FROM acts ORDER BY row_no
 		ID          ledger.ID          `db:"id"`
 		OnDate      ledger.Date        `db:"on_date"`
 	}
-	if err := sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, importID, limit); err != nil {
+	if err := s.sel(ctx, &rows, q, practiceID, importID, limit); err != nil {
 		return nil, translate(err)
 	}
 	out := make([]ledger.ImportActivity, len(rows))
@@ -171,26 +171,26 @@ SELECT row_no, kind, receipt_kind, amount, id, on_date FROM acts ORDER BY row_no
 
 func (t *txStore) LockBalanceImports(ctx context.Context, practiceID ledger.ID) error {
 	const q = `SELECT pg_advisory_xact_lock(hashtextextended('balance_imports/' || $1::text, 0))`
-	_, err := t.q.ExecContext(ctx, q, practiceID.String())
+	_, err := t.exec(ctx, q, practiceID)
 	return translate(err)
 }
 
 func (t *txStore) LockCharges(ctx context.Context, practiceID ledger.ID, ids []ledger.ID) error {
 	const q = `SELECT id FROM charges WHERE practice_id = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR UPDATE`
 	var locked []ledger.ID
-	return translate(sqlx.SelectContext(ctx, t.q, &locked, q, practiceID, idArray(ids)))
+	return translate(t.sel(ctx, &locked, q, practiceID, idArray(ids)))
 }
 
 func (t *txStore) InsertBulk(ctx context.Context, practiceID ledger.ID, b ledger.Bulk) error {
 	pid := practiceID.String()
-	if err := t.copyRows(ctx, "guarantors", []string{"practice_id", "id", "name", "external_id", "self_patient_id", "created_at"},
+	if err := t.copyRows(ctx, practiceID, "guarantors", []string{"practice_id", "id", "name", "external_id", "self_patient_id", "created_at"},
 		len(b.Guarantors), func(i int, v []any) {
 			r := &b.Guarantors[i]
 			v[0], v[1], v[2], v[3], v[4], v[5] = pid, r.ID.String(), r.Name, textOrNull(r.ExternalID), idOrNull(r.SelfPatientID), r.CreatedAt
 		}); err != nil {
 		return err
 	}
-	if err := t.copyRows(ctx, "patients", []string{"practice_id", "id", "guarantor_id", "first_name", "last_name", "birth_date", "external_id", "created_at"},
+	if err := t.copyRows(ctx, practiceID, "patients", []string{"practice_id", "id", "guarantor_id", "first_name", "last_name", "birth_date", "external_id", "created_at"},
 		len(b.Patients), func(i int, v []any) {
 			r := &b.Patients[i]
 			v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7] = pid, r.ID.String(), r.GuarantorID.String(), r.FirstName, r.LastName,
@@ -198,7 +198,7 @@ func (t *txStore) InsertBulk(ctx context.Context, practiceID ledger.ID, b ledger
 		}); err != nil {
 		return err
 	}
-	if err := t.copyRows(ctx, "encounters", []string{"practice_id", "id", "patient_id", "provider_id", "location_id", "kind",
+	if err := t.copyRows(ctx, practiceID, "encounters", []string{"practice_id", "id", "patient_id", "provider_id", "location_id", "kind",
 		"service_from", "service_to", "note", "created_at"},
 		len(b.Encounters), func(i int, v []any) {
 			r := &b.Encounters[i]
@@ -207,7 +207,7 @@ func (t *txStore) InsertBulk(ctx context.Context, practiceID ledger.ID, b ledger
 		}); err != nil {
 		return err
 	}
-	if err := t.copyRows(ctx, "charges", []string{"practice_id", "id", "encounter_id", "patient_id", "provider_id", "location_id", "kind", "status",
+	if err := t.copyRows(ctx, practiceID, "charges", []string{"practice_id", "id", "encounter_id", "patient_id", "provider_id", "location_id", "kind", "status",
 		"code", "service_date", "amount", "insurance_estimate", "attached_to_id", "note", "posted_at"},
 		len(b.Charges), func(i int, v []any) {
 			r := &b.Charges[i]
@@ -218,7 +218,7 @@ func (t *txStore) InsertBulk(ctx context.Context, practiceID ledger.ID, b ledger
 		}); err != nil {
 		return err
 	}
-	if err := t.copyRows(ctx, "receipts", []string{"practice_id", "id", "kind", "amount", "received_on", "patient_id", "method", "reference",
+	if err := t.copyRows(ctx, practiceID, "receipts", []string{"practice_id", "id", "kind", "amount", "received_on", "patient_id", "method", "reference",
 		"note", "batch_id", "reverses_id", "policy_name", "policy_version", "posted_at"},
 		len(b.Receipts), func(i int, v []any) {
 			r := &b.Receipts[i]
@@ -229,7 +229,7 @@ func (t *txStore) InsertBulk(ctx context.Context, practiceID ledger.ID, b ledger
 		}); err != nil {
 		return err
 	}
-	return t.copyRows(ctx, "splits", []string{"practice_id", "id", "receipt_id", "amount", "code", "patient_id", "provider_id", "location_id",
+	return t.copyRows(ctx, practiceID, "splits", []string{"practice_id", "id", "receipt_id", "amount", "code", "patient_id", "provider_id", "location_id",
 		"charge_id", "unearned_type_id"},
 		len(b.Splits), func(i int, v []any) {
 			r := &b.Splits[i]
@@ -247,13 +247,13 @@ func (t *txStore) InsertBalanceImport(ctx context.Context, practiceID ledger.ID,
 INSERT INTO balance_imports (practice_id, id, status, file_name, file_sha256, import_date, options, rows_read, rows_posted, rows_skipped,
                              patients_created, guarantors_created, encounters, patient_debits, patient_credits, insurance, key_id, created_at)
 VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, $7::jsonb, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`
-	if _, err := t.q.ExecContext(ctx, q, practiceID, imp.ID, string(imp.Status), imp.FileName, imp.FileSHA256, imp.ImportDate, string(options),
+	if _, err := t.exec(ctx, q, practiceID, imp.ID, string(imp.Status), imp.FileName, imp.FileSHA256, imp.ImportDate, string(options),
 		imp.RowsRead, imp.RowsPosted, imp.RowsSkipped, imp.PatientsCreated, imp.GuarantorsCreated, imp.Encounters,
 		imp.PatientDebits, imp.PatientCredits, imp.Insurance, imp.KeyID, imp.CreatedAt); err != nil {
 		return translate(err)
 	}
 	pid, iid := practiceID.String(), imp.ID.String()
-	return t.copyRows(ctx, "balance_import_lines", []string{"practice_id", "import_id", "row_number", "row_key", "charge_id", "receipt_id",
+	return t.copyRows(ctx, practiceID, "balance_import_lines", []string{"practice_id", "import_id", "row_number", "row_key", "charge_id", "receipt_id",
 		"amount", "responsibility"},
 		len(lines), func(i int, v []any) {
 			r := &lines[i]
@@ -265,7 +265,7 @@ VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, $7::jsonb, $8, $9, $10, $11, $12, $1
 func (t *txStore) MarkBalanceImportUndone(ctx context.Context, practiceID, importID ledger.ID, at time.Time, keyID *ledger.ID) error {
 	const q = `UPDATE balance_imports SET status = 'UNDONE', undone_at = $3, undone_key_id = $4
 	            WHERE practice_id = $1 AND id = $2 AND status = 'COMMITTED'`
-	res, err := t.q.ExecContext(ctx, q, practiceID, importID, at, keyID)
+	res, err := t.exec(ctx, q, practiceID, importID, at, keyID)
 	if err != nil {
 		return translate(err)
 	}
@@ -273,24 +273,29 @@ func (t *txStore) MarkBalanceImportUndone(ctx context.Context, practiceID, impor
 		return fmt.Errorf("%w: balance import %s is not standing", ledger.ErrConflict, importID)
 	}
 	const ql = `UPDATE balance_import_lines SET undone = true WHERE practice_id = $1 AND import_id = $2`
-	_, err = t.q.ExecContext(ctx, ql, practiceID, importID)
+	_, err = t.exec(ctx, ql, practiceID, importID)
 	return translate(err)
 }
 
-// copyRows runs COPY table (cols) FROM STDIN in the transaction, sending
-// row(i) for i < n, then analyzes the table if it grew a lot (see
-// analyzeIfGrown).
-func (t *txStore) copyRows(ctx context.Context, table string, cols []string, n int, row func(i int, v []any)) error {
+// copyRows inserts row(i) for i < n into table (cols) in the transaction,
+// then analyzes the table if it grew a lot (see analyzeIfGrown). PostgreSQL
+// refuses COPY into a table under row-level security, so the rows are
+// copied into a temporary table first and inserted from there, where the
+// policy checks each one.
+func (t *txStore) copyRows(ctx context.Context, pid ledger.ID, table string, cols []string, n int, row func(i int, v []any)) error {
 	if n == 0 {
 		return nil
 	}
-	tx, ok := t.q.(interface {
-		PrepareContext(context.Context, string) (*sql.Stmt, error)
-	})
-	if !ok {
-		return fmt.Errorf("copy %s: the transaction cannot prepare statements", table)
+	if err := t.tx.enter(ctx, pid); err != nil {
+		return translate(err)
 	}
-	stmt, err := tx.PrepareContext(ctx, pq.CopyIn(table, cols...))
+	staging := "copy_" + table
+	list := strings.Join(cols, ", ")
+	q := `DROP TABLE IF EXISTS pg_temp.` + staging + `; CREATE TEMPORARY TABLE ` + staging + ` ON COMMIT DROP AS SELECT ` + list + ` FROM ` + table + ` WITH NO DATA`
+	if _, err := t.tx.tx.ExecContext(ctx, q); err != nil {
+		return translate(fmt.Errorf("copy %s: %w", table, err))
+	}
+	stmt, err := t.tx.tx.PrepareContext(ctx, pq.CopyIn(staging, cols...))
 	if err != nil {
 		return translate(fmt.Errorf("copy %s: %w", table, err))
 	}
@@ -305,28 +310,28 @@ func (t *txStore) copyRows(ctx context.Context, table string, cols []string, n i
 	if _, err := stmt.ExecContext(ctx); err != nil { // ends the COPY; row errors surface here
 		return translate(fmt.Errorf("copy %s: %w", table, err))
 	}
+	if _, err := t.tx.tx.ExecContext(ctx, `INSERT INTO `+table+` (`+list+`) SELECT `+list+` FROM `+staging); err != nil {
+		return translate(fmt.Errorf("copy %s: %w", table, err))
+	}
 	return t.analyzeIfGrown(ctx, table, n)
 }
 
-// analyzeIfGrown analyzes a table that n new rows made a lot bigger than
-// the planner believes. Foreign-key checks plan their lookups on the
-// statistics as they stand: on a table the statistics call small, the
-// lookup of a parent by (practice_id, id) may walk another index that
-// starts with practice_id, a whole practice per row, which turns a bulk
-// insert of children from seconds into minutes. ANALYZE in the transaction
-// counts its own new rows.
+// analyzeIfGrown refreshes table's statistics (through paysplit_analyze,
+// which runs ANALYZE as the owner) when n new rows are more than a fifth of
+// what the planner thought it held, so the statements later in the
+// transaction do not plan as if it were small.
 func (t *txStore) analyzeIfGrown(ctx context.Context, table string, n int) error {
 	if n < 1000 {
 		return nil
 	}
 	var est float64
-	if err := sqlx.GetContext(ctx, t.q, &est, `SELECT reltuples FROM pg_class WHERE oid = $1::regclass`, table); err != nil {
+	if err := sqlx.GetContext(ctx, t.tx.tx, &est, `SELECT reltuples FROM pg_class WHERE oid = $1::regclass`, table); err != nil {
 		return translate(err)
 	}
 	if est >= 0 && float64(n)*5 <= est {
 		return nil
 	}
-	_, err := t.q.ExecContext(ctx, `ANALYZE `+pq.QuoteIdentifier(table))
+	_, err := t.tx.tx.ExecContext(ctx, `SELECT paysplit_analyze($1)`, table)
 	return translate(err)
 }
 

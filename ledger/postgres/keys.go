@@ -4,8 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/paysplit/paysplit/ledger"
 )
 
@@ -14,7 +12,7 @@ const apiKeyColumns = `practice_id, id, name, role, secret_hash, created_at, las
 func (s queries) APIKeys(ctx context.Context, practiceID ledger.ID) ([]ledger.APIKey, error) {
 	const q = `SELECT ` + apiKeyColumns + ` FROM api_keys WHERE practice_id = $1 ORDER BY created_at DESC, id DESC`
 	var rows []ledger.APIKey
-	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID))
+	return rows, translate(s.sel(ctx, &rows, q, practiceID))
 }
 
 func (t *txStore) RevokeAPIKey(ctx context.Context, practiceID, keyID ledger.ID, at time.Time) (ledger.APIKey, error) {
@@ -22,7 +20,7 @@ func (t *txStore) RevokeAPIKey(ctx context.Context, practiceID, keyID ledger.ID,
 	            WHERE practice_id = $1 AND id = $2
 	        RETURNING ` + apiKeyColumns
 	var k ledger.APIKey
-	if err := sqlx.GetContext(ctx, t.q, &k, q, practiceID, keyID, at); err != nil {
+	if err := t.get(ctx, &k, q, practiceID, keyID, at); err != nil {
 		return k, notFound(err, "api key")
 	}
 	return k, nil

@@ -24,13 +24,13 @@ func (s queries) ListGuarantors(ctx context.Context, practiceID ledger.ID, f led
  LIMIT $6`
 	var rows []keyed[ledger.Guarantor]
 	after, afterID := cursorArgs(p.After)
-	if err := sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, escapeLike(f.Name), f.ExternalID, after, afterID, p.First+1); err != nil {
+	if err := s.sel(ctx, &rows, q, practiceID, escapeLike(f.Name), f.ExternalID, after, afterID, p.First+1); err != nil {
 		return ledger.Paged[ledger.Guarantor]{}, translate(err)
 	}
 	out := toPage(rows, p.First, func(r keyed[ledger.Guarantor]) (ledger.Guarantor, ledger.Cursor) {
 		return r.Row, ledger.Cursor{Key: r.SortKey, ID: r.Row.ID}
 	})
-	err := sqlx.GetContext(ctx, s.q, &out.Total, `SELECT count(*)`+filter, practiceID, escapeLike(f.Name), f.ExternalID)
+	err := s.get(ctx, &out.Total, `SELECT count(*)`+filter, practiceID, escapeLike(f.Name), f.ExternalID)
 	return out, translate(err)
 }
 
@@ -50,13 +50,17 @@ func (s queries) ListPatients(ctx context.Context, practiceID ledger.ID, f ledge
 	var rows []keyed[ledger.Patient]
 	after, afterID := cursorArgs(p.After)
 	args := []any{practiceID, f.GuarantorID, escapeLike(f.Name), f.ExternalID, f.BirthDate}
-	if err := sqlx.SelectContext(ctx, s.q, &rows, q, append(args, after, afterID, p.First+1)...); err != nil {
+	if err := s.in(ctx, practiceID, func(db sqlx.ExtContext) error {
+		return sqlx.SelectContext(ctx, db, &rows, q, append(args, after, afterID, p.First+1)...)
+	}); err != nil {
 		return ledger.Paged[ledger.Patient]{}, translate(err)
 	}
 	out := toPage(rows, p.First, func(r keyed[ledger.Patient]) (ledger.Patient, ledger.Cursor) {
 		return r.Row, ledger.Cursor{Key: r.SortKey, ID: r.Row.ID}
 	})
-	err := sqlx.GetContext(ctx, s.q, &out.Total, `SELECT count(*)`+filter, args...)
+	err := s.in(ctx, practiceID, func(db sqlx.ExtContext) error {
+		return sqlx.GetContext(ctx, db, &out.Total, `SELECT count(*)`+filter, args...)
+	})
 	return out, translate(err)
 }
 
@@ -82,13 +86,17 @@ func (s queries) ListReceipts(ctx context.Context, practiceID ledger.ID, f ledge
 	var rows []keyed[ledger.Receipt]
 	after, afterID := cursorArgs(p.After)
 	args := []any{practiceID, string(f.Kind), f.From, f.To, f.BatchID, f.PatientID, f.GuarantorID}
-	if err := sqlx.SelectContext(ctx, s.q, &rows, q, append(args, after, afterID, p.First+1)...); err != nil {
+	if err := s.in(ctx, practiceID, func(db sqlx.ExtContext) error {
+		return sqlx.SelectContext(ctx, db, &rows, q, append(args, after, afterID, p.First+1)...)
+	}); err != nil {
 		return ledger.Paged[ledger.Receipt]{}, translate(err)
 	}
 	out := toPage(rows, p.First, func(r keyed[ledger.Receipt]) (ledger.Receipt, ledger.Cursor) {
 		return r.Row, ledger.Cursor{Key: r.SortKey, ID: r.Row.ID}
 	})
-	err := sqlx.GetContext(ctx, s.q, &out.Total, `SELECT count(*)`+filter, args...)
+	err := s.in(ctx, practiceID, func(db sqlx.ExtContext) error {
+		return sqlx.GetContext(ctx, db, &out.Total, `SELECT count(*)`+filter, args...)
+	})
 	return out, translate(err)
 }
 

@@ -95,7 +95,7 @@ func parseIDs(ss []string) ([]ledger.ID, error) {
 func (s queries) Runs(ctx context.Context, practiceID ledger.ID, ids []ledger.ID) ([]ledger.Run, error) {
 	const q = `SELECT ` + runColumns + `, '' AS sort_key FROM runs WHERE practice_id = $1 AND id = ANY($2::uuid[])`
 	var rows []runRow
-	if err := sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(ids)); err != nil {
+	if err := s.sel(ctx, &rows, q, practiceID, idArray(ids)); err != nil {
 		return nil, translate(err)
 	}
 	out := make([]ledger.Run, len(rows))
@@ -123,7 +123,9 @@ func (s queries) ListRuns(ctx context.Context, practiceID ledger.ID, f ledger.Ru
 	var rows []runRow
 	after, afterID := cursorArgs(p.After)
 	args := []any{practiceID, string(f.Kind), string(f.Status)}
-	if err := sqlx.SelectContext(ctx, s.q, &rows, q, append(args, after, afterID, p.First+1)...); err != nil {
+	if err := s.in(ctx, practiceID, func(db sqlx.ExtContext) error {
+		return sqlx.SelectContext(ctx, db, &rows, q, append(args, after, afterID, p.First+1)...)
+	}); err != nil {
 		return ledger.Paged[ledger.Run]{}, translate(err)
 	}
 	var out ledger.Paged[ledger.Run]
@@ -138,7 +140,9 @@ func (s queries) ListRuns(ctx context.Context, practiceID ledger.ID, f ledger.Ru
 		}
 		out.Rows, out.Cursors = append(out.Rows, run), append(out.Cursors, ledger.Cursor{Key: r.SortKey, ID: r.ID})
 	}
-	err := sqlx.GetContext(ctx, s.q, &out.Total, `SELECT count(*)`+filter, args...)
+	err := s.in(ctx, practiceID, func(db sqlx.ExtContext) error {
+		return sqlx.GetContext(ctx, db, &out.Total, `SELECT count(*)`+filter, args...)
+	})
 	return out, translate(err)
 }
 
@@ -170,7 +174,7 @@ func (s queries) ListRunFamilies(ctx context.Context, practiceID, runID ledger.I
 		after = &p.After.ID
 	}
 	var rows []runFamilyRow
-	if err := sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, runID, string(f.Status), after, p.First+1); err != nil {
+	if err := s.sel(ctx, &rows, q, practiceID, runID, string(f.Status), after, p.First+1); err != nil {
 		return ledger.Paged[ledger.RunFamily]{}, translate(err)
 	}
 	var out ledger.Paged[ledger.RunFamily]
@@ -188,7 +192,7 @@ func (s queries) ListRunFamilies(ctx context.Context, practiceID, runID ledger.I
 			Reason: r.Reason, Detail: r.Detail})
 		out.Cursors = append(out.Cursors, ledger.Cursor{Key: r.GuarantorID.String(), ID: r.GuarantorID})
 	}
-	err := sqlx.GetContext(ctx, s.q, &out.Total, `SELECT count(*)`+filter, practiceID, runID, string(f.Status))
+	err := s.get(ctx, &out.Total, `SELECT count(*)`+filter, practiceID, runID, string(f.Status))
 	return out, translate(err)
 }
 
@@ -205,7 +209,7 @@ SELECT u.id
  ORDER BY u.id
  LIMIT $4`
 	var ids []ledger.ID
-	return ids, translate(sqlx.SelectContext(ctx, s.q, &ids, q, practiceID, runID, after, limit))
+	return ids, translate(s.sel(ctx, &ids, q, practiceID, runID, after, limit))
 }
 
 // InsertRun records the run with its scope: the families named (in id
@@ -222,7 +226,7 @@ SELECT $1, $2, $3, NULLIF($4, ''), $5, $6, $7::jsonb, scope.ids, $9, $10, $11, $
   FROM scope
 RETURNING families_total`
 	var n int
-	err := sqlx.GetContext(ctx, t.q, &n, q, practiceID, r.ID, string(r.Kind), string(r.Method), r.Preview, string(r.Status),
+	err := t.get(ctx, &n, q, practiceID, r.ID, string(r.Kind), string(r.Method), r.Preview, string(r.Status),
 		string(r.Request), idArray(r.GuarantorIDs), r.AllFamilies, r.Policy.Name, r.Policy.Version, r.AsOf, r.Attempts, r.CreatedBy, r.CreatedAt)
 	return n, translate(err)
 }
@@ -250,7 +254,7 @@ SELECT $1, $2, u.guarantor_id, u.status, u.found, u.moved, u.left_, coalesce(str
 			}
 			receipts[i], reasons[i], details[i] = strings.Join(ids, " "), f.Reason, string(f.Detail)
 		}
-		if _, err := t.q.ExecContext(ctx, q, practiceID, runID, idArray(gids), pq.Array(statuses), pq.Array(found), pq.Array(moved),
+		if _, err := t.exec(ctx, q, practiceID, runID, idArray(gids), pq.Array(statuses), pq.Array(found), pq.Array(moved),
 			pq.Array(left), pq.Array(receipts), pq.Array(reasons), pq.Array(details)); err != nil {
 			return ledger.Run{}, translate(err)
 		}
@@ -263,7 +267,7 @@ UPDATE runs
  WHERE practice_id = $1 AND id = $2
 RETURNING ` + runColumns + `, '' AS sort_key`
 	var row runRow
-	if err := sqlx.GetContext(ctx, t.q, &row, q, practiceID, runID, tally.Done, tally.Changed, tally.Skipped, tally.Failed, tally.Receipts,
+	if err := t.get(ctx, &row, q, practiceID, runID, tally.Done, tally.Changed, tally.Skipped, tally.Failed, tally.Receipts,
 		tally.CreditsFound, tally.AmountMoved, tally.CreditsLeft, at); err != nil {
 		return ledger.Run{}, notFound(err, "run")
 	}
@@ -282,7 +286,7 @@ UPDATE runs
 	for i, f := range from {
 		fs[i] = string(f)
 	}
-	res, err := t.q.ExecContext(ctx, q, practiceID, runID, string(status), errText, at, pq.Array(fs))
+	res, err := t.exec(ctx, q, practiceID, runID, string(status), errText, at, pq.Array(fs))
 	if err != nil {
 		return false, translate(err)
 	}
@@ -292,7 +296,7 @@ UPDATE runs
 
 func (t *txStore) RequestRunCancel(ctx context.Context, practiceID, runID ledger.ID, at time.Time) (bool, error) {
 	const q = `UPDATE runs SET cancel_requested = true, updated_at = $3 WHERE practice_id = $1 AND id = $2 AND status = 'RUNNING'`
-	res, err := t.q.ExecContext(ctx, q, practiceID, runID, at)
+	res, err := t.exec(ctx, q, practiceID, runID, at)
 	if err != nil {
 		return false, translate(err)
 	}
@@ -303,7 +307,7 @@ func (t *txStore) RequestRunCancel(ctx context.Context, practiceID, runID ledger
 // RunningRuns lists every RUNNING run of every practice.
 func (s *Store) RunningRuns(ctx context.Context) ([]ledger.RunRef, error) {
 	var rows []ledger.RunRef
-	err := sqlx.SelectContext(ctx, s.q, &rows, `SELECT practice_id, id FROM runs WHERE status = 'RUNNING' ORDER BY practice_id, id`)
+	err := sqlx.SelectContext(ctx, s.db, &rows, `SELECT practice_id, id FROM paysplit_running_runs()`)
 	return rows, translate(err)
 }
 

@@ -28,7 +28,7 @@ var _ ledger.Store = (*Store)(nil)
 // ledger structs scan by field name (PatientID ↔ patient_id).
 func NewStore(db *sqlx.DB) *Store {
 	db.Mapper = reflectx.NewMapperFunc("db", snakeCase)
-	return &Store{queries: queries{q: db}, db: db}
+	return &Store{queries: queries{db: db}, db: db}
 }
 
 // DB returns the underlying pool.
@@ -63,7 +63,7 @@ func (s *Store) InTx(ctx context.Context, fn func(ledger.Tx) error) (err error) 
 			_ = tx.Rollback()
 		}
 	}()
-	if err = fn(&txStore{queries{q: tx}}); err != nil {
+	if err = fn(&txStore{queries{tx: &tenantTx{tx: tx}}}); err != nil {
 		return translate(err)
 	}
 	if err = tx.Commit(); err != nil {
@@ -76,7 +76,7 @@ func (s *Store) APIKey(ctx context.Context, practiceID, keyID ledger.ID) (ledger
 	const q = `SELECT practice_id, id, name, role, secret_hash, created_at, last_used_at, revoked_at
 	             FROM api_keys WHERE practice_id = $1 AND id = $2`
 	var k ledger.APIKey
-	if err := sqlx.GetContext(ctx, s.q, &k, q, practiceID, keyID); err != nil {
+	if err := s.get(ctx, &k, q, practiceID, keyID); err != nil {
 		return k, notFound(err, "api key")
 	}
 	return k, nil
@@ -84,7 +84,7 @@ func (s *Store) APIKey(ctx context.Context, practiceID, keyID ledger.ID) (ledger
 
 func (s *Store) TouchAPIKey(ctx context.Context, practiceID, keyID ledger.ID, t time.Time) error {
 	const q = `UPDATE api_keys SET last_used_at = $3 WHERE practice_id = $1 AND id = $2`
-	_, err := s.q.ExecContext(ctx, q, practiceID, keyID, t)
+	_, err := s.exec(ctx, q, practiceID, keyID, t)
 	return translate(err)
 }
 
@@ -93,8 +93,92 @@ type txStore struct{ queries }
 
 var _ ledger.Tx = (*txStore)(nil)
 
-// queries holds the reads, shared by Store and txStore.
-type queries struct{ q sqlx.ExtContext }
+// queries holds the reads, shared by Store and txStore. Every statement
+// runs as AppRole with app.practice_id set to the practice it is for, so the
+// row-level security policies (migrations/00007_rls.sql) hide every other
+// practice's rows even from a statement that forgets its own filter. In a
+// Store, each statement runs in a transaction of its own; in a txStore, in
+// the transaction.
+type queries struct {
+	db *sqlx.DB  // Store
+	tx *tenantTx // txStore
+}
+
+// AppRole is the role the service's statements run as: it owns nothing, and
+// the row-level security policies restrict it to one practice at a time.
+const AppRole = "paysplit_app"
+
+// tenantTx is a transaction and the practice its statements are scoped to.
+type tenantTx struct {
+	tx       *sqlx.Tx
+	practice ledger.ID
+	entered  bool
+}
+
+// enter scopes the rest of the transaction to practice pid: one simple-query
+// round trip, made only when the practice changes.
+func (t *tenantTx) enter(ctx context.Context, pid ledger.ID) error {
+	if t.entered && t.practice == pid {
+		return nil
+	}
+	q := `SET LOCAL app.practice_id = ` + pq.QuoteLiteral(pid.String())
+	if !t.entered {
+		q = `SET LOCAL ROLE ` + AppRole + `; ` + q
+	}
+	if _, err := t.tx.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("scope the transaction to practice %s: %w", pid, err)
+	}
+	t.practice, t.entered = pid, true
+	return nil
+}
+
+// in runs fn with statements scoped to practice pid.
+func (s queries) in(ctx context.Context, pid ledger.ID, fn func(q sqlx.ExtContext) error) (err error) {
+	if s.tx != nil {
+		if err := s.tx.enter(ctx, pid); err != nil {
+			return err
+		}
+		return fn(s.tx.tx)
+	}
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if err = (&tenantTx{tx: tx}).enter(ctx, pid); err != nil {
+		return err
+	}
+	if err = fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// sel, get and exec are sqlx's SelectContext and GetContext and ExecContext
+// scoped to practice pid, which is also the statement's $1.
+func (s queries) sel(ctx context.Context, dest any, q string, pid ledger.ID, args ...any) error {
+	return s.in(ctx, pid, func(db sqlx.ExtContext) error {
+		return sqlx.SelectContext(ctx, db, dest, q, append([]any{pid}, args...)...)
+	})
+}
+
+func (s queries) get(ctx context.Context, dest any, q string, pid ledger.ID, args ...any) error {
+	return s.in(ctx, pid, func(db sqlx.ExtContext) error {
+		return sqlx.GetContext(ctx, db, dest, q, append([]any{pid}, args...)...)
+	})
+}
+
+func (s queries) exec(ctx context.Context, q string, pid ledger.ID, args ...any) (res sql.Result, err error) {
+	err = s.in(ctx, pid, func(db sqlx.ExtContext) error {
+		res, err = db.ExecContext(ctx, q, append([]any{pid}, args...)...)
+		return err
+	})
+	return res, err
+}
 
 // idArray passes ids as a uuid[] parameter.
 func idArray(ids []ledger.ID) any {
@@ -115,7 +199,7 @@ func notFound(err error, what string) error {
 func (s queries) Practice(ctx context.Context, id ledger.ID) (ledger.Practice, error) {
 	const q = `SELECT id, name, require_batch, created_at FROM practices WHERE id = $1`
 	var p ledger.Practice
-	if err := sqlx.GetContext(ctx, s.q, &p, q, id); err != nil {
+	if err := s.get(ctx, &p, q, id); err != nil {
 		return p, notFound(err, "practice")
 	}
 	return p, nil
@@ -125,14 +209,14 @@ func (s queries) Providers(ctx context.Context, practiceID ledger.ID, ids []ledg
 	const q = `SELECT id, name, coalesce(code, '') AS code, created_at FROM providers
 	            WHERE practice_id = $1 AND id = ANY($2::uuid[])`
 	var rows []ledger.Provider
-	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(ids)))
+	return rows, translate(s.sel(ctx, &rows, q, practiceID, idArray(ids)))
 }
 
 func (s queries) Locations(ctx context.Context, practiceID ledger.ID, ids []ledger.ID) ([]ledger.Location, error) {
 	const q = `SELECT id, name, coalesce(code, '') AS code, created_at FROM locations
 	            WHERE practice_id = $1 AND id = ANY($2::uuid[])`
 	var rows []ledger.Location
-	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(ids)))
+	return rows, translate(s.sel(ctx, &rows, q, practiceID, idArray(ids)))
 }
 
 const guarantorColumns = `id, name, coalesce(external_id, '') AS external_id, self_patient_id, created_at`
@@ -140,7 +224,7 @@ const guarantorColumns = `id, name, coalesce(external_id, '') AS external_id, se
 func (s queries) Guarantors(ctx context.Context, practiceID ledger.ID, ids []ledger.ID) ([]ledger.Guarantor, error) {
 	const q = `SELECT ` + guarantorColumns + ` FROM guarantors WHERE practice_id = $1 AND id = ANY($2::uuid[])`
 	var rows []ledger.Guarantor
-	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(ids)))
+	return rows, translate(s.sel(ctx, &rows, q, practiceID, idArray(ids)))
 }
 
 const patientColumns = `id, guarantor_id, first_name, last_name, birth_date, coalesce(external_id, '') AS external_id, created_at`
@@ -148,7 +232,7 @@ const patientColumns = `id, guarantor_id, first_name, last_name, birth_date, coa
 func (s queries) Patients(ctx context.Context, practiceID ledger.ID, ids []ledger.ID) ([]ledger.Patient, error) {
 	const q = `SELECT ` + patientColumns + ` FROM patients WHERE practice_id = $1 AND id = ANY($2::uuid[])`
 	var rows []ledger.Patient
-	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(ids)))
+	return rows, translate(s.sel(ctx, &rows, q, practiceID, idArray(ids)))
 }
 
 func (s queries) PatientsOfGuarantors(ctx context.Context, practiceID ledger.ID, guarantorIDs []ledger.ID) ([]ledger.Patient, error) {
@@ -156,7 +240,7 @@ func (s queries) PatientsOfGuarantors(ctx context.Context, practiceID ledger.ID,
 	            WHERE practice_id = $1 AND guarantor_id = ANY($2::uuid[])
 	            ORDER BY guarantor_id, lower(last_name), lower(first_name), id`
 	var rows []ledger.Patient
-	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(guarantorIDs)))
+	return rows, translate(s.sel(ctx, &rows, q, practiceID, idArray(guarantorIDs)))
 }
 
 const encounterColumns = `id, patient_id, provider_id, location_id, kind, service_from, service_to, coalesce(note, '') AS note, created_at`
@@ -164,7 +248,7 @@ const encounterColumns = `id, patient_id, provider_id, location_id, kind, servic
 func (s queries) Encounters(ctx context.Context, practiceID ledger.ID, ids []ledger.ID) ([]ledger.Encounter, error) {
 	const q = `SELECT ` + encounterColumns + ` FROM encounters WHERE practice_id = $1 AND id = ANY($2::uuid[])`
 	var rows []ledger.Encounter
-	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(ids)))
+	return rows, translate(s.sel(ctx, &rows, q, practiceID, idArray(ids)))
 }
 
 func (s queries) EncountersOfPatients(ctx context.Context, practiceID ledger.ID, patientIDs []ledger.ID) ([]ledger.Encounter, error) {
@@ -172,7 +256,7 @@ func (s queries) EncountersOfPatients(ctx context.Context, practiceID ledger.ID,
 	            WHERE practice_id = $1 AND patient_id = ANY($2::uuid[])
 	            ORDER BY patient_id, service_from, id`
 	var rows []ledger.Encounter
-	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(patientIDs)))
+	return rows, translate(s.sel(ctx, &rows, q, practiceID, idArray(patientIDs)))
 }
 
 const chargeColumns = `id, encounter_id, patient_id, provider_id, location_id, kind, status, code, service_date,
@@ -181,7 +265,7 @@ const chargeColumns = `id, encounter_id, patient_id, provider_id, location_id, k
 func (s queries) Charges(ctx context.Context, practiceID ledger.ID, ids []ledger.ID) ([]ledger.Charge, error) {
 	const q = `SELECT ` + chargeColumns + ` FROM charges WHERE practice_id = $1 AND id = ANY($2::uuid[])`
 	var rows []ledger.Charge
-	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(ids)))
+	return rows, translate(s.sel(ctx, &rows, q, practiceID, idArray(ids)))
 }
 
 func (s queries) ChargesOfEncounters(ctx context.Context, practiceID ledger.ID, encounterIDs []ledger.ID) ([]ledger.Charge, error) {
@@ -189,7 +273,7 @@ func (s queries) ChargesOfEncounters(ctx context.Context, practiceID ledger.ID, 
 	            WHERE practice_id = $1 AND encounter_id = ANY($2::uuid[])
 	            ORDER BY encounter_id, service_date, id`
 	var rows []ledger.Charge
-	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(encounterIDs)))
+	return rows, translate(s.sel(ctx, &rows, q, practiceID, idArray(encounterIDs)))
 }
 
 func (s queries) ChargesOfPatients(ctx context.Context, practiceID ledger.ID, patientIDs []ledger.ID) ([]ledger.Charge, error) {
@@ -197,7 +281,7 @@ func (s queries) ChargesOfPatients(ctx context.Context, practiceID ledger.ID, pa
 	            WHERE practice_id = $1 AND patient_id = ANY($2::uuid[])
 	            ORDER BY patient_id, service_date, id`
 	var rows []ledger.Charge
-	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(patientIDs)))
+	return rows, translate(s.sel(ctx, &rows, q, practiceID, idArray(patientIDs)))
 }
 
 func (s queries) AdjustmentsOf(ctx context.Context, practiceID ledger.ID, chargeIDs []ledger.ID) ([]ledger.Charge, error) {
@@ -205,19 +289,19 @@ func (s queries) AdjustmentsOf(ctx context.Context, practiceID ledger.ID, charge
 	            WHERE practice_id = $1 AND attached_to_id = ANY($2::uuid[])
 	            ORDER BY attached_to_id, service_date, id`
 	var rows []ledger.Charge
-	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(chargeIDs)))
+	return rows, translate(s.sel(ctx, &rows, q, practiceID, idArray(chargeIDs)))
 }
 
 func (s queries) ProvidersOfPractice(ctx context.Context, practiceID ledger.ID) ([]ledger.Provider, error) {
 	const q = `SELECT id, name, coalesce(code, '') AS code, created_at FROM providers WHERE practice_id = $1 ORDER BY name, id`
 	var rows []ledger.Provider
-	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID))
+	return rows, translate(s.sel(ctx, &rows, q, practiceID))
 }
 
 func (s queries) LocationsOfPractice(ctx context.Context, practiceID ledger.ID) ([]ledger.Location, error) {
 	const q = `SELECT id, name, coalesce(code, '') AS code, created_at FROM locations WHERE practice_id = $1 ORDER BY name, id`
 	var rows []ledger.Location
-	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID))
+	return rows, translate(s.sel(ctx, &rows, q, practiceID))
 }
 
 const receiptColumns = `id, kind, amount, received_on, patient_id, coalesce(method, '') AS method,
@@ -227,37 +311,32 @@ const receiptColumns = `id, kind, amount, received_on, patient_id, coalesce(meth
 func (s queries) Receipts(ctx context.Context, practiceID ledger.ID, ids []ledger.ID) ([]ledger.Receipt, error) {
 	const q = `SELECT ` + receiptColumns + ` FROM receipts WHERE practice_id = $1 AND id = ANY($2::uuid[])`
 	var rows []ledger.Receipt
-	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(ids)))
+	return rows, translate(s.sel(ctx, &rows, q, practiceID, idArray(ids)))
 }
 
 func (s queries) ReversalsOf(ctx context.Context, practiceID ledger.ID, receiptIDs []ledger.ID) (map[ledger.ID]ledger.ID, error) {
-	const q = `SELECT reverses_id, id FROM receipts WHERE practice_id = $1 AND reverses_id = ANY($2::uuid[])`
-	rows, err := s.q.QueryxContext(ctx, q, practiceID, idArray(receiptIDs))
-	if err != nil {
+	const q = `SELECT reverses_id AS orig, id AS rev FROM receipts WHERE practice_id = $1 AND reverses_id = ANY($2::uuid[])`
+	var rows []struct{ Orig, Rev ledger.ID }
+	if err := s.sel(ctx, &rows, q, practiceID, idArray(receiptIDs)); err != nil {
 		return nil, translate(err)
 	}
-	defer rows.Close()
-	out := make(map[ledger.ID]ledger.ID)
-	for rows.Next() {
-		var orig, rev ledger.ID
-		if err := rows.Scan(&orig, &rev); err != nil {
-			return nil, translate(err)
-		}
-		out[orig] = rev
+	out := make(map[ledger.ID]ledger.ID, len(rows))
+	for _, r := range rows {
+		out[r.Orig] = r.Rev
 	}
-	return out, translate(rows.Err())
+	return out, nil
 }
 
 func (s queries) Batches(ctx context.Context, practiceID ledger.ID, ids []ledger.ID) ([]ledger.Batch, error) {
 	const q = `SELECT id, name, opened_on, closed_at, created_at FROM batches WHERE practice_id = $1 AND id = ANY($2::uuid[])`
 	var rows []ledger.Batch
-	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(ids)))
+	return rows, translate(s.sel(ctx, &rows, q, practiceID, idArray(ids)))
 }
 
 func (s queries) UnearnedTypes(ctx context.Context, practiceID ledger.ID) ([]ledger.UnearnedType, error) {
 	const q = `SELECT id, name, hidden, is_default FROM unearned_types WHERE practice_id = $1 ORDER BY name, id`
 	var rows []ledger.UnearnedType
-	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID))
+	return rows, translate(s.sel(ctx, &rows, q, practiceID))
 }
 
 const splitColumns = `id, receipt_id, amount, code, patient_id, provider_id, location_id, charge_id, unearned_type_id`
@@ -266,27 +345,27 @@ func (s queries) SplitsOfCharges(ctx context.Context, practiceID ledger.ID, char
 	const q = `SELECT ` + splitColumns + ` FROM splits
 	            WHERE practice_id = $1 AND charge_id = ANY($2::uuid[]) ORDER BY charge_id, id`
 	var rows []ledger.Split
-	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(chargeIDs)))
+	return rows, translate(s.sel(ctx, &rows, q, practiceID, idArray(chargeIDs)))
 }
 
 func (s queries) SplitsOfReceipts(ctx context.Context, practiceID ledger.ID, receiptIDs []ledger.ID) ([]ledger.Split, error) {
 	const q = `SELECT ` + splitColumns + ` FROM splits
 	            WHERE practice_id = $1 AND receipt_id = ANY($2::uuid[]) ORDER BY receipt_id, id`
 	var rows []ledger.Split
-	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(receiptIDs)))
+	return rows, translate(s.sel(ctx, &rows, q, practiceID, idArray(receiptIDs)))
 }
 
 func (s queries) SplitsOfPatients(ctx context.Context, practiceID ledger.ID, patientIDs []ledger.ID) ([]ledger.Split, error) {
 	const q = `SELECT ` + splitColumns + ` FROM splits
 	            WHERE practice_id = $1 AND patient_id = ANY($2::uuid[]) ORDER BY patient_id, id`
 	var rows []ledger.Split
-	return rows, translate(sqlx.SelectContext(ctx, s.q, &rows, q, practiceID, idArray(patientIDs)))
+	return rows, translate(s.sel(ctx, &rows, q, practiceID, idArray(patientIDs)))
 }
 
 // CountPractices counts the practices in the database (an operator task:
 // it crosses tenants).
 func (s *Store) CountPractices(ctx context.Context) (int, error) {
 	var n int
-	err := sqlx.GetContext(ctx, s.q, &n, `SELECT count(*) FROM practices`)
+	err := sqlx.GetContext(ctx, s.db, &n, `SELECT paysplit_practice_count()`)
 	return n, translate(err)
 }

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
 	"github.com/paysplit/paysplit/ledger"
@@ -14,12 +13,12 @@ import (
 func (t *txStore) LockFamilies(ctx context.Context, practiceID ledger.ID, guarantorIDs []ledger.ID) error {
 	const q = `SELECT id FROM guarantors WHERE practice_id = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR UPDATE`
 	var locked []ledger.ID
-	return translate(sqlx.SelectContext(ctx, t.q, &locked, q, practiceID, idArray(guarantorIDs)))
+	return translate(t.sel(ctx, &locked, q, practiceID, idArray(guarantorIDs)))
 }
 
 func (t *txStore) LockIdempotencyKey(ctx context.Context, practiceID ledger.ID, key string) error {
 	const q = `SELECT pg_advisory_xact_lock(hashtextextended($1::text || '/' || $2, 0))`
-	_, err := t.q.ExecContext(ctx, q, practiceID.String(), key)
+	_, err := t.exec(ctx, q, practiceID, key)
 	return translate(err)
 }
 
@@ -27,7 +26,7 @@ func (t *txStore) IdempotencyRecord(ctx context.Context, practiceID ledger.ID, k
 	const q = `SELECT key, operation, request_hash, result_id, created_at FROM idempotency_records
 	            WHERE practice_id = $1 AND key = $2`
 	var rec ledger.IdempotencyRecord
-	err := sqlx.GetContext(ctx, t.q, &rec, q, practiceID, key)
+	err := t.get(ctx, &rec, q, practiceID, key)
 	if errors.Is(err, sql.ErrNoRows) {
 		return rec, false, nil
 	}
@@ -37,66 +36,66 @@ func (t *txStore) IdempotencyRecord(ctx context.Context, practiceID ledger.ID, k
 func (t *txStore) InsertIdempotencyRecord(ctx context.Context, practiceID ledger.ID, r ledger.IdempotencyRecord) error {
 	const q = `INSERT INTO idempotency_records (practice_id, key, operation, request_hash, result_id, created_at)
 	           VALUES ($1, $2, $3, $4, $5, $6)`
-	_, err := t.q.ExecContext(ctx, q, practiceID, r.Key, r.Operation, r.RequestHash, r.ResultID, r.CreatedAt)
+	_, err := t.exec(ctx, q, practiceID, r.Key, r.Operation, r.RequestHash, r.ResultID, r.CreatedAt)
 	return translate(err)
 }
 
 func (t *txStore) InsertAuditEvent(ctx context.Context, practiceID ledger.ID, e ledger.AuditEvent) error {
 	const q = `INSERT INTO audit_events (practice_id, id, at, key_id, role, operation, input_digest, created_ids, policy_name, policy_version)
 	           VALUES ($1, $2, $3, $4, NULLIF($5, ''), $6, $7, $8::uuid[], NULLIF($9, ''), NULLIF($10, 0))`
-	_, err := t.q.ExecContext(ctx, q, practiceID, e.ID, e.At, e.KeyID, string(e.Role), e.Operation, e.InputDigest,
+	_, err := t.exec(ctx, q, practiceID, e.ID, e.At, e.KeyID, string(e.Role), e.Operation, e.InputDigest,
 		idArray(e.CreatedIDs), e.PolicyName, e.PolicyVersion)
 	return translate(err)
 }
 
 func (t *txStore) InsertPractice(ctx context.Context, p ledger.Practice) error {
 	const q = `INSERT INTO practices (id, name, require_batch, created_at) VALUES ($1, $2, $3, $4)`
-	_, err := t.q.ExecContext(ctx, q, p.ID, p.Name, p.RequireBatch, p.CreatedAt)
+	_, err := t.exec(ctx, q, p.ID, p.Name, p.RequireBatch, p.CreatedAt)
 	return translate(err)
 }
 
 func (t *txStore) InsertUnearnedType(ctx context.Context, practiceID ledger.ID, u ledger.UnearnedType) error {
 	const q = `INSERT INTO unearned_types (practice_id, id, name, hidden, is_default) VALUES ($1, $2, $3, $4, $5)`
-	_, err := t.q.ExecContext(ctx, q, practiceID, u.ID, u.Name, u.Hidden, u.IsDefault)
+	_, err := t.exec(ctx, q, practiceID, u.ID, u.Name, u.Hidden, u.IsDefault)
 	return translate(err)
 }
 
 func (t *txStore) InsertAPIKey(ctx context.Context, k ledger.APIKey) error {
 	const q = `INSERT INTO api_keys (practice_id, id, name, role, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)`
-	_, err := t.q.ExecContext(ctx, q, k.PracticeID, k.ID, k.Name, string(k.Role), k.SecretHash, k.CreatedAt)
+	_, err := t.exec(ctx, q, k.PracticeID, k.ID, k.Name, string(k.Role), k.SecretHash, k.CreatedAt)
 	return translate(err)
 }
 
 func (t *txStore) InsertProvider(ctx context.Context, practiceID ledger.ID, p ledger.Provider) error {
 	const q = `INSERT INTO providers (practice_id, id, name, code, created_at) VALUES ($1, $2, $3, NULLIF($4, ''), $5)`
-	_, err := t.q.ExecContext(ctx, q, practiceID, p.ID, p.Name, p.Code, p.CreatedAt)
+	_, err := t.exec(ctx, q, practiceID, p.ID, p.Name, p.Code, p.CreatedAt)
 	return translate(err)
 }
 
 func (t *txStore) InsertLocation(ctx context.Context, practiceID ledger.ID, l ledger.Location) error {
 	const q = `INSERT INTO locations (practice_id, id, name, code, created_at) VALUES ($1, $2, $3, NULLIF($4, ''), $5)`
-	_, err := t.q.ExecContext(ctx, q, practiceID, l.ID, l.Name, l.Code, l.CreatedAt)
+	_, err := t.exec(ctx, q, practiceID, l.ID, l.Name, l.Code, l.CreatedAt)
 	return translate(err)
 }
 
 func (t *txStore) InsertGuarantor(ctx context.Context, practiceID ledger.ID, g ledger.Guarantor) error {
 	const q = `INSERT INTO guarantors (practice_id, id, name, external_id, self_patient_id, created_at)
 	           VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6)`
-	_, err := t.q.ExecContext(ctx, q, practiceID, g.ID, g.Name, g.ExternalID, g.SelfPatientID, g.CreatedAt)
+	_, err := t.exec(ctx, q, practiceID, g.ID, g.Name, g.ExternalID, g.SelfPatientID, g.CreatedAt)
 	return translate(err)
 }
 
 func (t *txStore) InsertPatient(ctx context.Context, practiceID ledger.ID, p ledger.Patient) error {
 	const q = `INSERT INTO patients (practice_id, id, guarantor_id, first_name, last_name, birth_date, external_id, created_at)
 	           VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), $8)`
-	_, err := t.q.ExecContext(ctx, q, practiceID, p.ID, p.GuarantorID, p.FirstName, p.LastName, p.BirthDate, p.ExternalID, p.CreatedAt)
+	_, err := t.exec(ctx, q, practiceID, p.ID, p.GuarantorID, p.FirstName, p.LastName, p.BirthDate, p.ExternalID, p.CreatedAt)
 	return translate(err)
 }
 
 func (t *txStore) InsertEncounter(ctx context.Context, practiceID ledger.ID, e ledger.Encounter) error {
 	const q = `INSERT INTO encounters (practice_id, id, patient_id, provider_id, location_id, kind, service_from, service_to, note, created_at)
 	           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULLIF($9, ''), $10)`
-	_, err := t.q.ExecContext(ctx, q, practiceID, e.ID, e.PatientID, e.ProviderID, e.LocationID, string(e.Kind),
+	_, err := t.exec(ctx, q, practiceID, e.ID, e.PatientID, e.ProviderID, e.LocationID, string(e.Kind),
 		e.ServiceFrom, e.ServiceTo, e.Note, e.CreatedAt)
 	return translate(err)
 }
@@ -124,7 +123,7 @@ SELECT $1, u.id, u.encounter_id, u.patient_id, u.provider_id, u.location_id, u.k
 		kinds[i], statuses[i], codes[i], dates[i] = string(c.Kind), string(c.Status), c.Code, c.ServiceDate.String()
 		amounts[i], ests[i], notes[i] = c.Amount.String(), c.InsuranceEstimate.String(), c.Note
 	}
-	_, err := t.q.ExecContext(ctx, q, practiceID, cs[0].PostedAt, idArray(ids), nullableIDArray(encs), idArray(pats),
+	_, err := t.exec(ctx, q, practiceID, cs[0].PostedAt, idArray(ids), nullableIDArray(encs), idArray(pats),
 		nullableIDArray(provs), nullableIDArray(locs), pq.Array(kinds), pq.Array(statuses), pq.Array(codes),
 		pq.Array(dates), pq.Array(amounts), pq.Array(ests), nullableIDArray(atts), pq.Array(notes))
 	return translate(err)
@@ -152,7 +151,7 @@ SELECT $1, u.id, receipt.id, u.amount, u.code, u.patient_id, u.provider_id, u.lo
 		ids[i], pats[i], provs[i], locs[i], chs[i], uts[i] = s.ID, s.PatientID, s.ProviderID, s.LocationID, s.ChargeID, s.UnearnedTypeID
 		amounts[i], codes[i] = s.Amount.String(), string(s.Code)
 	}
-	_, err := t.q.ExecContext(ctx, q, practiceID, r.ID, idArray(ids), pq.Array(amounts), pq.Array(codes), idArray(pats),
+	_, err := t.exec(ctx, q, practiceID, r.ID, idArray(ids), pq.Array(amounts), pq.Array(codes), idArray(pats),
 		nullableIDArray(provs), nullableIDArray(locs), nullableIDArray(chs), nullableIDArray(uts),
 		string(r.Kind), r.Amount, r.ReceivedOn, r.PatientID, r.Method, r.Reference, r.Note, r.BatchID, r.ReversesID,
 		r.PolicyName, r.PolicyVersion, r.PostedAt)

@@ -186,9 +186,12 @@ func Start(ctx context.Context, opt Options) (_ *Cluster, err error) {
 
 // URL returns a lib/pq connection URL for database dbname on the cluster's
 // unix socket, as the superuser "postgres".
-func (c *Cluster) URL(dbname string) string {
+func (c *Cluster) URL(dbname string) string { return c.UserURL("postgres", dbname) }
+
+// UserURL is URL for another role (the cluster trusts local connections).
+func (c *Cluster) UserURL(user, dbname string) string {
 	q := url.Values{"host": {c.sockDir}, "port": {strconv.Itoa(c.port)}, "sslmode": {"disable"}}
-	u := url.URL{Scheme: "postgres", User: url.User("postgres"), Path: "/" + dbname, RawQuery: q.Encode()}
+	u := url.URL{Scheme: "postgres", User: url.User(user), Path: "/" + dbname, RawQuery: q.Encode()}
 	return u.String()
 }
 

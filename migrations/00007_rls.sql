@@ -13,11 +13,21 @@ DO $$
 DECLARE
     t text;
 BEGIN
+    -- Roles belong to the server, not the database: another database's
+    -- migration may be creating it at the same moment.
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'paysplit_app') THEN
-        CREATE ROLE paysplit_app NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+        BEGIN
+            CREATE ROLE paysplit_app NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN
+            NULL;
+        END;
     END IF;
     IF NOT pg_has_role(current_user, 'paysplit_app', 'USAGE') THEN
-        EXECUTE format('GRANT paysplit_app TO %I', current_user);
+        BEGIN
+            EXECUTE format('GRANT paysplit_app TO %I', current_user);
+        EXCEPTION WHEN unique_violation OR object_in_use THEN
+            NULL;
+        END;
     END IF;
     EXECUTE format('GRANT CONNECT, TEMPORARY ON DATABASE %I TO paysplit_app', current_database());
     GRANT USAGE ON SCHEMA public TO paysplit_app;

@@ -2,7 +2,8 @@
 // database, in the manner of net/http/httptest.
 //
 // The first call in a test binary picks a server: the one DATABASE_URL names
-// (any PostgreSQL ≥ 14 on which its user may create databases), otherwise a
+// (any PostgreSQL ≥ 14 on which its user may create databases, and roles
+// unless paysplit_app exists and is granted to it), otherwise a
 // throwaway cluster started with localpg. It creates a template database there
 // and migrates it once; NewDB and NewDBURL then clone the template for each
 // test (about 50 ms) and drop the clone when the test ends. If no server can

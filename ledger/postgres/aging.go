@@ -225,7 +225,7 @@ SELECT sm.accounts, sm.t0, sm.t1, sm.t2, sm.t3, sm.t4, sm.t5, sm.t6, sm.t7,
 		maxBal = &v
 	}
 
-	// The statement runs in a read-only transaction of its own with JIT off:
+	// The statement runs in a transaction of its own (queries.in) with JIT off:
 	// its estimated cost passes PostgreSQL's JIT threshold on large practices,
 	// and compiling its expressions costs more than it saves. It reads the
 	// whole practice, so it plans with PostgreSQL's default page cost, not

@@ -17,10 +17,7 @@ import (
 )
 
 // Store implements ledger.Store over PostgreSQL.
-type Store struct {
-	queries
-	db *sqlx.DB
-}
+type Store struct{ queries }
 
 var _ ledger.Store = (*Store)(nil)
 
@@ -28,7 +25,7 @@ var _ ledger.Store = (*Store)(nil)
 // ledger structs scan by field name (PatientID ↔ patient_id).
 func NewStore(db *sqlx.DB) *Store {
 	db.Mapper = reflectx.NewMapperFunc("db", snakeCase)
-	return &Store{queries: queries{db: db}, db: db}
+	return &Store{queries{db: db}}
 }
 
 // DB returns the underlying pool.

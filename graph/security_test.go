@@ -18,7 +18,7 @@ const (
 		edges { cursor node { id at keyId role operation inputDigest createdIds policyName policyVersion } } } }`
 )
 
-// keyID is the key id a token carries (see ledger/keys.go).
+// keyID is the key id a token carries (see ledger/key_auth.go).
 func keyID(token string) string {
 	h := token[len("psk_")+32 : len("psk_")+64]
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]

@@ -4,4 +4,51 @@
 // cent, splits summing to their receipt, append-only history, tenant scoping,
 // idempotent mutations). It declares the Store it needs; ledger/postgres
 // implements it. Nothing here knows about GraphQL or SQL drivers.
+//
+// # A mutation
+//
+// Every write is a method of [Ledger] that validates its input (errors wrap
+// [ErrInvalidInput] and name the field), then calls mutate (ledger.go):
+// authorize the actor's role for the operation (key_roles.go), replay an
+// idempotency key or record it, run the change in one Store transaction,
+// write an audit event, and retry transient conflicts. Nothing is half
+// posted: the transaction holds the whole change.
+//
+// # Allocation
+//
+// Deciding where money goes is the job of package rules, a pure planner. The
+// engine around it loads a family's snapshot (charges, splits, receipts,
+// unearned types) from the Store, turns it into a rules.Input, asks the
+// compiled policy for a plan, checks the plan against the ledger's invariants
+// and posts it as one receipt under the family's lock. A preview stops
+// before posting.
+//
+// # Where things are
+//
+// Files are grouped by the feature they implement:
+//
+//	ledger.go, store.go, types.go     the Ledger, mutate, the Store interface, domain types
+//	money.go, date.go, errors.go      Money, Date, domain errors
+//	parties.go                        practices, providers, locations, guarantors, patients
+//	encounters.go                     encounters, charges, adjustments
+//	receipts.go, receipt_batches.go   receipts with explicit splits, reversals, deposit batches
+//	alloc_engine.go                   snapshots, the plan's types, the engine's checks, posting a plan
+//	alloc_ops.go                      auto-split, income transfer, allocate unearned, family balances
+//	alloc_policies.go                 stored policies, versions, defaults, the compiled-policy cache
+//	alloc_json.go                     a plan's JSON (kept beside the receipt it made)
+//	credit_reapply.go                 re-apply a patient credit (PD/PCA), candidates
+//	credit_management.go              credit management over a family
+//	credit_balancer.go                the family balancer (income transfer, recreate splits)
+//	credit_account.go                 the Store's side of credits: Txfr rows, reallocations
+//	run.go, run_family.go             long runs over many families, what a run does to one family
+//	import.go, import_plan.go         balance-forward import: validate, plan, commit, undo
+//	import_balanceforward.go          the balance-forward CSV: template, parsing, row checks
+//	aging.go                          aging as of a date: query, buckets, report
+//	aging_hub.go                      live aging: the hub that re-sends reports after commits
+//	key_auth.go, key_admin.go         API keys: authentication, create, list, revoke
+//	key_roles.go                      which role each operation needs
+//	audit.go                          the audit trail
+//
+// The rules this package enforces, and the invariants' names the API sends,
+// are described in docs/ledger.md and docs/rules.md.
 package ledger

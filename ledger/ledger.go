@@ -18,8 +18,8 @@ import (
 type Ledger struct {
 	store    Store
 	now      func() time.Time
-	compiled *policyCache // compiled allocation policies (policies.go)
-	runs     *runner      // long runs in progress (runs.go)
+	compiled *policyCache // compiled allocation policies (alloc_policies.go)
+	runs     *runner      // long runs in progress (run.go)
 }
 
 // Option configures a Ledger.
@@ -67,7 +67,7 @@ type mutation struct {
 // event, and retries transient conflicts. fn returns the id of what it
 // created, which mutate returns.
 func (l *Ledger) mutate(ctx context.Context, a Actor, m mutation, fn func(Tx) (ID, error)) (ID, error) {
-	if err := authorize(a, m.op); err != nil { // keys_roles.go
+	if err := authorize(a, m.op); err != nil { // key_roles.go
 		return ID{}, err
 	}
 	if err := text("idempotencyKey", m.key, maxName, false); err != nil {

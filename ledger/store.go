@@ -15,7 +15,7 @@ type Store interface {
 	// together or not at all. A transient conflict (serialization failure,
 	// deadlock) is returned wrapped in ErrRetryable.
 	InTx(ctx context.Context, fn func(Tx) error) error
-	RunClaimer // runs.go
+	RunClaimer // run.go
 
 	// APIKey returns a key by id, revoked or not.
 	APIKey(ctx context.Context, practiceID, keyID ID) (APIKey, error)
@@ -27,12 +27,12 @@ type Store interface {
 type Reader interface {
 	AgingReader      // aging.go
 	AllocationReader // policies.go
-	ImportReader     // imports.go
-	KeyReader        // keys_admin.go
+	ImportReader     // import.go
+	KeyReader        // key_admin.go
 	AuditReader      // audit.go
 	BatchReader      // batches.go
-	CreditReader     // credits_account.go
-	RunReader        // runs.go
+	CreditReader     // credit_account.go
+	RunReader        // run.go
 
 	Practice(ctx context.Context, id ID) (Practice, error)
 	Providers(ctx context.Context, practiceID ID, ids []ID) ([]Provider, error)
@@ -88,11 +88,11 @@ type Tx interface {
 	Reader
 	AllocationWriter // policies.go
 	AgingWriter      // aging.go
-	ImportWriter     // imports.go
-	KeyWriter        // keys_admin.go
+	ImportWriter     // import.go
+	KeyWriter        // key_admin.go
 	BatchWriter      // batches.go
-	CreditWriter     // credits_account.go
-	RunWriter        // runs.go
+	CreditWriter     // credit_account.go
+	RunWriter        // run.go
 	// LockFamilies takes row locks on the guarantors, in id order, so that
 	// concurrent postings on one family serialise and never deadlock.
 	LockFamilies(ctx context.Context, practiceID ID, guarantorIDs []ID) error

@@ -19,7 +19,7 @@ import (
 
 // The long runs from the command line (issue 5): credit management and the
 // practice-wide family balancer run in this process through the ledger, as
-// runs (ledger/runs.go), with a progress bar on stderr and the run's report
+// runs (ledger/run.go), with a progress bar on stderr and the run's report
 // on stdout. Ctrl-C (or SIGTERM) stops the run at the end of the batch of
 // families it is committing — those stay committed — and the run is left
 // INTERRUPTED, to be resumed with "paysplit runs resume". serve's side of

@@ -12,7 +12,7 @@ import (
 // policy — same encounter first, then the same patient, then (scope
 // GUARANTOR) the guarantor's other patients — never across guarantors. Each
 // family gets one CREDIT_REAPPLY receipt (PD/PCA) carrying the run's note. It
-// runs as a run (runs.go); this file plans one family.
+// runs as a run (run.go); this file plans one family.
 
 // Scope is whose money credit management may move between.
 type Scope string

@@ -29,7 +29,7 @@ import (
 //     goes onto it) or an equal positive payment (both stay as they are);
 //     one that cannot be is the family's failure. All or nothing per family.
 //
-// Both run as runs (runs.go) or, for one family, through BalanceFamily.
+// Both run as runs (run.go) or, for one family, through BalanceFamily.
 
 // planIncomeTransfer plans the income-transfer method for one family.
 func planIncomeTransfer(pol resolvedPolicy, s snapshot, params map[string]string, asOf Date, note string) (familyOutcome, error) {

@@ -25,7 +25,7 @@ const touchEvery = time.Minute
 // IssueKey creates an API key for a practice and returns it with its token,
 // which is shown this once and never stored.
 func (l *Ledger) IssueKey(ctx context.Context, practiceID ID, name string, role Role) (APIKey, string, error) {
-	if err := checkNewKey(name, role); err != nil { // keys_admin.go
+	if err := checkNewKey(name, role); err != nil { // key_admin.go
 		return APIKey{}, "", err
 	}
 	k, token, err := mintKey(practiceID, name, role, l.stamp())

@@ -232,7 +232,7 @@ const (
 	// to production, by a policy (rigorous or fifo).
 	MethodIncomeTransfer BalanceMethod = "INCOME_TRANSFER"
 	// MethodRecreateSplits re-splits each payment's unallocated money onto
-	// production, FIFO (balancer.go).
+	// production, FIFO (credit_balancer.go).
 	MethodRecreateSplits BalanceMethod = "RECREATE_SPLITS"
 )
 

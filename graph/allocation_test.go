@@ -31,7 +31,7 @@ type allocationGolden struct {
 }
 
 // TestAllocationGoldenThroughGraphQL runs the rules package's golden
-// scenarios (including every worked example of allocation-rules.md §5 the
+// scenarios (including every worked example of docs/allocation.md §7 the
 // ledger can hold) through the API: each scenario's ledger is written as
 // rows in a practice of its own, the request is previewed
 // (previewReceipt, previewTransfer, allocateUnearned with preview) and

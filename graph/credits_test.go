@@ -16,7 +16,7 @@ import (
 )
 
 // Patient credits, batches and runs through the real handler
-// (credits.graphqls; seeds 002, 003 and 004).
+// (credits.graphqls; docs/allocation.md §3.3, §3.6, §4).
 
 // forcedOn is a split paying a charge more than it owes, leaving a credit.
 func forcedOn(amount string, c ledger.Charge) ledger.NewSplit {
@@ -86,7 +86,8 @@ func splitsByCode(t *testing.T, v any, path string) map[string]string {
 	return out
 }
 
-// TestReapplyCreditFlows walks seed 002: a credit on one line is re-applied
+// TestReapplyCreditFlows walks re-apply patient credit (docs/allocation.md
+// §4.1): a credit on one line is re-applied
 // to a line of the same encounter, another encounter, another patient of the
 // guarantor, a patient of another guarantor named explicitly (refused when
 // not named), and force-applied onto a line that owes nothing; whatever is
@@ -213,7 +214,8 @@ func TestReapplyCreditFlows(t *testing.T) {
 	require.Equal(t, "-30.00", chargeOwed(t, h, enc1[0]))
 }
 
-// TestReapplyForceApply (seed 002's force apply): a credit moves onto a line
+// TestReapplyForceApply (force apply, docs/allocation.md §4.1 step 5): a
+// credit moves onto a line
 // that owes nothing only with force, and the line then carries it; the
 // preview is what the commit posts.
 func TestReapplyForceApply(t *testing.T) {
@@ -475,8 +477,8 @@ const balanceFamilyDoc = `mutation($in: BalanceFamilyInput!) { balanceFamily(inp
 
 const transfersDoc = `query($id: ID!) { patient(id: $id) { transfers { receipt { id kind } patient { id } receivedOn amount note } } }`
 
-// TestBalancerIncomeTransfer (seeds 003, 004): balanceFamily moves a
-// parent's unallocated payment onto the child's charge with a zero-sum
+// TestBalancerIncomeTransfer (docs/allocation.md §3.3, §3.10): balanceFamily
+// moves a parent's unallocated payment onto the child's charge with a zero-sum
 // TRANSFER receipt; the family's balance does not change; each patient's
 // account shows a Txfr row with their net; a second balancing proposes
 // nothing. The practice-wide run does the same for every family.
@@ -568,11 +570,11 @@ func TestBalancerIncomeTransfer(t *testing.T) {
 	require.EqualValues(t, 0, at(t, d, "run.receiptCount"))
 }
 
-// TestBalancerRecreateSplits (seed 003): a payment's unallocated money is
-// re-split onto production, FIFO, with the excess to unearned, by a
-// zero-sum TRANSFER receipt dated with the payment and tied to it; the
-// payment keeps its date and amount and the report says so; a second run
-// proposes nothing.
+// TestBalancerRecreateSplits (docs/allocation.md §3.6): a payment's
+// unallocated money is re-split onto production, FIFO, with the excess to
+// unearned, by a zero-sum TRANSFER receipt dated with the payment and tied to
+// it; the payment keeps its date and amount and the report says so; a second
+// run proposes nothing.
 func TestBalancerRecreateSplits(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

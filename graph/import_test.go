@@ -107,11 +107,12 @@ func newPatient(t *testing.T, h *harness, first, last, birth, ext string) ledger
 	return p
 }
 
-// TestImportBalancesSeedExample runs seed 000's example through the API:
+// TestImportBalancesFourCopays runs the four-copays example of
+// docs/allocation.md §7 through the API:
 // four $30 copays import as four lines with their dates and a $120 balance;
 // VALIDATE first (nothing written), COMMIT, the same file again (nothing
 // posted), the import read back, then undone.
-func TestImportBalancesSeedExample(t *testing.T) {
+func TestImportBalancesFourCopays(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	jane := newPatient(t, h, "Jane", "Doe", "1985-04-12", "A1001")

@@ -19,7 +19,7 @@ import (
 // into a rules.Input, and asks a compiled policy for a plan: the pure
 // planner of package rules decides, the engine never does. A preview returns
 // the plan; a commit, in one transaction under the family's lock, reloads,
-// re-plans, checks the plan against the ledger's invariants (DESIGN.md §3:
+// re-plans, checks the plan against the ledger's invariants (docs/design.md §5:
 // 1 splits sum to the receipt, 4 no source over-drawn and no charge
 // over-paid, 5 family totals unchanged by a transfer, 8 the same ledger and
 // policy version give the same plan) and writes one receipt recording the
@@ -230,8 +230,8 @@ func reversed(in rules.Input) rules.Input {
 type planned struct {
 	raw  rules.Plan
 	plan Plan
-	// force: the request let targets receive more than they owe (a
-	// re-apply's force apply, seed 002), so invariant 4's no-overpay half
+	// force: the request let targets receive more than they owe (a re-apply's
+	// force apply, docs/allocation.md §4.1), so invariant 4's no-overpay half
 	// does not hold for them.
 	force bool
 }
@@ -363,7 +363,7 @@ func fromRulesPlan(rp rules.Plan) (Plan, error) {
 }
 
 // check verifies a plan against the ledger's invariants before it is
-// posted as a receipt of kind and amount (DESIGN.md §3):
+// posted as a receipt of kind and amount (docs/design.md §5):
 //
 //  1. the splits sum to the receipt's amount, none is zero;
 //  4. no source gives more than it holds and no charge receives more than

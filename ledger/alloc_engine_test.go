@@ -109,11 +109,10 @@ func TestEngineInsuranceIsNotPatientMoney(t *testing.T) {
 
 // TestEngineChecksTheLedgerNotJustThePlan: the planner works per bucket
 // (patient, provider, location); the ledger holds a patient's unallocated
-// money as one sum. Money paid in under one provider and refunded under
-// none leaves the patient nothing, though the planner sees 100.00 in one
-// bucket and a deficit in another that rigorous does not refill: the
-// engine refuses the plan that would spend it (invariant 4) and writes
-// nothing.
+// money as one sum. Money paid in under one provider and refunded under none
+// leaves the patient nothing, though the planner sees 100.00 in one bucket and
+// a deficit in another that rigorous does not refill: the engine refuses the
+// plan that would spend it (docs/design.md, invariant 4) and writes nothing.
 func TestEngineChecksTheLedgerNotJustThePlan(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

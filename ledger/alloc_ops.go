@@ -233,7 +233,7 @@ func (l *Ledger) TransferIncome(ctx context.Context, a Actor, in TransferRequest
 }
 
 // AllocateUnearned moves a family's unearned money to chosen charges
-// (allocation-rules.md §3.5): the charges first show what they truly still
+// (docs/allocation.md §3.5): the charges first show what they truly still
 // owe, then unearned money pays them, preferring what the policy's stages
 // prefer (the charge's provider first, for the built-ins), up to Amount.
 // With Preview it writes nothing; otherwise it posts one TRANSFER receipt
@@ -388,7 +388,7 @@ func (l *Ledger) PreviewReceipt(ctx context.Context, a Actor, in NewReceipt, all
 }
 
 // PostAllocatedReceipt posts a new patient payment split by a policy (an
-// auto-split, allocation-rules.md §3.1): in one transaction it locks the
+// auto-split, docs/allocation.md §3.1): in one transaction it locks the
 // payer's family, plans under the lock, checks the plan and writes the
 // receipt, recording the policy name and version. It returns the receipt
 // and the plan.

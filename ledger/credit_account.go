@@ -4,8 +4,8 @@ import "context"
 
 // The patient account's transfer rows and the links of re-split payments.
 
-// TransferRow is a patient's "Txfr" row (allocation-rules.md §3.11; seed
-// 003): one per patient per income transfer, with the net of that patient's
+// TransferRow is a patient's "Txfr" row (docs/allocation.md §3.10):
+// one per patient per income transfer, with the net of that patient's
 // splits in it. A transfer between two providers of one patient nets to 0.00
 // and still shows. The zero-sum receipts RECREATE_SPLITS posts are not
 // transfers on the account: they belong to the payment they re-split

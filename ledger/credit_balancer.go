@@ -12,7 +12,7 @@ import (
 	"github.com/paysplit/paysplit/rules"
 )
 
-// The family balancer (seeds 003 and 004; allocation-rules.md §3.3, §3.4,
+// The family balancer (docs/allocation.md §3.3, §3.4,
 // §3.6) over one family or the whole practice, by one of two methods:
 //
 //   - INCOME_TRANSFER: a zero-sum TRANSFER receipt moving the family's income
@@ -261,7 +261,7 @@ func planRecreate(pol resolvedPolicy, s snapshot, fc familyContext, params map[s
 	var originals []*ID
 
 	// Negative payments: onto an equal negative adjustment, or against an
-	// equal positive payment (allocation-rules.md §3.6 step 2).
+	// equal positive payment (docs/allocation.md §3.6 step 2).
 	usedAdj := map[ID]bool{}
 	for _, n := range pays {
 		if n.total.Sign() >= 0 {

@@ -32,7 +32,7 @@ func unallocated(t *testing.T, f *ledgertest.Practice, p ledger.Patient) ledger.
 	return ledger.MustMoney(s)
 }
 
-// TestRecreateSplitsNegativePayments (seed 003; allocation-rules.md §3.6):
+// TestRecreateSplitsNegativePayments (docs/allocation.md §3.6):
 // a refund is offset by an equal positive payment (both stay as they are)
 // or goes onto a negative adjustment of its amount; every other payment's
 // unallocated money is re-split onto production, oldest line first, dated
@@ -177,11 +177,11 @@ func TestBalancerPlansAreDeterministic(t *testing.T) {
 	}
 }
 
-// TestBalancerIncomeTransferGolden (seeds 003/004; allocation-rules.md §5):
-// the reference's worked transfer examples (Ex 7-12 and the edge cases of
+// TestBalancerIncomeTransferGolden (docs/allocation.md §7): the worked
+// transfer examples (Ex 7-12 and the edge cases of
 // rules/testdata/golden), each loaded as a family and balanced with
 // INCOME_TRANSFER under its policy (rigorous or fifo): the preview proposes
-// the reference's splits; the commit posts them as one zero-sum TRANSFER
+// the scenario's splits; the commit posts them as one zero-sum TRANSFER
 // receipt; the family's total is unchanged (invariant 5); balancing again
 // proposes nothing (invariant 6). A plan the policy refuses fails the
 // family, with the policy's reason, and posts nothing.
@@ -208,7 +208,7 @@ func TestBalancerIncomeTransferGolden(t *testing.T) {
 			}
 		}
 	}
-	require.GreaterOrEqual(t, ran, 8, "the reference's transfer examples run through the balancer")
+	require.GreaterOrEqual(t, ran, 8, "the worked transfer examples run through the balancer")
 }
 
 func balanceGolden(t *testing.T, l *ledger.Ledger, policy string, sc rules.Scenario) {
@@ -276,7 +276,7 @@ func balanceGolden(t *testing.T, l *ledger.Ledger, policy string, sc rules.Scena
 		sum = sum.Add(sp.Amount)
 	}
 	requireMoney(t, "0.00", sum, "a TRANSFER receipt is zero-sum")
-	require.Equal(t, expectedSplits(sc.Expect.Splits), plannedSplits(s, got, sc.Expect.Splits), "the commit posted the reference's splits")
+	require.Equal(t, expectedSplits(sc.Expect.Splits), plannedSplits(s, got, sc.Expect.Splits), "the commit posted the scenario's splits")
 	planned := map[string]bool{}
 	for _, c := range sc.Input.Charges {
 		planned[c.ID] = c.Status == rules.Planned
@@ -284,7 +284,7 @@ func balanceGolden(t *testing.T, l *ledger.Ledger, policy string, sc rules.Scena
 	for id, want := range sc.Expect.Owed {
 		if planned[id] {
 			// The ledger's ChargeBalance says a planned charge owes nothing
-			// yet; the reference counts its fee. Either way nothing paid it.
+			// yet; the scenario counts its fee. Either way nothing paid it.
 			continue
 		}
 		b, err := s.Store.ChargeBalances(ctx, s.Actor.PracticeID, []ledger.ID{*s.ID(id)})

@@ -7,7 +7,7 @@ import (
 	"github.com/paysplit/paysplit/rules"
 )
 
-// Credit management (seed 002; credits-aging-import.md §1.4): every family's
+// Credit management (docs/allocation.md §4.2): every family's
 // credits re-applied to its outstanding balances by the same-guarantor
 // policy — same encounter first, then the same patient, then (scope
 // GUARANTOR) the guarantor's other patients — never across guarantors. Each

@@ -12,7 +12,7 @@ import (
 	"github.com/paysplit/paysplit/rules"
 )
 
-// Re-apply patient credit (seed 002; credits-aging-import.md §1.3): credit
+// Re-apply patient credit (docs/allocation.md §4.1): credit
 // taken from chosen sources — overpaid lines, unallocated money (OPS's
 // escrow), unearned or misallocated money — is applied to chosen lines on the
 // same encounter, another encounter, another patient of the same guarantor,
@@ -47,8 +47,8 @@ type ReapplyRequest struct {
 	// AdditionalPatientIDs are patients of other guarantors the request
 	// names explicitly; only they may receive across guarantors.
 	AdditionalPatientIDs []ID
-	// Force lets a target receive more than it owes (seed 002's force
-	// apply): the line then carries the credit.
+	// Force lets a target receive more than it owes (force apply,
+	// docs/allocation.md §4.1): the line then carries the credit.
 	Force bool
 	// Policy is "name" or "name@version"; empty is same-guarantor, or
 	// additional-patient when AdditionalPatientIDs is not empty.
@@ -68,8 +68,8 @@ type ReapplyTarget struct {
 	Amount   *Money
 }
 
-// CandidateFilter chooses which lines ReapplyCandidates lists (seed 002's
-// "Show").
+// CandidateFilter chooses which lines ReapplyCandidates lists ("Show",
+// docs/allocation.md §4.1 step 1).
 type CandidateFilter string
 
 // Candidate filters.
@@ -546,7 +546,8 @@ func (l *Ledger) ReapplyCredit(ctx context.Context, a Actor, in ReapplyRequest) 
 
 // mergeSplits makes a CREDIT_REAPPLY plan's splits one per code and place:
 // one PD split where each credit came from and one PCA split where it went,
-// however many moves the plan made between them (seed 002). The moves stay
+// however many moves the plan made between them (docs/allocation.md §4.1
+// step 6). The moves stay
 // as planned; splits keep the order of their first move.
 func mergeSplits(p Plan) Plan {
 	type key struct {

@@ -204,7 +204,7 @@ func pca(c ledger.Charge) splitKey {
 	return splitKey{code: ledger.CodeApplied, charge: c.ID, patient: c.PatientID}
 }
 
-// TestReapplyFlows (seed 002): a credit moved across lines of one
+// TestReapplyFlows (docs/allocation.md §4.1): a credit moved across lines of one
 // encounter, to another encounter, to another patient of the guarantor, to
 // a named patient of another guarantor, from unallocated and unearned
 // money, force-applied onto a line that owes nothing; with and without
@@ -373,8 +373,9 @@ func patientOf(t *testing.T, f *ledgertest.Practice, id ledger.ID) ledger.Patien
 	return ps[0]
 }
 
-// TestReapplyCandidatesShow (seed 002's "Show"): which lines the screen
-// lists for each filter, with and without the guarantor's other patients.
+// TestReapplyCandidatesShow ("Show", docs/allocation.md §4.1 step 1): which
+// lines the screen lists for each filter, with and without the guarantor's
+// other patients.
 func TestReapplyCandidatesShow(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -520,7 +521,7 @@ func TestReapplyBatchesAndReplay(t *testing.T) {
 	require.ErrorContains(t, err, "closed")
 }
 
-// TestCreditManagementScopes (seed 002; credits-aging-import.md §1.4): with
+// TestCreditManagementScopes (docs/allocation.md §4.2): with
 // scope GUARANTOR credit goes to the same encounter first, then the same
 // patient, then the guarantor's other patients; with PATIENT never between
 // patients; never across guarantors. One receipt per family, with the note,

@@ -49,6 +49,8 @@
 //	key_roles.go                      which role each operation needs
 //	audit.go                          the audit trail
 //
-// The rules this package enforces, and the invariants' names the API sends,
-// are described in docs/ledger.md and docs/rules.md.
+// The invariants this package enforces, with the names the API sends, are
+// in docs/design.md §5; how balances are computed in docs/ledger.md; the
+// allocation rules in docs/allocation.md and the policy language in
+// docs/rules.md.
 package ledger

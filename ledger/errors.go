@@ -50,7 +50,7 @@ func Invalid(field, format string, args ...any) error {
 }
 
 // InvariantError reports an operation refused because it would break a ledger
-// invariant (DESIGN.md §3), or a database check that caught one. Nothing was
+// invariant (docs/design.md §5), or a database check that caught one. Nothing was
 // written.
 type InvariantError struct {
 	Invariant string // short name, e.g. "splits_sum", "append_only"

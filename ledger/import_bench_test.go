@@ -17,7 +17,7 @@ import (
 
 // BenchmarkBalanceForwardImport measures a 100k-row import (parse, validate
 // and commit, patients matched by external id) against a raw COPY of the
-// same rows into a bare table with the template's columns, as DESIGN.md §7
+// same rows into a bare table with the template's columns, as docs/design.md §7
 // asks (target ≤ 3×). Run with: go test ./ledger -run '^$' -bench BalanceForwardImport -benchtime 3x
 func BenchmarkBalanceForwardImport(b *testing.B) {
 	for _, create := range []bool{false, true} {

@@ -61,11 +61,12 @@ func chargesOf(t *testing.T, f *ledgertest.Practice, p ledger.Patient) []ledger.
 	return cs
 }
 
-// TestBalanceForwardSeedExample is seed 000's example: four $30 copays on the
+// TestBalanceForwardFourCopays is the four-copays example of
+// docs/allocation.md §7: four $30 copays on the
 // 1st of January to April import as four lines with those dates, and the
 // patient owes $120. VALIDATE reports it and writes nothing; COMMIT posts it
 // and reconciles to the cent.
-func TestBalanceForwardSeedExample(t *testing.T) {
+func TestBalanceForwardFourCopays(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := ledgertest.NewDB(t)

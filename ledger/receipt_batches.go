@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Reference batches (seed 002; credits-aging-import.md §1.2): a control group
+// Reference batches (docs/allocation.md §4.3): a control group
 // receipts post into. An ADMIN opens one and closes it; a closed batch takes
 // no more receipts (the service refuses them with BAD_USER_INPUT, and a
 // database trigger refuses them again under a share lock on the batch, so a

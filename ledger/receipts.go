@@ -317,10 +317,10 @@ type source struct {
 }
 
 // checkMoney checks proposed splits against the ledger under lock
-// (invariant 4): a positive split never pays a charge more than it owes
-// unless forced; a negative split never takes more from a charge, or from a
-// patient's unallocated or unearned money, than is there. field(i) names the
-// i-th split in errors.
+// (docs/design.md, invariant 4): a positive split never pays a charge more
+// than it owes unless forced; a negative split never takes more from a charge,
+// or from a patient's unallocated or unearned money, than is there. field(i)
+// names the i-th split in errors.
 func checkMoney(ctx context.Context, r Reader, pid ID, kind ReceiptKind, splits []Split, field func(int) string, force map[ID]bool) error {
 	var chargeIDs, patientIDs []ID
 	for _, s := range splits {

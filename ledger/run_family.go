@@ -226,7 +226,7 @@ func amountsOf(pl planned) (found, moved, left Money, err error) {
 // BalanceMethod is how the family balancer balances a family.
 type BalanceMethod string
 
-// Balancer methods (seeds 003 and 004).
+// Balancer methods (docs/allocation.md §3.3, §3.4, §3.6).
 const (
 	// MethodIncomeTransfer posts zero-sum TRANSFER receipts moving income
 	// to production, by a policy (rigorous or fifo).

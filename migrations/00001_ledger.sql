@@ -247,7 +247,7 @@ CREATE TRIGGER splits_append_only_truncate BEFORE TRUNCATE ON splits
 
 -- +goose StatementBegin
 -- At commit, each receipt inserted in the transaction must have at least one
--- split and its splits must sum to its amount (invariant 1).
+-- split and its splits must sum to its amount (docs/design.md, invariant 1).
 CREATE FUNCTION receipts_splits_balance() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     total numeric;

@@ -57,7 +57,7 @@ stages:
 }
 
 // Plan auto-splits a new receipt under the built-in rigorous policy
-// (allocation-rules.md §5 Ex 2): the older unallocated $110 is assumed to
+// (docs/allocation.md §7, Ex 2): the older unallocated $110 is assumed to
 // pay the oldest charges, so the new $80 pays what is left and the rest goes
 // to unearned, with no provider.
 func ExamplePolicy_Plan() {
@@ -96,7 +96,7 @@ func ExamplePolicy_Plan() {
 }
 
 // An income transfer posts zero-sum pairs; each move names the stage that
-// produced it (allocation-rules.md §5 Ex 10).
+// produced it (docs/allocation.md §7, Ex 10).
 func ExamplePolicy_Plan_transfer() {
 	d := rules.NewDate(2024, 1, 1)
 	p, _ := rules.Builtin("rigorous")

@@ -102,7 +102,7 @@ const (
 	// AllocateUnearned moves unearned money to Request.ChargeIDs.
 	AllocateUnearned Operation = "ALLOCATE_UNEARNED"
 	// Reapply moves the credits named in Request.Sources to
-	// Request.Targets (seed 002's re-apply patient credit).
+	// Request.Targets (re-apply patient credit, docs/allocation.md §4.1).
 	Reapply Operation = "REAPPLY"
 	// CreditManagement re-applies every credit in scope automatically.
 	CreditManagement Operation = "CREDIT_MANAGEMENT"
@@ -146,7 +146,7 @@ type Request struct {
 	// Targets are the charges REAPPLY pays, in order.
 	Targets []Target `json:"targets,omitempty" yaml:"targets,omitempty"`
 	// AdditionalPatientIDs are patients of other guarantors the request
-	// names explicitly (seed 002's Additional Patient Lookup).
+	// names explicitly (Additional Patient Lookup, docs/allocation.md §4.1).
 	AdditionalPatientIDs []string `json:"additionalPatientIds,omitempty" yaml:"additionalPatientIds,omitempty"`
 	// Force lets REAPPLY targets receive more than they owe, and lets
 	// ALLOCATE_UNEARNED draw an Amount beyond the unearned money there is

@@ -221,7 +221,7 @@ func (pl *planner) guarantorOf(patient, explicit string) string {
 }
 
 // build turns the snapshot into items, pools and credits, applying explicit
-// linking (allocation-rules.md §2.1–2.3).
+// linking (docs/allocation.md §2.1–2.3).
 func (pl *planner) build() error {
 	in := pl.in
 	for i := range in.Charges {

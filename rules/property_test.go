@@ -216,7 +216,7 @@ func TestProperties(t *testing.T) {
 			b, _ := json.Marshal(again)
 			require.Equal(t, string(a), string(b), where)
 
-			// Idempotence (invariant 6): after a transfer or credit
+			// Idempotence (docs/design.md, invariant 6): after a transfer or credit
 			// management posts, planning it again proposes nothing.
 			if in.Request.Operation == rules.Transfer || in.Request.Operation == rules.CreditManagement {
 				next, err := p.Plan(apply(in, plan))

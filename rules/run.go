@@ -112,7 +112,7 @@ func (pl *planner) offsets() error {
 	return pl.runStageList(pl.p.offsets, pl.activeCredits(nil), pl.receivers(true), false)
 }
 
-// autoSplit: allocation-rules.md §3.1. Existing credits are linked
+// autoSplit: docs/allocation.md §3.1. Existing credits are linked
 // implicitly first (silently), so older money is consumed first; then the
 // new receipt goes through the stages, and what is left goes by the leftover
 // rules (a receipt is always fully placed).
@@ -138,7 +138,7 @@ func (pl *planner) autoSplit() error {
 	return pl.leftover(cs)
 }
 
-// transfer: allocation-rules.md §3.3 and §3.4 (and credit management): every
+// transfer: docs/allocation.md §3.3 and §3.4 (and credit management): every
 // credit the policy accepts goes through the stages, posting ± pairs, then
 // the leftover rules.
 func (pl *planner) transfer() error {
@@ -149,7 +149,7 @@ func (pl *planner) transfer() error {
 	return pl.leftover(pl.phase)
 }
 
-// allocateUnearned: allocation-rules.md §3.5. Charges first show what they
+// allocateUnearned: docs/allocation.md §3.5. Charges first show what they
 // truly still need (implicit linking without unallocated and unearned
 // money); then unearned money pays the chosen charges, up to
 // request.amount. With force, an amount beyond the unearned money there is
@@ -212,10 +212,10 @@ func (pl *planner) shortfall(rs []*item) error {
 	return nil
 }
 
-// reapply: seed 002's re-apply patient credit. The named credits go to the
-// named targets, in the order given, through the stages; a target gets at
-// most its amount (default: what it owes), and with force it may get more
-// than it owes.
+// reapply: re-apply patient credit (docs/allocation.md §4.1). The named
+// credits go to the named targets, in the order given, through the stages; a
+// target gets at most its amount (default: what it owes), and with force it
+// may get more than it owes.
 func (pl *planner) reapply() error {
 	if len(pl.req.Sources) == 0 || len(pl.req.Targets) == 0 {
 		return invalidInput("REAPPLY needs request.sources and request.targets")

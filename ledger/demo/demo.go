@@ -219,7 +219,7 @@ func (b *builder) receipt(kind ledger.ReceiptKind, p any, amount string, n int, 
 }
 
 // receiptForced pays a line that is already paid, leaving a credit on it
-// (seed 002's force apply).
+// (force apply, docs/allocation.md §4.1).
 func (b *builder) receiptForced(p ledger.Patient, amount string, n int, charge *ledger.ID) {
 	if b.err != nil {
 		return

@@ -21,7 +21,7 @@
 // generator). Families are generated independently, each from its own
 // generator, so generation runs on every core and stays deterministic.
 //
-// The generated ledger keeps the invariants of the design (§3): every
+// The generated ledger keeps the invariants of docs/design.md §5: every
 // receipt's splits sum to its amount; money has two places; no split pays a
 // line more than it owes except a forced one; no negative split takes more
 // from a patient's unearned money than is there; no receipt reaches outside

@@ -18,7 +18,7 @@ import (
 // The long runs (issue 5): credit management and the practice-wide family
 // balancer (both methods), each a committing run over every family of the
 // synthetic practice (ledger.StartRun, then waiting for its end), against
-// DESIGN.md §7's baseline: "the time to read every family's inputs and COPY
+// docs/design.md §7's baseline: "reading every family's inputs and COPYing
 // out the resulting splits" — a hand-written pass that reads every family's
 // charges, splits and receipts, plus a COPY of the very split rows the run
 // posted into a bare table (LIKE splits). Each repetition, operation or

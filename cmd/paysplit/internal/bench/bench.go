@@ -1,7 +1,7 @@
 // Package bench is paysplit's benchmark harness. Each workload measures one
 // of the project's operations and a baseline for it in the same run, on the
 // same PostgreSQL server, and reports their ratio against the target in
-// DESIGN.md §7: absolute times on a shared machine are noise, ratios are not.
+// docs/design.md §7: absolute times on a shared machine are noise, ratios are not.
 // Every figure is the median of several repetitions taken after a warm-up,
 // with operation and baseline runs interleaved so that drift in the machine's
 // load hits both alike.
@@ -137,7 +137,7 @@ type Result struct {
 	Operation Figure   `json:"operation"`
 	Baseline  Figure   `json:"baseline"`
 	Ratio     float64  `json:"ratio"`          // operation / baseline
-	Target    string   `json:"target"`         // as in DESIGN.md §7; "" for none
+	Target    string   `json:"target"`         // as in docs/design.md §7; "" for none
 	Pass      *bool    `json:"pass,omitempty"` // nil when there is no target
 	Notes     []string `json:"notes,omitempty"`
 }

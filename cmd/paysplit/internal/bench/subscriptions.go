@@ -26,7 +26,7 @@ import (
 // workload opens at each size.
 var subscriberCounts = map[synth.Size]int{synth.Small: 50, synth.Medium: 300, synth.Large: 1000}
 
-// subscriptionTarget is DESIGN.md §7's bound on the p99 latency of a live
+// subscriptionTarget is docs/design.md §7's bound on the p99 latency of a live
 // aging update, in milliseconds. It is absolute: there is no baseline.
 const subscriptionTarget = 250.0
 

@@ -27,7 +27,9 @@ import (
 // while a checker reads the ledger continuously. Money is never created,
 // destroyed or double-spent, whatever the interleaving.
 //
-// CI runs it small. A full-size run (docs/operations.md):
+// CI runs it small. A full-size run (docs/reliability.md; each client has
+// its own key, so the default rate limit applies to each as to a real
+// integration):
 //
 //	PAYSPLIT_BANK_CLIENTS=32 PAYSPLIT_BANK_OPS=500 PAYSPLIT_BANK_SEED=7 go test ./graph/ -run TestBank -v -timeout 30m
 func TestBank(t *testing.T) {
@@ -114,6 +116,9 @@ type bank struct {
 	h        *harness
 	cfg      bankConfig
 	families []bankFamily
+	// tokens holds each client's own ADMIN key: clients are separate
+	// integrations, each within the server's default rate limit.
+	tokens []string
 
 	mu         sync.Mutex
 	acked      map[string]bankReceipt // receipt id → what was acknowledged
@@ -135,6 +140,9 @@ func newBank(t *testing.T, h *harness, cfg bankConfig) *bank {
 			f.total = f.total.Add(c.Amount.Decimal())
 		}
 		b.families = append(b.families, f)
+	}
+	for range cfg.clients {
+		b.tokens = append(b.tokens, issueKey(t, h.f, ledger.RoleAdmin))
 	}
 	return b
 }
@@ -158,9 +166,9 @@ func (b *bank) count(op, outcome string) {
 // retries. INTERNAL (a leaked deadlock or serialization failure) is not.
 var allowed = map[string]bool{"BAD_USER_INPUT": true, "RULE_REJECTED": true, "INVARIANT_VIOLATION": true, "CONFLICT": true}
 
-// send posts one GraphQL request without touching t (clients run off the
-// test goroutine).
-func (b *bank) send(query string, vars map[string]any) (response, error) {
+// send posts one GraphQL request with client c's key, without touching t
+// (clients run off the test goroutine).
+func (b *bank) send(c int, query string, vars map[string]any) (response, error) {
 	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
 	if err != nil {
 		return response{}, err
@@ -170,7 +178,7 @@ func (b *bank) send(query string, vars map[string]any) (response, error) {
 		return response{}, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+b.h.admin)
+	req.Header.Set("Authorization", "Bearer "+b.tokens[c])
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return response{}, err
@@ -245,7 +253,7 @@ func (b *bank) client(c int) {
 			// Re-apply a credit of the family to a line that owes, as the
 			// re-apply screen would: read the candidates, then choose.
 			op, query, path = "reapply", bankReapply, "reapplyCredit"
-			in = b.reapplyInput(rng, p)
+			in = b.reapplyInput(c, rng, p)
 			if in == nil {
 				b.count(op, "nothing")
 				continue
@@ -278,11 +286,11 @@ func (b *bank) client(c int) {
 			}
 		}
 		in["idempotencyKey"] = key
-		id := b.mutate(op, query, path, fi, key, in)
+		id := b.mutate(c, op, query, path, fi, key, in)
 		if id != "" && rng.IntN(4) == 0 {
 			// The client did not hear the answer and sends it again: the
 			// same key must answer with the same receipt, and post nothing.
-			if again := b.mutate("replay", query, path, fi, key, in); again != id {
+			if again := b.mutate(c, "replay", query, path, fi, key, in); again != id {
 				b.violation("%s %s: replay answered %q, first answer %q", op, key, again, id)
 			}
 		}
@@ -291,8 +299,8 @@ func (b *bank) client(c int) {
 
 // reapplyInput chooses a re-apply on p's family from its candidates: a
 // random credit to a random line that owes ("" when there is none).
-func (b *bank) reapplyInput(rng *rand.Rand, p ledger.Patient) map[string]any {
-	r, err := b.send(bankCandidates, map[string]any{"in": map[string]any{"patientId": p.ID.String(), "sameGuarantor": true}})
+func (b *bank) reapplyInput(client int, rng *rand.Rand, p ledger.Patient) map[string]any {
+	r, err := b.send(client, bankCandidates, map[string]any{"in": map[string]any{"patientId": p.ID.String(), "sameGuarantor": true}})
 	if err != nil || len(r.Errors) > 0 {
 		b.violation("reapplyCandidates: %v %s", err, r.Raw)
 		return nil
@@ -319,8 +327,8 @@ func (b *bank) reapplyInput(rng *rand.Rand, p ledger.Patient) map[string]any {
 // receipt it acknowledged ("" for none); for a balancer run, the run's id
 // (what its idempotency key records), with every receipt it posted
 // acknowledged.
-func (b *bank) mutate(op, query, path string, family int, key string, in map[string]any) string {
-	r, err := b.send(query, map[string]any{"in": in})
+func (b *bank) mutate(c int, op, query, path string, family int, key string, in map[string]any) string {
+	r, err := b.send(c, query, map[string]any{"in": in})
 	if err != nil {
 		b.violation("%s %s: %v", op, key, err)
 		return ""

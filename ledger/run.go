@@ -266,7 +266,7 @@ type RunWriter interface {
 }
 
 // RunClaim is a session lock on a run: while it is held the run is being
-// run by its holder. Release gives it up.
+// run by its holder. Release gives it up; calling it again does nothing.
 type RunClaim interface {
 	Release()
 }
@@ -533,8 +533,7 @@ func (l *Ledger) launch(a Actor, r Run, spec runSpec, claim RunClaim) bool {
 	rn.mu.Lock()
 	if rn.closed {
 		rn.mu.Unlock()
-		claim.Release()
-		l.finishRun(a.PracticeID, r, RunInterrupted, "the server stopped before the run could start")
+		_ = l.finishRun(a.PracticeID, r, RunInterrupted, "the server stopped before the run could start", claim)
 		return false
 	}
 	act := &activeRun{}
@@ -543,20 +542,21 @@ func (l *Ledger) launch(a Actor, r Run, spec runSpec, claim RunClaim) bool {
 	rn.mu.Unlock()
 	go func() {
 		defer rn.wg.Done()
-		defer claim.Release()
-		defer func() {
-			rn.mu.Lock()
-			delete(rn.active, r.ID)
-			rn.mu.Unlock()
-		}()
-		l.execute(rn.base, a, r, spec, act)
+		l.execute(rn.base, a, r, spec, act, claim)
 	}()
 	return true
 }
 
-// execute runs a claimed run to its end and records how it ended.
-func (l *Ledger) execute(ctx context.Context, a Actor, r Run, spec runSpec, act *activeRun) {
+// execute runs a claimed run to its end and records how it ended, giving
+// up the claim as it does.
+func (l *Ledger) execute(ctx context.Context, a Actor, r Run, spec runSpec, act *activeRun, claim RunClaim) {
 	err := l.work(ctx, a, &r, spec, act)
+	rn := l.runs
+	rn.mu.Lock()
+	if rn.active[r.ID] == act {
+		delete(rn.active, r.ID)
+	}
+	rn.mu.Unlock()
 	status, msg := RunCompleted, ""
 	switch {
 	case err == nil:
@@ -568,7 +568,7 @@ func (l *Ledger) execute(ctx context.Context, a Actor, r Run, spec runSpec, act 
 		status, msg = RunFailed, runErrorText(err)
 		slog.Error("run failed", "run", r.ID, "practice", a.PracticeID, "err", err)
 	}
-	l.finishRun(a.PracticeID, r, status, msg)
+	_ = l.finishRun(a.PracticeID, r, status, msg, claim)
 }
 
 // runErrorText is what a failed run says: the domain's message for the
@@ -595,13 +595,23 @@ func runErrorText(err error) string {
 	return "internal error; resume the run to continue"
 }
 
-// finishRun records a run's end (with its own deadline: the run's context
-// may be gone) and tells the watchers.
-func (l *Ledger) finishRun(pid ID, r Run, status RunStatus, msg string) {
+// finishRun records the end of a RUNNING run (with its own deadline: the
+// run's context may be gone), gives up its claim and tells the watchers.
+//
+// The claim is released inside the transaction that records the end,
+// before it commits: whoever sees the final status (a user about to resume
+// the run, a watcher, another server's recovery) finds the run free to
+// claim. Released after the commit, a resume sent at once could still find
+// it held ("being run by a server"). In between, the run looks RUNNING and
+// unclaimed: a recovery or a cancel then waits on the row the transaction
+// holds and finds it final.
+func (l *Ledger) finishRun(pid ID, r Run, status RunStatus, msg string, claim RunClaim) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	defer claim.Release() // if the transaction failed before releasing it
 	err := l.store.InTx(ctx, func(tx Tx) error {
 		_, err := tx.SetRunStatus(ctx, pid, r.ID, []RunStatus{RunRunning}, status, msg, l.stamp())
+		claim.Release()
 		return err
 	})
 	if err != nil {
@@ -613,6 +623,7 @@ func (l *Ledger) finishRun(pid ID, r Run, status RunStatus, msg string) {
 		r.Status = status
 	}
 	l.runs.publish(r)
+	return err
 }
 
 // work runs the pending families of a run, a batch at a time, until none is
@@ -819,7 +830,7 @@ func (l *Ledger) CancelRun(ctx context.Context, a Actor, in RunControl) (Run, er
 		// Nobody runs it: it ends here.
 		r, err := l.Run(ctx, a, in.RunID)
 		if err == nil && r.Status == RunRunning {
-			l.finishRun(a.PracticeID, r, RunCancelled, "cancelled")
+			_ = l.finishRun(a.PracticeID, r, RunCancelled, "cancelled", claim)
 		}
 		claim.Release()
 	}
@@ -900,12 +911,8 @@ func (l *Ledger) RecoverRuns(ctx context.Context) ([]RunRef, error) {
 		if !ok {
 			continue // alive in some server
 		}
-		err = l.store.InTx(ctx, func(tx Tx) error {
-			_, err := tx.SetRunStatus(ctx, rf.PracticeID, rf.ID, []RunStatus{RunRunning}, RunInterrupted,
-				"the server stopped while the run was going on; resume it to continue", l.stamp())
-			return err
-		})
-		claim.Release()
+		err = l.finishRun(rf.PracticeID, Run{ID: rf.ID, Status: RunRunning}, RunInterrupted,
+			"the server stopped while the run was going on; resume it to continue", claim)
 		if err != nil {
 			return out, err
 		}

@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -247,4 +248,71 @@ func TestRunInterruptedAndRecovered(t *testing.T) {
 	var posted int
 	require.NoError(t, db.Get(&posted, `SELECT count(*) FROM receipts WHERE kind = 'TRANSFER'`))
 	require.Equal(t, 5, posted, "no family was balanced twice")
+}
+
+// TestRunResumedTheMomentItIsCancelled: a user who resumes a run the
+// moment it reports CANCELLED finds it free, because a run gives up its
+// claim before its final status can be seen. The window is made certain,
+// not left to timing: the run's observer, called from the run's own
+// goroutine as soon as the final status has committed, resumes the run
+// right there; and it cancels the run again after each family, so the run
+// goes through that window once per family before it completes.
+func TestRunResumedTheMomentItIsCancelled(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := ledgertest.NewDB(t)
+	const n = 6
+	var (
+		l         *ledger.Ledger
+		actor     ledger.Actor
+		cancelled int // families done when a cancel was last asked (one run goroutine at a time writes it)
+		ended     = make(chan error, 1)
+	)
+	end := func(err error) {
+		select {
+		case ended <- err:
+		default: // the first outcome is the one reported
+		}
+	}
+	l = ledger.New(postgres.NewStore(db), ledger.WithClock(ledgertest.Clock), ledger.WithRunBatch(1),
+		ledger.WithRunObserver(func(r ledger.Run) {
+			switch {
+			case r.Status == ledger.RunRunning && r.FamiliesDone > cancelled:
+				cancelled = r.FamiliesDone
+				if _, err := l.CancelRun(ctx, actor, ledger.RunControl{RunID: r.ID}); err != nil {
+					end(fmt.Errorf("cancel after %d families: %w", r.FamiliesDone, err))
+				}
+			case r.Status == ledger.RunCancelled:
+				if _, err := l.ResumeRun(ctx, actor, ledger.RunControl{RunID: r.ID}); err != nil {
+					end(fmt.Errorf("resume the moment it was cancelled, after %d families: %w", r.FamiliesDone, err))
+				}
+			case r.Status == ledger.RunCompleted:
+				end(nil)
+			case r.Status.Final():
+				end(fmt.Errorf("the run ended %s: %s", r.Status, r.Error))
+			}
+		}))
+	f := ledgertest.AddPractice(t, l, "Quick")
+	actor = f.Actor
+	var lines []ledger.Charge
+	for i := range n {
+		fam := f.Family(t, fmt.Sprintf("Parent%d", i), "Kid")
+		lines = append(lines, f.Visit(t, fam[1], "2026-05-01", "40.00")[0])
+		f.Pay(t, fam[0], "40.00", ledgertest.Unallocated("40.00"))
+	}
+	r, err := l.StartRun(ctx, f.Actor, ledger.RunRequest{Kind: ledger.RunBalance, Method: ledger.MethodIncomeTransfer, Policy: "fifo"})
+	require.NoError(t, err)
+	require.NoError(t, <-ended)
+
+	r = waitRun(t, l, f.Actor, r.ID)
+	require.Equal(t, ledger.RunCompleted, r.Status)
+	require.Equal(t, n, r.FamiliesDone)
+	require.Equal(t, n, r.Receipts)
+	require.Equal(t, n+1, r.Attempts, "cancelled and resumed after each family")
+	for _, c := range lines {
+		requireMoney(t, "0.00", owed(t, f, c))
+	}
+	var posted int
+	require.NoError(t, db.Get(&posted, `SELECT count(*) FROM receipts WHERE kind = 'TRANSFER'`))
+	require.Equal(t, n, posted, "no family was balanced twice")
 }

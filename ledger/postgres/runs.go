@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -339,15 +340,19 @@ type runClaim struct {
 	conn     *sqlx.Conn
 	practice ledger.ID
 	run      ledger.ID
+	once     sync.Once
 }
 
-// Release unlocks the run and gives the connection back. If unlocking
-// fails the connection is discarded, which ends its session and the lock.
+// Release unlocks the run and gives the connection back, once. If
+// unlocking fails the connection is discarded, which ends its session and
+// the lock.
 func (c *runClaim) Release() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := c.conn.ExecContext(ctx, `SELECT pg_advisory_unlock(`+runLockKey+`)`, c.practice, c.run); err != nil {
-		_ = c.conn.Raw(func(any) error { return driver.ErrBadConn })
-	}
-	c.conn.Close()
+	c.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := c.conn.ExecContext(ctx, `SELECT pg_advisory_unlock(`+runLockKey+`)`, c.practice, c.run); err != nil {
+			_ = c.conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+		c.conn.Close()
+	})
 }

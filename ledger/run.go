@@ -591,6 +591,8 @@ func runErrorText(err error) string {
 		return fmt.Sprintf("the policy could not plan: %s", ev.Error())
 	case errors.Is(err, ErrConflict):
 		return "the ledger was too busy; resume the run to continue"
+	case errors.Is(err, ErrUnavailable):
+		return "the database was unavailable; resume the run to continue"
 	}
 	return "internal error; resume the run to continue"
 }
@@ -895,8 +897,10 @@ func (l *Ledger) ResumeRun(ctx context.Context, a Actor, in RunControl) (Run, er
 }
 
 // RecoverRuns marks INTERRUPTED every RUNNING run that no server holds: the
-// runs of a server that stopped without saying so. Call it when the server
-// starts. It returns the runs it marked.
+// runs of a server that stopped without saying so, or whose end could not be
+// recorded while the database was down. Call it when the server starts, and
+// after the database restarts (this process's own runs in progress are left
+// alone). It returns the runs it marked.
 func (l *Ledger) RecoverRuns(ctx context.Context) ([]RunRef, error) {
 	refs, err := l.store.RunningRuns(ctx)
 	if err != nil {
@@ -904,6 +908,12 @@ func (l *Ledger) RecoverRuns(ctx context.Context) ([]RunRef, error) {
 	}
 	var out []RunRef
 	for _, rf := range refs {
+		l.runs.mu.Lock()
+		mine := l.runs.active[rf.ID] != nil
+		l.runs.mu.Unlock()
+		if mine {
+			continue
+		}
 		claim, ok, err := l.store.ClaimRun(ctx, rf.PracticeID, rf.ID)
 		if err != nil {
 			return out, err

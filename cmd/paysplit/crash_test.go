@@ -61,8 +61,15 @@ func startServe(t *testing.T, bin, url, addr string) *crashServer {
 // startServeEnv is startServe with more environment (NAME=value).
 func startServeEnv(t *testing.T, bin, url, addr string, env ...string) *crashServer {
 	t.Helper()
+	return startServeArgs(t, bin, addr, []string{"serve", "--database-url", url, "--addr", addr}, env...)
+}
+
+// startServeArgs runs bin with args, a serve command listening on addr,
+// and waits until it answers /healthz.
+func startServeArgs(t *testing.T, bin, addr string, args []string, env ...string) *crashServer {
+	t.Helper()
 	s := &crashServer{out: &syncBuffer{}, done: make(chan error, 1)}
-	s.cmd = exec.Command(bin, "serve", "--database-url", url, "--addr", addr)
+	s.cmd = exec.Command(bin, args...)
 	s.cmd.Env = append(append(os.Environ(), "DATABASE_URL=", "PAYSPLIT_DATABASE_URL="), env...)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	require.NoError(t, s.cmd.Start())

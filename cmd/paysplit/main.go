@@ -229,6 +229,15 @@ func serve(ctx context.Context, args []string) error {
 		if err := firstStart(ctx, l, d.store, db.dataDir); err != nil {
 			return err
 		}
+		// The private PostgreSQL is restarted whenever it dies, until serve
+		// stops (docs/operations.md); meanwhile requests are UNAVAILABLE.
+		// After a restart, runs whose end it could not record are marked
+		// INTERRUPTED, as at a start.
+		go d.cluster.Supervise(ctx, slog.Default(), func() {
+			if err := recoverRuns(ctx, l); err != nil {
+				slog.Error("after restarting PostgreSQL", "err", err)
+			}
+		})
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

@@ -57,13 +57,22 @@ type Cluster struct {
 	sockDir string // private socket directory; also holds a throwaway cluster's data
 	dataDir string
 	port    int
+	version string
+	cmd     func() *exec.Cmd // a new server process, not yet started
 
-	proc    *os.Process
-	exited  chan struct{} // closed when the server process has exited
-	waitErr error         // the server's exit status; read only after exited is closed
+	mu       sync.Mutex
+	srv      *server // the server process running now, or the last one
+	stopping bool    // Stop was called: no new server process starts
 
 	stopOnce sync.Once
 	stopErr  error
+}
+
+// server is one run of the postgres process.
+type server struct {
+	proc    *os.Process
+	exited  chan struct{} // closed when the process has exited
+	waitErr error         // its exit status; read only after exited is closed
 }
 
 const (
@@ -138,23 +147,64 @@ func Start(ctx context.Context, opt Options) (_ *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
-	logPath := filepath.Join(dataDir, logName)
-	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("localpg: %w", err)
-	}
-	defer logFile.Close() // the child has its own copy
 	args := []string{"-D", dataDir, "-k", sockDir, "-p", strconv.Itoa(port),
 		"-c", "listen_addresses=", "-c", "max_connections=200"}
 	if throwaway {
 		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
 	}
-	cmd := as.command(dataDir, pg, args...)
+	c := &Cluster{sockDir: sockDir, dataDir: dataDir, port: port, version: version,
+		cmd: func() *exec.Cmd { return as.command(dataDir, pg, args...) }}
+
+	t0 := time.Now()
+	if !hasDeadline(ctx) {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, readyWait)
+		defer cancel()
+	}
+	if err := c.start(ctx); err != nil {
+		c.Stop()
+		return nil, err
+	}
+	logf("localpg: PostgreSQL %s ready on %s (data %s, log %s) in %s",
+		version, sockDir, dataDir, c.logPath(), time.Since(t0).Round(time.Millisecond))
+	return c, nil
+}
+
+// start runs a new server process, on the cluster's data directory, socket
+// directory and port, and waits until it accepts connections, it exits, or
+// ctx ends. After Stop it starts nothing and returns errStopped.
+func (c *Cluster) start(ctx context.Context) error {
+	srv, err := c.spawn()
+	if err != nil {
+		return err
+	}
+	if err := c.waitReady(ctx, srv); err != nil {
+		return fmt.Errorf("localpg: PostgreSQL %s in %s did not start: %w\n%s", c.version, c.dataDir, err, readTail(c.logPath()))
+	}
+	return nil
+}
+
+// errStopped is start's answer once Stop has been called.
+var errStopped = errors.New("localpg: the cluster is stopped")
+
+// spawn starts a server process, its output appended to the cluster's log,
+// and makes it the cluster's current one.
+func (c *Cluster) spawn() (*server, error) {
+	logFile, err := os.OpenFile(c.logPath(), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("localpg: %w", err)
+	}
+	defer logFile.Close() // the child has its own copy
+	cmd := c.cmd()
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	setParentDeathSignal(cmd.SysProcAttr)
 
-	t0 := time.Now()
-	c := &Cluster{sockDir: sockDir, dataDir: dataDir, port: port, exited: make(chan struct{})}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopping {
+		return nil, errStopped
+	}
+	srv := &server{exited: make(chan struct{})}
 	started := make(chan error, 1)
 	go func() {
 		// The parent-death signal fires when the thread that forked the child
@@ -166,22 +216,29 @@ func Start(ctx context.Context, opt Options) (_ *Cluster, err error) {
 			return
 		}
 		started <- nil
-		c.waitErr = cmd.Wait()
-		close(c.exited)
+		srv.waitErr = cmd.Wait()
+		close(srv.exited)
 	}()
 	if err := <-started; err != nil {
 		return nil, fmt.Errorf("localpg: start postgres: %w", err)
 	}
-	c.proc = cmd.Process
+	srv.proc = cmd.Process
+	c.srv = srv
+	return srv, nil
+}
 
-	if err := c.waitReady(ctx); err != nil {
-		err = fmt.Errorf("localpg: PostgreSQL %s in %s did not start: %w\n%s", version, dataDir, err, readTail(logPath))
-		c.Stop()
-		return nil, err
-	}
-	logf("localpg: PostgreSQL %s ready on %s (data %s, log %s) in %s",
-		version, sockDir, dataDir, logPath, time.Since(t0).Round(time.Millisecond))
-	return c, nil
+// current returns the server process running now (or the last one).
+func (c *Cluster) current() *server {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.srv
+}
+
+func (c *Cluster) logPath() string { return filepath.Join(c.dataDir, logName) }
+
+func hasDeadline(ctx context.Context) bool {
+	_, ok := ctx.Deadline()
+	return ok
 }
 
 // URL returns a lib/pq connection URL for database dbname on the cluster's
@@ -197,18 +254,27 @@ func (c *Cluster) UserURL(user, dbname string) string {
 
 // Stop shuts the server down (fast shutdown: open sessions are ended), waits
 // for it to exit and removes the socket directory, which for a throwaway
-// cluster holds its data too. Calling Stop again returns the first result.
+// cluster holds its data too; Supervise restarts nothing after it. Calling
+// Stop again returns the first result.
 func (c *Cluster) Stop() error {
 	c.stopOnce.Do(func() {
-		_ = c.proc.Signal(os.Interrupt) // fails only if it has already exited
-		select {
-		case <-c.exited:
-		case <-time.After(time.Minute):
-			_ = c.proc.Kill()
-			<-c.exited
+		c.mu.Lock()
+		c.stopping = true
+		srv := c.srv
+		c.mu.Unlock()
+		if srv == nil { // Start failed before a server process ran
+			c.stopErr = os.RemoveAll(c.sockDir)
+			return
 		}
-		if c.waitErr != nil {
-			c.stopErr = fmt.Errorf("localpg: postgres: %w\n%s", c.waitErr, readTail(filepath.Join(c.dataDir, logName)))
+		_ = srv.proc.Signal(os.Interrupt) // fails only if it has already exited
+		select {
+		case <-srv.exited:
+		case <-time.After(time.Minute):
+			_ = srv.proc.Kill()
+			<-srv.exited
+		}
+		if srv.waitErr != nil {
+			c.stopErr = fmt.Errorf("localpg: postgres: %w\n%s", srv.waitErr, readTail(c.logPath()))
 		}
 		if err := os.RemoveAll(c.sockDir); err != nil && c.stopErr == nil {
 			c.stopErr = fmt.Errorf("localpg: %w", err)
@@ -218,13 +284,8 @@ func (c *Cluster) Stop() error {
 }
 
 // waitReady polls the server until it accepts a connection, it exits, or ctx
-// (or the default limit) runs out.
-func (c *Cluster) waitReady(ctx context.Context) error {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, readyWait)
-		defer cancel()
-	}
+// ends.
+func (c *Cluster) waitReady(ctx context.Context, srv *server) error {
 	db, err := sql.Open("postgres", c.URL("postgres"))
 	if err != nil {
 		return err
@@ -238,8 +299,8 @@ func (c *Cluster) waitReady(ctx context.Context) error {
 			return nil
 		}
 		select {
-		case <-c.exited:
-			return fmt.Errorf("postgres exited: %v", c.waitErr)
+		case <-srv.exited:
+			return fmt.Errorf("postgres exited: %v", srv.waitErr)
 		case <-ctx.Done():
 			return fmt.Errorf("not ready: %w (last error: %v)", ctx.Err(), err)
 		case <-tick.C:

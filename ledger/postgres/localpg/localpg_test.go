@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 			fmt.Println("helper:", err)
 			os.Exit(1)
 		}
-		fmt.Printf("%d %s\n", c.proc.Pid, c.sockDir)
+		fmt.Printf("%d %s\n", c.current().proc.Pid, c.sockDir)
 		io.Copy(io.Discard, os.Stdin) // until killed
 		os.Exit(1)
 	}
@@ -68,7 +68,7 @@ func helperCheck() error {
 // checkServer checks that c's server runs as uid and is configured as Start
 // promises.
 func checkServer(c *Cluster, uid uint32, throwaway bool) error {
-	fi, err := os.Stat(fmt.Sprintf("/proc/%d", c.proc.Pid))
+	fi, err := os.Stat(fmt.Sprintf("/proc/%d", c.current().proc.Pid))
 	if err != nil {
 		return err
 	}
@@ -156,7 +156,7 @@ func TestStart(t *testing.T) {
 	require.Equal(t, serverUID(t), fi.Sys().(*syscall.Stat_t).Uid, "data directory owner")
 	require.FileExists(t, filepath.Join(c.dataDir, logName))
 
-	pid := c.proc.Pid
+	pid := c.current().proc.Pid
 	require.NoError(t, c.Stop())
 	require.NoError(t, c.Stop(), "second Stop")
 	require.NoDirExists(t, c.sockDir)

@@ -89,7 +89,7 @@ func TestMetrics(t *testing.T) {
 	// The change listener's reconnects.
 	var killed int
 	require.NoError(t, d.db.Get(&killed, `SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-	    WHERE datname = current_database() AND query ILIKE 'listen %') k`))
+	    WHERE datname = current_database() AND application_name = $1) k`, listenerApp))
 	require.Equal(t, 1, killed)
 	require.Eventually(t, func() bool { return scrape(t, h)[`paysplit_change_listener_reconnects_total`] == "1" }, wsWait, 10*time.Millisecond)
 }

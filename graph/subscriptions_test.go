@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"testing"
 	"time"
 
@@ -48,7 +49,7 @@ func (d *liveDB) start(t *testing.T, f *ledgertest.Practice) *instance {
 	in := &instance{ledger: ledger.New(postgres.NewStore(d.db), ledger.WithClock(ledgertest.Clock))}
 	in.hub = ledger.NewAgingHub(in.ledger)
 	var err error
-	in.listener, err = postgres.Listen(d.url, in.hub, nil)
+	in.listener, err = postgres.Listen(listenerURL(t, d.url), in.hub, nil)
 	require.NoError(t, err)
 	in.gs = graph.NewServer(in.ledger, func(ctx context.Context) error { return d.db.PingContext(ctx) },
 		graph.WithAgingHub(in.hub), graph.WithAllowedOrigins("https://dash.example.com", "*.trusted.example"))
@@ -63,6 +64,21 @@ func (d *liveDB) start(t *testing.T, f *ledgertest.Practice) *instance {
 	})
 	in.h = &harness{db: d.db, f: f, srv: in.srv, admin: issueKey(t, f, ledger.RoleAdmin), analyst: issueKey(t, f, ledger.RoleAnalyst)}
 	return in
+}
+
+// listenerApp is the application_name of the test instances' change
+// listeners, by which a test finds a listener's session to end it (its last
+// query is LISTEN only until its first keepalive).
+const listenerApp = "paysplit-test-listener"
+
+func listenerURL(t *testing.T, dsn string) string {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	require.NoError(t, err)
+	q := u.Query()
+	q.Set("application_name", listenerApp)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // liveScenario is the worked aging example served by one instance.
@@ -262,7 +278,7 @@ func TestAgingSubscriptionSurvivesListenerReconnect(t *testing.T) {
 
 	var killed int
 	require.NoError(t, d.db.Get(&killed, `SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-	    WHERE datname = current_database() AND query ILIKE 'listen %') k`))
+	    WHERE datname = current_database() AND application_name = $1) k`, listenerApp))
 	require.Equal(t, 1, killed)
 	s.Receive(t, ledger.ReceiptPatientPayment, &s.Solo, "1.00", "2026-06-15", ledgertest.On("1.00", s.SoloCharge))
 	require.Equal(t, "237.00", summaryTotal(t, c.next("a")))

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
@@ -111,22 +110,21 @@ func serverLogins(t *testing.T, dir string) []string {
 	return users
 }
 
+// waitHealthy waits until serve answers url with 200, failing at once if it
+// exits first.
 func waitHealthy(t *testing.T, url string, done <-chan error) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for time.Now().Before(deadline) {
+	eventually(t, "serve to answer "+url, func() bool {
 		select {
 		case err := <-done:
 			t.Fatalf("serve exited early: %v", err)
 		default:
 		}
-		if resp, err := http.Get(url); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+		resp, err := http.Get(url)
+		if err != nil {
+			return false
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatal("serve did not become healthy within a minute")
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 }

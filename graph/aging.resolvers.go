@@ -142,7 +142,8 @@ func (r *subscriptionResolver) AgingUpdated(ctx context.Context, input model.Agi
 	if err != nil {
 		return nil, err
 	}
-	return r.Live.Watch(ctx, a, q)
+	ch, err := r.Live.Watch(ctx, a, q)
+	return liveStream(ctx, ch, err)
 }
 
 // AgingReport returns AgingReportResolver implementation.

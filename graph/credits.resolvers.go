@@ -403,7 +403,8 @@ func (r *subscriptionResolver) RunProgress(ctx context.Context, id uuid.UUID) (<
 	if err != nil {
 		return nil, err
 	}
-	return r.Ledger.WatchRun(ctx, a, id)
+	ch, err := r.Ledger.WatchRun(ctx, a, id)
+	return liveStream(ctx, ch, err)
 }
 
 // Receipt is the resolver for the receipt field.

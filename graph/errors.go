@@ -30,6 +30,10 @@ const (
 	CodeRateLimited        = "RATE_LIMITED" // a key over its rate (limits.go); extensions.retryAfter in seconds
 	CodeUnavailable        = "UNAVAILABLE"  // the database cannot be reached now; extensions.retryable is true
 	CodeInternal           = "INTERNAL"
+
+	// CodeSubscriptionLimitExceeded: a websocket already runs
+	// MaxSubscriptionsPerSocket operations (socket_limits.go).
+	CodeSubscriptionLimitExceeded = "SUBSCRIPTION_LIMIT_EXCEEDED"
 )
 
 // classify maps an error to its code, the message the client sees, and extra

@@ -79,8 +79,9 @@ func NewServer(l *ledger.Ledger, ready func(context.Context) error, opts ...Opti
 	gql.SetErrorPresenter(presentError)
 	gql.SetRecoverFunc(recoverPanic)
 	gql.AroundRootFields(authorize) // the role each root field needs (auth.go)
+	gql.AroundOperations(lv.admit)  // a websocket's operations: key checked again, limits (socket_limits.go)
 	gql.AroundOperations(authorizeSubscriptions)
-	gql.AroundResponses(freshLoaders(l))
+	gql.AroundResponses(lv.perEvent(l))
 	return &Server{ledger: l, ready: ready, gql: gql, live: lv, metrics: m, maxUpload: DefaultMaxUploadBytes, multipart: multipart,
 		limiter: newRateLimiter(DefaultRateLimit, time.Now)}
 }
@@ -125,6 +126,9 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("X-Request-Id", id)
 	ctx = context.WithValue(ctx, requestIDKey, id)
+	if r.Header.Get("Upgrade") != "" {
+		ctx = s.live.newSocket(ctx) // before the key is checked (sockets.go)
+	}
 	if token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
 		a, err := s.ledger.Authenticate(ctx, strings.TrimSpace(token))
 		if err != nil {

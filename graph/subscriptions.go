@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/coder/websocket"
 
@@ -32,21 +31,27 @@ func WithAllowedOrigins(patterns ...string) Option {
 	return func(lv *live) { lv.origins = append(lv.origins, patterns...) }
 }
 
-// live is the server's websocket side: subscriptions and their shutdown.
+// live is the server's websocket side: subscriptions, the sockets of each
+// key (sockets.go), their limits (socket_limits.go) and their shutdown.
 type live struct {
+	ledger  *ledger.Ledger
 	hub     *ledger.AgingHub
 	ownHub  bool
 	origins []string
+	slots   chan struct{} // database slots of websocket operations (LiveDBSlots)
 
 	closing context.Context // cancelled by Close: ends every websocket
 	cancel  context.CancelFunc
 	mu      sync.Mutex
 	closed  bool
 	conns   sync.WaitGroup
+	sockets map[ledger.ID]map[*socket]struct{} // authenticated sockets by key id
+	epoch   uint64                             // revocations heard (and rechecks)
 }
 
 func newLive(l *ledger.Ledger, opts []Option) *live {
-	lv := &live{hub: ledger.NewAgingHub(l), ownHub: true}
+	lv := &live{ledger: l, hub: ledger.NewAgingHub(l), ownHub: true, slots: make(chan struct{}, LiveDBSlots),
+		sockets: map[ledger.ID]map[*socket]struct{}{}}
 	for _, o := range opts {
 		o(lv)
 	}
@@ -54,17 +59,14 @@ func newLive(l *ledger.Ledger, opts []Option) *live {
 	return lv
 }
 
-// wsKey marks the context of an operation that arrived over a websocket.
-type wsKey struct{}
-
 // websocket is the transport for subscriptions: graphql-transport-ws and the
 // legacy graphql-ws, authenticated by connection_init, cross-origin
 // upgrades refused unless allowed.
 func (lv *live) websocket(l *ledger.Ledger) transport.Websocket {
 	return transport.Websocket{
-		Implementation: transport.CoderWebsocketImplementation{
+		Implementation: acceptor{transport.CoderWebsocketImplementation{
 			AcceptOptions: websocket.AcceptOptions{OriginPatterns: lv.origins},
-		},
+		}},
 		InitFunc:              lv.initFunc(l),
 		InitTimeout:           10 * time.Second,
 		KeepAlivePingInterval: 10 * time.Second,
@@ -73,12 +75,13 @@ func (lv *live) websocket(l *ledger.Ledger) transport.Websocket {
 
 // initFunc authenticates a websocket from its connection_init payload
 // ({"Authorization": "Bearer <key>"}, or an Authorization header on the
-// upgrade request), and ties the connection to the server's lifetime. A
-// refused connection is closed with code 4403.
+// upgrade request), files it under its key (so revoking the key closes it),
+// and ties the connection to the server's lifetime. A refused connection is
+// closed with code 4403.
 func (lv *live) initFunc(l *ledger.Ledger) transport.WebsocketInitFunc {
 	return func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 		refuse := func(err error) (context.Context, *transport.InitPayload, error) {
-			ctx = transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, 4403), "Forbidden")
+			ctx = transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, closeForbidden), "Forbidden")
 			return ctx, nil, err
 		}
 		if auth := strings.TrimSpace(p.Authorization()); auth != "" {
@@ -91,28 +94,21 @@ func (lv *live) initFunc(l *ledger.Ledger) transport.WebsocketInitFunc {
 				return refuse(errors.New("unauthenticated: the key is not valid"))
 			}
 			ctx = withActor(ctx, l.Store(), a)
-		} else if _, err := actor(ctx); err != nil {
+		}
+		a, err := actor(ctx)
+		if err != nil {
 			return refuse(errors.New("unauthenticated: send {\"Authorization\": \"Bearer <key>\"} in connection_init"))
 		}
-		ctx, cancel := context.WithCancel(context.WithValue(ctx, wsKey{}, true))
+		ctx, cancel := context.WithCancel(ctx)
 		stop := context.AfterFunc(lv.closing, cancel)
 		context.AfterFunc(ctx, func() { stop() })
-		return ctx, nil, nil
-	}
-}
-
-// freshLoaders gives every response sent over a websocket (each event of a
-// subscription) loaders of its own, so nothing cached for one event is
-// served with the next. gqlgen runs response middleware around each event
-// with the context the event's fields are resolved in.
-func freshLoaders(l *ledger.Ledger) graphql.ResponseMiddleware {
-	return func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-		if ctx.Value(wsKey{}) != nil {
-			if a, err := actor(ctx); err == nil {
-				ctx = context.WithValue(ctx, loadersKey, newLoaders(l.Store(), a.PracticeID))
+		if s := socketOf(ctx); s != nil && lv.register(s, a, cancel) {
+			if err := l.CheckKey(ctx, a); err != nil { // a revocation came in meanwhile
+				cancel()
+				return refuse(errors.New("unauthenticated: the key is not valid"))
 			}
 		}
-		return next(ctx)
+		return ctx, nil, nil
 	}
 }
 
@@ -130,13 +126,18 @@ func (lv *live) enter() bool {
 
 func (lv *live) exit() { lv.conns.Done() }
 
-// upgrade serves a websocket upgrade, refusing it while the server closes.
+// upgrade serves a websocket upgrade (its context marked by newSocket),
+// refusing it while the server closes, and forgets the socket when its
+// connection ends.
 func (lv *live) upgrade(w http.ResponseWriter, r *http.Request, serve func(http.ResponseWriter, *http.Request)) {
 	if !lv.enter() {
 		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
 		return
 	}
 	defer lv.exit()
+	if s := socketOf(r.Context()); s != nil {
+		defer lv.forget(s)
+	}
 	serve(w, r)
 }
 

@@ -46,13 +46,24 @@ type instance struct {
 
 func (d *liveDB) start(t *testing.T, f *ledgertest.Practice) *instance {
 	t.Helper()
+	return d.startWith(t, f, true)
+}
+
+// startWith is start; unless revocations is set, the instance does not hear
+// of revoked keys (its sockets stay open until they next ask for something).
+func (d *liveDB) startWith(t *testing.T, f *ledgertest.Practice, revocations bool) *instance {
+	t.Helper()
 	in := &instance{ledger: ledger.New(postgres.NewStore(d.db), ledger.WithClock(ledgertest.Clock))}
 	in.hub = ledger.NewAgingHub(in.ledger)
-	var err error
-	in.listener, err = postgres.Listen(listenerURL(t, d.url), in.hub, nil)
-	require.NoError(t, err)
 	in.gs = graph.NewServer(in.ledger, func(ctx context.Context) error { return d.db.PingContext(ctx) },
 		graph.WithAgingHub(in.hub), graph.WithAllowedOrigins("https://dash.example.com", "*.trusted.example"))
+	var opts []postgres.ListenOption
+	if revocations {
+		opts = append(opts, postgres.WithRevocations(in.gs))
+	}
+	var err error
+	in.listener, err = postgres.Listen(listenerURL(t, d.url), in.hub, nil, opts...)
+	require.NoError(t, err)
 	in.srv = httptest.NewServer(in.gs)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), wsWait)

@@ -20,11 +20,15 @@ import (
 // coalesce: a change starts a short settle window (WithSettle) during which
 // further changes join it, changes arriving while a report is being
 // computed cause one more computation, not one each, and a watcher that has
-// not taken its last report finds it replaced by the newer one.
+// not taken its last report finds it replaced by the newer one. However
+// many groups there are, at most DefaultHubComputations reports are computed
+// at once (WithMaxComputing): the others wait, so watchers cannot take more
+// than that many database connections.
 type AgingHub struct {
-	ledger *Ledger
-	settle time.Duration
-	log    *slog.Logger
+	ledger    *Ledger
+	settle    time.Duration
+	log       *slog.Logger
+	computing chan struct{} // a slot per report being computed
 
 	mu     sync.Mutex
 	groups map[agingKey]*agingGroup
@@ -39,12 +43,22 @@ type HubOption func(*AgingHub)
 // before recomputing (default 20ms).
 func WithSettle(d time.Duration) HubOption { return func(h *AgingHub) { h.settle = d } }
 
+// DefaultHubComputations is how many reports a hub computes at once.
+const DefaultHubComputations = 4
+
+// WithMaxComputing sets how many reports the hub computes at once (at least
+// one; default DefaultHubComputations).
+func WithMaxComputing(n int) HubOption {
+	return func(h *AgingHub) { h.computing = make(chan struct{}, max(1, n)) }
+}
+
 // WithLogger sets where the hub logs failed recomputations.
 func WithLogger(l *slog.Logger) HubOption { return func(h *AgingHub) { h.log = l } }
 
 // NewAgingHub returns a hub computing reports through l.
 func NewAgingHub(l *Ledger, opts ...HubOption) *AgingHub {
-	h := &AgingHub{ledger: l, settle: 20 * time.Millisecond, log: slog.Default(), groups: map[agingKey]*agingGroup{}}
+	h := &AgingHub{ledger: l, settle: 20 * time.Millisecond, log: slog.Default(), groups: map[agingKey]*agingGroup{},
+		computing: make(chan struct{}, DefaultHubComputations)}
 	for _, o := range opts {
 		o(h)
 	}
@@ -222,10 +236,16 @@ func (h *AgingHub) run(g *agingGroup) {
 				}
 			}
 		}
+		select { // wait for a slot
+		case <-g.done:
+			return
+		case h.computing <- struct{}{}:
+		}
 		// What arrived until now is in the report about to be computed.
 		drain(g.changed)
 		drain(g.now)
 		rep, err := h.ledger.Aging(ctx, a, g.query)
+		<-h.computing
 		if err != nil {
 			if ctx.Err() == nil {
 				h.log.Error("live aging: recomputing a report failed; retrying on the next change",

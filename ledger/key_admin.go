@@ -20,7 +20,10 @@ type KeyReader interface {
 // KeyWriter changes API keys (part of Tx).
 type KeyWriter interface {
 	// RevokeAPIKey sets a key's revoked time unless it is set already and
-	// returns the key; ErrNotFound if the practice has no such key.
+	// returns the key; ErrNotFound if the practice has no such key. It also
+	// announces the revocation to every server instance, once the
+	// transaction commits (never if it rolls back), so that each closes the
+	// websockets the key opened (postgres.Listener).
 	RevokeAPIKey(ctx context.Context, practiceID, keyID ID, at time.Time) (APIKey, error)
 }
 
@@ -76,7 +79,8 @@ func (l *Ledger) CreateAPIKey(ctx context.Context, a Actor, in NewAPIKey) (APIKe
 }
 
 // RevokeAPIKey revokes a key of a's practice (ADMIN): from now on it
-// authenticates nothing. Revoking a revoked key keeps its first revocation
+// authenticates nothing, and every server instance closes the websockets it
+// opened as soon as the revocation commits. Revoking a revoked key keeps its first revocation
 // time. An id the practice does not have is bad input naming "id".
 func (l *Ledger) RevokeAPIKey(ctx context.Context, a Actor, in RevokeAPIKey) (APIKey, error) {
 	var k APIKey

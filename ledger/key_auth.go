@@ -81,3 +81,24 @@ func (l *Ledger) Authenticate(ctx context.Context, token string) (Actor, error) 
 	}
 	return Actor{PracticeID: pid, KeyID: kid, Role: k.Role}, nil
 }
+
+// CheckKey reports whether the key a authenticated with still stands:
+// ErrUnauthenticated if it has been revoked (or no longer exists) since.
+// A long-lived connection calls it where a request would authenticate again
+// (a websocket's new subscription). An actor with no key (an operator's
+// command) always stands.
+func (l *Ledger) CheckKey(ctx context.Context, a Actor) error {
+	if a.KeyID == (ID{}) {
+		return nil
+	}
+	k, err := l.store.APIKey(ctx, a.PracticeID, a.KeyID)
+	switch {
+	case isNotFound(err):
+		return ErrUnauthenticated
+	case err != nil:
+		return err
+	case k.RevokedAt != nil:
+		return ErrUnauthenticated
+	}
+	return nil
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
@@ -49,11 +50,23 @@ func TestKeysCommand(t *testing.T) {
 	require.Contains(t, out, "BILLER")
 	require.NotContains(t, out, token[len(token)-43:], "the listing never shows a secret")
 
+	// Revoking on the command line tells every server instance, as the API
+	// does, so that they close the key's websockets.
+	revoked := revocationsHeard{make(chan string, 1)}
+	ln, err := postgres.Listen(url, noChanges{}, nil, postgres.WithRevocations(revoked))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, ln.Close()) })
 	out, err = cli("revoke", "--key", a.KeyID.String())
 	require.NoError(t, err)
 	require.Contains(t, out, "revoked at")
 	_, err = l.Authenticate(ctx, token)
 	require.ErrorIs(t, err, ledger.ErrUnauthenticated)
+	select {
+	case got := <-revoked.keys:
+		require.Equal(t, p.ID.String()+"/"+a.KeyID.String(), got)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the revocation was not announced")
+	}
 
 	_, err = cli("revoke", "--key", ledger.ID{}.String())
 	var in *ledger.InputError
@@ -71,3 +84,20 @@ func TestKeysCommand(t *testing.T) {
 	require.Nil(t, evs.Rows[0].KeyID, "an operator's change has no key")
 	require.Equal(t, []ledger.ID{a.KeyID}, evs.Rows[1].CreatedIDs)
 }
+
+// revocationsHeard records the keys a Listener reports revoked.
+type revocationsHeard struct{ keys chan string }
+
+func (r revocationsHeard) RecheckKeys() {}
+func (r revocationsHeard) KeyRevoked(pid, kid ledger.ID) {
+	select {
+	case r.keys <- pid.String() + "/" + kid.String():
+	default: // only the first is looked at
+	}
+}
+
+// noChanges ignores the ledger's changes.
+type noChanges struct{}
+
+func (noChanges) Changed(ledger.ID) {}
+func (noChanges) ChangedAll()       {}

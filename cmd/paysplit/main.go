@@ -243,16 +243,17 @@ func serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	// Live aging: commits of every instance reach this one's subscribers.
+	// Live aging: commits of every instance reach this one's subscribers;
+	// a key revoked on any instance closes its websockets on this one.
 	hub := ledger.NewAgingHub(l)
 	defer hub.Close()
-	changes, err := postgres.Listen(d.url, hub, slog.Default())
+	gs := graph.NewServer(l, func(ctx context.Context) error { return d.store.DB().PingContext(ctx) },
+		graph.WithAgingHub(hub), graph.WithAllowedOrigins(strings.FieldsFunc(*origins, func(r rune) bool { return r == ',' || r == ' ' })...))
+	changes, err := postgres.Listen(d.url, hub, slog.Default(), postgres.WithRevocations(gs))
 	if err != nil {
 		return err
 	}
 	defer changes.Close()
-	gs := graph.NewServer(l, func(ctx context.Context) error { return d.store.DB().PingContext(ctx) },
-		graph.WithAgingHub(hub), graph.WithAllowedOrigins(strings.FieldsFunc(*origins, func(r rune) bool { return r == ',' || r == ' ' })...))
 	gs.SetMaxUploadBytes(*maxUpload)
 	gs.SetRateLimit(*rate) // graph/limits.go
 	collectors := append(graph.RunProgressMetrics(l.RunProgress), graph.DBStatsMetrics(d.store.DB().DB), graph.ListenerReconnectsMetric(changes.Reconnects))

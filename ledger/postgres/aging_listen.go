@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,15 +20,34 @@ type ChangeSink interface {
 	ChangedAll()
 }
 
+// RevocationSink receives the API keys revoked (*graph.Server closes their
+// websockets).
+type RevocationSink interface {
+	// KeyRevoked: a transaction that revoked the key committed.
+	KeyRevoked(practiceID, keyID ledger.ID)
+	// RecheckKeys: revocations may have been missed (the connection was
+	// lost and is back); check every key still in use.
+	RecheckKeys()
+}
+
+// ListenOption configures a Listener.
+type ListenOption func(*Listener)
+
+// WithRevocations makes the Listener also pass the keys revoked
+// (RevokedChannel) to s.
+func WithRevocations(s RevocationSink) ListenOption { return func(ln *Listener) { ln.keys = s } }
+
 // Listener follows the commits of every server instance sharing the
-// database: it LISTENs on ChangesChannel over a dedicated connection
-// (lib/pq's pq.Listener) and passes each practice named to a ChangeSink. When
-// the connection is lost (the database restarted, the backend was killed) it
-// reconnects by itself, with back-off, and then reports ChangedAll, since
-// notifications sent meanwhile are lost.
+// database: it LISTENs on ChangesChannel (and RevokedChannel) over a
+// dedicated connection (lib/pq's pq.Listener) and passes each practice named
+// to a ChangeSink (each key revoked to a RevocationSink). When the
+// connection is lost (the database restarted, the backend was killed) it
+// reconnects by itself, with back-off, and then reports ChangedAll (and
+// RecheckKeys), since notifications sent meanwhile are lost.
 type Listener struct {
 	l    *pq.Listener
 	sink ChangeSink
+	keys RevocationSink // nil: revocations are not followed
 	log  *slog.Logger
 	done chan struct{}
 	wg   sync.WaitGroup
@@ -43,15 +63,24 @@ const pingEvery = 30 * time.Second
 // Listen connects to dsn (a lib/pq connection string or URL), starts
 // listening and delivers changes to sink until Close. It returns once the
 // LISTEN is in place, so commits after it returns are seen.
-func Listen(dsn string, sink ChangeSink, log *slog.Logger) (*Listener, error) {
+func Listen(dsn string, sink ChangeSink, log *slog.Logger, opts ...ListenOption) (*Listener, error) {
 	if log == nil {
 		log = slog.Default()
 	}
 	ln := &Listener{sink: sink, log: log, done: make(chan struct{})}
+	for _, o := range opts {
+		o(ln)
+	}
 	ln.l = pq.NewListener(dsn, 100*time.Millisecond, 5*time.Second, ln.event)
-	if err := ln.l.Listen(ChangesChannel); err != nil {
-		ln.l.Close()
-		return nil, translate(err)
+	channels := []string{ChangesChannel}
+	if ln.keys != nil {
+		channels = append(channels, RevokedChannel)
+	}
+	for _, c := range channels {
+		if err := ln.l.Listen(c); err != nil {
+			ln.l.Close()
+			return nil, translate(err)
+		}
 	}
 	ln.wg.Add(1)
 	go ln.run()
@@ -94,18 +123,37 @@ func (ln *Listener) run() {
 				return
 			case n == nil: // reconnected: anything may have changed meanwhile
 				ln.sink.ChangedAll()
-			default:
-				id, err := ledger.ParseID(n.Extra)
-				if err != nil {
-					ln.log.Warn("change listener: ignoring a notification that names no practice", "payload", n.Extra)
-					continue
+				if ln.keys != nil {
+					ln.keys.RecheckKeys()
 				}
-				ln.sink.Changed(id)
+			default:
+				ln.deliver(n)
 			}
 		case <-ping.C:
 			go func() { _ = ln.l.Ping() }() // a failure makes pq reconnect
 		}
 	}
+}
+
+// deliver passes one notification to its sink.
+func (ln *Listener) deliver(n *pq.Notification) {
+	if n.Channel == RevokedChannel {
+		p, k, _ := strings.Cut(n.Extra, "/")
+		pid, err1 := ledger.ParseID(p)
+		kid, err2 := ledger.ParseID(k)
+		if err1 != nil || err2 != nil {
+			ln.log.Warn("change listener: ignoring a revocation that names no key", "payload", n.Extra)
+			return
+		}
+		ln.keys.KeyRevoked(pid, kid)
+		return
+	}
+	id, err := ledger.ParseID(n.Extra)
+	if err != nil {
+		ln.log.Warn("change listener: ignoring a notification that names no practice", "payload", n.Extra)
+		return
+	}
+	ln.sink.Changed(id)
 }
 
 // Close stops listening and closes the connection.

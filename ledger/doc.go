@@ -45,7 +45,7 @@
 //	import_balanceforward.go          the balance-forward CSV: template, parsing, row checks
 //	aging.go                          aging as of a date: query, buckets, report
 //	aging_hub.go                      live aging: the hub that re-sends reports after commits
-//	key_auth.go, key_admin.go         API keys: authentication, create, list, revoke
+//	key_auth.go, key_admin.go         API keys: authentication (and CheckKey for live sockets), create, list, revoke
 //	key_roles.go                      which role each operation needs
 //	audit.go                          the audit trail
 //

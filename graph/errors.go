@@ -34,6 +34,10 @@ const (
 	// CodeSubscriptionLimitExceeded: a websocket already runs
 	// MaxSubscriptionsPerSocket operations (socket_limits.go).
 	CodeSubscriptionLimitExceeded = "SUBSCRIPTION_LIMIT_EXCEEDED"
+
+	// CodeRuleBudget: a plan (or one of its evaluations, or a document's
+	// examples) went over its budget; extensions.budget and path.
+	CodeRuleBudget = "RULE_BUDGET_EXCEEDED"
 )
 
 // classify maps an error to its code, the message the client sees, and extra
@@ -44,6 +48,7 @@ func classify(err error) (code, msg string, ext map[string]any) {
 		invariant *ledger.InvariantError
 		rejected  *rules.RejectedError
 		evalErr   *rules.EvalError
+		budget    *rules.BudgetError
 		compile   *rules.CompileError
 		gqlErr    *gqlerror.Error
 	)
@@ -60,8 +65,17 @@ func classify(err error) (code, msg string, ext map[string]any) {
 		return CodeRuleRejected, rejected.Message, map[string]any{"requirement": rejected.Requirement, "rule": rejected.Requirement}
 	case errors.As(err, &evalErr): // a policy expression failed while planning
 		return CodeRuleRejected, fmt.Sprintf("the policy's %s failed: %v", evalErr.Path, evalErr.Err), map[string]any{"path": evalErr.Path}
+	case errors.As(err, &budget): // a plan, an example or an evaluation over its budget
+		msg := "the plan went over its " + budget.Budget + " budget: " + budget.Message
+		if budget.Path != "" {
+			msg = budget.Path + ": " + msg
+		}
+		return CodeRuleBudget, msg, map[string]any{"budget": budget.Budget, "path": budget.Path}
 	case errors.As(err, &compile): // one problem of a policy document
-		msg := compile.Path + ": " + compile.Message
+		msg := compile.Message
+		if compile.Path != "" {
+			msg = compile.Path + ": " + msg
+		}
 		if compile.Line > 0 {
 			msg += fmt.Sprintf(" (%d:%d)", compile.Line, compile.Column)
 		}

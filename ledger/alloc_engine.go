@@ -236,20 +236,26 @@ type planned struct {
 	force bool
 }
 
-// planFamily asks the policy for a plan for one family. With verify set it
-// plans a second time from the same ledger listed in the opposite order and
-// requires the two plans to be identical byte for byte (invariant 8).
-// Errors from the rules package are translated: a bad param is an
-// *InputError in params.<name>; a refusal stays a *rules.RejectedError.
-func planFamily(pol resolvedPolicy, s snapshot, req rules.Request, asOf Date, verify bool) (planned, error) {
+// planFamily asks the policy for a plan for one family, within ctx and the
+// plan timeout. With verify set it plans a second time from the same ledger
+// listed in the opposite order and requires the two plans to be identical
+// byte for byte (invariant 8). Errors from the rules package are
+// translated: a bad param is an *InputError in params.<name>; a refusal
+// stays a *rules.RejectedError, a plan over budget a *rules.BudgetError.
+func planFamily(ctx context.Context, pol resolvedPolicy, s snapshot, req rules.Request, asOf Date, verify bool) (planned, error) {
+	ctx, cancel := pol.planning(ctx)
+	defer cancel()
 	req.AsOf = rulesDate(asOf)
 	in := s.input(req)
-	raw, err := pol.p.Plan(in)
+	raw, err := pol.p.PlanContext(ctx, in)
 	if err != nil {
 		return planned{}, rulesError(err)
 	}
 	if verify {
-		again, err := pol.p.Plan(reversed(in))
+		again, err := pol.p.PlanContext(ctx, reversed(in))
+		if errors.Is(err, rules.ErrBudget) || ctx.Err() != nil {
+			return planned{}, err
+		}
 		if err != nil {
 			return planned{}, &InvariantError{Invariant: "same_plan", Message: fmt.Sprintf("policy %s planned once and then refused the same ledger: %v", pol.ref, err)}
 		}

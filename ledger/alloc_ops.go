@@ -157,7 +157,7 @@ func (l *Ledger) PreviewTransfer(ctx context.Context, a Actor, in TransferReques
 	if err != nil {
 		return Plan{}, err
 	}
-	pl, err := planTransfer(pol, snaps[0], in.PatientID, in.Params, asOf)
+	pl, err := planTransfer(ctx, pol, snaps[0], in.PatientID, in.Params, asOf)
 	return pl.plan, err
 }
 
@@ -182,12 +182,12 @@ func (l *Ledger) transferPrelude(ctx context.Context, a Actor, policy string, pa
 }
 
 // planTransfer plans and checks a transfer for one family.
-func planTransfer(pol resolvedPolicy, s snapshot, patient *ID, params map[string]string, asOf Date) (planned, error) {
+func planTransfer(ctx context.Context, pol resolvedPolicy, s snapshot, patient *ID, params map[string]string, asOf Date) (planned, error) {
 	req, err := s.transferRequest(rules.Transfer, patient, params)
 	if err != nil {
 		return planned{}, err
 	}
-	pl, err := planFamily(pol, s, req, asOf, true)
+	pl, err := planFamily(ctx, pol, s, req, asOf, true)
 	if err != nil {
 		return planned{}, err
 	}
@@ -216,7 +216,7 @@ func (l *Ledger) TransferIncome(ctx context.Context, a Actor, in TransferRequest
 		if err != nil {
 			return ID{}, err
 		}
-		pl, err := planTransfer(pol, snaps[0], in.PatientID, in.Params, asOf)
+		pl, err := planTransfer(ctx, pol, snaps[0], in.PatientID, in.Params, asOf)
 		if err != nil {
 			return ID{}, err
 		}
@@ -280,7 +280,7 @@ func (l *Ledger) AllocateUnearned(ctx context.Context, a Actor, in UnearnedAlloc
 		if in.Amount != nil {
 			req.Amount = decimal.NullDecimal{Decimal: in.Amount.Decimal(), Valid: true}
 		}
-		pl, err := planFamily(pol, s, req, asOf, true)
+		pl, err := planFamily(ctx, pol, s, req, asOf, true)
 		if err != nil {
 			return planned{}, err
 		}
@@ -334,7 +334,7 @@ func (l *Ledger) autoSplit(ctx context.Context, r Reader, pid ID, pol resolvedPo
 		}
 		req.PreferPatientID = alloc.PreferPatientID.String()
 	}
-	pl, err := planFamily(pol, s, req, *in.ReceivedOn, true)
+	pl, err := planFamily(ctx, pol, s, req, *in.ReceivedOn, true)
 	if err != nil {
 		return planned{}, err
 	}
@@ -485,7 +485,7 @@ func (l *Ledger) TransferFamilies(ctx context.Context, a Actor, in FamilyTransfe
 			var at []int
 			for i, s := range snaps {
 				results[i].GuarantorID = s.family.GuarantorID
-				pl, err := planTransfer(pol, s, nil, in.Params, asOf)
+				pl, err := planTransfer(ctx, pol, s, nil, in.Params, asOf)
 				if err != nil {
 					if familyError(err) {
 						results[i].Err = err
@@ -519,14 +519,16 @@ func (l *Ledger) TransferFamilies(ctx context.Context, a Actor, in FamilyTransfe
 	return out, nil
 }
 
-// familyError reports whether err concerns one family's plan only.
+// familyError reports whether err concerns one family's plan only: a
+// refusal, an invariant, an expression that failed, a plan over its budget.
 func familyError(err error) bool {
 	var (
 		inv *InvariantError
 		ev  *rules.EvalError
 		in  *InputError
 	)
-	return errors.Is(err, rules.ErrRejected) || errors.As(err, &inv) || errors.As(err, &ev) || errors.As(err, &in) && in.Field == ""
+	return errors.Is(err, rules.ErrRejected) || errors.Is(err, rules.ErrBudget) || errors.As(err, &inv) || errors.As(err, &ev) ||
+		errors.As(err, &in) && in.Field == ""
 }
 
 // posting is a plan to write: the receipt's own fields besides the plan.
@@ -681,7 +683,9 @@ func (l *Ledger) FamilyBalances(ctx context.Context, a Actor, q FamilyQuery) (Fa
 		return FamilyBalances{}, err
 	}
 	req.AsOf = rulesDate(asOf)
-	b, err := pol.p.Balances(s.input(req))
+	pctx, cancel := pol.planning(ctx)
+	b, err := pol.p.BalancesContext(pctx, s.input(req))
+	cancel()
 	if err != nil {
 		return FamilyBalances{}, rulesError(err)
 	}

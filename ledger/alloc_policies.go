@@ -32,9 +32,6 @@ const (
 // set no default for it.
 const BuiltinDefaultPolicy = "rigorous"
 
-// maxPolicyBytes bounds a policy document.
-const maxPolicyBytes = 128 << 10
-
 // policyName is what a saved policy may be called: lower-case letters,
 // digits, '-', '_' and '.', starting with a letter or digit. "@" is left
 // out so that "name@version" is unambiguous.
@@ -215,10 +212,17 @@ const policyCacheSize = 512
 // policies returns the ledger's compiled-policy cache.
 func (l *Ledger) policies() *policyCache { return l.compiled }
 
-// resolvedPolicy is a compiled policy and the version it is.
+// resolvedPolicy is a compiled policy and the version it is, with the
+// ledger's plan timeout.
 type resolvedPolicy struct {
-	ref PolicyRef
-	p   *rules.Policy
+	ref     PolicyRef
+	p       *rules.Policy
+	timeout time.Duration
+}
+
+// planning bounds one plan under ctx by the plan timeout.
+func (pol resolvedPolicy) planning(ctx context.Context) (context.Context, context.CancelFunc) {
+	return withPlanTimeout(ctx, pol.timeout)
 }
 
 // parsePolicyRef reads "name" or "name@version".
@@ -231,8 +235,11 @@ func parsePolicyRef(field, s string) (name string, version int, err error) {
 		}
 		name, version = name[:at], v
 	}
-	if name == "" {
+	switch {
+	case name == "":
 		return "", 0, Invalid(field, "name a policy")
+	case !policyName.MatchString(name): // nothing saved is called so
+		return "", 0, Invalid(field, "no policy named %q", name)
 	}
 	return name, version, nil
 }
@@ -265,12 +272,12 @@ func (l *Ledger) resolvePolicy(ctx context.Context, r Reader, pid ID, ref string
 		if version > 1 {
 			return resolvedPolicy{}, Invalid(field, "built-in policy %s has only version 1", name)
 		}
-		return resolvedPolicy{ref: PolicyRef{Name: name, Version: 1, Builtin: true}, p: p}, nil
+		return resolvedPolicy{ref: PolicyRef{Name: name, Version: 1, Builtin: true}, p: p, timeout: l.planTimeout}, nil
 	}
 	cache := l.policies()
 	if version > 0 {
 		if p := cache.get(policyKey{pid, name, version}); p != nil {
-			return resolvedPolicy{ref: PolicyRef{Name: name, Version: version}, p: p}, nil
+			return resolvedPolicy{ref: PolicyRef{Name: name, Version: version}, p: p, timeout: l.planTimeout}, nil
 		}
 	}
 	v, err := r.PolicyNamed(ctx, pid, name, version)
@@ -287,7 +294,7 @@ func (l *Ledger) resolvePolicy(ctx context.Context, r Reader, pid ID, ref string
 	if err != nil {
 		return resolvedPolicy{}, err
 	}
-	return resolvedPolicy{ref: PolicyRef{Name: v.Name, Version: v.Version}, p: p}, nil
+	return resolvedPolicy{ref: PolicyRef{Name: v.Name, Version: v.Version}, p: p, timeout: l.planTimeout}, nil
 }
 
 // policyOf describes a compiled policy.
@@ -403,7 +410,7 @@ func (l *Ledger) PolicyVersionNumbers(ctx context.Context, practiceID ID, name s
 // rules.CompileErrors for problems in the document and an *InputError for
 // a bad name or a failing example.
 func (l *Ledger) ValidatePolicy(ctx context.Context, a Actor, document string) (Policy, error) {
-	p, err := l.checkDocument("", document)
+	p, err := l.checkDocument(ctx, "", document)
 	if err != nil {
 		return Policy{}, err
 	}
@@ -411,13 +418,11 @@ func (l *Ledger) ValidatePolicy(ctx context.Context, a Actor, document string) (
 }
 
 // checkDocument compiles and checks a document for saving under name (the
-// document's own name when empty).
-func (l *Ledger) checkDocument(name, document string) (*rules.Policy, error) {
-	switch {
-	case strings.TrimSpace(document) == "":
+// document's own name when empty). Its examples run within the plan
+// timeout; one over its budget is a *rules.BudgetError.
+func (l *Ledger) checkDocument(ctx context.Context, name, document string) (*rules.Policy, error) {
+	if strings.TrimSpace(document) == "" {
 		return nil, Invalid("document", "is empty")
-	case len(document) > maxPolicyBytes:
-		return nil, Invalid("document", "is %d bytes; the limit is %d", len(document), maxPolicyBytes)
 	}
 	p, err := l.policies().compiled.Compile([]byte(document))
 	if err != nil {
@@ -432,7 +437,12 @@ func (l *Ledger) checkDocument(name, document string) (*rules.Policy, error) {
 	if _, ok := rules.Builtin(p.Name()); ok {
 		return nil, Invalid("document", "%q is a built-in policy and cannot be changed; rename your copy", p.Name())
 	}
-	if err := p.CheckExamples(); err != nil {
+	ctx, cancel := withPlanTimeout(ctx, l.planTimeout)
+	defer cancel()
+	if err := p.CheckExamplesContext(ctx); err != nil {
+		if errors.Is(err, rules.ErrBudget) || ctx.Err() != nil {
+			return nil, err
+		}
 		return nil, Invalid("document", "examples: %v", err)
 	}
 	return p, nil
@@ -445,7 +455,7 @@ func (l *Ledger) SavePolicy(ctx context.Context, a Actor, in NewPolicy) (Policy,
 	if a.Role != RoleAdmin {
 		return Policy{}, fmt.Errorf("savePolicy: role %s may not change policies: %w", a.Role, ErrForbidden)
 	}
-	p, err := l.checkDocument(strings.TrimSpace(in.Name), in.Document)
+	p, err := l.checkDocument(ctx, strings.TrimSpace(in.Name), in.Document)
 	if err != nil {
 		return Policy{}, err
 	}

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,9 +33,9 @@ import (
 // Both run as runs (run.go) or, for one family, through BalanceFamily.
 
 // planIncomeTransfer plans the income-transfer method for one family.
-func planIncomeTransfer(pol resolvedPolicy, s snapshot, params map[string]string, asOf Date, note string) (familyOutcome, error) {
+func planIncomeTransfer(ctx context.Context, pol resolvedPolicy, s snapshot, params map[string]string, asOf Date, note string) (familyOutcome, error) {
 	out := familyOutcome{FamilyOutcome: FamilyOutcome{GuarantorID: s.family.GuarantorID}}
-	pl, err := planTransfer(pol, s, nil, params, asOf)
+	pl, err := planTransfer(ctx, pol, s, nil, params, asOf)
 	if err != nil {
 		return out, err
 	}
@@ -199,7 +200,7 @@ type payment struct {
 var recreatable = map[ReceiptKind]bool{ReceiptPatientPayment: true, ReceiptRefund: true, ReceiptBalanceForward: true}
 
 // planRecreate plans the recreate-splits method for one family.
-func planRecreate(pol resolvedPolicy, s snapshot, fc familyContext, params map[string]string, asOf Date, note string) (familyOutcome, error) {
+func planRecreate(ctx context.Context, pol resolvedPolicy, s snapshot, fc familyContext, params map[string]string, asOf Date, note string) (familyOutcome, error) {
 	g := s.family.GuarantorID
 	out := familyOutcome{FamilyOutcome: FamilyOutcome{GuarantorID: g}}
 	fail := func(format string, args ...any) (familyOutcome, error) {
@@ -347,7 +348,7 @@ func planRecreate(pol resolvedPolicy, s snapshot, fc familyContext, params map[s
 		}
 		req := rules.Request{Operation: rules.AutoSplit, PatientID: p.payer.String(), GuarantorID: g.String(), Scope: rules.ScopeGuarantor,
 			Params: params, Amount: decimal.NullDecimal{Decimal: amount.Decimal(), Valid: true}}
-		pl, err := planFamily(pol, base, req, asOf, true)
+		pl, err := planFamily(ctx, pol, base, req, asOf, true)
 		if err != nil {
 			return out, err
 		}

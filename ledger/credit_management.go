@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"context"
 	"fmt"
 	"slices"
 
@@ -86,7 +87,7 @@ func (s snapshot) withoutEncounters(drop map[ID]bool) snapshot {
 }
 
 // planCreditManagement plans credit management for one family.
-func planCreditManagement(pol resolvedPolicy, s snapshot, scope Scope, params map[string]string, asOf Date, note string, batchID *ID) (familyOutcome, error) {
+func planCreditManagement(ctx context.Context, pol resolvedPolicy, s snapshot, scope Scope, params map[string]string, asOf Date, note string, batchID *ID) (familyOutcome, error) {
 	out := familyOutcome{FamilyOutcome: FamilyOutcome{GuarantorID: s.family.GuarantorID}}
 	reversed := reversedEncounters(s)
 	s = s.withoutEncounters(reversed)
@@ -115,7 +116,7 @@ func planCreditManagement(pol resolvedPolicy, s snapshot, scope Scope, params ma
 	}
 	var merged *Plan
 	for i, req := range reqs {
-		pl, err := planFamily(pol, s, req, asOf, true)
+		pl, err := planFamily(ctx, pol, s, req, asOf, true)
 		if err != nil {
 			return out, err
 		}

@@ -242,8 +242,10 @@ func (l *Ledger) reapplyPolicy(ctx context.Context, pid ID, ref string, addition
 
 // credits lists the family's credits that the policy lets move, from the
 // planner's view of the family (after explicit linking).
-func (sc reapplyScope) credits(pol resolvedPolicy, req rules.Request) ([]Credit, error) {
-	b, err := pol.p.Balances(sc.snap.input(req))
+func (sc reapplyScope) credits(ctx context.Context, pol resolvedPolicy, req rules.Request) ([]Credit, error) {
+	ctx, cancel := pol.planning(ctx)
+	defer cancel()
+	b, err := pol.p.BalancesContext(ctx, sc.snap.input(req))
 	if err != nil {
 		return nil, rulesError(err)
 	}
@@ -300,7 +302,7 @@ func (l *Ledger) ReapplyCandidates(ctx context.Context, a Actor, q CandidateQuer
 	req := rules.Request{Operation: rules.Reapply, PatientID: sc.patient.ID.String(), GuarantorID: sc.patient.GuarantorID.String(),
 		Scope: rules.ScopeGuarantor, AdditionalPatientIDs: sc.additionalIDs(), AsOf: rulesDate(asOf)}
 	out := Candidates{GuarantorID: sc.patient.GuarantorID, AsOf: asOf}
-	if out.Credits, err = sc.credits(pol, req); err != nil {
+	if out.Credits, err = sc.credits(ctx, pol, req); err != nil {
 		return Candidates{}, err
 	}
 	for _, c := range sc.snap.family.Charges {
@@ -368,7 +370,7 @@ func (l *Ledger) reapplyPrelude(in *ReapplyRequest) (Date, error) {
 func (l *Ledger) planReapply(ctx context.Context, r Reader, pid ID, pol resolvedPolicy, sc reapplyScope, in ReapplyRequest, asOf Date) (planned, error) {
 	req := rules.Request{Operation: rules.Reapply, PatientID: sc.patient.ID.String(), GuarantorID: sc.patient.GuarantorID.String(),
 		Scope: rules.ScopeGuarantor, AdditionalPatientIDs: sc.additionalIDs(), Force: in.Force, Params: in.Params, AsOf: rulesDate(asOf)}
-	credits, err := sc.credits(pol, req)
+	credits, err := sc.credits(ctx, pol, req)
 	if err != nil {
 		return planned{}, err
 	}
@@ -451,7 +453,7 @@ func (l *Ledger) planReapply(ctx context.Context, r Reader, pid ID, pol resolved
 		left = left.Sub(share)
 		req.Targets[i].Amount = decimal.NullDecimal{Decimal: share.Decimal(), Valid: true}
 	}
-	pl, err := planFamily(pol, sc.snap, req, asOf, true)
+	pl, err := planFamily(ctx, pol, sc.snap, req, asOf, true)
 	if err != nil {
 		var ie *InputError
 		if errors.As(err, &ie) && ie.Field == "" { // the planner refused the request's sources or targets

@@ -20,6 +20,9 @@ type Ledger struct {
 	now      func() time.Time
 	compiled *policyCache // compiled allocation policies (alloc_policies.go)
 	runs     *runner      // long runs in progress (run.go)
+	// planTimeout is the longest one plan (or, in a run, one family's
+	// plans, or a document's examples) may take.
+	planTimeout time.Duration
 }
 
 // Option configures a Ledger.
@@ -28,9 +31,21 @@ type Option func(*Ledger)
 // WithClock injects the clock (tests use a fixed one).
 func WithClock(now func() time.Time) Option { return func(l *Ledger) { l.now = now } }
 
+// DefaultPlanTimeout is how long one plan may take unless WithPlanTimeout
+// says otherwise.
+const DefaultPlanTimeout = 10 * time.Second
+
+// WithPlanTimeout sets the longest one plan may take: a preview's or a
+// commit's plan, a document's examples together, one family's plans in a
+// run. A plan over it stops with a *rules.BudgetError (budget "time"); a
+// run records the family FAILED and goes on. A timeout of zero or less
+// stops every plan at once (tests use it).
+func WithPlanTimeout(d time.Duration) Option { return func(l *Ledger) { l.planTimeout = d } }
+
 // New returns a Ledger over store.
 func New(store Store, opts ...Option) *Ledger {
-	l := &Ledger{store: store, now: time.Now, compiled: newPolicyCache(policyCacheSize), runs: newRunner()}
+	l := &Ledger{store: store, now: time.Now, compiled: newPolicyCache(policyCacheSize), runs: newRunner(),
+		planTimeout: DefaultPlanTimeout}
 	for _, o := range opts {
 		o(l)
 	}
@@ -42,6 +57,11 @@ func (l *Ledger) Store() Store { return l.store }
 
 // stamp is the current instant in UTC, truncated to PostgreSQL's precision.
 func (l *Ledger) stamp() time.Time { return l.now().UTC().Truncate(time.Microsecond) }
+
+// withPlanTimeout bounds planning under ctx by the plan timeout d.
+func withPlanTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(ctx, d, fmt.Errorf("planning took longer than the plan timeout of %s", d))
+}
 
 // Today is the current date in UTC.
 func (l *Ledger) Today() Date { return DateOf(l.now().UTC()) }

@@ -579,6 +579,7 @@ func runErrorText(err error) string {
 		inv *InvariantError
 		rej *rules.RejectedError
 		ev  *rules.EvalError
+		be  *rules.BudgetError
 	)
 	switch {
 	case errors.As(err, &ie):
@@ -589,12 +590,22 @@ func runErrorText(err error) string {
 		return fmt.Sprintf("the policy refused the plan (%s): %s", rej.Requirement, rej.Message)
 	case errors.As(err, &ev):
 		return fmt.Sprintf("the policy could not plan: %s", ev.Error())
+	case errors.As(err, &be):
+		return fmt.Sprintf("the plan went over its %s budget: %s", be.Budget, budgetText(be))
 	case errors.Is(err, ErrConflict):
 		return "the ledger was too busy; resume the run to continue"
 	case errors.Is(err, ErrUnavailable):
 		return "the database was unavailable; resume the run to continue"
 	}
 	return "internal error; resume the run to continue"
+}
+
+// budgetText is what went over a budget, and where.
+func budgetText(be *rules.BudgetError) string {
+	if be.Path == "" {
+		return be.Message
+	}
+	return be.Path + ": " + be.Message
 }
 
 // finishRun records the end of a RUNNING run (with its own deadline: the

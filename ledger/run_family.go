@@ -46,7 +46,7 @@ type familyContext struct {
 // familyJob plans one family. Refusals concerning the family alone become
 // a FAILED outcome; an error is the run's (the database, a bug).
 type familyJob struct {
-	plan      func(s snapshot, fc familyContext) (familyOutcome, error)
+	plan      func(ctx context.Context, s snapshot, fc familyContext) (familyOutcome, error)
 	resplits  bool // reads familyContext.resplits
 	reversals bool // reads the encounters (reversed ones are skipped)
 }
@@ -59,16 +59,16 @@ func (l *Ledger) jobFor(ctx context.Context, pid ID, spec runSpec) (familyJob, e
 	}
 	switch {
 	case spec.Kind == RunCreditManagement:
-		return familyJob{plan: func(s snapshot, _ familyContext) (familyOutcome, error) {
-			return planCreditManagement(pol, s, spec.Scope, spec.Params, spec.AsOf, spec.Note, spec.BatchID)
+		return familyJob{plan: func(ctx context.Context, s snapshot, _ familyContext) (familyOutcome, error) {
+			return planCreditManagement(ctx, pol, s, spec.Scope, spec.Params, spec.AsOf, spec.Note, spec.BatchID)
 		}}, nil
 	case spec.Method == MethodIncomeTransfer:
-		return familyJob{plan: func(s snapshot, _ familyContext) (familyOutcome, error) {
-			return planIncomeTransfer(pol, s, spec.Params, spec.AsOf, spec.Note)
+		return familyJob{plan: func(ctx context.Context, s snapshot, _ familyContext) (familyOutcome, error) {
+			return planIncomeTransfer(ctx, pol, s, spec.Params, spec.AsOf, spec.Note)
 		}}, nil
 	case spec.Method == MethodRecreateSplits:
-		return familyJob{resplits: true, plan: func(s snapshot, fc familyContext) (familyOutcome, error) {
-			return planRecreate(pol, s, fc, spec.Params, spec.AsOf, spec.Note)
+		return familyJob{resplits: true, plan: func(ctx context.Context, s snapshot, fc familyContext) (familyOutcome, error) {
+			return planRecreate(ctx, pol, s, fc, spec.Params, spec.AsOf, spec.Note)
 		}}, nil
 	}
 	return familyJob{}, fmt.Errorf("run: unknown kind %s, method %s", spec.Kind, spec.Method)
@@ -117,7 +117,11 @@ func (l *Ledger) planFamilies(ctx context.Context, r Reader, pid ID, job familyJ
 	}
 	outs := make([]familyOutcome, len(snaps))
 	for i, s := range snaps {
-		o, err := job.plan(s, fc)
+		// Each family has the plan timeout for all its plans; one over it
+		// is FAILED, and the others go on.
+		fctx, cancel := withPlanTimeout(ctx, l.planTimeout)
+		o, err := job.plan(fctx, s, fc)
+		cancel()
 		if err != nil {
 			if !familyError(err) {
 				return nil, err

@@ -3,6 +3,7 @@ package rules
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/parser"
@@ -135,10 +136,15 @@ type Requirement struct {
 }
 
 // parseDocument decodes a YAML or JSON policy document and indexes the
-// positions of its values. A syntax or shape error is returned as
-// CompileErrors.
+// positions of its values. A document over its size or depth budget, or
+// with an alias, is refused before it is parsed (preScan); a control
+// character in the decoded document is refused after. A syntax or shape
+// error is returned as CompileErrors.
 func parseDocument(src []byte) (Document, *positions, error) {
 	var doc Document
+	if ce := preScan(src); ce != nil {
+		return doc, nil, CompileErrors{ce}
+	}
 	f, perr := parser.ParseBytes(src, 0)
 	if perr != nil {
 		return doc, nil, CompileErrors{yamlError(perr)}
@@ -146,6 +152,12 @@ func parseDocument(src []byte) (Document, *positions, error) {
 	pos := newPositions(src, f)
 	if err := yaml.UnmarshalWithOptions(src, &doc, yaml.DisallowUnknownField()); err != nil {
 		return doc, pos, CompileErrors{yamlError(err)}
+	}
+	if ce := controlText(reflect.ValueOf(doc), "", pos); ce != nil {
+		return doc, pos, CompileErrors{ce}
+	}
+	if ce := controlSource(src); ce != nil {
+		return doc, pos, CompileErrors{ce}
 	}
 	return doc, pos, nil
 }

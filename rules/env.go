@@ -204,6 +204,31 @@ type env struct {
 	split      **splitEnv
 	request    **requestEnv
 	params     []any // the params' values, in layout order, for the fast path
+
+	meter *meter     // the plan's budget; nil counts nothing
+	fault *overLimit // the fast path's first bounded operation that went over
+}
+
+// money bounds a money value the fast path computed (as the VM's operators
+// do): a value over its bounds is recorded as the evaluation's fault and
+// replaced by zero, so nothing grows further.
+func (e *env) money(d decimal.Decimal) decimal.Decimal {
+	b, ol := boundMoney(d)
+	if ol != nil && e.fault == nil {
+		e.fault = ol
+	}
+	return b
+}
+
+// takeFault returns the fast path's fault at path as a *BudgetError, and
+// clears it.
+func (e *env) takeFault(path string) error {
+	if e.fault == nil {
+		return nil
+	}
+	err := budgetOf(path, e.fault)
+	e.fault = nil
+	return err
 }
 
 func (l *layout) newEnv(req *requestEnv, params reflect.Value) *env {

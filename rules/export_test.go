@@ -1,11 +1,14 @@
 package rules
 
-import "reflect"
+import (
+	"context"
+	"reflect"
+)
 
 // PlanSteps plans in and returns how many credit/charge pairings the
 // planner tried and bucket keys it evaluated.
 func PlanSteps(p *Policy, in Input) (int, error) {
-	pl, err := newPlanner(p, &in)
+	pl, err := newPlanner(context.Background(), p, &in)
 	if err != nil {
 		return 0, err
 	}

@@ -51,17 +51,25 @@ type program struct {
 // panic if they disagree. Tests set it.
 var verifyFast bool
 
-// run evaluates p on the VM.
+// run evaluates p on the VM. A bounded operation that went over its limit
+// is a *BudgetError; any other failure an *EvalError.
 func (p *program) run(m *vm.VM, e *env) (any, error) {
 	out, err := m.Run(p.prog, e.value)
 	if err != nil {
+		if be := budgetOf(p.path, err); be != nil {
+			return nil, be
+		}
 		return nil, &EvalError{Path: p.path, Err: err}
 	}
 	return out, nil
 }
 
-// value evaluates p: on the fast path if it has one.
+// value evaluates p, on the fast path if it has one, as one step of the
+// plan's budget.
 func (p *program) value(m *vm.VM, e *env) (any, error) {
+	if err := e.meter.step(p.path); err != nil {
+		return nil, err
+	}
 	if p.fast == nil {
 		return p.run(m, e)
 	}
@@ -76,25 +84,42 @@ func (p *program) value(m *vm.VM, e *env) (any, error) {
 	case fastMoney:
 		v = p.fast.d(e)
 	}
+	fault := e.takeFault(p.path)
 	if verifyFast {
-		slow, err := p.run(m, e)
-		if err != nil {
-			panic(fmt.Sprintf("%s: fast path gave %v, VM failed: %v", p.path, v, err))
-		}
-		if d, ok := v.(decimal.Decimal); ok {
-			if !d.Equal(slow.(decimal.Decimal)) {
-				panic(fmt.Sprintf("%s: fast path gave %v, VM %v", p.path, v, slow))
-			}
-		} else if v != slow {
-			panic(fmt.Sprintf("%s: fast path gave %v, VM %v", p.path, v, slow))
-		}
+		p.verify(m, e, v, fault)
+	}
+	if fault != nil {
+		return nil, fault
 	}
 	return v, nil
 }
 
+// verify runs p on the VM too and panics if it disagrees with the fast
+// path's value v (or its fault).
+func (p *program) verify(m *vm.VM, e *env, v any, fault error) {
+	slow, err := p.run(m, e)
+	switch {
+	case (err != nil) != (fault != nil):
+		panic(fmt.Sprintf("%s: fast path gave %v (fault %v), VM %v (error %v)", p.path, v, fault, slow, err))
+	case err != nil:
+		return
+	}
+	if d, ok := v.(decimal.Decimal); ok {
+		if !d.Equal(slow.(decimal.Decimal)) {
+			panic(fmt.Sprintf("%s: fast path gave %v, VM %v", p.path, v, slow))
+		}
+	} else if v != slow {
+		panic(fmt.Sprintf("%s: fast path gave %v, VM %v", p.path, v, slow))
+	}
+}
+
 func (p *program) bool(m *vm.VM, e *env) (bool, error) {
 	if p.fast != nil && !verifyFast {
-		return p.fast.b(e), nil
+		if err := e.meter.step(p.path); err != nil {
+			return false, err
+		}
+		b := p.fast.b(e)
+		return b, e.takeFault(p.path)
 	}
 	out, err := p.value(m, e)
 	if err != nil {
@@ -116,7 +141,11 @@ func (p *program) cents(m *vm.VM, e *env) (int64, error) {
 // maps, with money normalized so that 12.5 and 12.50 are the same key.
 func (p *program) key(m *vm.VM, e *env) (string, error) {
 	if p.fast != nil && p.fast.kind == fastString && !verifyFast {
-		return p.fast.s(e), nil
+		if err := e.meter.step(p.path); err != nil {
+			return "", err
+		}
+		k := p.fast.s(e)
+		return k, e.takeFault(p.path)
 	}
 	out, err := p.value(m, e)
 	if err != nil {
@@ -196,6 +225,7 @@ type compiler struct {
 	paramList []param
 	pos       *positions
 	errs      CompileErrors
+	count     int // expressions compiled, against maxExpressions
 }
 
 // config returns a fresh expr configuration with the vetter installed.
@@ -238,6 +268,16 @@ func (c *compiler) parse(src string) *parser.Tree {
 // compile compiles the expression src found at path. It records any error
 // and returns nil.
 func (c *compiler) compile(path, src string, roots []string, w want) *program {
+	if c.count++; c.count > maxExpressions {
+		if c.count == maxExpressions+1 {
+			c.failField(path, "a policy may have at most %d expressions", maxExpressions)
+		}
+		return nil
+	}
+	if len(src) > maxExprBytes {
+		c.failField(path, "the expression is %d bytes long; the limit is %d", len(src), maxExprBytes)
+		return nil
+	}
 	v := c.vetter(path, roots)
 	cfg := c.config(v)
 	tree, err := parser.ParseWithConfig(src, cfg)

@@ -244,11 +244,11 @@ func fastBinary(n *ast.BinaryNode, params []param) (fastExpr, bool) {
 	case ">=":
 		cmp = func(c int) bool { return c >= 0 }
 	case "+":
-		return fastExpr{kind: fastMoney, d: func(e *env) decimal.Decimal { return ld(e).Add(rd(e)) }}, true
+		return fastExpr{kind: fastMoney, d: func(e *env) decimal.Decimal { return e.money(ld(e).Add(rd(e))) }}, true
 	case "-":
-		return fastExpr{kind: fastMoney, d: func(e *env) decimal.Decimal { return ld(e).Sub(rd(e)) }}, true
+		return fastExpr{kind: fastMoney, d: func(e *env) decimal.Decimal { return e.money(ld(e).Sub(rd(e))) }}, true
 	case "*":
-		return fastExpr{kind: fastMoney, d: func(e *env) decimal.Decimal { return ld(e).Mul(rd(e)) }}, true
+		return fastExpr{kind: fastMoney, d: func(e *env) decimal.Decimal { return e.money(ld(e).Mul(rd(e))) }}, true
 	default:
 		return fastExpr{}, false
 	}

@@ -1,10 +1,13 @@
 package rules_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"runtime/metrics"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shopspring/decimal"
 
@@ -110,4 +113,92 @@ func fuzzPolicy(expr string, slot int) (doc, key string) {
 "leftover": [{"to": "unearned"}],
 "requirements": [{"name": "r", "check": %s, "message": "m"}]}`, v["filter"], v["order"], v["match"], v["cap"], v["check"])
 	return doc, key
+}
+
+// FuzzPolicyDocument compiles an arbitrary policy document and runs its
+// examples, as validatePolicy does, and requires each input to stay within
+// bounded time and memory: the examples stop at their deadline (with a
+// generous grace for a loaded machine), and the heap grows by no more than
+// fuzzHeapCap while the input is handled. The seeds are the built-in
+// policies and the hostile documents of budget_test.go.
+func FuzzPolicyDocument(f *testing.F) {
+	for _, name := range []string{"fifo", "rigorous", "same-guarantor", "additional-patient"} {
+		src, _ := rules.BuiltinDocument(name)
+		f.Add(src)
+	}
+	for _, b := range bombs {
+		f.Add([]byte(policyWith("match", b.expr)))
+	}
+	for _, g := range growing {
+		f.Add([]byte(exampleWith(g.expr)))
+	}
+	f.Add([]byte("name: x\nstages: " + strings.Repeat("[", 64000) + strings.Repeat("]", 64000) + "\n"))
+	f.Add([]byte("name: x\nparams:\n  a: {type: string, default: &a [l,l,l,l,l,l,l,l,l,l]}\n  b: {type: string, default: [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]}\nstages: [{name: s, match: 'true'}]\n"))
+	f.Add([]byte("name: x\ndescription: \"\\0\"\nstages: [{name: s, match: 'true'}]\n"))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		const deadline = 2 * time.Second
+		before := heapBytes()
+		peak := make(chan uint64)
+		done := make(chan struct{})
+		go watchHeap(done, peak)
+		start := time.Now()
+		if p, err := rules.Compile(doc); err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), deadline)
+			_ = p.CheckExamplesContext(ctx)
+			cancel()
+		} else if !errors.As(err, new(*rules.CompileError)) {
+			t.Fatalf("Compile returned %T, not CompileErrors: %v", err, err)
+		}
+		elapsed := time.Since(start)
+		close(done)
+		if grew := int64(<-peak) - int64(before); grew > fuzzHeapCap {
+			t.Fatalf("the heap grew by %d MiB handling one document", grew>>20)
+		}
+		if elapsed > deadline+fuzzGrace {
+			t.Fatalf("one document took %s; its examples' deadline is %s", elapsed, deadline)
+		}
+	})
+}
+
+const (
+	fuzzHeapCap = 512 << 20
+	fuzzGrace   = 30 * time.Second
+)
+
+// exampleWith is a policy whose stage matches with expr, with one example
+// that plans a small transfer.
+func exampleWith(expr string) string {
+	return `name: x
+stages: [{name: s, match: '` + strings.ReplaceAll(expr, "'", "''") + `'}]
+examples:
+  - name: e
+    input:
+      patients: [{id: p, guarantorId: p}]
+      charges: [{id: c, kind: PROCEDURE, patientId: p, date: 2024-01-01, amount: "10.00"}]
+      splits: [{id: s, patientId: p, date: 2024-01-01, amount: "10.00"}]
+      request: {operation: TRANSFER, asOf: 2024-01-02}
+    expect: {}
+`
+}
+
+func heapBytes() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// watchHeap samples the heap until done closes, then sends its peak.
+func watchHeap(done <-chan struct{}, peak chan<- uint64) {
+	top := heapBytes()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			peak <- max(top, heapBytes())
+			return
+		case <-tick.C:
+			top = max(top, heapBytes())
+		}
+	}
 }

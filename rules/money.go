@@ -78,9 +78,14 @@ type (
 	unop = func(decimal.Decimal) decimal.Decimal
 )
 
+// arith is a money operator whose result is bounded (boundMoney).
 func arith(name string, f func(a, b decimal.Decimal) decimal.Decimal) expr.Option {
 	return expr.Function(name, func(p ...any) (any, error) {
-		return f(asDecimal(p[0]), asDecimal(p[1])), nil
+		d, ol := boundMoney(f(asDecimal(p[0]), asDecimal(p[1])))
+		if ol != nil {
+			return nil, ol
+		}
+		return d, nil
 	}, new(dd), new(di), new(id))
 }
 
@@ -93,8 +98,16 @@ func compare(name string, f func(c int) bool) expr.Option {
 // moneyOptions are the expr options that make decimal.Decimal behave as money:
 // the arithmetic and comparison operators, unary minus (through the vetting
 // patcher, which rewrites it to decNeg), and the helpers least and greatest.
-// Division is deliberately absent: it would need a rounding rule.
+// Division is deliberately absent: it would need a rounding rule. They also
+// bound + between strings (strAdd).
 var moneyOptions = []expr.Option{
+	expr.Function("strAdd", func(p ...any) (any, error) {
+		s, err := strAdd(p[0].(string), p[1].(string))
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}, new(func(string, string) string)),
 	arith("decAdd", decimal.Decimal.Add),
 	arith("decSub", decimal.Decimal.Sub),
 	arith("decMul", decimal.Decimal.Mul),
@@ -111,7 +124,7 @@ var moneyOptions = []expr.Option{
 	expr.Function("greatest", func(p ...any) (any, error) {
 		return decimal.Max(asDecimal(p[0]), asDecimal(p[1])), nil
 	}, new(dd)),
-	expr.Operator("+", "decAdd"),
+	expr.Operator("+", "decAdd", "strAdd"),
 	expr.Operator("-", "decSub"),
 	expr.Operator("*", "decMul"),
 	expr.Operator("<", "decLt"),

@@ -60,12 +60,9 @@ func (t paramType) parseDefault(v any) (any, error) {
 			if err != nil {
 				return nil, fmt.Errorf("default %q is not a decimal amount", x)
 			}
-			if _, err := toCents(d); err != nil {
-				return nil, fmt.Errorf("default %s", err)
-			}
-			return d, nil
+			return moneyParam(d, "default ")
 		case int, int64, uint64:
-			return decimal.RequireFromString(fmt.Sprint(x)), nil
+			return moneyParam(decimal.RequireFromString(fmt.Sprint(x)), "default ")
 		}
 		return nil, fmt.Errorf("a money default must be a quoted decimal such as \"12.50\", not %v (%T)", v, v)
 	case paramString:
@@ -94,12 +91,19 @@ func (t paramType) parseValue(s string) (any, error) {
 		if err != nil {
 			return nil, errors.New("want a decimal amount")
 		}
-		if _, err := toCents(d); err != nil {
-			return nil, err
-		}
-		return d, nil
+		return moneyParam(d, "")
 	}
 	return s, nil
+}
+
+// moneyParam checks a money param's value (at most two places, within the
+// planner's range) and returns it with exactly two places.
+func moneyParam(d decimal.Decimal, prefix string) (any, error) {
+	c, err := toCents(d)
+	if err != nil {
+		return nil, fmt.Errorf("%s%w", prefix, err)
+	}
+	return fromCents(c), nil
 }
 
 // paramValues builds the params struct of one plan: defaults, then

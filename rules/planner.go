@@ -2,6 +2,7 @@ package rules
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"net/url"
 	"slices"
@@ -137,7 +138,13 @@ func poolID(kind BucketKind, parts ...string) string {
 	return b.String()
 }
 
-func newPlanner(p *Policy, in *Input) (*planner, error) {
+// newPlanner builds the planner of one plan, within the budget ctx and the
+// package's limits set (budget.go).
+func newPlanner(ctx context.Context, p *Policy, in *Input) (*planner, error) {
+	m := newMeter(ctx)
+	if err := m.check(""); err != nil {
+		return nil, err
+	}
 	pl := &planner{
 		p: p, in: in, req: in.Request, asOf: in.Request.AsOf,
 		guarantor: map[string]string{}, types: map[string]*UnearnedType{},
@@ -182,6 +189,7 @@ func newPlanner(p *Policy, in *Input) (*planner, error) {
 		return nil, err
 	}
 	pl.env = p.layout.newEnv(&pl.reqView, params)
+	pl.env.meter = m
 	if err := pl.build(); err != nil {
 		return nil, err
 	}
@@ -204,10 +212,11 @@ func (pl *planner) requestView() error {
 		v.AdditionalPatientIDs = []string{}
 	}
 	if r.Amount.Valid {
-		if _, err := toCents(r.Amount.Decimal); err != nil {
+		c, err := toCents(r.Amount.Decimal)
+		if err != nil {
 			return invalidInput("request.amount: %v", err)
 		}
-		v.Amount = r.Amount.Decimal
+		v.Amount = fromCents(c)
 	}
 	pl.reqView = v
 	return nil
@@ -253,11 +262,13 @@ func (pl *planner) build() error {
 			return invalidInput("charge %s: amount %v", ch.ID, err)
 		}
 		var ins int64
-		for _, d := range []decimal.Decimal{ch.InsuranceEstimate, ch.InsurancePaid, ch.InsuranceWriteOff} {
+		var insCents [3]int64 // estimate, paid, written off
+		for i, d := range []decimal.Decimal{ch.InsuranceEstimate, ch.InsurancePaid, ch.InsuranceWriteOff} {
 			c, err := toCents(d)
 			if err != nil {
 				return invalidInput("charge %s: insurance %v", ch.ID, err)
 			}
+			insCents[i] = c
 			ins += c
 		}
 		if ch.Date.After(pl.asOf) {
@@ -276,8 +287,8 @@ func (pl *planner) build() error {
 				PatientID: ch.PatientID, GuarantorID: pl.guarantorOf(ch.PatientID, ch.GuarantorID),
 				ProviderID: ch.ProviderID, LocationID: ch.LocationID, EncounterID: ch.EncounterID, AttachedTo: ch.AttachedTo,
 				Date: ch.Date.String(), AgeDays: pl.asOf.DaysSince(ch.Date),
-				Amount: fromCents(amount), InsuranceEstimate: ch.InsuranceEstimate, InsurancePaid: ch.InsurancePaid,
-				InsuranceWriteOff: ch.InsuranceWriteOff,
+				Amount: fromCents(amount), InsuranceEstimate: fromCents(insCents[0]), InsurancePaid: fromCents(insCents[1]),
+				InsuranceWriteOff: fromCents(insCents[2]),
 			},
 			order: order{date: ch.Date, rank: kindRank(ch.Kind), id: ch.ID},
 		}

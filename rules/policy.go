@@ -38,6 +38,7 @@ type Policy struct {
 
 type stage struct {
 	name  string
+	path  string // stages[i] or offsets[i]
 	when  *program
 	park  *program
 	match *matcher
@@ -76,6 +77,10 @@ func compileDocument(doc Document, pos *positions) (*Policy, error) {
 
 	// Params, in name order so the layout is deterministic.
 	norm := make(map[string]Param, len(doc.Params))
+	if len(doc.Params) > maxParams {
+		c.failField("params", "a policy may declare at most %d params", maxParams)
+		doc.Params = nil
+	}
 	for _, name := range slices.Sorted(maps.Keys(doc.Params)) {
 		spec := doc.Params[name]
 		path := "params." + name
@@ -217,7 +222,7 @@ func canonicalDefault(v any) any {
 
 // stage compiles one stage of stages or offsets.
 func (c *compiler) stage(path string, st Stage) *stage {
-	s := &stage{name: st.Name}
+	s := &stage{name: st.Name, path: path}
 	if st.Name == "" {
 		c.failField(path+".name", "a stage needs a name")
 	}

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"context"
 	"slices"
 )
 
@@ -10,10 +11,15 @@ import (
 //
 // It returns a *ParamError for a bad param override, a *RejectedError when a
 // requirement or a leftover rule refuses the plan, an *EvalError when an
-// expression fails, and an error wrapping ErrInvalidInput for a malformed
-// snapshot or request.
-func (p *Policy) Plan(in Input) (Plan, error) {
-	pl, err := newPlanner(p, &in)
+// expression fails, a *BudgetError when the plan goes over a budget, and an
+// error wrapping ErrInvalidInput for a malformed snapshot or request.
+func (p *Policy) Plan(in Input) (Plan, error) { return p.PlanContext(context.Background(), in) }
+
+// PlanContext is Plan within ctx: when ctx's deadline passes, planning stops
+// with a *BudgetError (budget "time"); when ctx is cancelled, it stops with
+// an error wrapping ctx's error. It looks at ctx between evaluations.
+func (p *Policy) PlanContext(ctx context.Context, in Input) (Plan, error) {
+	pl, err := newPlanner(ctx, p, &in)
 	if err != nil {
 		return Plan{}, err
 	}
@@ -45,10 +51,15 @@ func (pl *planner) run() error {
 // offsets, then implicit linking (every credit the policy would apply
 // applied, posting nothing). Request.Operation may be empty.
 func (p *Policy) Balances(in Input) (Balances, error) {
+	return p.BalancesContext(context.Background(), in)
+}
+
+// BalancesContext is Balances within ctx, as PlanContext.
+func (p *Policy) BalancesContext(ctx context.Context, in Input) (Balances, error) {
 	if in.Request.Operation == "" {
 		in.Request.Operation = Transfer
 	}
-	pl, err := newPlanner(p, &in)
+	pl, err := newPlanner(ctx, p, &in)
 	if err != nil {
 		return Balances{}, err
 	}
@@ -207,7 +218,9 @@ func (pl *planner) shortfall(rs []*item) error {
 		pl.give(r, amt)
 		pl.addFlow(from, -amt)
 		*pl.limit -= amt
-		pl.moves = append(pl.moves, rawMove{from: from, to: r.bucket, amount: amt, stage: "shortfall"})
+		if err := pl.move(rawMove{from: from, to: r.bucket, amount: amt, stage: "shortfall"}); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -222,6 +235,7 @@ func (pl *planner) reapply() error {
 	}
 	var cs []*credit
 	var total int64
+	taken := map[*credit]bool{}
 	for _, id := range pl.req.Sources {
 		c := pl.creditIDs[id]
 		if c == nil {
@@ -230,13 +244,15 @@ func (pl *planner) reapply() error {
 		if !c.passes {
 			return invalidInput("request.sources: policy %s does not let credit %s move", pl.p.Name(), id)
 		}
-		if !slices.Contains(cs, c) {
+		if !taken[c] {
+			taken[c] = true
 			cs = append(cs, c)
 			total += c.amount
 		}
 	}
 	slices.SortFunc(cs, func(a, b *credit) int { return compareOrder(&a.order, &b.order) })
 	var rs []*item
+	named := map[*item]bool{}
 	for _, t := range pl.req.Targets {
 		it := pl.byID[t.ChargeID]
 		if it == nil {
@@ -245,9 +261,10 @@ func (pl *planner) reapply() error {
 		if !it.passes {
 			return invalidInput("request.targets: policy %s does not let charge %s receive money", pl.p.Name(), t.ChargeID)
 		}
-		if slices.Contains(rs, it) {
+		if named[it] {
 			return invalidInput("request.targets: charge %s is named twice", t.ChargeID)
 		}
+		named[it] = true
 		owed := max(it.value, 0)
 		switch {
 		case t.Amount.Valid:

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -46,8 +47,15 @@ type ExpectedMove struct {
 
 // Run plans the scenario under p and reports how the outcome differs from
 // what it expects, or nil.
-func (s Scenario) Run(p *Policy) error {
-	plan, err := p.Plan(s.Input)
+func (s Scenario) Run(p *Policy) error { return s.RunContext(context.Background(), p) }
+
+// RunContext is Run within ctx (see Policy.PlanContext). A plan over its
+// budget is the error itself, whatever the scenario expects.
+func (s Scenario) RunContext(ctx context.Context, p *Policy) error {
+	plan, err := p.PlanContext(ctx, s.Input)
+	if stopped(ctx, err) {
+		return err
+	}
 	if s.Expect.Rejected != "" {
 		var re *RejectedError
 		switch {
@@ -88,14 +96,30 @@ func (s Scenario) Run(p *Policy) error {
 }
 
 // CheckExamples runs the examples carried by the policy's document.
-func (p *Policy) CheckExamples() error {
+func (p *Policy) CheckExamples() error { return p.CheckExamplesContext(context.Background()) }
+
+// CheckExamplesContext runs the examples within ctx: they share its
+// deadline, and each plan has its own steps and moves. An example over its
+// budget stops the check with a *BudgetError naming it (examples[i]); a
+// cancelled ctx stops it with ctx's error.
+func (p *Policy) CheckExamplesContext(ctx context.Context) error {
 	var errs []error
-	for _, s := range p.doc.Examples {
-		if err := s.Run(p); err != nil {
+	for i, s := range p.doc.Examples {
+		err := s.RunContext(ctx, p)
+		if stopped(ctx, err) {
+			return exampleBudget(i, err)
+		}
+		if err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// stopped reports whether err ends the work: a budget went over, or ctx
+// ended.
+func stopped(ctx context.Context, err error) bool {
+	return err != nil && (errors.Is(err, ErrBudget) || ctx.Err() != nil)
 }
 
 func splitsMatch(want, got []ProposedSplit) bool {

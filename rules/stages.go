@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"slices"
 )
 
@@ -87,7 +88,9 @@ func (pl *planner) park(st *stage) error {
 				continue
 			}
 		}
-		pl.emitTo(c, to, amt, st.name)
+		if err := pl.emitTo(c, to, amt, st.name); err != nil {
+			return err
+		}
 		nc, err := pl.newUnearnedCredit(to, amt)
 		if err != nil {
 			return err
@@ -203,10 +206,19 @@ func (pl *planner) addFlow(b Bucket, amt int64) {
 
 // emitTo records a move whose destination is not a receiver (parking,
 // leftovers).
-func (pl *planner) emitTo(c *credit, to Bucket, amt int64, stage string) {
+func (pl *planner) emitTo(c *credit, to Bucket, amt int64, stage string) error {
 	pl.take(c, amt, true)
 	pl.addFlow(to, amt)
-	pl.moves = append(pl.moves, rawMove{from: c.bucket, to: to, amount: amt, stage: stage})
+	return pl.move(rawMove{from: c.bucket, to: to, amount: amt, stage: stage})
+}
+
+// move records a move, within the plan's budget of MaxPlanMoves.
+func (pl *planner) move(m rawMove) error {
+	if len(pl.moves) >= MaxPlanMoves {
+		return &BudgetError{Budget: "moves", Message: fmt.Sprintf("the plan would make more than %d moves", MaxPlanMoves)}
+	}
+	pl.moves = append(pl.moves, m)
+	return nil
 }
 
 // group is the credits of a match stage that share a bucket key, with the
@@ -352,6 +364,9 @@ func (pl *planner) fill(st *stage, r *item, g *group, emit bool) error {
 	pair := st.match.pair
 	for j := g.first; j < len(g.cs) && r.capacity > 0; j++ {
 		pl.steps++
+		if err := pl.env.meter.step(st.path); err != nil {
+			return err
+		}
 		c := g.cs[j]
 		amt := usable(c, emit)
 		if amt <= 0 {
@@ -389,7 +404,9 @@ func (pl *planner) fill(st *stage, r *item, g *group, emit bool) error {
 		pl.take(c, amt, emit)
 		pl.give(r, amt)
 		if emit {
-			pl.moves = append(pl.moves, rawMove{from: c.bucket, to: r.bucket, amount: amt, stage: st.name})
+			if err := pl.move(rawMove{from: c.bucket, to: r.bucket, amount: amt, stage: st.name}); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -440,7 +457,9 @@ func (pl *planner) leftover(cs []*credit) error {
 			}
 			b := Bucket{Kind: UnallocatedBucket, PatientID: c.bucket.PatientID, LocationID: c.bucket.LocationID}
 			b.ID = poolID(UnallocatedBucket, b.PatientID, "", b.LocationID)
-			pl.emitTo(c, b, amt, "leftover")
+			if err := pl.emitTo(c, b, amt, "leftover"); err != nil {
+				return err
+			}
 		case LeftoverUnearned:
 			if amt == 0 {
 				continue
@@ -449,7 +468,9 @@ func (pl *planner) leftover(cs []*credit) error {
 			if err != nil {
 				return err
 			}
-			pl.emitTo(c, b, amt, "leftover")
+			if err := pl.emitTo(c, b, amt, "leftover"); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -2,10 +2,12 @@ package rules
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 
 	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/builtin"
 	"github.com/expr-lang/expr/file"
 	"github.com/shopspring/decimal"
 )
@@ -13,13 +15,48 @@ import (
 // maxNodes bounds the size of one expression (expr.MaxNodes).
 const maxNodes = 300
 
-// disabledBuiltins are the expr builtins a rule may not call: the clock and
-// time zones (plans must be deterministic), and everything that yields or
-// parses floats (money is decimal).
-var disabledBuiltins = append(slices.Clone(clockBuiltins),
-	"float", "mean", "median", "round", "ceil", "floor", "fromJSON")
+// allowedBuiltins are the only expr builtins in a policy's environment:
+// what an allocation rule needs to test ids, codes and small lists. The
+// others are not there at all: those that build strings or collections
+// (repeat, replace, join, split, toJSON, map, reduce, sortBy, groupBy,
+// concat, flatten, ...) could make one evaluation allocate without bound,
+// the clock and time zones would make plans depend on when they run, and
+// the float ones would bring floats near money.
+var allowedBuiltins = []string{"len", "all", "any", "none", "one", "filter", "count",
+	"hasPrefix", "hasSuffix", "lower", "upper", "trim", "string", "int", "abs", "min", "max"}
 
-var clockBuiltins = []string{"now", "date", "duration", "timezone"}
+var (
+	clockBuiltins = []string{"now", "date", "duration", "timezone"}
+	floatBuiltins = []string{"float", "mean", "median", "round", "ceil", "floor", "fromJSON"}
+)
+
+// disabledBuiltins are every expr builtin but the allowed ones.
+var disabledBuiltins = func() []string {
+	var names []string
+	for _, f := range builtin.Builtins {
+		if !slices.Contains(allowedBuiltins, f.Name) {
+			names = append(names, f.Name)
+		}
+	}
+	return names
+}()
+
+func isBuiltin(name string) bool {
+	_, ok := builtin.Index[name]
+	return ok
+}
+
+// vetBuiltin refuses a call to a builtin that is not allowed.
+func (v *vetter) vetBuiltin(n ast.Node, name string) {
+	switch {
+	case slices.Contains(clockBuiltins, name):
+		v.fail(n, "%s() is not available: a plan may not depend on the clock or time zones; use request.asOf or ageDays", name)
+	case slices.Contains(floatBuiltins, name):
+		v.fail(n, "%s() is not available: it works in floats, and money is decimal", name)
+	case !slices.Contains(allowedBuiltins, name):
+		v.fail(n, "%s() is not available in a policy (builtins: %s)", name, strings.Join(allowedBuiltins, ", "))
+	}
+}
 
 // vetter is an expr AST visitor that runs before type checking completes. It
 // rejects what the type checker would let through, and rewrites unary minus
@@ -43,9 +80,11 @@ func (v *vetter) Visit(node *ast.Node) {
 	case *ast.FloatNode:
 		v.fail(n, "float literals are not allowed: write money as dec(\"%v\")", n.Value)
 	case *ast.BinaryNode:
-		switch n.Operator {
-		case "/", "**", "^":
-			v.fail(n, "operator %s is not allowed: it yields a float", n.Operator)
+		v.vetBinary(n)
+	case *ast.BuiltinNode:
+		v.vetBuiltin(n, n.Name)
+		if n.Name == "string" && len(n.Arguments) == 1 && !scalar(n.Arguments[0].Type()) {
+			v.fail(n.Arguments[0], "string() takes a string, int, bool or money value")
 		}
 	case *ast.IdentifierNode:
 		switch {
@@ -75,10 +114,8 @@ func (v *vetter) Visit(node *ast.Node) {
 			switch {
 			case callee.Value == "dec":
 				v.vetDec(n)
-			case slices.Contains(clockBuiltins, callee.Value):
-				v.fail(n, "%s() is not available: a plan may not depend on the clock or time zones; use request.asOf or ageDays", callee.Value)
-			case slices.Contains(disabledBuiltins, callee.Value):
-				v.fail(n, "%s() is not available: it works in floats, and money is decimal", callee.Value)
+			case isBuiltin(callee.Value):
+				v.vetBuiltin(n, callee.Value)
 			}
 		}
 	case *ast.UnaryNode:
@@ -104,9 +141,49 @@ func (v *vetter) vetDec(n *ast.CallNode) {
 		v.fail(n.Arguments[0], "dec takes a quoted decimal literal, e.g. dec(\"12.50\")")
 		return
 	}
-	if _, err := decimal.NewFromString(s.Value); err != nil {
+	d, err := decimal.NewFromString(s.Value)
+	if err != nil {
 		v.fail(n.Arguments[0], "dec(%q): not a decimal number", s.Value)
+		return
 	}
+	if _, ol := boundMoney(d); ol != nil {
+		v.fail(n.Arguments[0], "dec(%q): %s", s.Value, ol.message)
+	}
+}
+
+// vetBinary refuses the operators a rule may not use: those that yield
+// floats, ranges (a..b allocates its whole range), matches (a regular
+// expression built while planning), and + between values whose types the
+// checker does not know (it could join strings without the bound strAdd
+// puts on them).
+func (v *vetter) vetBinary(n *ast.BinaryNode) {
+	switch n.Operator {
+	case "/", "**", "^":
+		v.fail(n, "operator %s is not allowed: it yields a float", n.Operator)
+	case "..":
+		v.fail(n, "ranges (a..b) are not allowed: list the values, or compare with < and >")
+	case "matches":
+		v.fail(n, "matches is not allowed: use hasPrefix, hasSuffix, contains or ==")
+	case "+":
+		if !known(n.Left.Type()) || !known(n.Right.Type()) {
+			v.fail(n, "+ needs operands of known types (int, money or string)")
+		}
+	}
+}
+
+// known reports whether the checker knows t (not nil, not an interface).
+func known(t reflect.Type) bool { return t != nil && t.Kind() != reflect.Interface }
+
+// scalar reports whether t is a string, int, bool or money.
+func scalar(t reflect.Type) bool {
+	if !known(t) {
+		return false
+	}
+	switch t.Kind() {
+	case reflect.String, reflect.Int, reflect.Bool:
+		return true
+	}
+	return t == decimalType
 }
 
 func (v *vetter) rootList() string {

@@ -74,8 +74,11 @@ func TestServeConfigurationIsDocumented(t *testing.T) {
 
 		// The variable is the flag's default.
 		value, shown := "from-the-environment", `(default "from-the-environment")`
-		if typ == "int" {
+		switch typ {
+		case "int":
 			value, shown = "12345", "(default 12345)"
+		case "duration":
+			value, shown = "12s", "(default 12s)"
 		}
 		t.Setenv(env, value)
 		if name == "database-url" {

@@ -58,6 +58,29 @@ func runBatchFlag(fs *flag.FlagSet) (*int, error) {
 	return fs.Int("run-batch", def, "families a run (credit management, balancer) commits per transaction (env PAYSPLIT_RUN_BATCH)"), nil
 }
 
+// planTimeoutFlag registers --plan-timeout (env PAYSPLIT_PLAN_TIMEOUT): the
+// longest one plan may take. planTimeout reads it after parsing.
+func planTimeoutFlag(fs *flag.FlagSet) (*time.Duration, error) {
+	def := ledger.DefaultPlanTimeout
+	if v := os.Getenv("PAYSPLIT_PLAN_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("PAYSPLIT_PLAN_TIMEOUT: %q is not a positive duration such as 10s", v)
+		}
+		def = d
+	}
+	return fs.Duration("plan-timeout", def,
+		"the longest one plan may take: a preview's, a commit's, a policy's examples, one family's in a run (env PAYSPLIT_PLAN_TIMEOUT)"), nil
+}
+
+// planTimeout is the ledger option of a parsed --plan-timeout.
+func planTimeout(d *time.Duration) (ledger.Option, error) {
+	if *d <= 0 {
+		return nil, fmt.Errorf("--plan-timeout: %s is not a positive duration", *d)
+	}
+	return ledger.WithPlanTimeout(*d), nil
+}
+
 // recoverRuns marks INTERRUPTED the runs a server that died left RUNNING,
 // and logs them.
 func recoverRuns(ctx context.Context, l *ledger.Ledger) error {
@@ -135,6 +158,7 @@ type runFlags struct {
 	db       dbFlags
 	practice *string
 	batch    *int
+	planTime *time.Duration
 	asJSON   *bool
 	quiet    *bool
 	list     *int
@@ -148,6 +172,9 @@ func (f *runFlags) register(fs *flag.FlagSet) error {
 		return err
 	}
 	f.batch = b
+	if f.planTime, err = planTimeoutFlag(fs); err != nil {
+		return err
+	}
 	f.asJSON = fs.Bool("json", false, "print the report as JSON")
 	f.quiet = fs.Bool("quiet", false, "no progress on stderr")
 	f.list = fs.Int("list", 50, "failed and skipped families listed in the report, at most (of each)")
@@ -290,12 +317,16 @@ func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return fmt.Errorf("%q is not a run id", pos[0])
 		}
 	}
+	pt, err := planTimeout(rf.planTime)
+	if err != nil {
+		return err
+	}
 	d, err := rf.db.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer d.close()
-	l := ledger.New(d.store, ledger.WithRunBatch(*rf.batch))
+	l := ledger.New(d.store, ledger.WithRunBatch(*rf.batch), pt)
 	switch sub {
 	case "list":
 		page, err := l.Runs(ctx, a, ledger.RunFilter{Kind: ledger.RunKind(strings.ToUpper(*kind)), Status: ledger.RunStatus(strings.ToUpper(*status))},
@@ -369,12 +400,16 @@ func startAndFollow(ctx context.Context, rf runFlags, req ledger.RunRequest, std
 	if err != nil {
 		return err
 	}
+	pt, err := planTimeout(rf.planTime)
+	if err != nil {
+		return err
+	}
 	d, err := rf.db.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer d.close()
-	l := ledger.New(d.store, ledger.WithRunBatch(*rf.batch))
+	l := ledger.New(d.store, ledger.WithRunBatch(*rf.batch), pt)
 	r, err := l.StartRun(ctx, a, req)
 	if err != nil {
 		return err

@@ -206,7 +206,15 @@ func serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	planTime, err := planTimeoutFlag(fs)
+	if err != nil {
+		return err
+	}
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	pt, err := planTimeout(planTime)
+	if err != nil {
 		return err
 	}
 	d, err := db.open(ctx)
@@ -217,7 +225,7 @@ func serve(ctx context.Context, args []string) error {
 	if d.owner != d.store.DB() {
 		d.owner.Close() // the server needs none of the owner's connections
 	}
-	l := ledger.New(d.store, ledger.WithRunBatch(*runBatch))
+	l := ledger.New(d.store, ledger.WithRunBatch(*runBatch), pt)
 	// Runs left RUNNING by a server that died are marked INTERRUPTED (their
 	// committed families stay); runs stop at a batch boundary on the way out,
 	// before the database closes (credits.go).

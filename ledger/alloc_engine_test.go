@@ -8,6 +8,7 @@ import (
 
 	"github.com/paysplit/paysplit/ledger"
 	"github.com/paysplit/paysplit/ledger/ledgertest"
+	"github.com/paysplit/paysplit/rules"
 )
 
 func TestEngineTransferFamilyCredit(t *testing.T) {
@@ -133,4 +134,33 @@ func TestEngineChecksTheLedgerNotJustThePlan(t *testing.T) {
 	_, err = f.Ledger.TransferIncome(ctx, f.Actor, req)
 	require.ErrorAs(t, err, &inv)
 	requireMoney(t, "50.00", owed(t, f, c), "nothing was posted")
+}
+
+// A document's examples run within the request's context: a client that
+// went away stops them, and the error is the context's (not bad input, not
+// a budget).
+func TestPolicyExamplesStopWithTheClient(t *testing.T) {
+	t.Parallel()
+	l := ledger.New(nil) // validating a document reads nothing
+	doc := `name: quiet
+stages: [{name: s, match: 'true'}]
+examples:
+  - name: nothing to move
+    input:
+      patients: [{id: p, guarantorId: p}]
+      charges: [{id: c, kind: PROCEDURE, patientId: p, date: 2024-01-01, amount: "10.00"}]
+      request: {operation: TRANSFER, asOf: 2024-01-02}
+    expect: {}
+`
+	analyst := ledger.Actor{Role: ledger.RoleAnalyst}
+	_, err := l.ValidatePolicy(context.Background(), analyst, doc)
+	require.NoError(t, err)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = l.ValidatePolicy(ctx, analyst, doc)
+	require.ErrorIs(t, err, context.Canceled)
+	require.NotErrorIs(t, err, rules.ErrBudget)
+	var ie *ledger.InputError
+	require.NotErrorAs(t, err, &ie)
 }

@@ -156,13 +156,16 @@ type PolicyDefaultChange struct {
 
 // policyCache holds compiled policies by practice, name and version, shared
 // by every request. A saved version never changes, so entries never go
-// stale; the oldest is forgotten when the cache is full. Compilation goes
-// through a rules.Cache, so practices that save the same text share one
-// compiled policy.
+// stale; the oldest are forgotten when the cache is full (max policies, or
+// rules.CacheBytes of their sources). Compilation goes through a
+// rules.Cache, so practices that save the same text share one compiled
+// policy.
 type policyCache struct {
 	mu       sync.Mutex
 	max      int
+	bytes    int // of the cached policies' sources
 	m        map[policyKey]*rules.Policy
+	sizes    map[policyKey]int
 	order    []policyKey
 	compiled *rules.Cache
 }
@@ -174,7 +177,7 @@ type policyKey struct {
 }
 
 func newPolicyCache(size int) *policyCache {
-	return &policyCache{max: size, m: map[policyKey]*rules.Policy{}, compiled: rules.NewCache(size)}
+	return &policyCache{max: size, m: map[policyKey]*rules.Policy{}, sizes: map[policyKey]int{}, compiled: rules.NewCache(size)}
 }
 
 func (c *policyCache) get(k policyKey) *rules.Policy {
@@ -196,10 +199,13 @@ func (c *policyCache) compile(pid ID, v PolicyVersion) (*rules.Policy, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.m[k]; !ok {
-		c.m[k] = p
+		c.m[k], c.sizes[k] = p, len(v.Source)
 		c.order = append(c.order, k)
-		if len(c.order) > c.max {
+		c.bytes += len(v.Source)
+		for len(c.order) > 1 && (len(c.order) > c.max || c.bytes > rules.CacheBytes) {
+			c.bytes -= c.sizes[c.order[0]]
 			delete(c.m, c.order[0])
+			delete(c.sizes, c.order[0])
 			c.order = c.order[1:]
 		}
 	}
@@ -424,7 +430,7 @@ func (l *Ledger) checkDocument(ctx context.Context, name, document string) (*rul
 	if strings.TrimSpace(document) == "" {
 		return nil, Invalid("document", "is empty")
 	}
-	p, err := l.policies().compiled.Compile([]byte(document))
+	p, err := rules.Compile([]byte(document)) // not cached: any key may send any document
 	if err != nil {
 		return nil, err
 	}

@@ -20,8 +20,12 @@ const (
 	// MaxDocumentDepth bounds the nesting of a document's YAML (or JSON)
 	// collections.
 	MaxDocumentDepth = 32
-	// maxExpressions bounds the expressions of one document.
-	maxExpressions = 256
+	// maxExpressions bounds the expressions of one document, and
+	// maxCompiles what compiling them may take, counting the parts of the
+	// match expressions compiled separately for bucketing (a match whose
+	// parts do not fit is tested whole, pair by pair: the same moves).
+	maxExpressions = 128
+	maxCompiles    = 384
 	// maxParams bounds the params of one document.
 	maxParams = 64
 	// maxExprBytes bounds the source of one expression.

@@ -7,16 +7,23 @@ import (
 
 // Cache shares compiled policies, keyed by the SHA-256 of their source, so
 // that a policy version is compiled once per process. It is safe for
-// concurrent use. A full cache forgets its oldest entry.
+// concurrent use. A full cache (its size in policies, or CacheBytes of
+// sources: a compiled policy takes up to about sixty times its source)
+// forgets its oldest entries.
 type Cache struct {
 	mu    sync.Mutex
 	max   int
+	bytes int // of the cached sources
 	m     map[[sha256.Size]byte]*cacheEntry
 	order [][sha256.Size]byte
 }
 
+// CacheBytes bounds the sources of the policies a Cache holds.
+const CacheBytes = 2 << 20
+
 type cacheEntry struct {
 	once sync.Once
+	size int
 	p    *Policy
 	err  error
 }
@@ -34,10 +41,12 @@ func (c *Cache) Compile(src []byte) (*Policy, error) {
 	c.mu.Lock()
 	e, ok := c.m[key]
 	if !ok {
-		e = &cacheEntry{}
+		e = &cacheEntry{size: len(src)}
 		c.m[key] = e
 		c.order = append(c.order, key)
-		if len(c.order) > c.max {
+		c.bytes += e.size
+		for len(c.order) > 1 && (len(c.order) > c.max || c.bytes > CacheBytes) {
+			c.bytes -= c.m[c.order[0]].size
 			delete(c.m, c.order[0])
 			c.order = c.order[1:]
 		}

@@ -1,6 +1,7 @@
 package rules_test
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -24,6 +25,26 @@ func TestDocsListEveryEnvField(t *testing.T) {
 	for _, name := range rules.EnvFields() {
 		require.Contains(t, docs, "`"+name+"`", "docs/rules.md does not document %s", name)
 	}
+}
+
+// docs/rules.md lists the builtins a policy may call and the budgets'
+// sizes.
+func TestDocsListBudgets(t *testing.T) {
+	docs := readDocs(t)
+	allowed := make([]string, len(rules.AllowedBuiltins()))
+	for i, b := range rules.AllowedBuiltins() {
+		allowed[i] = "`" + b + "`"
+	}
+	require.Contains(t, strings.Join(strings.Fields(docs), " "), strings.Join(allowed, ", "))
+	for _, size := range []string{
+		fmt.Sprintf("%d KiB (`rules.MaxDocumentBytes`)", rules.MaxDocumentBytes>>10),
+		fmt.Sprintf("%d levels (`rules.MaxDocumentDepth`)", rules.MaxDocumentDepth),
+		"20,000,000 expression evaluations", "50,000 (`rules.MaxPlanMoves`)",
+	} {
+		require.Contains(t, docs, size)
+	}
+	require.Equal(t, 20_000_000, rules.MaxPlanSteps)
+	require.Equal(t, 50_000, rules.MaxPlanMoves)
 }
 
 // docs/rules.md shows the built-in policies exactly as shipped.

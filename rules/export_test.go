@@ -73,3 +73,6 @@ func newParamsValue(l *layout, ps []param) reflect.Value {
 	}
 	return v
 }
+
+// AllowedBuiltins lists the expr builtins a policy may call.
+func AllowedBuiltins() []string { return allowedBuiltins }

@@ -225,7 +225,8 @@ type compiler struct {
 	paramList []param
 	pos       *positions
 	errs      CompileErrors
-	count     int // expressions compiled, against maxExpressions
+	count     int  // expressions compiled, against maxExpressions
+	compiles  *int // compilations, parts included, against maxCompiles
 }
 
 // config returns a fresh expr configuration with the vetter installed.
@@ -278,6 +279,7 @@ func (c *compiler) compile(path, src string, roots []string, w want) *program {
 		c.failField(path, "the expression is %d bytes long; the limit is %d", len(src), maxExprBytes)
 		return nil
 	}
+	c.spend()
 	v := c.vetter(path, roots)
 	cfg := c.config(v)
 	tree, err := parser.ParseWithConfig(src, cfg)
@@ -288,9 +290,25 @@ func (c *compiler) compile(path, src string, roots []string, w want) *program {
 	return c.compileTree(path, src, tree, cfg, v, w)
 }
 
+// spend counts one compilation against the document's maxCompiles; spent
+// is how many there were.
+func (c *compiler) spend() {
+	if c.compiles != nil {
+		*c.compiles++
+	}
+}
+
+func (c *compiler) spent() int {
+	if c.compiles == nil {
+		return 0
+	}
+	return *c.compiles
+}
+
 // compileNode compiles a subtree of a parsed expression (a conjunct or one
 // side of an equality); positions stay those of the whole expression.
 func (c *compiler) compileNode(path, src string, node ast.Node, roots []string, w want) *program {
+	c.spend()
 	v := c.vetter(path, roots)
 	cfg := c.config(v)
 	tree := &parser.Tree{Node: node, Source: file.NewSource(src)}

@@ -70,7 +70,7 @@ func Compile(src []byte) (*Policy, error) {
 
 func compileDocument(doc Document, pos *positions) (*Policy, error) {
 	p := &Policy{}
-	c := &compiler{pos: pos, params: map[string]bool{}}
+	c := &compiler{pos: pos, params: map[string]bool{}, compiles: new(int)}
 	if doc.Name == "" {
 		c.failField("name", "a policy needs a name")
 	}
@@ -272,10 +272,22 @@ func (c *compiler) matcher(path, src string) *matcher {
 		return fallback
 	}
 	// Compile the parts with a scratch compiler: the whole expression is
-	// valid, so a part that fails to compile alone just disables the split.
-	sc := &compiler{layout: c.layout, params: c.params, paramList: c.paramList}
+	// valid, so a part that fails to compile alone just disables the split,
+	// as does a document whose compile budget the parts would exceed.
+	parts := conjuncts(tree.Node)
+	need := 0
+	for _, n := range parts {
+		need++
+		if _, _, ok := keySides(n); ok {
+			need++
+		}
+	}
+	if c.spent()+need > maxCompiles {
+		return fallback
+	}
+	sc := &compiler{layout: c.layout, params: c.params, paramList: c.paramList, compiles: c.compiles}
 	m := &matcher{}
-	for _, n := range conjuncts(tree.Node) {
+	for _, n := range parts {
 		r := rootsOf(n)
 		switch {
 		case !r[rootCredit] && !r[rootCharge]:

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/shopspring/decimal"
 )
@@ -179,7 +178,7 @@ func exampleBudget(i int, err error) error {
 	}
 	out := *be
 	out.Path = fmt.Sprintf("examples[%d]", i)
-	if be.Path != "" && !strings.HasPrefix(be.Path, "examples[") {
+	if be.Path != "" {
 		out.Message = be.Path + ": " + be.Message
 	}
 	return &out

@@ -97,6 +97,7 @@ func TestBadInput(t *testing.T) {
 		query string // ... or a raw document with vars
 		vars  obj
 		field string
+		msg   string // in the message, if given
 	}
 	cases := []badCase{
 		// createProvider
@@ -108,15 +109,21 @@ func TestBadInput(t *testing.T) {
 		{name: "duplicate code", op: "createProvider", in: with(provider, "code", "DC"), field: "code"},
 		{name: "long idempotency key", op: "createProvider", in: with(provider, "idempotencyKey", long), field: "idempotencyKey"},
 		{name: "NUL in idempotency key", op: "createProvider", in: with(provider, "idempotencyKey", "k\x00"), field: "idempotencyKey"},
+		{name: "NUL in code", op: "createProvider", in: with(provider, "code", "D\x00C"), field: "code"},
+		{name: "escape in name", op: "createProvider", in: with(provider, "name", "Dr.\x1b[2JX"), field: "name"},
+		{name: "line break in name", op: "createProvider", in: with(provider, "name", "Dr.\nX"), field: "name"},
+		{name: "DEL in idempotency key", op: "createProvider", in: with(provider, "idempotencyKey", "k\x7f"), field: "idempotencyKey"},
 
 		// createLocation
 		{name: "blank name", op: "createLocation", in: with(location, "name", " "), field: "name"},
 		{name: "long name", op: "createLocation", in: with(location, "name", long), field: "name"},
+		{name: "NUL in name", op: "createLocation", in: with(location, "name", "\x00"), field: "name"},
 
 		// createGuarantor
 		{name: "empty name", op: "createGuarantor", in: with(guarantor, "name", ""), field: "name"},
 		{name: "long externalId", op: "createGuarantor", in: with(guarantor, "externalId", long), field: "externalId"},
 		{name: "duplicate externalId", op: "createGuarantor", in: with(guarantor, "externalId", "G-EXT"), field: "externalId"},
+		{name: "NUL in externalId", op: "createGuarantor", in: with(guarantor, "externalId", "G\x00"), field: "externalId"},
 
 		// createPatient
 		{name: "blank firstName", op: "createPatient", in: with(patient, "firstName", "   "), field: "firstName"},
@@ -130,6 +137,10 @@ func TestBadInput(t *testing.T) {
 		{name: "unpadded date", op: "createPatient", in: with(patient, "birthDate", "2026-1-1"), field: "birthDate"},
 		{name: "year zero", op: "createPatient", in: with(patient, "birthDate", "0000-01-01"), field: "birthDate"},
 		{name: "born in the future", op: "createPatient", in: with(patient, "birthDate", "2026-06-16"), field: "birthDate"},
+		{name: "year one", op: "createPatient", in: with(patient, "birthDate", "0001-01-01"), field: "birthDate", msg: "out of range"},
+		{name: "before 1900", op: "createPatient", in: with(patient, "birthDate", "1899-12-31"), field: "birthDate", msg: "out of range"},
+		{name: "NUL in lastName", op: "createPatient", in: with(patient, "lastName", "K\x00d"), field: "lastName"},
+		{name: "tab in firstName", op: "createPatient", in: with(patient, "firstName", "N\tew"), field: "firstName"},
 		{name: "duplicate guarantorExternalId", op: "createPatient",
 			in: obj{"selfGuarantor": true, "guarantorExternalId": "G-EXT", "firstName": "A", "lastName": "B"}, field: "guarantorExternalId"},
 
@@ -138,7 +149,18 @@ func TestBadInput(t *testing.T) {
 		{name: "JSON number", op: "postEncounter", in: with(encounter, "charges", lines("amount", json.Number("10.00"))), field: "charges[0].amount"},
 		{name: "float literal", query: `mutation { postEncounter(input: {patientId: "` + id(pat.ID) + `", providerId: "` + id(f.Provider) +
 			`", locationId: "` + id(f.Location) + `", charges: [{code: "D0120", amount: 10.5}]}) { encounter { id } } }`, field: "charges[0].amount"},
+		{name: "no decimals", op: "postEncounter", in: with(encounter, "charges", lines("amount", "30")), field: "charges[0].amount", msg: "two decimal places"},
+		{name: "one decimal", op: "postEncounter", in: with(encounter, "charges", lines("amount", "30.5")), field: "charges[0].amount", msg: "two decimal places"},
+		{name: "plus sign", op: "postEncounter", in: with(encounter, "charges", lines("amount", "+1.00")), field: "charges[0].amount"},
+		{name: "leading zero", op: "postEncounter", in: with(encounter, "charges", lines("amount", "01.00")), field: "charges[0].amount", msg: "leading zeros"},
+		{name: "fourteen digits", op: "postEncounter", in: with(encounter, "charges", lines("amount", "10000000000000.00")), field: "charges[0].amount", msg: "at most 13 digits"},
+		{name: "estimate without decimals", op: "postEncounter", in: with(encounter, "charges", lines("insuranceEstimate", "5")), field: "charges[0].insuranceEstimate"},
 		{name: "negative line", op: "postEncounter", in: with(encounter, "charges", lines("amount", "-5.00")), field: "charges[0].amount"},
+		{name: "NUL in note", op: "postEncounter", in: with(encounter, "note", "n\x00"), field: "note"},
+		{name: "NUL in a line's note", op: "postEncounter", in: with(encounter, "charges", lines("note", "n\x00")), field: "charges[0].note"},
+		{name: "escape in code", op: "postEncounter", in: with(encounter, "charges", lines("code", "D\x1b")), field: "charges[0].code"},
+		{name: "year one", op: "postEncounter", in: with(encounter, "serviceFrom", "0001-01-01"), field: "serviceFrom", msg: "out of range"},
+		{name: "after 2199", op: "postEncounter", in: with(encounter, "charges", lines("status", "PLANNED", "serviceDate", "2200-01-01")), field: "charges[0].serviceDate", msg: "out of range"},
 		{name: "estimate over amount", op: "postEncounter", in: with(encounter, "charges", lines("insuranceEstimate", "10.01")), field: "charges[0].insuranceEstimate"},
 		{name: "completed in the future", op: "postEncounter", in: with(encounter, "charges", lines("serviceDate", "2026-06-16")), field: "charges[0].serviceDate"},
 		{name: "month 13", op: "postEncounter", in: with(encounter, "serviceFrom", "2026-13-01"), field: "serviceFrom"},
@@ -158,6 +180,9 @@ func TestBadInput(t *testing.T) {
 		{name: "JSON number", op: "postAdjustment", in: with(adjustment, "amount", json.Number("5.00")), field: "amount"},
 		{name: "float literal", query: `mutation { postAdjustment(input: {patientId: "` + id(pat.ID) + `", amount: 5.25}) { adjustment { id } } }`, field: "amount"},
 		{name: "zero", op: "postAdjustment", in: with(adjustment, "amount", "0.00"), field: "amount"},
+		{name: "no decimals", op: "postAdjustment", in: with(adjustment, "amount", "-5"), field: "amount"},
+		{name: "year one", op: "postAdjustment", in: with(adjustment, "serviceDate", "0001-01-01"), field: "serviceDate"},
+		{name: "NUL in code", op: "postAdjustment", in: with(adjustment, "code", "\x00"), field: "code"},
 		{name: "unknown attachedToId", op: "postAdjustment", in: with(adjustment, "attachedToId", newID()), field: "attachedToId"},
 		{name: "other practice's attachedToId", op: "postAdjustment", in: with(adjustment, "patientId", absent, "attachedToId", id(bCharge.ID)), field: "attachedToId"},
 		{name: "unknown patientId", op: "postAdjustment", in: with(adjustment, "patientId", newID()), field: "patientId"},
@@ -169,6 +194,16 @@ func TestBadInput(t *testing.T) {
 		// postReceipt
 		{name: "three decimals", op: "postReceipt", in: with(payment, "amount", "10.001"), field: "amount"},
 		{name: "split with three decimals", op: "postReceipt", in: with(payment, "splits", splits(split("10.005"))), field: "splits[0].amount"},
+		{name: "plus sign", op: "postReceipt", in: with(payment, "amount", "+1.00"), field: "amount"},
+		{name: "leading zero", op: "postReceipt", in: with(payment, "amount", "01.00"), field: "amount"},
+		{name: "no decimals", op: "postReceipt", in: with(payment, "amount", "30"), field: "amount"},
+		{name: "one decimal", op: "postReceipt", in: with(payment, "amount", "30.5"), field: "amount"},
+		{name: "split without decimals", op: "postReceipt", in: with(payment, "splits", splits(split("10"))), field: "splits[0].amount"},
+		{name: "received in year one", op: "postReceipt", in: with(payment, "receivedOn", "0001-01-01"), field: "receivedOn", msg: "out of range"},
+		{name: "NUL in method", op: "postReceipt", in: with(payment, "method", "ca\x00sh"), field: "method"},
+		{name: "NUL in reference", op: "postReceipt", in: with(payment, "reference", "\x00"), field: "reference"},
+		{name: "NUL in note", op: "postReceipt", in: with(payment, "note", "a\x00b"), field: "note"},
+		{name: "NUL in idempotency key", op: "postReceipt", in: with(payment, "idempotencyKey", "\x00"), field: "idempotencyKey"},
 		{name: "JSON number", op: "postReceipt", in: with(payment, "amount", json.Number("10.00")), field: "amount"},
 		{name: "float literal", query: `mutation { postReceipt(input: {kind: PATIENT_PAYMENT, patientId: "` + id(pat.ID) +
 			`", amount: 10.0, splits: [{amount: "10.00"}]}) { receipt { id } } }`, field: "amount"},
@@ -204,6 +239,8 @@ func TestBadInput(t *testing.T) {
 		{name: "unpadded date", op: "reverseReceipt", in: with(reversal, "receivedOn", "2026-1-1"), field: "receivedOn"},
 		{name: "in the future", op: "reverseReceipt", in: with(reversal, "receivedOn", "2027-01-01"), field: "receivedOn"},
 		{name: "long note", op: "reverseReceipt", in: with(reversal, "note", long), field: "note"},
+		{name: "NUL in note", op: "reverseReceipt", in: with(reversal, "note", "\x00"), field: "note"},
+		{name: "year one", op: "reverseReceipt", in: with(reversal, "receivedOn", "0001-01-01"), field: "receivedOn"},
 
 		// listings
 		{name: "first over the cap", query: `{ guarantors(first: 501) { totalCount } }`, field: "first"},
@@ -216,6 +253,9 @@ func TestBadInput(t *testing.T) {
 		{name: "long filter", query: `query($n: String) { patients(filter: {externalId: $n}) { totalCount } }`, vars: obj{"n": long}, field: "filter.externalId"},
 		{name: "malformed filter id", query: `{ receipts(filter: {guarantorId: "g"}) { totalCount } }`, field: "filter.guarantorId"},
 		{name: "malformed filter date", query: `{ receipts(filter: {receivedFrom: "2026-1-1"}) { totalCount } }`, field: "filter.receivedFrom"},
+		{name: "filter date in year one", query: `{ receipts(filter: {receivedFrom: "0001-01-01"}) { totalCount } }`, field: "filter.receivedFrom"},
+		{name: "control character in a filter", query: `query($n: String) { patients(filter: {name: $n}) { totalCount } }`, vars: obj{"n": "a\x01"}, field: "filter.name"},
+		{name: "NUL in a cursor", query: `query($a: String) { guarantors(after: $a) { totalCount } }`, vars: obj{"a": "e30\x00"}, field: "after"},
 		{name: "malformed id", query: `{ guarantor(id: "g-1") { id } }`, field: "id"},
 	}
 	covered := map[string]bool{}
@@ -232,6 +272,7 @@ func TestBadInput(t *testing.T) {
 			require.Equal(t, "BAD_USER_INPUT", e.code(), r.Raw)
 			require.Equal(t, tc.field, e.field(), r.Raw)
 			require.Contains(t, e.Message, tc.field, "the message names the field")
+			require.Contains(t, e.Message, tc.msg)
 			for k, v := range r.Data {
 				require.Nil(t, v, "%s: no partial data: %s", k, r.Raw)
 			}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/paysplit/paysplit/graph/model"
@@ -116,15 +115,16 @@ func toLedgerPage(first *int, after *string) (ledger.Page, error) {
 // maxFilterText bounds filter strings: no stored name or id is longer.
 const maxFilterText = 200
 
-// filterText checks a filter string: one the database cannot compare (NUL,
-// invalid UTF-8) or longer than anything stored is bad input.
+// filterText checks a filter string: one no stored name or id could match
+// (a control character, invalid UTF-8) or longer than anything stored is bad
+// input.
 func filterText(field string, p *string) (string, error) {
 	s := str(p)
-	switch {
-	case !utf8.ValidString(s) || strings.ContainsRune(s, 0):
-		return "", ledger.Invalid(field, "must be valid UTF-8 without NUL characters")
-	case utf8.RuneCountInString(s) > maxFilterText:
-		return "", ledger.Invalid(field, "is %d characters long; the limit is %d", utf8.RuneCountInString(s), maxFilterText)
+	if err := ledger.CheckText(s, false); err != nil {
+		return "", ledger.Invalid(field, "%v", err)
+	}
+	if n := utf8.RuneCountInString(s); n > maxFilterText {
+		return "", ledger.Invalid(field, "is %d characters long; the limit is %d", n, maxFilterText)
 	}
 	return s, nil
 }

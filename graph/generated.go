@@ -30807,14 +30807,14 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 // region    ***************************** type.gotpl *****************************
 
 func (ec *executionContext) unmarshalNAgingBasis2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAgingBasis(ctx context.Context, v any) (ledger.AgingBasis, error) {
-	tmp, err := graphql.UnmarshalString(v)
+	tmp, err := model.UnmarshalString(v)
 	res := ledger.AgingBasis(tmp)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNAgingBasis2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAgingBasis(ctx context.Context, sel ast.SelectionSet, v ledger.AgingBasis) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(string(v))
+	res := model.MarshalString(string(v))
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "AgingBasis!")
 	}
@@ -30842,14 +30842,14 @@ func (ec *executionContext) marshalNAgingBucket2ᚕgithubᚗcomᚋpaysplitᚋpay
 }
 
 func (ec *executionContext) unmarshalNAgingGroupBy2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAgingGroup(ctx context.Context, v any) (ledger.AgingGroup, error) {
-	tmp, err := graphql.UnmarshalString(v)
+	tmp, err := model.UnmarshalString(v)
 	res := ledger.AgingGroup(tmp)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNAgingGroupBy2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAgingGroup(ctx context.Context, sel ast.SelectionSet, v ledger.AgingGroup) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(string(v))
+	res := model.MarshalString(string(v))
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "AgingGroupBy!")
 	}
@@ -30931,14 +30931,14 @@ func (ec *executionContext) marshalNAllocationMove2ᚕgithubᚗcomᚋpaysplitᚋ
 }
 
 func (ec *executionContext) unmarshalNAllocationOperation2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAllocationOperation(ctx context.Context, v any) (ledger.AllocationOperation, error) {
-	tmp, err := graphql.UnmarshalString(v)
+	tmp, err := model.UnmarshalString(v)
 	res := ledger.AllocationOperation(tmp)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNAllocationOperation2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAllocationOperation(ctx context.Context, sel ast.SelectionSet, v ledger.AllocationOperation) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(string(v))
+	res := model.MarshalString(string(v))
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "AllocationOperation!")
 	}
@@ -31091,14 +31091,14 @@ func (ec *executionContext) marshalNBalanceImportOptions2githubᚗcomᚋpaysplit
 }
 
 func (ec *executionContext) unmarshalNBalanceImportStatus2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐBalanceImportStatus(ctx context.Context, v any) (ledger.BalanceImportStatus, error) {
-	tmp, err := graphql.UnmarshalString(v)
+	tmp, err := model.UnmarshalString(v)
 	res := ledger.BalanceImportStatus(tmp)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNBalanceImportStatus2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐBalanceImportStatus(ctx context.Context, sel ast.SelectionSet, v ledger.BalanceImportStatus) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(string(v))
+	res := model.MarshalString(string(v))
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "BalanceImportStatus!")
 	}
@@ -31106,14 +31106,14 @@ func (ec *executionContext) marshalNBalanceImportStatus2githubᚗcomᚋpaysplit�
 }
 
 func (ec *executionContext) unmarshalNBalanceMethod2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐBalanceMethod(ctx context.Context, v any) (ledger.BalanceMethod, error) {
-	tmp, err := graphql.UnmarshalString(v)
+	tmp, err := model.UnmarshalString(v)
 	res := ledger.BalanceMethod(tmp)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNBalanceMethod2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐBalanceMethod(ctx context.Context, sel ast.SelectionSet, v ledger.BalanceMethod) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(string(v))
+	res := model.MarshalString(string(v))
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "BalanceMethod!")
 	}
@@ -31192,14 +31192,14 @@ func (ec *executionContext) marshalNCharge2ᚕgithubᚗcomᚋpaysplitᚋpaysplit
 }
 
 func (ec *executionContext) unmarshalNChargeKind2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐChargeKind(ctx context.Context, v any) (ledger.ChargeKind, error) {
-	tmp, err := graphql.UnmarshalString(v)
+	tmp, err := model.UnmarshalString(v)
 	res := ledger.ChargeKind(tmp)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNChargeKind2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐChargeKind(ctx context.Context, sel ast.SelectionSet, v ledger.ChargeKind) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(string(v))
+	res := model.MarshalString(string(v))
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "ChargeKind!")
 	}
@@ -31226,14 +31226,14 @@ func (ec *executionContext) unmarshalNChargeLineInput2ᚕgithubᚗcomᚋpaysplit
 }
 
 func (ec *executionContext) unmarshalNChargeStatus2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐChargeStatus(ctx context.Context, v any) (ledger.ChargeStatus, error) {
-	tmp, err := graphql.UnmarshalString(v)
+	tmp, err := model.UnmarshalString(v)
 	res := ledger.ChargeStatus(tmp)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNChargeStatus2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐChargeStatus(ctx context.Context, sel ast.SelectionSet, v ledger.ChargeStatus) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(string(v))
+	res := model.MarshalString(string(v))
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "ChargeStatus!")
 	}
@@ -31343,14 +31343,14 @@ func (ec *executionContext) marshalNEncounter2ᚕgithubᚗcomᚋpaysplitᚋpaysp
 }
 
 func (ec *executionContext) unmarshalNEncounterKind2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐEncounterKind(ctx context.Context, v any) (ledger.EncounterKind, error) {
-	tmp, err := graphql.UnmarshalString(v)
+	tmp, err := model.UnmarshalString(v)
 	res := ledger.EncounterKind(tmp)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNEncounterKind2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐEncounterKind(ctx context.Context, sel ast.SelectionSet, v ledger.EncounterKind) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(string(v))
+	res := model.MarshalString(string(v))
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "EncounterKind!")
 	}
@@ -31402,14 +31402,14 @@ func (ec *executionContext) marshalNFamilyLedgerCredit2ᚕgithubᚗcomᚋpayspli
 }
 
 func (ec *executionContext) unmarshalNFamilyStatus2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐFamilyStatus(ctx context.Context, v any) (ledger.FamilyStatus, error) {
-	tmp, err := graphql.UnmarshalString(v)
+	tmp, err := model.UnmarshalString(v)
 	res := ledger.FamilyStatus(tmp)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNFamilyStatus2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐFamilyStatus(ctx context.Context, sel ast.SelectionSet, v ledger.FamilyStatus) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(string(v))
+	res := model.MarshalString(string(v))
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "FamilyStatus!")
 	}
@@ -31517,14 +31517,14 @@ func (ec *executionContext) marshalNImportIssue2ᚕgithubᚗcomᚋpaysplitᚋpay
 }
 
 func (ec *executionContext) unmarshalNImportIssueSeverity2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportSeverity(ctx context.Context, v any) (ledger.ImportSeverity, error) {
-	tmp, err := graphql.UnmarshalString(v)
+	tmp, err := model.UnmarshalString(v)
 	res := ledger.ImportSeverity(tmp)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNImportIssueSeverity2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportSeverity(ctx context.Context, sel ast.SelectionSet, v ledger.ImportSeverity) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(string(v))
+	res := model.MarshalString(string(v))
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "ImportIssueSeverity!")
 	}
@@ -31532,14 +31532,14 @@ func (ec *executionContext) marshalNImportIssueSeverity2githubᚗcomᚋpaysplit�
 }
 
 func (ec *executionContext) unmarshalNImportMode2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportMode(ctx context.Context, v any) (ledger.ImportMode, error) {
-	tmp, err := graphql.UnmarshalString(v)
+	tmp, err := model.UnmarshalString(v)
 	res := ledger.ImportMode(tmp)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNImportMode2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportMode(ctx context.Context, sel ast.SelectionSet, v ledger.ImportMode) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(string(v))
+	res := model.MarshalString(string(v))
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "ImportMode!")
 	}
@@ -31547,14 +31547,14 @@ func (ec *executionContext) marshalNImportMode2githubᚗcomᚋpaysplitᚋpayspli
 }
 
 func (ec *executionContext) unmarshalNImportOutcome2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportOutcome(ctx context.Context, v any) (ledger.ImportOutcome, error) {
-	tmp, err := graphql.UnmarshalString(v)
+	tmp, err := model.UnmarshalString(v)
 	res := ledger.ImportOutcome(tmp)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNImportOutcome2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportOutcome(ctx context.Context, sel ast.SelectionSet, v ledger.ImportOutcome) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(string(v))
+	res := model.MarshalString(string(v))
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "ImportOutcome!")
 	}
@@ -31753,14 +31753,14 @@ func (ec *executionContext) marshalNPatientEdge2ᚕgithubᚗcomᚋpaysplitᚋpay
 }
 
 func (ec *executionContext) unmarshalNPlaceKind2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPlaceKind(ctx context.Context, v any) (ledger.PlaceKind, error) {
-	tmp, err := graphql.UnmarshalString(v)
+	tmp, err := model.UnmarshalString(v)
 	res := ledger.PlaceKind(tmp)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNPlaceKind2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPlaceKind(ctx context.Context, sel ast.SelectionSet, v ledger.PlaceKind) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(string(v))
+	res := model.MarshalString(string(v))
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "PlaceKind!")
 	}
@@ -31984,14 +31984,14 @@ func (ec *executionContext) marshalNReceiptEdge2ᚕgithubᚗcomᚋpaysplitᚋpay
 }
 
 func (ec *executionContext) unmarshalNReceiptKind2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐReceiptKind(ctx context.Context, v any) (ledger.ReceiptKind, error) {
-	tmp, err := graphql.UnmarshalString(v)
+	tmp, err := model.UnmarshalString(v)
 	res := ledger.ReceiptKind(tmp)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNReceiptKind2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐReceiptKind(ctx context.Context, sel ast.SelectionSet, v ledger.ReceiptKind) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(string(v))
+	res := model.MarshalString(string(v))
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "ReceiptKind!")
 	}
@@ -32023,14 +32023,14 @@ func (ec *executionContext) marshalNReconciliationLine2ᚕgithubᚗcomᚋpayspli
 }
 
 func (ec *executionContext) unmarshalNResplitAction2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐResplitAction(ctx context.Context, v any) (ledger.ResplitAction, error) {
-	tmp, err := graphql.UnmarshalString(v)
+	tmp, err := model.UnmarshalString(v)
 	res := ledger.ResplitAction(tmp)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNResplitAction2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐResplitAction(ctx context.Context, sel ast.SelectionSet, v ledger.ResplitAction) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(string(v))
+	res := model.MarshalString(string(v))
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "ResplitAction!")
 	}
@@ -32151,14 +32151,14 @@ func (ec *executionContext) marshalNRunFamilyEdge2ᚕgithubᚗcomᚋpaysplitᚋp
 }
 
 func (ec *executionContext) unmarshalNRunKind2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐRunKind(ctx context.Context, v any) (ledger.RunKind, error) {
-	tmp, err := graphql.UnmarshalString(v)
+	tmp, err := model.UnmarshalString(v)
 	res := ledger.RunKind(tmp)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNRunKind2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐRunKind(ctx context.Context, sel ast.SelectionSet, v ledger.RunKind) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(string(v))
+	res := model.MarshalString(string(v))
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "RunKind!")
 	}
@@ -32166,14 +32166,14 @@ func (ec *executionContext) marshalNRunKind2githubᚗcomᚋpaysplitᚋpaysplit�
 }
 
 func (ec *executionContext) unmarshalNRunStatus2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐRunStatus(ctx context.Context, v any) (ledger.RunStatus, error) {
-	tmp, err := graphql.UnmarshalString(v)
+	tmp, err := model.UnmarshalString(v)
 	res := ledger.RunStatus(tmp)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNRunStatus2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐRunStatus(ctx context.Context, sel ast.SelectionSet, v ledger.RunStatus) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(string(v))
+	res := model.MarshalString(string(v))
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "RunStatus!")
 	}
@@ -32219,14 +32219,14 @@ func (ec *executionContext) marshalNSplit2ᚕgithubᚗcomᚋpaysplitᚋpaysplit�
 }
 
 func (ec *executionContext) unmarshalNSplitCode2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐSplitCode(ctx context.Context, v any) (ledger.SplitCode, error) {
-	tmp, err := graphql.UnmarshalString(v)
+	tmp, err := model.UnmarshalString(v)
 	res := ledger.SplitCode(tmp)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNSplitCode2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐSplitCode(ctx context.Context, sel ast.SelectionSet, v ledger.SplitCode) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(string(v))
+	res := model.MarshalString(string(v))
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "SplitCode!")
 	}
@@ -32248,13 +32248,13 @@ func (ec *executionContext) marshalNStartRunPayload2githubᚗcomᚋpaysplitᚋpa
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
-	res, err := graphql.UnmarshalString(v)
+	res, err := model.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(v)
+	res := model.MarshalString(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "String!")
 	}
@@ -32526,7 +32526,7 @@ func (ec *executionContext) unmarshalOAgingBasis2ᚖgithubᚗcomᚋpaysplitᚋpa
 	if v == nil {
 		return nil, nil
 	}
-	tmp, err := graphql.UnmarshalString(v)
+	tmp, err := model.UnmarshalString(v)
 	res := ledger.AgingBasis(tmp)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
@@ -32537,7 +32537,7 @@ func (ec *executionContext) marshalOAgingBasis2ᚖgithubᚗcomᚋpaysplitᚋpays
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalString(string(*v))
+	res := model.MarshalString(string(*v))
 	return res
 }
 
@@ -32545,7 +32545,7 @@ func (ec *executionContext) unmarshalOAgingCoverage2ᚖgithubᚗcomᚋpaysplit�
 	if v == nil {
 		return nil, nil
 	}
-	tmp, err := graphql.UnmarshalString(v)
+	tmp, err := model.UnmarshalString(v)
 	res := ledger.AgingCoverage(tmp)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
@@ -32556,7 +32556,7 @@ func (ec *executionContext) marshalOAgingCoverage2ᚖgithubᚗcomᚋpaysplitᚋp
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalString(string(*v))
+	res := model.MarshalString(string(*v))
 	return res
 }
 
@@ -32564,7 +32564,7 @@ func (ec *executionContext) unmarshalOAgingGroupBy2ᚖgithubᚗcomᚋpaysplitᚋ
 	if v == nil {
 		return nil, nil
 	}
-	tmp, err := graphql.UnmarshalString(v)
+	tmp, err := model.UnmarshalString(v)
 	res := ledger.AgingGroup(tmp)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
@@ -32575,7 +32575,7 @@ func (ec *executionContext) marshalOAgingGroupBy2ᚖgithubᚗcomᚋpaysplitᚋpa
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalString(string(*v))
+	res := model.MarshalString(string(*v))
 	return res
 }
 
@@ -32583,7 +32583,7 @@ func (ec *executionContext) unmarshalOAgingSort2ᚖgithubᚗcomᚋpaysplitᚋpay
 	if v == nil {
 		return nil, nil
 	}
-	tmp, err := graphql.UnmarshalString(v)
+	tmp, err := model.UnmarshalString(v)
 	res := ledger.AgingSort(tmp)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
@@ -32594,7 +32594,7 @@ func (ec *executionContext) marshalOAgingSort2ᚖgithubᚗcomᚋpaysplitᚋpaysp
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalString(string(*v))
+	res := model.MarshalString(string(*v))
 	return res
 }
 
@@ -32639,7 +32639,7 @@ func (ec *executionContext) unmarshalOBalanceMethod2ᚖgithubᚗcomᚋpaysplit�
 	if v == nil {
 		return nil, nil
 	}
-	tmp, err := graphql.UnmarshalString(v)
+	tmp, err := model.UnmarshalString(v)
 	res := ledger.BalanceMethod(tmp)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
@@ -32650,7 +32650,7 @@ func (ec *executionContext) marshalOBalanceMethod2ᚖgithubᚗcomᚋpaysplitᚋp
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalString(string(*v))
+	res := model.MarshalString(string(*v))
 	return res
 }
 
@@ -32703,7 +32703,7 @@ func (ec *executionContext) unmarshalOCandidateFilter2ᚖgithubᚗcomᚋpaysplit
 	if v == nil {
 		return nil, nil
 	}
-	tmp, err := graphql.UnmarshalString(v)
+	tmp, err := model.UnmarshalString(v)
 	res := ledger.CandidateFilter(tmp)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
@@ -32714,7 +32714,7 @@ func (ec *executionContext) marshalOCandidateFilter2ᚖgithubᚗcomᚋpaysplit�
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalString(string(*v))
+	res := model.MarshalString(string(*v))
 	return res
 }
 
@@ -32729,7 +32729,7 @@ func (ec *executionContext) unmarshalOChargeKind2ᚖgithubᚗcomᚋpaysplitᚋpa
 	if v == nil {
 		return nil, nil
 	}
-	tmp, err := graphql.UnmarshalString(v)
+	tmp, err := model.UnmarshalString(v)
 	res := ledger.ChargeKind(tmp)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
@@ -32740,7 +32740,7 @@ func (ec *executionContext) marshalOChargeKind2ᚖgithubᚗcomᚋpaysplitᚋpays
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalString(string(*v))
+	res := model.MarshalString(string(*v))
 	return res
 }
 
@@ -32748,7 +32748,7 @@ func (ec *executionContext) unmarshalOChargeStatus2ᚖgithubᚗcomᚋpaysplitᚋ
 	if v == nil {
 		return nil, nil
 	}
-	tmp, err := graphql.UnmarshalString(v)
+	tmp, err := model.UnmarshalString(v)
 	res := ledger.ChargeStatus(tmp)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
@@ -32759,7 +32759,7 @@ func (ec *executionContext) marshalOChargeStatus2ᚖgithubᚗcomᚋpaysplitᚋpa
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalString(string(*v))
+	res := model.MarshalString(string(*v))
 	return res
 }
 
@@ -32767,7 +32767,7 @@ func (ec *executionContext) unmarshalOCreditScope2ᚖgithubᚗcomᚋpaysplitᚋp
 	if v == nil {
 		return nil, nil
 	}
-	tmp, err := graphql.UnmarshalString(v)
+	tmp, err := model.UnmarshalString(v)
 	res := ledger.Scope(tmp)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
@@ -32778,7 +32778,7 @@ func (ec *executionContext) marshalOCreditScope2ᚖgithubᚗcomᚋpaysplitᚋpay
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalString(string(*v))
+	res := model.MarshalString(string(*v))
 	return res
 }
 
@@ -32829,7 +32829,7 @@ func (ec *executionContext) unmarshalOEncounterKind2ᚖgithubᚗcomᚋpaysplit�
 	if v == nil {
 		return nil, nil
 	}
-	tmp, err := graphql.UnmarshalString(v)
+	tmp, err := model.UnmarshalString(v)
 	res := ledger.EncounterKind(tmp)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
@@ -32840,7 +32840,7 @@ func (ec *executionContext) marshalOEncounterKind2ᚖgithubᚗcomᚋpaysplitᚋp
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalString(string(*v))
+	res := model.MarshalString(string(*v))
 	return res
 }
 
@@ -32848,7 +32848,7 @@ func (ec *executionContext) unmarshalOFamilyStatus2ᚖgithubᚗcomᚋpaysplitᚋ
 	if v == nil {
 		return nil, nil
 	}
-	tmp, err := graphql.UnmarshalString(v)
+	tmp, err := model.UnmarshalString(v)
 	res := ledger.FamilyStatus(tmp)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
@@ -32859,7 +32859,7 @@ func (ec *executionContext) marshalOFamilyStatus2ᚖgithubᚗcomᚋpaysplitᚋpa
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalString(string(*v))
+	res := model.MarshalString(string(*v))
 	return res
 }
 
@@ -33083,7 +33083,7 @@ func (ec *executionContext) unmarshalOReceiptKind2ᚖgithubᚗcomᚋpaysplitᚋp
 	if v == nil {
 		return nil, nil
 	}
-	tmp, err := graphql.UnmarshalString(v)
+	tmp, err := model.UnmarshalString(v)
 	res := ledger.ReceiptKind(tmp)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
@@ -33094,7 +33094,7 @@ func (ec *executionContext) marshalOReceiptKind2ᚖgithubᚗcomᚋpaysplitᚋpay
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalString(string(*v))
+	res := model.MarshalString(string(*v))
 	return res
 }
 
@@ -33148,7 +33148,7 @@ func (ec *executionContext) unmarshalORunKind2ᚖgithubᚗcomᚋpaysplitᚋpaysp
 	if v == nil {
 		return nil, nil
 	}
-	tmp, err := graphql.UnmarshalString(v)
+	tmp, err := model.UnmarshalString(v)
 	res := ledger.RunKind(tmp)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
@@ -33159,7 +33159,7 @@ func (ec *executionContext) marshalORunKind2ᚖgithubᚗcomᚋpaysplitᚋpayspli
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalString(string(*v))
+	res := model.MarshalString(string(*v))
 	return res
 }
 
@@ -33167,7 +33167,7 @@ func (ec *executionContext) unmarshalORunStatus2ᚖgithubᚗcomᚋpaysplitᚋpay
 	if v == nil {
 		return nil, nil
 	}
-	tmp, err := graphql.UnmarshalString(v)
+	tmp, err := model.UnmarshalString(v)
 	res := ledger.RunStatus(tmp)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
@@ -33178,7 +33178,7 @@ func (ec *executionContext) marshalORunStatus2ᚖgithubᚗcomᚋpaysplitᚋpaysp
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalString(string(*v))
+	res := model.MarshalString(string(*v))
 	return res
 }
 
@@ -33203,7 +33203,7 @@ func (ec *executionContext) unmarshalOString2ᚖstring(ctx context.Context, v an
 	if v == nil {
 		return nil, nil
 	}
-	res, err := graphql.UnmarshalString(v)
+	res, err := model.UnmarshalString(v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -33213,7 +33213,7 @@ func (ec *executionContext) marshalOString2ᚖstring(ctx context.Context, sel as
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalString(*v)
+	res := model.MarshalString(*v)
 	return res
 }
 

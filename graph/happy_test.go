@@ -51,7 +51,7 @@ func TestHappyPath(t *testing.T) {
 		map[string]any{"in": map[string]any{"patientId": kid, "providerId": prov, "locationId": loc, "serviceFrom": "2026-05-01", "note": "check-up",
 			"charges": []any{
 				map[string]any{"code": "D0120", "amount": "100.00"},
-				map[string]any{"code": "D1110", "amount": "80", "insuranceEstimate": "50.00", "serviceDate": "2026-05-02"},
+				map[string]any{"code": "D1110", "amount": "80.00", "insuranceEstimate": "50.00", "serviceDate": "2026-05-02"},
 				map[string]any{"code": "D2750", "amount": "900.00", "status": "PLANNED", "serviceDate": "2026-07-01"},
 			}}})
 	enc := at(t, d, "postEncounter.encounter")

@@ -3,10 +3,15 @@ package graph
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
 
 	"github.com/paysplit/paysplit/ledger"
 )
@@ -82,6 +87,92 @@ func (s *Server) admitUpload(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	return true
+}
+
+// multipartForm is gqlgen's multipart transport with its refusals coded.
+// gqlgen answers a malformed upload (a bad boundary, no operations or map
+// part, a map naming a file the request does not carry, a file the map does
+// not name) with HTTP 422 and an error without extensions.code; through
+// uploadRefusal the client gets HTTP 400 BAD_REQUEST instead, or 413
+// BAD_USER_INPUT on file when the body ran over the limit. GraphQL has not
+// run, so nothing is written.
+type multipartForm struct{ *transport.MultipartForm }
+
+// Do serves an upload through gqlgen, recoding its refusals.
+func (f multipartForm) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	body := &watchedBody{ReadCloser: r.Body}
+	r.Body = body
+	limit := f.MaxUploadSize - uploadOverhead
+	f.MultipartForm.Do(&uploadRefusal{ResponseWriter: w, body: body, limit: limit}, r, exec)
+}
+
+// watchedBody remembers the last error reading a request body.
+type watchedBody struct {
+	io.ReadCloser
+	err error
+}
+
+func (b *watchedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
+	return n, err
+}
+
+// uploadRefusal passes gqlgen's answer through, except a 422 whose errors
+// carry no code (the transport's own refusal), which it answers coded.
+type uploadRefusal struct {
+	http.ResponseWriter
+	body    *watchedBody
+	limit   int64
+	refused bool
+}
+
+func (u *uploadRefusal) WriteHeader(status int) {
+	if status == http.StatusUnprocessableEntity {
+		u.refused = true // the status waits for the body: coded or not
+		return
+	}
+	u.ResponseWriter.WriteHeader(status)
+}
+
+func (u *uploadRefusal) Write(b []byte) (int, error) {
+	if !u.refused {
+		return u.ResponseWriter.Write(b)
+	}
+	u.refused = false
+	var res struct {
+		Errors []struct {
+			Message    string         `json:"message"`
+			Extensions map[string]any `json:"extensions"`
+		} `json:"errors"`
+	}
+	if json.Unmarshal(b, &res) == nil && len(res.Errors) > 0 && res.Errors[0].Extensions["code"] != nil {
+		u.ResponseWriter.WriteHeader(http.StatusUnprocessableEntity) // GraphQL's own, coded (a parse error)
+		return u.ResponseWriter.Write(b)
+	}
+	var tooLarge *http.MaxBytesError
+	if errors.As(u.body.err, &tooLarge) {
+		refuse(u.ResponseWriter, http.StatusRequestEntityTooLarge, CodeBadUserInput, "file", fmt.Sprintf(
+			"file: the upload is over the limit of %d bytes for the file", u.limit))
+		return len(b), nil
+	}
+	msg := "the multipart upload is malformed"
+	if len(res.Errors) > 0 {
+		msg += ": " + cut(res.Errors[0].Message, 200)
+	}
+	refuse(u.ResponseWriter, http.StatusBadRequest, CodeBadRequest, "", msg+
+		" (send operations, then map, then one part per file the map names: the GraphQL multipart request spec)")
+	return len(b), nil
+}
+
+// cut shortens s to at most n bytes of valid UTF-8.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
 }
 
 // refuse answers a request refused before GraphQL runs, in GraphQL's error

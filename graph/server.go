@@ -70,7 +70,7 @@ func NewServer(l *ledger.Ledger, ready func(context.Context) error, opts ...Opti
 	gql.AddTransport(transport.GET{})
 	gql.AddTransport(transport.POST{})
 	multipart := &transport.MultipartForm{MaxUploadSize: DefaultMaxUploadBytes + uploadOverhead, MaxMemory: uploadMemory}
-	gql.AddTransport(multipart)
+	gql.AddTransport(multipartForm{multipart}) // coded refusals (import_http.go)
 	gql.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	gql.Use(extension.Introspection{})
 	gql.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})

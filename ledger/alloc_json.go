@@ -77,13 +77,13 @@ func (p *Plan) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	money := func(s string) (Money, error) {
-		m, err := ParseMoney(s)
+		m, err := readMoney(s)
 		if err != nil {
 			return Money{}, fmt.Errorf("plan: %w", err)
 		}
 		return m, nil
 	}
-	asOf, err := ParseDate(in.AsOf)
+	asOf, err := readDate(in.AsOf)
 	if err != nil {
 		return fmt.Errorf("plan: %w", err)
 	}

@@ -119,6 +119,22 @@ func checkParams(params map[string]string) error {
 	return nil
 }
 
+// checkOverrides checks param overrides against the params the policy
+// declares: a money param's value is an amount in ParseMoney's grammar, as
+// everywhere money enters (a policy document's own defaults and dec()
+// literals follow the rules DSL), then the planner's own check.
+func (p resolvedPolicy) checkOverrides(params map[string]string) error {
+	declared := p.p.Document().Params
+	for _, name := range slices.Sorted(maps.Keys(params)) {
+		if prm, ok := declared[name]; ok && prm.Type == "money" {
+			if _, err := ParseMoney(params[name]); err != nil {
+				return Invalid("params."+name, "%v", err)
+			}
+		}
+	}
+	return rulesError(p.p.CheckParams(params))
+}
+
 // inFamily reports whether patient id belongs to the snapshot's family.
 func (s snapshot) inFamily(id ID) bool {
 	for _, p := range s.family.Patients {
@@ -164,7 +180,7 @@ func (l *Ledger) PreviewTransfer(ctx context.Context, a Actor, in TransferReques
 // transferPrelude validates what a transfer-like request shares and
 // resolves its policy.
 func (l *Ledger) transferPrelude(ctx context.Context, a Actor, policy string, params map[string]string, d *Date, note string, op AllocationOperation) (resolvedPolicy, Date, error) {
-	if err := firstErr(text("note", note, maxText, false), checkParams(params)); err != nil {
+	if err := firstErr(noteText("note", note), checkParams(params)); err != nil {
 		return resolvedPolicy{}, Date{}, err
 	}
 	asOf, err := l.planDate("asOf", d)
@@ -175,8 +191,8 @@ func (l *Ledger) transferPrelude(ctx context.Context, a Actor, policy string, pa
 	if err != nil {
 		return resolvedPolicy{}, Date{}, err
 	}
-	if err := pol.p.CheckParams(params); err != nil {
-		return resolvedPolicy{}, Date{}, rulesError(err)
+	if err := pol.checkOverrides(params); err != nil {
+		return resolvedPolicy{}, Date{}, err
 	}
 	return pol, asOf, nil
 }
@@ -360,8 +376,8 @@ func (l *Ledger) allocatedPrelude(ctx context.Context, a Actor, in *NewReceipt, 
 	if err != nil {
 		return resolvedPolicy{}, err
 	}
-	if err := pol.p.CheckParams(alloc.Params); err != nil {
-		return resolvedPolicy{}, prefixed("allocation.", rulesError(err))
+	if err := pol.checkOverrides(alloc.Params); err != nil {
+		return resolvedPolicy{}, prefixed("allocation.", err)
 	}
 	return pol, nil
 }

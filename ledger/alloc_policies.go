@@ -247,7 +247,7 @@ func parsePolicyRef(field, s string) (name string, version int, err error) {
 	case !policyName.MatchString(name): // nothing saved is called so
 		return "", 0, Invalid(field, "no policy named %q", name)
 	}
-	return name, version, nil
+	return name, version, text(field, name, maxName, true)
 }
 
 // resolvePolicy finds and compiles the policy ref names for op: the
@@ -378,6 +378,9 @@ func (l *Ledger) AllocationPolicy(ctx context.Context, practiceID ID, name strin
 	if version < 0 {
 		return Policy{}, Invalid("version", "must be positive")
 	}
+	if err := text("name", name, maxName, true); err != nil {
+		return Policy{}, err
+	}
 	if p, ok := builtinPolicy(name); ok {
 		if version > 1 {
 			return Policy{}, fmt.Errorf("built-in policy %s has only version 1: %w", name, ErrNotFound)
@@ -429,6 +432,9 @@ func (l *Ledger) ValidatePolicy(ctx context.Context, a Actor, document string) (
 func (l *Ledger) checkDocument(ctx context.Context, name, document string) (*rules.Policy, error) {
 	if strings.TrimSpace(document) == "" {
 		return nil, Invalid("document", "is empty")
+	}
+	if err := CheckText(document, true); err != nil {
+		return nil, Invalid("document", "%v", err)
 	}
 	p, err := rules.Compile([]byte(document)) // not cached: any key may send any document
 	if err != nil {

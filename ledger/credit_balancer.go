@@ -139,11 +139,11 @@ func (p *ResplitPayment) UnmarshalJSON(b []byte) error {
 	}
 	var errs [5]error
 	var out ResplitPayment
-	out.ReceivedOn, errs[0] = ParseDate(j.ReceivedOn)
-	out.Amount, errs[1] = ParseMoney(j.Amount)
-	out.Unallocated, errs[2] = ParseMoney(j.Unallocated)
-	out.ToProduction, errs[3] = ParseMoney(j.ToProduction)
-	out.ToUnearned, errs[4] = ParseMoney(j.ToUnearned)
+	out.ReceivedOn, errs[0] = readDate(j.ReceivedOn)
+	out.Amount, errs[1] = readMoney(j.Amount)
+	out.Unallocated, errs[2] = readMoney(j.Unallocated)
+	out.ToProduction, errs[3] = readMoney(j.ToProduction)
+	out.ToUnearned, errs[4] = readMoney(j.ToUnearned)
 	if err := errors.Join(errs[:]...); err != nil {
 		return fmt.Errorf("re-split payment %s: %w", j.ReceiptID, err)
 	}

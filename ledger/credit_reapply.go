@@ -234,8 +234,8 @@ func (l *Ledger) reapplyPolicy(ctx context.Context, pid ID, ref string, addition
 	if err != nil {
 		return resolvedPolicy{}, err
 	}
-	if err := pol.p.CheckParams(params); err != nil {
-		return resolvedPolicy{}, rulesError(err)
+	if err := pol.checkOverrides(params); err != nil {
+		return resolvedPolicy{}, err
 	}
 	return pol, nil
 }
@@ -343,7 +343,7 @@ func (l *Ledger) reapplyPrelude(in *ReapplyRequest) (Date, error) {
 		return Date{}, Invalid("targets", "at most %d lines", maxReapplyItems)
 	}
 	for i, s := range in.Sources {
-		if strings.TrimSpace(s) == "" || len(s) > maxName {
+		if strings.TrimSpace(s) == "" || len(s) > maxName || CheckText(s, false) != nil {
 			return Date{}, Invalid(fmt.Sprintf("sources[%d]", i), "is not a credit id (list them with reapplyCandidates)")
 		}
 		if slices.Contains(in.Sources[:i], s) {
@@ -360,7 +360,7 @@ func (l *Ledger) reapplyPrelude(in *ReapplyRequest) (Date, error) {
 			}
 		}
 	}
-	if err := firstErr(text("note", in.Note, maxText, false), checkParams(in.Params)); err != nil {
+	if err := firstErr(noteText("note", in.Note), checkParams(in.Params)); err != nil {
 		return Date{}, err
 	}
 	return l.planDate("asOf", in.AsOf)

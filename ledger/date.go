@@ -15,11 +15,42 @@ type Date struct {
 	Day   int
 }
 
-// ParseDate reads YYYY-MM-DD.
+// The dates paysplit takes as input, everywhere (the API's Date scalar, as-of
+// dates, CLI flags, the balance-forward file): MinDate through MaxDate. The
+// lower bound is older than any living patient's birth and any ledger a
+// practice carries over, so a year typed short (0001, 0202) is refused; the
+// upper bound leaves two centuries for treatment plans and catches a year
+// typed long (2202 for 2022). Dates read back from the database are not
+// checked again.
+var (
+	MinDate = Date{1900, time.January, 1}
+	MaxDate = Date{2199, time.December, 31}
+)
+
+// ParseDate reads YYYY-MM-DD between MinDate and MaxDate.
 func ParseDate(s string) (Date, error) {
+	d, err := readDate(s)
+	if err != nil {
+		return d, err
+	}
+	return d, d.InRange()
+}
+
+// InRange is nil when d lies between MinDate and MaxDate, and otherwise says
+// the range.
+func (d Date) InRange() error {
+	if d.Before(MinDate) || d.After(MaxDate) {
+		return fmt.Errorf("%s is out of range: dates run from %s to %s", d, MinDate, MaxDate)
+	}
+	return nil
+}
+
+// readDate reads YYYY-MM-DD with any year from 0001: a date paysplit wrote
+// itself (a column, a plan's JSON), which ParseDate's range does not bind.
+func readDate(s string) (Date, error) {
 	t, err := time.Parse(time.DateOnly, s)
 	if err != nil || len(s) != len(time.DateOnly) {
-		return Date{}, fmt.Errorf("%q is not a date: want YYYY-MM-DD", s)
+		return Date{}, fmt.Errorf("%s is not a date: want YYYY-MM-DD", quoteShort(s))
 	}
 	if t.Year() < 1 {
 		// Year 0000 parses but PostgreSQL has no year 0.
@@ -77,11 +108,11 @@ func (d *Date) Scan(src any) error {
 		*d = DateOf(v)
 		return nil
 	case string:
-		p, err := ParseDate(v)
+		p, err := readDate(v)
 		*d = p
 		return err
 	case []byte:
-		p, err := ParseDate(string(v))
+		p, err := readDate(string(v))
 		*d = p
 		return err
 	}
@@ -91,13 +122,14 @@ func (d *Date) Scan(src any) error {
 // MarshalJSON writes the date as "YYYY-MM-DD".
 func (d Date) MarshalJSON() ([]byte, error) { return []byte(`"` + d.String() + `"`), nil }
 
-// UnmarshalJSON reads what MarshalJSON wrote.
+// UnmarshalJSON reads what MarshalJSON wrote (any year from 0001, as a
+// column does).
 func (d *Date) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
 		return fmt.Errorf("a date is a string YYYY-MM-DD: %w", err)
 	}
-	p, err := ParseDate(s)
+	p, err := readDate(s)
 	*d = p
 	return err
 }

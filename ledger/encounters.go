@@ -94,7 +94,7 @@ func (l *Ledger) normalizeEncounter(in *NewEncounter) error {
 	default:
 		return Invalid("kind", "must be VISIT or BALANCE_FORWARD")
 	}
-	if err := text("note", in.Note, maxText, false); err != nil {
+	if err := noteText("note", in.Note); err != nil {
 		return err
 	}
 	if len(in.Charges) == 0 {
@@ -133,7 +133,7 @@ func (l *Ledger) normalizeEncounter(in *NewEncounter) error {
 		default:
 			return Invalid(f("status"), "must be COMPLETED or PLANNED")
 		}
-		if err := firstErr(text(f("code"), c.Code, maxCode, true), text(f("note"), c.Note, maxText, false)); err != nil {
+		if err := firstErr(text(f("code"), c.Code, maxCode, true), noteText(f("note"), c.Note)); err != nil {
 			return err
 		}
 		if c.Amount.Sign() < 0 {
@@ -235,7 +235,7 @@ func (l *Ledger) PostAdjustment(ctx context.Context, a Actor, in NewAdjustment) 
 		today := l.Today()
 		in.ServiceDate = &today
 	}
-	err := firstErr(text("code", in.Code, maxCode, true), text("note", in.Note, maxText, false))
+	err := firstErr(text("code", in.Code, maxCode, true), noteText("note", in.Note))
 	switch {
 	case err != nil:
 	case in.Amount.IsZero():

@@ -480,11 +480,12 @@ func (f *BalanceForwardFile) readRow(cols columnMap, rowNum, line int, fields []
 		if !ok && i < len(f.Header) {
 			col = strings.TrimSpace(f.Header[i])
 		}
+		textErr := CheckText(v, col == ColMemo) // only the memo may span lines
 		switch {
 		case !utf8.ValidString(v):
 			bad(col, IssueBadEncoding, "is not valid UTF-8; save the file as CSV UTF-8")
-		case strings.ContainsRune(v, 0):
-			bad(col, IssueBadValue, "contains a NUL character")
+		case textErr != nil:
+			bad(col, IssueBadValue, "%v", textErr)
 		case !ok && i < len(f.Header) && normalizeHeader(f.Header[i]) == "" && strings.TrimSpace(v) != "":
 			bad(col, IssueFieldCount, "a value under an unnamed column (an unquoted delimiter in a value?)")
 		}
@@ -584,7 +585,7 @@ var (
 
 // parseFileDate reads a date as written in a file: YYYY-MM-DD, or
 // MM/DD/YYYY in US order (one-digit months and days allowed). Impossible
-// dates (02/30/2024) and years before 1900 are refused.
+// dates (02/30/2024) and dates outside MinDate..MaxDate are refused.
 func parseFileDate(s string) (Date, error) {
 	var y, m, d int
 	if p := isoDate.FindStringSubmatch(s); p != nil {
@@ -598,19 +599,36 @@ func parseFileDate(s string) (Date, error) {
 	if m < 1 || m > 12 || t.Year() != y || int(t.Month()) != m || t.Day() != d {
 		return Date{}, fmt.Errorf("%q is not a date that exists (months and days are in US order, MM/DD/YYYY)", s)
 	}
-	if y < 1900 {
-		return Date{}, fmt.Errorf("%q is before 1900", s)
+	if err := DateOf(t).InRange(); err != nil {
+		return Date{}, fmt.Errorf("%q: %v", s, err)
 	}
 	return DateOf(t), nil
 }
 
 func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
 
-// parseFileAmount reads an amount as spreadsheets write it: "30", "30.00",
-// "1,234.50", "$30.00", "-30.00", "-$30.00", "$-30.00", and "(30.00)" or
-// "($30.00)" for a negative amount (a credit). More than two decimal places
-// is an error, never rounded.
+// parseFileAmount reads an amount as spreadsheets write it: "30", "30.5",
+// "30.00", "1,234.50", "$30.00", ".50", "-30.00", "-$30.00", "$-30.00", and
+// "(30.00)" or "($30.00)" for a negative amount (a credit). The formatting is
+// normalised away (fileAmountText) and what is left goes through ParseMoney,
+// the API's grammar. More than two decimal places is an error, never rounded.
 func parseFileAmount(s string) (Money, error) {
+	v, err := fileAmountText(s)
+	if err != nil {
+		return Money{}, err
+	}
+	m, err := ParseMoney(v)
+	if err != nil {
+		return Money{}, fmt.Errorf("%q is not an amount: %v", s, err)
+	}
+	return m, nil
+}
+
+// fileAmountText is the CSV-only normalisation before ParseMoney: it takes
+// off spaces around the value, parentheses or a minus sign (before or after
+// "$"), the dollar sign and thousands separators, and writes the decimals out
+// to two places ("30" → "30.00", "30.5" → "30.50", ".5" → "0.50").
+func fileAmountText(s string) (string, error) {
 	v := strings.TrimSpace(s)
 	neg := false
 	if strings.HasPrefix(v, "(") && strings.HasSuffix(v, ")") {
@@ -618,7 +636,7 @@ func parseFileAmount(s string) (Money, error) {
 	}
 	if strings.HasPrefix(v, "-") {
 		if neg {
-			return Money{}, fmt.Errorf("%q is not an amount: use a minus sign or parentheses, not both", s)
+			return "", fmt.Errorf("%q is not an amount: use a minus sign or parentheses, not both", s)
 		}
 		neg, v = true, strings.TrimSpace(v[1:])
 	}
@@ -626,28 +644,24 @@ func parseFileAmount(s string) (Money, error) {
 	if strings.HasPrefix(v, "-") && !neg {
 		neg, v = true, v[1:]
 	}
-	v = strings.TrimPrefix(v, "+")
 	switch {
 	case groupedNum.MatchString(v):
 		v = strings.ReplaceAll(v, ",", "")
 	case !plainNum.MatchString(v):
-		return Money{}, fmt.Errorf("%q is not an amount: write it like 1234.50, 1,234.50, $30.00, -30.00 or (30.00)", s)
+		return "", fmt.Errorf("%q is not an amount: write it like 1234.50, 1,234.50, $30.00, -30.00 or (30.00)", s)
 	}
-	if i := strings.IndexByte(v, '.'); i >= 0 && len(v)-i-1 > 2 {
-		return Money{}, fmt.Errorf("%q has more than two decimal places", s)
+	whole, frac, _ := strings.Cut(v, ".")
+	if len(frac) > 2 {
+		return "", fmt.Errorf("%q has more than two decimal places", s)
 	}
-	v = strings.TrimSuffix(v, ".")
-	if strings.HasPrefix(v, ".") {
-		v = "0" + v
+	if whole == "" {
+		whole = "0"
 	}
-	m, err := ParseMoney(v)
-	if err != nil {
-		return Money{}, fmt.Errorf("%q is not an amount: %v", s, err)
-	}
+	v = whole + "." + frac + "00"[len(frac):]
 	if neg {
-		m = m.Neg()
+		v = "-" + v
 	}
-	return m, nil
+	return v, nil
 }
 
 // WriteBalanceForwardCSV writes rows as a balance-forward file with the

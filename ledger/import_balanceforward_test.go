@@ -55,7 +55,10 @@ func TestParseAmounts(t *testing.T) {
 		{"$-30.00", "-30.00", ""},
 		{"(30.00)", "-30.00", ""},
 		{"($1,030.00)", "-1030.00", ""},
-		{"+12", "12.00", ""},
+		{"+12", "", "not an amount"},
+		{"030.00", "", "leading zeros"},
+		{"12,345,678,901,234.00", "", "at most 13 digits"},
+		{"(0.5)", "-0.50", ""},
 		{".50", "0.50", ""},
 		{"30.", "30.00", ""},
 		{"0.00", "0.00", ""},
@@ -100,6 +103,8 @@ func TestParseDates(t *testing.T) {
 		{"2024/01/31", "", ledger.IssueBadDate},
 		{"Jan 31 2024", "", ledger.IssueBadDate},
 		{"1899-12-31", "", ledger.IssueBadDate},
+		{"01/01/0001", "", ledger.IssueBadDate},
+		{"1900-01-01", "1900-01-01", ""},
 		{"2026-06-16", "", ledger.IssueFutureDate}, // tomorrow
 		{"2026-06-15", "2026-06-15", ""},           // today
 	} {

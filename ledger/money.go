@@ -2,7 +2,9 @@ package ledger
 
 import (
 	"database/sql/driver"
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/shopspring/decimal"
@@ -13,32 +15,78 @@ import (
 // subtracting two-place amounts stays two-place.
 type Money struct{ d decimal.Decimal }
 
-// ParseMoney reads "12.30", "-5", "0.5". More than two decimal places, an
-// exponent, or anything that is not a plain decimal number is an error.
+// MaxMoneyDigits is the most digits an amount may have before its decimal
+// point: amounts stay below 10,000,000,000,000.00, inside what the rules
+// engine can hold in cents (rules' limit is 10^15 cents).
+const MaxMoneyDigits = 13
+
+// ParseMoney reads an amount in paysplit's one money grammar, the grammar of
+// the API's Money scalar, of CLI flags and policy param overrides, and of the
+// balance-forward file once its spreadsheet formatting is normalised:
+//
+//	-?(0|[1-9][0-9]{0,12})\.[0-9]{2}
+//
+// An optional minus sign, no plus sign, no leading zeros, no spaces,
+// separators or exponents, exactly two decimal places, at most MaxMoneyDigits
+// digits before the point. "30.00", "-5.10" and "0.50" are amounts; "30",
+// "30.5", "+1.00", "01.00" and "1e3" are not.
 func ParseMoney(s string) (Money, error) {
-	t := strings.TrimSpace(s)
-	if t == "" || t != s {
-		return Money{}, fmt.Errorf("%q is not an amount: want a decimal like \"12.30\"", s)
+	if err := moneyGrammar(s); err != nil {
+		return Money{}, fmt.Errorf("%s is not an amount: %v", quoteShort(s), err)
 	}
-	if strings.ContainsAny(t, "eE") {
-		return Money{}, fmt.Errorf("%q is not an amount: exponents are not allowed", s)
+	d, err := decimal.NewFromString(s)
+	if err != nil { // not reached: the grammar is a subset of decimal's
+		return Money{}, fmt.Errorf("%s is not an amount: %v", quoteShort(s), err)
 	}
-	if len(t) > 20 {
-		return Money{}, fmt.Errorf("%q is not an amount: too many digits", s)
+	return Money{d}, nil
+}
+
+// moneyGrammar says what in s breaks ParseMoney's grammar, or nil.
+func moneyGrammar(s string) error {
+	whole, frac, ok := strings.Cut(strings.TrimPrefix(s, "-"), ".")
+	switch {
+	case !digits(whole):
+		return errors.New(`write digits with an optional minus sign and two decimal places, like "1234.50" or "-30.00"`)
+	case !ok || len(frac) != 2 || !digits(frac):
+		return errors.New(`write exactly two decimal places, like "30.00"`)
+	case len(whole) > 1 && whole[0] == '0':
+		return errors.New("no leading zeros")
+	case len(whole) > MaxMoneyDigits:
+		return fmt.Errorf("at most %d digits before the decimal point", MaxMoneyDigits)
 	}
-	d, err := decimal.NewFromString(t)
+	return nil
+}
+
+// digits reports whether s is one or more ASCII digits.
+func digits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// quoteShort quotes s for an error message, cut to its first 40 bytes.
+func quoteShort(s string) string {
+	if len(s) > 40 {
+		return strconv.Quote(strings.ToValidUTF8(s[:40], "")) + "…"
+	}
+	return strconv.Quote(s)
+}
+
+// readMoney reads an amount paysplit wrote itself (a plan's or a report's
+// JSON kept in the database): any decimal with at most two places, so that
+// what older versions stored under other limits still reads.
+func readMoney(s string) (Money, error) {
+	d, err := decimal.NewFromString(s)
 	if err != nil {
-		return Money{}, fmt.Errorf("%q is not an amount: want a decimal like \"12.30\"", s)
+		return Money{}, fmt.Errorf("%s is not an amount", quoteShort(s))
 	}
-	if d.Exponent() < -2 {
-		return Money{}, fmt.Errorf("%q has more than two decimal places", s)
-	}
-	if len(d.StringFixed(2)) > 20 {
-		// The limit holds for the amount as written back (with ".00"), so
-		// whatever is accepted can be sent again.
-		return Money{}, fmt.Errorf("%q is not an amount: too many digits", s)
-	}
-	return Money{d.Round(2)}, nil
+	return MoneyFromDecimal(d)
 }
 
 // MustMoney is ParseMoney for constants in tests and fixtures; it panics on bad input.

@@ -3,7 +3,9 @@ package ledger
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -13,20 +15,43 @@ const (
 	maxText = 2000
 )
 
-// text checks a free-text field: trimmed length within max, and non-empty
-// when required.
+// text checks a single-line free-text field (a name, a code, a key): no
+// control characters at all (CheckText), at most max characters, and not
+// blank when required.
 func text(field, v string, max int, required bool) error {
+	return textField(field, v, max, required, false)
+}
+
+// noteText checks a multi-line free-text field (a note, a memo): as text, but
+// tabs and line breaks are allowed, and it may be empty.
+func noteText(field, v string) error { return textField(field, v, maxText, false, true) }
+
+func textField(field, v string, max int, required, multiline bool) error {
 	if required && strings.TrimSpace(v) == "" {
 		return Invalid(field, "must not be empty")
 	}
-	if !utf8.ValidString(v) {
-		return Invalid(field, "is not valid UTF-8")
+	if err := CheckText(v, multiline); err != nil {
+		return Invalid(field, "%v", err)
 	}
 	if n := utf8.RuneCountInString(v); n > max {
 		return Invalid(field, "is %d characters long; the limit is %d", n, max)
 	}
-	if strings.ContainsRune(v, 0) {
-		return Invalid(field, "must not contain NUL characters")
+	return nil
+}
+
+// CheckText is nil when s is text the ledger takes: valid UTF-8 without
+// control characters (NUL, escape, DEL, the C1 range), except that
+// multi-line text may hold tabs, line feeds and carriage returns. The API
+// applies it, multi-line, to every string a request carries (the String
+// scalar); the ledger applies it to each field by kind (text, note).
+func CheckText(s string, multiline bool) error {
+	if !utf8.ValidString(s) {
+		return errors.New("is not valid UTF-8")
+	}
+	for i, r := range s {
+		if unicode.IsControl(r) && !(multiline && (r == '\t' || r == '\n' || r == '\r')) {
+			return fmt.Errorf("must not contain control characters (%U at byte %d)", r, i)
+		}
 	}
 	return nil
 }

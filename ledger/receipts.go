@@ -84,7 +84,7 @@ func (l *Ledger) validateReceiptHeader(in *NewReceipt) error {
 		in.ReceivedOn = &today
 	}
 	if err := firstErr(text("method", in.Method, maxName, false), text("reference", in.Reference, maxName, false),
-		text("note", in.Note, maxText, false)); err != nil {
+		noteText("note", in.Note)); err != nil {
 		return err
 	}
 	if in.ReceivedOn.After(l.Today()) {
@@ -415,7 +415,7 @@ func (l *Ledger) ReverseReceipt(ctx context.Context, a Actor, in Reversal) (Rece
 		today := l.Today()
 		in.ReceivedOn = &today
 	}
-	if err := text("note", in.Note, maxText, false); err != nil {
+	if err := noteText("note", in.Note); err != nil {
 		return Receipt{}, err
 	}
 	if in.ReceivedOn.After(l.Today()) {

@@ -399,7 +399,7 @@ func (l *Ledger) validateRun(ctx context.Context, a Actor, in RunRequest) (runSp
 	default:
 		return spec, resolvedPolicy{}, Invalid("kind", "must be CREDIT_MANAGEMENT or BALANCE")
 	}
-	if err := firstErr(text("note", spec.Note, maxText, false), checkParams(in.Params)); err != nil {
+	if err := firstErr(noteText("note", spec.Note), checkParams(in.Params)); err != nil {
 		return spec, resolvedPolicy{}, err
 	}
 	asOf, err := l.planDate("asOf", in.AsOf)
@@ -448,8 +448,8 @@ func (l *Ledger) runPolicy(ctx context.Context, pid ID, kind RunKind, method Bal
 	if err != nil {
 		return resolvedPolicy{}, err
 	}
-	if err := pol.p.CheckParams(params); err != nil {
-		return resolvedPolicy{}, rulesError(err)
+	if err := pol.checkOverrides(params); err != nil {
+		return resolvedPolicy{}, err
 	}
 	return pol, nil
 }

@@ -1,7 +1,8 @@
 // Package model holds the GraphQL input and connection types gqlgen
-// generates, and the scalars: Money (a JSON string with two decimal places;
-// numbers are refused so no float ever carries money), Date (YYYY-MM-DD) and
-// ID (a UUID in canonical text form).
+// generates, and the scalars: Money (a JSON string in ledger.ParseMoney's
+// grammar, exactly two decimal places; numbers are refused so no float ever
+// carries money), Date (YYYY-MM-DD within ledger.MinDate..MaxDate), ID (a
+// UUID in canonical text form) and String (no control characters).
 package model
 
 import (
@@ -19,8 +20,9 @@ func MarshalMoney(m ledger.Money) graphql.Marshaler {
 	return graphql.WriterFunc(func(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(m.String())) })
 }
 
-// UnmarshalMoney accepts only a string such as "30.00" or "-5": JSON numbers
-// and float literals are refused, and so is a third decimal place.
+// UnmarshalMoney accepts only a string in ledger.ParseMoney's grammar, such
+// as "30.00" or "-5.10": JSON numbers, float literals, "30", "+1.00" and a
+// third decimal place are refused.
 func UnmarshalMoney(v any) (ledger.Money, error) {
 	s, ok := v.(string)
 	if !ok {
@@ -33,12 +35,32 @@ func UnmarshalMoney(v any) (ledger.Money, error) {
 	return m, nil
 }
 
+// MarshalString writes a string as gqlgen does.
+func MarshalString(s string) graphql.Marshaler { return graphql.MarshalString(s) }
+
+// UnmarshalString reads every String a request carries, argument or input
+// field: text the ledger could never take (invalid UTF-8, NUL and the other
+// control characters but tab, line feed and carriage return) is bad input
+// naming its field here, in one place no new field can miss. The ledger
+// checks each field's own rules (length, single line) again.
+func UnmarshalString(v any) (string, error) {
+	s, err := graphql.UnmarshalString(v)
+	if err != nil {
+		return "", bad("%v", err)
+	}
+	if err := ledger.CheckText(s, true); err != nil {
+		return "", bad("%v", err)
+	}
+	return s, nil
+}
+
 // MarshalDate writes a date as "YYYY-MM-DD".
 func MarshalDate(d ledger.Date) graphql.Marshaler {
 	return graphql.WriterFunc(func(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(d.String())) })
 }
 
-// UnmarshalDate reads "YYYY-MM-DD".
+// UnmarshalDate reads "YYYY-MM-DD" between ledger.MinDate and
+// ledger.MaxDate.
 func UnmarshalDate(v any) (ledger.Date, error) {
 	s, ok := v.(string)
 	if !ok {

@@ -24,7 +24,8 @@ func decode(b []byte) (any, bool) {
 }
 
 var seeds = []string{`"30.00"`, `"-5"`, `30`, `30.5`, `"1.234"`, `"1e3"`, `null`, `true`, `["1.00"]`, `{"a":1}`,
-	`"2026-06-15"`, `"2026-02-30"`, `"0000-01-01"`, `"2026-06-15T00:00:00Z"`, `1e400`, `""`}
+	`"+1.00"`, `"01.00"`, `"30"`, `"30.5"`, `"-0.00"`,
+	`"2026-06-15"`, `"2026-02-30"`, `"0000-01-01"`, `"0001-01-01"`, `"2200-01-01"`, `"2026-06-15T00:00:00Z"`, `1e400`, `""`}
 
 // FuzzUnmarshalMoney: any JSON variable value either becomes Money that
 // marshals back to itself, or is refused as bad input (never a panic, never a

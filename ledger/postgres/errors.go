@@ -39,6 +39,10 @@ func translate(err error) error {
 		return fmt.Errorf("%w: %w", &ledger.InputError{Message: "refers to something that does not exist: " + pe.Constraint}, err)
 	case pe.Code == pqerror.CheckViolation, pe.Code == pqerror.RaiseException:
 		return fmt.Errorf("%w: %w", &ledger.InvariantError{Invariant: pe.Constraint, Message: pe.Message}, err)
+	case pe.Code == pqerror.CharacterNotInRepertoire, pe.Code == pqerror.UntranslatableCharacter:
+		// Text the ledger's own checks should have refused (a NUL): still the
+		// client's input, never INTERNAL.
+		return fmt.Errorf("%w: %w", &ledger.InputError{Message: "contains a character the database cannot store (NUL)"}, err)
 	case pe.Code == pqerror.QueryCanceled:
 		return fmt.Errorf("database call timed out or was cancelled: %w", err)
 	}

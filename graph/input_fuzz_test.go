@@ -40,6 +40,8 @@ func FuzzPostReceiptVariables(f *testing.F) {
 		in(`"amount":"1e3","receivedOn":"2026-02-30","splits":[{"amount":"-1.00","unearnedTypeId":"` + p.Prepayment.String() + `"}]`),
 		in(`"amount":"5.00","splits":[{"amount":"5.00","chargeId":"not-a-uuid","force":true,"crossFamily":"yes"}]`),
 		in(`"amount":"99999999999999999.99","splits":[{"amount":"99999999999999999.99"}],"idempotencyKey":""`),
+		in(`"amount":"+1.00","receivedOn":"0001-01-01","splits":[{"amount":"01.00"}],"note":"a\u0000b","method":"\u001b[2J"`),
+		in(`"amount":"30","splits":[{"amount":"30.5"}],"idempotencyKey":"k\u0000"`),
 		`{"in":null}`, `{}`, `[]`, `{"in":{"kind":"NOPE"}}`, `{"in":"x"}`, `null`,
 	} {
 		f.Add([]byte(s))

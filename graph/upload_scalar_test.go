@@ -82,6 +82,7 @@ func TestMalformedUploads(t *testing.T) {
 		{"map not JSON", ctype, part("operations", ops) + part("map", "[") + file("0", csv) + end, "could not be decoded"},
 		{"map names a missing file", ctype, part("operations", ops) + mapFile + end, "failed to get key 0"},
 		{"a file the map does not name", ctype, part("operations", ops) + part("map", `{}`) + file("0", csv) + end, "key 0"},
+		{"a control character in the file name", ctype, part("operations", ops) + mapFile + strings.Replace(file("0", csv), "b.csv", "b\x1b.csv", 1) + end, ""},
 		{"map path to nowhere", ctype, part("operations", ops) + part("map", `{"0":["variables.nope.file"]}`) + file("0", csv) + end, ""},
 		{"cut short in a header", ctype, part("operations", ops) + mapFile + file("0", csv)[:60], ""},
 		{"cut short in the file", ctype, part("operations", ops) + mapFile + file("0", csv)[:200], "failed to read file for key 0"},
@@ -107,6 +108,11 @@ func TestMalformedUploads(t *testing.T) {
 	r = post(ctype, strings.NewReader(part("operations", ops)+part("map", `{"0":["variables.in.file"],"1":["variables.in.mode"]}`)+
 		file("0", csv)+file("1", "COMMIT")+end), false)
 	require.Contains(t, requireCode(t, r, "GRAPHQL_VALIDATION_FAILED").Message, "enums", r.Raw)
+	r = post(ctype, strings.NewReader(part("operations", ops)+mapFile+strings.Replace(file("0", csv), "b.csv", "b\t.csv", 1)+end), false)
+	require.Equal(t, "fileName", requireCode(t, r, "BAD_USER_INPUT").field(), r.Raw)
+	withOption := strings.Replace(ops, `"mode":"COMMIT"`, `"mode":"COMMIT","options":{"defaultProvider":"Dr\u0000X"}`, 1)
+	r = post(ctype, strings.NewReader(part("operations", withOption)+mapFile+file("0", csv)+end), false)
+	require.Equal(t, "options.defaultProvider", requireCode(t, r, "BAD_USER_INPUT").field(), r.Raw)
 	require.Equal(t, before, importRows(t, db))
 
 	// The server still serves: the same parts in order import.

@@ -222,7 +222,11 @@ func TestParseRowProblems(t *testing.T) {
 		"A1,,,2030-01-01,,,2020-01-01,30,,,,,\n"+ // 11: born in the future
 		"A1,,,2024-01-01,,,2020-01-01,30,,,,,\n"+ // 12: service before birth: warning
 		"A1,,,,,,2024-01-01,,,,,,\n"+ // 13: no amount
-		"A1,,,,,,2024-01-01,\"30\"x,,,,,\n") // 14: a quote out of place
+		"A1,,,,,,2024-01-01,\"30\"x,,,,,\n"+ // 14: a quote out of place
+		"A1,Doe,Ja\x00ne,,,,2024-01-01,30,,,,,\n"+ // 15: NUL in a name
+		"A1,,,,,,2024-01-01,30,,,,,a\x1b[2Jmemo\n"+ // 16: escape in the memo
+		"A1,,,,,\"Doe,\nJohn\",2024-01-01,30,,,,,\n"+ // 17: a line break in a name
+		"A1,,,,,,2024-01-01,30,,,,,\"tab\tand\r\nlines\"\n") // 18: the memo may span lines (fine)
 	requireIssue(t, f.Issues, 2, ledger.ColAmount, ledger.IssueZeroAmount, ledger.SeverityWarning)
 	requireIssue(t, f.Issues, 3, ledger.ColPatientFirstName, ledger.IssueBadEncoding, ledger.SeverityError)
 	requireIssue(t, f.Issues, 4, ledger.ColPatientExternalID, ledger.IssueMissingValue, ledger.SeverityError)
@@ -237,6 +241,13 @@ func TestParseRowProblems(t *testing.T) {
 	requireIssue(t, f.Issues, 12, ledger.ColServiceDate, ledger.IssueDateOrder, ledger.SeverityWarning)
 	requireIssue(t, f.Issues, 13, ledger.ColAmount, ledger.IssueMissingValue, ledger.SeverityError)
 	requireIssue(t, f.Issues, 14, "", ledger.IssueBadCSV, ledger.SeverityError)
+	is = requireIssue(t, f.Issues, 15, ledger.ColPatientFirstName, ledger.IssueBadValue, ledger.SeverityError)
+	require.Contains(t, is.Message, "U+0000")
+	requireIssue(t, f.Issues, 16, ledger.ColMemo, ledger.IssueBadValue, ledger.SeverityError)
+	requireIssue(t, f.Issues, 17, ledger.ColGuarantorName, ledger.IssueBadValue, ledger.SeverityError)
+	require.Nil(t, issueAt(f.Issues, 18, ledger.ColMemo, ledger.IssueBadValue))
+	require.Equal(t, 18, f.Rows[len(f.Rows)-1].Row)
+	require.Equal(t, "tab\tand\nlines", f.Rows[len(f.Rows)-1].Memo)
 	require.Nil(t, f.Rows[3].ServiceDate, "row 5 has no DOS")
 	require.False(t, f.Rows[3].Invalid, "no DOS is a warning, not an error")
 }
@@ -299,6 +310,7 @@ func FuzzParseBalanceForward(f *testing.F) {
 	f.Add([]byte("patient_external_id\tservice_date\tamount\nA1\t\t30.005\n"))
 	f.Add([]byte("\xFF\xFE"))
 	f.Add([]byte(""))
+	f.Add([]byte(header + "A1,,Ja\x00ne,0001-01-01,,,12/31/2199,+1.00,,,,,\x1b\n0,,,,,,2200-01-01,01.00,,,,,\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		opt := ledger.ParseOptions{Today: parseToday, MaxBytes: 1 << 20}
 		a, err := ledger.ParseBalanceForward(bytes.NewReader(data), opt)

@@ -388,7 +388,7 @@ func parseRunDate(s string, into **ledger.Date) error {
 	}
 	d, err := ledger.ParseDate(s)
 	if err != nil {
-		return fmt.Errorf("--as-of: %q is not a date (YYYY-MM-DD)", s)
+		return fmt.Errorf("--as-of: %v", err)
 	}
 	*into = &d
 	return nil

@@ -117,6 +117,11 @@ func TestCreditsManageCommand(t *testing.T) {
 
 	_, err := c.cli(ctx, nil, "credits", "manage", "--quiet")
 	require.ErrorContains(t, err, "note")
+	// Flags keep to the API's rules: dates in range, no control characters.
+	_, err = c.cli(ctx, nil, "credits", "manage", "--quiet", "--note", "n", "--as-of", "0001-01-01")
+	require.ErrorContains(t, err, "--as-of: 0001-01-01 is out of range")
+	_, err = c.cli(ctx, nil, "credits", "manage", "--quiet", "--note", "n\x00")
+	require.ErrorContains(t, err, "note")
 
 	var progress bytes.Buffer
 	out, err := c.cli(ctx, &progress, "credits", "manage", "--note", "monthly credit run")

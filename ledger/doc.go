@@ -29,7 +29,7 @@
 //
 //	ledger.go, store.go, types.go     the Ledger, mutate, the Store interface, domain types
 //	money.go, date.go, errors.go      Money, Date, domain errors
-//	parties.go                        practices, providers, locations, guarantors, patients
+//	parties.go                        practices, providers, locations, guarantors, patients; text checks (CheckText)
 //	encounters.go                     encounters, charges, adjustments
 //	receipts.go, receipt_batches.go   receipts with explicit splits, reversals, deposit batches
 //	alloc_engine.go                   snapshots, the plan's types, the engine's checks, posting a plan

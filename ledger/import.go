@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 )
@@ -58,7 +59,10 @@ type ImportOptions struct {
 
 // ImportRequest asks for a file to be checked or posted.
 type ImportRequest struct {
-	File     io.Reader // read by ImportBalances, not by PostBalanceForward
+	// File is read from its start once to check it and again to match and
+	// post it (a file on disk, an upload's temporary file, or bytes in
+	// memory); it must not change meanwhile.
+	File     io.ReadSeeker
 	FileName string
 	MaxBytes int64 // the size limit; 0: DefaultImportMaxBytes
 
@@ -79,6 +83,10 @@ type ImportProgress struct {
 // MaxReportIssues bounds the issues a report lists; the counts cover all.
 const MaxReportIssues = 1000
 
+// MaxReportPatients bounds the patients a report (and each list of a
+// reconciliation) lists; the counts and totals cover all.
+const MaxReportPatients = 1000
+
 // ImportReport is what an import found and did.
 type ImportReport struct {
 	Mode       ImportMode
@@ -94,12 +102,18 @@ type ImportReport struct {
 	Errors      int
 	Warnings    int
 	// Issues lists errors and warnings by row and column (row 0 is the file,
-	// row 1 the header); at most MaxReportIssues of them.
+	// row 1 the header); the first MaxReportIssues of them by row.
 	Issues          []ImportIssue
 	IssuesTruncated bool
+	// IssueCounts counts every issue, listed or not, by code.
+	IssueCounts []ImportIssueCount
 
-	Totals            ImportTotals         // of the rows to post
-	Patients          []ImportPatientTotal // per patient, in the order the file first names them
+	Totals ImportTotals // of the rows to post
+	// Patients gives the totals per patient, in the order the file first
+	// names them: the first MaxReportPatients of PatientCount.
+	Patients          []ImportPatientTotal
+	PatientsTruncated bool
+	PatientCount      int // patients with rows to post
 	PatientsCreated   int
 	GuarantorsCreated int
 	Encounters        int
@@ -122,15 +136,15 @@ type ImportTotals struct {
 	Total          Money // PatientBalance + Insurance
 }
 
-func (t *ImportTotals) add(r *BalanceForwardRow) {
+func (t *ImportTotals) add(amount Money, resp Responsibility) {
 	t.Rows++
 	switch {
-	case r.Responsibility == ResponsibilityInsurance:
-		t.Insurance = t.Insurance.Add(r.Amount)
-	case r.Amount.Sign() > 0:
-		t.PatientDebits = t.PatientDebits.Add(r.Amount)
+	case resp == ResponsibilityInsurance:
+		t.Insurance = t.Insurance.Add(amount)
+	case amount.Sign() > 0:
+		t.PatientDebits = t.PatientDebits.Add(amount)
 	default:
-		t.PatientCredits = t.PatientCredits.Add(r.Amount.Neg())
+		t.PatientCredits = t.PatientCredits.Add(amount.Neg())
 	}
 	t.PatientBalance = t.PatientDebits.Sub(t.PatientCredits)
 	t.Total = t.PatientBalance.Add(t.Insurance)
@@ -156,6 +170,10 @@ type ImportPatientTotal struct {
 // what is pending from insurance. Right after the commit they match to the
 // cent (the commit is refused otherwise); later payments, adjustments and
 // re-applied credits on the lines show as differences.
+//
+// Patients and Guarantors list at most MaxReportPatients lines each, in the
+// order the file first names them; when there are more, the lines that
+// differ come first. The counts and sums cover every line.
 type Reconciliation struct {
 	Matches         bool
 	FilePatient     Money
@@ -164,6 +182,10 @@ type Reconciliation struct {
 	LedgerInsurance Money
 	Patients        []ReconciliationLine
 	Guarantors      []ReconciliationLine
+	PatientCount    int  // patients with lines
+	GuarantorCount  int  // families with lines
+	Differing       int  // patient and family lines that differ
+	Truncated       bool // some lines are not listed
 }
 
 // ReconciliationLine is one patient's (PatientID set) or one family's
@@ -305,6 +327,9 @@ type ImportReader interface {
 	RecentBalanceImports(ctx context.Context, practiceID ID, limit int) ([]BalanceImport, error)
 	// BalanceImportLines lists an import's lines in row order.
 	BalanceImportLines(ctx context.Context, practiceID, importID ID) ([]ImportedLine, error)
+	// BalanceImportLinePage lists up to limit of an import's lines after
+	// row afterRow, in row order.
+	BalanceImportLinePage(ctx context.Context, practiceID, importID ID, afterRow, limit int) ([]ImportedLine, error)
 	// BalanceImportActivity lists (up to limit) what was posted against an
 	// import's lines by anything but the import itself.
 	BalanceImportActivity(ctx context.Context, practiceID, importID ID, limit int) ([]ImportActivity, error)
@@ -319,23 +344,45 @@ type ImportWriter interface {
 	LockCharges(ctx context.Context, practiceID ID, ids []ID) error
 	// InsertBulk writes new ledger rows set-based, parents first.
 	InsertBulk(ctx context.Context, practiceID ID, b Bulk) error
-	// InsertBalanceImport records an import and its lines.
-	InsertBalanceImport(ctx context.Context, practiceID ID, imp BalanceImport, lines []ImportLine) error
+	// InsertBalanceImport records an import.
+	InsertBalanceImport(ctx context.Context, practiceID ID, imp BalanceImport) error
+	// InsertBalanceImportLines records lines of an import (in chunks: it
+	// may be called many times for one import).
+	InsertBalanceImportLines(ctx context.Context, practiceID, importID ID, lines []ImportLine) error
 	// MarkBalanceImportUndone records an undo and frees the import's file and row keys.
 	MarkBalanceImportUndone(ctx context.Context, practiceID, importID ID, at time.Time, keyID *ID) error
 }
 
-// ImportResult is what ImportBalances and PostBalanceForward return: the
-// report, and the import created (COMMITTED) or already holding the file
-// (ALREADY_IMPORTED).
+// ImportResult is what ImportBalances returns: the report, and the import
+// created (COMMITTED) or already holding the file (ALREADY_IMPORTED).
 type ImportResult struct {
 	Report ImportReport
 	Import *BalanceImport
 }
 
-// ImportBalances reads a balance-forward file and checks it (VALIDATE) or
-// posts it (COMMIT): see PostBalanceForward. A file over in.MaxBytes is bad
-// input on "file".
+// ImportBalances checks a balance-forward file against the ledger (VALIDATE)
+// or posts it (COMMIT) in one transaction: all of it, or nothing when any
+// row has an error. A file over in.MaxBytes is bad input on "file".
+//
+// Every row is matched to a patient (by external id, else by last name, first
+// name and birth date; several matches are an error), a provider and a
+// location. A COMMIT posts per patient (or per patient, provider and location
+// with EncounterPerProviderLocation) a BALANCE_FORWARD encounter with one
+// BALANCE_FORWARD line per row, dated the row's date of service, or the import
+// date when it has none. A positive amount is owed by the patient, or pending
+// from insurance when the row's responsibility is INSURANCE. A negative
+// amount is a credit the patient holds: a 0.00 line carrying a BF split from
+// a BALANCE_FORWARD receipt, so the line's balance is the negative credit
+// that a re-apply can later move (PD/PCA), like an overpaid line.
+//
+// A file imported before (and not undone) posts nothing, and so does any row
+// an earlier import posted; the report says so. After posting, the import is
+// reconciled with the ledger per patient and guarantor, to the cent, before
+// the transaction commits.
+//
+// The file is read in passes (import_passes.go) and never held: what the
+// import keeps grows with the file's patients, not its rows, and the
+// report lists at most MaxReportIssues issues and MaxReportPatients patients.
 func (l *Ledger) ImportBalances(ctx context.Context, a Actor, in ImportRequest) (ImportResult, error) {
 	if !a.Role.CanPost() {
 		return ImportResult{}, fmt.Errorf("importBalances: role %s may not import: %w", a.Role, ErrForbidden)
@@ -358,15 +405,75 @@ func (l *Ledger) ImportBalances(ctx context.Context, a Actor, in ImportRequest) 
 	if max <= 0 {
 		max = DefaultImportMaxBytes
 	}
-	f, err := ParseBalanceForward(in.File, ParseOptions{Name: strings.TrimSpace(in.FileName), Today: l.Today(), Delimiter: delim,
-		MaxBytes: max, Progress: func(n int64, rows int) { progress(ImportProgress{Phase: "read", Bytes: n, Rows: rows}) }})
+	today := l.Today()
+	src := &importSource{file: in.File, opt: ParseOptions{Name: strings.TrimSpace(in.FileName), Today: today, Delimiter: delim,
+		MaxBytes: max, Progress: func(n int64, rows int) { progress(ImportProgress{Phase: "read", Bytes: n, Rows: rows}) }}}
+	fr, err := readImportFile(src)
 	if errors.Is(err, ErrFileTooLarge) {
 		return ImportResult{}, Invalid("file", "is larger than the limit of %d bytes; split it into smaller files", max)
 	}
 	if err != nil {
 		return ImportResult{}, err
 	}
-	return l.PostBalanceForward(ctx, a, f, in)
+	f := fr.file
+	if in.Mode == ImportValidate {
+		progress(ImportProgress{Phase: "match", Bytes: f.Bytes, Rows: f.RowCount})
+		p, err := planImport(ctx, l.store, a.PracticeID, fr, in, today)
+		if err == nil {
+			err = p.check(ctx, l.store)
+		}
+		if err != nil {
+			return ImportResult{}, err
+		}
+		p.finish()
+		progress(ImportProgress{Phase: "done", Bytes: f.Bytes, Rows: f.RowCount})
+		return l.importResult(ctx, p)
+	}
+
+	var p *importPlan
+	digest := struct {
+		Mode    ImportMode
+		SHA256  string
+		Options ImportOptions
+	}{in.Mode, f.SHA256, in.Options}
+	id, err := l.mutate(ctx, a, mutation{op: "importBalances", key: in.IdempotencyKey, input: digest}, func(tx Tx) (ID, error) {
+		if err := tx.LockBalanceImports(ctx, a.PracticeID); err != nil {
+			return ID{}, err
+		}
+		progress(ImportProgress{Phase: "match", Bytes: f.Bytes, Rows: f.RowCount})
+		var err error
+		p, err = planImport(ctx, tx, a.PracticeID, fr, in, today)
+		if err == nil {
+			err = p.check(ctx, tx)
+		}
+		if err != nil {
+			return ID{}, err
+		}
+		p.finish()
+		if p.report.Outcome != OutcomeCommitted {
+			return ID{}, errNothingToPost
+		}
+		progress(ImportProgress{Phase: "post", Bytes: f.Bytes, Rows: f.RowCount})
+		return l.postPlan(ctx, tx, a, p, progress)
+	})
+	switch {
+	case errors.Is(err, errNothingToPost):
+		return l.importResult(ctx, p)
+	case err != nil:
+		return ImportResult{}, err
+	}
+	progress(ImportProgress{Phase: "done", Bytes: f.Bytes, Rows: f.RowCount})
+	if p == nil || p.report.ImportID == nil || *p.report.ImportID != id {
+		// A replay of an idempotency key: the first result stands.
+		imp, err := l.BalanceImport(ctx, a, id)
+		if err != nil {
+			return ImportResult{}, err
+		}
+		r := ImportReport{Mode: ImportCommit, Outcome: OutcomeAlreadyImported, FileName: imp.FileName, FileSHA256: imp.FileSHA256,
+			DuplicateOf: &imp.ID, Message: fmt.Sprintf("this request was made before (idempotency key %q): it posted import %s; nothing more is posted", in.IdempotencyKey, imp.ID)}
+		return ImportResult{Report: r, Import: &imp}, nil
+	}
+	return l.importResult(ctx, p)
 }
 
 // checkImportRequest checks the parts of a request that are not the file.
@@ -404,92 +511,6 @@ func delimiterOf(s string) (rune, error) {
 // imported already: nothing is written, not even an audit event.
 var errNothingToPost = errors.New("nothing to post")
 
-// PostBalanceForward checks a parsed balance-forward file against the ledger
-// and, in COMMIT mode, posts it in one transaction: all of it, or nothing
-// when any row has an error. This is the import's entry point for callers
-// that parse the file themselves (benchmarks); in.File is not read.
-//
-// Every row is matched to a patient (by external id, else by last name, first
-// name and birth date; several matches are an error), a provider and a
-// location. A COMMIT posts per patient (or per patient, provider and location
-// with EncounterPerProviderLocation) a BALANCE_FORWARD encounter with one
-// BALANCE_FORWARD line per row, dated the row's date of service, or the import
-// date when it has none. A positive amount is owed by the patient, or pending
-// from insurance when the row's responsibility is INSURANCE. A negative
-// amount is a credit the patient holds: a 0.00 line carrying a BF split from
-// a BALANCE_FORWARD receipt, so the line's balance is the negative credit
-// that a re-apply can later move (PD/PCA), like an overpaid line.
-//
-// A file imported before (and not undone) posts nothing, and so does any row
-// an earlier import posted; the report says so. After posting, the import is
-// reconciled with the ledger per patient and guarantor, to the cent, before
-// the transaction commits.
-func (l *Ledger) PostBalanceForward(ctx context.Context, a Actor, f *BalanceForwardFile, in ImportRequest) (ImportResult, error) {
-	if !a.Role.CanPost() {
-		return ImportResult{}, fmt.Errorf("importBalances: role %s may not import: %w", a.Role, ErrForbidden)
-	}
-	if err := checkImportRequest(&in); err != nil {
-		return ImportResult{}, err
-	}
-	progress := in.Progress
-	if progress == nil {
-		progress = func(ImportProgress) {}
-	}
-	today := l.Today()
-	if in.Mode == ImportValidate {
-		progress(ImportProgress{Phase: "match", Bytes: f.Bytes, Rows: len(f.Rows)})
-		p, err := planImport(ctx, l.store, a.PracticeID, f, in, today)
-		if err != nil {
-			return ImportResult{}, err
-		}
-		p.finish()
-		progress(ImportProgress{Phase: "done", Bytes: f.Bytes, Rows: len(f.Rows)})
-		return l.importResult(ctx, p)
-	}
-
-	var p *importPlan
-	digest := struct {
-		Mode    ImportMode
-		SHA256  string
-		Options ImportOptions
-	}{in.Mode, f.SHA256, in.Options}
-	id, err := l.mutate(ctx, a, mutation{op: "importBalances", key: in.IdempotencyKey, input: digest}, func(tx Tx) (ID, error) {
-		if err := tx.LockBalanceImports(ctx, a.PracticeID); err != nil {
-			return ID{}, err
-		}
-		progress(ImportProgress{Phase: "match", Bytes: f.Bytes, Rows: len(f.Rows)})
-		var err error
-		p, err = planImport(ctx, tx, a.PracticeID, f, in, today)
-		if err != nil {
-			return ID{}, err
-		}
-		p.finish()
-		if p.report.Outcome != OutcomeCommitted {
-			return ID{}, errNothingToPost
-		}
-		progress(ImportProgress{Phase: "post", Bytes: f.Bytes, Rows: len(f.Rows)})
-		return l.postPlan(ctx, tx, a, p, progress)
-	})
-	switch {
-	case errors.Is(err, errNothingToPost):
-		return l.importResult(ctx, p)
-	case err != nil:
-		return ImportResult{}, err
-	}
-	progress(ImportProgress{Phase: "done", Bytes: f.Bytes, Rows: len(f.Rows)})
-	if p == nil || p.report.ImportID == nil || *p.report.ImportID != id {
-		// A replay of an idempotency key: the first result stands.
-		imp, err := l.BalanceImport(ctx, a, id)
-		if err != nil {
-			return ImportResult{}, err
-		}
-		r := ImportReport{Mode: ImportCommit, Outcome: OutcomeAlreadyImported, FileName: imp.FileName, FileSHA256: imp.FileSHA256,
-			DuplicateOf: &imp.ID, Message: fmt.Sprintf("this request was made before (idempotency key %q): it posted import %s; nothing more is posted", in.IdempotencyKey, imp.ID)}
-		return ImportResult{Report: r, Import: &imp}, nil
-	}
-	return l.importResult(ctx, p)
-}
-
 // importResult loads the import a report names.
 func (l *Ledger) importResult(ctx context.Context, p *importPlan) (ImportResult, error) {
 	res := ImportResult{Report: p.report}
@@ -517,83 +538,116 @@ func (l *Ledger) BalanceImport(ctx context.Context, a Actor, id ID) (BalanceImpo
 // ReconcileBalanceImport compares an import's file amounts with what the
 // ledger holds now on its lines, per patient and guarantor.
 func (l *Ledger) ReconcileBalanceImport(ctx context.Context, a Actor, importID ID) (Reconciliation, error) {
-	return reconcileImport(ctx, l.store, a.PracticeID, importID, nil)
+	rec, _, err := reconcileImport(ctx, l.store, a.PracticeID, importID)
+	return rec, err
 }
 
-// reconcileImport reconciles an import's lines with the ledger read through
-// r. file, when given, supplies the file side (rows as parsed) instead of the
-// amounts the import recorded.
-func reconcileImport(ctx context.Context, r Reader, pid, importID ID, file map[int]*BalanceForwardRow) (Reconciliation, error) {
-	lines, err := r.BalanceImportLines(ctx, pid, importID)
-	if err != nil {
-		return Reconciliation{}, err
-	}
-	ids := make([]ID, len(lines))
-	for i, ln := range lines {
-		ids[i] = ln.ChargeID
-	}
-	bal, err := r.ChargeBalances(ctx, pid, ids)
-	if err != nil {
-		return Reconciliation{}, err
-	}
-	rec := Reconciliation{Matches: true}
-	patAt, famAt := map[ID]int{}, map[ID]int{}
-	for _, ln := range lines {
-		amount, resp := ln.Amount, ln.Responsibility
-		if file != nil {
-			row, ok := file[ln.Row]
-			if !ok {
-				return Reconciliation{}, fmt.Errorf("reconcile import %s: row %d was posted but is not in the file", importID, ln.Row)
+// reconcilePage is how many of an import's lines a reconciliation reads at
+// once.
+const reconcilePage = 10_000
+
+// reconcileImport reconciles an import's lines, as the import recorded them
+// from the file, with the ledger read through r, a page of lines at a time.
+// It also returns how many lines it read.
+func reconcileImport(ctx context.Context, r Reader, pid, importID ID) (Reconciliation, int, error) {
+	var pats, fams reconLines
+	n, after := 0, 0
+	for {
+		lines, err := r.BalanceImportLinePage(ctx, pid, importID, after, reconcilePage)
+		if err != nil || len(lines) == 0 {
+			if err != nil {
+				return Reconciliation{}, 0, err
 			}
-			amount, resp = row.Amount, row.Responsibility
+			break
 		}
-		b := bal[ln.ChargeID]
-		for _, key := range []struct {
-			at  map[ID]int
-			id  ID
-			pat bool
-		}{{patAt, ln.PatientID, true}, {famAt, ln.GuarantorID, false}} {
-			lines := &rec.Patients
-			if !key.pat {
-				lines = &rec.Guarantors
-			}
-			i, ok := key.at[key.id]
-			if !ok {
-				i = len(*lines)
-				key.at[key.id] = i
-				rl := ReconciliationLine{GuarantorID: ln.GuarantorID}
-				if key.pat {
-					pid := ln.PatientID
-					rl.PatientID = &pid
-				}
-				*lines = append(*lines, rl)
-			}
-			rl := &(*lines)[i]
-			rl.Rows++
-			if resp == ResponsibilityInsurance {
-				rl.FileInsurance = rl.FileInsurance.Add(amount)
-			} else {
-				rl.FilePatient = rl.FilePatient.Add(amount)
-			}
-			rl.LedgerPatient = rl.LedgerPatient.Add(b.Owed)
-			rl.LedgerInsurance = rl.LedgerInsurance.Add(b.InsurancePending)
+		ids := make([]ID, len(lines))
+		for i, ln := range lines {
+			ids[i] = ln.ChargeID
+		}
+		bal, err := r.ChargeBalances(ctx, pid, ids)
+		if err != nil {
+			return Reconciliation{}, 0, err
+		}
+		for _, ln := range lines {
+			pats.add(ln.PatientID, true, ln, bal[ln.ChargeID])
+			fams.add(ln.GuarantorID, false, ln, bal[ln.ChargeID])
+		}
+		n, after = n+len(lines), lines[len(lines)-1].Row
+		if len(lines) < reconcilePage {
+			break
 		}
 	}
-	for _, lines := range [][]ReconciliationLine{rec.Patients, rec.Guarantors} {
+	rec := Reconciliation{Matches: true, PatientCount: len(pats.lines), GuarantorCount: len(fams.lines)}
+	for _, lines := range [][]ReconciliationLine{pats.lines, fams.lines} {
 		for i := range lines {
 			rl := &lines[i]
 			rl.Matches = rl.FilePatient.Equal(rl.LedgerPatient) && rl.FileInsurance.Equal(rl.LedgerInsurance)
+			if !rl.Matches {
+				rec.Matches = false
+				rec.Differing++
+			}
 		}
 	}
-	for _, rl := range rec.Guarantors {
+	for _, rl := range fams.lines {
 		rec.FilePatient, rec.LedgerPatient = rec.FilePatient.Add(rl.FilePatient), rec.LedgerPatient.Add(rl.LedgerPatient)
 		rec.FileInsurance, rec.LedgerInsurance = rec.FileInsurance.Add(rl.FileInsurance), rec.LedgerInsurance.Add(rl.LedgerInsurance)
-		rec.Matches = rec.Matches && rl.Matches
 	}
-	for _, rl := range rec.Patients {
-		rec.Matches = rec.Matches && rl.Matches
+	var cutP, cutG bool
+	rec.Patients, cutP = listLines(pats.lines)
+	rec.Guarantors, cutG = listLines(fams.lines)
+	rec.Truncated = cutP || cutG
+	return rec, n, nil
+}
+
+// reconLines sums an import's lines per patient or per family, in the
+// order the file first names them.
+type reconLines struct {
+	at    map[ID]int
+	lines []ReconciliationLine
+}
+
+func (ls *reconLines) add(key ID, patient bool, ln ImportedLine, b ChargeBalance) {
+	if ls.at == nil {
+		ls.at = map[ID]int{}
 	}
-	return rec, nil
+	i, ok := ls.at[key]
+	if !ok {
+		i = len(ls.lines)
+		ls.at[key] = i
+		rl := ReconciliationLine{GuarantorID: ln.GuarantorID}
+		if patient {
+			pid := ln.PatientID
+			rl.PatientID = &pid
+		}
+		ls.lines = append(ls.lines, rl)
+	}
+	rl := &ls.lines[i]
+	rl.Rows++
+	if ln.Responsibility == ResponsibilityInsurance {
+		rl.FileInsurance = rl.FileInsurance.Add(ln.Amount)
+	} else {
+		rl.FilePatient = rl.FilePatient.Add(ln.Amount)
+	}
+	rl.LedgerPatient = rl.LedgerPatient.Add(b.Owed)
+	rl.LedgerInsurance = rl.LedgerInsurance.Add(b.InsurancePending)
+}
+
+// listLines keeps the lines a reconciliation lists: all of them, or when
+// there are more than MaxReportPatients, that many, those that differ first.
+func listLines(lines []ReconciliationLine) ([]ReconciliationLine, bool) {
+	if len(lines) <= MaxReportPatients {
+		return lines, false
+	}
+	slices.SortStableFunc(lines, func(a, b ReconciliationLine) int {
+		switch {
+		case a.Matches == b.Matches:
+			return 0
+		case !a.Matches:
+			return -1
+		}
+		return 1
+	})
+	return slices.Clone(lines[:MaxReportPatients]), true
 }
 
 // RecentBalanceImports lists the practice's imports, newest first.

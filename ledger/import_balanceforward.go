@@ -116,27 +116,29 @@ type BalanceForwardRow struct {
 	HasAmount bool
 }
 
-// BalanceForwardFile is a balance-forward file read in full: its rows, what
-// was wrong with them, and the file's identity.
+// BalanceForwardFile is what reading a balance-forward file found: the
+// file's identity and header, and (ParseBalanceForward only) its rows and
+// issues.
 type BalanceForwardFile struct {
 	Name      string // the file's name, as uploaded (may be empty)
 	SHA256    string // hex SHA-256 of the file's bytes
 	Bytes     int64
 	Delimiter rune
 	Header    []string // the header as read
-	Rows      []BalanceForwardRow
-	Issues    []ImportIssue
+	RowCount  int      // rows read (blank rows are not counted)
+	// Rows and Issues are filled by ParseBalanceForward; ScanBalanceForward
+	// hands rows and issues to its caller instead and keeps none.
+	Rows   []BalanceForwardRow
+	Issues []ImportIssue
+
+	errors  int               // issues of severity ERROR found so far
+	colAt   []string          // per header cell: its template column, or "" for another cell
+	unnamed []bool            // per header cell: it names nothing (values under it must be empty)
+	onIssue func(ImportIssue) // nil: append to Issues
 }
 
 // Errors reports whether any issue is an error.
-func (f *BalanceForwardFile) Errors() bool {
-	for _, i := range f.Issues {
-		if i.Severity == SeverityError {
-			return true
-		}
-	}
-	return false
-}
+func (f *BalanceForwardFile) Errors() bool { return f.errors > 0 }
 
 // ImportSeverity grades an issue: an error stops a commit, a warning does not.
 type ImportSeverity string
@@ -201,6 +203,9 @@ type ParseOptions struct {
 	MaxBytes  int64 // 0: DefaultImportMaxBytes
 	// Progress, if set, is called every few thousand rows with the bytes read so far.
 	Progress func(bytesRead int64, rows int)
+	// Issue, if set, is handed each issue as it is found (ScanBalanceForward;
+	// ParseBalanceForward keeps them in the file's Issues).
+	Issue func(ImportIssue)
 }
 
 // Limits on values, in characters.
@@ -209,18 +214,37 @@ const (
 	maxImportMemo = maxText
 )
 
-// ParseBalanceForward reads a balance-forward file. It streams r, hashing
-// the bytes as it goes, and checks every row on its own (values, formats,
-// dates against opt.Today); matching rows to patients, providers and
-// locations is the ledger's job (PostBalanceForward). Problems with the file
-// are reported as issues, not errors: the error is for a read that failed,
-// or ErrFileTooLarge.
+// ParseBalanceForward reads a whole balance-forward file into memory: its
+// rows and every issue. It is ScanBalanceForward keeping what it is handed,
+// for tests and small files; an import streams instead.
 func ParseBalanceForward(r io.Reader, opt ParseOptions) (*BalanceForwardFile, error) {
+	var rows []BalanceForwardRow
+	f, err := ScanBalanceForward(r, opt, func(row *BalanceForwardRow) error {
+		rows = append(rows, *row)
+		return nil
+	})
+	if f != nil {
+		f.Rows = rows
+	}
+	return f, err
+}
+
+// ScanBalanceForward reads a balance-forward file as a stream, hashing the
+// bytes as it goes, and checks every row on its own (values, formats, dates
+// against opt.Today); matching rows to patients, providers and locations is
+// the ledger's job (ImportBalances). It keeps no row: each non-blank row is
+// handed to row as it is read (the pointer is reused for the next row, so
+// row must copy what it keeps), and each issue to opt.Issue (kept in the
+// file's Issues when opt.Issue is nil). What it holds at once is one record
+// and the read buffer, whatever the file's size. Problems with the file are
+// issues, not errors: the error is for a read that failed, ErrFileTooLarge,
+// or what row returned.
+func ScanBalanceForward(r io.Reader, opt ParseOptions, row func(*BalanceForwardRow) error) (*BalanceForwardFile, error) {
 	max := opt.MaxBytes
 	if max <= 0 {
 		max = DefaultImportMaxBytes
 	}
-	f := &BalanceForwardFile{Name: opt.Name}
+	f := &BalanceForwardFile{Name: opt.Name, onIssue: opt.Issue}
 	h := sha256.New()
 	counted := &countingReader{r: io.LimitReader(r, max+1), h: h}
 	br := bufio.NewReaderSize(counted, 64<<10)
@@ -243,6 +267,7 @@ func ParseBalanceForward(r io.Reader, opt ParseOptions) (*BalanceForwardFile, er
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
 	var cols columnMap
+	var current BalanceForwardRow
 	record := 0
 	for {
 		fields, err := cr.Read()
@@ -275,9 +300,15 @@ func ParseBalanceForward(r io.Reader, opt ParseOptions) (*BalanceForwardFile, er
 			continue
 		}
 		line, _ := cr.FieldPos(0)
-		f.readRow(cols, record, line, fields, opt.Today)
+		if !f.readRow(&current, cols, record, line, fields, opt.Today) {
+			continue
+		}
+		f.RowCount++
+		if err := row(&current); err != nil {
+			return nil, err
+		}
 		if opt.Progress != nil && record%5000 == 0 {
-			opt.Progress(counted.n, len(f.Rows))
+			opt.Progress(counted.n, f.RowCount)
 		}
 	}
 	if err := f.drain(br, counted, h, max); err != nil {
@@ -288,11 +319,11 @@ func ParseBalanceForward(r io.Reader, opt ParseOptions) (*BalanceForwardFile, er
 		f.fileIssue(IssueEmptyFile, "the file is empty: it needs a header row and at least one row")
 	case record == 1 && !f.Errors():
 		f.fileIssue(IssueEmptyFile, "the file has a header but no rows")
-	case len(f.Rows) == 0 && !f.Errors():
+	case f.RowCount == 0 && !f.Errors():
 		f.fileIssue(IssueEmptyFile, "every row of the file is blank")
 	}
 	if opt.Progress != nil {
-		opt.Progress(f.Bytes, len(f.Rows))
+		opt.Progress(f.Bytes, f.RowCount)
 	}
 	return f, nil
 }
@@ -417,6 +448,13 @@ func (f *BalanceForwardFile) readHeader(fields []string) columnMap {
 			cols[name] = i
 		}
 	}
+	f.colAt, f.unnamed = make([]string, len(fields)), make([]bool, len(fields))
+	for i, raw := range fields {
+		f.unnamed[i] = normalizeHeader(raw) == ""
+	}
+	for c, i := range cols {
+		f.colAt[i] = c
+	}
 	_, hasExt := cols[ColPatientExternalID]
 	_, hasLast := cols[ColPatientLastName]
 	_, hasFirst := cols[ColPatientFirstName]
@@ -438,9 +476,9 @@ func (f *BalanceForwardFile) readHeader(fields []string) columnMap {
 	return cols
 }
 
-// readRow checks one record and appends it to f.Rows (blank records are
-// skipped).
-func (f *BalanceForwardFile) readRow(cols columnMap, rowNum, line int, fields []string, today Date) {
+// readRow checks one record into row; it returns false for a blank record,
+// which is skipped.
+func (f *BalanceForwardFile) readRow(out *BalanceForwardRow, cols columnMap, rowNum, line int, fields []string, today Date) bool {
 	blank := true
 	for _, v := range fields {
 		if strings.TrimSpace(v) != "" {
@@ -449,9 +487,10 @@ func (f *BalanceForwardFile) readRow(cols columnMap, rowNum, line int, fields []
 		}
 	}
 	if blank {
-		return
+		return false
 	}
-	row := BalanceForwardRow{Row: rowNum, Line: line}
+	*out = BalanceForwardRow{Row: rowNum, Line: line}
+	row := out
 	bad := func(col, code, format string, args ...any) {
 		row.Invalid = true
 		f.issue(rowNum, line, col, SeverityError, code, fmt.Sprintf(format, args...))
@@ -471,14 +510,14 @@ func (f *BalanceForwardFile) readRow(cols columnMap, rowNum, line int, fields []
 		}
 	}
 	// Every value must be text the ledger can hold; unnamed columns must be empty.
-	names := make(map[int]string, len(cols))
-	for c, i := range cols {
-		names[i] = c
-	}
 	for i, v := range fields {
-		col, ok := names[i]
-		if !ok && i < len(f.Header) {
-			col = strings.TrimSpace(f.Header[i])
+		col, named := "", false
+		if i < len(f.colAt) {
+			col = f.colAt[i]
+			named = col != ""
+			if !named {
+				col = strings.TrimSpace(f.Header[i])
+			}
 		}
 		textErr := CheckText(v, col == ColMemo) // only the memo may span lines
 		switch {
@@ -486,13 +525,12 @@ func (f *BalanceForwardFile) readRow(cols columnMap, rowNum, line int, fields []
 			bad(col, IssueBadEncoding, "is not valid UTF-8; save the file as CSV UTF-8")
 		case textErr != nil:
 			bad(col, IssueBadValue, "%v", textErr)
-		case !ok && i < len(f.Header) && normalizeHeader(f.Header[i]) == "" && strings.TrimSpace(v) != "":
+		case !named && i < len(f.Header) && f.unnamed[i] && strings.TrimSpace(v) != "":
 			bad(col, IssueFieldCount, "a value under an unnamed column (an unquoted delimiter in a value?)")
 		}
 	}
 	if row.Invalid {
-		f.Rows = append(f.Rows, row)
-		return
+		return true
 	}
 
 	text := func(col string, max int) string {
@@ -565,11 +603,19 @@ func (f *BalanceForwardFile) readRow(cols columnMap, rowNum, line int, fields []
 			bad(ColAmount, IssueInsuranceCredit, "an INSURANCE row cannot be a credit (%s): only patient credits are carried over", m)
 		}
 	}
-	f.Rows = append(f.Rows, row)
+	return true
 }
 
 func (f *BalanceForwardFile) issue(row, line int, col string, sev ImportSeverity, code, msg string) {
-	f.Issues = append(f.Issues, ImportIssue{Row: row, Line: line, Column: col, Severity: sev, Code: code, Message: msg})
+	if sev == SeverityError {
+		f.errors++
+	}
+	is := ImportIssue{Row: row, Line: line, Column: col, Severity: sev, Code: code, Message: msg}
+	if f.onIssue != nil {
+		f.onIssue(is)
+		return
+	}
+	f.Issues = append(f.Issues, is)
 }
 
 func (f *BalanceForwardFile) fileIssue(code, msg string) {
@@ -577,8 +623,6 @@ func (f *BalanceForwardFile) fileIssue(code, msg string) {
 }
 
 var (
-	usDate     = regexp.MustCompile(`^(\d{1,2})/(\d{1,2})/(\d{4})$`)
-	isoDate    = regexp.MustCompile(`^(\d{4})-(\d{1,2})-(\d{1,2})$`)
 	groupedNum = regexp.MustCompile(`^\d{1,3}(,\d{3})+(\.\d*)?$`)
 	plainNum   = regexp.MustCompile(`^(\d+(\.\d*)?|\.\d+)$`)
 )
@@ -588,10 +632,10 @@ var (
 // dates (02/30/2024) and dates outside MinDate..MaxDate are refused.
 func parseFileDate(s string) (Date, error) {
 	var y, m, d int
-	if p := isoDate.FindStringSubmatch(s); p != nil {
-		y, m, d = atoi(p[1]), atoi(p[2]), atoi(p[3])
-	} else if p := usDate.FindStringSubmatch(s); p != nil {
-		m, d, y = atoi(p[1]), atoi(p[2]), atoi(p[3])
+	if n, ok := dateNumbers(s, '-', [3][2]int{{4, 4}, {1, 2}, {1, 2}}); ok {
+		y, m, d = n[0], n[1], n[2]
+	} else if n, ok := dateNumbers(s, '/', [3][2]int{{1, 2}, {1, 2}, {4, 4}}); ok {
+		m, d, y = n[0], n[1], n[2]
 	} else {
 		return Date{}, fmt.Errorf("%q is not a date: write MM/DD/YYYY (US order) or YYYY-MM-DD", s)
 	}
@@ -603,6 +647,29 @@ func parseFileDate(s string) (Date, error) {
 		return Date{}, fmt.Errorf("%q: %v", s, err)
 	}
 	return DateOf(t), nil
+}
+
+// dateNumbers reads s as three runs of ASCII digits separated by sep, each
+// as long as widths says (at least, at most): a hand-written
+// ^(\d{a,b})sep(\d{c,d})sep(\d{e,f})$, which a file's every row goes through.
+func dateNumbers(s string, sep byte, widths [3][2]int) (n [3]int, ok bool) {
+	for k := range 3 {
+		j := 0
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+			j++
+		}
+		if j < widths[k][0] || j > widths[k][1] {
+			return n, false
+		}
+		n[k], s = atoi(s[:j]), s[j:]
+		if k < 2 {
+			if s == "" || s[0] != sep {
+				return n, false
+			}
+			s = s[1:]
+		}
+	}
+	return n, s == ""
 }
 
 func atoi(s string) int { n, _ := strconv.Atoi(s); return n }

@@ -61,7 +61,7 @@ func benchImport(b *testing.B, n int, create bool) {
 			if err := ledger.WriteBalanceForwardCSV(&sb, seed); err != nil {
 				b.Fatal(err)
 			}
-			res, err := l.ImportBalances(ctx, f.Actor, ledger.ImportRequest{File: &sb, Mode: ledger.ImportCommit,
+			res, err := l.ImportBalances(ctx, f.Actor, ledger.ImportRequest{File: bytes.NewReader(sb.Bytes()), Mode: ledger.ImportCommit,
 				Options: ledger.ImportOptions{CreateMissingPatients: true}})
 			if err != nil || res.Report.Outcome != ledger.OutcomeCommitted {
 				b.Fatalf("seed: %v %s", err, res.Report.Message)

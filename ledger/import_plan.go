@@ -6,36 +6,37 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
+	"time"
 )
 
 // importPlan is a file matched against the ledger: which rows post, to
 // whom, and what the import would create. VALIDATE reports it; COMMIT posts
-// it.
+// it. It holds per patient and per encounter what posting needs, and per
+// row one bit (import_passes.go).
 type importPlan struct {
 	pid    ID
-	file   *BalanceForwardFile
+	read   *fileRead
 	opts   ImportOptions
 	mode   ImportMode
+	today  Date
 	report ImportReport
-	issues []ImportIssue
+	log    issueLog
 
-	posts         []postRow      // rows to post, in file order
+	matches       []*patientPlan // per identity; nil where its rows are in error
+	failures      []*ImportIssue // per identity: the error each of its rows gets, if any
+	provOf, locOf func(*BalanceForwardRow) (ID, bool)
 	patients      []*patientPlan // in the order the file first names them
 	newGuarantors []Guarantor
 	duplicateFile *BalanceImport // a standing import of the same file
 	imported      map[ID]bool    // earlier imports that posted rows of this file
 	firstImported *ID
-}
 
-// postRow is a row that posts.
-type postRow struct {
-	row      *BalanceForwardRow
-	patient  *patientPlan
-	provider ID
-	location ID
-	key      []byte
+	seen          map[[sha256.Size]byte]int // row key → the first row with it (while checking)
+	posts         rowSet                    // the rows that post
+	rowsToPost    int
+	encounters    map[encounterKey]*encounterPlan
+	encounterList []*encounterPlan // in the order the file first names them
 }
 
 // patientPlan is a patient the file names: matched, or to be created.
@@ -45,17 +46,44 @@ type patientPlan struct {
 	created    bool
 	guarantor  Guarantor
 	newFamily  bool
-	firstRow   *BalanceForwardRow
+	firstRow   firstRow
 	totals     ImportTotals
 	hasPosting bool
+	receiptID  ID // the receipt of its credits, when it holds some (set when posting)
 }
 
-// planImport matches a parsed file against the ledger read through r.
-// Rows dated after today are errors, whatever day the file was parsed on.
-func planImport(ctx context.Context, r Reader, pid ID, f *BalanceForwardFile, in ImportRequest, today Date) (*importPlan, error) {
-	p := &importPlan{pid: pid, file: f, opts: in.Options, mode: in.Mode, imported: map[ID]bool{}}
-	p.report = ImportReport{Mode: in.Mode, FileName: f.Name, FileSHA256: f.SHA256, Delimiter: delimiterName(f.Delimiter), Rows: len(f.Rows)}
-	p.issues = append(p.issues, f.Issues...)
+// encounterPlan is an encounter the rows to post make: its first row's
+// provider and location, the span of its dates of service.
+type encounterPlan struct {
+	key                encounterKey
+	id                 ID // set when posting
+	provider, location ID
+	from, to           Date
+}
+
+// candidate is a row that may post, waiting to be looked for among the
+// rows imported before.
+type candidate struct {
+	ref                rowRef
+	key                [sha256.Size]byte
+	patient            *patientPlan
+	provider, location ID
+	date               Date // of service, or the import date
+	amount             Money
+	resp               Responsibility
+}
+
+// importBatch is how many rows are looked for among earlier imports at once.
+const importBatch = 10_000
+
+// planImport matches what the first pass read against the ledger read
+// through r: the file's standing import if any, providers, locations,
+// patients and their families. check then goes over the rows.
+func planImport(ctx context.Context, r Reader, pid ID, fr *fileRead, in ImportRequest, today Date) (*importPlan, error) {
+	p := &importPlan{pid: pid, read: fr, opts: in.Options, mode: in.Mode, today: today, log: fr.log.clone(), imported: map[ID]bool{},
+		seen: map[[sha256.Size]byte]int{}, encounters: map[encounterKey]*encounterPlan{}}
+	f := fr.file
+	p.report = ImportReport{Mode: in.Mode, FileName: f.Name, FileSHA256: f.SHA256, Delimiter: delimiterName(f.Delimiter), Rows: f.RowCount}
 
 	prev, err := r.StandingImportOfFile(ctx, pid, f.SHA256)
 	if err != nil {
@@ -65,61 +93,105 @@ func planImport(ctx context.Context, r Reader, pid ID, f *BalanceForwardFile, in
 		p.duplicateFile = &prev[0]
 		return p, nil
 	}
-	if len(f.Rows) == 0 {
+	if f.RowCount == 0 {
 		return p, nil
 	}
+	if p.provOf, err = p.providers(ctx, r); err != nil {
+		return nil, err
+	}
+	if p.locOf, err = p.locations(ctx, r); err != nil {
+		return nil, err
+	}
+	if err := p.matchPatients(ctx, r); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
 
-	provOf, err := p.providers(ctx, r)
-	if err != nil {
-		return nil, err
+// check reads the file again and settles each row: its issues against the
+// ledger, whether it repeats an earlier row of the file or a row imported
+// before, and, when it posts, its part of its patient's and encounter's
+// totals.
+func (p *importPlan) check(ctx context.Context, r Reader) error {
+	if p.duplicateFile != nil || p.read.file.RowCount == 0 {
+		return nil
 	}
-	locOf, err := p.locations(ctx, r)
-	if err != nil {
-		return nil, err
+	batch := make([]candidate, 0, importBatch)
+	flush := func() error {
+		err := p.settle(ctx, r, batch)
+		batch = batch[:0]
+		return err
 	}
-	patOf, err := p.matchPatients(ctx, r)
-	if err != nil {
-		return nil, err
+	_, err := p.read.src.scan(func(row *BalanceForwardRow) error {
+		c, ok := p.candidate(row)
+		if !ok {
+			return nil
+		}
+		if batch = append(batch, c); len(batch) == importBatch {
+			return flush()
+		}
+		return nil
+	}, nil)
+	if err == nil {
+		err = flush()
 	}
+	p.seen = nil // only checking needs it
+	return err
+}
 
-	// Each row that can post gets its key; duplicates within the file and
-	// rows an earlier import posted are skipped.
-	var cands []postRow
-	var keys [][]byte
-	firstOfKey := map[string]int{}
-	for i := range f.Rows {
-		row := &f.Rows[i]
-		pat := patOf[i]
-		prov, okProv := provOf(row)
-		loc, okLoc := locOf(row)
-		if !row.Invalid && row.ServiceDate != nil && row.ServiceDate.After(today) {
-			p.fail(row, ColServiceDate, IssueFutureDate, "%s is in the future", row.ServiceDate)
-			continue
+// candidate checks a row against the ledger; it returns the row as a
+// candidate to post, or false when it does not post.
+func (p *importPlan) candidate(row *BalanceForwardRow) (candidate, bool) {
+	var pat *patientPlan
+	if id := p.read.identityOf(row); id != nil {
+		if fail := p.failures[id.i]; fail != nil {
+			is := *fail
+			is.Row, is.Line = row.Row, row.Line
+			p.log.add(is)
+		} else {
+			pat = p.matches[id.i]
+			p.checkRow(pat, row)
 		}
-		if row.Invalid || pat == nil || !okProv || !okLoc || row.Amount.IsZero() {
-			continue
-		}
-		pr := postRow{row: row, patient: pat, provider: prov, location: loc}
-		pr.key = rowKey(pat.patient.ID, row, prov, loc)
-		if first, dup := firstOfKey[string(pr.key)]; dup {
-			p.warn(row, "", IssueDuplicateRow, "the same as row %d (patient, date, amount, code, provider, location and memo); skipped — if both are real, tell them apart in the memo", first)
-			continue
-		}
-		firstOfKey[string(pr.key)] = row.Row
-		cands = append(cands, pr)
-		keys = append(keys, pr.key)
 	}
-	done, err := r.ImportedRows(ctx, pid, keys)
+	prov, okProv := p.provOf(row)
+	loc, okLoc := p.locOf(row)
+	if row.Invalid || pat == nil || !okProv || !okLoc || row.Amount.IsZero() {
+		return candidate{}, false
+	}
+	c := candidate{ref: refOf(row), key: rowKey(pat.patient.ID, row, prov, loc), patient: pat, provider: prov, location: loc,
+		date: p.today, amount: row.Amount, resp: row.Responsibility}
+	if first, dup := p.seen[c.key]; dup {
+		p.warn(c.ref, "", IssueDuplicateRow, "the same as row %d (patient, date, amount, code, provider, location and memo); skipped — if both are real, tell them apart in the memo", first)
+		return candidate{}, false
+	}
+	p.seen[c.key] = row.Row
+	if row.ServiceDate != nil {
+		c.date = *row.ServiceDate
+	}
+	return c, true
+}
+
+// settle looks a batch of candidates up among the rows standing imports
+// posted: those rows are skipped; the others post.
+func (p *importPlan) settle(ctx context.Context, r Reader, batch []candidate) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	keys := make([][]byte, len(batch))
+	for i := range batch {
+		keys[i] = batch[i].key[:]
+	}
+	done, err := r.ImportedRows(ctx, p.pid, keys)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	doneBy := make(map[string]ImportedRow, len(done))
 	for _, d := range done {
 		doneBy[string(d.RowKey)] = d
 	}
-	for _, c := range cands {
-		if d, ok := doneBy[string(c.key)]; ok {
-			p.warn(c.row, "", IssueAlreadyImported, "already posted by import %s (its row %d); skipped", d.ImportID, d.Row)
+	for _, c := range batch {
+		if d, ok := doneBy[string(c.key[:])]; ok {
+			p.warn(c.ref, "", IssueAlreadyImported, "already posted by import %s (its row %d); skipped", d.ImportID, d.Row)
 			if !p.imported[d.ImportID] {
 				p.imported[d.ImportID] = true
 				if p.firstImported == nil {
@@ -129,11 +201,30 @@ func planImport(ctx context.Context, r Reader, pid ID, f *BalanceForwardFile, in
 			}
 			continue
 		}
-		p.posts = append(p.posts, c)
-		c.patient.totals.add(c.row)
-		c.patient.hasPosting = true
+		p.post(c)
 	}
-	return p, nil
+	return nil
+}
+
+// post counts a row that posts into its patient's and encounter's totals.
+func (p *importPlan) post(c candidate) {
+	p.posts.add(c.ref.Row)
+	p.rowsToPost++
+	c.patient.totals.add(c.amount, c.resp)
+	c.patient.hasPosting = true
+	k := p.encounterOf(c.patient, c.provider, c.location)
+	e, ok := p.encounters[k]
+	if !ok {
+		e = &encounterPlan{key: k, provider: c.provider, location: c.location, from: c.date, to: c.date}
+		p.encounters[k] = e
+		p.encounterList = append(p.encounterList, e)
+	}
+	if c.date.Before(e.from) {
+		e.from = c.date
+	}
+	if c.date.After(e.to) {
+		e.to = c.date
+	}
 }
 
 // finish settles the outcome and writes the report's counts, totals and
@@ -141,24 +232,27 @@ func planImport(ctx context.Context, r Reader, pid ID, f *BalanceForwardFile, in
 func (p *importPlan) finish() {
 	r := &p.report
 	commit := p.mode == ImportCommit
-	countErrors := func() int {
-		n := 0
-		for _, is := range p.issues {
-			if is.Severity == SeverityError {
-				n++
-			}
-		}
-		return n
-	}
 	switch {
 	case p.duplicateFile != nil:
-	case countErrors() > 0:
-	case len(p.posts) == 0 && len(p.imported) == 0:
-		p.issues = append(p.issues, ImportIssue{Severity: SeverityError, Code: IssueEmptyFile,
+	case p.log.errors > 0:
+	case p.rowsToPost == 0 && len(p.imported) == 0:
+		p.log.add(ImportIssue{Severity: SeverityError, Code: IssueEmptyFile,
 			Message: "nothing to post: every row is skipped (zero amounts or duplicates)"})
 	}
 	for _, pp := range p.patients {
 		if !pp.hasPosting {
+			continue
+		}
+		r.PatientCount++
+		r.Totals.Rows += pp.totals.Rows
+		r.Totals.PatientDebits = r.Totals.PatientDebits.Add(pp.totals.PatientDebits)
+		r.Totals.PatientCredits = r.Totals.PatientCredits.Add(pp.totals.PatientCredits)
+		r.Totals.Insurance = r.Totals.Insurance.Add(pp.totals.Insurance)
+		if pp.created {
+			r.PatientsCreated++
+		}
+		if len(r.Patients) == MaxReportPatients {
+			r.PatientsTruncated = true
 			continue
 		}
 		pt := ImportPatientTotal{ExternalID: pp.patient.ExternalID, LastName: pp.patient.LastName, FirstName: pp.patient.FirstName,
@@ -172,58 +266,33 @@ func (p *importPlan) finish() {
 			pt.GuarantorID = &id
 		}
 		r.Patients = append(r.Patients, pt)
-		r.Totals.Rows += pp.totals.Rows
-		r.Totals.PatientDebits = r.Totals.PatientDebits.Add(pp.totals.PatientDebits)
-		r.Totals.PatientCredits = r.Totals.PatientCredits.Add(pp.totals.PatientCredits)
-		r.Totals.Insurance = r.Totals.Insurance.Add(pp.totals.Insurance)
 	}
 	r.Totals.PatientBalance = r.Totals.PatientDebits.Sub(r.Totals.PatientCredits)
 	r.Totals.Total = r.Totals.PatientBalance.Add(r.Totals.Insurance)
-	r.RowsToPost = len(p.posts)
-	r.RowsSkipped = 0
-	for _, is := range p.issues {
-		switch is.Code {
-		case IssueZeroAmount, IssueDuplicateRow, IssueAlreadyImported:
-			r.RowsSkipped++
-		}
-	}
-	for _, pp := range p.patients {
-		if pp.hasPosting && pp.created {
-			r.PatientsCreated++
-		}
-	}
+	r.RowsToPost = p.rowsToPost
+	r.RowsSkipped = p.log.count(IssueZeroAmount) + p.log.count(IssueDuplicateRow) + p.log.count(IssueAlreadyImported)
 	r.GuarantorsCreated = p.usedNewGuarantors()
-	r.Encounters = len(p.encounterKeys())
-
-	sort.SliceStable(p.issues, func(i, j int) bool { return p.issues[i].Row < p.issues[j].Row })
-	r.Errors, r.Warnings = 0, 0
-	for _, is := range p.issues {
-		if is.Severity == SeverityError {
-			r.Errors++
-		} else {
-			r.Warnings++
-		}
-	}
-	r.Issues = p.issues
-	if len(r.Issues) > MaxReportIssues {
-		r.Issues, r.IssuesTruncated = r.Issues[:MaxReportIssues], true
-	}
+	r.Encounters = len(p.encounterList)
+	r.Errors, r.Warnings = p.log.errors, p.log.warnings
+	r.Issues, r.IssuesTruncated, r.IssueCounts = p.log.list()
 
 	switch {
 	case p.duplicateFile != nil:
 		r.Outcome, r.DuplicateOf = OutcomeAlreadyImported, &p.duplicateFile.ID
 		r.RowsToPost, r.Patients, r.Totals, r.Encounters, r.PatientsCreated, r.GuarantorsCreated = 0, nil, ImportTotals{}, 0, 0, 0
+		r.PatientCount, r.PatientsTruncated = 0, false
 		r.Message = fmt.Sprintf("this file was imported on %s as import %s: nothing is posted again (undo that import to post the file anew)",
 			p.duplicateFile.ImportDate, p.duplicateFile.ID)
 		r.Warnings++
 		r.Issues = append([]ImportIssue{{Severity: SeverityWarning, Code: IssueAlreadyImported, Message: r.Message}}, r.Issues...)
+		r.IssueCounts = addIssueCount(r.IssueCounts, IssueAlreadyImported, SeverityWarning)
 	case r.Errors > 0 && commit:
 		r.Outcome = OutcomeRejected
 		r.Message = fmt.Sprintf("%s: nothing was posted; fix the file and import it again", plural(r.Errors, "error"))
 	case r.Errors > 0:
 		r.Outcome = OutcomeInvalid
 		r.Message = fmt.Sprintf("%s: a commit would be rejected and post nothing", plural(r.Errors, "error"))
-	case len(p.posts) == 0:
+	case p.rowsToPost == 0:
 		r.Outcome, r.DuplicateOf = OutcomeAlreadyImported, p.firstImported
 		r.Message = fmt.Sprintf("every row of this file was posted by an earlier import (%s): nothing is posted again", *p.firstImported)
 	case commit:
@@ -233,6 +302,17 @@ func (p *importPlan) finish() {
 		r.Outcome = OutcomeValid
 		r.Message = p.summary("a commit would post")
 	}
+}
+
+// addIssueCount counts one more issue of a code.
+func addIssueCount(counts []ImportIssueCount, code string, sev ImportSeverity) []ImportIssueCount {
+	for i := range counts {
+		if counts[i].Code == code && counts[i].Severity == sev {
+			counts[i].Count++
+			return counts
+		}
+	}
+	return append(counts, ImportIssueCount{Code: code, Severity: sev, Count: 1})
 }
 
 // summary says what the rows to post come to.
@@ -269,23 +349,19 @@ func delimiterName(r rune) string {
 	return string(r)
 }
 
-func (p *importPlan) issue(row *BalanceForwardRow, col string, sev ImportSeverity, code, format string, args ...any) {
-	p.issues = append(p.issues, ImportIssue{Row: row.Row, Line: row.Line, Column: col, Severity: sev, Code: code, Message: fmt.Sprintf(format, args...)})
+func (p *importPlan) issue(at rowRef, col string, sev ImportSeverity, code, format string, args ...any) {
+	p.log.add(ImportIssue{Row: at.Row, Line: at.Line, Column: col, Severity: sev, Code: code, Message: fmt.Sprintf(format, args...)})
 }
 
-func (p *importPlan) fail(row *BalanceForwardRow, col, code, format string, args ...any) {
-	p.issue(row, col, SeverityError, code, format, args...)
-}
-
-func (p *importPlan) warn(row *BalanceForwardRow, col, code, format string, args ...any) {
-	p.issue(row, col, SeverityWarning, code, format, args...)
+func (p *importPlan) warn(at rowRef, col, code, format string, args ...any) {
+	p.issue(at, col, SeverityWarning, code, format, args...)
 }
 
 // rowKey identifies a row by what it posts: the patient, the date of service
 // as the file gives it (none is not the import date, so a file re-imported
 // another day still matches), the amount, code, responsibility, provider,
 // location and memo.
-func rowKey(patient ID, r *BalanceForwardRow, provider, location ID) []byte {
+func rowKey(patient ID, r *BalanceForwardRow, provider, location ID) [sha256.Size]byte {
 	h := sha256.New()
 	put := func(s string) {
 		var n [4]byte
@@ -305,7 +381,9 @@ func rowKey(patient ID, r *BalanceForwardRow, provider, location ID) []byte {
 	h.Write(provider[:])
 	h.Write(location[:])
 	put(r.Memo)
-	return h.Sum(nil)
+	var key [sha256.Size]byte
+	h.Sum(key[:0])
+	return key
 }
 
 // directory finds providers or locations by code, then name.
@@ -364,7 +442,6 @@ func (p *importPlan) resolver(d *directory, def, option string, value func(*Bala
 	} else if len(d.all) == 1 {
 		fallback = &d.all[0]
 	}
-	reported := map[*BalanceForwardRow]bool{}
 	cache := map[string]ID{}
 	return func(row *BalanceForwardRow) (ID, bool) {
 		v := value(row)
@@ -372,10 +449,7 @@ func (p *importPlan) resolver(d *directory, def, option string, value func(*Bala
 			if fallback != nil {
 				return *fallback, true
 			}
-			if !reported[row] {
-				reported[row] = true
-				p.fail(row, d.col, IssueMissingValue, "the practice has %d %ss: name one (by code or name), or set %s", len(d.all), d.what, option)
-			}
+			p.issue(refOf(row), d.col, SeverityError, IssueMissingValue, "the practice has %d %ss: name one (by code or name), or set %s", len(d.all), d.what, option)
 			return ID{}, false
 		}
 		if id, ok := cache[v]; ok {
@@ -383,13 +457,10 @@ func (p *importPlan) resolver(d *directory, def, option string, value func(*Bala
 		}
 		id, why := d.find(v)
 		if why != "" {
-			if !reported[row] {
-				reported[row] = true
-				p.fail(row, d.col, d.code, "%s", why)
-			}
+			p.issue(refOf(row), d.col, SeverityError, d.code, "%s", why)
 			return ID{}, false
 		}
-		cache[v] = id
+		cache[strings.Clone(v)] = id
 		return id, true
 	}, nil
 }
@@ -403,11 +474,7 @@ func (p *importPlan) providers(ctx context.Context, r Reader) (func(*BalanceForw
 	for _, v := range rows {
 		d.add(v.ID, v.Code, v.Name)
 	}
-	f, err := p.resolver(d, p.opts.DefaultProvider, "defaultProvider", func(r *BalanceForwardRow) string { return r.Provider })
-	if err != nil {
-		return nil, err
-	}
-	return memo(f), nil
+	return p.resolver(d, p.opts.DefaultProvider, "defaultProvider", func(r *BalanceForwardRow) string { return r.Provider })
 }
 
 func (p *importPlan) locations(ctx context.Context, r Reader) (func(*BalanceForwardRow) (ID, bool), error) {
@@ -419,28 +486,7 @@ func (p *importPlan) locations(ctx context.Context, r Reader) (func(*BalanceForw
 	for _, v := range rows {
 		d.add(v.ID, v.Code, v.Name)
 	}
-	f, err := p.resolver(d, p.opts.DefaultLocation, "defaultLocation", func(r *BalanceForwardRow) string { return r.Location })
-	if err != nil {
-		return nil, err
-	}
-	return memo(f), nil
-}
-
-// memo remembers a resolver's answer per row, so a row is reported once.
-func memo(f func(*BalanceForwardRow) (ID, bool)) func(*BalanceForwardRow) (ID, bool) {
-	type answer struct {
-		id ID
-		ok bool
-	}
-	seen := map[*BalanceForwardRow]answer{}
-	return func(r *BalanceForwardRow) (ID, bool) {
-		if a, ok := seen[r]; ok {
-			return a.id, a.ok
-		}
-		id, ok := f(r)
-		seen[r] = answer{id, ok}
-		return id, ok
-	}
+	return p.resolver(d, p.opts.DefaultLocation, "defaultLocation", func(r *BalanceForwardRow) string { return r.Location })
 }
 
 // nameKey identifies a name and birth date, case-insensitively.
@@ -448,61 +494,13 @@ func nameKey(last, first string, birth Date) string {
 	return strings.ToLower(last) + "\x00" + strings.ToLower(first) + "\x00" + birth.String()
 }
 
-// identity is what a row says about its patient.
-type identity struct {
-	key      string
-	ext      string
-	nameIdx  int // index into the names queried, or -1
-	firstRow *BalanceForwardRow
-	rows     []int
-}
-
-// matchPatients finds (or plans to create) each row's patient. It returns
-// the patient per row index; nil where the row's patient is in error.
-func (p *importPlan) matchPatients(ctx context.Context, r Reader) (map[int]*patientPlan, error) {
-	f := p.file
-	var ids []*identity
-	byKey := map[string]*identity{}
-	var exts []string
-	var names []PatientName
-	nameAt := map[string]int{}
-	for i := range f.Rows {
-		row := &f.Rows[i]
-		hasName := row.PatientLastName != "" && row.PatientFirstName != "" && row.PatientBirthDate != nil
-		if row.PatientExternalID == "" && !hasName {
-			continue // the row's issues already say so
-		}
-		nk := -1
-		if hasName {
-			k := nameKey(row.PatientLastName, row.PatientFirstName, *row.PatientBirthDate)
-			j, ok := nameAt[k]
-			if !ok {
-				j = len(names)
-				nameAt[k] = j
-				names = append(names, PatientName{LastName: row.PatientLastName, FirstName: row.PatientFirstName, BirthDate: *row.PatientBirthDate})
-			}
-			nk = j
-		}
-		key := "x:" + row.PatientExternalID
-		if row.PatientExternalID == "" {
-			key = "n:" + nameKey(row.PatientLastName, row.PatientFirstName, *row.PatientBirthDate)
-		}
-		id, ok := byKey[key]
-		if !ok {
-			id = &identity{key: key, ext: row.PatientExternalID, nameIdx: nk, firstRow: row}
-			byKey[key] = id
-			ids = append(ids, id)
-			if id.ext != "" {
-				exts = append(exts, id.ext)
-			}
-		} else if id.nameIdx < 0 && nk >= 0 {
-			id.nameIdx = nk
-		}
-		id.rows = append(id.rows, i)
-	}
-	byExt, byName, err := r.MatchPatients(ctx, p.pid, exts, names)
+// matchPatients finds (or plans to create) the patient of each identity
+// the file names, or the error its rows get, and the families.
+func (p *importPlan) matchPatients(ctx context.Context, r Reader) error {
+	fr := p.read
+	byExt, byName, err := r.MatchPatients(ctx, p.pid, fr.exts, fr.names)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	extMatch := make(map[string]Patient, len(byExt))
 	for _, pt := range byExt {
@@ -516,11 +514,11 @@ func (p *importPlan) matchPatients(ctx context.Context, r Reader) (map[int]*pati
 		slices.SortFunc(nameMatches[k], func(a, b Patient) int { return strings.Compare(a.ID.String(), b.ID.String()) })
 	}
 
-	// The guarantors rows name by external id, and those of matched patients.
+	// The guarantors that new patients' rows name by external id.
 	var gexts []string
 	seenG := map[string]bool{}
-	for i := range f.Rows {
-		if g := f.Rows[i].GuarantorExternalID; g != "" && !seenG[g] {
+	for _, id := range fr.ids {
+		if g := id.first.gext; g != "" && !seenG[g] {
 			seenG[g] = true
 			gexts = append(gexts, g)
 		}
@@ -529,18 +527,18 @@ func (p *importPlan) matchPatients(ctx context.Context, r Reader) (map[int]*pati
 	if len(gexts) > 0 {
 		gs, err := r.GuarantorsByExternalID(ctx, p.pid, gexts)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, g := range gs {
 			gByExt[g.ExternalID] = g
 		}
 	}
 
-	out := map[int]*patientPlan{}
+	p.matches, p.failures = make([]*patientPlan, len(fr.ids)), make([]*ImportIssue, len(fr.ids))
 	var matched []*patientPlan
-	planOf := map[ID]*patientPlan{} // rows naming one patient two ways share a plan
-	for _, id := range ids {
-		pp := p.resolveIdentity(id, extMatch, nameMatches, names)
+	planOf := map[ID]*patientPlan{} // identities naming one patient two ways share a plan
+	for _, id := range fr.ids {
+		pp := p.resolveIdentity(id, extMatch, nameMatches)
 		if pp == nil {
 			continue
 		}
@@ -553,10 +551,7 @@ func (p *importPlan) matchPatients(ctx context.Context, r Reader) (map[int]*pati
 				matched = append(matched, pp)
 			}
 		}
-		for _, i := range id.rows {
-			out[i] = pp
-		}
-		p.checkRows(id, pp)
+		p.matches[id.i] = pp
 	}
 
 	// Families: of matched patients, from the ledger; of new ones, by the
@@ -567,13 +562,13 @@ func (p *importPlan) matchPatients(ctx context.Context, r Reader) (map[int]*pati
 	}
 	gs, err := r.Guarantors(ctx, p.pid, gids)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	gByID := byID(gs, func(g Guarantor) ID { return g.ID })
 	for _, pp := range matched {
 		pp.guarantor = gByID[pp.patient.GuarantorID]
-		if g := pp.firstRow.GuarantorExternalID; g != "" && g != pp.guarantor.ExternalID {
-			p.warn(pp.firstRow, ColGuarantorExternalID, IssueGuarantor,
+		if g := pp.firstRow.gext; g != "" && g != pp.guarantor.ExternalID {
+			p.warn(pp.firstRow.rowRef, ColGuarantorExternalID, IssueGuarantor,
 				"the patient's family is %s (guarantor external id %q), not %q: the balance posts to the patient, in that family",
 				pp.guarantor.Name, pp.guarantor.ExternalID, g)
 		}
@@ -584,19 +579,18 @@ func (p *importPlan) matchPatients(ctx context.Context, r Reader) (map[int]*pati
 			p.familyOf(pp, gByExt, newByKey)
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // resolveIdentity matches an identity to a patient, or plans a new one, or
-// reports why neither (returning nil).
-func (p *importPlan) resolveIdentity(id *identity, extMatch map[string]Patient, nameMatches map[int][]Patient, names []PatientName) *patientPlan {
-	row := id.firstRow
+// records the error its rows get (returning nil).
+func (p *importPlan) resolveIdentity(id *identity, extMatch map[string]Patient, nameMatches map[int][]Patient) *patientPlan {
+	row := id.first
 	failAll := func(col, code, format string, args ...any) *patientPlan {
-		for _, i := range id.rows {
-			p.fail(&p.file.Rows[i], col, code, format, args...)
-		}
+		p.failures[id.i] = &ImportIssue{Column: col, Severity: SeverityError, Code: code, Message: fmt.Sprintf(format, args...)}
 		return nil
 	}
+	names := p.read.names
 	described := func() string {
 		if id.nameIdx < 0 {
 			return fmt.Sprintf("external id %q", id.ext)
@@ -622,7 +616,7 @@ func (p *importPlan) resolveIdentity(id *identity, extMatch map[string]Patient, 
 				id.ext, n.LastName, n.FirstName, n.BirthDate, cands[0].ExternalID)
 		case len(cands) == 1:
 			if id.ext != "" {
-				p.warn(row, ColPatientExternalID, IssuePatientMismatch,
+				p.warn(row.rowRef, ColPatientExternalID, IssuePatientMismatch,
 					"no patient has external id %q; matched by name and birth date to a patient who has none (the ledger keeps no external id for them)", id.ext)
 			}
 			return &patientPlan{key: id.key, patient: cands[0], firstRow: row}
@@ -631,42 +625,42 @@ func (p *importPlan) resolveIdentity(id *identity, extMatch map[string]Patient, 
 	if !p.opts.CreateMissingPatients {
 		return failAll(ColPatientExternalID, IssueUnknownPatient, "no patient matches %s; set createMissingPatients to create the patient", described())
 	}
-	if row.PatientLastName == "" || row.PatientFirstName == "" {
+	if row.last == "" || row.first == "" {
 		return failAll(ColPatientLastName, IssueMissingValue, "no patient matches %s; to create the patient, give last and first name", described())
 	}
-	pt := Patient{ID: newID(), FirstName: row.PatientFirstName, LastName: row.PatientLastName, BirthDate: row.PatientBirthDate, ExternalID: id.ext}
+	pt := Patient{ID: newID(), FirstName: row.first, LastName: row.last, BirthDate: row.birth, ExternalID: id.ext}
 	return &patientPlan{key: id.key, patient: pt, created: true, firstRow: row}
 }
 
-// checkRows warns when later rows of a patient disagree with its record (a
-// matched patient) or with its first row (a new one).
-func (p *importPlan) checkRows(id *identity, pp *patientPlan) {
+// checkRow warns when a row disagrees with its patient's record (a matched
+// patient) or with the row that creates the patient (a new one).
+func (p *importPlan) checkRow(pp *patientPlan, row *BalanceForwardRow) {
 	want := pp.patient
-	for n, i := range id.rows {
-		row := &p.file.Rows[i]
-		var diffs []string
-		if row.PatientLastName != "" && !strings.EqualFold(row.PatientLastName, want.LastName) {
-			diffs = append(diffs, fmt.Sprintf("last name %q, not %q", row.PatientLastName, want.LastName))
-		}
-		if row.PatientFirstName != "" && !strings.EqualFold(row.PatientFirstName, want.FirstName) {
-			diffs = append(diffs, fmt.Sprintf("first name %q, not %q", row.PatientFirstName, want.FirstName))
-		}
-		if row.PatientBirthDate != nil && (want.BirthDate == nil || *row.PatientBirthDate != *want.BirthDate) {
-			had := "none"
-			if want.BirthDate != nil {
-				had = want.BirthDate.String()
-			}
-			diffs = append(diffs, fmt.Sprintf("birth date %s, not %s", row.PatientBirthDate, had))
-		}
-		if len(diffs) == 0 || (pp.created && n == 0) {
-			continue
-		}
-		whose := "the patient with external id " + strconvQuote(want.ExternalID)
-		if pp.created {
-			whose = fmt.Sprintf("row %d (which creates the patient)", pp.firstRow.Row)
-		}
-		p.warn(row, ColPatientLastName, IssuePatientMismatch, "%s has %s; the row posts to that patient", whose, strings.Join(diffs, ", "))
+	if pp.created && row.Row == pp.firstRow.Row {
+		return
 	}
+	var diffs []string
+	if row.PatientLastName != "" && !strings.EqualFold(row.PatientLastName, want.LastName) {
+		diffs = append(diffs, fmt.Sprintf("last name %q, not %q", row.PatientLastName, want.LastName))
+	}
+	if row.PatientFirstName != "" && !strings.EqualFold(row.PatientFirstName, want.FirstName) {
+		diffs = append(diffs, fmt.Sprintf("first name %q, not %q", row.PatientFirstName, want.FirstName))
+	}
+	if row.PatientBirthDate != nil && (want.BirthDate == nil || *row.PatientBirthDate != *want.BirthDate) {
+		had := "none"
+		if want.BirthDate != nil {
+			had = want.BirthDate.String()
+		}
+		diffs = append(diffs, fmt.Sprintf("birth date %s, not %s", row.PatientBirthDate, had))
+	}
+	if len(diffs) == 0 {
+		return
+	}
+	whose := "the patient with external id " + strconvQuote(want.ExternalID)
+	if pp.created {
+		whose = fmt.Sprintf("row %d (which creates the patient)", pp.firstRow.Row)
+	}
+	p.warn(refOf(row), ColPatientLastName, IssuePatientMismatch, "%s has %s; the row posts to that patient", whose, strings.Join(diffs, ", "))
 }
 
 func strconvQuote(s string) string { return fmt.Sprintf("%q", s) }
@@ -678,7 +672,7 @@ func strconvQuote(s string) string { return fmt.Sprintf("%q", s) }
 // guarantor.
 func (p *importPlan) familyOf(pp *patientPlan, gByExt map[string]Guarantor, newByKey map[string]int) {
 	row := pp.firstRow
-	gext, gname := row.GuarantorExternalID, row.GuarantorName
+	gext, gname := row.gext, row.gname
 	own := gname == "" || sameName(gname, pp.patient.FirstName, pp.patient.LastName)
 	if gext != "" {
 		if g, ok := gByExt[gext]; ok {
@@ -706,7 +700,7 @@ func (p *importPlan) familyOf(pp *patientPlan, gByExt map[string]Guarantor, newB
 		g.SelfPatientID = &sp
 	}
 	if gext == "" && !own {
-		p.warn(row, ColGuarantorName, IssueGuarantor, "guarantor %q has no external id: a new family is created for them", gname)
+		p.warn(row.rowRef, ColGuarantorName, IssueGuarantor, "guarantor %q has no external id: a new family is created for them", gname)
 	}
 	newByKey[key] = len(p.newGuarantors)
 	p.newGuarantors = append(p.newGuarantors, g)
@@ -740,39 +734,67 @@ type encounterKey struct {
 	patient, provider, location ID
 }
 
-func (p *importPlan) encounterOf(pr postRow) encounterKey {
-	k := encounterKey{patient: pr.patient.patient.ID}
+func (p *importPlan) encounterOf(pp *patientPlan, provider, location ID) encounterKey {
+	k := encounterKey{patient: pp.patient.ID}
 	if p.opts.EncounterPerProviderLocation {
-		k.provider, k.location = pr.provider, pr.location
+		k.provider, k.location = provider, location
 	}
 	return k
 }
 
-// encounterKeys lists the encounters the rows to post make, in the order
-// the file first names them.
-func (p *importPlan) encounterKeys() []encounterKey {
-	var keys []encounterKey
-	seen := map[encounterKey]bool{}
-	for _, pr := range p.posts {
-		k := p.encounterOf(pr)
-		if !seen[k] {
-			seen[k] = true
-			keys = append(keys, k)
-		}
-	}
-	return keys
-}
+// postChunk is how many rows a commit writes at once: its charges, credit
+// splits and import lines.
+const postChunk = 20_000
 
 // postPlan writes a plan: the new guarantors and patients, an encounter per
-// patient (or patient, provider and location), a line per row, a credit
-// receipt per patient holding credits, and the import's record; then it
-// reconciles the import with the ledger and refuses to commit if they
-// differ by a cent.
+// patient (or patient, provider and location), a credit receipt per patient
+// holding credits, and the import's record; then it reads the file a last
+// time and writes a line per row that posts (and a split for a credit), in
+// chunks; then it reconciles the import with the ledger and refuses to
+// commit if they differ by a cent.
 func (l *Ledger) postPlan(ctx context.Context, tx Tx, a Actor, p *importPlan, progress func(ImportProgress)) (ID, error) {
-	now, today := l.stamp(), l.Today()
+	now, today := l.stamp(), p.today
 	importID := newID()
-	var b Bulk
+	b := p.parents(now, importID)
+	if err := tx.InsertBulk(ctx, p.pid, b); err != nil {
+		return ID{}, err
+	}
+	r := &p.report
+	var keyID *ID
+	if a.KeyID != (ID{}) {
+		keyID = &a.KeyID
+	}
+	imp := BalanceImport{ID: importID, Status: ImportCommitted, FileName: p.read.file.Name, FileSHA256: p.read.file.SHA256, ImportDate: today,
+		Options: p.opts, RowsRead: r.Rows, RowsPosted: r.RowsToPost, RowsSkipped: r.RowsSkipped, PatientsCreated: len(b.Patients),
+		GuarantorsCreated: len(b.Guarantors), Encounters: len(b.Encounters), PatientDebits: r.Totals.PatientDebits,
+		PatientCredits: r.Totals.PatientCredits, Insurance: r.Totals.Insurance, KeyID: keyID, CreatedAt: now}
+	if err := tx.InsertBalanceImport(ctx, p.pid, imp); err != nil {
+		return ID{}, err
+	}
+	if err := p.postRows(ctx, tx, importID, now, progress); err != nil {
+		return ID{}, err
+	}
 
+	progress(ImportProgress{Phase: "reconcile", Bytes: p.read.file.Bytes, Rows: r.Rows})
+	rec, lines, err := reconcileImport(ctx, tx, p.pid, importID)
+	if err != nil {
+		return ID{}, err
+	}
+	if !rec.Matches || lines != r.RowsToPost || rec.PatientCount != r.PatientCount ||
+		!rec.FilePatient.Equal(r.Totals.PatientBalance) || !rec.FileInsurance.Equal(r.Totals.Insurance) {
+		return ID{}, &InvariantError{Invariant: "import_reconciles", Message: fmt.Sprintf(
+			"balance import did not reconcile: the file has %s owed by patients and %s pending from insurance, the ledger %s and %s; nothing was posted",
+			r.Totals.PatientBalance, r.Totals.Insurance, rec.LedgerPatient, rec.LedgerInsurance)}
+	}
+	r.ImportID, r.Reconciliation = &importID, &rec
+	return importID, nil
+}
+
+// parents are what a plan's lines hang from: the new guarantors and
+// patients that post, the encounters, and a credit receipt per patient
+// holding credits. It gives the encounters and receipts their ids.
+func (p *importPlan) parents(now time.Time, importID ID) Bulk {
+	var b Bulk
 	created, usedFamily := map[ID]bool{}, map[ID]bool{}
 	for _, pp := range p.patients {
 		if !pp.hasPosting {
@@ -786,6 +808,12 @@ func (l *Ledger) postPlan(ctx context.Context, tx Tx, a Actor, p *importPlan, pr
 			b.Patients = append(b.Patients, pp.patient)
 			created[pp.patient.ID] = true
 		}
+		if credit := pp.totals.PatientCredits; credit.Sign() > 0 {
+			pp.receiptID = newID()
+			patient := pp.patient.ID
+			b.Receipts = append(b.Receipts, Receipt{ID: pp.receiptID, Kind: ReceiptBalanceForward, Amount: credit, ReceivedOn: p.today,
+				PatientID: &patient, Note: fmt.Sprintf("Credit carried over from a prior system (balance import %s)", importID), PostedAt: now})
+		}
 	}
 	for _, g := range p.newGuarantors {
 		if !usedFamily[g.ID] {
@@ -797,97 +825,73 @@ func (l *Ledger) postPlan(ctx context.Context, tx Tx, a Actor, p *importPlan, pr
 		g.CreatedAt = now
 		b.Guarantors = append(b.Guarantors, g)
 	}
-
-	// Encounters, each with its rows in file order.
-	keys := p.encounterKeys()
-	rowsOf := make(map[encounterKey][]postRow, len(keys))
-	for _, pr := range p.posts {
-		k := p.encounterOf(pr)
-		rowsOf[k] = append(rowsOf[k], pr)
-	}
 	note := fmt.Sprintf("Balance forward from a prior system (balance import %s)", importID)
-	lines := make([]ImportLine, 0, len(p.posts))
-	receiptOf := map[ID]int{} // patient → index in b.Receipts
-	for _, k := range keys {
-		prs := rowsOf[k]
-		e := Encounter{ID: newID(), PatientID: k.patient, ProviderID: prs[0].provider, LocationID: prs[0].location,
-			Kind: EncounterBalanceForward, Note: note, CreatedAt: now}
-		for i, pr := range prs {
-			d := today
-			if pr.row.ServiceDate != nil {
-				d = *pr.row.ServiceDate
-			}
-			if i == 0 || d.Before(e.ServiceFrom) {
-				e.ServiceFrom = d
-			}
-			if i == 0 || d.After(e.ServiceTo) {
-				e.ServiceTo = d
-			}
-			prov, loc := pr.provider, pr.location
-			c := Charge{ID: newID(), EncounterID: &e.ID, PatientID: k.patient, ProviderID: &prov, LocationID: &loc,
-				Kind: ChargeBalanceForward, Status: StatusCompleted, Code: pr.row.Code, ServiceDate: d, Note: pr.row.Memo, PostedAt: now}
-			ln := ImportLine{Row: pr.row.Row, RowKey: pr.key, ChargeID: c.ID, Amount: pr.row.Amount, Responsibility: pr.row.Responsibility}
-			switch {
-			case pr.row.Responsibility == ResponsibilityInsurance:
-				c.Amount, c.InsuranceEstimate = pr.row.Amount, pr.row.Amount
-			case pr.row.Amount.Sign() > 0:
-				c.Amount = pr.row.Amount
-			default:
-				// A credit: a 0.00 line the credit sits on, so the line's
-				// balance is the credit and a re-apply can move it (PD/PCA).
-				credit := pr.row.Amount.Neg()
-				ri, ok := receiptOf[k.patient]
-				if !ok {
-					patient := k.patient
-					ri = len(b.Receipts)
-					receiptOf[k.patient] = ri
-					b.Receipts = append(b.Receipts, Receipt{ID: newID(), Kind: ReceiptBalanceForward, ReceivedOn: today, PatientID: &patient,
-						Note: fmt.Sprintf("Credit carried over from a prior system (balance import %s)", importID), PostedAt: now})
-				}
-				rc := &b.Receipts[ri]
-				rc.Amount = rc.Amount.Add(credit)
-				b.Splits = append(b.Splits, Split{ID: newID(), ReceiptID: rc.ID, Amount: credit, Code: CodeBalanceForward,
-					PatientID: k.patient, ProviderID: &prov, LocationID: &loc, ChargeID: &c.ID})
-				rid := rc.ID
-				ln.ReceiptID = &rid
-			}
-			b.Charges = append(b.Charges, c)
-			lines = append(lines, ln)
+	for _, e := range p.encounterList {
+		e.id = newID()
+		b.Encounters = append(b.Encounters, Encounter{ID: e.id, PatientID: e.key.patient, ProviderID: e.provider, LocationID: e.location,
+			Kind: EncounterBalanceForward, ServiceFrom: e.from, ServiceTo: e.to, Note: note, CreatedAt: now})
+	}
+	return b
+}
+
+// postRows reads the file a last time and writes, postChunk rows at a time,
+// a BALANCE_FORWARD line per row that posts, dated the row's date of service
+// (or the import date): a positive amount is owed by the patient, or pending
+// from insurance for an INSURANCE row; a credit is a 0.00 line carrying a
+// BF split from the patient's credit receipt, so the line's balance is the
+// credit and a re-apply can move it (PD/PCA), like an overpaid line's.
+func (p *importPlan) postRows(ctx context.Context, tx Tx, importID ID, now time.Time, progress func(ImportProgress)) error {
+	var b Bulk
+	var lines []ImportLine
+	flush := func() error {
+		if len(lines) == 0 {
+			return nil
 		}
-		b.Encounters = append(b.Encounters, e)
+		if err := tx.InsertBulk(ctx, p.pid, b); err != nil {
+			return err
+		}
+		if err := tx.InsertBalanceImportLines(ctx, p.pid, importID, lines); err != nil {
+			return err
+		}
+		progress(ImportProgress{Phase: "post", Bytes: p.read.file.Bytes, Rows: lines[len(lines)-1].Row})
+		b.Charges, b.Splits, lines = b.Charges[:0], b.Splits[:0], lines[:0]
+		return nil
 	}
-	slices.SortFunc(lines, func(x, y ImportLine) int { return x.Row - y.Row })
-
-	if err := tx.InsertBulk(ctx, p.pid, b); err != nil {
-		return ID{}, err
-	}
-	r := &p.report
-	var keyID *ID
-	if a.KeyID != (ID{}) {
-		keyID = &a.KeyID
-	}
-	imp := BalanceImport{ID: importID, Status: ImportCommitted, FileName: p.file.Name, FileSHA256: p.file.SHA256, ImportDate: today,
-		Options: p.opts, RowsRead: r.Rows, RowsPosted: r.RowsToPost, RowsSkipped: r.RowsSkipped, PatientsCreated: len(b.Patients),
-		GuarantorsCreated: len(b.Guarantors), Encounters: len(b.Encounters), PatientDebits: r.Totals.PatientDebits,
-		PatientCredits: r.Totals.PatientCredits, Insurance: r.Totals.Insurance, KeyID: keyID, CreatedAt: now}
-	if err := tx.InsertBalanceImport(ctx, p.pid, imp, lines); err != nil {
-		return ID{}, err
-	}
-
-	progress(ImportProgress{Phase: "reconcile", Bytes: p.file.Bytes, Rows: len(p.file.Rows)})
-	file := make(map[int]*BalanceForwardRow, len(p.posts))
-	for _, pr := range p.posts {
-		file[pr.row.Row] = pr.row
-	}
-	rec, err := reconcileImport(ctx, tx, p.pid, importID, file)
+	_, err := p.read.src.scan(func(row *BalanceForwardRow) error {
+		if !p.posts.has(row.Row) {
+			return nil
+		}
+		pp := p.matches[p.read.identityOf(row).i]
+		prov, _ := p.provOf(row)
+		loc, _ := p.locOf(row)
+		e := p.encounters[p.encounterOf(pp, prov, loc)]
+		d := p.today
+		if row.ServiceDate != nil {
+			d = *row.ServiceDate
+		}
+		key := rowKey(pp.patient.ID, row, prov, loc)
+		c := Charge{ID: newID(), EncounterID: &e.id, PatientID: pp.patient.ID, ProviderID: &prov, LocationID: &loc,
+			Kind: ChargeBalanceForward, Status: StatusCompleted, Code: row.Code, ServiceDate: d, Note: row.Memo, PostedAt: now}
+		ln := ImportLine{Row: row.Row, RowKey: key[:], ChargeID: c.ID, Amount: row.Amount, Responsibility: row.Responsibility}
+		switch {
+		case row.Responsibility == ResponsibilityInsurance:
+			c.Amount, c.InsuranceEstimate = row.Amount, row.Amount
+		case row.Amount.Sign() > 0:
+			c.Amount = row.Amount
+		default:
+			rid := pp.receiptID
+			b.Splits = append(b.Splits, Split{ID: newID(), ReceiptID: rid, Amount: row.Amount.Neg(), Code: CodeBalanceForward,
+				PatientID: pp.patient.ID, ProviderID: &prov, LocationID: &loc, ChargeID: &c.ID})
+			ln.ReceiptID = &rid
+		}
+		b.Charges = append(b.Charges, c)
+		if lines = append(lines, ln); len(lines) == postChunk {
+			return flush()
+		}
+		return nil
+	}, nil)
 	if err != nil {
-		return ID{}, err
+		return err
 	}
-	if !rec.Matches || len(rec.Patients) != len(r.Patients) || !rec.FilePatient.Equal(r.Totals.PatientBalance) || !rec.FileInsurance.Equal(r.Totals.Insurance) {
-		return ID{}, &InvariantError{Invariant: "import_reconciles", Message: fmt.Sprintf(
-			"balance import did not reconcile: the file has %s owed by patients and %s pending from insurance, the ledger %s and %s; nothing was posted",
-			rec.FilePatient, rec.FileInsurance, rec.LedgerPatient, rec.LedgerInsurance)}
-	}
-	r.ImportID, r.Reconciliation = &importID, &rec
-	return importID, nil
+	return flush()
 }

@@ -112,16 +112,27 @@ func (s queries) RecentBalanceImports(ctx context.Context, practiceID ledger.ID,
 }
 
 func (s queries) BalanceImportLines(ctx context.Context, practiceID, importID ledger.ID) ([]ledger.ImportedLine, error) {
+	return s.BalanceImportLinePage(ctx, practiceID, importID, 0, 0)
+}
+
+// BalanceImportLinePage lists an import's lines after row afterRow, in row
+// order: at most limit of them, or all when limit is 0.
+func (s queries) BalanceImportLinePage(ctx context.Context, practiceID, importID ledger.ID, afterRow, limit int) ([]ledger.ImportedLine, error) {
 	const q = `
 SELECT l.row_number AS row, l.row_key, l.charge_id, l.receipt_id, l.amount, l.responsibility,
        c.patient_id, p.guarantor_id, c.encounter_id, c.provider_id, c.location_id, c.code
   FROM balance_import_lines l
   JOIN charges c ON c.practice_id = l.practice_id AND c.id = l.charge_id
   JOIN patients p ON p.practice_id = l.practice_id AND p.id = c.patient_id
- WHERE l.practice_id = $1 AND l.import_id = $2
- ORDER BY l.row_number`
+ WHERE l.practice_id = $1 AND l.import_id = $2 AND l.row_number > $3
+ ORDER BY l.row_number
+ LIMIT $4`
+	var lim any // NULL: no limit
+	if limit > 0 {
+		lim = limit
+	}
 	var rows []ledger.ImportedLine
-	return rows, translate(s.sel(ctx, &rows, q, practiceID, importID))
+	return rows, translate(s.sel(ctx, &rows, q, practiceID, importID, afterRow, lim))
 }
 
 // BalanceImportActivity finds what was posted against an import's lines by
@@ -238,7 +249,7 @@ func (t *txStore) InsertBulk(ctx context.Context, practiceID ledger.ID, b ledger
 		})
 }
 
-func (t *txStore) InsertBalanceImport(ctx context.Context, practiceID ledger.ID, imp ledger.BalanceImport, lines []ledger.ImportLine) error {
+func (t *txStore) InsertBalanceImport(ctx context.Context, practiceID ledger.ID, imp ledger.BalanceImport) error {
 	options, err := json.Marshal(imp.Options)
 	if err != nil {
 		return fmt.Errorf("balance import options: %w", err)
@@ -247,12 +258,14 @@ func (t *txStore) InsertBalanceImport(ctx context.Context, practiceID ledger.ID,
 INSERT INTO balance_imports (practice_id, id, status, file_name, file_sha256, import_date, options, rows_read, rows_posted, rows_skipped,
                              patients_created, guarantors_created, encounters, patient_debits, patient_credits, insurance, key_id, created_at)
 VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, $7::jsonb, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`
-	if _, err := t.exec(ctx, q, practiceID, imp.ID, string(imp.Status), imp.FileName, imp.FileSHA256, imp.ImportDate, string(options),
+	_, err = t.exec(ctx, q, practiceID, imp.ID, string(imp.Status), imp.FileName, imp.FileSHA256, imp.ImportDate, string(options),
 		imp.RowsRead, imp.RowsPosted, imp.RowsSkipped, imp.PatientsCreated, imp.GuarantorsCreated, imp.Encounters,
-		imp.PatientDebits, imp.PatientCredits, imp.Insurance, imp.KeyID, imp.CreatedAt); err != nil {
-		return translate(err)
-	}
-	pid, iid := practiceID.String(), imp.ID.String()
+		imp.PatientDebits, imp.PatientCredits, imp.Insurance, imp.KeyID, imp.CreatedAt)
+	return translate(err)
+}
+
+func (t *txStore) InsertBalanceImportLines(ctx context.Context, practiceID, importID ledger.ID, lines []ledger.ImportLine) error {
+	pid, iid := practiceID.String(), importID.String()
 	return t.copyRows(ctx, practiceID, "balance_import_lines", []string{"practice_id", "import_id", "row_number", "row_key", "charge_id", "receipt_id",
 		"amount", "responsibility"},
 		len(lines), func(i int, v []any) {
@@ -277,11 +290,16 @@ func (t *txStore) MarkBalanceImportUndone(ctx context.Context, practiceID, impor
 	return translate(err)
 }
 
+// copyBatch is how many rows one COPY statement (and the INSERT after it)
+// carries, so that no statement of a large import runs into the session's
+// statement timeout.
+const copyBatch = 50_000
+
 // copyRows inserts row(i) for i < n into table (cols) in the transaction,
 // then analyzes the table if it grew a lot (see analyzeIfGrown). PostgreSQL
 // refuses COPY into a table under row-level security, so the rows are
 // copied into a temporary table first and inserted from there, where the
-// policy checks each one.
+// policy checks each one, copyBatch rows at a time.
 func (t *txStore) copyRows(ctx context.Context, pid ledger.ID, table string, cols []string, n int, row func(i int, v []any)) error {
 	if n == 0 {
 		return nil
@@ -295,25 +313,37 @@ func (t *txStore) copyRows(ctx context.Context, pid ledger.ID, table string, col
 	if _, err := t.tx.tx.ExecContext(ctx, q); err != nil {
 		return translate(fmt.Errorf("copy %s: %w", table, err))
 	}
-	stmt, err := t.tx.tx.PrepareContext(ctx, pq.CopyIn(staging, cols...))
-	if err != nil {
-		return translate(fmt.Errorf("copy %s: %w", table, err))
-	}
-	defer stmt.Close()
 	vals := make([]any, len(cols))
-	for i := range n {
-		row(i, vals)
-		if _, err := stmt.ExecContext(ctx, vals...); err != nil {
+	for start := 0; start < n; start += copyBatch {
+		if start > 0 {
+			if _, err := t.tx.tx.ExecContext(ctx, `TRUNCATE `+staging); err != nil {
+				return translate(fmt.Errorf("copy %s: %w", table, err))
+			}
+		}
+		if err := t.copyIn(ctx, staging, cols, start, min(n, start+copyBatch), func(i int) []any { row(i, vals); return vals }); err != nil {
+			return translate(fmt.Errorf("copy %s: %w", table, err))
+		}
+		if _, err := t.tx.tx.ExecContext(ctx, `INSERT INTO `+table+` (`+list+`) SELECT `+list+` FROM `+staging); err != nil {
 			return translate(fmt.Errorf("copy %s: %w", table, err))
 		}
 	}
-	if _, err := stmt.ExecContext(ctx); err != nil { // ends the COPY; row errors surface here
-		return translate(fmt.Errorf("copy %s: %w", table, err))
-	}
-	if _, err := t.tx.tx.ExecContext(ctx, `INSERT INTO `+table+` (`+list+`) SELECT `+list+` FROM `+staging); err != nil {
-		return translate(fmt.Errorf("copy %s: %w", table, err))
-	}
 	return t.analyzeIfGrown(ctx, table, n)
+}
+
+// copyIn runs one COPY of rows [from, to) into the staging table.
+func (t *txStore) copyIn(ctx context.Context, staging string, cols []string, from, to int, row func(i int) []any) error {
+	stmt, err := t.tx.tx.PrepareContext(ctx, pq.CopyIn(staging, cols...))
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for i := from; i < to; i++ {
+		if _, err := stmt.ExecContext(ctx, row(i)...); err != nil {
+			return err
+		}
+	}
+	_, err = stmt.ExecContext(ctx) // ends the COPY; row errors surface here
+	return err
 }
 
 // analyzeIfGrown refreshes table's statistics (through paysplit_analyze,

@@ -419,6 +419,12 @@ type ComplexityRoot struct {
 		Severity func(childComplexity int) int
 	}
 
+	ImportIssueCount struct {
+		Code     func(childComplexity int) int
+		Count    func(childComplexity int) int
+		Severity func(childComplexity int) int
+	}
+
 	ImportPatientTotal struct {
 		BirthDate     func(childComplexity int) int
 		Created       func(childComplexity int) int
@@ -440,13 +446,16 @@ type ComplexityRoot struct {
 		FileName          func(childComplexity int) int
 		FileSHA256        func(childComplexity int) int
 		GuarantorsCreated func(childComplexity int) int
+		IssueCounts       func(childComplexity int) int
 		Issues            func(childComplexity int) int
 		IssuesTruncated   func(childComplexity int) int
 		Message           func(childComplexity int) int
 		Mode              func(childComplexity int) int
 		Outcome           func(childComplexity int) int
+		PatientCount      func(childComplexity int) int
 		Patients          func(childComplexity int) int
 		PatientsCreated   func(childComplexity int) int
+		PatientsTruncated func(childComplexity int) int
 		Reconciliation    func(childComplexity int) int
 		Rows              func(childComplexity int) int
 		RowsSkipped       func(childComplexity int) int
@@ -679,13 +688,17 @@ type ComplexityRoot struct {
 	}
 
 	Reconciliation struct {
+		Differing       func(childComplexity int) int
 		FileInsurance   func(childComplexity int) int
 		FilePatient     func(childComplexity int) int
+		GuarantorCount  func(childComplexity int) int
 		Guarantors      func(childComplexity int) int
 		LedgerInsurance func(childComplexity int) int
 		LedgerPatient   func(childComplexity int) int
 		Matches         func(childComplexity int) int
+		PatientCount    func(childComplexity int) int
 		Patients        func(childComplexity int) int
+		Truncated       func(childComplexity int) int
 	}
 
 	ReconciliationLine struct {
@@ -2523,6 +2536,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ImportIssue.Severity(childComplexity), true
 
+	case "ImportIssueCount.code":
+		if e.ComplexityRoot.ImportIssueCount.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportIssueCount.Code(childComplexity), true
+	case "ImportIssueCount.count":
+		if e.ComplexityRoot.ImportIssueCount.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportIssueCount.Count(childComplexity), true
+	case "ImportIssueCount.severity":
+		if e.ComplexityRoot.ImportIssueCount.Severity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportIssueCount.Severity(childComplexity), true
+
 	case "ImportPatientTotal.birthDate":
 		if e.ComplexityRoot.ImportPatientTotal.BirthDate == nil {
 			break
@@ -2626,6 +2658,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ImportReport.GuarantorsCreated(childComplexity), true
+	case "ImportReport.issueCounts":
+		if e.ComplexityRoot.ImportReport.IssueCounts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.IssueCounts(childComplexity), true
 	case "ImportReport.issues":
 		if e.ComplexityRoot.ImportReport.Issues == nil {
 			break
@@ -2656,6 +2694,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ImportReport.Outcome(childComplexity), true
+	case "ImportReport.patientCount":
+		if e.ComplexityRoot.ImportReport.PatientCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.PatientCount(childComplexity), true
 	case "ImportReport.patients":
 		if e.ComplexityRoot.ImportReport.Patients == nil {
 			break
@@ -2668,6 +2712,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ImportReport.PatientsCreated(childComplexity), true
+	case "ImportReport.patientsTruncated":
+		if e.ComplexityRoot.ImportReport.PatientsTruncated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.PatientsTruncated(childComplexity), true
 	case "ImportReport.reconciliation":
 		if e.ComplexityRoot.ImportReport.Reconciliation == nil {
 			break
@@ -3871,6 +3921,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ReceiptEdge.Node(childComplexity), true
 
+	case "Reconciliation.differing":
+		if e.ComplexityRoot.Reconciliation.Differing == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Reconciliation.Differing(childComplexity), true
 	case "Reconciliation.fileInsurance":
 		if e.ComplexityRoot.Reconciliation.FileInsurance == nil {
 			break
@@ -3883,6 +3939,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Reconciliation.FilePatient(childComplexity), true
+	case "Reconciliation.guarantorCount":
+		if e.ComplexityRoot.Reconciliation.GuarantorCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Reconciliation.GuarantorCount(childComplexity), true
 	case "Reconciliation.guarantors":
 		if e.ComplexityRoot.Reconciliation.Guarantors == nil {
 			break
@@ -3907,12 +3969,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Reconciliation.Matches(childComplexity), true
+	case "Reconciliation.patientCount":
+		if e.ComplexityRoot.Reconciliation.PatientCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Reconciliation.PatientCount(childComplexity), true
 	case "Reconciliation.patients":
 		if e.ComplexityRoot.Reconciliation.Patients == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Reconciliation.Patients(childComplexity), true
+	case "Reconciliation.truncated":
+		if e.ComplexityRoot.Reconciliation.Truncated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Reconciliation.Truncated(childComplexity), true
 
 	case "ReconciliationLine.fileInsurance":
 		if e.ComplexityRoot.ReconciliationLine.FileInsurance == nil {
@@ -5372,6 +5446,18 @@ func (ec *executionContext) childFields_ImportIssue(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type ImportIssue", field.Name)
 }
 
+func (ec *executionContext) childFields_ImportIssueCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_ImportIssueCount_code(ctx, field)
+	case "severity":
+		return ec.fieldContext_ImportIssueCount_severity(ctx, field)
+	case "count":
+		return ec.fieldContext_ImportIssueCount_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportIssueCount", field.Name)
+}
+
 func (ec *executionContext) childFields_ImportPatientTotal(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "patient":
@@ -5426,10 +5512,16 @@ func (ec *executionContext) childFields_ImportReport(ctx context.Context, field 
 		return ec.fieldContext_ImportReport_issues(ctx, field)
 	case "issuesTruncated":
 		return ec.fieldContext_ImportReport_issuesTruncated(ctx, field)
+	case "issueCounts":
+		return ec.fieldContext_ImportReport_issueCounts(ctx, field)
 	case "totals":
 		return ec.fieldContext_ImportReport_totals(ctx, field)
 	case "patients":
 		return ec.fieldContext_ImportReport_patients(ctx, field)
+	case "patientCount":
+		return ec.fieldContext_ImportReport_patientCount(ctx, field)
+	case "patientsTruncated":
+		return ec.fieldContext_ImportReport_patientsTruncated(ctx, field)
 	case "patientsCreated":
 		return ec.fieldContext_ImportReport_patientsCreated(ctx, field)
 	case "guarantorsCreated":
@@ -5788,6 +5880,14 @@ func (ec *executionContext) childFields_Reconciliation(ctx context.Context, fiel
 		return ec.fieldContext_Reconciliation_patients(ctx, field)
 	case "guarantors":
 		return ec.fieldContext_Reconciliation_guarantors(ctx, field)
+	case "patientCount":
+		return ec.fieldContext_Reconciliation_patientCount(ctx, field)
+	case "guarantorCount":
+		return ec.fieldContext_Reconciliation_guarantorCount(ctx, field)
+	case "differing":
+		return ec.fieldContext_Reconciliation_differing(ctx, field)
+	case "truncated":
+		return ec.fieldContext_Reconciliation_truncated(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Reconciliation", field.Name)
 }
@@ -12878,6 +12978,75 @@ func (ec *executionContext) fieldContext_ImportIssue_message(_ context.Context, 
 	return graphql.NewScalarFieldContext("ImportIssue", field, false, false, "String")
 }
 
+func (ec *executionContext) _ImportIssueCount_code(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportIssueCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportIssueCount_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportIssueCount_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportIssueCount", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportIssueCount_severity(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportIssueCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportIssueCount_severity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Severity, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.ImportSeverity) graphql.Marshaler {
+			return ec.marshalNImportIssueSeverity2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportSeverity(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportIssueCount_severity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportIssueCount", field, false, false, "ImportIssueSeverity")
+}
+
+func (ec *executionContext) _ImportIssueCount_count(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportIssueCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportIssueCount_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportIssueCount_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportIssueCount", field, false, false, "Int")
+}
+
 func (ec *executionContext) _ImportPatientTotal_patient(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportPatientTotal) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13443,6 +13612,38 @@ func (ec *executionContext) fieldContext_ImportReport_issuesTruncated(_ context.
 	return graphql.NewScalarFieldContext("ImportReport", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _ImportReport_issueCounts(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_issueCounts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IssueCounts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.ImportIssueCount) graphql.Marshaler {
+			return ec.marshalNImportIssueCount2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportIssueCountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_issueCounts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportReport",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportIssueCount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ImportReport_totals(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportReport) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13505,6 +13706,52 @@ func (ec *executionContext) fieldContext_ImportReport_patients(_ context.Context
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ImportReport_patientCount(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_patientCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PatientCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_patientCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportReport", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportReport_patientsTruncated(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_patientsTruncated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PatientsTruncated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_patientsTruncated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportReport", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _ImportReport_patientsCreated(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportReport) (ret graphql.Marshaler) {
@@ -18749,6 +18996,98 @@ func (ec *executionContext) fieldContext_Reconciliation_guarantors(_ context.Con
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Reconciliation_patientCount(ctx context.Context, field graphql.CollectedField, obj *ledger.Reconciliation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Reconciliation_patientCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PatientCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Reconciliation_patientCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Reconciliation", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Reconciliation_guarantorCount(ctx context.Context, field graphql.CollectedField, obj *ledger.Reconciliation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Reconciliation_guarantorCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GuarantorCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Reconciliation_guarantorCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Reconciliation", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Reconciliation_differing(ctx context.Context, field graphql.CollectedField, obj *ledger.Reconciliation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Reconciliation_differing(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Differing, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Reconciliation_differing(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Reconciliation", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Reconciliation_truncated(ctx context.Context, field graphql.CollectedField, obj *ledger.Reconciliation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Reconciliation_truncated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Truncated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Reconciliation_truncated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Reconciliation", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _ReconciliationLine_patient(ctx context.Context, field graphql.CollectedField, obj *ledger.ReconciliationLine) (ret graphql.Marshaler) {
@@ -27482,6 +27821,49 @@ func (ec *executionContext) _ImportIssue(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var importIssueCountImplementors = []string{"ImportIssueCount"}
+
+func (ec *executionContext) _ImportIssueCount(ctx context.Context, sel ast.SelectionSet, obj *ledger.ImportIssueCount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importIssueCountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportIssueCount")
+		case "code":
+			out.Values[i] = ec._ImportIssueCount_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "severity":
+			out.Values[i] = ec._ImportIssueCount_severity(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._ImportIssueCount_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var importPatientTotalImplementors = []string{"ImportPatientTotal"}
 
 func (ec *executionContext) _ImportPatientTotal(ctx context.Context, sel ast.SelectionSet, obj *ledger.ImportPatientTotal) graphql.Marshaler {
@@ -27641,6 +28023,11 @@ func (ec *executionContext) _ImportReport(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "issueCounts":
+			out.Values[i] = ec._ImportReport_issueCounts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "totals":
 			out.Values[i] = ec._ImportReport_totals(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -27652,6 +28039,16 @@ func (ec *executionContext) _ImportReport(ctx context.Context, sel ast.Selection
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ImportReport_patients(ctx, field, obj)
 				})
+		case "patientCount":
+			out.Values[i] = ec._ImportReport_patientCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "patientsTruncated":
+			out.Values[i] = ec._ImportReport_patientsTruncated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "patientsCreated":
 			out.Values[i] = ec._ImportReport_patientsCreated(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -29316,6 +29713,26 @@ func (ec *executionContext) _Reconciliation(ctx context.Context, sel ast.Selecti
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Reconciliation_guarantors(ctx, field, obj)
 				})
+		case "patientCount":
+			out.Values[i] = ec._Reconciliation_patientCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "guarantorCount":
+			out.Values[i] = ec._Reconciliation_guarantorCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "differing":
+			out.Values[i] = ec._Reconciliation_differing(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "truncated":
+			out.Values[i] = ec._Reconciliation_truncated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -31505,6 +31922,26 @@ func (ec *executionContext) marshalNImportIssue2ᚕgithubᚗcomᚋpaysplitᚋpay
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNImportIssue2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportIssue(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNImportIssueCount2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportIssueCount(ctx context.Context, sel ast.SelectionSet, v ledger.ImportIssueCount) graphql.Marshaler {
+	return ec._ImportIssueCount(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNImportIssueCount2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportIssueCountᚄ(ctx context.Context, sel ast.SelectionSet, v []ledger.ImportIssueCount) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNImportIssueCount2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportIssueCount(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {

@@ -25,8 +25,9 @@ const (
 	DefaultMaxUploadBytes = ledger.DefaultImportMaxBytes
 	// uploadOverhead allows for the rest of the multipart form.
 	uploadOverhead = 1 << 20
-	// uploadMemory is how much of an upload is held in memory; the rest
-	// waits in a temporary file.
+	// uploadMemory: an upload declaring less is read into memory; a larger
+	// one (or one of undeclared length, see declareUploadLength) goes to a
+	// temporary file, which the import reads in passes (ledger.ImportBalances).
 	uploadMemory = 8 << 20
 	// TemplatePath serves the balance-forward CSV template.
 	TemplatePath = "/templates/balance-forward.csv"
@@ -173,6 +174,18 @@ func cut(s string, n int) string {
 		return s
 	}
 	return strings.ToValidUTF8(s[:n], "") + "…"
+}
+
+// declareUploadLength gives an upload whose body has no declared length
+// (sent chunked) the largest length it may have. gqlgen's multipart
+// transport reads the file into memory when the request declares less than
+// uploadMemory, which an undeclared length (-1) is; declared, the file goes
+// to a temporary file like any large upload, and the import reads it from
+// there. http.MaxBytesReader still holds the body to limit.
+func declareUploadLength(r *http.Request, limit int64) {
+	if r.ContentLength < 0 {
+		r.ContentLength = limit
+	}
 }
 
 // refuse answers a request refused before GraphQL runs, in GraphQL's error

@@ -27,11 +27,12 @@ const bfHeader = "patient_external_id,patient_last_name,patient_first_name,patie
 const importDoc = `mutation($input: ImportBalancesInput!) { importBalances(input: $input) {
 	report { mode outcome message fileName fileSha256 delimiter rows rowsToPost rowsSkipped errors warnings issuesTruncated
 		issues { row line column severity code message }
+		issueCounts { code severity count }
 		totals { rows patientDebits patientCredits insurance patientBalance total }
 		patients { patient { id } created externalId lastName firstName birthDate guarantor { id } guarantorName firstRow
 			totals { rows patientDebits patientCredits insurance patientBalance total } }
-		patientsCreated guarantorsCreated encounters
-		reconciliation { matches filePatient ledgerPatient fileInsurance ledgerInsurance
+		patientCount patientsTruncated patientsCreated guarantorsCreated encounters
+		reconciliation { matches filePatient ledgerPatient fileInsurance ledgerInsurance patientCount guarantorCount differing truncated
 			patients { patient { id } guarantor { id } rows filePatient ledgerPatient fileInsurance ledgerInsurance matches }
 			guarantors { patient { id } guarantor { id name } rows filePatient ledgerPatient matches } }
 		duplicateOf { id } }
@@ -43,6 +44,12 @@ const importDoc = `mutation($input: ImportBalancesInput!) { importBalances(input
 // upload posts importBalances as a multipart request (the GraphQL multipart
 // request spec: operations, map, then the file) with the given extra headers.
 func upload(t *testing.T, url, token string, headers map[string]string, name string, file []byte, input map[string]any) response {
+	t.Helper()
+	return send(t, uploadRequest(t, url, token, headers, name, file, input))
+}
+
+// uploadRequest is upload's request.
+func uploadRequest(t *testing.T, url, token string, headers map[string]string, name string, file []byte, input map[string]any) *http.Request {
 	t.Helper()
 	in := map[string]any{"file": nil}
 	for k, v := range input {
@@ -70,7 +77,7 @@ func upload(t *testing.T, url, token string, headers map[string]string, name str
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
-	return send(t, req)
+	return req
 }
 
 var csrf = map[string]string{"X-Paysplit-CSRF": "1"}
@@ -488,4 +495,28 @@ func TestImportStatementCount(t *testing.T) {
 	}
 	require.Equal(t, counts["VALIDATE5"], counts["VALIDATE60"], "%v", counts)
 	require.Equal(t, counts["COMMIT5"], counts["COMMIT60"], "%v", counts)
+}
+
+// TestImportBalancesChunkedUpload: an upload sent chunked, without a
+// declared length, is read like any other (the server spools it to a
+// temporary file rather than memory, see declareUploadLength), and the
+// report counts its issues by code.
+func TestImportBalancesChunkedUpload(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	newPatient(t, h, "Jane", "Doe", "1985-04-12", "A1")
+	file := bfHeader + "A1,,,,,,2024-01-01,30.00,,,,,\r\n" + "A9,,,,,,2024-01-01,5.00,,,,,\r\n" + "A1,,,,,,2024-13-01,5.00,,,,,\r\n"
+	req := uploadRequest(t, h.srv.URL, h.admin, csrf, "chunked.csv", []byte(file), map[string]any{"mode": "VALIDATE"})
+	req.ContentLength = -1
+	req.Body = io.NopCloser(io.MultiReader(req.Body)) // a reader of unknown length: sent chunked
+	r := send(t, req)
+	require.Empty(t, r.Errors, r.Raw)
+	rep := at(t, r.Data, "importBalances.report").(map[string]any)
+	require.Equal(t, "INVALID", rep["outcome"])
+	require.Equal(t, []any{
+		map[string]any{"code": "BAD_DATE", "severity": "ERROR", "count": float64(1)},
+		map[string]any{"code": "UNKNOWN_PATIENT", "severity": "ERROR", "count": float64(1)},
+	}, rep["issueCounts"])
+	require.Equal(t, float64(1), rep["patientCount"])
+	require.Equal(t, false, rep["patientsTruncated"])
 }

@@ -147,6 +147,7 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request) {
 		}
 		bodyLimit = s.maxUpload + uploadOverhead
 		ctx = withUploadLimit(ctx, s.maxUpload)
+		declareUploadLength(r, bodyLimit) // import_http.go
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, bodyLimit)
 	if r.Header.Get("Upgrade") != "" {

@@ -146,6 +146,10 @@ func (t *ImportTotals) add(amount Money, resp Responsibility) {
 	default:
 		t.PatientCredits = t.PatientCredits.Add(amount.Neg())
 	}
+}
+
+// settle sets the totals that follow from the others.
+func (t *ImportTotals) settle() {
 	t.PatientBalance = t.PatientDebits.Sub(t.PatientCredits)
 	t.Total = t.PatientBalance.Add(t.Insurance)
 }
@@ -544,7 +548,7 @@ func (l *Ledger) ReconcileBalanceImport(ctx context.Context, a Actor, importID I
 
 // reconcilePage is how many of an import's lines a reconciliation reads at
 // once.
-const reconcilePage = 10_000
+var reconcilePage = 10_000
 
 // reconcileImport reconciles an import's lines, as the import recorded them
 // from the file, with the ledger read through r, a page of lines at a time.

@@ -63,11 +63,18 @@ func refOf(r *BalanceForwardRow) rowRef { return rowRef{r.Row, r.Line} }
 // identity is a patient as the file's rows name them: by external id, or
 // (rows without one) by name and birth date.
 type identity struct {
-	i       int // index in fileRead.ids
-	key     string
-	ext     string
-	nameIdx int // index into fileRead.names, or -1
+	i       int    // index in fileRead.ids
+	key     string // "x:" and the external id, or "n:" and the name key
+	nameIdx int    // index into fileRead.names, or -1
 	first   firstRow
+}
+
+// ext is the identity's external id, if it has one.
+func (id *identity) ext() string {
+	if ext, ok := strings.CutPrefix(id.key, "x:"); ok {
+		return ext
+	}
+	return ""
 }
 
 // firstRow is what the first row naming a patient says of them: the patient
@@ -103,6 +110,7 @@ func readImportFile(src *importSource) (*fileRead, error) {
 		return nil, err
 	}
 	fr.file = f
+	fr.nameAt = nil // only this pass needs it
 	return fr, nil
 }
 
@@ -157,13 +165,16 @@ func (fr *fileRead) add(row *BalanceForwardRow) {
 		}
 		return
 	}
-	id = &identity{i: len(fr.ids), key: key, ext: strings.Clone(row.PatientExternalID), nameIdx: nk, first: firstRow{
-		rowRef: refOf(row), last: strings.Clone(row.PatientLastName), first: strings.Clone(row.PatientFirstName),
-		birth: row.PatientBirthDate, gext: strings.Clone(row.GuarantorExternalID), gname: strings.Clone(row.GuarantorName)}}
+	first := firstRow{rowRef: refOf(row), last: strings.Clone(row.PatientLastName), first: strings.Clone(row.PatientFirstName),
+		birth: row.PatientBirthDate, gext: strings.Clone(row.GuarantorExternalID), gname: strings.Clone(row.GuarantorName)}
+	if nk >= 0 && fr.names[nk].LastName == first.last && fr.names[nk].FirstName == first.first {
+		first.last, first.first = fr.names[nk].LastName, fr.names[nk].FirstName // one copy of the name
+	}
+	id = &identity{i: len(fr.ids), key: key, nameIdx: nk, first: first}
 	fr.byKey[key] = id
 	fr.ids = append(fr.ids, id)
-	if id.ext != "" {
-		fr.exts = append(fr.exts, id.ext)
+	if ext := id.ext(); ext != "" {
+		fr.exts = append(fr.exts, ext)
 	}
 }
 

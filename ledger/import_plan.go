@@ -27,35 +27,36 @@ type importPlan struct {
 	failures      []*ImportIssue // per identity: the error each of its rows gets, if any
 	provOf, locOf func(*BalanceForwardRow) (ID, bool)
 	patients      []*patientPlan // in the order the file first names them
-	newGuarantors []Guarantor
+	newGuarantors []*Guarantor
 	duplicateFile *BalanceImport // a standing import of the same file
 	imported      map[ID]bool    // earlier imports that posted rows of this file
 	firstImported *ID
 
-	seen          map[[sha256.Size]byte]int // row key → the first row with it (while checking)
-	posts         rowSet                    // the rows that post
+	seen          map[seenKey]int32 // row key → the first row with it (while checking)
+	posts         rowSet            // the rows that post
 	rowsToPost    int
-	encounters    map[encounterKey]*encounterPlan
-	encounterList []*encounterPlan // in the order the file first names them
+	encounters    map[encounterKey]int32 // index in encounterList (one encounter per patient, provider and location)
+	encounterList []encounterPlan        // in the order the file first names them
 }
 
-// patientPlan is a patient the file names: matched, or to be created.
+// patientPlan is a patient the file names: matched, or to be created. An
+// import holds one per patient, so it is kept small.
 type patientPlan struct {
-	key        string
 	patient    Patient // for a new one, as it will be created
+	guarantor  *Guarantor
+	id         *identity    // the identity naming it first: its key and first row
+	totals     ImportTotals // PatientBalance and Total are set when reported
+	receiptID  ID           // the receipt of its credits, when it holds some (set when posting)
+	encounter  int32        // 1 + its encounter's index in encounterList (one encounter per patient); 0: none yet
 	created    bool
-	guarantor  Guarantor
 	newFamily  bool
-	firstRow   firstRow
-	totals     ImportTotals
 	hasPosting bool
-	receiptID  ID // the receipt of its credits, when it holds some (set when posting)
 }
 
 // encounterPlan is an encounter the rows to post make: its first row's
 // provider and location, the span of its dates of service.
 type encounterPlan struct {
-	key                encounterKey
+	patient            ID
 	id                 ID // set when posting
 	provider, location ID
 	from, to           Date
@@ -73,15 +74,22 @@ type candidate struct {
 	resp               Responsibility
 }
 
-// importBatch is how many rows are looked for among earlier imports at once.
-const importBatch = 10_000
+// seenKey is the first half of a row key: enough to tell a file's rows
+// apart (two different rows of a file of a million share it with odds of
+// about 1 in 10^27), at half the memory per row while checking.
+type seenKey [16]byte
+
+// importBatch is how many rows are looked for among earlier imports at
+// once. (The sizes of an import's batches are variables so that a test can
+// make them small.)
+var importBatch = 10_000
 
 // planImport matches what the first pass read against the ledger read
 // through r: the file's standing import if any, providers, locations,
 // patients and their families. check then goes over the rows.
 func planImport(ctx context.Context, r Reader, pid ID, fr *fileRead, in ImportRequest, today Date) (*importPlan, error) {
 	p := &importPlan{pid: pid, read: fr, opts: in.Options, mode: in.Mode, today: today, log: fr.log.clone(), imported: map[ID]bool{},
-		seen: map[[sha256.Size]byte]int{}, encounters: map[encounterKey]*encounterPlan{}}
+		seen: map[seenKey]int32{}, encounters: map[encounterKey]int32{}}
 	f := fr.file
 	p.report = ImportReport{Mode: in.Mode, FileName: f.Name, FileSHA256: f.SHA256, Delimiter: delimiterName(f.Delimiter), Rows: f.RowCount}
 
@@ -160,11 +168,11 @@ func (p *importPlan) candidate(row *BalanceForwardRow) (candidate, bool) {
 	}
 	c := candidate{ref: refOf(row), key: rowKey(pat.patient.ID, row, prov, loc), patient: pat, provider: prov, location: loc,
 		date: p.today, amount: row.Amount, resp: row.Responsibility}
-	if first, dup := p.seen[c.key]; dup {
+	if first, dup := p.seen[seenKey(c.key[:16])]; dup {
 		p.warn(c.ref, "", IssueDuplicateRow, "the same as row %d (patient, date, amount, code, provider, location and memo); skipped — if both are real, tell them apart in the memo", first)
 		return candidate{}, false
 	}
-	p.seen[c.key] = row.Row
+	p.seen[seenKey(c.key[:16])] = int32(row.Row)
 	if row.ServiceDate != nil {
 		c.date = *row.ServiceDate
 	}
@@ -212,13 +220,17 @@ func (p *importPlan) post(c candidate) {
 	p.rowsToPost++
 	c.patient.totals.add(c.amount, c.resp)
 	c.patient.hasPosting = true
-	k := p.encounterOf(c.patient, c.provider, c.location)
-	e, ok := p.encounters[k]
+	i, ok := p.encounterOf(c.patient, c.provider, c.location)
 	if !ok {
-		e = &encounterPlan{key: k, provider: c.provider, location: c.location, from: c.date, to: c.date}
-		p.encounters[k] = e
-		p.encounterList = append(p.encounterList, e)
+		i = int32(len(p.encounterList))
+		p.encounterList = append(p.encounterList, encounterPlan{patient: c.patient.patient.ID, provider: c.provider, location: c.location, from: c.date, to: c.date})
+		if p.opts.EncounterPerProviderLocation {
+			p.encounters[encounterKey{c.patient.patient.ID, c.provider, c.location}] = i
+		} else {
+			c.patient.encounter = i + 1
+		}
 	}
+	e := &p.encounterList[i]
 	if c.date.Before(e.from) {
 		e.from = c.date
 	}
@@ -256,7 +268,8 @@ func (p *importPlan) finish() {
 			continue
 		}
 		pt := ImportPatientTotal{ExternalID: pp.patient.ExternalID, LastName: pp.patient.LastName, FirstName: pp.patient.FirstName,
-			BirthDate: pp.patient.BirthDate, GuarantorName: pp.guarantor.Name, FirstRow: pp.firstRow.Row, Totals: pp.totals, Created: pp.created}
+			BirthDate: pp.patient.BirthDate, GuarantorName: pp.guarantor.Name, FirstRow: pp.id.first.Row, Totals: pp.totals, Created: pp.created}
+		pt.Totals.settle()
 		if !pp.created || commit {
 			id := pp.patient.ID
 			pt.PatientID = &id
@@ -318,7 +331,7 @@ func addIssueCount(counts []ImportIssueCount, code string, sev ImportSeverity) [
 // summary says what the rows to post come to.
 func (p *importPlan) summary(verb string) string {
 	r := &p.report
-	s := fmt.Sprintf("%s %s for %s in %s", verb, plural(r.RowsToPost, "row"), plural(len(r.Patients), "patient"), plural(r.Encounters, "encounter"))
+	s := fmt.Sprintf("%s %s for %s in %s", verb, plural(r.RowsToPost, "row"), plural(r.PatientCount, "patient"), plural(r.Encounters, "encounter"))
 	if r.PatientsCreated > 0 {
 		s += fmt.Sprintf(" (%s new)", plural(r.PatientsCreated, "patient"))
 	}
@@ -523,14 +536,14 @@ func (p *importPlan) matchPatients(ctx context.Context, r Reader) error {
 			gexts = append(gexts, g)
 		}
 	}
-	gByExt := map[string]Guarantor{}
+	gByExt := map[string]*Guarantor{}
 	if len(gexts) > 0 {
 		gs, err := r.GuarantorsByExternalID(ctx, p.pid, gexts)
 		if err != nil {
 			return err
 		}
-		for _, g := range gs {
-			gByExt[g.ExternalID] = g
+		for i := range gs {
+			gByExt[gs[i].ExternalID] = &gs[i]
 		}
 	}
 
@@ -564,11 +577,14 @@ func (p *importPlan) matchPatients(ctx context.Context, r Reader) error {
 	if err != nil {
 		return err
 	}
-	gByID := byID(gs, func(g Guarantor) ID { return g.ID })
+	gByID := make(map[ID]*Guarantor, len(gs))
+	for i := range gs {
+		gByID[gs[i].ID] = &gs[i]
+	}
 	for _, pp := range matched {
 		pp.guarantor = gByID[pp.patient.GuarantorID]
-		if g := pp.firstRow.gext; g != "" && g != pp.guarantor.ExternalID {
-			p.warn(pp.firstRow.rowRef, ColGuarantorExternalID, IssueGuarantor,
+		if g := pp.id.first.gext; g != "" && g != pp.guarantor.ExternalID {
+			p.warn(pp.id.first.rowRef, ColGuarantorExternalID, IssueGuarantor,
 				"the patient's family is %s (guarantor external id %q), not %q: the balance posts to the patient, in that family",
 				pp.guarantor.Name, pp.guarantor.ExternalID, g)
 		}
@@ -585,7 +601,7 @@ func (p *importPlan) matchPatients(ctx context.Context, r Reader) error {
 // resolveIdentity matches an identity to a patient, or plans a new one, or
 // records the error its rows get (returning nil).
 func (p *importPlan) resolveIdentity(id *identity, extMatch map[string]Patient, nameMatches map[int][]Patient) *patientPlan {
-	row := id.first
+	row, ext := id.first, id.ext()
 	failAll := func(col, code, format string, args ...any) *patientPlan {
 		p.failures[id.i] = &ImportIssue{Column: col, Severity: SeverityError, Code: code, Message: fmt.Sprintf(format, args...)}
 		return nil
@@ -593,14 +609,14 @@ func (p *importPlan) resolveIdentity(id *identity, extMatch map[string]Patient, 
 	names := p.read.names
 	described := func() string {
 		if id.nameIdx < 0 {
-			return fmt.Sprintf("external id %q", id.ext)
+			return fmt.Sprintf("external id %q", ext)
 		}
 		n := names[id.nameIdx]
 		return fmt.Sprintf("%s, %s born %s", n.LastName, n.FirstName, n.BirthDate)
 	}
-	if id.ext != "" {
-		if pt, ok := extMatch[id.ext]; ok {
-			return &patientPlan{key: id.key, patient: pt, firstRow: row}
+	if ext != "" {
+		if pt, ok := extMatch[ext]; ok {
+			return &patientPlan{patient: pt, id: id}
 		}
 	}
 	if id.nameIdx >= 0 {
@@ -610,16 +626,16 @@ func (p *importPlan) resolveIdentity(id *identity, extMatch map[string]Patient, 
 			return failAll(ColPatientExternalID, IssueAmbiguousPatient,
 				"%d patients are named %s, %s and born %s: give the patient external id to say which (no guess is made)",
 				len(cands), n.LastName, n.FirstName, n.BirthDate)
-		case len(cands) == 1 && id.ext != "" && cands[0].ExternalID != "":
+		case len(cands) == 1 && ext != "" && cands[0].ExternalID != "":
 			return failAll(ColPatientExternalID, IssueAmbiguousPatient,
 				"no patient has external id %q, but %s, %s born %s is the patient with external id %q: correct the external id",
-				id.ext, n.LastName, n.FirstName, n.BirthDate, cands[0].ExternalID)
+				ext, n.LastName, n.FirstName, n.BirthDate, cands[0].ExternalID)
 		case len(cands) == 1:
-			if id.ext != "" {
+			if ext != "" {
 				p.warn(row.rowRef, ColPatientExternalID, IssuePatientMismatch,
-					"no patient has external id %q; matched by name and birth date to a patient who has none (the ledger keeps no external id for them)", id.ext)
+					"no patient has external id %q; matched by name and birth date to a patient who has none (the ledger keeps no external id for them)", ext)
 			}
-			return &patientPlan{key: id.key, patient: cands[0], firstRow: row}
+			return &patientPlan{patient: cands[0], id: id}
 		}
 	}
 	if !p.opts.CreateMissingPatients {
@@ -628,15 +644,15 @@ func (p *importPlan) resolveIdentity(id *identity, extMatch map[string]Patient, 
 	if row.last == "" || row.first == "" {
 		return failAll(ColPatientLastName, IssueMissingValue, "no patient matches %s; to create the patient, give last and first name", described())
 	}
-	pt := Patient{ID: newID(), FirstName: row.first, LastName: row.last, BirthDate: row.birth, ExternalID: id.ext}
-	return &patientPlan{key: id.key, patient: pt, created: true, firstRow: row}
+	pt := Patient{ID: newID(), FirstName: row.first, LastName: row.last, BirthDate: row.birth, ExternalID: ext}
+	return &patientPlan{patient: pt, created: true, id: id}
 }
 
 // checkRow warns when a row disagrees with its patient's record (a matched
 // patient) or with the row that creates the patient (a new one).
 func (p *importPlan) checkRow(pp *patientPlan, row *BalanceForwardRow) {
 	want := pp.patient
-	if pp.created && row.Row == pp.firstRow.Row {
+	if pp.created && row.Row == pp.id.first.Row {
 		return
 	}
 	var diffs []string
@@ -658,7 +674,7 @@ func (p *importPlan) checkRow(pp *patientPlan, row *BalanceForwardRow) {
 	}
 	whose := "the patient with external id " + strconvQuote(want.ExternalID)
 	if pp.created {
-		whose = fmt.Sprintf("row %d (which creates the patient)", pp.firstRow.Row)
+		whose = fmt.Sprintf("row %d (which creates the patient)", pp.id.first.Row)
 	}
 	p.warn(refOf(row), ColPatientLastName, IssuePatientMismatch, "%s has %s; the row posts to that patient", whose, strings.Join(diffs, ", "))
 }
@@ -670,8 +686,8 @@ func strconvQuote(s string) string { return fmt.Sprintf("%q", s) }
 // new family for the row's guarantor name, shared by the file's rows naming
 // it; else (no guarantor, or the patient's own name) the patient is their own
 // guarantor.
-func (p *importPlan) familyOf(pp *patientPlan, gByExt map[string]Guarantor, newByKey map[string]int) {
-	row := pp.firstRow
+func (p *importPlan) familyOf(pp *patientPlan, gByExt map[string]*Guarantor, newByKey map[string]int) {
+	row := pp.id.first
 	gext, gname := row.gext, row.gname
 	own := gname == "" || sameName(gname, pp.patient.FirstName, pp.patient.LastName)
 	if gext != "" {
@@ -684,7 +700,7 @@ func (p *importPlan) familyOf(pp *patientPlan, gByExt map[string]Guarantor, newB
 	switch {
 	case gext != "":
 	case own:
-		key = "self:" + pp.key
+		key = "self:" + pp.id.key
 	default:
 		key = "n:" + strings.ToLower(strings.Join(strings.Fields(gname), " "))
 	}
@@ -693,7 +709,7 @@ func (p *importPlan) familyOf(pp *patientPlan, gByExt map[string]Guarantor, newB
 		pp.guarantor, pp.patient.GuarantorID, pp.newFamily = g, g.ID, true
 		return
 	}
-	g := Guarantor{ID: newID(), Name: gname, ExternalID: gext}
+	g := &Guarantor{ID: newID(), Name: gname, ExternalID: gext}
 	if own {
 		g.Name = pp.patient.FirstName + " " + pp.patient.LastName
 		sp := pp.patient.ID
@@ -734,17 +750,19 @@ type encounterKey struct {
 	patient, provider, location ID
 }
 
-func (p *importPlan) encounterOf(pp *patientPlan, provider, location ID) encounterKey {
-	k := encounterKey{patient: pp.patient.ID}
+// encounterOf finds the encounter of a patient's row with this provider and
+// location (its index in encounterList), if the plan has it yet.
+func (p *importPlan) encounterOf(pp *patientPlan, provider, location ID) (int32, bool) {
 	if p.opts.EncounterPerProviderLocation {
-		k.provider, k.location = provider, location
+		i, ok := p.encounters[encounterKey{pp.patient.ID, provider, location}]
+		return i, ok
 	}
-	return k
+	return pp.encounter - 1, pp.encounter > 0
 }
 
 // postChunk is how many rows a commit writes at once: its charges, credit
 // splits and import lines.
-const postChunk = 20_000
+var postChunk = 20_000
 
 // postPlan writes a plan: the new guarantors and patients, an encounter per
 // patient (or patient, provider and location), a credit receipt per patient
@@ -774,6 +792,7 @@ func (l *Ledger) postPlan(ctx context.Context, tx Tx, a Actor, p *importPlan, pr
 	if err := p.postRows(ctx, tx, importID, now, progress); err != nil {
 		return ID{}, err
 	}
+	p.release()
 
 	progress(ImportProgress{Phase: "reconcile", Bytes: p.read.file.Bytes, Rows: r.Rows})
 	rec, lines, err := reconcileImport(ctx, tx, p.pid, importID)
@@ -788,6 +807,13 @@ func (l *Ledger) postPlan(ctx context.Context, tx Tx, a Actor, p *importPlan, pr
 	}
 	r.ImportID, r.Reconciliation = &importID, &rec
 	return importID, nil
+}
+
+// release drops what only planning and posting need, before the
+// reconciliation sums the import per patient and family. The report stays.
+func (p *importPlan) release() {
+	p.matches, p.failures, p.patients, p.newGuarantors = nil, nil, nil, nil
+	p.posts, p.encounters, p.encounterList = nil, nil, nil
 }
 
 // parents are what a plan's lines hang from: the new guarantors and
@@ -815,10 +841,11 @@ func (p *importPlan) parents(now time.Time, importID ID) Bulk {
 				PatientID: &patient, Note: fmt.Sprintf("Credit carried over from a prior system (balance import %s)", importID), PostedAt: now})
 		}
 	}
-	for _, g := range p.newGuarantors {
-		if !usedFamily[g.ID] {
+	for _, gp := range p.newGuarantors {
+		if !usedFamily[gp.ID] {
 			continue
 		}
+		g := *gp
 		if g.SelfPatientID != nil && !created[*g.SelfPatientID] {
 			g.SelfPatientID = nil // its patient has nothing to post; the others of the family do
 		}
@@ -826,9 +853,10 @@ func (p *importPlan) parents(now time.Time, importID ID) Bulk {
 		b.Guarantors = append(b.Guarantors, g)
 	}
 	note := fmt.Sprintf("Balance forward from a prior system (balance import %s)", importID)
-	for _, e := range p.encounterList {
+	for i := range p.encounterList {
+		e := &p.encounterList[i]
 		e.id = newID()
-		b.Encounters = append(b.Encounters, Encounter{ID: e.id, PatientID: e.key.patient, ProviderID: e.provider, LocationID: e.location,
+		b.Encounters = append(b.Encounters, Encounter{ID: e.id, PatientID: e.patient, ProviderID: e.provider, LocationID: e.location,
 			Kind: EncounterBalanceForward, ServiceFrom: e.from, ServiceTo: e.to, Note: note, CreatedAt: now})
 	}
 	return b
@@ -864,7 +892,8 @@ func (p *importPlan) postRows(ctx context.Context, tx Tx, importID ID, now time.
 		pp := p.matches[p.read.identityOf(row).i]
 		prov, _ := p.provOf(row)
 		loc, _ := p.locOf(row)
-		e := p.encounters[p.encounterOf(pp, prov, loc)]
+		i, _ := p.encounterOf(pp, prov, loc)
+		e := &p.encounterList[i]
 		d := p.today
 		if row.ServiceDate != nil {
 			d = *row.ServiceDate

@@ -190,6 +190,10 @@ func writeImportReport(w io.Writer, res ledger.ImportResult) error {
 		}
 		if r.IssuesTruncated {
 			fmt.Fprintf(tw, "…\t\t\t\t\t(only the first %d issues are listed)\n", len(r.Issues))
+			fmt.Fprintln(tw, "\nall issues by code\tseverity\tcount")
+			for _, c := range r.IssueCounts {
+				fmt.Fprintf(tw, "%s\t%s\t%d\n", c.Code, c.Severity, c.Count)
+			}
 		}
 	}
 	if r.Totals.Rows > 0 {
@@ -201,6 +205,9 @@ func writeImportReport(w io.Writer, res ledger.ImportResult) error {
 			fmt.Fprintf(tw, "%s, %s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n", p.LastName, p.FirstName, dash(p.ExternalID), yes(p.Created), p.FirstRow,
 				p.Totals.Rows, p.Totals.PatientDebits, p.Totals.PatientCredits, p.Totals.Insurance, p.Totals.PatientBalance)
 		}
+		if r.PatientsTruncated {
+			fmt.Fprintf(tw, "…\t\t\t\t\t\t\t\t(only the first %d of %d patients are listed)\n", len(r.Patients), r.PatientCount)
+		}
 	}
 	if rec := r.Reconciliation; rec != nil {
 		verdict := "the ledger matches the file to the cent"
@@ -210,8 +217,7 @@ func writeImportReport(w io.Writer, res ledger.ImportResult) error {
 		fmt.Fprintf(tw, "\nreconciliation: %s\n", verdict)
 		fmt.Fprintf(tw, "\tfile patient\tledger patient\tfile insurance\tledger insurance\n")
 		fmt.Fprintf(tw, "all\t%s\t%s\t%s\t%s\n", rec.FilePatient, rec.LedgerPatient, rec.FileInsurance, rec.LedgerInsurance)
-		fmt.Fprintf(tw, "%d patients\t\t\t\t\t%s\n", len(rec.Patients), matched(rec.Patients))
-		fmt.Fprintf(tw, "%d guarantors\t\t\t\t\t%s\n", len(rec.Guarantors), matched(rec.Guarantors))
+		fmt.Fprintf(tw, "%d patients, %d guarantors\t\t\t\t\t%s\n", rec.PatientCount, rec.GuarantorCount, differing(rec.Differing))
 	}
 	return tw.Flush()
 }
@@ -230,14 +236,11 @@ func yes(b bool) string {
 	return ""
 }
 
-func matched(lines []ledger.ReconciliationLine) string {
-	n := 0
-	for _, l := range lines {
-		if l.Matches {
-			n++
-		}
+func differing(n int) string {
+	if n == 0 {
+		return "every line matches"
 	}
-	return fmt.Sprintf("%d of %d match", n, len(lines))
+	return fmt.Sprintf("%d lines differ", n)
 }
 
 // progressBar shows how far an import has gone on stderr: a bar redrawn in

@@ -42,6 +42,7 @@
 //	credit_account.go                 the Store's side of credits: Txfr rows, reallocations
 //	run.go, run_family.go             long runs over many families, what a run does to one family
 //	import.go, import_plan.go         balance-forward import: validate, plan, commit, undo
+//	import_passes.go                  how an import reads its file in passes, its bounded issue log
 //	import_balanceforward.go          the balance-forward CSV: template, parsing, row checks
 //	aging.go                          aging as of a date: query, buckets, report
 //	aging_hub.go                      live aging: the hub that re-sends reports after commits

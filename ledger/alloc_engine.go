@@ -195,20 +195,28 @@ func (s snapshot) input(req rules.Request) rules.Input {
 		}
 	}
 	for _, sp := range f.Splits {
-		if sp.ChargeID != nil && (sp.ReceiptKind == ReceiptInsurancePayment || s.insurance[sp.ReceiptID]) {
-			continue // in the charge's InsurancePaid
+		if rs, ok := s.patientSplit(sp); ok {
+			in.Splits = append(in.Splits, rs)
 		}
-		in.Splits = append(in.Splits, rules.Split{
-			ID: sp.ID.String(), ReceiptID: sp.ReceiptID.String(), ReceiptKind: string(sp.ReceiptKind), Code: string(sp.Code),
-			Date: rulesDate(sp.ReceivedOn), Amount: sp.Amount.Decimal(), PatientID: sp.PatientID.String(),
-			ProviderID: idString(sp.ProviderID), LocationID: idString(sp.LocationID),
-			ChargeID: idString(sp.ChargeID), UnearnedTypeID: idString(sp.UnearnedTypeID),
-		})
 	}
 	for i, t := range s.types {
 		in.UnearnedTypes[i] = rules.UnearnedType{ID: t.ID.String(), Name: t.Name, Hidden: t.Hidden, Default: t.IsDefault}
 	}
 	return in
+}
+
+// patientSplit is sp as the planner sees it, or false for insurance money
+// on a charge (which is in the charge's InsurancePaid instead).
+func (s snapshot) patientSplit(sp PostedSplit) (rules.Split, bool) {
+	if sp.ChargeID != nil && (sp.ReceiptKind == ReceiptInsurancePayment || s.insurance[sp.ReceiptID]) {
+		return rules.Split{}, false
+	}
+	return rules.Split{
+		ID: sp.ID.String(), ReceiptID: sp.ReceiptID.String(), ReceiptKind: string(sp.ReceiptKind), Code: string(sp.Code),
+		Date: rulesDate(sp.ReceivedOn), Amount: sp.Amount.Decimal(), PatientID: sp.PatientID.String(),
+		ProviderID: idString(sp.ProviderID), LocationID: idString(sp.LocationID),
+		ChargeID: idString(sp.ChargeID), UnearnedTypeID: idString(sp.UnearnedTypeID),
+	}, true
 }
 
 // reversed is the same input with every list in the opposite order: the
@@ -373,10 +381,10 @@ func fromRulesPlan(rp rules.Plan) (Plan, error) {
 //
 //  1. the splits sum to the receipt's amount, none is zero;
 //  4. no source gives more than it holds and no charge receives more than
-//     it owes: judged in the ledger's own terms for unallocated and unearned
-//     money (per patient and type, over every split, whatever its date),
-//     and in the policy's terms (its linking decides what a charge owes)
-//     for charges; nothing pays a planned charge;
+//     it owes: judged per bucket for loose money (overdraw: the planner's
+//     own buckets, over every split, whatever its date), and in the
+//     policy's terms (its linking decides what a charge owes) for charges;
+//     nothing pays a planned charge;
 //  5. a zero-sum receipt leaves every family's total unchanged: the splits
 //     of each family sum to zero, and no split leaves the family.
 //
@@ -404,13 +412,7 @@ func (s snapshot) check(pl planned, kind ReceiptKind, amount Money) error {
 	for _, t := range s.types {
 		types[t.ID] = true
 	}
-	// 5 and the ledger's terms of 4.
-	type pool struct {
-		patient ID
-		typ     ID
-	}
-	net := map[pool]Money{}
-	var order []pool
+	// 5, and 4 for loose money.
 	for i, sp := range p.Splits {
 		switch {
 		case sp.Amount.IsZero():
@@ -434,38 +436,13 @@ func (s snapshot) check(pl planned, kind ReceiptKind, amount Money) error {
 			case c.Status == StatusPlanned && sp.Amount.Sign() > 0:
 				return fail("no_overpay", "split %d pays planned charge %s", i, c.ID)
 			}
-			continue
 		}
-		k := pool{patient: sp.PatientID}
-		if sp.UnearnedTypeID != nil {
-			k.typ = *sp.UnearnedTypeID
-		}
-		if _, ok := net[k]; !ok {
-			order = append(order, k)
-		}
-		net[k] = net[k].Add(sp.Amount)
 	}
 	if kind == ReceiptTransfer && !p.Total.IsZero() {
 		return fail("family_total", "a transfer changes the family's total by %s", p.Total)
 	}
-	have := map[pool]Money{}
-	for _, sp := range s.family.Splits {
-		if sp.ChargeID == nil {
-			k := pool{patient: sp.PatientID}
-			if sp.UnearnedTypeID != nil {
-				k.typ = *sp.UnearnedTypeID
-			}
-			have[k] = have[k].Add(sp.Amount)
-		}
-	}
-	for _, k := range order {
-		if n := net[k]; n.Sign() < 0 && n.Neg().Cmp(have[k].Max(Money{})) > 0 {
-			what := "unallocated money"
-			if k.typ != (ID{}) {
-				what = "unearned money of type " + k.typ.String()
-			}
-			return fail("no_overdraw", "takes %s from patient %s's %s, which holds %s", n.Neg(), k.patient, what, have[k])
-		}
+	if err := s.overdraw(p.Moves); err != nil {
+		return fail("no_overdraw", "%v", err)
 	}
 	// 4 in the policy's terms, from the planner's balances after the plan.
 	owed := map[string]decimal.Decimal{}
@@ -477,22 +454,90 @@ func (s snapshot) check(pl planned, kind ReceiptKind, amount Money) error {
 		credits[c.Bucket.ID] = c
 	}
 	for _, m := range pl.raw.Moves {
-		switch m.From.Kind {
-		case rules.ChargeBucket:
+		if m.From.Kind == rules.ChargeBucket {
 			if c, ok := credits[m.From.ID]; ok && c.Remaining.Sign() < 0 {
 				return fail("no_overdraw", "takes more from charge %s than its credit", m.From.ChargeID)
 			}
-		case rules.UnallocatedBucket, rules.UnearnedBucket, rules.MisallocatedBucket:
-			if c, ok := credits[m.From.ID]; ok && c.Remaining.Sign() < 0 && m.Stage != "shortfall" {
-				return fail("no_overdraw", "takes more from %s than it holds", m.From.ID)
-			}
 		}
-		switch m.To.Kind {
-		case rules.ChargeBucket:
+		if m.To.Kind == rules.ChargeBucket {
 			if o, ok := owed[m.To.ChargeID]; ok && o.Sign() < 0 && !pl.force {
 				return fail("no_overpay", "pays charge %s more than it owes", m.To.ChargeID)
 			}
 		}
 	}
 	return nil
+}
+
+// bucketOf is the planner's bucket of a place where loose money sits.
+func bucketOf(p Place) rules.Bucket {
+	return rules.NewBucket(rules.BucketKind(p.Kind), idString(p.PatientID), idString(p.ProviderID), idString(p.LocationID),
+		idString(p.ChargeID), idString(p.UnearnedTypeID))
+}
+
+// isLoose reports whether money at a place of kind k is judged per bucket:
+// unallocated, unearned, or on a charge by a link the policy does not
+// honour.
+func isLoose(k PlaceKind) bool {
+	return k == PlaceUnallocated || k == PlaceUnearned || k == PlaceMisallocated
+}
+
+// overdraw checks what moves take from loose money against what the
+// family's splits hold there (invariant 4), bucket by bucket: patient ×
+// provider × location × (unearned type | unallocated | the charge a
+// misallocated split names), the very buckets the planner sums splits by
+// (rules.NewBucket, docs/allocation.md §1.2). What the moves put back into
+// a bucket counts; a bucket below zero lends nothing; every split counts,
+// whatever its date. The receipt's own money (an auto-split's) and a
+// shortfall (money allocate-unearned draws beyond what there is, by the
+// policy's choice) are not drawn from a bucket. Money on a charge is judged
+// in the policy's terms by check.
+func (s snapshot) overdraw(moves []Move) error {
+	net := map[string]Money{}
+	var drawn []rules.Bucket
+	for _, m := range moves {
+		if isLoose(m.From.Kind) && m.Stage != "shortfall" {
+			b := bucketOf(m.From)
+			if _, ok := net[b.ID]; !ok {
+				drawn = append(drawn, b)
+			}
+			net[b.ID] = net[b.ID].Sub(m.Amount)
+		}
+		if isLoose(m.To.Kind) {
+			b := bucketOf(m.To)
+			net[b.ID] = net[b.ID].Add(m.Amount)
+		}
+	}
+	var have map[string]Money
+	for _, b := range drawn {
+		n := net[b.ID]
+		if n.Sign() >= 0 {
+			continue
+		}
+		if have == nil {
+			have = map[string]Money{}
+			for _, sp := range s.family.Splits {
+				if rs, ok := s.patientSplit(sp); ok {
+					id := rules.SplitBucket(rs).ID
+					have[id] = have[id].Add(sp.Amount)
+				}
+			}
+		}
+		if n.Neg().Cmp(have[b.ID].Max(Money{})) > 0 {
+			return fmt.Errorf("takes %s from %s, which holds %s", n.Neg(), describeBucket(b), have[b.ID])
+		}
+	}
+	return nil
+}
+
+// describeBucket names a bucket in an error.
+func describeBucket(b rules.Bucket) string {
+	what := "unallocated money"
+	switch b.Kind {
+	case rules.UnearnedBucket:
+		what = "unearned money of type " + b.UnearnedTypeID
+	case rules.MisallocatedBucket:
+		what = "money on charge " + b.ChargeID
+	}
+	or := func(s string) string { return cmp.Or(s, "none") }
+	return fmt.Sprintf("patient %s's %s (provider %s, location %s)", b.PatientID, what, or(b.ProviderID), or(b.LocationID))
 }

@@ -360,6 +360,9 @@ func planRecreate(ctx context.Context, pol resolvedPolicy, s snapshot, fc family
 			return out, err
 		}
 		p.report.Action = ResplitToProduction
+		if re.Empty() {
+			continue // the policy leaves the money where it is (same-guarantor keeps it unallocated)
+		}
 		for _, sp := range re.Splits {
 			switch {
 			case sp.Amount.Sign() <= 0:
@@ -474,7 +477,8 @@ func better(prefA, prefB bool, dateA, dateB Date, idA, idB ID) bool {
 
 // resplitPlan turns an auto-split of a payment's unallocated money into the
 // zero-sum re-split: each move from the new receipt becomes moves from the
-// payment's unallocated buckets, in order. It is dated with the payment.
+// payment's unallocated buckets, in order, except a move into the very
+// bucket it comes from. It is dated with the payment.
 func resplitPlan(auto Plan, p *payment, g ID, ref PolicyRef) (Plan, error) {
 	out := Plan{Operation: OperationTransfer, GuarantorID: g, PatientID: &p.payer, Policy: ref, AsOf: p.date, Warnings: auto.Warnings}
 	left := make(map[loose]Money, len(p.avail))
@@ -498,6 +502,9 @@ func resplitPlan(auto Plan, p *payment, g ID, ref PolicyRef) (Plan, error) {
 			m := rest.Min(left[k])
 			left[k], rest = left[k].Sub(m), rest.Sub(m)
 			from := Place{Kind: PlaceUnallocated, PatientID: &k.patient, ProviderID: optOf(k.provider), LocationID: optOf(k.location)}
+			if isLoose(mv.To.Kind) && bucketOf(mv.To).ID == bucketOf(from).ID {
+				continue // it is there already
+			}
 			out.Moves = append(out.Moves, Move{From: from, To: mv.To, Amount: m, Stage: mv.Stage})
 			out.Splits = append(out.Splits,
 				PlannedSplit{Amount: m.Neg(), Code: CodeTransfer, PatientID: k.patient, ProviderID: from.ProviderID, LocationID: from.LocationID, Stage: mv.Stage},
@@ -536,20 +543,15 @@ func withPostings(s snapshot, ps []posting) snapshot {
 }
 
 // checkDraws checks a family's re-splits together: what they take from
-// each patient's unallocated money stays within what is there, every split
-// stays in the family, and each receipt sums to zero.
+// each bucket of unallocated money stays within what is there (the buckets
+// of snapshot.overdraw), every split stays in the family, and each receipt
+// sums to zero.
 func checkDraws(s snapshot, ps []posting) error {
 	family := map[ID]bool{}
 	for _, p := range s.family.Patients {
 		family[p.ID] = true
 	}
-	have := map[ID]Money{}
-	for _, sp := range s.family.Splits {
-		if sp.ChargeID == nil && sp.UnearnedTypeID == nil {
-			have[sp.PatientID] = have[sp.PatientID].Add(sp.Amount)
-		}
-	}
-	net := map[ID]Money{}
+	var moves []Move
 	for _, p := range ps {
 		var sum Money
 		for _, sp := range p.plan.Splits {
@@ -557,18 +559,14 @@ func checkDraws(s snapshot, ps []posting) error {
 				return &InvariantError{Invariant: "family_total", Message: fmt.Sprintf("a re-split reaches patient %s outside the family", sp.PatientID)}
 			}
 			sum = sum.Add(sp.Amount)
-			if sp.ChargeID == nil && sp.UnearnedTypeID == nil {
-				net[sp.PatientID] = net[sp.PatientID].Add(sp.Amount)
-			}
 		}
 		if !sum.IsZero() {
 			return &InvariantError{Invariant: "splits_sum", Message: fmt.Sprintf("a re-split sums to %s, not 0.00", sum)}
 		}
+		moves = append(moves, p.plan.Moves...)
 	}
-	for pat, n := range net {
-		if n.Sign() < 0 && n.Neg().Cmp(have[pat].Max(Money{})) > 0 {
-			return &InvariantError{Invariant: "no_overdraw", Message: fmt.Sprintf("re-splits take %s from patient %s's unallocated money, which holds %s", n.Neg(), pat, have[pat])}
-		}
+	if err := s.overdraw(moves); err != nil {
+		return &InvariantError{Invariant: "no_overdraw", Message: "re-splits " + err.Error()}
 	}
 	return nil
 }

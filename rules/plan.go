@@ -132,3 +132,38 @@ type CreditBalance struct {
 	// after implicit linking).
 	Remaining decimal.Decimal `json:"remaining"`
 }
+
+// NewBucket returns the bucket of kind UNALLOCATED, UNEARNED (of
+// unearnedTypeID) or MISALLOCATED (money on chargeID whose link is not
+// honoured) for a patient, provider and location, with its ID. This is the
+// one definition of where loose money sits (docs/allocation.md §1.2): the
+// planner sums existing splits by it, and the engine judges what a plan
+// takes from each bucket by it, so the two never disagree.
+func NewBucket(kind BucketKind, patient, provider, location, chargeID, unearnedTypeID string) Bucket {
+	b := Bucket{Kind: kind, PatientID: patient, ProviderID: provider, LocationID: location}
+	switch kind {
+	case MisallocatedBucket:
+		b.ChargeID = chargeID
+		b.ID = poolID(kind, chargeID, patient, provider, location)
+	case UnearnedBucket:
+		b.UnearnedTypeID = unearnedTypeID
+		b.ID = poolID(kind, unearnedTypeID, patient, provider, location)
+	default:
+		b.ID = poolID(kind, patient, provider, location)
+	}
+	return b
+}
+
+// SplitBucket is the bucket an existing split's money sits in: unearned of
+// its type, unallocated, or — for a split on a charge — that charge's money
+// in the split's patient, provider and location, a MISALLOCATED bucket
+// unless the policy honours the link.
+func SplitBucket(s Split) Bucket {
+	switch {
+	case s.ChargeID != "":
+		return NewBucket(MisallocatedBucket, s.PatientID, s.ProviderID, s.LocationID, s.ChargeID, "")
+	case s.UnearnedTypeID != "":
+		return NewBucket(UnearnedBucket, s.PatientID, s.ProviderID, s.LocationID, "", s.UnearnedTypeID)
+	}
+	return NewBucket(UnallocatedBucket, s.PatientID, s.ProviderID, s.LocationID, "", "")
+}

@@ -313,7 +313,9 @@ func (pl *planner) build() error {
 	pl.refreshItems()
 
 	// Adjustments attached to a procedure fold into it when the policy
-	// honours the attachment.
+	// honours the attachment. One attached to planned work is planned work
+	// too, whether or not it folds: it owes nothing and its money moves
+	// with the procedure's.
 	for _, it := range pl.items {
 		if it.kind != Adjustment || it.view.AttachedTo == "" {
 			continue
@@ -321,6 +323,9 @@ func (pl *planner) build() error {
 		target := pl.byID[it.view.AttachedTo]
 		if target == nil || target.kind == Adjustment {
 			continue
+		}
+		if target.view.Status == string(Planned) {
+			it.view.Status = string(Planned)
 		}
 		ok := true
 		if pl.p.linkAdjustment != nil {
@@ -361,8 +366,7 @@ func (pl *planner) build() error {
 		if s.Date.After(pl.asOf) {
 			continue
 		}
-		switch {
-		case s.ChargeID != "":
+		if s.ChargeID != "" {
 			target := pl.byID[s.ChargeID]
 			ok := target != nil
 			if ok && pl.p.linkSplit != nil {
@@ -382,13 +386,8 @@ func (pl *planner) build() error {
 				target.direct += amount
 				continue
 			}
-			pp := pl.pool(MisallocatedBucket, s, s.ChargeID, "")
-			pp.amount += amount
-		case s.UnearnedTypeID != "":
-			pl.pool(UnearnedBucket, s, "", s.UnearnedTypeID).amount += amount
-		default:
-			pl.pool(UnallocatedBucket, s, "", "").amount += amount
 		}
+		pl.pool(s).amount += amount
 	}
 	pl.refreshItems()
 
@@ -432,35 +431,26 @@ func (pl *planner) splitView(s *Split, amount int64) splitEnv {
 	return v
 }
 
-// pool returns the pool a split belongs to, creating it on first use.
-func (pl *planner) pool(kind BucketKind, s *Split, chargeID, typeID string) *pool {
-	var id string
-	switch kind {
-	case MisallocatedBucket:
-		id = poolID(kind, chargeID, s.PatientID, s.ProviderID, s.LocationID)
-	case UnearnedBucket:
-		id = poolID(kind, typeID, s.PatientID, s.ProviderID, s.LocationID)
-	default:
-		id = poolID(kind, s.PatientID, s.ProviderID, s.LocationID)
-	}
-	if pp, ok := pl.poolByID[id]; ok {
+// pool returns the pool a split belongs to (SplitBucket), creating it on
+// first use.
+func (pl *planner) pool(s *Split) *pool {
+	b := SplitBucket(*s)
+	if pp, ok := pl.poolByID[b.ID]; ok {
 		return pp
 	}
-	pp := &pool{
-		bucket: Bucket{Kind: kind, ID: id, ChargeID: chargeID, UnearnedTypeID: typeID, PatientID: s.PatientID, ProviderID: s.ProviderID, LocationID: s.LocationID},
-		date:   s.Date,
-	}
+	kind := b.Kind
+	pp := &pool{bucket: b, date: s.Date}
 	if kind == UnearnedBucket {
-		pp.typ = pl.types[typeID]
+		pp.typ = pl.types[b.UnearnedTypeID]
 		pp.hidden = pp.typ != nil && pp.typ.Hidden
 	}
 	if kind == MisallocatedBucket {
-		pp.target = pl.byID[chargeID]
+		pp.target = pl.byID[b.ChargeID]
 		if pp.target != nil {
 			pp.bucket.EncounterID = pp.target.view.EncounterID
 		}
 	}
-	pl.poolByID[id] = pp
+	pl.poolByID[b.ID] = pp
 	pl.pools = append(pl.pools, pp)
 	return pp
 }

@@ -11,103 +11,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/paysplit/paysplit/rules"
+	"github.com/paysplit/paysplit/rules/rulestest"
 )
 
-// family generates a random family: a guarantor and up to three more
-// patients, procedures (some planned, some with negative fees, some with
-// insurance), adjustments (some attached, some negative), balance forwards,
-// and splits of every kind (on charges with matching or mismatched buckets,
-// unallocated, unearned visible and hidden, refunds).
-func family(r *rand.Rand) rules.Input {
-	asOf := rules.NewDate(2024, 6, 30)
-	day := func() rules.Date { return rules.NewDate(2024, 1, 1+r.IntN(180)) }
-	money := func(maxCents int) decimal.Decimal { return decimal.New(int64(1+r.IntN(maxCents)), -2) }
-	pick := func(xs ...string) string { return xs[r.IntN(len(xs))] }
-	in := rules.Input{
-		UnearnedTypes: []rules.UnearnedType{
-			{ID: "prepay", Name: "Prepayment", Default: true},
-			{ID: "tp", Name: "TP prepayment", Hidden: true},
-		},
-	}
-	np := 1 + r.IntN(4)
-	patients := make([]string, np)
-	for i := range patients {
-		patients[i] = fmt.Sprintf("pt%d", i)
-		in.Patients = append(in.Patients, rules.Patient{ID: patients[i], GuarantorID: "pt0"})
-	}
-	providers := []string{"dr1", "dr2", ""}
-	locations := []string{"", "loc1"}
-	var procs []rules.Charge
-	for i := range r.IntN(10) {
-		c := rules.Charge{
-			ID: fmt.Sprintf("c%02d", i), Kind: rules.Procedure, PatientID: pick(patients...),
-			ProviderID: pick(providers...), LocationID: pick(locations...), EncounterID: pick("e1", "e2", "e3"),
-			Date: day(), Amount: money(30000),
-		}
-		switch r.IntN(12) {
-		case 0:
-			c.Amount = c.Amount.Neg()
-		case 1:
-			c.Status = rules.Planned
-		case 2:
-			c.InsuranceEstimate = money(20000)
-		case 3:
-			c.InsurancePaid = money(20000)
-		case 4:
-			c.Kind = rules.BalanceForward
-		}
-		procs = append(procs, c)
-	}
-	in.Charges = append(in.Charges, procs...)
-	for i := range r.IntN(5) {
-		a := rules.Charge{
-			ID: fmt.Sprintf("a%02d", i), Kind: rules.Adjustment, PatientID: pick(patients...),
-			ProviderID: pick(providers...), LocationID: pick(locations...), Date: day(), Amount: money(8000),
-		}
-		if r.IntN(2) == 0 {
-			a.Amount = a.Amount.Neg()
-		}
-		if len(procs) > 0 && r.IntN(2) == 0 {
-			p := procs[r.IntN(len(procs))]
-			a.AttachedTo = p.ID
-			if r.IntN(3) > 0 {
-				a.PatientID, a.ProviderID, a.LocationID = p.PatientID, p.ProviderID, p.LocationID
-			}
-		}
-		in.Charges = append(in.Charges, a)
-	}
-	for i := range r.IntN(9) {
-		s := rules.Split{
-			ID: fmt.Sprintf("s%02d", i), ReceiptID: fmt.Sprintf("r%d", r.IntN(4)), Date: day(), Amount: money(25000),
-			PatientID: pick(patients...), ProviderID: pick(providers...), LocationID: pick(locations...),
-		}
-		switch k := r.IntN(10); {
-		case k < 4 && len(in.Charges) > 0:
-			c := in.Charges[r.IntN(len(in.Charges))]
-			s.ChargeID = c.ID
-			if r.IntN(3) > 0 {
-				s.PatientID, s.ProviderID, s.LocationID = c.PatientID, c.ProviderID, c.LocationID
-			}
-		case k < 6:
-			s.UnearnedTypeID = "prepay"
-		case k < 7:
-			s.UnearnedTypeID = "tp"
-		}
-		if r.IntN(8) == 0 {
-			s.Amount = s.Amount.Neg()
-		}
-		in.Splits = append(in.Splits, s)
-	}
-	in.Request = rules.Request{AsOf: asOf, PatientID: pick(patients...), GuarantorID: "pt0"}
-	if r.IntN(3) == 0 {
-		in.Request.Params = map[string]string{
-			"negativeProductionIsIncome": fmt.Sprint(r.IntN(2) == 0),
-			"unearnedKeepsProvider":      fmt.Sprint(r.IntN(2) == 0),
-			"adjustmentsOffset":          fmt.Sprint(r.IntN(2) == 0),
-		}
-	}
-	return in
-}
+// family generates a random family (rulestest.Family).
+func family(r *rand.Rand) rules.Input { return rulestest.Family(r, rulestest.Options{}) }
 
 // request sets a random operation on in.
 func request(r *rand.Rand, p *rules.Policy, in *rules.Input) {
@@ -191,7 +99,7 @@ func familyTotal(in rules.Input) decimal.Decimal {
 func TestProperties(t *testing.T) {
 	r := rand.New(rand.NewPCG(4, 2026))
 	var planned, rejected, moved int
-	for n := range 3000 {
+	for n := range 3000 * rulestest.Scale() {
 		for _, name := range rules.BuiltinNames() {
 			p, _ := rules.Builtin(name)
 			in := family(r)

@@ -213,8 +213,7 @@ func (pl *planner) shortfall(rs []*item) error {
 		if amt <= 0 {
 			continue
 		}
-		from := Bucket{Kind: UnearnedBucket, UnearnedTypeID: t.ID, PatientID: r.bucket.PatientID, LocationID: r.bucket.LocationID}
-		from.ID = poolID(UnearnedBucket, t.ID, from.PatientID, "", from.LocationID)
+		from := NewBucket(UnearnedBucket, r.bucket.PatientID, "", r.bucket.LocationID, "", t.ID)
 		pl.give(r, amt)
 		pl.addFlow(from, -amt)
 		*pl.limit -= amt

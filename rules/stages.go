@@ -161,9 +161,7 @@ func (pl *planner) unearnedBucket(c *credit) (Bucket, error) {
 			provider = c.bucket.ProviderID
 		}
 	}
-	b := Bucket{Kind: UnearnedBucket, UnearnedTypeID: t.ID, PatientID: c.bucket.PatientID, ProviderID: provider, LocationID: c.bucket.LocationID}
-	b.ID = poolID(UnearnedBucket, t.ID, b.PatientID, b.ProviderID, b.LocationID)
-	return b, nil
+	return NewBucket(UnearnedBucket, c.bucket.PatientID, provider, c.bucket.LocationID, "", t.ID), nil
 }
 
 // take removes amt from credit c.
@@ -455,8 +453,7 @@ func (pl *planner) leftover(cs []*credit) error {
 			if !isPayment {
 				continue
 			}
-			b := Bucket{Kind: UnallocatedBucket, PatientID: c.bucket.PatientID, LocationID: c.bucket.LocationID}
-			b.ID = poolID(UnallocatedBucket, b.PatientID, "", b.LocationID)
+			b := NewBucket(UnallocatedBucket, c.bucket.PatientID, "", c.bucket.LocationID, "", "")
 			if err := pl.emitTo(c, b, amt, "leftover"); err != nil {
 				return err
 			}

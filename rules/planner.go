@@ -104,6 +104,7 @@ type order struct {
 
 type rawMove struct {
 	from, to Bucket
+	into     *item // the receiver of a match stage's move
 	amount   int64
 	stage    string
 }

@@ -23,15 +23,18 @@ func (pl *planner) result() (Plan, error) {
 	case Reapply, CreditManagement:
 		codeFrom, codeTo = CodeDebit, CodeApplied
 	}
+	var into []*item // per split: the receiver it fills, if any
 	for _, m := range pl.moves {
 		amt := fromCents(m.amount)
 		plan.Moves = append(plan.Moves, Move{From: m.from, To: m.to, Amount: amt, Stage: m.stage})
 		if m.from.Kind != PaymentBucket {
 			plan.Splits = append(plan.Splits, proposed(m.from, amt.Neg(), codeFrom, m.stage))
+			into = append(into, nil)
 		}
 		plan.Splits = append(plan.Splits, proposed(m.to, amt, codeTo, m.stage))
+		into = append(into, m.into)
 	}
-	if err := pl.check(plan.Splits); err != nil {
+	if err := pl.check(plan.Splits, into); err != nil {
 		return Plan{}, err
 	}
 	plan.Balances = pl.balances()
@@ -53,8 +56,9 @@ func proposed(b Bucket, amount decimal.Decimal, code, stage string) ProposedSpli
 }
 
 // check evaluates every requirement on every proposed split, in order; the
-// first failure refuses the plan.
-func (pl *planner) check(splits []ProposedSplit) error {
+// first failure refuses the plan. A requirement's charge is the split's
+// charge, or the deficit it refills (into).
+func (pl *planner) check(splits []ProposedSplit, into []*item) error {
 	if len(pl.p.requirements) == 0 {
 		return nil
 	}
@@ -67,6 +71,9 @@ func (pl *planner) check(splits []ProposedSplit) error {
 			LocationID: s.LocationID, ChargeID: s.ChargeID, UnearnedTypeID: s.UnearnedTypeID, Target: "NONE",
 		}
 		*pl.env.charge = none
+		if r := into[i]; r != nil && r.deficit != nil {
+			*pl.env.charge = &r.view
+		}
 		switch {
 		case s.ChargeID != "":
 			v.Target = "CHARGE"

@@ -402,7 +402,7 @@ func (pl *planner) fill(st *stage, r *item, g *group, emit bool) error {
 		pl.take(c, amt, emit)
 		pl.give(r, amt)
 		if emit {
-			if err := pl.move(rawMove{from: c.bucket, to: r.bucket, amount: amt, stage: st.name}); err != nil {
+			if err := pl.move(rawMove{from: c.bucket, to: r.bucket, into: r, amount: amt, stage: st.name}); err != nil {
 				return err
 			}
 		}

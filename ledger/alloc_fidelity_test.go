@@ -106,9 +106,12 @@ func (fc *fidelityCase) completed() []ledger.ID {
 func (fc *fidelityCase) autoSplit() {
 	ctx, t := context.Background(), fc.t
 	pat := fc.s.ID(fc.in.Request.PatientID)
-	amount := ledger.Cents(int64(1 + fc.r.IntN(50000)))
-	on := ledger.MustDate(rulestest.AsOf.String())
-	rc := ledger.NewReceipt{Kind: ledger.ReceiptPatientPayment, PatientID: pat, Amount: amount, ReceivedOn: &on}
+	amount, kind := ledger.Cents(int64(1+fc.r.IntN(50000))), ledger.ReceiptPatientPayment
+	if fc.r.IntN(4) == 0 {
+		amount, kind = amount.Neg(), ledger.ReceiptRefund // rule 2
+	}
+	on := ledger.MustDate(rulestest.AsOf.String()).AddDays(-fc.r.IntN(60)) // back-dated: rule 1
+	rc := ledger.NewReceipt{Kind: kind, PatientID: pat, Amount: amount, ReceivedOn: &on}
 	alloc := ledger.Allocation{Policy: fc.policy, Params: fc.params}
 	before := fc.total()
 	plan, err := fc.l.PreviewReceipt(ctx, fc.s.Actor, rc, alloc)
@@ -116,6 +119,12 @@ func (fc *fidelityCase) autoSplit() {
 		return
 	}
 	_, posted, err := fc.l.PostAllocatedReceipt(ctx, fc.s.Actor, rc, alloc)
+	if plan.Empty() {
+		var ie *ledger.InputError
+		require.ErrorAs(t, err, &ie, "%s: a refund not split while a charge owes takes explicit splits", fc.where)
+		require.Negative(t, amount.Sign(), fc.where)
+		return
+	}
 	require.NoError(t, err, fc.where)
 	requireSamePlan(t, plan, posted)
 	requireMoney(t, amount.String(), plan.Total, fc.where)

@@ -85,7 +85,11 @@ func runGolden(t *testing.T, l *ledger.Ledger, policy string, sc rules.Scenario)
 	case rules.AutoSplit:
 		amount, err := ledger.MoneyFromDecimal(req.Amount.Decimal)
 		require.NoError(t, err)
-		in := ledger.NewReceipt{Kind: ledger.ReceiptPatientPayment, PatientID: s.ID(req.PatientID), Amount: amount, ReceivedOn: &asOf}
+		kind := ledger.ReceiptPatientPayment
+		if amount.Sign() < 0 {
+			kind = ledger.ReceiptRefund
+		}
+		in := ledger.NewReceipt{Kind: kind, PatientID: s.ID(req.PatientID), Amount: amount, ReceivedOn: &asOf}
 		alloc := ledger.Allocation{Policy: policy, PreferPatientID: s.ID(req.PreferPatientID), Params: params}
 		preview = func() (ledger.Plan, error) { return l.PreviewReceipt(ctx, s.Actor, in, alloc) }
 		commit = func() (ledger.Plan, *ledger.Receipt, error) {
@@ -143,6 +147,12 @@ func runGolden(t *testing.T, l *ledger.Ledger, policy string, sc rules.Scenario)
 	requireSamePlan(t, plan, again)
 
 	committed, receipt, err := commit()
+	if req.Operation == rules.AutoSplit && plan.Empty() {
+		var ie *ledger.InputError
+		require.ErrorAs(t, err, &ie, "a refund with nothing to split is refused: it takes explicit splits")
+		require.Equal(t, "allocation", ie.Field)
+		return
+	}
 	require.NoError(t, err)
 	requireSamePlan(t, plan, committed)
 	if plan.Empty() {

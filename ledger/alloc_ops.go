@@ -342,8 +342,11 @@ func (l *Ledger) autoSplit(ctx context.Context, r Reader, pid ID, pol resolvedPo
 		return planned{}, err
 	}
 	s := snaps[0]
+	// The family as it stands today, however far back the receipt is dated
+	// (docs/allocation.md §3.1 step 1); its splits keep its date.
 	req := rules.Request{Operation: rules.AutoSplit, PatientID: pat.ID.String(), GuarantorID: pat.GuarantorID.String(),
-		Scope: rules.ScopeGuarantor, Params: alloc.Params, Amount: decimal.NullDecimal{Decimal: in.Amount.Decimal(), Valid: true}}
+		Scope: rules.ScopeGuarantor, Params: alloc.Params, Amount: decimal.NullDecimal{Decimal: in.Amount.Decimal(), Valid: true},
+		EnteredOn: rulesDate(l.Today())}
 	if alloc.PreferPatientID != nil {
 		if !s.inFamily(*alloc.PreferPatientID) {
 			return planned{}, Invalid("allocation.preferPatientId", "is not a patient of the payer's family")
@@ -351,8 +354,8 @@ func (l *Ledger) autoSplit(ctx context.Context, r Reader, pid ID, pol resolvedPo
 		req.PreferPatientID = alloc.PreferPatientID.String()
 	}
 	pl, err := planFamily(ctx, pol, s, req, *in.ReceivedOn, true)
-	if err != nil {
-		return planned{}, err
+	if err != nil || pl.plan.Empty() && in.Amount.Sign() < 0 {
+		return pl, err // a refund the policy does not split: a preview shows it, a commit refuses it
 	}
 	return pl, s.check(pl, in.Kind, in.Amount)
 }
@@ -366,8 +369,8 @@ func (l *Ledger) allocatedPrelude(ctx context.Context, a Actor, in *NewReceipt, 
 	if err := l.validateReceiptHeader(in); err != nil {
 		return resolvedPolicy{}, err
 	}
-	if in.Kind != ReceiptPatientPayment {
-		return resolvedPolicy{}, Invalid("kind", "an allocation splits a PATIENT_PAYMENT; give explicit splits for a %s", in.Kind)
+	if in.Kind != ReceiptPatientPayment && in.Kind != ReceiptRefund {
+		return resolvedPolicy{}, Invalid("kind", "an allocation splits a PATIENT_PAYMENT or a REFUND; give explicit splits for a %s", in.Kind)
 	}
 	if err := checkParams(alloc.Params); err != nil {
 		return resolvedPolicy{}, prefixed("allocation.", err)
@@ -438,7 +441,7 @@ func (l *Ledger) PostAllocatedReceipt(ctx context.Context, a Actor, in NewReceip
 			return ID{}, err
 		}
 		if ps[0].receipt == nil {
-			return ID{}, &InvariantError{Invariant: "splits_sum", Message: "the auto-split placed nothing"}
+			return ID{}, Invalid("allocation", "a refund is not split automatically while a charge of the family still owes: give its splits (docs/allocation.md §3.7)")
 		}
 		return ps[0].receipt.ID, nil
 	})

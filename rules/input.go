@@ -123,6 +123,12 @@ type Request struct {
 	// AsOf is the plan's date: entries dated after it are ignored, and new
 	// credits (receipts, parked money) are dated on it. Required.
 	AsOf Date `json:"asOf" yaml:"asOf"`
+	// EnteredOn is the day an AUTO_SPLIT's receipt is entered, when later
+	// than AsOf (a back-dated payment): the auto-split sees the family's
+	// ledger as it stands that day, charges and splits dated after AsOf
+	// included, while the receipt's splits keep AsOf (docs/allocation.md
+	// §3.1 step 1). Other operations ignore it.
+	EnteredOn Date `json:"enteredOn,omitzero" yaml:"enteredOn,omitempty"`
 	// PatientID is the paying or selected patient; GuarantorID their
 	// guarantor (derived from Patients when empty).
 	PatientID   string `json:"patientId,omitempty" yaml:"patientId,omitempty"`

@@ -19,6 +19,7 @@ type planner struct {
 	in       *Input
 	req      Request
 	asOf     Date
+	cutoff   Date // entries dated after it are not seen: asOf, or EnteredOn for AUTO_SPLIT
 	env      *env
 	vm       vm.VM
 	reqView  requestEnv
@@ -155,6 +156,10 @@ func newPlanner(ctx context.Context, p *Policy, in *Input) (*planner, error) {
 	if pl.asOf.IsZero() {
 		return nil, invalidInput("request.asOf is required")
 	}
+	pl.cutoff = pl.asOf
+	if pl.req.Operation == AutoSplit && pl.req.EnteredOn.After(pl.asOf) {
+		pl.cutoff = pl.req.EnteredOn
+	}
 	switch pl.req.Operation {
 	case AutoSplit, Transfer, AllocateUnearned, Reapply, CreditManagement:
 	default:
@@ -272,7 +277,7 @@ func (pl *planner) build() error {
 			insCents[i] = c
 			ins += c
 		}
-		if ch.Date.After(pl.asOf) {
+		if ch.Date.After(pl.cutoff) {
 			pl.byID[ch.ID] = nil // known, but not as of this date
 			continue
 		}
@@ -364,7 +369,7 @@ func (pl *planner) build() error {
 		if err != nil {
 			return invalidInput("split %s: amount %v", s.ID, err)
 		}
-		if s.Date.After(pl.asOf) {
+		if s.Date.After(pl.cutoff) {
 			continue
 		}
 		if s.ChargeID != "" {

@@ -126,7 +126,9 @@ func (pl *planner) offsets() error {
 // autoSplit: docs/allocation.md §3.1. Existing credits are linked
 // implicitly first (silently), so older money is consumed first; then the
 // new receipt goes through the stages, and what is left goes by the leftover
-// rules (a receipt is always fully placed).
+// rules (a receipt is always fully placed). A negative receipt is never
+// spread over charges: while any charge still owes, it gets no splits at
+// all; otherwise it goes whole to its leftover (§3.7).
 func (pl *planner) autoSplit() error {
 	if !pl.req.Amount.Valid {
 		return invalidInput("AUTO_SPLIT needs request.amount")
@@ -138,6 +140,9 @@ func (pl *planner) autoSplit() error {
 		return err
 	}
 	amount, _ := toCents(pl.req.Amount.Decimal)
+	if amount < 0 && len(pl.receivers(false)) > 0 {
+		return nil // a refund is never spread, and while a charge still owes it is not guessed at either
+	}
 	b := Bucket{Kind: PaymentBucket, ID: "payment", PatientID: pl.req.PatientID, LocationID: pl.req.LocationID, EncounterID: pl.req.EncounterID}
 	pay := &credit{bucket: b, amount: amount, spendable: amount, passes: true, order: order{date: pl.asOf, rank: 2, id: b.ID}}
 	pay.view = pl.creditView(b, PaymentBucket, amount, pl.asOf)

@@ -417,7 +417,7 @@ type PostReceiptInput struct {
 	// Explicit splits; or give allocation instead (exactly one of the two).
 	Splits         []SplitInput `json:"splits,omitempty"`
 	IdempotencyKey *string      `json:"idempotencyKey,omitempty"`
-	// Instead of splits (give exactly one of the two): split a PATIENT_PAYMENT by a policy.
+	// Instead of splits (give exactly one of the two): split a PATIENT_PAYMENT or a REFUND by a policy (a refund only when no charge still owes: docs/allocation.md §3.1).
 	Allocation *AllocationInput `json:"allocation,omitempty"`
 }
 

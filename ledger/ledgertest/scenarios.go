@@ -398,8 +398,10 @@ func unsupportedRequest(policy string, in rules.Input) string {
 		return "additional patients are not an input of these operations"
 	case r.Force:
 		return "force is not an input of these operations"
-	case r.Operation == rules.AutoSplit && (!r.Amount.Valid || r.Amount.Decimal.Sign() <= 0):
-		return "an auto-split splits a positive patient payment"
+	case r.Operation == rules.AutoSplit && (!r.Amount.Valid || r.Amount.Decimal.IsZero()):
+		return "an auto-split splits a payment or a refund"
+	case r.Operation == rules.AutoSplit && r.EnteredOn.IsZero() && datedAfter(in, r.AsOf):
+		return "the engine's auto-split sees the ledger as it stands today"
 	case r.Operation == rules.AllocateUnearned && len(r.ChargeIDs) == 0:
 		return "allocateUnearned needs chosen charges"
 	case r.Operation == rules.Transfer && r.PatientID != "" && !self && r.Scope != rules.ScopePatient &&
@@ -409,6 +411,21 @@ func unsupportedRequest(policy string, in rules.Input) string {
 		return "scope PATIENT needs a patient"
 	}
 	return ""
+}
+
+// datedAfter reports whether a charge or split of in is dated after d.
+func datedAfter(in rules.Input, d rules.Date) bool {
+	for _, c := range in.Charges {
+		if c.Date.After(d) {
+			return true
+		}
+	}
+	for _, s := range in.Splits {
+		if s.Date.After(d) {
+			return true
+		}
+	}
+	return false
 }
 
 // BucketID is the planner's id of a place (rules.Bucket.ID), in the

@@ -88,7 +88,11 @@ func runGoldenGraphQL(t *testing.T, h *harness, policy string, sc rules.Scenario
 	var preview, commit, previewPath, planPath, receiptPath string
 	switch req.Operation {
 	case rules.AutoSplit:
-		in = map[string]any{"kind": "PATIENT_PAYMENT", "patientId": id(req.PatientID), "amount": req.Amount.Decimal.StringFixed(2),
+		kind := "PATIENT_PAYMENT"
+		if req.Amount.Decimal.IsNegative() {
+			kind = "REFUND"
+		}
+		in = map[string]any{"kind": kind, "patientId": id(req.PatientID), "amount": req.Amount.Decimal.StringFixed(2),
 			"receivedOn": req.AsOf.String(), "allocation": map[string]any{"policy": policy, "params": params, "preferPatientId": id(req.PreferPatientID)}}
 		preview = `query($in: PostReceiptInput!) { previewReceipt(input: $in) { ` + planFields + ` } }`
 		commit = `mutation($in: PostReceiptInput!) { postReceipt(input: $in) { allocation { ` + planFields + ` } receipt { id amount policy { name version } splits { amount code patient { id } provider { id } location { id } charge { id } unearnedType { id } } } } }`
@@ -147,6 +151,14 @@ func runGoldenGraphQL(t *testing.T, h *harness, policy string, sc rules.Scenario
 	d := h.ok(t, key, preview, vars)
 	plan := at(t, d, previewPath)
 	checkGoldenPlan(t, s, sc, plan)
+	if req.Operation == rules.AutoSplit && len(sc.Expect.Splits) == 0 {
+		before := rowCounts(t, h.db)
+		e, _ := h.fail(t, key, commit, vars)
+		require.Equal(t, "BAD_USER_INPUT", e.code(), "a refund with nothing to split takes explicit splits")
+		require.Equal(t, "allocation", e.field())
+		require.Equal(t, before, rowCounts(t, h.db), "a refusal writes nothing")
+		return
+	}
 	d = h.ok(t, key, commit, vars)
 	require.Equal(t, plan, at(t, d, planPath), "the commit posts exactly the preview's plan")
 	checkGoldenReceipt(t, s, policy, plan, at(t, d, receiptPath))
@@ -463,6 +475,9 @@ func TestAllocationRefusalsAndBadInput(t *testing.T) {
 	require.Equal(t, "splits", e.field())
 	refund := map[string]any{"kind": "REFUND", "patientId": pat.ID.String(), "amount": "-10.00", "allocation": map[string]any{}}
 	e, _ = h.fail(t, h.admin, post, map[string]any{"in": refund})
+	require.Equal(t, "allocation", e.field(), "a refund is not split while a charge still owes")
+	insurance := map[string]any{"kind": "INSURANCE_PAYMENT", "amount": "10.00", "allocation": map[string]any{}}
+	e, _ = h.fail(t, h.admin, post, map[string]any{"in": insurance})
 	require.Equal(t, "kind", e.field())
 	prefer := map[string]any{"kind": "PATIENT_PAYMENT", "patientId": pat.ID.String(), "amount": "10.00",
 		"allocation": map[string]any{"preferPatientId": other.ID.String()}}

@@ -26,9 +26,11 @@ const (
 	CodeInvariantViolation = "INVARIANT_VIOLATION"
 	CodeRuleRejected       = "RULE_REJECTED"
 	CodeRuleCompileFailed  = "RULE_COMPILE_FAILED"
-	CodeBadRequest         = "BAD_REQUEST"  // refused before GraphQL runs (an upload without its CSRF header, a malformed body)
-	CodeRateLimited        = "RATE_LIMITED" // a key over its rate (limits.go); extensions.retryAfter in seconds
-	CodeUnavailable        = "UNAVAILABLE"  // the database cannot be reached now; extensions.retryable is true
+	CodeBadRequest         = "BAD_REQUEST"          // refused before GraphQL runs (an upload without its CSRF header, a malformed body)
+	CodeRateLimited        = "RATE_LIMITED"         // a key over its rate (limits.go); extensions.retryAfter in seconds
+	CodeDepthLimitExceeded = "DEPTH_LIMIT_EXCEEDED" // an operation deeper than MaxQueryDepth (limits.go)
+	CodeFieldLimitExceeded = "FIELD_LIMIT_EXCEEDED" // more than MaxRootFields root fields or MaxFields fields (limits.go)
+	CodeUnavailable        = "UNAVAILABLE"          // the database cannot be reached now; extensions.retryable is true
 	CodeInternal           = "INTERNAL"
 
 	// CodeSubscriptionLimitExceeded: a websocket already runs

@@ -189,15 +189,13 @@ func declareUploadLength(r *http.Request, limit int64) {
 }
 
 // refuse answers a request refused before GraphQL runs, in GraphQL's error
-// shape.
+// shape (refuseWith, limits.go).
 func refuse(w http.ResponseWriter, status int, code, field, msg string) {
-	ext := map[string]any{"code": code}
+	ext := map[string]any{}
 	if field != "" {
 		ext["field"] = field
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"errors": []any{map[string]any{"message": msg, "extensions": ext}}, "data": nil})
+	refuseWith(w, status, code, msg, ext)
 }
 
 type uploadLimitKey struct{}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -33,14 +34,15 @@ const (
 // queries), the GraphiQL playground at /, and /healthz and /readyz.
 type Server struct {
 	ledger  *ledger.Ledger
-	ready   func(context.Context) error
+	ready   *readiness // /readyz (ready.go)
 	gql     *handler.Server
 	live    *live    // websockets and live aging (subscriptions.go)
 	metrics *metrics // Prometheus, at /metrics (metrics.go)
 
-	limiter   *rateLimiter             // requests per key (limits.go)
-	maxUpload int64                    // largest uploaded file (import_http.go)
-	multipart *transport.MultipartForm // uploads
+	limiter     *rateLimiter             // requests per key (limits.go)
+	bodyTimeout time.Duration            // how long a body may take to arrive (limits.go)
+	maxUpload   int64                    // largest uploaded file (import_http.go)
+	multipart   *transport.MultipartForm // uploads
 }
 
 // NewServer builds the server. ready reports whether the database answers.
@@ -74,20 +76,25 @@ func NewServer(l *ledger.Ledger, ready func(context.Context) error, opts ...Opti
 	gql.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	gql.Use(extension.Introspection{})
 	gql.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
+	// The shape first: gqlgen's complexity walk expands every fragment
+	// spread anew, exponential in a document whose fragments spread each
+	// other; shapeLimit measures each fragment once and refuses those.
+	gql.Use(shapeLimit{depth: MaxQueryDepth, roots: MaxRootFields, fields: MaxFields}) // limits.go
 	gql.Use(extension.FixedComplexityLimit(complexityLimit))
-	gql.Use(depthLimit{MaxQueryDepth}) // limits.go
 	gql.SetErrorPresenter(presentError)
 	gql.SetRecoverFunc(recoverPanic)
 	gql.AroundRootFields(authorize) // the role each root field needs (auth.go)
 	gql.AroundOperations(lv.admit)  // a websocket's operations: key checked again, limits (socket_limits.go)
 	gql.AroundOperations(authorizeSubscriptions)
 	gql.AroundResponses(lv.perEvent(l))
-	return &Server{ledger: l, ready: ready, gql: gql, live: lv, metrics: m, maxUpload: DefaultMaxUploadBytes, multipart: multipart,
-		limiter: newRateLimiter(DefaultRateLimit, time.Now)}
+	return &Server{ledger: l, ready: &readiness{check: ready}, gql: gql, live: lv, metrics: m, maxUpload: DefaultMaxUploadBytes,
+		multipart: multipart, limiter: newRateLimiter(DefaultRateLimit, time.Now), bodyTimeout: DefaultBodyTimeout}
 }
 
-// ServeHTTP routes a request.
+// ServeHTTP routes a request. A request's body must arrive within the body
+// timeout (limits.go).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.bodyDeadline(w, r, s.bodyTimeout)
 	switch r.URL.Path {
 	case graphqlEndpoint:
 		s.graphql(w, r)
@@ -103,19 +110,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))
 	case "/readyz":
-		if err := s.ready(r.Context()); err != nil {
-			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
-			return
-		}
-		w.Header().Set("Content-Type", "text/plain")
-		_, _ = w.Write([]byte("ready\n"))
+		s.ready.serve(w, r)
 	default:
 		http.NotFound(w, r)
 	}
 }
 
 // graphql authenticates the request, gives it a request id and fresh
-// loaders, and hands it to gqlgen.
+// loaders, and hands it to gqlgen. A request with a key that is not valid is
+// refused before its body is read; one without a key may send only a small
+// body (introspection, balanceForwardTemplate).
 func (s *Server) graphql(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	id := r.Header.Get("X-Request-Id")
@@ -126,21 +130,29 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("X-Request-Id", id)
 	ctx = context.WithValue(ctx, requestIDKey, id)
-	if r.Header.Get("Upgrade") != "" {
+	upgrade := r.Header.Get("Upgrade") != ""
+	if upgrade {
 		ctx = s.live.newSocket(ctx) // before the key is checked (sockets.go)
 	}
+	bodyLimit, timeout := int64(maxRequestBytes), s.bodyTimeout
 	if token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
 		a, err := s.ledger.Authenticate(ctx, strings.TrimSpace(token))
-		if err != nil {
-			ctx = context.WithValue(ctx, authErrKey, err)
-		} else {
+		switch {
+		case err == nil:
 			ctx = withActor(ctx, s.ledger.Store(), a)
+		case errors.Is(err, ledger.ErrUnauthenticated) && !upgrade:
+			_, msg, _ := classify(err)
+			refuse(w, http.StatusUnauthorized, CodeUnauthenticated, "", msg)
+			return
+		default:
+			ctx = context.WithValue(ctx, authErrKey, err)
 		}
+	} else {
+		bodyLimit = anonymousBodyBytes
 	}
 	if !s.admitRate(w, ctx) { // per-key rate (limits.go)
 		return
 	}
-	bodyLimit := int64(maxRequestBytes)
 	if isMultipart(r) {
 		if !s.admitUpload(w, r.WithContext(ctx)) { // CSRF, key and size, before reading (import_http.go)
 			return
@@ -148,9 +160,11 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request) {
 		bodyLimit = s.maxUpload + uploadOverhead
 		ctx = withUploadLimit(ctx, s.maxUpload)
 		declareUploadLength(r, bodyLimit) // import_http.go
+		timeout = s.uploadTimeout()
+		s.bodyDeadline(w, r, timeout)
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, bodyLimit)
-	if r.Header.Get("Upgrade") != "" {
+	r.Body = bodyReader{http.MaxBytesReader(w, r.Body, bodyLimit), timeout}
+	if upgrade {
 		s.live.upgrade(w, r.WithContext(ctx), s.gql.ServeHTTP)
 		return
 	}

@@ -91,6 +91,33 @@ func env(name, def string) string {
 	return def
 }
 
+// envInt returns the environment variable as a number of what (at least 0),
+// or def.
+func envInt(name string, def int, what string) (int, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%s: %q is not a number of %s", name, v, what)
+	}
+	return n, nil
+}
+
+// envDuration returns the environment variable as a duration ("3s"), or def.
+func envDuration(name string, def time.Duration) (time.Duration, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s: %q is not a duration such as 3s", name, v)
+	}
+	return d, nil
+}
+
 // dbFlags are the flags every command uses to reach the database.
 type dbFlags struct {
 	url     string
@@ -176,6 +203,35 @@ func (d *dbFlags) open(ctx context.Context) (*database, error) {
 	return out, nil
 }
 
+// limits are serve's bounds on the database pool and on request bodies.
+type limits struct {
+	maxConns    *int
+	dbWait      *time.Duration
+	bodyTimeout *time.Duration
+}
+
+func limitFlags(fs *flag.FlagSet) (limits, error) {
+	conns, err := envInt("PAYSPLIT_DB_MAX_CONNS", postgres.DefaultMaxConns, "connections")
+	if err != nil {
+		return limits{}, err
+	}
+	wait, err := envDuration("PAYSPLIT_DB_WAIT", postgres.DefaultWait)
+	if err != nil {
+		return limits{}, err
+	}
+	body, err := envDuration("PAYSPLIT_BODY_TIMEOUT", graph.DefaultBodyTimeout)
+	if err != nil {
+		return limits{}, err
+	}
+	return limits{
+		maxConns: fs.Int("db-max-conns", conns, "largest number of database connections; one practice may hold half of them; "+
+			"keep instances × this below PostgreSQL's max_connections; 0: no limit (env PAYSPLIT_DB_MAX_CONNS)"),
+		dbWait: fs.Duration("db-wait", wait, "how long a request waits for a database connection before it is answered UNAVAILABLE (env PAYSPLIT_DB_WAIT)"),
+		bodyTimeout: fs.Duration("body-timeout", body, "how long a request's body may take to arrive; uploads get a second more per MiB of "+
+			"--max-upload-bytes (env PAYSPLIT_BODY_TIMEOUT)"),
+	}, nil
+}
+
 func serve(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	var db dbFlags
@@ -193,15 +249,15 @@ func serve(ctx context.Context, args []string) error {
 	}
 	maxUpload := fs.Int64("max-upload-bytes", defUpload,
 		"largest balance-forward file an upload may carry; larger ones are refused unread (env PAYSPLIT_MAX_UPLOAD_BYTES)")
-	defRate := graph.DefaultRateLimit
-	if v := os.Getenv("PAYSPLIT_RATE_LIMIT"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return fmt.Errorf("PAYSPLIT_RATE_LIMIT: %q is not a number of requests", v)
-		}
-		defRate = n
+	defRate, err := envInt("PAYSPLIT_RATE_LIMIT", graph.DefaultRateLimit, "requests")
+	if err != nil {
+		return err
 	}
 	rate := fs.Int("rate-limit", defRate, "requests per minute per API key, in bursts of as many; 0: no limit (env PAYSPLIT_RATE_LIMIT)")
+	lim, err := limitFlags(fs)
+	if err != nil {
+		return err
+	}
 	runBatch, err := runBatchFlag(fs)
 	if err != nil {
 		return err
@@ -225,6 +281,7 @@ func serve(ctx context.Context, args []string) error {
 	if d.owner != d.store.DB() {
 		d.owner.Close() // the server needs none of the owner's connections
 	}
+	d.store.SetPool(*lim.maxConns, *lim.dbWait) // docs/operations.md#the-database-pool
 	l := ledger.New(d.store, ledger.WithRunBatch(*runBatch), pt)
 	// Runs left RUNNING by a server that died are marked INTERRUPTED (their
 	// committed families stay); runs stop at a batch boundary on the way out,
@@ -264,11 +321,12 @@ func serve(ctx context.Context, args []string) error {
 	defer changes.Close()
 	gs.SetMaxUploadBytes(*maxUpload)
 	gs.SetRateLimit(*rate) // graph/limits.go
+	gs.SetBodyTimeout(*lim.bodyTimeout)
 	collectors := append(graph.RunProgressMetrics(l.RunProgress), graph.DBStatsMetrics(d.store.DB().DB), graph.ListenerReconnectsMetric(changes.Reconnects))
 	if err := gs.RegisterMetrics(collectors...); err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: gs, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: gs, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	fmt.Printf("paysplit: playground at http://%s/  (GraphQL at /graphql)\n", ln.Addr())
 	fmt.Printf("paysplit: live aging dashboard at http://%s/dashboard\n", ln.Addr())
 	errc := make(chan error, 1)

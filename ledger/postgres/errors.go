@@ -1,12 +1,14 @@
 package postgres
 
 import (
+	"context"
 	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"syscall"
+	"time"
 
 	"github.com/lib/pq"
 	"github.com/lib/pq/pqerror"
@@ -76,4 +78,15 @@ var uniqueFields = map[string]string{
 	"guarantors_external_id_key": "externalId",
 	"patients_external_id_key":   "externalId",
 	"unearned_types_name_key":    "name",
+}
+
+// waitFailed translates a wait for what (a connection, or a practice's share
+// of them) that ended with err: past the pool's wait, while the request is
+// still there, the database is unavailable for now (retryable); a request
+// that went away keeps its own error.
+func waitFailed(ctx context.Context, err error, what string, wait time.Duration) error {
+	if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: waited %s for %s", ledger.ErrUnavailable, wait, what)
+	}
+	return translate(fmt.Errorf("wait for %s: %w", what, err))
 }

@@ -40,12 +40,14 @@ func SessionDSN(dsn string) string {
 }
 
 // Open connects to the database at dsn with the service's session settings
-// (SessionDSN).
+// (SessionDSN), in a pool of at most DefaultMaxConns connections
+// (Store.SetPool changes it).
 func Open(dsn string) (*sqlx.DB, error) {
 	db, err := sqlx.Open("postgres", SessionDSN(dsn))
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
+	db.SetMaxOpenConns(DefaultMaxConns)
 	// Keep connections for concurrent requests instead of database/sql's
 	// default of two idle ones: each new connection is a new backend with
 	// cold caches.

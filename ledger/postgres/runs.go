@@ -307,8 +307,13 @@ func (t *txStore) RequestRunCancel(ctx context.Context, practiceID, runID ledger
 
 // RunningRuns lists every RUNNING run of every practice.
 func (s *Store) RunningRuns(ctx context.Context) ([]ledger.RunRef, error) {
+	conn, release, err := s.pool.acquire(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	var rows []ledger.RunRef
-	err := sqlx.SelectContext(ctx, s.db, &rows, `SELECT practice_id, id FROM paysplit_running_runs()`)
+	err = conn.SelectContext(ctx, &rows, `SELECT practice_id, id FROM paysplit_running_runs()`)
 	return rows, translate(err)
 }
 
@@ -317,27 +322,29 @@ const runLockKey = `hashtextextended('paysplit.run/' || $1::text || '/' || $2::t
 
 // ClaimRun takes a session-level advisory lock on the run, on a connection
 // of its own that it keeps until Release: if the process dies, PostgreSQL
-// ends the session and the lock with it.
+// ends the session and the lock with it. The connection counts against the
+// practice's share of the pool (pool.go) for as long as the run runs.
 func (s *Store) ClaimRun(ctx context.Context, practiceID, runID ledger.ID) (ledger.RunClaim, bool, error) {
-	conn, err := s.db.Connx(ctx)
+	conn, release, err := s.pool.acquire(ctx, &practiceID)
 	if err != nil {
-		return nil, false, translate(err)
+		return nil, false, err
 	}
 	var ok bool
 	if err := conn.GetContext(ctx, &ok, `SELECT pg_try_advisory_lock(`+runLockKey+`)`, practiceID, runID); err != nil {
-		conn.Close()
+		release()
 		return nil, false, translate(err)
 	}
 	if !ok {
-		conn.Close()
+		release()
 		return nil, false, nil
 	}
-	return &runClaim{conn: conn, practice: practiceID, run: runID}, true, nil
+	return &runClaim{conn: conn, release: release, practice: practiceID, run: runID}, true, nil
 }
 
 // runClaim is a held run lock.
 type runClaim struct {
 	conn     *sqlx.Conn
+	release  func() // gives the connection and the practice's slot back
 	practice ledger.ID
 	run      ledger.ID
 	once     sync.Once
@@ -353,6 +360,6 @@ func (c *runClaim) Release() {
 		if _, err := c.conn.ExecContext(ctx, `SELECT pg_advisory_unlock(`+runLockKey+`)`, c.practice, c.run); err != nil {
 			_ = c.conn.Raw(func(any) error { return driver.ErrBadConn })
 		}
-		c.conn.Close()
+		c.release()
 	})
 }

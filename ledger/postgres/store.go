@@ -25,11 +25,11 @@ var _ ledger.Store = (*Store)(nil)
 // ledger structs scan by field name (PatientID ↔ patient_id).
 func NewStore(db *sqlx.DB) *Store {
 	db.Mapper = reflectx.NewMapperFunc("db", snakeCase)
-	return &Store{queries{db: db}}
+	return &Store{queries{pool: newPool(db)}}
 }
 
 // DB returns the underlying pool.
-func (s *Store) DB() *sqlx.DB { return s.db }
+func (s *Store) DB() *sqlx.DB { return s.pool.db }
 
 // snakeCase maps Go field names to column names: PatientID → patient_id.
 func snakeCase(name string) string {
@@ -45,28 +45,16 @@ func snakeCase(name string) string {
 }
 
 // InTx runs fn in a read-committed transaction. Family locks (LockFamilies)
-// serialise writers on the same family.
-func (s *Store) InTx(ctx context.Context, fn func(ledger.Tx) error) (err error) {
-	tx, err := s.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return translate(fmt.Errorf("begin: %w", err))
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			_ = tx.Rollback()
-			panic(p)
-		}
-		if err != nil {
-			_ = tx.Rollback()
-		}
-	}()
-	if err = fn(&txStore{queries{tx: &tenantTx{tx: tx}}}); err != nil {
+// serialise writers on the same family. The transaction takes its
+// connection at its first statement, whose practice it counts against
+// (pool.go).
+func (s *Store) InTx(ctx context.Context, fn func(ledger.Tx) error) error {
+	t := &tenantTx{pool: s.pool}
+	defer t.end(false) // rolls back unless committed, panics included
+	if err := fn(&txStore{queries{tx: t}}); err != nil {
 		return translate(err)
 	}
-	if err = tx.Commit(); err != nil {
-		return translate(fmt.Errorf("commit: %w", err))
-	}
-	return nil
+	return translate(t.end(true))
 }
 
 func (s *Store) APIKey(ctx context.Context, practiceID, keyID ledger.ID) (ledger.APIKey, error) {
@@ -95,10 +83,11 @@ var _ ledger.Tx = (*txStore)(nil)
 // row-level security policies (migrations/00007_rls.sql) hide every other
 // practice's rows even from a statement that forgets its own filter. In a
 // Store, each statement runs in a transaction of its own; in a txStore, in
-// the transaction.
+// the transaction. Either way the connection comes from the pool through
+// tenantTx.begin, bounded in time and per practice (pool.go).
 type queries struct {
-	db *sqlx.DB  // Store
-	tx *tenantTx // txStore
+	pool *pool     // Store
+	tx   *tenantTx // txStore
 }
 
 // AppRole is the role the service's statements run as: it owns nothing, and
@@ -106,17 +95,60 @@ type queries struct {
 const AppRole = "paysplit_app"
 
 // tenantTx is a transaction and the practice its statements are scoped to.
+// It begins at its first statement (enter), on a connection taken for that
+// statement's practice.
 type tenantTx struct {
-	tx       *sqlx.Tx
+	pool     *pool
+	tx       *sqlx.Tx // nil until begun, and again once ended
+	release  func()   // gives the connection and the practice's slot back
 	practice ledger.ID
 	entered  bool
 }
 
+// begin takes a connection for practice pid and begins the transaction.
+func (t *tenantTx) begin(ctx context.Context, pid ledger.ID) error {
+	conn, release, err := t.pool.acquire(ctx, &pid)
+	if err != nil {
+		return err
+	}
+	tx, err := conn.BeginTxx(ctx, nil)
+	if err != nil {
+		release()
+		return fmt.Errorf("begin: %w", err)
+	}
+	t.tx, t.release = tx, release
+	return nil
+}
+
+// end commits (or rolls back) the transaction if it began, and gives its
+// connection back; it does nothing once ended.
+func (t *tenantTx) end(commit bool) error {
+	if t.tx == nil {
+		return nil
+	}
+	tx := t.tx
+	t.tx = nil
+	defer t.release()
+	if commit {
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+		return nil
+	}
+	return tx.Rollback()
+}
+
 // enter scopes the rest of the transaction to practice pid: one simple-query
-// round trip, made only when the practice changes.
+// round trip, made only when the practice changes. The first one begins the
+// transaction.
 func (t *tenantTx) enter(ctx context.Context, pid ledger.ID) error {
 	if t.entered && t.practice == pid {
 		return nil
+	}
+	if t.tx == nil {
+		if err := t.begin(ctx, pid); err != nil {
+			return err
+		}
 	}
 	q := `SET LOCAL app.practice_id = ` + pq.QuoteLiteral(pid.String())
 	if !t.entered {
@@ -130,29 +162,22 @@ func (t *tenantTx) enter(ctx context.Context, pid ledger.ID) error {
 }
 
 // in runs fn with statements scoped to practice pid.
-func (s queries) in(ctx context.Context, pid ledger.ID, fn func(q sqlx.ExtContext) error) (err error) {
+func (s queries) in(ctx context.Context, pid ledger.ID, fn func(q sqlx.ExtContext) error) error {
 	if s.tx != nil {
 		if err := s.tx.enter(ctx, pid); err != nil {
 			return err
 		}
 		return fn(s.tx.tx)
 	}
-	tx, err := s.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback()
-		}
-	}()
-	if err = (&tenantTx{tx: tx}).enter(ctx, pid); err != nil {
+	t := &tenantTx{pool: s.pool}
+	defer t.end(false) // rolls back unless committed
+	if err := t.enter(ctx, pid); err != nil {
 		return err
 	}
-	if err = fn(tx); err != nil {
+	if err := fn(t.tx); err != nil {
 		return err
 	}
-	return tx.Commit()
+	return t.end(true)
 }
 
 // sel, get and exec are sqlx's SelectContext and GetContext and ExecContext
@@ -362,7 +387,12 @@ func (s queries) SplitsOfPatients(ctx context.Context, practiceID ledger.ID, pat
 // CountPractices counts the practices in the database (an operator task:
 // it crosses tenants).
 func (s *Store) CountPractices(ctx context.Context) (int, error) {
+	conn, release, err := s.pool.acquire(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer release()
 	var n int
-	err := sqlx.GetContext(ctx, s.db, &n, `SELECT paysplit_practice_count()`)
+	err = conn.GetContext(ctx, &n, `SELECT paysplit_practice_count()`)
 	return n, translate(err)
 }

@@ -93,13 +93,19 @@ func classify(err error) (code, msg string, ext map[string]any) {
 		return CodeForbidden, "your key's role may not do this", nil
 	case errors.Is(err, ledger.ErrUnauthenticated):
 		return CodeUnauthenticated, "send a valid API key as 'Authorization: Bearer <key>'", nil
+	case errors.As(err, &gqlErr) && strings.HasPrefix(gqlErr.Message, "exceeded token limit"): // the parser's MaxTokens
+		return CodeFieldLimitExceeded, fmt.Sprintf("operation has more than %d tokens, which exceeds the limit", MaxTokens), nil
 	case errors.As(err, &gqlErr) && gqlErr.Extensions["code"] != nil:
 		return fmt.Sprint(gqlErr.Extensions["code"]), gqlErr.Message, nil
 	case errors.As(err, &gqlErr) && len(gqlErr.Path) == 0 && gqlErr.Unwrap() == nil:
 		// gqlgen's transport or executor refusing the request itself (a
-		// body or variables that are not JSON objects, no operation): the
-		// client's mistake. The echoed body is cut.
-		msg, _, _ := strings.Cut(gqlErr.Message, " body:")
+		// body or variables that are not JSON objects, no operation, a body
+		// that did not arrive in time): the client's mistake. The body a
+		// decoding error echoes is cut.
+		msg := gqlErr.Message
+		if strings.HasPrefix(msg, "json request body could not be decoded") {
+			msg, _, _ = strings.Cut(msg, " body:")
+		}
 		return CodeBadRequest, msg, nil
 	}
 	return CodeInternal, "internal error", nil

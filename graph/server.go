@@ -74,6 +74,7 @@ func NewServer(l *ledger.Ledger, ready func(context.Context) error, opts ...Opti
 	multipart := &transport.MultipartForm{MaxUploadSize: DefaultMaxUploadBytes + uploadOverhead, MaxMemory: uploadMemory}
 	gql.AddTransport(multipartForm{multipart}) // coded refusals (import_http.go)
 	gql.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	gql.SetParserTokenLimit(MaxTokens) // limits.go
 	gql.Use(extension.Introspection{})
 	gql.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
 	// The shape first: gqlgen's complexity walk expands every fragment

@@ -23,8 +23,9 @@ import (
 )
 
 // TestOnePracticeCannotStarveAnother runs serve as deployed (its default
-// pool, limits and timeouts; the rate limit off, so that what protects
-// practice B is the pool and the field limits) and has practice A attack it
+// pool, limits and timeouts; the rate limit off unless
+// PAYSPLIT_STARVE_RATE_LIMIT says, so that what protects practice B is the
+// pool and the field limits) and has practice A attack it
 // while practice B posts receipts: first no attack (B's baseline), then the
 // alias bomb (10,000 aliases of a cheap field per request), then a flood of
 // the largest requests the limits allow (graph.MaxRootFields root fields
@@ -51,7 +52,7 @@ func TestOnePracticeCannotStarveAnother(t *testing.T) {
 	defer stop()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(serveCtx, []string{"serve", "--database-url", p.url, "--addr", addr, "--rate-limit", "0"})
+		done <- run(serveCtx, []string{"serve", "--database-url", p.url, "--addr", addr, "--rate-limit", size.rateLimit})
 	}()
 	waitHealthy(t, "http://"+addr+"/healthz", done)
 
@@ -89,11 +90,15 @@ type starveSize struct {
 	receipts  int
 	attackers int // A's clients
 	clients   int // B's clients
-	rounds    int // of the phases
+	rounds    int    // of the phases
+	rateLimit string // serve's --rate-limit
 }
 
 func starveSizeFromEnv(t *testing.T) starveSize {
-	s := starveSize{receipts: 10, attackers: 4, clients: 2, rounds: 1}
+	s := starveSize{receipts: 10, attackers: 4, clients: 2, rounds: 1, rateLimit: "0"}
+	if v := os.Getenv("PAYSPLIT_STARVE_RATE_LIMIT"); v != "" {
+		s.rateLimit = v
+	}
 	if v := os.Getenv("PAYSPLIT_STARVE_DURATION"); v != "" {
 		d, err := time.ParseDuration(v)
 		require.NoError(t, err, "PAYSPLIT_STARVE_DURATION")

@@ -88,8 +88,8 @@ func TestOnePracticeCannotStarveAnother(t *testing.T) {
 type starveSize struct {
 	duration  time.Duration // per phase; 0: receipts per client of B
 	receipts  int
-	attackers int // A's clients
-	clients   int // B's clients
+	attackers int    // A's clients
+	clients   int    // B's clients
 	rounds    int    // of the phases
 	rateLimit string // serve's --rate-limit
 }

@@ -235,14 +235,13 @@ func (s *Server) admitRate(w http.ResponseWriter, ctx context.Context) bool {
 }
 
 // refuseWith answers a request refused before GraphQL runs, in GraphQL's
-// error shape, with extra extensions. The request's body is not wanted: the
-// connection is closed after the answer, without waiting for the body
-// (net/http would otherwise read up to 256 KiB of it to reuse the
-// connection).
+// error shape, with extra extensions. The answer goes out before the body is
+// read; the connection is then closed, once net/http has read what it reads
+// of an unwanted body (up to 256 KiB, within the body timeout), so that a
+// client still sending it sees the answer rather than a reset.
 func refuseWith(w http.ResponseWriter, status int, code, msg string, ext map[string]any) {
 	ext["code"] = code
 	w.Header().Set("Connection", "close")
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now())
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"errors": []any{map[string]any{"message": msg, "extensions": ext}}, "data": nil})

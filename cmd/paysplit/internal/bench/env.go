@@ -184,6 +184,7 @@ func (e *env) application(ctx context.Context) (*app, error) {
 	}
 	counter := &countingConnector{Connector: conn}
 	store := postgres.NewStore(sqlx.NewDb(sql.OpenDB(counter), "postgres"))
+	store.SetPool(postgres.DefaultMaxConns, postgres.DefaultWait) // serve's default pool
 	if e.opt.MaxIdleConns != 0 {
 		store.DB().SetMaxIdleConns(e.opt.MaxIdleConns)
 	}

@@ -76,10 +76,11 @@ func TestRateLimit(t *testing.T) {
 
 // TestFieldLimits: an operation selecting more than graph.MaxRootFields root
 // fields (aliases included), or more than graph.MaxFields fields in all
-// through fragments, is refused with FIELD_LIMIT_EXCEEDED before anything
-// runs: the alias bomb that once opened a connection per alias, and a
-// document whose fragments spread each other twice over (2^30 fields, on
-// which gqlgen's own complexity walk never ended).
+// through fragments, or longer than graph.MaxTokens tokens, is refused with
+// FIELD_LIMIT_EXCEEDED before anything runs: the alias bomb that once opened
+// a connection per alias (stopped by the token limit), and a document whose
+// fragments spread each other twice over (2^30 fields, on which gqlgen's own
+// complexity walk never ended).
 func TestFieldLimits(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
@@ -92,9 +93,10 @@ func TestFieldLimits(t *testing.T) {
 		return b.String() + " }"
 	}
 	before := rowCounts(t, h.db)
-	for _, n := range []int{10000, graph.MaxRootFields + 1} {
+	for n, msg := range map[int]string{10000: "tokens", graph.MaxRootFields + 1: "root fields"} {
 		e, r := h.fail(t, h.analyst, aliases(n), nil)
 		require.Equal(t, "FIELD_LIMIT_EXCEEDED", e.code(), r.Raw)
+		require.Contains(t, e.Message, msg)
 		require.Nil(t, r.Data)
 	}
 	d := h.ok(t, h.analyst, aliases(graph.MaxRootFields), nil)

@@ -31,6 +31,7 @@ const (
 	CodeDepthLimitExceeded = "DEPTH_LIMIT_EXCEEDED" // an operation deeper than MaxQueryDepth (limits.go)
 	CodeFieldLimitExceeded = "FIELD_LIMIT_EXCEEDED" // more than MaxRootFields root fields or MaxFields fields (limits.go)
 	CodeUnavailable        = "UNAVAILABLE"          // the database cannot be reached now; extensions.retryable is true
+	CodeCancelled          = "CANCELLED"            // the client went away (or cancelled) before the answer; nothing was committed
 	CodeInternal           = "INTERNAL"
 
 	// CodeSubscriptionLimitExceeded: a websocket already runs
@@ -55,6 +56,8 @@ func classify(err error) (code, msg string, ext map[string]any) {
 		gqlErr    *gqlerror.Error
 	)
 	switch {
+	case errors.Is(err, context.Canceled): // the client hung up: its work stopped
+		return CodeCancelled, "the request was cancelled before it finished", nil
 	case errors.As(err, &input):
 		ext = map[string]any{}
 		if input.Field != "" {
@@ -127,6 +130,9 @@ func conflictMessage(err error) string {
 func presentError(ctx context.Context, err error) *gqlerror.Error {
 	e := graphql.DefaultErrorPresenter(ctx, err)
 	code, msg, ext := classify(err)
+	if code == CodeCancelled {
+		slog.InfoContext(ctx, "request cancelled", "path", e.Path.String(), "request_id", requestID(ctx))
+	}
 	if code == CodeInternal {
 		slog.ErrorContext(ctx, "internal error", "err", err, "path", e.Path.String(), "request_id", requestID(ctx))
 	}

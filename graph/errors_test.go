@@ -1,13 +1,17 @@
 package graph_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/paysplit/paysplit/graph"
 	"github.com/paysplit/paysplit/ledger/ledgertest"
+	"github.com/paysplit/paysplit/rules"
 )
 
 // requireCode checks that r failed with one error of code and no data.
@@ -231,3 +235,18 @@ fragment TypeRef on __Type {
   kind name
   ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } }
 }`
+
+// A request whose client went away is CANCELLED, not INTERNAL: its error
+// wraps context.Canceled, from the store or the planner.
+func TestCancelledIsNotInternal(t *testing.T) {
+	for _, err := range []error{
+		context.Canceled,
+		fmt.Errorf("load charges: %w", context.Canceled),
+		&rules.EvalError{Path: "stages[0].match", Err: context.Canceled},
+	} {
+		code, _ := graph.Classify(err)
+		require.Equal(t, graph.CodeCancelled, code, "%v", err)
+	}
+	code, _ := graph.Classify(errors.New("boom"))
+	require.Equal(t, graph.CodeInternal, code)
+}

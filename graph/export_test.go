@@ -8,3 +8,9 @@ func SetRateClock(s *Server, now func() time.Time) {
 	defer s.limiter.mu.Unlock()
 	s.limiter.now = now
 }
+
+// Classify exposes the error table's mapping (tests only).
+func Classify(err error) (code, msg string) {
+	code, msg, _ = classify(err)
+	return code, msg
+}

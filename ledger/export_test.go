@@ -1,11 +1,11 @@
 package ledger
 
-// SmallImportBatches makes an import's batches (rows looked up, rows
-// posted, lines reconciled at once) tiny, so that a small file crosses
+// SmallImportBatches makes an import's batches (rows looked up, parents
+// and rows posted at once) tiny, so that a small file crosses
 // every batch boundary; it returns the function restoring them. A test
 // calling it must not run in parallel.
 func SmallImportBatches() (restore func()) {
-	b, p, r := importBatch, postChunk, reconcilePage
-	importBatch, postChunk, reconcilePage = 3, 4, 5
-	return func() { importBatch, postChunk, reconcilePage = b, p, r }
+	b, p := importBatch, postChunk
+	importBatch, postChunk = 3, 4
+	return func() { importBatch, postChunk = b, p }
 }

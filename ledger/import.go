@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"time"
 )
@@ -331,9 +330,13 @@ type ImportReader interface {
 	RecentBalanceImports(ctx context.Context, practiceID ID, limit int) ([]BalanceImport, error)
 	// BalanceImportLines lists an import's lines in row order.
 	BalanceImportLines(ctx context.Context, practiceID, importID ID) ([]ImportedLine, error)
-	// BalanceImportLinePage lists up to limit of an import's lines after
-	// row afterRow, in row order.
-	BalanceImportLinePage(ctx context.Context, practiceID, importID ID, afterRow, limit int) ([]ImportedLine, error)
+	// BalanceImportSums sums an import's lines per patient and per family
+	// (the patient's guarantor), as the file gave them and as the ledger
+	// holds them now (ChargeBalance's Owed and InsurancePending), and passes
+	// each sum to each as it is read, holding none: the patients' (PatientID
+	// set) first, then the families', each in the order of their first row.
+	// Matches is left for the caller to set.
+	BalanceImportSums(ctx context.Context, practiceID, importID ID, each func(ReconciliationLine) error) error
 	// BalanceImportActivity lists (up to limit) what was posted against an
 	// import's lines by anything but the import itself.
 	BalanceImportActivity(ctx context.Context, practiceID, importID ID, limit int) ([]ImportActivity, error)
@@ -546,112 +549,78 @@ func (l *Ledger) ReconcileBalanceImport(ctx context.Context, a Actor, importID I
 	return rec, err
 }
 
-// reconcilePage is how many of an import's lines a reconciliation reads at
-// once.
-var reconcilePage = 10_000
-
 // reconcileImport reconciles an import's lines, as the import recorded them
-// from the file, with the ledger read through r, a page of lines at a time.
-// It also returns how many lines it read.
+// from the file, with the ledger read through r. The database makes the
+// sums; this keeps the counts, the totals and what the lists show. It also
+// returns how many lines were summed.
 func reconcileImport(ctx context.Context, r Reader, pid, importID ID) (Reconciliation, int, error) {
-	var pats, fams reconLines
-	n, after := 0, 0
-	for {
-		lines, err := r.BalanceImportLinePage(ctx, pid, importID, after, reconcilePage)
-		if err != nil || len(lines) == 0 {
-			if err != nil {
-				return Reconciliation{}, 0, err
-			}
-			break
+	rec := Reconciliation{Matches: true}
+	var pats, fams reconList
+	n := 0
+	err := r.BalanceImportSums(ctx, pid, importID, func(rl ReconciliationLine) error {
+		rl.Matches = rl.FilePatient.Equal(rl.LedgerPatient) && rl.FileInsurance.Equal(rl.LedgerInsurance)
+		if !rl.Matches {
+			rec.Matches = false
+			rec.Differing++
 		}
-		ids := make([]ID, len(lines))
-		for i, ln := range lines {
-			ids[i] = ln.ChargeID
+		if rl.PatientID != nil {
+			rec.PatientCount++
+			pats.add(rl)
+			return nil
 		}
-		bal, err := r.ChargeBalances(ctx, pid, ids)
-		if err != nil {
-			return Reconciliation{}, 0, err
-		}
-		for _, ln := range lines {
-			pats.add(ln.PatientID, true, ln, bal[ln.ChargeID])
-			fams.add(ln.GuarantorID, false, ln, bal[ln.ChargeID])
-		}
-		n, after = n+len(lines), lines[len(lines)-1].Row
-		if len(lines) < reconcilePage {
-			break
-		}
-	}
-	rec := Reconciliation{Matches: true, PatientCount: len(pats.lines), GuarantorCount: len(fams.lines)}
-	for _, lines := range [][]ReconciliationLine{pats.lines, fams.lines} {
-		for i := range lines {
-			rl := &lines[i]
-			rl.Matches = rl.FilePatient.Equal(rl.LedgerPatient) && rl.FileInsurance.Equal(rl.LedgerInsurance)
-			if !rl.Matches {
-				rec.Matches = false
-				rec.Differing++
-			}
-		}
-	}
-	for _, rl := range fams.lines {
+		rec.GuarantorCount++
+		fams.add(rl)
+		n += rl.Rows
 		rec.FilePatient, rec.LedgerPatient = rec.FilePatient.Add(rl.FilePatient), rec.LedgerPatient.Add(rl.LedgerPatient)
 		rec.FileInsurance, rec.LedgerInsurance = rec.FileInsurance.Add(rl.FileInsurance), rec.LedgerInsurance.Add(rl.LedgerInsurance)
+		return nil
+	})
+	if err != nil {
+		return Reconciliation{}, 0, err
 	}
 	var cutP, cutG bool
-	rec.Patients, cutP = listLines(pats.lines)
-	rec.Guarantors, cutG = listLines(fams.lines)
+	rec.Patients, cutP = pats.list()
+	rec.Guarantors, cutG = fams.list()
 	rec.Truncated = cutP || cutG
 	return rec, n, nil
 }
 
-// reconLines sums an import's lines per patient or per family, in the
-// order the file first names them.
-type reconLines struct {
-	at    map[ID]int
-	lines []ReconciliationLine
+// reconList keeps, of one list's lines in the order they come, what the
+// list can show: the first MaxReportPatients lines, and the first
+// MaxReportPatients of those that differ.
+type reconList struct {
+	count     int
+	first     []ReconciliationLine
+	differing []ReconciliationLine
 }
 
-func (ls *reconLines) add(key ID, patient bool, ln ImportedLine, b ChargeBalance) {
-	if ls.at == nil {
-		ls.at = map[ID]int{}
+func (ls *reconList) add(rl ReconciliationLine) {
+	ls.count++
+	if len(ls.first) < MaxReportPatients {
+		ls.first = append(ls.first, rl)
 	}
-	i, ok := ls.at[key]
-	if !ok {
-		i = len(ls.lines)
-		ls.at[key] = i
-		rl := ReconciliationLine{GuarantorID: ln.GuarantorID}
-		if patient {
-			pid := ln.PatientID
-			rl.PatientID = &pid
-		}
-		ls.lines = append(ls.lines, rl)
+	if !rl.Matches && len(ls.differing) < MaxReportPatients {
+		ls.differing = append(ls.differing, rl)
 	}
-	rl := &ls.lines[i]
-	rl.Rows++
-	if ln.Responsibility == ResponsibilityInsurance {
-		rl.FileInsurance = rl.FileInsurance.Add(ln.Amount)
-	} else {
-		rl.FilePatient = rl.FilePatient.Add(ln.Amount)
-	}
-	rl.LedgerPatient = rl.LedgerPatient.Add(b.Owed)
-	rl.LedgerInsurance = rl.LedgerInsurance.Add(b.InsurancePending)
 }
 
-// listLines keeps the lines a reconciliation lists: all of them, or when
-// there are more than MaxReportPatients, that many, those that differ first.
-func listLines(lines []ReconciliationLine) ([]ReconciliationLine, bool) {
-	if len(lines) <= MaxReportPatients {
-		return lines, false
+// list is what a reconciliation lists: every line, or when there are more
+// than MaxReportPatients, that many, those that differ first (each part in
+// the order the lines came).
+func (ls *reconList) list() ([]ReconciliationLine, bool) {
+	if ls.count <= MaxReportPatients {
+		return ls.first, false
 	}
-	slices.SortStableFunc(lines, func(a, b ReconciliationLine) int {
-		switch {
-		case a.Matches == b.Matches:
-			return 0
-		case !a.Matches:
-			return -1
+	out := ls.differing
+	for _, rl := range ls.first {
+		if len(out) == MaxReportPatients {
+			break
 		}
-		return 1
-	})
-	return slices.Clone(lines[:MaxReportPatients]), true
+		if rl.Matches {
+			out = append(out, rl)
+		}
+	}
+	return out, true
 }
 
 // RecentBalanceImports lists the practice's imports, newest first.

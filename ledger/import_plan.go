@@ -766,15 +766,15 @@ var postChunk = 20_000
 
 // postPlan writes a plan: the new guarantors and patients, an encounter per
 // patient (or patient, provider and location), a credit receipt per patient
-// holding credits, and the import's record; then it reads the file a last
-// time and writes a line per row that posts (and a split for a credit), in
-// chunks; then it reconciles the import with the ledger and refuses to
+// holding credits (in chunks), and the import's record; then it reads the
+// file a last time and writes a line per row that posts (and a split for a
+// credit), in chunks; then it reconciles the import with the ledger and refuses to
 // commit if they differ by a cent.
 func (l *Ledger) postPlan(ctx context.Context, tx Tx, a Actor, p *importPlan, progress func(ImportProgress)) (ID, error) {
 	now, today := l.stamp(), p.today
 	importID := newID()
-	b := p.parents(now, importID)
-	if err := tx.InsertBulk(ctx, p.pid, b); err != nil {
+	guarantors, patients, err := p.postParents(ctx, tx, now, importID)
+	if err != nil {
 		return ID{}, err
 	}
 	r := &p.report
@@ -783,8 +783,8 @@ func (l *Ledger) postPlan(ctx context.Context, tx Tx, a Actor, p *importPlan, pr
 		keyID = &a.KeyID
 	}
 	imp := BalanceImport{ID: importID, Status: ImportCommitted, FileName: p.read.file.Name, FileSHA256: p.read.file.SHA256, ImportDate: today,
-		Options: p.opts, RowsRead: r.Rows, RowsPosted: r.RowsToPost, RowsSkipped: r.RowsSkipped, PatientsCreated: len(b.Patients),
-		GuarantorsCreated: len(b.Guarantors), Encounters: len(b.Encounters), PatientDebits: r.Totals.PatientDebits,
+		Options: p.opts, RowsRead: r.Rows, RowsPosted: r.RowsToPost, RowsSkipped: r.RowsSkipped, PatientsCreated: patients,
+		GuarantorsCreated: guarantors, Encounters: len(p.encounterList), PatientDebits: r.Totals.PatientDebits,
 		PatientCredits: r.Totals.PatientCredits, Insurance: r.Totals.Insurance, KeyID: keyID, CreatedAt: now}
 	if err := tx.InsertBalanceImport(ctx, p.pid, imp); err != nil {
 		return ID{}, err
@@ -816,23 +816,39 @@ func (p *importPlan) release() {
 	p.posts, p.encounters, p.encounterList = nil, nil, nil
 }
 
-// parents are what a plan's lines hang from: the new guarantors and
-// patients that post, the encounters, and a credit receipt per patient
-// holding credits. It gives the encounters and receipts their ids.
-func (p *importPlan) parents(now time.Time, importID ID) Bulk {
+// postParents writes what a plan's lines hang from, postChunk at a time:
+// the new guarantors and patients that post, a credit receipt per patient
+// holding credits, then the encounters. It gives the receipts and
+// encounters their ids and returns how many guarantors, patients and
+// encounters it wrote. A new guarantor is written with the first patient of
+// its family that posts; it stays the family's own patient's (SelfPatientID)
+// only when that is the patient, the first of the family the file names.
+func (p *importPlan) postParents(ctx context.Context, tx Tx, now time.Time, importID ID) (guarantors, patients int, err error) {
 	var b Bulk
-	created, usedFamily := map[ID]bool{}, map[ID]bool{}
+	flush := func(force bool) error {
+		if n := len(b.Guarantors) + len(b.Patients) + len(b.Receipts) + len(b.Encounters); n == 0 || n < postChunk && !force {
+			return nil
+		}
+		guarantors, patients = guarantors+len(b.Guarantors), patients+len(b.Patients)
+		err := tx.InsertBulk(ctx, p.pid, b)
+		b = Bulk{} // the chunk is written: nothing holds it any longer
+		return err
+	}
 	for _, pp := range p.patients {
 		if !pp.hasPosting {
 			continue
 		}
-		if pp.newFamily {
-			usedFamily[pp.guarantor.ID] = true
+		if g := pp.guarantor; pp.newFamily && g.CreatedAt.IsZero() { // zero: not written yet
+			g.CreatedAt = now
+			ng := *g
+			if ng.SelfPatientID != nil && *ng.SelfPatientID != pp.patient.ID {
+				ng.SelfPatientID = nil // its patient has nothing to post; the others of the family do
+			}
+			b.Guarantors = append(b.Guarantors, ng)
 		}
 		if pp.created {
 			pp.patient.CreatedAt = now
 			b.Patients = append(b.Patients, pp.patient)
-			created[pp.patient.ID] = true
 		}
 		if credit := pp.totals.PatientCredits; credit.Sign() > 0 {
 			pp.receiptID = newID()
@@ -840,17 +856,12 @@ func (p *importPlan) parents(now time.Time, importID ID) Bulk {
 			b.Receipts = append(b.Receipts, Receipt{ID: pp.receiptID, Kind: ReceiptBalanceForward, Amount: credit, ReceivedOn: p.today,
 				PatientID: &patient, Note: fmt.Sprintf("Credit carried over from a prior system (balance import %s)", importID), PostedAt: now})
 		}
+		if err := flush(false); err != nil {
+			return 0, 0, err
+		}
 	}
-	for _, gp := range p.newGuarantors {
-		if !usedFamily[gp.ID] {
-			continue
-		}
-		g := *gp
-		if g.SelfPatientID != nil && !created[*g.SelfPatientID] {
-			g.SelfPatientID = nil // its patient has nothing to post; the others of the family do
-		}
-		g.CreatedAt = now
-		b.Guarantors = append(b.Guarantors, g)
+	if err := flush(true); err != nil {
+		return 0, 0, err
 	}
 	note := fmt.Sprintf("Balance forward from a prior system (balance import %s)", importID)
 	for i := range p.encounterList {
@@ -858,8 +869,11 @@ func (p *importPlan) parents(now time.Time, importID ID) Bulk {
 		e.id = newID()
 		b.Encounters = append(b.Encounters, Encounter{ID: e.id, PatientID: e.patient, ProviderID: e.provider, LocationID: e.location,
 			Kind: EncounterBalanceForward, ServiceFrom: e.from, ServiceTo: e.to, Note: note, CreatedAt: now})
+		if err := flush(false); err != nil {
+			return 0, 0, err
+		}
 	}
-	return b
+	return guarantors, patients, flush(true)
 }
 
 // postRows reads the file a last time and writes, postChunk rows at a time,

@@ -18,35 +18,8 @@ WITH ch AS (
     SELECT id, coalesce(attached_to_id, id) AS root, attached_to_id, status, amount, insurance_estimate
       FROM charges
      WHERE practice_id = $1 AND (id = ANY($2::uuid[]) OR attached_to_id = ANY($2::uuid[]))
-), paid AS (
-    SELECT ch.root,
-           coalesce(sum(s.amount) FILTER (WHERE r.kind = 'INSURANCE_PAYMENT' OR o.kind = 'INSURANCE_PAYMENT'), 0) AS insurance,
-           coalesce(sum(s.amount) FILTER (WHERE r.kind <> 'INSURANCE_PAYMENT' AND coalesce(o.kind, '') <> 'INSURANCE_PAYMENT'), 0) AS patient,
-           bool_or(r.kind = 'INSURANCE_PAYMENT' AND rv.id IS NULL) AS insured
-      FROM ch
-      JOIN splits s ON s.practice_id = $1 AND s.charge_id = ch.id
-      JOIN receipts r ON r.practice_id = $1 AND r.id = s.receipt_id
-      LEFT JOIN receipts o ON o.practice_id = $1 AND o.id = r.reverses_id
-      LEFT JOIN receipts rv ON rv.practice_id = $1 AND rv.reverses_id = r.id
-     GROUP BY ch.root
-), adj AS (
-    SELECT attached_to_id AS root, sum(amount) AS amount FROM ch WHERE attached_to_id IS NOT NULL GROUP BY 1
-)
-SELECT ch.id,
-       coalesce(adj.amount, 0) AS adjustments,
-       coalesce(paid.insurance, 0) AS insurance_paid,
-       coalesce(paid.patient, 0) AS patient_paid,
-       CASE WHEN ch.status = 'PLANNED' OR ch.attached_to_id IS NOT NULL OR coalesce(paid.insured, false) THEN 0
-            ELSE least(ch.insurance_estimate, greatest(ch.amount + coalesce(adj.amount, 0), 0)) END AS insurance_pending,
-       CASE WHEN ch.status = 'PLANNED' OR ch.attached_to_id IS NOT NULL THEN 0
-            ELSE ch.amount + coalesce(adj.amount, 0) - coalesce(paid.insurance, 0) - coalesce(paid.patient, 0)
-                 - CASE WHEN coalesce(paid.insured, false) THEN 0
-                        ELSE least(ch.insurance_estimate, greatest(ch.amount + coalesce(adj.amount, 0), 0)) END
-       END AS owed
-  FROM ch
-  LEFT JOIN adj ON adj.root = ch.id
-  LEFT JOIN paid ON paid.root = ch.id
- WHERE ch.id = ANY($2::uuid[])`
+), ` + chargeBalanceCTEs + `
+SELECT id, adjustments, insurance_paid, patient_paid, insurance_pending, owed FROM bal WHERE id = ANY($2::uuid[])`
 	var rows []struct {
 		ID ledger.ID
 		ledger.ChargeBalance
@@ -60,6 +33,42 @@ SELECT ch.id,
 	}
 	return out, nil
 }
+
+// chargeBalanceCTEs computes each charge's balance (the bal CTE: id,
+// adjustments, insurance_paid, patient_paid, insurance_pending, owed) from a
+// CTE ch, written before it, holding charges and the adjustments attached
+// to them (id, root: the line an adjustment is attached to or the charge
+// itself, attached_to_id, status, amount, insurance_estimate). $1 is the
+// practice.
+const chargeBalanceCTEs = `paid AS (
+    SELECT ch.root,
+           coalesce(sum(s.amount) FILTER (WHERE r.kind = 'INSURANCE_PAYMENT' OR o.kind = 'INSURANCE_PAYMENT'), 0) AS insurance,
+           coalesce(sum(s.amount) FILTER (WHERE r.kind <> 'INSURANCE_PAYMENT' AND coalesce(o.kind, '') <> 'INSURANCE_PAYMENT'), 0) AS patient,
+           bool_or(r.kind = 'INSURANCE_PAYMENT' AND rv.id IS NULL) AS insured
+      FROM ch
+      JOIN splits s ON s.practice_id = $1 AND s.charge_id = ch.id
+      JOIN receipts r ON r.practice_id = $1 AND r.id = s.receipt_id
+      LEFT JOIN receipts o ON o.practice_id = $1 AND o.id = r.reverses_id
+      LEFT JOIN receipts rv ON rv.practice_id = $1 AND rv.reverses_id = r.id
+     GROUP BY ch.root
+), adj AS (
+    SELECT attached_to_id AS root, sum(amount) AS amount FROM ch WHERE attached_to_id IS NOT NULL GROUP BY 1
+), bal AS (
+    SELECT ch.id,
+           coalesce(adj.amount, 0) AS adjustments,
+           coalesce(paid.insurance, 0) AS insurance_paid,
+           coalesce(paid.patient, 0) AS patient_paid,
+           CASE WHEN ch.status = 'PLANNED' OR ch.attached_to_id IS NOT NULL OR coalesce(paid.insured, false) THEN 0
+                ELSE least(ch.insurance_estimate, greatest(ch.amount + coalesce(adj.amount, 0), 0)) END AS insurance_pending,
+           CASE WHEN ch.status = 'PLANNED' OR ch.attached_to_id IS NOT NULL THEN 0
+                ELSE ch.amount + coalesce(adj.amount, 0) - coalesce(paid.insurance, 0) - coalesce(paid.patient, 0)
+                     - CASE WHEN coalesce(paid.insured, false) THEN 0
+                            ELSE least(ch.insurance_estimate, greatest(ch.amount + coalesce(adj.amount, 0), 0)) END
+           END AS owed
+      FROM ch
+      LEFT JOIN adj ON adj.root = ch.id
+      LEFT JOIN paid ON paid.root = ch.id
+)`
 
 func (s queries) PatientBalances(ctx context.Context, practiceID ledger.ID, patientIDs []ledger.ID) (map[ledger.ID]ledger.Balance, error) {
 	return s.balances(ctx, practiceID, patientIDs, false)

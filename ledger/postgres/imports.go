@@ -111,28 +111,70 @@ func (s queries) RecentBalanceImports(ctx context.Context, practiceID ledger.ID,
 	return s.balanceImports(ctx, q, practiceID, limit)
 }
 
+// BalanceImportLines lists an import's lines in row order.
 func (s queries) BalanceImportLines(ctx context.Context, practiceID, importID ledger.ID) ([]ledger.ImportedLine, error) {
-	return s.BalanceImportLinePage(ctx, practiceID, importID, 0, 0)
-}
-
-// BalanceImportLinePage lists an import's lines after row afterRow, in row
-// order: at most limit of them, or all when limit is 0.
-func (s queries) BalanceImportLinePage(ctx context.Context, practiceID, importID ledger.ID, afterRow, limit int) ([]ledger.ImportedLine, error) {
 	const q = `
 SELECT l.row_number AS row, l.row_key, l.charge_id, l.receipt_id, l.amount, l.responsibility,
        c.patient_id, p.guarantor_id, c.encounter_id, c.provider_id, c.location_id, c.code
   FROM balance_import_lines l
   JOIN charges c ON c.practice_id = l.practice_id AND c.id = l.charge_id
   JOIN patients p ON p.practice_id = l.practice_id AND p.id = c.patient_id
- WHERE l.practice_id = $1 AND l.import_id = $2 AND l.row_number > $3
- ORDER BY l.row_number
- LIMIT $4`
-	var lim any // NULL: no limit
-	if limit > 0 {
-		lim = limit
-	}
+ WHERE l.practice_id = $1 AND l.import_id = $2
+ ORDER BY l.row_number`
 	var rows []ledger.ImportedLine
-	return rows, translate(s.sel(ctx, &rows, q, practiceID, importID, afterRow, lim))
+	return rows, translate(s.sel(ctx, &rows, q, practiceID, importID))
+}
+
+// BalanceImportSums sums an import's lines in one statement, per patient and
+// per family (the patient's guarantor now) with GROUPING SETS, from the
+// lines as the file gave them and from each line's balance now (computed as
+// ChargeBalances does), and passes the sums to each as the rows arrive:
+// patients first, then families, each in the order of their first row.
+func (s queries) BalanceImportSums(ctx context.Context, practiceID, importID ledger.ID, each func(ledger.ReconciliationLine) error) error {
+	const q = `
+WITH l AS MATERIALIZED (
+    SELECT bl.row_number, bl.charge_id, bl.amount, bl.responsibility, c.patient_id,
+           c.status, c.amount AS charge_amount, c.insurance_estimate
+      FROM balance_import_lines bl
+      JOIN charges c ON c.practice_id = bl.practice_id AND c.id = bl.charge_id
+     WHERE bl.practice_id = $1 AND bl.import_id = $2
+), ch AS (
+    SELECT charge_id AS id, charge_id AS root, NULL::uuid AS attached_to_id, status, charge_amount AS amount, insurance_estimate
+      FROM l -- an import's lines are never attached to another charge
+    UNION ALL
+    SELECT a.id, a.attached_to_id, a.attached_to_id, a.status, a.amount, a.insurance_estimate
+      FROM l JOIN charges a ON a.practice_id = $1 AND a.attached_to_id = l.charge_id
+), ` + chargeBalanceCTEs + `
+SELECT CASE WHEN grouping(l.patient_id) = 0 THEN l.patient_id END AS patient_id, p.guarantor_id,
+       count(*) AS rows, min(l.row_number) AS first_row,
+       coalesce(sum(l.amount) FILTER (WHERE l.responsibility <> 'INSURANCE'), 0) AS file_patient,
+       coalesce(sum(l.amount) FILTER (WHERE l.responsibility = 'INSURANCE'), 0) AS file_insurance,
+       sum(bal.owed) AS ledger_patient, sum(bal.insurance_pending) AS ledger_insurance
+  FROM l
+  JOIN bal ON bal.id = l.charge_id
+  JOIN patients p ON p.practice_id = $1 AND p.id = l.patient_id
+ GROUP BY GROUPING SETS ((p.guarantor_id, l.patient_id), (p.guarantor_id))
+ ORDER BY grouping(l.patient_id), first_row`
+	return s.in(ctx, practiceID, func(db sqlx.ExtContext) error {
+		rows, err := db.QueryxContext(ctx, q, practiceID, importID)
+		if err != nil {
+			return translate(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var r struct {
+				ledger.ReconciliationLine
+				FirstRow int `db:"first_row"`
+			}
+			if err := rows.StructScan(&r); err != nil {
+				return translate(err)
+			}
+			if err := each(r.ReconciliationLine); err != nil {
+				return err
+			}
+		}
+		return translate(rows.Err())
+	})
 }
 
 // BalanceImportActivity finds what was posted against an import's lines by
@@ -293,7 +335,7 @@ func (t *txStore) MarkBalanceImportUndone(ctx context.Context, practiceID, impor
 // copyBatch is how many rows one COPY statement (and the INSERT after it)
 // carries, so that no statement of a large import runs into the session's
 // statement timeout.
-const copyBatch = 50_000
+var copyBatch = 50_000
 
 // copyRows inserts row(i) for i < n into table (cols) in the transaction,
 // then analyzes the table if it grew a lot (see analyzeIfGrown). PostgreSQL

@@ -112,6 +112,11 @@ func TestServeRestartsItsPrivatePostgres(t *testing.T) {
 	require.Equal(t, "postgres exited: signal: killed", down[0]["cause"])
 	require.EqualValues(t, 2, down[1]["attempt"])
 	require.Contains(t, down[1]["cause"], "configuration file", "a failed attempt says why")
+	// The restart's log line reaches srv.out through a pipe: wait for it
+	// rather than assume it came before the answers above.
+	eventually(t, "the restart to be logged", func() bool {
+		return len(logRecords(srv.out.String(), "private PostgreSQL restarted")) > 0
+	})
 	up := logRecords(srv.out.String(), "private PostgreSQL restarted")
 	require.Len(t, up, 1)
 	require.EqualValues(t, len(down), up[0]["attempt"])

@@ -2,8 +2,10 @@ package ledger_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 
@@ -11,11 +13,13 @@ import (
 
 	"github.com/paysplit/paysplit/ledger"
 	"github.com/paysplit/paysplit/ledger/ledgertest"
+	"github.com/paysplit/paysplit/rules"
 )
 
 // randomFamily builds a family from seed through the ledger's own
 // operations: one to three patients; visits with two providers at two
-// locations, some lines planned, some with insurance estimates; attached
+// locations, some lines planned, some with insurance estimates, some with
+// negative fees (negative production); attached
 // and loose adjustments of either sign (some under another provider);
 // payments on charges (some forced past what they owe, some under another
 // provider than the charge's), unallocated, unearned and hidden-unearned
@@ -41,8 +45,11 @@ func newRandomFamily(t *testing.T, f *ledgertest.Practice, provs, locs []ledger.
 		in := ledger.NewEncounter{PatientID: p.ID, ProviderID: pick(provs), LocationID: pick(locs), ServiceFrom: &d}
 		for range 1 + r.IntN(3) {
 			c := ledger.NewCharge{Code: "D0120", Amount: cents(10, 300)}
-			if r.IntN(5) == 0 {
+			switch r.IntN(7) {
+			case 0, 1:
 				c.InsuranceEstimate = cents(1, 9)
+			case 2:
+				c.Code, c.Amount = "D9999", cents(1, 120).Neg() // negative production
 			}
 			if r.IntN(8) == 0 {
 				c.Status = ledger.StatusPlanned
@@ -340,4 +347,73 @@ func TestEngineConcurrentTransfersAndReceipt(t *testing.T) {
 		requireMoney(t, "-10.00", fb.Balance, "round %d: 140.00 owed − 100.00 − 50.00", round)
 		requireMoney(t, "10.00", fb.Credit, "round %d", round)
 	}
+}
+
+// TestEngineOperationsOnRandomFamilies: over random families (negative
+// production, adjustments of either sign under any provider, forced and
+// misallocated payments, hidden unearned, planned lines, insurance), every
+// planning operation of the built-in transfer policies — auto-split,
+// allocate unearned, both balancer methods, credit management — either
+// plans or is refused by a policy requirement (RULE_REJECTED) or, for
+// recreate-splits, by its documented all-or-nothing rule; none answers a
+// broken invariant.
+func TestEngineOperationsOnRandomFamilies(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := ledgertest.NewPractice(t, ledgertest.NewDB(t))
+	p2, err := f.Ledger.CreateProvider(ctx, f.Actor, ledger.NewProvider{Name: "Dr. Two"})
+	require.NoError(t, err)
+	l2, err := f.Ledger.CreateLocation(ctx, f.Actor, ledger.NewLocation{Name: "South"})
+	require.NoError(t, err)
+	provs, locs := []ledger.ID{f.Provider, p2.ID}, []ledger.ID{f.Location, l2.ID}
+	allowed := func(err error) bool {
+		var rej *rules.RejectedError
+		return err == nil || errors.As(err, &rej)
+	}
+	negatives := 0
+	for seed := uint64(2000); seed < 2012; seed++ {
+		fam := newRandomFamily(t, f, provs, locs, seed)
+		g := fam.patients[0].GuarantorID
+		var completed []ledger.ID
+		for _, c := range fam.charges {
+			if c.Status == ledger.StatusCompleted {
+				completed = append(completed, c.ID)
+			}
+			if c.Amount.Sign() < 0 {
+				negatives++
+			}
+		}
+		for _, policy := range []string{"rigorous", "fifo"} {
+			for _, params := range []map[string]string{nil, {"negativeProductionIsIncome": "false"}} {
+				what := fmt.Sprintf("seed %d, %s %v", seed, policy, params)
+				_, err := f.Ledger.PreviewReceipt(ctx, f.Actor, ledger.NewReceipt{Kind: ledger.ReceiptPatientPayment, PatientID: &fam.patients[0].ID,
+					Amount: ledger.MustMoney("75.00")}, ledger.Allocation{Policy: policy, Params: params})
+				require.True(t, allowed(err), "%s: auto-split: %v", what, err)
+				if len(completed) > 0 {
+					_, err = f.Ledger.AllocateUnearned(ctx, f.Actor, ledger.UnearnedAllocation{GuarantorID: g, ChargeIDs: completed,
+						Preview: true, Policy: policy, Params: params})
+					require.True(t, allowed(err), "%s: allocate unearned: %v", what, err)
+				}
+				for _, m := range []ledger.BalanceMethod{ledger.MethodIncomeTransfer, ledger.MethodRecreateSplits} {
+					_, rf, err := f.Ledger.BalanceFamily(ctx, f.Actor, ledger.FamilyBalancing{GuarantorID: g, Method: m, Policy: policy,
+						Params: params, Preview: true})
+					require.NoError(t, err, "%s: %s", what, m)
+					if rf.Status == ledger.FamilyFailed {
+						require.True(t, strings.HasPrefix(rf.Reason, "the policy refused the plan") || strings.HasPrefix(rf.Reason, "negative payment"),
+							"%s: %s failed the family: %s", what, m, rf.Reason)
+					}
+				}
+			}
+		}
+		run, err := f.Ledger.StartRun(ctx, f.Actor, ledger.RunRequest{Kind: ledger.RunCreditManagement, Preview: true,
+			GuarantorIDs: []ledger.ID{g}, Note: "property"})
+		require.NoError(t, err)
+		run = waitRun(t, f.Ledger, f.Actor, run.ID)
+		fams, err := f.Ledger.RunFamilies(ctx, f.Actor, run.ID, ledger.RunFamilyFilter{}, ledger.Page{First: 10})
+		require.NoError(t, err)
+		for _, rf := range fams.Rows {
+			require.NotEqual(t, ledger.FamilyFailed, rf.Status, "seed %d: credit management: %s", seed, rf.Reason)
+		}
+	}
+	require.Greater(t, negatives, 2, "the families hold negative production")
 }

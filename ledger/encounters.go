@@ -136,14 +136,8 @@ func (l *Ledger) normalizeEncounter(in *NewEncounter) error {
 		if err := firstErr(text(f("code"), c.Code, maxCode, true), noteText(f("note"), c.Note)); err != nil {
 			return err
 		}
-		if c.Amount.Sign() < 0 {
-			return Invalid(f("amount"), "must not be negative; post a negative adjustment instead")
-		}
-		if c.InsuranceEstimate.Sign() < 0 {
-			return Invalid(f("insuranceEstimate"), "must not be negative")
-		}
-		if c.InsuranceEstimate.Cmp(c.Amount) > 0 {
-			return Invalid(f("insuranceEstimate"), "%s is more than the amount %s", c.InsuranceEstimate, c.Amount)
+		if err := checkLineMoney(c, f); err != nil {
+			return err
 		}
 		if c.ServiceDate == nil {
 			d := *first
@@ -176,6 +170,24 @@ func (l *Ledger) normalizeEncounter(in *NewEncounter) error {
 		if hi.Before(*in.ServiceFrom) {
 			in.ServiceTo = in.ServiceFrom
 		}
+	}
+	return nil
+}
+
+// checkLineMoney checks a line's amount and insurance estimate. A procedure
+// may have a negative fee: negative production, a credit on its line
+// (docs/ledger.md). A balance-forward line may not (a credit is brought
+// forward as a receipt), and a line below zero expects no insurance.
+func checkLineMoney(c *NewCharge, f func(string) string) error {
+	switch {
+	case c.Amount.Sign() < 0 && c.Kind == ChargeBalanceForward:
+		return Invalid(f("amount"), "a balance-forward line must not be negative; bring a credit forward as a receipt")
+	case c.InsuranceEstimate.Sign() < 0:
+		return Invalid(f("insuranceEstimate"), "must not be negative")
+	case c.Amount.Sign() < 0 && c.InsuranceEstimate.Sign() > 0:
+		return Invalid(f("insuranceEstimate"), "a line with a negative fee (%s) expects no insurance", c.Amount)
+	case c.Amount.Sign() >= 0 && c.InsuranceEstimate.Cmp(c.Amount) > 0:
+		return Invalid(f("insuranceEstimate"), "%s is more than the amount %s", c.InsuranceEstimate, c.Amount)
 	}
 	return nil
 }

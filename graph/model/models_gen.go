@@ -191,8 +191,10 @@ type ChargeLineInput struct {
 	Status *ledger.ChargeStatus `json:"status,omitempty"`
 	Code   string               `json:"code"`
 	// Default: the encounter's serviceFrom.
-	ServiceDate       *ledger.Date  `json:"serviceDate,omitempty"`
-	Amount            ledger.Money  `json:"amount"`
+	ServiceDate *ledger.Date `json:"serviceDate,omitempty"`
+	// A procedure's fee may be negative (negative production: a credit on its line); a balance-forward line's may not.
+	Amount ledger.Money `json:"amount"`
+	// At most the amount; none on a line with a negative fee.
 	InsuranceEstimate *ledger.Money `json:"insuranceEstimate,omitempty"`
 	// Default: the encounter's provider.
 	ProviderID *uuid.UUID `json:"providerId,omitempty"`

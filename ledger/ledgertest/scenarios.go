@@ -49,7 +49,7 @@ func (s *ScenarioPractice) Name(id *ledger.ID) string {
 }
 
 // Representable says why the ledger of in cannot be written as rows (the
-// schema forbids a negative procedure, a procedure without a provider, and
+// schema forbids a negative balance-forward line, a procedure without a provider, and
 // has no write-offs), or "" when it can.
 func Representable(in rules.Input) string {
 	if why := representable(in); why != "" {
@@ -65,8 +65,10 @@ func representable(in rules.Input) string {
 	}
 	for _, c := range in.Charges {
 		switch {
-		case c.Kind != rules.Adjustment && c.Amount.Sign() < 0:
+		case c.Kind == rules.BalanceForward && c.Amount.Sign() < 0:
 			return "a negative " + string(c.Kind)
+		case c.Amount.Sign() < 0 && !c.InsuranceEstimate.IsZero():
+			return "an insurance estimate on a negative line"
 		case c.Kind != rules.Adjustment && c.ProviderID == "":
 			return "a " + string(c.Kind) + " without a provider"
 		case c.Kind == rules.Adjustment && c.Status == rules.Planned:

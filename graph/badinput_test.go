@@ -15,14 +15,15 @@ import (
 
 // mutations maps each mutation to its input type and payload field.
 var mutations = map[string][2]string{
-	"createProvider":  {"CreateProviderInput", "provider"},
-	"createLocation":  {"CreateLocationInput", "location"},
-	"createGuarantor": {"CreateGuarantorInput", "guarantor"},
-	"createPatient":   {"CreatePatientInput", "patient"},
-	"postEncounter":   {"PostEncounterInput", "encounter"},
-	"postAdjustment":  {"PostAdjustmentInput", "adjustment"},
-	"postReceipt":     {"PostReceiptInput", "receipt"},
-	"reverseReceipt":  {"ReverseReceiptInput", "receipt"},
+	"createProvider":        {"CreateProviderInput", "provider"},
+	"createLocation":        {"CreateLocationInput", "location"},
+	"createGuarantor":       {"CreateGuarantorInput", "guarantor"},
+	"createPatient":         {"CreatePatientInput", "patient"},
+	"postEncounter":         {"PostEncounterInput", "encounter"},
+	"postAdjustment":        {"PostAdjustmentInput", "adjustment"},
+	"postReceipt":           {"PostReceiptInput", "receipt"},
+	"postInsuranceWriteOff": {"PostInsuranceWriteOffInput", "writeOff"},
+	"reverseReceipt":        {"ReverseReceiptInput", "receipt"},
 }
 
 // mutationDoc is the document that runs op with its input in $in.
@@ -74,6 +75,15 @@ func TestBadInput(t *testing.T) {
 	bPat := b.Family(t, "Bee")[0]
 	bCharge := b.Visit(t, bPat, "2026-05-01", "10.00")[0]
 	bReceipt := b.Pay(t, bPat, "10.00", ledgertest.Unallocated("10.00"))
+	d := ledger.MustDate("2026-07-01")
+	plannedVisit, err := f.Ledger.PostEncounter(ctx, f.Actor, ledger.NewEncounter{PatientID: pat.ID, ProviderID: f.Provider, LocationID: f.Location,
+		Charges: []ledger.NewCharge{{Code: "D2750", Amount: ledger.MustMoney("900.00"), Status: ledger.StatusPlanned, ServiceDate: &d}}})
+	require.NoError(t, err)
+	plannedLines, err := f.Store.ChargesOfEncounters(ctx, f.Actor.PracticeID, []ledger.ID{plannedVisit.ID})
+	require.NoError(t, err)
+	plannedCharge := plannedLines[0]
+	adj, err := f.Ledger.PostAdjustment(ctx, f.Actor, ledger.NewAdjustment{AttachedToID: &charge.ID, Amount: ledger.MustMoney("-5.00")})
+	require.NoError(t, err)
 
 	id := func(v ledger.ID) string { return v.String() }
 	long := strings.Repeat("x", 10_000)
@@ -89,6 +99,8 @@ func TestBadInput(t *testing.T) {
 	split := func(amount string, kv ...any) obj { return with(obj{"amount": amount}, kv...) }
 	splits := func(s ...any) []any { return s }
 	reversal := obj{"receiptId": id(receipt.ID)}
+	writeOff := obj{"chargeId": id(charge.ID), "amount": "5.00"}
+	claimTotal := obj{"kind": "INSURANCE_PAYMENT", "encounterId": id(*charge.EncounterID), "amount": "50.00"}
 
 	type badCase struct {
 		name  string
@@ -234,6 +246,26 @@ func TestBadInput(t *testing.T) {
 		{name: "reversal kind", op: "postReceipt", in: with(payment, "kind", "REVERSAL"), field: "kind"},
 		{name: "unknown batchId", op: "postReceipt", in: with(payment, "batchId", newID()), field: "batchId"},
 
+		{name: "claim total of a patient payment", op: "postReceipt", in: with(claimTotal, "kind", "PATIENT_PAYMENT", "patientId", id(pat.ID)), field: "encounterId"},
+		{name: "claim total with splits", op: "postReceipt", in: with(claimTotal, "splits", splits(split("50.00", "chargeId", id(charge.ID)))), field: "splits"},
+		{name: "claim total on an unknown encounter", op: "postReceipt", in: with(claimTotal, "encounterId", newID()), field: "encounterId"},
+		{name: "claim total on another practice's encounter", op: "postReceipt", in: with(claimTotal, "encounterId", id(*bCharge.EncounterID)), field: "encounterId"},
+		{name: "claim total on planned work", op: "postReceipt", in: with(claimTotal, "encounterId", id(plannedVisit.ID)), field: "encounterId"},
+		{name: "negative claim total", op: "postReceipt", in: with(claimTotal, "amount", "-50.00"), field: "amount"},
+
+		// postInsuranceWriteOff
+		{name: "zero", op: "postInsuranceWriteOff", in: with(writeOff, "amount", "0.00"), field: "amount"},
+		{name: "three decimals", op: "postInsuranceWriteOff", in: with(writeOff, "amount", "5.001"), field: "amount"},
+		{name: "more than the line owes", op: "postInsuranceWriteOff", in: with(writeOff, "amount", "95.01"), field: "amount"},
+		{name: "taking back what was never written off", op: "postInsuranceWriteOff", in: with(writeOff, "amount", "-0.01"), field: "amount"},
+		{name: "unknown chargeId", op: "postInsuranceWriteOff", in: with(writeOff, "chargeId", newID()), field: "chargeId"},
+		{name: "other practice's chargeId", op: "postInsuranceWriteOff", in: with(writeOff, "chargeId", id(bCharge.ID)), field: "chargeId"},
+		{name: "planned charge", op: "postInsuranceWriteOff", in: with(writeOff, "chargeId", id(plannedCharge.ID)), field: "chargeId"},
+		{name: "an adjustment", op: "postInsuranceWriteOff", in: with(writeOff, "chargeId", id(adj.ID)), field: "chargeId"},
+		{name: "in the future", op: "postInsuranceWriteOff", in: with(writeOff, "writtenOn", "2026-06-16"), field: "writtenOn"},
+		{name: "before the service", op: "postInsuranceWriteOff", in: with(writeOff, "writtenOn", "2026-04-30"), field: "writtenOn"},
+		{name: "long note", op: "postInsuranceWriteOff", in: with(writeOff, "note", long), field: "note"},
+
 		// reverseReceipt
 		{name: "unknown receiptId", op: "reverseReceipt", in: with(reversal, "receiptId", newID()), field: "receiptId"},
 		{name: "other practice's receiptId", op: "reverseReceipt", in: with(reversal, "receiptId", id(bReceipt.ID)), field: "receiptId"},
@@ -285,8 +317,8 @@ func TestBadInput(t *testing.T) {
 
 	// The inputs the cases start from are valid: each writes.
 	bases := map[string]obj{"createProvider": provider, "createLocation": location, "createGuarantor": guarantor, "createPatient": patient,
-		"postEncounter": encounter, "postAdjustment": adjustment, "postReceipt": payment, "reverseReceipt": reversal}
-	for _, op := range []string{"createProvider", "createLocation", "createGuarantor", "createPatient", "postEncounter", "postAdjustment", "postReceipt", "reverseReceipt"} {
+		"postEncounter": encounter, "postAdjustment": adjustment, "postReceipt": payment, "reverseReceipt": reversal, "postInsuranceWriteOff": writeOff}
+	for _, op := range []string{"createProvider", "createLocation", "createGuarantor", "createPatient", "postEncounter", "postAdjustment", "postReceipt", "reverseReceipt", "postInsuranceWriteOff"} {
 		before := rowCounts(t, h.db)
 		h.ok(t, h.admin, mutationDoc(op), obj{"in": bases[op]})
 		require.NotEqual(t, before, rowCounts(t, h.db), "%s: the valid base input writes", op)

@@ -74,7 +74,8 @@ func toLedgerNewAdjustment(in model.PostAdjustmentInput) ledger.NewAdjustment {
 func toLedgerNewReceipt(in model.PostReceiptInput) ledger.NewReceipt {
 	r := ledger.NewReceipt{
 		Kind: in.Kind, PatientID: in.PatientID, Amount: in.Amount, ReceivedOn: in.ReceivedOn, Method: str(in.Method),
-		Reference: str(in.Reference), Note: str(in.Note), BatchID: in.BatchID, IdempotencyKey: str(in.IdempotencyKey),
+		Reference: str(in.Reference), Note: str(in.Note), BatchID: in.BatchID, EncounterID: in.EncounterID,
+		IdempotencyKey: str(in.IdempotencyKey),
 	}
 	r.Splits = make([]ledger.NewSplit, len(in.Splits))
 	for i, s := range in.Splits {

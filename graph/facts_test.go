@@ -81,3 +81,101 @@ func TestNegativeProduction(t *testing.T) {
 	d = h.ok(t, h.admin, `query($g: ID!) { previewTransfer(input: {guarantorId: $g, policy: "fifo"}) { moves { amount } } }`, obj{"g": g.GuarantorID.String()})
 	require.Empty(t, list(t, d, "previewTransfer.moves"))
 }
+
+// TestInsuranceFacts (issue 17): an insurance write-off lowers a line's
+// patient portion, and an insurance payment made as a total on a claim is
+// spread over the encounter's lines as insurance money; neither is patient
+// money, so the family holds no credit a transfer could move. Reversing the
+// claim total and correcting a write-off put the lines back.
+func TestInsuranceFacts(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	f := h.f
+	kid := f.Family(t, "Ins")[0]
+	d := h.ok(t, h.admin, `mutation($in: PostEncounterInput!) { postEncounter(input: $in) { encounter { id charges { id } } } }`,
+		obj{"in": obj{"patientId": kid.ID.String(), "providerId": f.Provider.String(), "locationId": f.Location.String(), "serviceFrom": "2026-05-01",
+			"charges": []any{obj{"code": "D1110", "amount": "100.00", "insuranceEstimate": "60.00"},
+				obj{"code": "D0274", "amount": "50.00", "insuranceEstimate": "20.00", "serviceDate": "2026-05-02"}}}})
+	enc := str(t, d, "postEncounter.encounter.id")
+	lines := list(t, d, "postEncounter.encounter.charges")
+	c1, c2 := str(t, lines[0], "id"), str(t, lines[1], "id")
+	const lineFields = `owed insurancePending insurancePaid insuranceWriteOff patientPaid`
+	line := func(id string) map[string]any {
+		return at(t, h.ok(t, h.analyst, `query($id: ID!) { charge(id: $id) { `+lineFields+` } }`, obj{"id": id}), "charge").(map[string]any)
+	}
+	requireLine := func(id, owed, pending, paid, writeOff string) {
+		t.Helper()
+		l := line(id)
+		requireMoney(t, owed, l, "owed")
+		requireMoney(t, pending, l, "insurancePending")
+		requireMoney(t, paid, l, "insurancePaid")
+		requireMoney(t, writeOff, l, "insuranceWriteOff")
+		requireMoney(t, "0.00", l, "patientPaid")
+	}
+	// balances checks the patient's balance, and aging's patient and
+	// pending insurance portions.
+	balances := func(balance, pending string) {
+		t.Helper()
+		d := h.ok(t, h.analyst, `query($p: ID!) { patient(id: $p) { balance owed unallocated unearned credit } }`, obj{"p": kid.ID.String()})
+		requireBalances(t, at(t, d, "patient"), balance, balance, "0.00", "0.00", "0.00")
+		d = h.ok(t, h.analyst, `{ aging(input: {groupBy: PATIENT}) { summary { patientPortion insurancePortion credits } } }`, nil)
+		requireMoney(t, balance, d, "aging.summary.patientPortion")
+		requireMoney(t, pending, d, "aging.summary.insurancePortion")
+		requireMoney(t, "0.00", d, "aging.summary.credits")
+	}
+	requireLine(c1, "40.00", "60.00", "0.00", "0.00")
+	balances("70.00", "80.00")
+
+	// A write-off of 15.00 on the first line.
+	d = h.ok(t, h.admin, `mutation($in: PostInsuranceWriteOffInput!) { postInsuranceWriteOff(input: $in) { writeOff { id amount writtenOn note charge { id } } } }`,
+		obj{"in": obj{"chargeId": c1, "amount": "15.00", "writtenOn": "2026-06-01", "note": "PPO"}})
+	requireMoney(t, "15.00", d, "postInsuranceWriteOff.writeOff.amount")
+	require.Equal(t, c1, str(t, d, "postInsuranceWriteOff.writeOff.charge.id"))
+	require.Equal(t, "2026-06-01", str(t, d, "postInsuranceWriteOff.writeOff.writtenOn"))
+	requireLine(c1, "25.00", "60.00", "0.00", "15.00")
+	balances("55.00", "80.00")
+
+	// A claim paid as a total of 100.00: the first line takes what it
+	// owes with its estimate (85.00), the last line the rest; both
+	// estimates are settled.
+	d = h.ok(t, h.admin, `mutation($in: PostReceiptInput!) { postReceipt(input: $in) { receipt { id kind amount encounter { id } splits { amount code charge { id } } } } }`,
+		obj{"in": obj{"kind": "INSURANCE_PAYMENT", "encounterId": enc, "amount": "100.00", "reference": "claim 7"}})
+	rc := at(t, d, "postReceipt.receipt")
+	require.Equal(t, enc, str(t, rc, "encounter.id"))
+	splits := list(t, rc, "splits")
+	require.Len(t, splits, 2)
+	for i, want := range []struct{ amount, charge string }{{"85.00", c1}, {"15.00", c2}} {
+		requireMoney(t, want.amount, splits[i], "amount")
+		require.Equal(t, "INS", str(t, splits[i], "code"))
+		require.Equal(t, want.charge, str(t, splits[i], "charge.id"))
+	}
+	requireLine(c1, "0.00", "0.00", "85.00", "15.00")
+	requireLine(c2, "35.00", "0.00", "15.00", "0.00")
+	balances("35.00", "0.00")
+	for _, policy := range []string{"rigorous", "fifo"} {
+		d = h.ok(t, h.analyst, `query($g: ID!, $p: String) { familyLedger(guarantorId: $g, policy: $p) { owed unallocated } }`,
+			obj{"g": kid.GuarantorID.String(), "p": policy})
+		requireMoney(t, "35.00", d, "familyLedger.owed")
+		requireMoney(t, "0.00", d, "familyLedger.unallocated")
+		d = h.ok(t, h.admin, `query($g: ID!, $p: String) { previewTransfer(input: {guarantorId: $g, policy: $p}) { moves { amount } } }`,
+			obj{"g": kid.GuarantorID.String(), "p": policy})
+		require.Empty(t, list(t, d, "previewTransfer.moves"), "%s: insurance money is not patient money", policy)
+	}
+
+	// Reversing the claim total puts the estimates back; so does a
+	// correction of the write-off, which may not take back more than was
+	// written off.
+	d = h.ok(t, h.admin, `mutation($id: ID!) { reverseReceipt(input: {receiptId: $id}) { receipt { encounter { id } } } }`, obj{"id": str(t, rc, "id")})
+	require.Equal(t, enc, str(t, d, "reverseReceipt.receipt.encounter.id"))
+	requireLine(c1, "25.00", "60.00", "0.00", "15.00")
+	requireLine(c2, "30.00", "20.00", "0.00", "0.00")
+	h.ok(t, h.admin, `mutation($c: ID!) { postInsuranceWriteOff(input: {chargeId: $c, amount: "-5.00"}) { writeOff { id } } }`, obj{"c": c1})
+	requireLine(c1, "30.00", "60.00", "0.00", "10.00")
+	e, _ := h.fail(t, h.admin, `mutation($c: ID!) { postInsuranceWriteOff(input: {chargeId: $c, amount: "-10.01"}) { writeOff { id } } }`, obj{"c": c1})
+	require.Equal(t, "BAD_USER_INPUT", e.code())
+	require.Equal(t, "amount", e.field())
+	balances("60.00", "80.00")
+	// Aging as of before the write-off leaves it out.
+	d = h.ok(t, h.analyst, `{ aging(input: {groupBy: PATIENT, asOf: "2026-05-31"}) { summary { patientPortion } } }`, nil)
+	requireMoney(t, "70.00", d, "aging.summary.patientPortion")
+}

@@ -50,6 +50,7 @@ type ResolverRoot interface {
 	ImportIssue() ImportIssueResolver
 	ImportPatientTotal() ImportPatientTotalResolver
 	ImportReport() ImportReportResolver
+	InsuranceWriteOff() InsuranceWriteOffResolver
 	Location() LocationResolver
 	Mutation() MutationResolver
 	Patient() PatientResolver
@@ -302,6 +303,7 @@ type ComplexityRoot struct {
 		InsuranceEstimate func(childComplexity int) int
 		InsurancePaid     func(childComplexity int) int
 		InsurancePending  func(childComplexity int) int
+		InsuranceWriteOff func(childComplexity int) int
 		Kind              func(childComplexity int) int
 		Location          func(childComplexity int) int
 		Note              func(childComplexity int) int
@@ -473,6 +475,15 @@ type ComplexityRoot struct {
 		Total          func(childComplexity int) int
 	}
 
+	InsuranceWriteOff struct {
+		Amount    func(childComplexity int) int
+		Charge    func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Note      func(childComplexity int) int
+		PostedAt  func(childComplexity int) int
+		WrittenOn func(childComplexity int) int
+	}
+
 	Location struct {
 		Code func(childComplexity int) int
 		ID   func(childComplexity int) int
@@ -480,31 +491,32 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		AllocateUnearned    func(childComplexity int, input model.AllocateUnearnedInput) int
-		BalanceFamily       func(childComplexity int, input model.BalanceFamilyInput) int
-		CancelRun           func(childComplexity int, input model.CancelRunInput) int
-		CloseBatch          func(childComplexity int, input model.CloseBatchInput) int
-		CreateAPIKey        func(childComplexity int, input model.CreateAPIKeyInput) int
-		CreateGuarantor     func(childComplexity int, input model.CreateGuarantorInput) int
-		CreateLocation      func(childComplexity int, input model.CreateLocationInput) int
-		CreatePatient       func(childComplexity int, input model.CreatePatientInput) int
-		CreateProvider      func(childComplexity int, input model.CreateProviderInput) int
-		ImportBalances      func(childComplexity int, input model.ImportBalancesInput) int
-		OpenBatch           func(childComplexity int, input model.OpenBatchInput) int
-		PostAdjustment      func(childComplexity int, input model.PostAdjustmentInput) int
-		PostEncounter       func(childComplexity int, input model.PostEncounterInput) int
-		PostReceipt         func(childComplexity int, input model.PostReceiptInput) int
-		ReapplyCredit       func(childComplexity int, input model.ReapplyCreditInput) int
-		ResumeRun           func(childComplexity int, input model.ResumeRunInput) int
-		ReverseReceipt      func(childComplexity int, input model.ReverseReceiptInput) int
-		RevokeAPIKey        func(childComplexity int, input model.RevokeAPIKeyInput) int
-		SavePolicy          func(childComplexity int, input model.SavePolicyInput) int
-		SetDefaultPolicy    func(childComplexity int, input model.SetDefaultPolicyInput) int
-		StartRun            func(childComplexity int, input model.StartRunInput) int
-		TransferIncome      func(childComplexity int, input model.TransferInput) int
-		UndoBalanceImport   func(childComplexity int, input model.UndoBalanceImportInput) int
-		UpdateAgingSettings func(childComplexity int, input model.UpdateAgingSettingsInput) int
-		UpdateBatchSettings func(childComplexity int, input model.UpdateBatchSettingsInput) int
+		AllocateUnearned      func(childComplexity int, input model.AllocateUnearnedInput) int
+		BalanceFamily         func(childComplexity int, input model.BalanceFamilyInput) int
+		CancelRun             func(childComplexity int, input model.CancelRunInput) int
+		CloseBatch            func(childComplexity int, input model.CloseBatchInput) int
+		CreateAPIKey          func(childComplexity int, input model.CreateAPIKeyInput) int
+		CreateGuarantor       func(childComplexity int, input model.CreateGuarantorInput) int
+		CreateLocation        func(childComplexity int, input model.CreateLocationInput) int
+		CreatePatient         func(childComplexity int, input model.CreatePatientInput) int
+		CreateProvider        func(childComplexity int, input model.CreateProviderInput) int
+		ImportBalances        func(childComplexity int, input model.ImportBalancesInput) int
+		OpenBatch             func(childComplexity int, input model.OpenBatchInput) int
+		PostAdjustment        func(childComplexity int, input model.PostAdjustmentInput) int
+		PostEncounter         func(childComplexity int, input model.PostEncounterInput) int
+		PostInsuranceWriteOff func(childComplexity int, input model.PostInsuranceWriteOffInput) int
+		PostReceipt           func(childComplexity int, input model.PostReceiptInput) int
+		ReapplyCredit         func(childComplexity int, input model.ReapplyCreditInput) int
+		ResumeRun             func(childComplexity int, input model.ResumeRunInput) int
+		ReverseReceipt        func(childComplexity int, input model.ReverseReceiptInput) int
+		RevokeAPIKey          func(childComplexity int, input model.RevokeAPIKeyInput) int
+		SavePolicy            func(childComplexity int, input model.SavePolicyInput) int
+		SetDefaultPolicy      func(childComplexity int, input model.SetDefaultPolicyInput) int
+		StartRun              func(childComplexity int, input model.StartRunInput) int
+		TransferIncome        func(childComplexity int, input model.TransferInput) int
+		UndoBalanceImport     func(childComplexity int, input model.UndoBalanceImportInput) int
+		UpdateAgingSettings   func(childComplexity int, input model.UpdateAgingSettingsInput) int
+		UpdateBatchSettings   func(childComplexity int, input model.UpdateBatchSettingsInput) int
 	}
 
 	OpenBatchPayload struct {
@@ -586,6 +598,10 @@ type ComplexityRoot struct {
 		Encounter func(childComplexity int) int
 	}
 
+	PostInsuranceWriteOffPayload struct {
+		WriteOff func(childComplexity int) int
+	}
+
 	PostReceiptPayload struct {
 		Allocation func(childComplexity int) int
 		Receipt    func(childComplexity int) int
@@ -660,6 +676,7 @@ type ComplexityRoot struct {
 	Receipt struct {
 		Amount        func(childComplexity int) int
 		Batch         func(childComplexity int) int
+		Encounter     func(childComplexity int) int
 		ID            func(childComplexity int) int
 		Kind          func(childComplexity int) int
 		Method        func(childComplexity int) int
@@ -924,6 +941,7 @@ type ChargeResolver interface {
 	Owed(ctx context.Context, obj *ledger.Charge) (ledger.Money, error)
 	InsurancePending(ctx context.Context, obj *ledger.Charge) (ledger.Money, error)
 	InsurancePaid(ctx context.Context, obj *ledger.Charge) (ledger.Money, error)
+	InsuranceWriteOff(ctx context.Context, obj *ledger.Charge) (ledger.Money, error)
 	PatientPaid(ctx context.Context, obj *ledger.Charge) (ledger.Money, error)
 	Patient(ctx context.Context, obj *ledger.Charge) (ledger.Patient, error)
 	Provider(ctx context.Context, obj *ledger.Charge) (*ledger.Provider, error)
@@ -981,6 +999,11 @@ type ImportReportResolver interface {
 
 	DuplicateOf(ctx context.Context, obj *ledger.ImportReport) (*ledger.BalanceImport, error)
 }
+type InsuranceWriteOffResolver interface {
+	Charge(ctx context.Context, obj *ledger.InsuranceWriteOff) (ledger.Charge, error)
+
+	Note(ctx context.Context, obj *ledger.InsuranceWriteOff) (*string, error)
+}
 type LocationResolver interface {
 	Code(ctx context.Context, obj *ledger.Location) (*string, error)
 }
@@ -1004,6 +1027,7 @@ type MutationResolver interface {
 	PostAdjustment(ctx context.Context, input model.PostAdjustmentInput) (model.PostAdjustmentPayload, error)
 	PostReceipt(ctx context.Context, input model.PostReceiptInput) (model.PostReceiptPayload, error)
 	ReverseReceipt(ctx context.Context, input model.ReverseReceiptInput) (model.ReverseReceiptPayload, error)
+	PostInsuranceWriteOff(ctx context.Context, input model.PostInsuranceWriteOffInput) (model.PostInsuranceWriteOffPayload, error)
 	CreateProvider(ctx context.Context, input model.CreateProviderInput) (model.CreateProviderPayload, error)
 	CreateLocation(ctx context.Context, input model.CreateLocationInput) (model.CreateLocationPayload, error)
 	CreateGuarantor(ctx context.Context, input model.CreateGuarantorInput) (model.CreateGuarantorPayload, error)
@@ -1092,6 +1116,7 @@ type ReceiptResolver interface {
 	Splits(ctx context.Context, obj *ledger.Receipt) ([]ledger.Split, error)
 	Reverses(ctx context.Context, obj *ledger.Receipt) (*ledger.Receipt, error)
 	ReversedBy(ctx context.Context, obj *ledger.Receipt) (*ledger.Receipt, error)
+	Encounter(ctx context.Context, obj *ledger.Receipt) (*ledger.Encounter, error)
 
 	Policy(ctx context.Context, obj *ledger.Receipt) (*ledger.PolicyRef, error)
 	Reallocates(ctx context.Context, obj *ledger.Receipt) (*ledger.Receipt, error)
@@ -2100,6 +2125,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Charge.InsurancePending(childComplexity), true
+	case "Charge.insuranceWriteOff":
+		if e.ComplexityRoot.Charge.InsuranceWriteOff == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Charge.InsuranceWriteOff(childComplexity), true
 	case "Charge.kind":
 		if e.ComplexityRoot.Charge.Kind == nil {
 			break
@@ -2792,6 +2823,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ImportTotals.Total(childComplexity), true
 
+	case "InsuranceWriteOff.amount":
+		if e.ComplexityRoot.InsuranceWriteOff.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InsuranceWriteOff.Amount(childComplexity), true
+	case "InsuranceWriteOff.charge":
+		if e.ComplexityRoot.InsuranceWriteOff.Charge == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InsuranceWriteOff.Charge(childComplexity), true
+	case "InsuranceWriteOff.id":
+		if e.ComplexityRoot.InsuranceWriteOff.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InsuranceWriteOff.ID(childComplexity), true
+	case "InsuranceWriteOff.note":
+		if e.ComplexityRoot.InsuranceWriteOff.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InsuranceWriteOff.Note(childComplexity), true
+	case "InsuranceWriteOff.postedAt":
+		if e.ComplexityRoot.InsuranceWriteOff.PostedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InsuranceWriteOff.PostedAt(childComplexity), true
+	case "InsuranceWriteOff.writtenOn":
+		if e.ComplexityRoot.InsuranceWriteOff.WrittenOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InsuranceWriteOff.WrittenOn(childComplexity), true
+
 	case "Location.code":
 		if e.ComplexityRoot.Location.Code == nil {
 			break
@@ -2954,6 +3022,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.PostEncounter(childComplexity, args["input"].(model.PostEncounterInput)), true
+	case "Mutation.postInsuranceWriteOff":
+		if e.ComplexityRoot.Mutation.PostInsuranceWriteOff == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_postInsuranceWriteOff_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PostInsuranceWriteOff(childComplexity, args["input"].(model.PostInsuranceWriteOffInput)), true
 	case "Mutation.postReceipt":
 		if e.ComplexityRoot.Mutation.PostReceipt == nil {
 			break
@@ -3373,6 +3452,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PostEncounterPayload.Encounter(childComplexity), true
+
+	case "PostInsuranceWriteOffPayload.writeOff":
+		if e.ComplexityRoot.PostInsuranceWriteOffPayload.WriteOff == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PostInsuranceWriteOffPayload.WriteOff(childComplexity), true
 
 	case "PostReceiptPayload.allocation":
 		if e.ComplexityRoot.PostReceiptPayload.Allocation == nil {
@@ -3804,6 +3890,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Receipt.Batch(childComplexity), true
+	case "Receipt.encounter":
+		if e.ComplexityRoot.Receipt.Encounter == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Receipt.Encounter(childComplexity), true
 	case "Receipt.id":
 		if e.ComplexityRoot.Receipt.ID == nil {
 			break
@@ -4637,6 +4729,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("PatientFilter", ec.unmarshalInputPatientFilter),
 			graphql.NewInputUnmarshaler("PostAdjustmentInput", ec.unmarshalInputPostAdjustmentInput),
 			graphql.NewInputUnmarshaler("PostEncounterInput", ec.unmarshalInputPostEncounterInput),
+			graphql.NewInputUnmarshaler("PostInsuranceWriteOffInput", ec.unmarshalInputPostInsuranceWriteOffInput),
 			graphql.NewInputUnmarshaler("PostReceiptInput", ec.unmarshalInputPostReceiptInput),
 			graphql.NewInputUnmarshaler("ReapplyCandidatesInput", ec.unmarshalInputReapplyCandidatesInput),
 			graphql.NewInputUnmarshaler("ReapplyCreditInput", ec.unmarshalInputReapplyCreditInput),
@@ -5214,6 +5307,8 @@ func (ec *executionContext) childFields_Charge(ctx context.Context, field graphq
 		return ec.fieldContext_Charge_insurancePending(ctx, field)
 	case "insurancePaid":
 		return ec.fieldContext_Charge_insurancePaid(ctx, field)
+	case "insuranceWriteOff":
+		return ec.fieldContext_Charge_insuranceWriteOff(ctx, field)
 	case "patientPaid":
 		return ec.fieldContext_Charge_patientPaid(ctx, field)
 	case "patient":
@@ -5554,6 +5649,24 @@ func (ec *executionContext) childFields_ImportTotals(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type ImportTotals", field.Name)
 }
 
+func (ec *executionContext) childFields_InsuranceWriteOff(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_InsuranceWriteOff_id(ctx, field)
+	case "charge":
+		return ec.fieldContext_InsuranceWriteOff_charge(ctx, field)
+	case "amount":
+		return ec.fieldContext_InsuranceWriteOff_amount(ctx, field)
+	case "writtenOn":
+		return ec.fieldContext_InsuranceWriteOff_writtenOn(ctx, field)
+	case "note":
+		return ec.fieldContext_InsuranceWriteOff_note(ctx, field)
+	case "postedAt":
+		return ec.fieldContext_InsuranceWriteOff_postedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InsuranceWriteOff", field.Name)
+}
+
 func (ec *executionContext) childFields_Location(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -5724,6 +5837,14 @@ func (ec *executionContext) childFields_PostEncounterPayload(ctx context.Context
 	return nil, fmt.Errorf("no field named %q was found under type PostEncounterPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_PostInsuranceWriteOffPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "writeOff":
+		return ec.fieldContext_PostInsuranceWriteOffPayload_writeOff(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PostInsuranceWriteOffPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_PostReceiptPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "receipt":
@@ -5830,6 +5951,8 @@ func (ec *executionContext) childFields_Receipt(ctx context.Context, field graph
 		return ec.fieldContext_Receipt_reverses(ctx, field)
 	case "reversedBy":
 		return ec.fieldContext_Receipt_reversedBy(ctx, field)
+	case "encounter":
+		return ec.fieldContext_Receipt_encounter(ctx, field)
 	case "postedAt":
 		return ec.fieldContext_Receipt_postedAt(ctx, field)
 	case "policy":
@@ -6498,6 +6621,20 @@ func (ec *executionContext) field_Mutation_postEncounter_args(ctx context.Contex
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.PostEncounterInput, error) {
 			return ec.unmarshalNPostEncounterInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐPostEncounterInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_postInsuranceWriteOff_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.PostInsuranceWriteOffInput, error) {
+			return ec.unmarshalNPostInsuranceWriteOffInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐPostInsuranceWriteOffInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -11094,6 +11231,29 @@ func (ec *executionContext) fieldContext_Charge_insurancePaid(_ context.Context,
 	return graphql.NewScalarFieldContext("Charge", field, true, true, "Money")
 }
 
+func (ec *executionContext) _Charge_insuranceWriteOff(ctx context.Context, field graphql.CollectedField, obj *ledger.Charge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Charge_insuranceWriteOff(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Charge().InsuranceWriteOff(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Charge_insuranceWriteOff(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Charge", field, true, true, "Money")
+}
+
 func (ec *executionContext) _Charge_patientPaid(ctx context.Context, field graphql.CollectedField, obj *ledger.Charge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14025,6 +14185,153 @@ func (ec *executionContext) fieldContext_ImportTotals_total(_ context.Context, f
 	return graphql.NewScalarFieldContext("ImportTotals", field, false, false, "Money")
 }
 
+func (ec *executionContext) _InsuranceWriteOff_id(ctx context.Context, field graphql.CollectedField, obj *ledger.InsuranceWriteOff) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InsuranceWriteOff_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InsuranceWriteOff_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InsuranceWriteOff", field, false, false, "ID")
+}
+
+func (ec *executionContext) _InsuranceWriteOff_charge(ctx context.Context, field graphql.CollectedField, obj *ledger.InsuranceWriteOff) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InsuranceWriteOff_charge(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.InsuranceWriteOff().Charge(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Charge) graphql.Marshaler {
+			return ec.marshalNCharge2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐCharge(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InsuranceWriteOff_charge(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "InsuranceWriteOff",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Charge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _InsuranceWriteOff_amount(ctx context.Context, field graphql.CollectedField, obj *ledger.InsuranceWriteOff) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InsuranceWriteOff_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InsuranceWriteOff_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InsuranceWriteOff", field, false, false, "Money")
+}
+
+func (ec *executionContext) _InsuranceWriteOff_writtenOn(ctx context.Context, field graphql.CollectedField, obj *ledger.InsuranceWriteOff) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InsuranceWriteOff_writtenOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WrittenOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Date) graphql.Marshaler {
+			return ec.marshalNDate2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InsuranceWriteOff_writtenOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InsuranceWriteOff", field, false, false, "Date")
+}
+
+func (ec *executionContext) _InsuranceWriteOff_note(ctx context.Context, field graphql.CollectedField, obj *ledger.InsuranceWriteOff) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InsuranceWriteOff_note(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.InsuranceWriteOff().Note(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_InsuranceWriteOff_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InsuranceWriteOff", field, true, true, "String")
+}
+
+func (ec *executionContext) _InsuranceWriteOff_postedAt(ctx context.Context, field graphql.CollectedField, obj *ledger.InsuranceWriteOff) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InsuranceWriteOff_postedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PostedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InsuranceWriteOff_postedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InsuranceWriteOff", field, false, false, "DateTime")
+}
+
 func (ec *executionContext) _Location_id(ctx context.Context, field graphql.CollectedField, obj *ledger.Location) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14924,6 +15231,50 @@ func (ec *executionContext) fieldContext_Mutation_reverseReceipt(ctx context.Con
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_reverseReceipt_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_postInsuranceWriteOff(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_postInsuranceWriteOff(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PostInsuranceWriteOff(ctx, fc.Args["input"].(model.PostInsuranceWriteOffInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PostInsuranceWriteOffPayload) graphql.Marshaler {
+			return ec.marshalNPostInsuranceWriteOffPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐPostInsuranceWriteOffPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_postInsuranceWriteOff(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PostInsuranceWriteOffPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_postInsuranceWriteOff_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -16382,6 +16733,38 @@ func (ec *executionContext) fieldContext_PostEncounterPayload_encounter(_ contex
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Encounter(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PostInsuranceWriteOffPayload_writeOff(ctx context.Context, field graphql.CollectedField, obj *model.PostInsuranceWriteOffPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PostInsuranceWriteOffPayload_writeOff(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WriteOff, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.InsuranceWriteOff) graphql.Marshaler {
+			return ec.marshalNInsuranceWriteOff2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐInsuranceWriteOff(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PostInsuranceWriteOffPayload_writeOff(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PostInsuranceWriteOffPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_InsuranceWriteOff(ctx, field)
 		},
 	}
 	return fc, nil
@@ -18553,6 +18936,38 @@ func (ec *executionContext) fieldContext_Receipt_reversedBy(_ context.Context, f
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Receipt(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Receipt_encounter(ctx context.Context, field graphql.CollectedField, obj *ledger.Receipt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Receipt_encounter(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Receipt().Encounter(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Encounter) graphql.Marshaler {
+			return ec.marshalOEncounter2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐEncounter(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Receipt_encounter(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Receipt",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Encounter(ctx, field)
 		},
 	}
 	return fc, nil
@@ -24279,6 +24694,76 @@ func UnmarshalPostEncounterInput(ctx context.Context, raw any) (model.PostEncoun
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputPostInsuranceWriteOffInput(ctx context.Context, obj any) (model.PostInsuranceWriteOffInput, error) {
+	var it model.PostInsuranceWriteOffInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"chargeId", "amount", "writtenOn", "note", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "chargeId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("chargeId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChargeID = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		case "writtenOn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("writtenOn"))
+			data, err := ec.unmarshalODate2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WrittenOn = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalPostInsuranceWriteOffInput unmarshals raw into the PostInsuranceWriteOffInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPostInsuranceWriteOffInput(ctx context.Context, raw any) (model.PostInsuranceWriteOffInput, error) {
+	var out model.PostInsuranceWriteOffInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PostInsuranceWriteOffInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputPostReceiptInput(ctx context.Context, obj any) (model.PostReceiptInput, error) {
 	var it model.PostReceiptInput
 	if obj == nil {
@@ -24290,7 +24775,7 @@ func (ec *executionContext) unmarshalInputPostReceiptInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"kind", "patientId", "amount", "receivedOn", "method", "reference", "note", "batchId", "splits", "idempotencyKey", "allocation"}
+	fieldsInOrder := [...]string{"kind", "patientId", "amount", "receivedOn", "method", "reference", "note", "batchId", "splits", "encounterId", "idempotencyKey", "allocation"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -24360,6 +24845,13 @@ func (ec *executionContext) unmarshalInputPostReceiptInput(ctx context.Context, 
 				return it, err
 			}
 			it.Splits = data
+		case "encounterId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("encounterId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EncounterID = data
 		case "idempotencyKey":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -27011,6 +27503,12 @@ func (ec *executionContext) _Charge(ctx context.Context, sel ast.SelectionSet, o
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Charge_insurancePaid(ctx, field, obj)
 				})
+		case "insuranceWriteOff":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Charge_insuranceWriteOff(ctx, field, obj)
+				})
 		case "patientPaid":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -28150,6 +28648,66 @@ func (ec *executionContext) _ImportTotals(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var insuranceWriteOffImplementors = []string{"InsuranceWriteOff"}
+
+func (ec *executionContext) _InsuranceWriteOff(ctx context.Context, sel ast.SelectionSet, obj *ledger.InsuranceWriteOff) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, insuranceWriteOffImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("InsuranceWriteOff")
+		case "id":
+			out.Values[i] = ec._InsuranceWriteOff_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "charge":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._InsuranceWriteOff_charge(ctx, field, obj)
+				})
+		case "amount":
+			out.Values[i] = ec._InsuranceWriteOff_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "writtenOn":
+			out.Values[i] = ec._InsuranceWriteOff_writtenOn(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "note":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._InsuranceWriteOff_note(ctx, field, obj)
+				})
+		case "postedAt":
+			out.Values[i] = ec._InsuranceWriteOff_postedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var locationImplementors = []string{"Location"}
 
 func (ec *executionContext) _Location(ctx context.Context, sel ast.SelectionSet, obj *ledger.Location) graphql.Marshaler {
@@ -28342,6 +28900,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "reverseReceipt":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_reverseReceipt(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "postInsuranceWriteOff":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_postInsuranceWriteOff(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -28959,6 +29524,39 @@ func (ec *executionContext) _PostEncounterPayload(ctx context.Context, sel ast.S
 	return out
 }
 
+var postInsuranceWriteOffPayloadImplementors = []string{"PostInsuranceWriteOffPayload"}
+
+func (ec *executionContext) _PostInsuranceWriteOffPayload(ctx context.Context, sel ast.SelectionSet, obj *model.PostInsuranceWriteOffPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, postInsuranceWriteOffPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PostInsuranceWriteOffPayload")
+		case "writeOff":
+			out.Values[i] = ec._PostInsuranceWriteOffPayload_writeOff(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var postReceiptPayloadImplementors = []string{"PostReceiptPayload"}
 
 func (ec *executionContext) _PostReceiptPayload(ctx context.Context, sel ast.SelectionSet, obj *model.PostReceiptPayload) graphql.Marshaler {
@@ -29543,6 +30141,12 @@ func (ec *executionContext) _Receipt(ctx context.Context, sel ast.SelectionSet, 
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Receipt_reversedBy(ctx, field, obj)
+				})
+		case "encounter":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Receipt_encounter(ctx, field, obj)
 				})
 		case "postedAt":
 			out.Values[i] = ec._Receipt_postedAt(ctx, field, obj)
@@ -32026,6 +32630,10 @@ func (ec *executionContext) marshalNImportTotals2githubᚗcomᚋpaysplitᚋpaysp
 	return ec._ImportTotals(ctx, sel, &v)
 }
 
+func (ec *executionContext) marshalNInsuranceWriteOff2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐInsuranceWriteOff(ctx context.Context, sel ast.SelectionSet, v ledger.InsuranceWriteOff) graphql.Marshaler {
+	return ec._InsuranceWriteOff(ctx, sel, &v)
+}
+
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
 	res, err := graphql.UnmarshalInt(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -32284,6 +32892,15 @@ func (ec *executionContext) unmarshalNPostEncounterInput2githubᚗcomᚋpaysplit
 
 func (ec *executionContext) marshalNPostEncounterPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐPostEncounterPayload(ctx context.Context, sel ast.SelectionSet, v model.PostEncounterPayload) graphql.Marshaler {
 	return ec._PostEncounterPayload(ctx, sel, &v)
+}
+
+func (ec *executionContext) unmarshalNPostInsuranceWriteOffInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐPostInsuranceWriteOffInput(ctx context.Context, v any) (model.PostInsuranceWriteOffInput, error) {
+	res, err := ec.unmarshalInputPostInsuranceWriteOffInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPostInsuranceWriteOffPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐPostInsuranceWriteOffPayload(ctx context.Context, sel ast.SelectionSet, v model.PostInsuranceWriteOffPayload) graphql.Marshaler {
+	return ec._PostInsuranceWriteOffPayload(ctx, sel, &v)
 }
 
 func (ec *executionContext) unmarshalNPostReceiptInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐPostReceiptInput(ctx context.Context, v any) (model.PostReceiptInput, error) {

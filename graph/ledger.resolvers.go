@@ -32,6 +32,12 @@ func (r *chargeResolver) InsurancePaid(ctx context.Context, obj *ledger.Charge) 
 	return b.InsurancePaid, err
 }
 
+// InsuranceWriteOff is the resolver for the insuranceWriteOff field.
+func (r *chargeResolver) InsuranceWriteOff(ctx context.Context, obj *ledger.Charge) (ledger.Money, error) {
+	b, err := loadersFor(ctx).chargeBalance.Load(ctx, obj.ID)
+	return b.InsuranceWriteOff, err
+}
+
 // PatientPaid is the resolver for the patientPaid field.
 func (r *chargeResolver) PatientPaid(ctx context.Context, obj *ledger.Charge) (ledger.Money, error) {
 	b, err := loadersFor(ctx).chargeBalance.Load(ctx, obj.ID)
@@ -103,6 +109,16 @@ func (r *encounterResolver) Charges(ctx context.Context, obj *ledger.Encounter) 
 	return loadersFor(ctx).chargesOfEncounter.Load(ctx, obj.ID)
 }
 
+// Charge is the resolver for the charge field.
+func (r *insuranceWriteOffResolver) Charge(ctx context.Context, obj *ledger.InsuranceWriteOff) (ledger.Charge, error) {
+	return loadersFor(ctx).charge.Load(ctx, obj.ChargeID)
+}
+
+// Note is the resolver for the note field.
+func (r *insuranceWriteOffResolver) Note(ctx context.Context, obj *ledger.InsuranceWriteOff) (*string, error) {
+	return nullable(obj.Note), nil
+}
+
 // PostEncounter is the resolver for the postEncounter field.
 func (r *mutationResolver) PostEncounter(ctx context.Context, input model.PostEncounterInput) (model.PostEncounterPayload, error) {
 	a, err := actor(ctx)
@@ -150,6 +166,17 @@ func (r *mutationResolver) ReverseReceipt(ctx context.Context, input model.Rever
 	rc, err := r.Ledger.ReverseReceipt(ctx, a, ledger.Reversal{ReceiptID: input.ReceiptID, ReceivedOn: input.ReceivedOn,
 		BatchID: input.BatchID, Note: str(input.Note), IdempotencyKey: str(input.IdempotencyKey)})
 	return model.ReverseReceiptPayload{Receipt: rc}, err
+}
+
+// PostInsuranceWriteOff is the resolver for the postInsuranceWriteOff field.
+func (r *mutationResolver) PostInsuranceWriteOff(ctx context.Context, input model.PostInsuranceWriteOffInput) (model.PostInsuranceWriteOffPayload, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return model.PostInsuranceWriteOffPayload{}, err
+	}
+	w, err := r.Ledger.PostInsuranceWriteOff(ctx, a, ledger.NewInsuranceWriteOff{ChargeID: input.ChargeID, Amount: input.Amount,
+		WrittenOn: input.WrittenOn, Note: str(input.Note), IdempotencyKey: str(input.IdempotencyKey)})
+	return model.PostInsuranceWriteOffPayload{WriteOff: w}, err
 }
 
 // Encounter is the resolver for the encounter field.
@@ -255,6 +282,11 @@ func (r *receiptResolver) ReversedBy(ctx context.Context, obj *ledger.Receipt) (
 	return optional(step(ctx, "reversal", ""), l.receipt, id)
 }
 
+// Encounter is the resolver for the encounter field.
+func (r *receiptResolver) Encounter(ctx context.Context, obj *ledger.Receipt) (*ledger.Encounter, error) {
+	return optional(ctx, loadersFor(ctx).encounter, obj.EncounterID)
+}
+
 // Patient is the resolver for the patient field.
 func (r *splitResolver) Patient(ctx context.Context, obj *ledger.Split) (ledger.Patient, error) {
 	return loadersFor(ctx).patient.Load(ctx, obj.PatientID)
@@ -294,6 +326,11 @@ func (r *Resolver) Charge() ChargeResolver { return &chargeResolver{r} }
 // Encounter returns EncounterResolver implementation.
 func (r *Resolver) Encounter() EncounterResolver { return &encounterResolver{r} }
 
+// InsuranceWriteOff returns InsuranceWriteOffResolver implementation.
+func (r *Resolver) InsuranceWriteOff() InsuranceWriteOffResolver {
+	return &insuranceWriteOffResolver{r}
+}
+
 // Receipt returns ReceiptResolver implementation.
 func (r *Resolver) Receipt() ReceiptResolver { return &receiptResolver{r} }
 
@@ -301,9 +338,10 @@ func (r *Resolver) Receipt() ReceiptResolver { return &receiptResolver{r} }
 func (r *Resolver) Split() SplitResolver { return &splitResolver{r} }
 
 type (
-	batchResolver     struct{ *Resolver }
-	chargeResolver    struct{ *Resolver }
-	encounterResolver struct{ *Resolver }
-	receiptResolver   struct{ *Resolver }
-	splitResolver     struct{ *Resolver }
+	batchResolver             struct{ *Resolver }
+	chargeResolver            struct{ *Resolver }
+	encounterResolver         struct{ *Resolver }
+	insuranceWriteOffResolver struct{ *Resolver }
+	receiptResolver           struct{ *Resolver }
+	splitResolver             struct{ *Resolver }
 )

@@ -132,6 +132,9 @@ func TestAuditEvents(t *testing.T) {
 				"splits": []any{obj{"amount": "10.00", "chargeId": charge.ID.String()}}}}
 		}},
 		{op: "reverseReceipt", id: "reverseReceipt.receipt.id", vars: func() obj { return obj{"in": obj{"receiptId": recID}} }},
+		{op: "postInsuranceWriteOff", id: "postInsuranceWriteOff.writeOff.id", vars: func() obj {
+			return obj{"in": obj{"chargeId": charge.ID.String(), "amount": "5.00"}}
+		}},
 		{op: "updateAgingSettings", doc: `mutation($in: UpdateAgingSettingsInput!) { updateAgingSettings(input: $in) { settings { buckets } } }`,
 			token: h.admin, vars: func() obj { return obj{"in": obj{"buckets": []int{30, 60}}} }},
 		{op: "createApiKey", doc: createKeyDoc, id: "createApiKey.apiKey.id", token: h.admin,

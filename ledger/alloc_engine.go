@@ -191,7 +191,7 @@ func (s snapshot) input(req rules.Request) rules.Input {
 			PatientID: c.PatientID.String(), ProviderID: idString(c.ProviderID), LocationID: idString(c.LocationID),
 			EncounterID: idString(c.EncounterID), Date: rulesDate(c.ServiceDate), Amount: c.Amount.Decimal(),
 			InsuranceEstimate: b.InsurancePending.Decimal(), InsurancePaid: b.InsurancePaid.Decimal(),
-			AttachedTo: idString(c.AttachedToID),
+			InsuranceWriteOff: b.InsuranceWriteOff.Decimal(), AttachedTo: idString(c.AttachedToID),
 		}
 	}
 	for _, sp := range f.Splits {

@@ -366,6 +366,9 @@ func (l *Ledger) allocatedPrelude(ctx context.Context, a Actor, in *NewReceipt, 
 	if len(in.Splits) > 0 {
 		return resolvedPolicy{}, Invalid("allocation", "give explicit splits or an allocation, not both")
 	}
+	if in.EncounterID != nil {
+		return resolvedPolicy{}, Invalid("encounterId", "only an insurance payment is made as a claim total")
+	}
 	if err := l.validateReceiptHeader(in); err != nil {
 		return resolvedPolicy{}, err
 	}

@@ -19,14 +19,16 @@ import (
 // randomFamily builds a family from seed through the ledger's own
 // operations: one to three patients; visits with two providers at two
 // locations, some lines planned, some with insurance estimates, some with
-// negative fees (negative production); attached
-// and loose adjustments of either sign (some under another provider);
-// payments on charges (some forced past what they owe, some under another
-// provider than the charge's), unallocated, unearned and hidden-unearned
-// money; insurance payments; refunds of unallocated money.
+// negative fees (negative production), some written off by insurance;
+// attached and loose adjustments of either sign (some under another
+// provider); payments on charges (some forced past what they owe, some under
+// another provider than the charge's), unallocated, unearned and
+// hidden-unearned money; insurance payments on lines and as claim totals;
+// refunds of unallocated money.
 type randomFamily struct {
-	patients []ledger.Patient
-	charges  []ledger.Charge
+	patients   []ledger.Patient
+	charges    []ledger.Charge
+	encounters []ledger.ID
 }
 
 func newRandomFamily(t *testing.T, f *ledgertest.Practice, provs, locs []ledger.ID, seed uint64) randomFamily {
@@ -65,6 +67,13 @@ func newRandomFamily(t *testing.T, f *ledgertest.Practice, provs, locs []ledger.
 		cs, err := f.Store.ChargesOfEncounters(ctx, f.Actor.PracticeID, []ledger.ID{e.ID})
 		require.NoError(t, err)
 		fam.charges = append(fam.charges, cs...)
+		fam.encounters = append(fam.encounters, e.ID)
+		for _, c := range cs {
+			if c.Status == ledger.StatusCompleted && c.Amount.Sign() > 0 && r.IntN(5) == 0 {
+				_, err := f.Ledger.PostInsuranceWriteOff(ctx, f.Actor, ledger.NewInsuranceWriteOff{ChargeID: c.ID, Amount: cents(1, 9)})
+				require.NoError(t, err)
+			}
+		}
 	}
 	var completed []ledger.Charge
 	for _, c := range fam.charges {
@@ -137,7 +146,15 @@ func newRandomFamily(t *testing.T, f *ledgertest.Practice, provs, locs []ledger.
 			require.NoError(t, err)
 		}
 	}
-	// Insurance pays some lines.
+	// Insurance pays some claims as a total, and some lines.
+	for _, e := range fam.encounters {
+		if r.IntN(4) == 0 {
+			_, err := f.Ledger.PostReceipt(ctx, f.Actor, ledger.NewReceipt{Kind: ledger.ReceiptInsurancePayment, Amount: cents(1, 200), EncounterID: &e})
+			if err != nil {
+				require.ErrorContains(t, err, "no completed line", "only an encounter of planned lines refuses a claim total")
+			}
+		}
+	}
 	for _, c := range completed {
 		if r.IntN(5) == 0 {
 			_, err := f.Ledger.PostReceipt(ctx, f.Actor, ledger.NewReceipt{Kind: ledger.ReceiptInsurancePayment, Amount: ledger.Cents(500),

@@ -9,15 +9,19 @@ import (
 
 // NewReceipt describes money received (or moved) with explicit splits.
 type NewReceipt struct {
-	Kind           ReceiptKind // PATIENT_PAYMENT, INSURANCE_PAYMENT, REFUND or TRANSFER
-	PatientID      *ID         // whose account it is entered on; required except for insurance
-	Amount         Money
-	ReceivedOn     *Date // default today
-	Method         string
-	Reference      string
-	Note           string
-	BatchID        *ID
-	Splits         []NewSplit
+	Kind       ReceiptKind // PATIENT_PAYMENT, INSURANCE_PAYMENT, REFUND or TRANSFER
+	PatientID  *ID         // whose account it is entered on; required except for insurance
+	Amount     Money
+	ReceivedOn *Date // default today
+	Method     string
+	Reference  string
+	Note       string
+	BatchID    *ID
+	Splits     []NewSplit
+	// EncounterID makes an insurance payment a claim total: it gives no
+	// splits, and the amount is spread over the encounter's lines
+	// (claimTotalSplits, insurance.go).
+	EncounterID    *ID
 	IdempotencyKey string `json:"-"`
 }
 
@@ -58,8 +62,15 @@ func (l *Ledger) PostReceipt(ctx context.Context, a Actor, in NewReceipt) (Recei
 	id, err := l.mutate(ctx, a, mutation{op: "postReceipt", key: in.IdempotencyKey, input: in}, func(tx Tx) (ID, error) {
 		r := Receipt{ID: newID(), Kind: in.Kind, Amount: in.Amount, ReceivedOn: *in.ReceivedOn, PatientID: in.PatientID,
 			Method: strings.TrimSpace(in.Method), Reference: strings.TrimSpace(in.Reference), Note: strings.TrimSpace(in.Note),
-			BatchID: in.BatchID, PostedAt: l.stamp()}
-		splits, err := l.resolveSplits(ctx, tx, a.PracticeID, r, in.Splits)
+			BatchID: in.BatchID, EncounterID: in.EncounterID, PostedAt: l.stamp()}
+		asked := in.Splits
+		if in.EncounterID != nil {
+			var err error
+			if asked, err = claimTotalSplits(ctx, tx, a.PracticeID, *in.EncounterID, in.Amount); err != nil {
+				return ID{}, err
+			}
+		}
+		splits, err := l.resolveSplits(ctx, tx, a.PracticeID, r, asked)
 		if err != nil {
 			return ID{}, err
 		}
@@ -122,6 +133,15 @@ func (l *Ledger) validateReceiptHeader(in *NewReceipt) error {
 func (l *Ledger) validateReceipt(in *NewReceipt) error {
 	if err := l.validateReceiptHeader(in); err != nil {
 		return err
+	}
+	if in.EncounterID != nil {
+		switch {
+		case in.Kind != ReceiptInsurancePayment:
+			return Invalid("encounterId", "only an insurance payment is made as a claim total")
+		case len(in.Splits) > 0:
+			return Invalid("splits", "a claim total is spread over its encounter's lines; give splits or encounterId, not both")
+		}
+		return nil
 	}
 	if len(in.Splits) == 0 {
 		return Invalid("splits", "a receipt needs at least one split")
@@ -447,7 +467,8 @@ func (l *Ledger) ReverseReceipt(ctx context.Context, a Actor, in Reversal) (Rece
 			return ID{}, err
 		}
 		rev := Receipt{ID: newID(), Kind: ReceiptReversal, Amount: orig.Amount.Neg(), ReceivedOn: *in.ReceivedOn,
-			PatientID: orig.PatientID, Note: strings.TrimSpace(in.Note), BatchID: in.BatchID, ReversesID: &orig.ID, PostedAt: l.stamp()}
+			PatientID: orig.PatientID, Note: strings.TrimSpace(in.Note), BatchID: in.BatchID, ReversesID: &orig.ID,
+			EncounterID: orig.EncounterID, PostedAt: l.stamp()}
 		out := make([]Split, len(splits))
 		for i, s := range splits {
 			out[i] = Split{ID: newID(), ReceiptID: rev.ID, Amount: s.Amount.Neg(), Code: CodeReversal, PatientID: s.PatientID,

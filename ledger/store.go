@@ -44,6 +44,7 @@ type Reader interface {
 	Receipts(ctx context.Context, practiceID ID, ids []ID) ([]Receipt, error)
 	Batches(ctx context.Context, practiceID ID, ids []ID) ([]Batch, error)
 	UnearnedTypes(ctx context.Context, practiceID ID) ([]UnearnedType, error)
+	InsuranceWriteOffs(ctx context.Context, practiceID ID, ids []ID) ([]InsuranceWriteOff, error)
 
 	// PatientsOfGuarantors lists the patients of each guarantor.
 	PatientsOfGuarantors(ctx context.Context, practiceID ID, guarantorIDs []ID) ([]Patient, error)
@@ -112,6 +113,7 @@ type Tx interface {
 	InsertPatient(ctx context.Context, practiceID ID, p Patient) error
 	InsertEncounter(ctx context.Context, practiceID ID, e Encounter) error
 	InsertCharges(ctx context.Context, practiceID ID, cs []Charge) error
+	InsertInsuranceWriteOff(ctx context.Context, practiceID ID, w InsuranceWriteOff) error
 	// InsertReceipt writes a receipt and all of its splits.
 	InsertReceipt(ctx context.Context, practiceID ID, r Receipt, splits []Split) error
 }

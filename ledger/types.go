@@ -158,16 +158,19 @@ const (
 // Receipt is money received or moved. Receipts are never edited: corrections
 // are reversals.
 type Receipt struct {
-	ID            ID
-	Kind          ReceiptKind
-	Amount        Money
-	ReceivedOn    Date
-	PatientID     *ID
-	Method        string
-	Reference     string
-	Note          string
-	BatchID       *ID
-	ReversesID    *ID
+	ID         ID
+	Kind       ReceiptKind
+	Amount     Money
+	ReceivedOn Date
+	PatientID  *ID
+	Method     string
+	Reference  string
+	Note       string
+	BatchID    *ID
+	ReversesID *ID
+	// EncounterID is the claim an insurance payment made as a total paid
+	// (its splits spread it over the encounter's lines), and its reversal's.
+	EncounterID   *ID
 	PolicyName    string
 	PolicyVersion int
 	PostedAt      time.Time
@@ -247,14 +250,27 @@ type Balance struct {
 }
 
 // ChargeBalance is where a charge stands. Owed is its patient portion still
-// owed: the amount, plus adjustments attached to it, minus insurance paid,
-// minus the insurance estimate while no insurance payment has settled it,
+// owed: the amount, plus adjustments attached to it, minus insurance paid and
+// written off, minus the insurance estimate while no insurance payment has settled it,
 // minus patient money linked to it. Negative Owed is a credit on the line.
 // Planned charges and attached adjustments owe nothing themselves.
 type ChargeBalance struct {
-	Owed             Money
-	Adjustments      Money // sum of adjustments attached to the charge
-	InsurancePaid    Money // insurance money on the charge and its adjustments
-	InsurancePending Money // the estimate, until an insurance payment settles it
-	PatientPaid      Money // all other money on the charge and its adjustments
+	Owed              Money
+	Adjustments       Money // sum of adjustments attached to the charge
+	InsurancePaid     Money // insurance money on the charge and its adjustments
+	InsuranceWriteOff Money // insurance write-offs on the charge
+	InsurancePending  Money // the estimate, until an insurance payment settles it
+	PatientPaid       Money // all other money on the charge and its adjustments
+}
+
+// InsuranceWriteOff is an amount insurance wrote off a charge: it lowers the
+// line's patient portion and is never money. A negative write-off corrects
+// (takes back) earlier ones. Write-offs are never edited.
+type InsuranceWriteOff struct {
+	ID        ID
+	ChargeID  ID
+	Amount    Money
+	WrittenOn Date
+	Note      string
+	PostedAt  time.Time
 }

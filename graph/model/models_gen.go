@@ -403,6 +403,21 @@ type PostEncounterPayload struct {
 	Encounter ledger.Encounter `json:"encounter"`
 }
 
+type PostInsuranceWriteOffInput struct {
+	// A completed procedure or balance-forward line (not an adjustment).
+	ChargeID uuid.UUID `json:"chargeId"`
+	// Positive: written off, at most what the line still owes with its pending estimate. Negative: takes back earlier write-offs.
+	Amount ledger.Money `json:"amount"`
+	// Default today; not before the line's date of service.
+	WrittenOn      *ledger.Date `json:"writtenOn,omitempty"`
+	Note           *string      `json:"note,omitempty"`
+	IdempotencyKey *string      `json:"idempotencyKey,omitempty"`
+}
+
+type PostInsuranceWriteOffPayload struct {
+	WriteOff ledger.InsuranceWriteOff `json:"writeOff"`
+}
+
 // A receipt with explicit splits. Amount signs: payments positive, refunds
 // negative, transfers 0.00. The splits must sum to the amount.
 type PostReceiptInput struct {
@@ -417,8 +432,13 @@ type PostReceiptInput struct {
 	Note       *string      `json:"note,omitempty"`
 	BatchID    *uuid.UUID   `json:"batchId,omitempty"`
 	// Explicit splits; or give allocation instead (exactly one of the two).
-	Splits         []SplitInput `json:"splits,omitempty"`
-	IdempotencyKey *string      `json:"idempotencyKey,omitempty"`
+	Splits []SplitInput `json:"splits,omitempty"`
+	// An INSURANCE_PAYMENT made as a total on a claim (this encounter), with no
+	// splits: the amount is spread over the encounter's completed lines, oldest
+	// first, each taking what it still owes with its pending estimate; the last
+	// line keeps any excess.
+	EncounterID    *uuid.UUID `json:"encounterId,omitempty"`
+	IdempotencyKey *string    `json:"idempotencyKey,omitempty"`
 	// Instead of splits (give exactly one of the two): split a PATIENT_PAYMENT or a REFUND by a policy (a refund only when no charge still owes: docs/allocation.md §3.1).
 	Allocation *AllocationInput `json:"allocation,omitempty"`
 }

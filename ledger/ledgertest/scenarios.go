@@ -49,8 +49,8 @@ func (s *ScenarioPractice) Name(id *ledger.ID) string {
 }
 
 // Representable says why the ledger of in cannot be written as rows (the
-// schema forbids a negative balance-forward line, a procedure without a provider, and
-// has no write-offs), or "" when it can.
+// schema forbids a negative balance-forward line, a procedure without a
+// provider, and write-offs off completed lines), or "" when it can.
 func Representable(in rules.Input) string {
 	if why := representable(in); why != "" {
 		return why + "; "
@@ -73,8 +73,8 @@ func representable(in rules.Input) string {
 			return "a " + string(c.Kind) + " without a provider"
 		case c.Kind == rules.Adjustment && c.Status == rules.Planned:
 			return "a planned adjustment"
-		case !c.InsuranceWriteOff.IsZero():
-			return "an insurance write-off"
+		case !c.InsuranceWriteOff.IsZero() && (c.Kind == rules.Adjustment || c.Status == rules.Planned):
+			return "an insurance write-off on an adjustment or planned line"
 		case !c.InsurancePaid.IsZero() && !c.InsuranceEstimate.IsZero():
 			return "an insurance estimate still pending after insurance paid"
 		case c.GuarantorID != "" && c.GuarantorID != guarantor[c.PatientID]:
@@ -138,7 +138,7 @@ var splitCodeOf = map[ledger.ReceiptKind]ledger.SplitCode{
 // locations, unearned types, charges on encounters, and receipts holding
 // the splits) into a new practice on l, as rows, and returns it with an
 // ADMIN actor. Insurance paid on a charge becomes an insurance payment on
-// it. The input must be Representable.
+// it, and an insurance write-off a write-off row dated with the charge. The input must be Representable.
 func LoadScenario(t testing.TB, l *ledger.Ledger, in rules.Input) *ScenarioPractice {
 	t.Helper()
 	if why := Representable(in); why != "" {
@@ -292,6 +292,15 @@ func LoadScenario(t testing.TB, l *ledger.Ledger, in rules.Input) *ScenarioPract
 		}
 		if err := tx.InsertCharges(ctx, p.ID, attached); err != nil {
 			return err
+		}
+		for _, c := range in.Charges {
+			if !c.InsuranceWriteOff.IsZero() {
+				w := ledger.InsuranceWriteOff{ID: NewID(), ChargeID: s.ids[c.ID], Amount: money(t, c.InsuranceWriteOff),
+					WrittenOn: fromRulesDate(c.Date), PostedAt: now}
+				if err := tx.InsertInsuranceWriteOff(ctx, p.ID, w); err != nil {
+					return err
+				}
+			}
 		}
 		// Receipts: the scenario's splits grouped by receipt, and an
 		// insurance payment for insurance paid on a charge.

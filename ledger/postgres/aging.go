@@ -24,12 +24,12 @@ var noKey = ledger.ID{}
 // ledger is read as of q.AsOf: a charge counts if its date of service is on
 // or before it, a split if its receipt was received on or before it, and a
 // reversal only from its own date. Each line (a charge with the adjustments
-// attached to it) owes amount + adjustments − money on it; that outstanding
-// amount (patient and pending insurance portions together) is aged by the
-// basis date into width_bucket(age, lower bounds). Credits not on a line
-// (unallocated, visible unearned) are summed beside the buckets, or, with
-// CreditsToOldest, netted with the overpaid lines against the oldest
-// buckets first. The summary covers every row that passes the filters; the
+// attached to it) owes amount + adjustments − insurance write-offs (written
+// on or before the date) − money on it; that outstanding amount (patient and
+// pending insurance portions together) is aged by the basis date into
+// width_bucket(age, lower bounds). Credits not on a line (unallocated,
+// visible unearned) are summed beside the buckets, or, with CreditsToOldest,
+// netted with the overpaid lines against the oldest buckets first. The summary covers every row that passes the filters; the
 // page is a keyset slice of the same rows.
 func (s queries) Aging(ctx context.Context, practiceID ledger.ID, q ledger.AgingQuery) (ledger.AgingReport, error) {
 	const stmt = `
@@ -50,13 +50,18 @@ WITH rev AS NOT MATERIALIZED (   -- receipts reversed by a reversal dated on or 
       LEFT JOIN adjs a ON a.id = s.charge_id
      WHERE s.practice_id = $1 AND s.charge_id IS NOT NULL
      GROUP BY 1
+), wo AS (             -- insurance write-offs on each line
+    SELECT charge_id AS root, sum(amount) AS amount FROM insurance_write_offs
+     WHERE practice_id = $1 AND written_on <= $2
+     GROUP BY 1
 ), lines AS (
     SELECT c.patient_id, c.provider_id, c.location_id, c.amount, c.insurance_estimate, c.service_date, c.posted_at,
-           c.amount + coalesce(adj.amount, 0) - coalesce(m.paid, 0) AS outstanding, m.insured_on,
-           least(c.insurance_estimate, greatest(c.amount + coalesce(adj.amount, 0), 0)) AS estimate
+           c.amount + coalesce(adj.amount, 0) - coalesce(wo.amount, 0) - coalesce(m.paid, 0) AS outstanding, m.insured_on,
+           least(c.insurance_estimate, greatest(c.amount + coalesce(adj.amount, 0) - coalesce(wo.amount, 0), 0)) AS estimate
       FROM charges c
       LEFT JOIN paid m ON m.root = c.id
       LEFT JOIN adj ON adj.root = c.id
+      LEFT JOIN wo ON wo.root = c.id
      WHERE c.practice_id = $1 AND c.service_date <= $2 AND c.attached_to_id IS NULL AND c.status = 'COMPLETED'
        AND ($6::uuid IS NULL OR c.provider_id = $6) AND ($7::uuid IS NULL OR c.location_id = $7)
 ), credits AS (        -- money on no line: unallocated, and unearned of visible types

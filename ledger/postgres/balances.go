@@ -9,9 +9,10 @@ import (
 // ChargeBalances computes where each charge stands (see ledger.ChargeBalance).
 // Adjustments attached to a charge fold into it, with the money on them; an
 // insurance payment on the charge that has not been reversed settles its
-// estimate; a pending estimate never counts for more than the line is worth
-// after its adjustments (a write-off posted before insurance pays must not
-// leave a phantom credit).
+// estimate; insurance write-offs lower the line; a pending estimate never
+// counts for more than the line is worth after its adjustments and
+// write-offs (a write-off posted before insurance pays must not leave a
+// phantom credit).
 func (s queries) ChargeBalances(ctx context.Context, practiceID ledger.ID, chargeIDs []ledger.ID) (map[ledger.ID]ledger.ChargeBalance, error) {
 	const q = `
 WITH ch AS (
@@ -19,7 +20,7 @@ WITH ch AS (
       FROM charges
      WHERE practice_id = $1 AND (id = ANY($2::uuid[]) OR attached_to_id = ANY($2::uuid[]))
 ), ` + chargeBalanceCTEs + `
-SELECT id, adjustments, insurance_paid, patient_paid, insurance_pending, owed FROM bal WHERE id = ANY($2::uuid[])`
+SELECT id, adjustments, insurance_paid, insurance_write_off, patient_paid, insurance_pending, owed FROM bal WHERE id = ANY($2::uuid[])`
 	var rows []struct {
 		ID ledger.ID
 		ledger.ChargeBalance
@@ -35,7 +36,8 @@ SELECT id, adjustments, insurance_paid, patient_paid, insurance_pending, owed FR
 }
 
 // chargeBalanceCTEs computes each charge's balance (the bal CTE: id,
-// adjustments, insurance_paid, patient_paid, insurance_pending, owed) from a
+// adjustments, insurance_paid, insurance_write_off, patient_paid,
+// insurance_pending, owed) from a
 // CTE ch, written before it, holding charges and the adjustments attached
 // to them (id, root: the line an adjustment is attached to or the charge
 // itself, attached_to_id, status, amount, insurance_estimate). $1 is the
@@ -53,19 +55,28 @@ const chargeBalanceCTEs = `paid AS (
      GROUP BY ch.root
 ), adj AS (
     SELECT attached_to_id AS root, sum(amount) AS amount FROM ch WHERE attached_to_id IS NOT NULL GROUP BY 1
+), wo AS (
+    SELECT w.charge_id AS root, sum(w.amount) AS amount
+      FROM ch JOIN insurance_write_offs w ON w.practice_id = $1 AND w.charge_id = ch.id
+     GROUP BY 1
+), worth AS (          -- the line after its adjustments and insurance write-offs
+    SELECT ch.id, ch.amount + coalesce(adj.amount, 0) - coalesce(wo.amount, 0) AS amount, coalesce(wo.amount, 0) AS write_off
+      FROM ch LEFT JOIN adj ON adj.root = ch.id LEFT JOIN wo ON wo.root = ch.id
 ), bal AS (
     SELECT ch.id,
            coalesce(adj.amount, 0) AS adjustments,
            coalesce(paid.insurance, 0) AS insurance_paid,
+           worth.write_off AS insurance_write_off,
            coalesce(paid.patient, 0) AS patient_paid,
            CASE WHEN ch.status = 'PLANNED' OR ch.attached_to_id IS NOT NULL OR coalesce(paid.insured, false) THEN 0
-                ELSE least(ch.insurance_estimate, greatest(ch.amount + coalesce(adj.amount, 0), 0)) END AS insurance_pending,
+                ELSE least(ch.insurance_estimate, greatest(worth.amount, 0)) END AS insurance_pending,
            CASE WHEN ch.status = 'PLANNED' OR ch.attached_to_id IS NOT NULL THEN 0
-                ELSE ch.amount + coalesce(adj.amount, 0) - coalesce(paid.insurance, 0) - coalesce(paid.patient, 0)
+                ELSE worth.amount - coalesce(paid.insurance, 0) - coalesce(paid.patient, 0)
                      - CASE WHEN coalesce(paid.insured, false) THEN 0
-                            ELSE least(ch.insurance_estimate, greatest(ch.amount + coalesce(adj.amount, 0), 0)) END
+                            ELSE least(ch.insurance_estimate, greatest(worth.amount, 0)) END
            END AS owed
       FROM ch
+      JOIN worth ON worth.id = ch.id
       LEFT JOIN adj ON adj.root = ch.id
       LEFT JOIN paid ON paid.root = ch.id
 )`
@@ -100,14 +111,18 @@ WITH pats AS (
      GROUP BY ch.root
 ), adj AS (
     SELECT attached_to_id AS root, sum(amount) AS amount FROM ch WHERE attached_to_id IS NOT NULL GROUP BY 1
+), wo AS (
+    SELECT w.charge_id AS root, sum(w.amount) AS amount
+      FROM ch JOIN insurance_write_offs w ON w.practice_id = $1 AND w.charge_id = ch.id
+     GROUP BY 1
 ), owed AS (
     SELECT ch.grp,
            CASE WHEN ch.status = 'PLANNED' OR ch.attached_to_id IS NOT NULL THEN 0
-                ELSE ch.amount + coalesce(adj.amount, 0) - coalesce(paid.amount, 0)
+                ELSE ch.amount + coalesce(adj.amount, 0) - coalesce(wo.amount, 0) - coalesce(paid.amount, 0)
                      - CASE WHEN coalesce(paid.insured, false) THEN 0
-                            ELSE least(ch.insurance_estimate, greatest(ch.amount + coalesce(adj.amount, 0), 0)) END
+                            ELSE least(ch.insurance_estimate, greatest(ch.amount + coalesce(adj.amount, 0) - coalesce(wo.amount, 0), 0)) END
            END AS owed
-      FROM ch LEFT JOIN adj ON adj.root = ch.id LEFT JOIN paid ON paid.root = ch.id
+      FROM ch LEFT JOIN adj ON adj.root = ch.id LEFT JOIN paid ON paid.root = ch.id LEFT JOIN wo ON wo.root = ch.id
 ), lines AS (
     SELECT grp, sum(greatest(owed, 0)) AS owed, sum(greatest(-owed, 0)) AS line_credit FROM owed GROUP BY grp
 ), money AS (

@@ -31,6 +31,8 @@ func TestRowLevelSecurity(t *testing.T) {
 		fam := f.Family(t, "Pat", "Kid")
 		c := f.Visit(t, fam[1], "2026-05-01", "100.00", "40.00")
 		f.Pay(t, fam[0], "60.00", ledgertest.On("60.00", c[0]))
+		_, err := f.Ledger.PostInsuranceWriteOff(ctx, f.Actor, ledger.NewInsuranceWriteOff{ChargeID: c[1].ID, Amount: ledger.MustMoney("5.00")})
+		require.NoError(t, err)
 	}
 
 	var tables []struct {
@@ -49,7 +51,7 @@ SELECT c.relname AS name, CASE WHEN c.relname = 'practices' THEN 'id' ELSE 'prac
    AND (c.relname = 'practices' OR EXISTS (SELECT 1 FROM pg_attribute a
         WHERE a.attrelid = c.oid AND a.attname = 'practice_id' AND NOT a.attisdropped))
  ORDER BY 1`, postgres.AppRole))
-	require.GreaterOrEqual(t, len(tables), 23, "every tenant table is found")
+	require.GreaterOrEqual(t, len(tables), 24, "every tenant table is found")
 	for _, tb := range tables {
 		require.True(t, tb.RLS, "%s has row-level security on", tb.Name)
 		require.Equal(t, 1, tb.Policies, "%s has the tenant policy for %s", tb.Name, postgres.AppRole)
@@ -89,7 +91,7 @@ SELECT c.relname AS name, CASE WHEN c.relname = 'practices' THEN 'id' ELSE 'prac
 		})
 	}
 	for _, name := range []string{"practices", "providers", "locations", "guarantors", "patients", "encounters",
-		"charges", "receipts", "splits", "unearned_types", "audit_events"} {
+		"charges", "receipts", "splits", "unearned_types", "audit_events", "insurance_write_offs"} {
 		require.True(t, seen[name], "%s holds rows of both practices, so the checks above could fail", name)
 	}
 

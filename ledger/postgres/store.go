@@ -328,7 +328,7 @@ func (s queries) LocationsOfPractice(ctx context.Context, practiceID ledger.ID) 
 
 const receiptColumns = `id, kind, amount, received_on, patient_id, coalesce(method, '') AS method,
 	coalesce(reference, '') AS reference, coalesce(note, '') AS note, batch_id, reverses_id,
-	coalesce(policy_name, '') AS policy_name, coalesce(policy_version, 0) AS policy_version, posted_at`
+	coalesce(policy_name, '') AS policy_name, coalesce(policy_version, 0) AS policy_version, posted_at, encounter_id`
 
 func (s queries) Receipts(ctx context.Context, practiceID ledger.ID, ids []ledger.ID) ([]ledger.Receipt, error) {
 	const q = `SELECT ` + receiptColumns + ` FROM receipts WHERE practice_id = $1 AND id = ANY($2::uuid[])`
@@ -359,6 +359,13 @@ func (s queries) UnearnedTypes(ctx context.Context, practiceID ledger.ID) ([]led
 	const q = `SELECT id, name, hidden, is_default FROM unearned_types WHERE practice_id = $1 ORDER BY name, id`
 	var rows []ledger.UnearnedType
 	return rows, translate(s.sel(ctx, &rows, q, practiceID))
+}
+
+func (s queries) InsuranceWriteOffs(ctx context.Context, practiceID ledger.ID, ids []ledger.ID) ([]ledger.InsuranceWriteOff, error) {
+	const q = `SELECT id, charge_id, amount, written_on, coalesce(note, '') AS note, posted_at
+	             FROM insurance_write_offs WHERE practice_id = $1 AND id = ANY($2::uuid[])`
+	var rows []ledger.InsuranceWriteOff
+	return rows, translate(s.sel(ctx, &rows, q, practiceID, idArray(ids)))
 }
 
 const splitColumns = `id, receipt_id, amount, code, patient_id, provider_id, location_id, charge_id, unearned_type_id`

@@ -60,6 +60,14 @@ func (t *txStore) InsertUnearnedType(ctx context.Context, practiceID ledger.ID, 
 	return translate(err)
 }
 
+// InsertInsuranceWriteOff writes an insurance write-off on a charge.
+func (t *txStore) InsertInsuranceWriteOff(ctx context.Context, practiceID ledger.ID, w ledger.InsuranceWriteOff) error {
+	const q = `INSERT INTO insurance_write_offs (practice_id, id, charge_id, amount, written_on, note, posted_at)
+	           VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), $7)`
+	_, err := t.exec(ctx, q, practiceID, w.ID, w.ChargeID, w.Amount, w.WrittenOn, w.Note, w.PostedAt)
+	return translate(err)
+}
+
 func (t *txStore) InsertAPIKey(ctx context.Context, k ledger.APIKey) error {
 	const q = `INSERT INTO api_keys (practice_id, id, name, role, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)`
 	_, err := t.exec(ctx, q, k.PracticeID, k.ID, k.Name, string(k.Role), k.SecretHash, k.CreatedAt)
@@ -135,8 +143,8 @@ func (t *txStore) InsertReceipt(ctx context.Context, practiceID ledger.ID, r led
 	const q = `
 WITH receipt AS (
     INSERT INTO receipts (practice_id, id, kind, amount, received_on, patient_id, method, reference, note, batch_id,
-                          reverses_id, policy_name, policy_version, posted_at)
-    VALUES ($1, $2, $11, $12, $13, $14, NULLIF($15, ''), NULLIF($16, ''), NULLIF($17, ''), $18, $19, NULLIF($20, ''), NULLIF($21, 0), $22)
+                          reverses_id, policy_name, policy_version, posted_at, encounter_id)
+    VALUES ($1, $2, $11, $12, $13, $14, NULLIF($15, ''), NULLIF($16, ''), NULLIF($17, ''), $18, $19, NULLIF($20, ''), NULLIF($21, 0), $22, $23)
     RETURNING id
 )
 INSERT INTO splits (practice_id, id, receipt_id, amount, code, patient_id, provider_id, location_id, charge_id, unearned_type_id)
@@ -154,7 +162,7 @@ SELECT $1, u.id, receipt.id, u.amount, u.code, u.patient_id, u.provider_id, u.lo
 	_, err := t.exec(ctx, q, practiceID, r.ID, idArray(ids), pq.Array(amounts), pq.Array(codes), idArray(pats),
 		nullableIDArray(provs), nullableIDArray(locs), nullableIDArray(chs), nullableIDArray(uts),
 		string(r.Kind), r.Amount, r.ReceivedOn, r.PatientID, r.Method, r.Reference, r.Note, r.BatchID, r.ReversesID,
-		r.PolicyName, r.PolicyVersion, r.PostedAt)
+		r.PolicyName, r.PolicyVersion, r.PostedAt, r.EncounterID)
 	return translate(err)
 }
 

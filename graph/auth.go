@@ -65,6 +65,8 @@ var rootRoles = map[string]map[string]ledger.Role{
 		"importBalances":        ledger.RoleBiller,
 		"undoBalanceImport":     ledger.RoleBiller,
 		"savePolicy":            ledger.RoleAdmin,
+		"createUnearnedType":    ledger.RoleAdmin,
+		"updateUnearnedType":    ledger.RoleAdmin,
 		"setDefaultPolicy":      ledger.RoleAdmin,
 		"updateAgingSettings":   ledger.RoleAdmin,
 		"createApiKey":          ledger.RoleAdmin,

@@ -23,6 +23,8 @@ var mutations = map[string][2]string{
 	"postAdjustment":        {"PostAdjustmentInput", "adjustment"},
 	"postReceipt":           {"PostReceiptInput", "receipt"},
 	"postInsuranceWriteOff": {"PostInsuranceWriteOffInput", "writeOff"},
+	"createUnearnedType":    {"CreateUnearnedTypeInput", "unearnedType"},
+	"updateUnearnedType":    {"UpdateUnearnedTypeInput", "unearnedType"},
 	"reverseReceipt":        {"ReverseReceiptInput", "receipt"},
 }
 
@@ -100,6 +102,8 @@ func TestBadInput(t *testing.T) {
 	splits := func(s ...any) []any { return s }
 	reversal := obj{"receiptId": id(receipt.ID)}
 	writeOff := obj{"chargeId": id(charge.ID), "amount": "5.00"}
+	newType := obj{"name": "Custom"}
+	typeUpdate := obj{"id": id(f.TPPrepay), "name": "Treatment plan"}
 	claimTotal := obj{"kind": "INSURANCE_PAYMENT", "encounterId": id(*charge.EncounterID), "amount": "50.00"}
 
 	type badCase struct {
@@ -266,6 +270,22 @@ func TestBadInput(t *testing.T) {
 		{name: "before the service", op: "postInsuranceWriteOff", in: with(writeOff, "writtenOn", "2026-04-30"), field: "writtenOn"},
 		{name: "long note", op: "postInsuranceWriteOff", in: with(writeOff, "note", long), field: "note"},
 
+		// createUnearnedType
+		{name: "duplicate name", op: "createUnearnedType", in: with(newType, "name", "PREPAYMENT"), field: "name"},
+		{name: "blank name", op: "createUnearnedType", in: with(newType, "name", "  "), field: "name"},
+		{name: "long name", op: "createUnearnedType", in: with(newType, "name", long), field: "name"},
+		{name: "NUL in name", op: "createUnearnedType", in: with(newType, "name", "A\x00"), field: "name"},
+		{name: "hidden default", op: "createUnearnedType", in: with(newType, "hidden", true, "isDefault", true), field: "isDefault"},
+
+		// updateUnearnedType
+		{name: "unknown id", op: "updateUnearnedType", in: with(typeUpdate, "id", newID()), field: "id"},
+		{name: "other practice's type", op: "updateUnearnedType", in: with(typeUpdate, "id", id(b.Prepayment)), field: "id"},
+		{name: "duplicate name", op: "updateUnearnedType", in: with(typeUpdate, "name", "PREPAYMENT"), field: "name"},
+		{name: "blank name", op: "updateUnearnedType", in: with(typeUpdate, "name", ""), field: "name"},
+		{name: "hiding the default", op: "updateUnearnedType", in: obj{"id": id(f.Prepayment), "hidden": true}, field: "hidden"},
+		{name: "no default left", op: "updateUnearnedType", in: obj{"id": id(f.Prepayment), "isDefault": false}, field: "isDefault"},
+		{name: "a hidden default", op: "updateUnearnedType", in: obj{"id": id(f.TPPrepay), "isDefault": true}, field: "isDefault"},
+
 		// reverseReceipt
 		{name: "unknown receiptId", op: "reverseReceipt", in: with(reversal, "receiptId", newID()), field: "receiptId"},
 		{name: "other practice's receiptId", op: "reverseReceipt", in: with(reversal, "receiptId", id(bReceipt.ID)), field: "receiptId"},
@@ -317,8 +337,10 @@ func TestBadInput(t *testing.T) {
 
 	// The inputs the cases start from are valid: each writes.
 	bases := map[string]obj{"createProvider": provider, "createLocation": location, "createGuarantor": guarantor, "createPatient": patient,
-		"postEncounter": encounter, "postAdjustment": adjustment, "postReceipt": payment, "reverseReceipt": reversal, "postInsuranceWriteOff": writeOff}
-	for _, op := range []string{"createProvider", "createLocation", "createGuarantor", "createPatient", "postEncounter", "postAdjustment", "postReceipt", "reverseReceipt", "postInsuranceWriteOff"} {
+		"postEncounter": encounter, "postAdjustment": adjustment, "postReceipt": payment, "reverseReceipt": reversal, "postInsuranceWriteOff": writeOff,
+		"createUnearnedType": newType, "updateUnearnedType": typeUpdate}
+	for _, op := range []string{"createProvider", "createLocation", "createGuarantor", "createPatient", "postEncounter", "postAdjustment", "postReceipt", "reverseReceipt", "postInsuranceWriteOff",
+		"createUnearnedType", "updateUnearnedType"} {
 		before := rowCounts(t, h.db)
 		h.ok(t, h.admin, mutationDoc(op), obj{"in": bases[op]})
 		require.NotEqual(t, before, rowCounts(t, h.db), "%s: the valid base input writes", op)

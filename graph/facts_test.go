@@ -5,8 +5,17 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/paysplit/paysplit/ledger"
 	"github.com/paysplit/paysplit/ledger/ledgertest"
 )
+
+// ledgerID parses an id the API returned.
+func ledgerID(t *testing.T, s string) ledger.ID {
+	t.Helper()
+	id, err := ledger.ParseID(s)
+	require.NoError(t, err)
+	return id
+}
 
 // TestNegativeProduction (issue 17): a procedure with a negative fee is
 // accepted by postEncounter and held as negative production, a credit on its
@@ -178,4 +187,70 @@ func TestInsuranceFacts(t *testing.T) {
 	// Aging as of before the write-off leaves it out.
 	d = h.ok(t, h.analyst, `{ aging(input: {groupBy: PATIENT, asOf: "2026-05-31"}) { summary { patientPortion } } }`, nil)
 	requireMoney(t, "70.00", d, "aging.summary.patientPortion")
+}
+
+// TestUnearnedTypes (issue 17): an ADMIN creates, renames, shows and hides
+// unearned types and chooses the default and the treatment-plan type; a
+// BILLER may not. Balances and aging count visible types' money as unearned
+// credit and show hidden types' money apart (hiddenUnearned), never as
+// credit.
+func TestUnearnedTypes(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	f := h.f
+	biller := issueKey(t, f, "BILLER")
+	pat := f.Family(t, "Types")[0]
+	const typesDoc = `{ practice { unearnedTypes { id name hidden isDefault isTreatmentPlan } } }`
+	types := func() map[string]map[string]any {
+		out := map[string]map[string]any{}
+		for _, u := range list(t, h.ok(t, h.analyst, typesDoc, nil), "practice.unearnedTypes") {
+			out[str(t, u, "name")] = u.(map[string]any)
+		}
+		return out
+	}
+	ts := types()
+	require.Equal(t, true, ts["PREPAYMENT"]["isDefault"])
+	require.Equal(t, true, ts["TP_PREPAYMENT"]["isTreatmentPlan"])
+	require.Equal(t, true, ts["TP_PREPAYMENT"]["hidden"])
+
+	const create = `mutation($in: CreateUnearnedTypeInput!) { createUnearnedType(input: $in) { unearnedType { id name hidden isDefault isTreatmentPlan } } }`
+	const update = `mutation($in: UpdateUnearnedTypeInput!) { updateUnearnedType(input: $in) { unearnedType { id name hidden isDefault isTreatmentPlan } } }`
+	e, _ := h.fail(t, biller, create, obj{"in": obj{"name": "Escrow"}})
+	require.Equal(t, "FORBIDDEN", e.code())
+	d := h.ok(t, h.admin, create, obj{"in": obj{"name": " Escrow ", "hidden": true}})
+	escrow := at(t, d, "createUnearnedType.unearnedType").(map[string]any)
+	require.Equal(t, "Escrow", escrow["name"], "names are trimmed")
+	require.Equal(t, true, escrow["hidden"])
+	d = h.ok(t, h.admin, create, obj{"in": obj{"name": "Ortho prepayment", "isDefault": true}})
+	ortho := str(t, d, "createUnearnedType.unearnedType.id")
+	ts = types()
+	require.Equal(t, false, ts["PREPAYMENT"]["isDefault"], "the default moved")
+	require.Equal(t, true, ts["Ortho prepayment"]["isDefault"])
+
+	// Rename; make Escrow the treatment-plan type.
+	d = h.ok(t, h.admin, update, obj{"in": obj{"id": f.Prepayment.String(), "name": "Prepayment"}})
+	require.Equal(t, "Prepayment", str(t, d, "updateUnearnedType.unearnedType.name"))
+	h.ok(t, h.admin, update, obj{"in": obj{"id": escrow["id"], "isTreatmentPlan": true}})
+	ts = types()
+	require.Equal(t, false, ts["TP_PREPAYMENT"]["isTreatmentPlan"])
+	require.Equal(t, true, ts["Escrow"]["isTreatmentPlan"])
+
+	// Money on a visible and a hidden type.
+	f.Pay(t, pat, "80.00", ledgertest.Unearned("30.00", ledgerID(t, ortho)), ledgertest.Unearned("50.00", ledgerID(t, escrow["id"].(string))))
+	check := func(unearned, hidden string) {
+		t.Helper()
+		d := h.ok(t, h.analyst, `query($p: ID!, $g: ID!) { patient(id: $p) { balance owed unallocated unearned credit hiddenUnearned }
+			guarantor(id: $g) { hiddenUnearned } }`, obj{"p": pat.ID.String(), "g": pat.GuarantorID.String()})
+		requireBalances(t, at(t, d, "patient"), "-"+unearned, "0.00", "0.00", unearned, unearned)
+		requireMoney(t, hidden, d, "patient.hiddenUnearned")
+		requireMoney(t, hidden, d, "guarantor.hiddenUnearned")
+		d = h.ok(t, h.analyst, `{ aging(input: {groupBy: PATIENT}) { summary { unearned credits } } }`, nil)
+		requireMoney(t, unearned, d, "aging.summary.unearned")
+		requireMoney(t, unearned, d, "aging.summary.credits")
+	}
+	check("30.00", "50.00")
+	h.ok(t, h.admin, update, obj{"in": obj{"id": escrow["id"], "hidden": false}})
+	check("80.00", "0.00")
+	h.ok(t, h.admin, update, obj{"in": obj{"id": escrow["id"], "hidden": true}})
+	check("30.00", "50.00")
 }

@@ -342,6 +342,10 @@ type ComplexityRoot struct {
 		Provider func(childComplexity int) int
 	}
 
+	CreateUnearnedTypePayload struct {
+		UnearnedType func(childComplexity int) int
+	}
+
 	Encounter struct {
 		Charges     func(childComplexity int) int
 		ID          func(childComplexity int) int
@@ -381,19 +385,20 @@ type ComplexityRoot struct {
 	}
 
 	Guarantor struct {
-		Balance     func(childComplexity int) int
-		Charges     func(childComplexity int) int
-		CreatedAt   func(childComplexity int) int
-		Credit      func(childComplexity int) int
-		ExternalID  func(childComplexity int) int
-		ID          func(childComplexity int) int
-		Name        func(childComplexity int) int
-		Owed        func(childComplexity int) int
-		Patients    func(childComplexity int) int
-		Receipts    func(childComplexity int) int
-		SelfPatient func(childComplexity int) int
-		Unallocated func(childComplexity int) int
-		Unearned    func(childComplexity int) int
+		Balance        func(childComplexity int) int
+		Charges        func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		Credit         func(childComplexity int) int
+		ExternalID     func(childComplexity int) int
+		HiddenUnearned func(childComplexity int) int
+		ID             func(childComplexity int) int
+		Name           func(childComplexity int) int
+		Owed           func(childComplexity int) int
+		Patients       func(childComplexity int) int
+		Receipts       func(childComplexity int) int
+		SelfPatient    func(childComplexity int) int
+		Unallocated    func(childComplexity int) int
+		Unearned       func(childComplexity int) int
 	}
 
 	GuarantorConnection struct {
@@ -500,6 +505,7 @@ type ComplexityRoot struct {
 		CreateLocation        func(childComplexity int, input model.CreateLocationInput) int
 		CreatePatient         func(childComplexity int, input model.CreatePatientInput) int
 		CreateProvider        func(childComplexity int, input model.CreateProviderInput) int
+		CreateUnearnedType    func(childComplexity int, input model.CreateUnearnedTypeInput) int
 		ImportBalances        func(childComplexity int, input model.ImportBalancesInput) int
 		OpenBatch             func(childComplexity int, input model.OpenBatchInput) int
 		PostAdjustment        func(childComplexity int, input model.PostAdjustmentInput) int
@@ -517,6 +523,7 @@ type ComplexityRoot struct {
 		UndoBalanceImport     func(childComplexity int, input model.UndoBalanceImportInput) int
 		UpdateAgingSettings   func(childComplexity int, input model.UpdateAgingSettingsInput) int
 		UpdateBatchSettings   func(childComplexity int, input model.UpdateBatchSettingsInput) int
+		UpdateUnearnedType    func(childComplexity int, input model.UpdateUnearnedTypeInput) int
 	}
 
 	OpenBatchPayload struct {
@@ -531,21 +538,22 @@ type ComplexityRoot struct {
 	}
 
 	Patient struct {
-		Balance     func(childComplexity int) int
-		BirthDate   func(childComplexity int) int
-		Charges     func(childComplexity int) int
-		CreatedAt   func(childComplexity int) int
-		Credit      func(childComplexity int) int
-		Encounters  func(childComplexity int) int
-		ExternalID  func(childComplexity int) int
-		FirstName   func(childComplexity int) int
-		Guarantor   func(childComplexity int) int
-		ID          func(childComplexity int) int
-		LastName    func(childComplexity int) int
-		Owed        func(childComplexity int) int
-		Transfers   func(childComplexity int) int
-		Unallocated func(childComplexity int) int
-		Unearned    func(childComplexity int) int
+		Balance        func(childComplexity int) int
+		BirthDate      func(childComplexity int) int
+		Charges        func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		Credit         func(childComplexity int) int
+		Encounters     func(childComplexity int) int
+		ExternalID     func(childComplexity int) int
+		FirstName      func(childComplexity int) int
+		Guarantor      func(childComplexity int) int
+		HiddenUnearned func(childComplexity int) int
+		ID             func(childComplexity int) int
+		LastName       func(childComplexity int) int
+		Owed           func(childComplexity int) int
+		Transfers      func(childComplexity int) int
+		Unallocated    func(childComplexity int) int
+		Unearned       func(childComplexity int) int
 	}
 
 	PatientConnection struct {
@@ -867,10 +875,11 @@ type ComplexityRoot struct {
 	}
 
 	UnearnedType struct {
-		Hidden    func(childComplexity int) int
-		ID        func(childComplexity int) int
-		IsDefault func(childComplexity int) int
-		Name      func(childComplexity int) int
+		Hidden          func(childComplexity int) int
+		ID              func(childComplexity int) int
+		IsDefault       func(childComplexity int) int
+		IsTreatmentPlan func(childComplexity int) int
+		Name            func(childComplexity int) int
 	}
 
 	UpdateAgingSettingsPayload struct {
@@ -879,6 +888,10 @@ type ComplexityRoot struct {
 
 	UpdateBatchSettingsPayload struct {
 		Practice func(childComplexity int) int
+	}
+
+	UpdateUnearnedTypePayload struct {
+		UnearnedType func(childComplexity int) int
 	}
 }
 
@@ -977,6 +990,7 @@ type GuarantorResolver interface {
 	Unallocated(ctx context.Context, obj *ledger.Guarantor) (ledger.Money, error)
 	Unearned(ctx context.Context, obj *ledger.Guarantor) (ledger.Money, error)
 	Credit(ctx context.Context, obj *ledger.Guarantor) (ledger.Money, error)
+	HiddenUnearned(ctx context.Context, obj *ledger.Guarantor) (ledger.Money, error)
 	Charges(ctx context.Context, obj *ledger.Guarantor) ([]ledger.Charge, error)
 	Receipts(ctx context.Context, obj *ledger.Guarantor) ([]ledger.Receipt, error)
 }
@@ -1027,6 +1041,8 @@ type MutationResolver interface {
 	PostAdjustment(ctx context.Context, input model.PostAdjustmentInput) (model.PostAdjustmentPayload, error)
 	PostReceipt(ctx context.Context, input model.PostReceiptInput) (model.PostReceiptPayload, error)
 	ReverseReceipt(ctx context.Context, input model.ReverseReceiptInput) (model.ReverseReceiptPayload, error)
+	CreateUnearnedType(ctx context.Context, input model.CreateUnearnedTypeInput) (model.CreateUnearnedTypePayload, error)
+	UpdateUnearnedType(ctx context.Context, input model.UpdateUnearnedTypeInput) (model.UpdateUnearnedTypePayload, error)
 	PostInsuranceWriteOff(ctx context.Context, input model.PostInsuranceWriteOffInput) (model.PostInsuranceWriteOffPayload, error)
 	CreateProvider(ctx context.Context, input model.CreateProviderInput) (model.CreateProviderPayload, error)
 	CreateLocation(ctx context.Context, input model.CreateLocationInput) (model.CreateLocationPayload, error)
@@ -1043,6 +1059,7 @@ type PatientResolver interface {
 	Unallocated(ctx context.Context, obj *ledger.Patient) (ledger.Money, error)
 	Unearned(ctx context.Context, obj *ledger.Patient) (ledger.Money, error)
 	Credit(ctx context.Context, obj *ledger.Patient) (ledger.Money, error)
+	HiddenUnearned(ctx context.Context, obj *ledger.Patient) (ledger.Money, error)
 	Encounters(ctx context.Context, obj *ledger.Patient) ([]ledger.Encounter, error)
 	Charges(ctx context.Context, obj *ledger.Patient) ([]ledger.Charge, error)
 
@@ -2246,6 +2263,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CreateProviderPayload.Provider(childComplexity), true
 
+	case "CreateUnearnedTypePayload.unearnedType":
+		if e.ComplexityRoot.CreateUnearnedTypePayload.UnearnedType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateUnearnedTypePayload.UnearnedType(childComplexity), true
+
 	case "Encounter.charges":
 		if e.ComplexityRoot.Encounter.Charges == nil {
 			break
@@ -2436,6 +2460,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Guarantor.ExternalID(childComplexity), true
+	case "Guarantor.hiddenUnearned":
+		if e.ComplexityRoot.Guarantor.HiddenUnearned == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Guarantor.HiddenUnearned(childComplexity), true
 	case "Guarantor.id":
 		if e.ComplexityRoot.Guarantor.ID == nil {
 			break
@@ -2978,6 +3008,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateProvider(childComplexity, args["input"].(model.CreateProviderInput)), true
+	case "Mutation.createUnearnedType":
+		if e.ComplexityRoot.Mutation.CreateUnearnedType == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createUnearnedType_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateUnearnedType(childComplexity, args["input"].(model.CreateUnearnedTypeInput)), true
 	case "Mutation.importBalances":
 		if e.ComplexityRoot.Mutation.ImportBalances == nil {
 			break
@@ -3165,6 +3206,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateBatchSettings(childComplexity, args["input"].(model.UpdateBatchSettingsInput)), true
+	case "Mutation.updateUnearnedType":
+		if e.ComplexityRoot.Mutation.UpdateUnearnedType == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateUnearnedType_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateUnearnedType(childComplexity, args["input"].(model.UpdateUnearnedTypeInput)), true
 
 	case "OpenBatchPayload.batch":
 		if e.ComplexityRoot.OpenBatchPayload.Batch == nil {
@@ -3252,6 +3304,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Patient.Guarantor(childComplexity), true
+	case "Patient.hiddenUnearned":
+		if e.ComplexityRoot.Patient.HiddenUnearned == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Patient.HiddenUnearned(childComplexity), true
 	case "Patient.id":
 		if e.ComplexityRoot.Patient.ID == nil {
 			break
@@ -4678,6 +4736,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.UnearnedType.IsDefault(childComplexity), true
+	case "UnearnedType.isTreatmentPlan":
+		if e.ComplexityRoot.UnearnedType.IsTreatmentPlan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UnearnedType.IsTreatmentPlan(childComplexity), true
 	case "UnearnedType.name":
 		if e.ComplexityRoot.UnearnedType.Name == nil {
 			break
@@ -4698,6 +4762,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.UpdateBatchSettingsPayload.Practice(childComplexity), true
+
+	case "UpdateUnearnedTypePayload.unearnedType":
+		if e.ComplexityRoot.UpdateUnearnedTypePayload.UnearnedType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpdateUnearnedTypePayload.UnearnedType(childComplexity), true
 
 	}
 	return 0, false
@@ -4722,6 +4793,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreateLocationInput", ec.unmarshalInputCreateLocationInput),
 			graphql.NewInputUnmarshaler("CreatePatientInput", ec.unmarshalInputCreatePatientInput),
 			graphql.NewInputUnmarshaler("CreateProviderInput", ec.unmarshalInputCreateProviderInput),
+			graphql.NewInputUnmarshaler("CreateUnearnedTypeInput", ec.unmarshalInputCreateUnearnedTypeInput),
 			graphql.NewInputUnmarshaler("GuarantorFilter", ec.unmarshalInputGuarantorFilter),
 			graphql.NewInputUnmarshaler("ImportBalancesInput", ec.unmarshalInputImportBalancesInput),
 			graphql.NewInputUnmarshaler("ImportBalancesOptions", ec.unmarshalInputImportBalancesOptions),
@@ -4748,6 +4820,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("UndoBalanceImportInput", ec.unmarshalInputUndoBalanceImportInput),
 			graphql.NewInputUnmarshaler("UpdateAgingSettingsInput", ec.unmarshalInputUpdateAgingSettingsInput),
 			graphql.NewInputUnmarshaler("UpdateBatchSettingsInput", ec.unmarshalInputUpdateBatchSettingsInput),
+			graphql.NewInputUnmarshaler("UpdateUnearnedTypeInput", ec.unmarshalInputUpdateUnearnedTypeInput),
 		)
 	}
 	first := true
@@ -5383,6 +5456,14 @@ func (ec *executionContext) childFields_CreateProviderPayload(ctx context.Contex
 	return nil, fmt.Errorf("no field named %q was found under type CreateProviderPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_CreateUnearnedTypePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "unearnedType":
+		return ec.fieldContext_CreateUnearnedTypePayload_unearnedType(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreateUnearnedTypePayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Encounter(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -5481,6 +5562,8 @@ func (ec *executionContext) childFields_Guarantor(ctx context.Context, field gra
 		return ec.fieldContext_Guarantor_unearned(ctx, field)
 	case "credit":
 		return ec.fieldContext_Guarantor_credit(ctx, field)
+	case "hiddenUnearned":
+		return ec.fieldContext_Guarantor_hiddenUnearned(ctx, field)
 	case "charges":
 		return ec.fieldContext_Guarantor_charges(ctx, field)
 	case "receipts":
@@ -5725,6 +5808,8 @@ func (ec *executionContext) childFields_Patient(ctx context.Context, field graph
 		return ec.fieldContext_Patient_unearned(ctx, field)
 	case "credit":
 		return ec.fieldContext_Patient_credit(ctx, field)
+	case "hiddenUnearned":
+		return ec.fieldContext_Patient_hiddenUnearned(ctx, field)
 	case "encounters":
 		return ec.fieldContext_Patient_encounters(ctx, field)
 	case "charges":
@@ -6311,6 +6396,8 @@ func (ec *executionContext) childFields_UnearnedType(ctx context.Context, field 
 		return ec.fieldContext_UnearnedType_hidden(ctx, field)
 	case "isDefault":
 		return ec.fieldContext_UnearnedType_isDefault(ctx, field)
+	case "isTreatmentPlan":
+		return ec.fieldContext_UnearnedType_isTreatmentPlan(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UnearnedType", field.Name)
 }
@@ -6329,6 +6416,14 @@ func (ec *executionContext) childFields_UpdateBatchSettingsPayload(ctx context.C
 		return ec.fieldContext_UpdateBatchSettingsPayload_practice(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UpdateBatchSettingsPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_UpdateUnearnedTypePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "unearnedType":
+		return ec.fieldContext_UpdateUnearnedTypePayload_unearnedType(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UpdateUnearnedTypePayload", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6573,6 +6668,20 @@ func (ec *executionContext) field_Mutation_createProvider_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createUnearnedType_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateUnearnedTypeInput, error) {
+			return ec.unmarshalNCreateUnearnedTypeInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐCreateUnearnedTypeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_importBalances_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6803,6 +6912,20 @@ func (ec *executionContext) field_Mutation_updateBatchSettings_args(ctx context.
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.UpdateBatchSettingsInput, error) {
 			return ec.unmarshalNUpdateBatchSettingsInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐUpdateBatchSettingsInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateUnearnedType_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateUnearnedTypeInput, error) {
+			return ec.unmarshalNUpdateUnearnedTypeInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐUpdateUnearnedTypeInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -11762,6 +11885,38 @@ func (ec *executionContext) fieldContext_CreateProviderPayload_provider(_ contex
 	return fc, nil
 }
 
+func (ec *executionContext) _CreateUnearnedTypePayload_unearnedType(ctx context.Context, field graphql.CollectedField, obj *model.CreateUnearnedTypePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateUnearnedTypePayload_unearnedType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UnearnedType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.UnearnedType) graphql.Marshaler {
+			return ec.marshalNUnearnedType2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐUnearnedType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreateUnearnedTypePayload_unearnedType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreateUnearnedTypePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UnearnedType(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Encounter_id(ctx context.Context, field graphql.CollectedField, obj *ledger.Encounter) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12704,6 +12859,29 @@ func (ec *executionContext) _Guarantor_credit(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Guarantor_credit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Guarantor", field, true, true, "Money")
+}
+
+func (ec *executionContext) _Guarantor_hiddenUnearned(ctx context.Context, field graphql.CollectedField, obj *ledger.Guarantor) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Guarantor_hiddenUnearned(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Guarantor().HiddenUnearned(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Guarantor_hiddenUnearned(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Guarantor", field, true, true, "Money")
 }
 
@@ -15237,6 +15415,94 @@ func (ec *executionContext) fieldContext_Mutation_reverseReceipt(ctx context.Con
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createUnearnedType(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createUnearnedType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateUnearnedType(ctx, fc.Args["input"].(model.CreateUnearnedTypeInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.CreateUnearnedTypePayload) graphql.Marshaler {
+			return ec.marshalNCreateUnearnedTypePayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐCreateUnearnedTypePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createUnearnedType(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreateUnearnedTypePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createUnearnedType_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateUnearnedType(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateUnearnedType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateUnearnedType(ctx, fc.Args["input"].(model.UpdateUnearnedTypeInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.UpdateUnearnedTypePayload) graphql.Marshaler {
+			return ec.marshalNUpdateUnearnedTypePayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐUpdateUnearnedTypePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateUnearnedType(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UpdateUnearnedTypePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateUnearnedType_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_postInsuranceWriteOff(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15928,6 +16194,29 @@ func (ec *executionContext) _Patient_credit(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Patient_credit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Patient", field, true, true, "Money")
+}
+
+func (ec *executionContext) _Patient_hiddenUnearned(ctx context.Context, field graphql.CollectedField, obj *ledger.Patient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Patient_hiddenUnearned(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Patient().HiddenUnearned(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Patient_hiddenUnearned(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Patient", field, true, true, "Money")
 }
 
@@ -22059,6 +22348,29 @@ func (ec *executionContext) fieldContext_UnearnedType_isDefault(_ context.Contex
 	return graphql.NewScalarFieldContext("UnearnedType", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _UnearnedType_isTreatmentPlan(ctx context.Context, field graphql.CollectedField, obj *ledger.UnearnedType) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UnearnedType_isTreatmentPlan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IsTreatmentPlan, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UnearnedType_isTreatmentPlan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UnearnedType", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _UpdateAgingSettingsPayload_settings(ctx context.Context, field graphql.CollectedField, obj *model.UpdateAgingSettingsPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -22118,6 +22430,38 @@ func (ec *executionContext) fieldContext_UpdateBatchSettingsPayload_practice(_ c
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Practice(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UpdateUnearnedTypePayload_unearnedType(ctx context.Context, field graphql.CollectedField, obj *model.UpdateUnearnedTypePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpdateUnearnedTypePayload_unearnedType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UnearnedType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.UnearnedType) graphql.Marshaler {
+			return ec.marshalNUnearnedType2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐUnearnedType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UpdateUnearnedTypePayload_unearnedType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UpdateUnearnedTypePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UnearnedType(ctx, field)
 		},
 	}
 	return fc, nil
@@ -24190,6 +24534,76 @@ func UnmarshalCreateProviderInput(ctx context.Context, raw any) (model.CreatePro
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCreateUnearnedTypeInput(ctx context.Context, obj any) (model.CreateUnearnedTypeInput, error) {
+	var it model.CreateUnearnedTypeInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "hidden", "isDefault", "isTreatmentPlan", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "hidden":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hidden"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Hidden = data
+		case "isDefault":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("isDefault"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IsDefault = data
+		case "isTreatmentPlan":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("isTreatmentPlan"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IsTreatmentPlan = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateUnearnedTypeInput unmarshals raw into the CreateUnearnedTypeInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateUnearnedTypeInput(ctx context.Context, raw any) (model.CreateUnearnedTypeInput, error) {
+	var out model.CreateUnearnedTypeInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateUnearnedTypeInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputGuarantorFilter(ctx context.Context, obj any) (model.GuarantorFilter, error) {
 	var it model.GuarantorFilter
 	if obj == nil {
@@ -25996,6 +26410,83 @@ func UnmarshalUpdateBatchSettingsInput(ctx context.Context, raw any) (model.Upda
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputUpdateUnearnedTypeInput(ctx context.Context, obj any) (model.UpdateUnearnedTypeInput, error) {
+	var it model.UpdateUnearnedTypeInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "name", "hidden", "isDefault", "isTreatmentPlan", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "hidden":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hidden"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Hidden = data
+		case "isDefault":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("isDefault"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IsDefault = data
+		case "isTreatmentPlan":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("isTreatmentPlan"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IsTreatmentPlan = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateUnearnedTypeInput unmarshals raw into the UpdateUnearnedTypeInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateUnearnedTypeInput(ctx context.Context, raw any) (model.UpdateUnearnedTypeInput, error) {
+	var out model.UpdateUnearnedTypeInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateUnearnedTypeInput", raw, &out)
+	return out, err
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -27788,6 +28279,39 @@ func (ec *executionContext) _CreateProviderPayload(ctx context.Context, sel ast.
 	return out
 }
 
+var createUnearnedTypePayloadImplementors = []string{"CreateUnearnedTypePayload"}
+
+func (ec *executionContext) _CreateUnearnedTypePayload(ctx context.Context, sel ast.SelectionSet, obj *model.CreateUnearnedTypePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, createUnearnedTypePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CreateUnearnedTypePayload")
+		case "unearnedType":
+			out.Values[i] = ec._CreateUnearnedTypePayload_unearnedType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var encounterImplementors = []string{"Encounter"}
 
 func (ec *executionContext) _Encounter(ctx context.Context, sel ast.SelectionSet, obj *ledger.Encounter) graphql.Marshaler {
@@ -28106,6 +28630,12 @@ func (ec *executionContext) _Guarantor(ctx context.Context, sel ast.SelectionSet
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Guarantor_credit(ctx, field, obj)
+				})
+		case "hiddenUnearned":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Guarantor_hiddenUnearned(ctx, field, obj)
 				})
 		case "charges":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
@@ -28904,6 +29434,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "createUnearnedType":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createUnearnedType(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateUnearnedType":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateUnearnedType(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "postInsuranceWriteOff":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_postInsuranceWriteOff(ctx, field)
@@ -29123,6 +29667,12 @@ func (ec *executionContext) _Patient(ctx context.Context, sel ast.SelectionSet, 
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Patient_credit(ctx, field, obj)
+				})
+		case "hiddenUnearned":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Patient_hiddenUnearned(ctx, field, obj)
 				})
 		case "encounters":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
@@ -31382,6 +31932,11 @@ func (ec *executionContext) _UnearnedType(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "isTreatmentPlan":
+			out.Values[i] = ec._UnearnedType_isTreatmentPlan(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -31445,6 +32000,39 @@ func (ec *executionContext) _UpdateBatchSettingsPayload(ctx context.Context, sel
 			out.Values[i] = graphql.MarshalString("UpdateBatchSettingsPayload")
 		case "practice":
 			out.Values[i] = ec._UpdateBatchSettingsPayload_practice(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var updateUnearnedTypePayloadImplementors = []string{"UpdateUnearnedTypePayload"}
+
+func (ec *executionContext) _UpdateUnearnedTypePayload(ctx context.Context, sel ast.SelectionSet, obj *model.UpdateUnearnedTypePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, updateUnearnedTypePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UpdateUnearnedTypePayload")
+		case "unearnedType":
+			out.Values[i] = ec._UpdateUnearnedTypePayload_unearnedType(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -32313,6 +32901,15 @@ func (ec *executionContext) unmarshalNCreateProviderInput2githubᚗcomᚋpayspli
 
 func (ec *executionContext) marshalNCreateProviderPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐCreateProviderPayload(ctx context.Context, sel ast.SelectionSet, v model.CreateProviderPayload) graphql.Marshaler {
 	return ec._CreateProviderPayload(ctx, sel, &v)
+}
+
+func (ec *executionContext) unmarshalNCreateUnearnedTypeInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐCreateUnearnedTypeInput(ctx context.Context, v any) (model.CreateUnearnedTypeInput, error) {
+	res, err := ec.unmarshalInputCreateUnearnedTypeInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCreateUnearnedTypePayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐCreateUnearnedTypePayload(ctx context.Context, sel ast.SelectionSet, v model.CreateUnearnedTypePayload) graphql.Marshaler {
+	return ec._CreateUnearnedTypePayload(ctx, sel, &v)
 }
 
 func (ec *executionContext) unmarshalNDate2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx context.Context, v any) (ledger.Date, error) {
@@ -33418,6 +34015,15 @@ func (ec *executionContext) unmarshalNUpdateBatchSettingsInput2githubᚗcomᚋpa
 
 func (ec *executionContext) marshalNUpdateBatchSettingsPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐUpdateBatchSettingsPayload(ctx context.Context, sel ast.SelectionSet, v model.UpdateBatchSettingsPayload) graphql.Marshaler {
 	return ec._UpdateBatchSettingsPayload(ctx, sel, &v)
+}
+
+func (ec *executionContext) unmarshalNUpdateUnearnedTypeInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐUpdateUnearnedTypeInput(ctx context.Context, v any) (model.UpdateUnearnedTypeInput, error) {
+	res, err := ec.unmarshalInputUpdateUnearnedTypeInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUpdateUnearnedTypePayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐUpdateUnearnedTypePayload(ctx context.Context, sel ast.SelectionSet, v model.UpdateUnearnedTypePayload) graphql.Marshaler {
+	return ec._UpdateUnearnedTypePayload(ctx, sel, &v)
 }
 
 func (ec *executionContext) unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, v any) (graphql.Upload, error) {

@@ -168,6 +168,28 @@ func (r *mutationResolver) ReverseReceipt(ctx context.Context, input model.Rever
 	return model.ReverseReceiptPayload{Receipt: rc}, err
 }
 
+// CreateUnearnedType is the resolver for the createUnearnedType field.
+func (r *mutationResolver) CreateUnearnedType(ctx context.Context, input model.CreateUnearnedTypeInput) (model.CreateUnearnedTypePayload, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return model.CreateUnearnedTypePayload{}, err
+	}
+	u, err := r.Ledger.CreateUnearnedType(ctx, a, ledger.NewUnearnedType{Name: input.Name, Hidden: flag(input.Hidden),
+		IsDefault: flag(input.IsDefault), IsTreatmentPlan: flag(input.IsTreatmentPlan), IdempotencyKey: str(input.IdempotencyKey)})
+	return model.CreateUnearnedTypePayload{UnearnedType: u}, err
+}
+
+// UpdateUnearnedType is the resolver for the updateUnearnedType field.
+func (r *mutationResolver) UpdateUnearnedType(ctx context.Context, input model.UpdateUnearnedTypeInput) (model.UpdateUnearnedTypePayload, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return model.UpdateUnearnedTypePayload{}, err
+	}
+	u, err := r.Ledger.UpdateUnearnedType(ctx, a, ledger.UnearnedTypeUpdate{ID: input.ID, Name: input.Name, Hidden: input.Hidden,
+		IsDefault: input.IsDefault, IsTreatmentPlan: input.IsTreatmentPlan, IdempotencyKey: str(input.IdempotencyKey)})
+	return model.UpdateUnearnedTypePayload{UnearnedType: u}, err
+}
+
 // PostInsuranceWriteOff is the resolver for the postInsuranceWriteOff field.
 func (r *mutationResolver) PostInsuranceWriteOff(ctx context.Context, input model.PostInsuranceWriteOffInput) (model.PostInsuranceWriteOffPayload, error) {
 	a, err := actor(ctx)

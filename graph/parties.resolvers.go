@@ -58,6 +58,12 @@ func (r *guarantorResolver) Credit(ctx context.Context, obj *ledger.Guarantor) (
 	return b.Credit, err
 }
 
+// HiddenUnearned is the resolver for the hiddenUnearned field.
+func (r *guarantorResolver) HiddenUnearned(ctx context.Context, obj *ledger.Guarantor) (ledger.Money, error) {
+	b, err := loadersFor(ctx).guarantorBalance.Load(ctx, obj.ID)
+	return b.HiddenUnearned, err
+}
+
 // Charges is the resolver for the charges field.
 func (r *guarantorResolver) Charges(ctx context.Context, obj *ledger.Guarantor) ([]ledger.Charge, error) {
 	l := loadersFor(ctx)
@@ -173,6 +179,12 @@ func (r *patientResolver) Unearned(ctx context.Context, obj *ledger.Patient) (le
 func (r *patientResolver) Credit(ctx context.Context, obj *ledger.Patient) (ledger.Money, error) {
 	b, err := loadersFor(ctx).patientBalance.Load(ctx, obj.ID)
 	return b.Credit, err
+}
+
+// HiddenUnearned is the resolver for the hiddenUnearned field.
+func (r *patientResolver) HiddenUnearned(ctx context.Context, obj *ledger.Patient) (ledger.Money, error) {
+	b, err := loadersFor(ctx).patientBalance.Load(ctx, obj.ID)
+	return b.HiddenUnearned, err
 }
 
 // Encounters is the resolver for the encounters field.

@@ -42,6 +42,8 @@ var opRoles = map[string]Role{
 	"closeBatch":            RoleAdmin,
 	"updateBatchSettings":   RoleAdmin,
 	"savePolicy":            RoleAdmin,
+	"createUnearnedType":    RoleAdmin,
+	"updateUnearnedType":    RoleAdmin,
 	"setDefaultPolicy":      RoleAdmin,
 	"updateAgingSettings":   RoleAdmin,
 	"createApiKey":          RoleAdmin,

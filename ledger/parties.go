@@ -73,7 +73,7 @@ type NewPractice struct {
 }
 
 // CreatePractice creates a practice with its default PREPAYMENT unearned
-// type and a hidden TP_PREPAYMENT type. Practices are created by operators
+// type and a hidden TP_PREPAYMENT type, its treatment-plan type. Practices are created by operators
 // (CLI, demo), not through the API.
 func (l *Ledger) CreatePractice(ctx context.Context, in NewPractice) (Practice, error) {
 	if err := text("name", in.Name, maxName, true); err != nil {
@@ -87,7 +87,7 @@ func (l *Ledger) CreatePractice(ctx context.Context, in NewPractice) (Practice, 
 		if err := tx.InsertUnearnedType(ctx, p.ID, UnearnedType{ID: newID(), Name: "PREPAYMENT", IsDefault: true}); err != nil {
 			return err
 		}
-		return tx.InsertUnearnedType(ctx, p.ID, UnearnedType{ID: newID(), Name: "TP_PREPAYMENT", Hidden: true})
+		return tx.InsertUnearnedType(ctx, p.ID, UnearnedType{ID: newID(), Name: "TP_PREPAYMENT", Hidden: true, IsTreatmentPlan: true})
 	})
 	return p, err
 }

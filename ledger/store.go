@@ -106,6 +106,9 @@ type Tx interface {
 
 	InsertPractice(ctx context.Context, p Practice) error
 	InsertUnearnedType(ctx context.Context, practiceID ID, u UnearnedType) error
+	// UpdateUnearnedType writes u; a type taking the default or
+	// treatment-plan role takes it from the type that had it.
+	UpdateUnearnedType(ctx context.Context, practiceID ID, u UnearnedType) error
 	InsertAPIKey(ctx context.Context, k APIKey) error
 	InsertProvider(ctx context.Context, practiceID ID, p Provider) error
 	InsertLocation(ctx context.Context, practiceID ID, l Location) error

@@ -207,12 +207,14 @@ type Split struct {
 func (s Split) Unallocated() bool { return s.ChargeID == nil && s.UnearnedTypeID == nil }
 
 // UnearnedType is a bucket for money not yet earned: prepayments (the
-// default), and hidden types such as treatment-plan prepayments.
+// default), and hidden types such as treatment-plan prepayments. A practice
+// has exactly one default type (visible) and at most one treatment-plan type.
 type UnearnedType struct {
-	ID        ID
-	Name      string
-	Hidden    bool
-	IsDefault bool
+	ID              ID
+	Name            string
+	Hidden          bool
+	IsDefault       bool
+	IsTreatmentPlan bool
 }
 
 // Batch is a reference/deposit batch receipts post into.
@@ -247,6 +249,9 @@ type Balance struct {
 	Unallocated Money
 	Unearned    Money
 	Credit      Money
+	// HiddenUnearned is the money on hidden unearned types (treatment-plan
+	// prepayments): held for the patient, shown apart, never a credit.
+	HiddenUnearned Money
 }
 
 // ChargeBalance is where a charge stands. Owed is its patient portion still

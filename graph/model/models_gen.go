@@ -275,6 +275,21 @@ type CreateProviderPayload struct {
 	Provider ledger.Provider `json:"provider"`
 }
 
+type CreateUnearnedTypeInput struct {
+	// Unique in the practice.
+	Name   string `json:"name"`
+	Hidden *bool  `json:"hidden,omitempty"`
+	// Make it the default, instead of the type that is (it must be visible).
+	IsDefault *bool `json:"isDefault,omitempty"`
+	// Make it the treatment-plan type, instead of the type that is.
+	IsTreatmentPlan *bool   `json:"isTreatmentPlan,omitempty"`
+	IdempotencyKey  *string `json:"idempotencyKey,omitempty"`
+}
+
+type CreateUnearnedTypePayload struct {
+	UnearnedType ledger.UnearnedType `json:"unearnedType"`
+}
+
 type GuarantorConnection struct {
 	Edges      []GuarantorEdge `json:"edges"`
 	PageInfo   PageInfo        `json:"pageInfo"`
@@ -708,6 +723,23 @@ type UpdateBatchSettingsInput struct {
 
 type UpdateBatchSettingsPayload struct {
 	Practice ledger.Practice `json:"practice"`
+}
+
+// Change an unearned type; fields left out stay as they are.
+type UpdateUnearnedTypeInput struct {
+	ID   uuid.UUID `json:"id"`
+	Name *string   `json:"name,omitempty"`
+	// A hidden type is left out of balances' credit; the default type cannot be hidden.
+	Hidden *bool `json:"hidden,omitempty"`
+	// true makes it the default (taking the role from the type that had it); false is refused on the default: choose another.
+	IsDefault *bool `json:"isDefault,omitempty"`
+	// true makes it the treatment-plan type; false leaves the practice without one.
+	IsTreatmentPlan *bool   `json:"isTreatmentPlan,omitempty"`
+	IdempotencyKey  *string `json:"idempotencyKey,omitempty"`
+}
+
+type UpdateUnearnedTypePayload struct {
+	UnearnedType ledger.UnearnedType `json:"unearnedType"`
 }
 
 type Role string

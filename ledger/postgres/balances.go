@@ -91,7 +91,7 @@ func (s queries) GuarantorBalances(ctx context.Context, practiceID ledger.ID, gu
 
 // balances sums, per patient (or per guarantor when byGuarantor), what the
 // charge lines owe, the credit on overpaid lines, unallocated money and
-// visible unearned money. Charge owed is computed as in ChargeOwed.
+// visible unearned money, and apart from those the money on hidden types. Charge owed is computed as in ChargeOwed.
 func (s queries) balances(ctx context.Context, practiceID ledger.ID, ids []ledger.ID, byGuarantor bool) (map[ledger.ID]ledger.Balance, error) {
 	const q = `
 WITH pats AS (
@@ -128,7 +128,8 @@ WITH pats AS (
 ), money AS (
     SELECT pats.grp,
            coalesce(sum(s.amount) FILTER (WHERE s.unearned_type_id IS NULL), 0) AS unallocated,
-           coalesce(sum(s.amount) FILTER (WHERE NOT u.hidden), 0) AS unearned
+           coalesce(sum(s.amount) FILTER (WHERE NOT u.hidden), 0) AS unearned,
+           coalesce(sum(s.amount) FILTER (WHERE u.hidden), 0) AS hidden_unearned
       FROM pats
       JOIN splits s ON s.practice_id = $1 AND s.patient_id = pats.id AND s.charge_id IS NULL
       LEFT JOIN unearned_types u ON u.practice_id = $1 AND u.id = s.unearned_type_id
@@ -136,16 +137,18 @@ WITH pats AS (
 )
 SELECT g.id,
        coalesce(lines.owed, 0) AS owed, coalesce(lines.line_credit, 0) AS line_credit,
-       coalesce(money.unallocated, 0) AS unallocated, coalesce(money.unearned, 0) AS unearned
+       coalesce(money.unallocated, 0) AS unallocated, coalesce(money.unearned, 0) AS unearned,
+       coalesce(money.hidden_unearned, 0) AS hidden_unearned
   FROM unnest($2::uuid[]) AS g(id)
   LEFT JOIN lines ON lines.grp = g.id
   LEFT JOIN money ON money.grp = g.id`
 	var rows []struct {
-		ID          ledger.ID
-		Owed        ledger.Money
-		LineCredit  ledger.Money
-		Unallocated ledger.Money
-		Unearned    ledger.Money
+		ID             ledger.ID
+		Owed           ledger.Money
+		LineCredit     ledger.Money
+		Unallocated    ledger.Money
+		Unearned       ledger.Money
+		HiddenUnearned ledger.Money
 	}
 	if err := s.sel(ctx, &rows, q, practiceID, idArray(ids), byGuarantor); err != nil {
 		return nil, translate(err)
@@ -154,11 +157,12 @@ SELECT g.id,
 	for _, r := range rows {
 		credit := r.LineCredit.Add(r.Unallocated).Add(r.Unearned)
 		out[r.ID] = ledger.Balance{
-			Balance:     r.Owed.Sub(credit),
-			Owed:        r.Owed,
-			Unallocated: r.Unallocated,
-			Unearned:    r.Unearned,
-			Credit:      credit,
+			Balance:        r.Owed.Sub(credit),
+			Owed:           r.Owed,
+			Unallocated:    r.Unallocated,
+			Unearned:       r.Unearned,
+			Credit:         credit,
+			HiddenUnearned: r.HiddenUnearned,
 		}
 	}
 	return out, nil

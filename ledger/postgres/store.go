@@ -356,7 +356,7 @@ func (s queries) Batches(ctx context.Context, practiceID ledger.ID, ids []ledger
 }
 
 func (s queries) UnearnedTypes(ctx context.Context, practiceID ledger.ID) ([]ledger.UnearnedType, error) {
-	const q = `SELECT id, name, hidden, is_default FROM unearned_types WHERE practice_id = $1 ORDER BY name, id`
+	const q = `SELECT id, name, hidden, is_default, is_treatment_plan FROM unearned_types WHERE practice_id = $1 ORDER BY name, id`
 	var rows []ledger.UnearnedType
 	return rows, translate(s.sel(ctx, &rows, q, practiceID))
 }

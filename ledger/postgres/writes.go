@@ -55,8 +55,23 @@ func (t *txStore) InsertPractice(ctx context.Context, p ledger.Practice) error {
 }
 
 func (t *txStore) InsertUnearnedType(ctx context.Context, practiceID ledger.ID, u ledger.UnearnedType) error {
-	const q = `INSERT INTO unearned_types (practice_id, id, name, hidden, is_default) VALUES ($1, $2, $3, $4, $5)`
-	_, err := t.exec(ctx, q, practiceID, u.ID, u.Name, u.Hidden, u.IsDefault)
+	const q = `INSERT INTO unearned_types (practice_id, id, name, hidden, is_default, is_treatment_plan) VALUES ($1, $2, $3, $4, $5, $6)`
+	_, err := t.exec(ctx, q, practiceID, u.ID, u.Name, u.Hidden, u.IsDefault, u.IsTreatmentPlan)
+	return translate(err)
+}
+
+// UpdateUnearnedType writes a type's name, visibility and roles. Taking the
+// default or treatment-plan role takes it from the type that had it first
+// (two statements: the one-per-practice indexes are checked row by row).
+func (t *txStore) UpdateUnearnedType(ctx context.Context, practiceID ledger.ID, u ledger.UnearnedType) error {
+	const clear = `UPDATE unearned_types SET is_default = is_default AND NOT $3, is_treatment_plan = is_treatment_plan AND NOT $4
+	                WHERE practice_id = $1 AND id <> $2 AND (is_default AND $3 OR is_treatment_plan AND $4)`
+	if _, err := t.exec(ctx, clear, practiceID, u.ID, u.IsDefault, u.IsTreatmentPlan); err != nil {
+		return translate(err)
+	}
+	const q = `UPDATE unearned_types SET name = $3, hidden = $4, is_default = $5, is_treatment_plan = $6
+	            WHERE practice_id = $1 AND id = $2`
+	_, err := t.exec(ctx, q, practiceID, u.ID, u.Name, u.Hidden, u.IsDefault, u.IsTreatmentPlan)
 	return translate(err)
 }
 

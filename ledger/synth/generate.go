@@ -26,7 +26,7 @@ func Generate(cfg Config) (*Practice, error) {
 		CreatedAt: at}
 	p.UnearnedTypes = []ledger.UnearnedType{
 		{ID: newID(rng, at), Name: "PREPAYMENT", IsDefault: true},
-		{ID: newID(rng, at), Name: "TP_PREPAYMENT", Hidden: true},
+		{ID: newID(rng, at), Name: "TP_PREPAYMENT", Hidden: true, IsTreatmentPlan: true},
 	}
 	for i := range sh.providers {
 		d := providerNames[i%len(providerNames)]

@@ -81,9 +81,9 @@ func insertPractice(ctx context.Context, tx *sql.Tx, p *Practice) error {
 	if _, err := tx.ExecContext(ctx, qp, p.Practice.ID, p.Practice.Name, p.Practice.RequireBatch, p.Practice.CreatedAt); err != nil {
 		return fmt.Errorf("synth: practice: %w", err)
 	}
-	const qu = `INSERT INTO unearned_types (practice_id, id, name, hidden, is_default) VALUES ($1, $2, $3, $4, $5)`
+	const qu = `INSERT INTO unearned_types (practice_id, id, name, hidden, is_default, is_treatment_plan) VALUES ($1, $2, $3, $4, $5, $6)`
 	for _, u := range p.UnearnedTypes {
-		if _, err := tx.ExecContext(ctx, qu, p.Practice.ID, u.ID, u.Name, u.Hidden, u.IsDefault); err != nil {
+		if _, err := tx.ExecContext(ctx, qu, p.Practice.ID, u.ID, u.Name, u.Hidden, u.IsDefault, u.IsTreatmentPlan); err != nil {
 			return fmt.Errorf("synth: unearned type: %w", err)
 		}
 	}

@@ -102,9 +102,9 @@ func render(p *synth.Practice) []renderedTable {
 		copy: synth.Copy{Table: "practices", Columns: "id, name, require_batch, created_at", Width: 4},
 		rows: [][]any{{pid, p.Practice.Name, "false", p.Practice.CreatedAt.UTC().Format(time.RFC3339Nano)}},
 	}}
-	ut := renderedTable{copy: synth.Copy{Table: "unearned_types", Columns: "practice_id, id, name, hidden, is_default", Width: 5}}
+	ut := renderedTable{copy: synth.Copy{Table: "unearned_types", Columns: "practice_id, id, name, hidden, is_default, is_treatment_plan", Width: 6}}
 	for _, u := range p.UnearnedTypes {
-		ut.rows = append(ut.rows, []any{pid, u.ID.String(), u.Name, fmt.Sprint(u.Hidden), fmt.Sprint(u.IsDefault)})
+		ut.rows = append(ut.rows, []any{pid, u.ID.String(), u.Name, fmt.Sprint(u.Hidden), fmt.Sprint(u.IsDefault), fmt.Sprint(u.IsTreatmentPlan)})
 	}
 	out = append(out, ut)
 	for _, c := range synth.Copies(p) {

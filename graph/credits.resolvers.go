@@ -417,6 +417,16 @@ func (r *transferRowResolver) Patient(ctx context.Context, obj *ledger.TransferR
 	return loadersFor(ctx).patient.Load(ctx, obj.PatientID)
 }
 
+// Provider is the resolver for the provider field.
+func (r *transferRowResolver) Provider(ctx context.Context, obj *ledger.TransferRow) (*ledger.Provider, error) {
+	return optional(ctx, loadersFor(ctx).provider, obj.ProviderID)
+}
+
+// Location is the resolver for the location field.
+func (r *transferRowResolver) Location(ctx context.Context, obj *ledger.TransferRow) (*ledger.Location, error) {
+	return optional(ctx, loadersFor(ctx).location, obj.LocationID)
+}
+
 // Note is the resolver for the note field.
 func (r *transferRowResolver) Note(ctx context.Context, obj *ledger.TransferRow) (*string, error) {
 	return nullable(obj.Note), nil

@@ -1,6 +1,7 @@
 package graph_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -253,4 +254,49 @@ func TestUnearnedTypes(t *testing.T) {
 	check("80.00", "0.00")
 	h.ok(t, h.admin, update, obj{"in": obj{"id": escrow["id"], "hidden": true}})
 	check("30.00", "50.00")
+}
+
+// TestTransferRows (issue 17; docs/allocation.md §3.10): a patient
+// account's Txfr rows are per patient × provider × location combination:
+// 180.00 moved between two providers of one patient shows as −180.00 and
+// +180.00; a move between two procedures of one combination as one 0.00 row.
+func TestTransferRows(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h := newHarness(t)
+	f := h.f
+	dr2, err := f.Ledger.CreateProvider(ctx, f.Actor, ledger.NewProvider{Name: "Dr. Two"})
+	require.NoError(t, err)
+	kid := f.Family(t, "Txfr")[0]
+	a := f.Visit(t, kid, "2026-05-01", "180.00", "60.00", "40.00")
+	b, err := f.Ledger.PostEncounter(ctx, f.Actor, ledger.NewEncounter{PatientID: kid.ID, ProviderID: dr2.ID, LocationID: f.Location,
+		Charges: []ledger.NewCharge{{Code: "D2740", Amount: ledger.MustMoney("180.00")}}})
+	require.NoError(t, err)
+	bLines, err := f.Store.ChargesOfEncounters(ctx, f.Actor.PracticeID, []ledger.ID{b.ID})
+	require.NoError(t, err)
+	f.Pay(t, kid, "230.00", ledgertest.On("180.00", a[0]), ledgertest.On("50.00", a[1]))
+
+	const transfer = `mutation($in: PostReceiptInput!) { postReceipt(input: $in) { receipt { id } } }`
+	move := func(from, to ledger.ID, amount string) string {
+		d := h.ok(t, h.admin, transfer, obj{"in": obj{"kind": "TRANSFER", "patientId": kid.ID.String(), "amount": "0.00",
+			"splits": []any{obj{"amount": "-" + amount, "chargeId": from.String()}, obj{"amount": amount, "chargeId": to.String()}}}})
+		return str(t, d, "postReceipt.receipt.id")
+	}
+	between := move(a[0].ID, bLines[0].ID, "180.00")
+	within := move(a[1].ID, a[2].ID, "40.00")
+
+	d := h.ok(t, h.analyst, `query($id: ID!) { patient(id: $id) { transfers { receipt { id } amount provider { id } location { id } } } }`,
+		obj{"id": kid.ID.String()})
+	rows := list(t, d, "patient.transfers")
+	require.Len(t, rows, 3)
+	for i, want := range []struct{ receipt, amount, provider string }{
+		{between, "-180.00", f.Provider.String()},
+		{between, "180.00", dr2.ID.String()},
+		{within, "0.00", f.Provider.String()},
+	} {
+		require.Equal(t, want.receipt, str(t, rows[i], "receipt.id"), "row %d", i)
+		requireMoney(t, want.amount, rows[i], "amount")
+		require.Equal(t, want.provider, str(t, rows[i], "provider.id"), "row %d", i)
+		require.Equal(t, f.Location.String(), str(t, rows[i], "location.id"), "row %d", i)
+	}
 }

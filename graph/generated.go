@@ -864,8 +864,10 @@ type ComplexityRoot struct {
 
 	TransferRow struct {
 		Amount     func(childComplexity int) int
+		Location   func(childComplexity int) int
 		Note       func(childComplexity int) int
 		Patient    func(childComplexity int) int
+		Provider   func(childComplexity int) int
 		Receipt    func(childComplexity int) int
 		ReceivedOn func(childComplexity int) int
 	}
@@ -1189,6 +1191,8 @@ type SubscriptionResolver interface {
 type TransferRowResolver interface {
 	Receipt(ctx context.Context, obj *ledger.TransferRow) (ledger.Receipt, error)
 	Patient(ctx context.Context, obj *ledger.TransferRow) (ledger.Patient, error)
+	Provider(ctx context.Context, obj *ledger.TransferRow) (*ledger.Provider, error)
+	Location(ctx context.Context, obj *ledger.TransferRow) (*ledger.Location, error)
 
 	Note(ctx context.Context, obj *ledger.TransferRow) (*string, error)
 }
@@ -4686,6 +4690,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TransferRow.Amount(childComplexity), true
+	case "TransferRow.location":
+		if e.ComplexityRoot.TransferRow.Location == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TransferRow.Location(childComplexity), true
 	case "TransferRow.note":
 		if e.ComplexityRoot.TransferRow.Note == nil {
 			break
@@ -4698,6 +4708,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TransferRow.Patient(childComplexity), true
+	case "TransferRow.provider":
+		if e.ComplexityRoot.TransferRow.Provider == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TransferRow.Provider(childComplexity), true
 	case "TransferRow.receipt":
 		if e.ComplexityRoot.TransferRow.Receipt == nil {
 			break
@@ -6368,6 +6384,10 @@ func (ec *executionContext) childFields_TransferRow(ctx context.Context, field g
 		return ec.fieldContext_TransferRow_receipt(ctx, field)
 	case "patient":
 		return ec.fieldContext_TransferRow_patient(ctx, field)
+	case "provider":
+		return ec.fieldContext_TransferRow_provider(ctx, field)
+	case "location":
+		return ec.fieldContext_TransferRow_location(ctx, field)
 	case "receivedOn":
 		return ec.fieldContext_TransferRow_receivedOn(ctx, field)
 	case "amount":
@@ -22155,6 +22175,70 @@ func (ec *executionContext) fieldContext_TransferRow_patient(_ context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _TransferRow_provider(ctx context.Context, field graphql.CollectedField, obj *ledger.TransferRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TransferRow_provider(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.TransferRow().Provider(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Provider) graphql.Marshaler {
+			return ec.marshalOProvider2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐProvider(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TransferRow_provider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TransferRow",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Provider(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TransferRow_location(ctx context.Context, field graphql.CollectedField, obj *ledger.TransferRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TransferRow_location(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.TransferRow().Location(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Location) graphql.Marshaler {
+			return ec.marshalOLocation2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐLocation(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TransferRow_location(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TransferRow",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Location(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _TransferRow_receivedOn(ctx context.Context, field graphql.CollectedField, obj *ledger.TransferRow) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -31834,6 +31918,18 @@ func (ec *executionContext) _TransferRow(ctx context.Context, sel ast.SelectionS
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._TransferRow_patient(ctx, field, obj)
+				})
+		case "provider":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TransferRow_provider(ctx, field, obj)
+				})
+		case "location":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TransferRow_location(ctx, field, obj)
 				})
 		case "receivedOn":
 			out.Values[i] = ec._TransferRow_receivedOn(ctx, field, obj)

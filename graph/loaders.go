@@ -130,6 +130,7 @@ func newLoaders(s ledger.Reader, pid ledger.ID) *loaders {
 		ls.patient.expect(site, opt(r.PatientID)...)
 		ls.batch.expect(site, opt(r.BatchID)...)
 		ls.receipt.expect(site, opt(r.ReversesID)...)
+		ls.encounter.expect(site, opt(r.EncounterID)...)
 		ls.splitsOfReceipt.expect(site, r.ID)
 		ls.reversalOf.expect(site, r.ID)
 		ls.reallocationOf.expect(site, r.ID)
@@ -154,6 +155,8 @@ func newLoaders(s ledger.Reader, pid ledger.ID) *loaders {
 	ls.transfersOfPatient.announce = each(func(site string, t ledger.TransferRow) {
 		ls.receipt.expect(site, t.ReceiptID)
 		ls.patient.expect(site, t.PatientID)
+		ls.provider.expect(site, opt(t.ProviderID)...)
+		ls.location.expect(site, opt(t.LocationID)...)
 	})
 	ls.reallocationOf.announce = func(site string, rl ledger.Reallocation) { ls.receipt.expect(site, rl.OriginalID) }
 	ls.reallocationsOf.announce = each(func(site string, rl ledger.Reallocation) { ls.receipt.expect(site, rl.ReceiptID) })

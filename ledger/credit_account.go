@@ -4,15 +4,19 @@ import "context"
 
 // The patient account's transfer rows and the links of re-split payments.
 
-// TransferRow is a patient's "Txfr" row (docs/allocation.md §3.10):
-// one per patient per income transfer, with the net of that patient's
-// splits in it. A transfer between two providers of one patient nets to 0.00
-// and still shows. The zero-sum receipts RECREATE_SPLITS posts are not
-// transfers on the account: they belong to the payment they re-split
-// (Receipt.reallocates).
+// TransferRow is a patient's "Txfr" row (docs/allocation.md §3.10): one
+// per income transfer and patient × provider × location combination it
+// touched, with the net of that combination's splits: negative for what was
+// transferred from it, positive for what was transferred to it. A move
+// between two providers of one patient shows as two rows (−x and +x); a move
+// between two procedures of one combination as one 0.00 row. The zero-sum
+// receipts RECREATE_SPLITS posts are not transfers on the account: they
+// belong to the payment they re-split (Receipt.reallocates).
 type TransferRow struct {
 	ReceiptID  ID
 	PatientID  ID
+	ProviderID *ID
+	LocationID *ID
 	ReceivedOn Date
 	Amount     Money
 	Note       string

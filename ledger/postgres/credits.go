@@ -12,13 +12,14 @@ import (
 // the receipts that re-split a payment (they belong to the payment).
 func (s queries) TransferRows(ctx context.Context, practiceID ledger.ID, patientIDs []ledger.ID) ([]ledger.TransferRow, error) {
 	const q = `
-SELECT s.patient_id, s.receipt_id, r.received_on, coalesce(r.note, '') AS note, sum(s.amount) AS amount
+SELECT s.patient_id, s.provider_id, s.location_id, s.receipt_id, r.received_on, coalesce(r.note, '') AS note,
+       sum(s.amount) AS amount
   FROM splits s
   JOIN receipts r ON r.practice_id = s.practice_id AND r.id = s.receipt_id
  WHERE s.practice_id = $1 AND s.patient_id = ANY($2::uuid[]) AND r.kind = 'TRANSFER'
    AND NOT EXISTS (SELECT 1 FROM reallocations x WHERE x.practice_id = $1 AND x.receipt_id = r.id)
- GROUP BY s.patient_id, s.receipt_id, r.received_on, r.note
- ORDER BY s.patient_id, r.received_on, s.receipt_id`
+ GROUP BY s.patient_id, s.provider_id, s.location_id, s.receipt_id, r.received_on, r.note
+ ORDER BY s.patient_id, r.received_on, s.receipt_id, sum(s.amount), s.provider_id NULLS FIRST, s.location_id NULLS FIRST`
 	var rows []ledger.TransferRow
 	return rows, translate(s.sel(ctx, &rows, q, practiceID, idArray(patientIDs)))
 }

@@ -300,3 +300,32 @@ func TestTransferRows(t *testing.T) {
 		require.Equal(t, f.Location.String(), str(t, rows[i], "location.id"), "row %d", i)
 	}
 }
+
+// TestFamilyLedgerOwedLeavesPlannedWorkApart (issue 17): with a 20.00 line
+// done and a 900.00 crown planned, guarantor.owed and familyLedger.owed
+// both say 20.00; familyLedger.planned shows the crown's 900.00 apart, and
+// its line owes 0.00 there as on the charge.
+func TestFamilyLedgerOwedLeavesPlannedWorkApart(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	f := h.f
+	pat := f.Family(t, "Crown")[0]
+	d := h.ok(t, h.admin, `mutation($in: PostEncounterInput!) { postEncounter(input: $in) { encounter { charges { id owed } } } }`,
+		obj{"in": obj{"patientId": pat.ID.String(), "providerId": f.Provider.String(), "locationId": f.Location.String(), "serviceFrom": "2026-06-01",
+			"charges": []any{obj{"code": "D0120", "amount": "20.00"}, obj{"code": "D2750", "amount": "900.00", "status": "PLANNED"}}}})
+	crown := str(t, list(t, d, "postEncounter.encounter.charges")[1], "id")
+	for _, policy := range []string{"rigorous", "fifo"} {
+		d = h.ok(t, h.analyst, `query($g: ID!, $p: String) { guarantor(id: $g) { owed }
+			familyLedger(guarantorId: $g, policy: $p) { owed planned charges { charge { id } portion owed } } }`,
+			obj{"g": pat.GuarantorID.String(), "p": policy})
+		requireMoney(t, "20.00", d, "guarantor.owed")
+		requireMoney(t, "20.00", d, "familyLedger.owed")
+		requireMoney(t, "900.00", d, "familyLedger.planned")
+		for _, c := range list(t, d, "familyLedger.charges") {
+			if str(t, c, "charge.id") == crown {
+				requireMoney(t, "900.00", c, "portion")
+				requireMoney(t, "0.00", c, "owed")
+			}
+		}
+	}
+}

@@ -364,6 +364,7 @@ type ComplexityRoot struct {
 		Credits     func(childComplexity int) int
 		Guarantor   func(childComplexity int) int
 		Owed        func(childComplexity int) int
+		Planned     func(childComplexity int) int
 		Policy      func(childComplexity int) int
 		Unallocated func(childComplexity int) int
 		Unearned    func(childComplexity int) int
@@ -2359,6 +2360,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.FamilyLedger.Owed(childComplexity), true
+	case "FamilyLedger.planned":
+		if e.ComplexityRoot.FamilyLedger.Planned == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FamilyLedger.Planned(childComplexity), true
 	case "FamilyLedger.policy":
 		if e.ComplexityRoot.FamilyLedger.Policy == nil {
 			break
@@ -5518,6 +5525,8 @@ func (ec *executionContext) childFields_FamilyLedger(ctx context.Context, field 
 		return ec.fieldContext_FamilyLedger_credits(ctx, field)
 	case "owed":
 		return ec.fieldContext_FamilyLedger_owed(ctx, field)
+	case "planned":
+		return ec.fieldContext_FamilyLedger_planned(ctx, field)
 	case "unallocated":
 		return ec.fieldContext_FamilyLedger_unallocated(ctx, field)
 	case "unearned":
@@ -12351,6 +12360,29 @@ func (ec *executionContext) _FamilyLedger_owed(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_FamilyLedger_owed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FamilyLedger", field, false, false, "Money")
+}
+
+func (ec *executionContext) _FamilyLedger_planned(ctx context.Context, field graphql.CollectedField, obj *ledger.FamilyBalances) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FamilyLedger_planned(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Planned, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FamilyLedger_planned(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("FamilyLedger", field, false, false, "Money")
 }
 
@@ -28513,6 +28545,11 @@ func (ec *executionContext) _FamilyLedger(ctx context.Context, sel ast.Selection
 			}
 		case "owed":
 			out.Values[i] = ec._FamilyLedger_owed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "planned":
+			out.Values[i] = ec._FamilyLedger_planned(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}

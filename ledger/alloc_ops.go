@@ -654,8 +654,12 @@ type FamilyBalances struct {
 	AsOf        Date
 	Charges     []ChargeStanding
 	Credits     []CreditStanding
-	// Owed sums what charges still owe (charges that owe only).
+	// Owed sums what completed charges still owe (charges that owe only),
+	// as a guarantor's balance counts it: planned work owes nothing yet.
 	Owed Money
+	// Planned sums the planned charges' patient portions: work the family
+	// would owe once it is done, shown apart from Owed.
+	Planned Money
 	// Unallocated and Unearned sum what is left of the family's
 	// unallocated and (visible) unearned money after linking.
 	Unallocated Money
@@ -713,6 +717,10 @@ func (l *Ledger) FamilyBalances(ctx context.Context, a Actor, q FamilyQuery) (Fa
 	}
 	out := FamilyBalances{GuarantorID: q.GuarantorID, Policy: pol.ref, AsOf: asOf,
 		Charges: make([]ChargeStanding, len(b.Charges)), Credits: make([]CreditStanding, len(b.Credits))}
+	planned := map[string]bool{}
+	for _, c := range s.family.Charges {
+		planned[c.ID.String()] = c.Status == StatusPlanned
+	}
 	for i, c := range b.Charges {
 		cs := ChargeStanding{}
 		var errs [8]error
@@ -727,7 +735,10 @@ func (l *Ledger) FamilyBalances(ctx context.Context, a Actor, q FamilyQuery) (Fa
 			return FamilyBalances{}, err
 		}
 		cs.ChargeID, cs.PatientID = *id, *pat
-		if cs.Owed.Sign() > 0 {
+		switch {
+		case planned[c.ChargeID]: // owes nothing yet, like Charge.owed
+			out.Planned, cs.Owed = out.Planned.Add(cs.Portion), Money{}
+		case cs.Owed.Sign() > 0:
 			out.Owed = out.Owed.Add(cs.Owed)
 		}
 		out.Charges[i] = cs

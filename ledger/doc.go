@@ -30,7 +30,9 @@
 //	ledger.go, store.go, types.go     the Ledger, mutate, the Store interface, domain types
 //	money.go, date.go, errors.go      Money, Date, domain errors
 //	parties.go                        practices, providers, locations, guarantors, patients; text checks (CheckText)
-//	encounters.go                     encounters, charges, adjustments
+//	encounters.go                     encounters, charges (any sign for a procedure), adjustments
+//	insurance.go                      insurance write-offs, insurance payments as a claim total
+//	unearned.go                       unearned types: create, rename, show or hide, default and treatment-plan roles
 //	receipts.go, receipt_batches.go   receipts with explicit splits, reversals, deposit batches
 //	alloc_engine.go                   snapshots, the plan's types, the engine's checks, posting a plan
 //	alloc_ops.go                      auto-split, income transfer, allocate unearned, family balances

@@ -10,10 +10,10 @@ ALTER TABLE charges ADD CONSTRAINT charges_amount_sign CHECK (
     kind = 'ADJUSTMENT' AND amount <> 0
     OR kind = 'PROCEDURE'
     OR kind = 'BALANCE_FORWARD' AND amount >= 0);
-ALTER TABLE charges ADD CONSTRAINT charges_insurance_estimate_within CHECK (insurance_estimate <= greatest(amount, 0));
+ALTER TABLE charges ADD CONSTRAINT charges_negative_no_estimate CHECK (amount >= 0 OR insurance_estimate = 0);
 
 -- +goose Down
-ALTER TABLE charges DROP CONSTRAINT charges_insurance_estimate_within;
+ALTER TABLE charges DROP CONSTRAINT charges_negative_no_estimate;
 ALTER TABLE charges DROP CONSTRAINT charges_amount_sign;
 ALTER TABLE charges ADD CONSTRAINT charges_amount_sign CHECK (
     kind = 'ADJUSTMENT' AND amount <> 0 OR kind <> 'ADJUSTMENT' AND amount >= 0);

@@ -12,6 +12,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/paysplit/paysplit/ledger"
+	"github.com/paysplit/paysplit/ledger/aginghub"
 )
 
 // Option configures a Server.
@@ -21,7 +22,7 @@ type Option func(*live)
 // caller feeds with the database's change notifications (postgres.Listen)
 // and closes. Without it the server makes a hub of its own that hears of no
 // change: each subscription then gets only its first report.
-func WithAgingHub(h *ledger.AgingHub) Option { return func(lv *live) { lv.hub, lv.ownHub = h, false } }
+func WithAgingHub(h *aginghub.Hub) Option { return func(lv *live) { lv.hub, lv.ownHub = h, false } }
 
 // WithAllowedOrigins lets browser pages from these origins open websockets
 // (pages served by paysplit itself always may). A pattern is a host
@@ -35,7 +36,7 @@ func WithAllowedOrigins(patterns ...string) Option {
 // key (sockets.go), their limits (socket_limits.go) and their shutdown.
 type live struct {
 	ledger  *ledger.Ledger
-	hub     *ledger.AgingHub
+	hub     *aginghub.Hub
 	ownHub  bool
 	origins []string
 	slots   chan struct{} // database slots of websocket operations (LiveDBSlots)
@@ -50,7 +51,7 @@ type live struct {
 }
 
 func newLive(l *ledger.Ledger, opts []Option) *live {
-	lv := &live{ledger: l, hub: ledger.NewAgingHub(l), ownHub: true, slots: make(chan struct{}, LiveDBSlots),
+	lv := &live{ledger: l, hub: aginghub.New(l), ownHub: true, slots: make(chan struct{}, LiveDBSlots),
 		sockets: map[ledger.ID]map[*socket]struct{}{}}
 	for _, o := range opts {
 		o(lv)

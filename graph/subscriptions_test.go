@@ -14,6 +14,7 @@ import (
 
 	"github.com/paysplit/paysplit/graph"
 	"github.com/paysplit/paysplit/ledger"
+	"github.com/paysplit/paysplit/ledger/aginghub"
 	"github.com/paysplit/paysplit/ledger/ledgertest"
 	"github.com/paysplit/paysplit/ledger/postgres"
 )
@@ -37,7 +38,7 @@ func newLiveDB(t *testing.T) *liveDB {
 // aging hub and change listener, over a shared database.
 type instance struct {
 	ledger   *ledger.Ledger
-	hub      *ledger.AgingHub
+	hub      *aginghub.Hub
 	listener *postgres.Listener
 	gs       *graph.Server
 	srv      *httptest.Server
@@ -54,7 +55,7 @@ func (d *liveDB) start(t *testing.T, f *ledgertest.Practice) *instance {
 func (d *liveDB) startWith(t *testing.T, f *ledgertest.Practice, revocations bool) *instance {
 	t.Helper()
 	in := &instance{ledger: ledger.New(postgres.NewStore(d.db), ledger.WithClock(ledgertest.Clock))}
-	in.hub = ledger.NewAgingHub(in.ledger)
+	in.hub = aginghub.New(in.ledger)
 	in.gs = graph.NewServer(in.ledger, func(ctx context.Context) error { return d.db.PingContext(ctx) },
 		graph.WithAgingHub(in.hub), graph.WithAllowedOrigins("https://dash.example.com", "*.trusted.example"))
 	var opts []postgres.ListenOption

@@ -199,6 +199,14 @@ func (l *Ledger) Aging(ctx context.Context, a Actor, q AgingQuery) (AgingReport,
 	return l.store.Aging(ctx, a.PracticeID, q)
 }
 
+// CheckAgingQuery returns the error Aging would return for q's input (nil
+// if the ledger accepts q), without computing the report: the live hub
+// (package aginghub) refuses a watch with it.
+func (l *Ledger) CheckAgingQuery(ctx context.Context, a Actor, q AgingQuery) error {
+	_, err := l.completeAging(ctx, a.PracticeID, q)
+	return err
+}
+
 // completeAging validates q and fills in its defaults.
 func (l *Ledger) completeAging(ctx context.Context, pid ID, q AgingQuery) (AgingQuery, error) {
 	if q.AsOf == nil {

@@ -47,10 +47,13 @@
 //	import_passes.go                  how an import reads its file in passes, its bounded issue log
 //	import_balanceforward.go          the balance-forward CSV: template, parsing, row checks
 //	aging.go                          aging as of a date: query, buckets, report
-//	aging_hub.go                      live aging: the hub that re-sends reports after commits
 //	key_auth.go, key_admin.go         API keys: authentication (and CheckKey for live sockets), create, list, revoke
 //	key_roles.go                      which role each operation needs
 //	audit.go                          the audit trail
+//
+// Live aging (the hub that re-sends aging reports after commits) is
+// package ledger/aginghub, apart from the domain; ledger/postgres feeds it
+// the commits.
 //
 // The invariants this package enforces, with the names the API sends, are
 // in docs/design.md §5; how balances are computed in docs/ledger.md; the

@@ -36,6 +36,7 @@ import (
 
 	"github.com/paysplit/paysplit/graph"
 	"github.com/paysplit/paysplit/ledger"
+	"github.com/paysplit/paysplit/ledger/aginghub"
 	"github.com/paysplit/paysplit/ledger/demo"
 	"github.com/paysplit/paysplit/ledger/postgres"
 	"github.com/paysplit/paysplit/ledger/postgres/localpg"
@@ -310,7 +311,7 @@ func serve(ctx context.Context, args []string) error {
 	}
 	// Live aging: commits of every instance reach this one's subscribers;
 	// a key revoked on any instance closes its websockets on this one.
-	hub := ledger.NewAgingHub(l)
+	hub := aginghub.New(l)
 	defer hub.Close()
 	gs := graph.NewServer(l, func(ctx context.Context) error { return d.store.DB().PingContext(ctx) },
 		graph.WithAgingHub(hub), graph.WithAllowedOrigins(strings.FieldsFunc(*origins, func(r rune) bool { return r == ',' || r == ' ' })...))

@@ -11,7 +11,7 @@ import (
 	"github.com/paysplit/paysplit/ledger"
 )
 
-// ChangeSink receives the practices whose ledger changed (*ledger.AgingHub).
+// ChangeSink receives the practices whose ledger changed (*aginghub.Hub).
 type ChangeSink interface {
 	// Changed: a transaction that changed the practice's ledger committed.
 	Changed(practiceID ledger.ID)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/paysplit/paysplit/graph"
 	"github.com/paysplit/paysplit/ledger"
+	"github.com/paysplit/paysplit/ledger/aginghub"
 	"github.com/paysplit/paysplit/ledger/postgres"
 	"github.com/paysplit/paysplit/ledger/synth"
 )
@@ -49,7 +50,7 @@ func (e *env) subscriptions(ctx context.Context) ([]Result, error) {
 
 	// The server under test: the app's database, its own hub and listener.
 	l := ledger.New(a.store)
-	hub := ledger.NewAgingHub(l)
+	hub := aginghub.New(l)
 	defer hub.Close()
 	// application() made the app's database as migratedDB(ctx, "app").
 	changes, err := postgres.Listen(e.url(e.prefix+"_app"), hub, slog.New(slog.DiscardHandler))

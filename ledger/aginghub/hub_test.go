@@ -1,4 +1,4 @@
-package ledger_test
+package aginghub_test
 
 import (
 	"context"
@@ -8,8 +8,22 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/paysplit/paysplit/ledger"
+	"github.com/paysplit/paysplit/ledger/aginghub"
 	"github.com/paysplit/paysplit/ledger/ledgertest"
 )
+
+func TestMain(m *testing.M) { ledgertest.Main(m) }
+
+func agingScenario(t *testing.T) *ledgertest.AgingScenario {
+	t.Helper()
+	return ledgertest.BuildAging(t, ledgertest.NewPractice(t, ledgertest.NewDB(t)))
+}
+
+// requireMoney compares amounts exactly.
+func requireMoney(t *testing.T, want string, got ledger.Money) {
+	t.Helper()
+	require.Equal(t, want, got.String())
+}
 
 // hubWait bounds each wait for a report, so a missing one fails the test.
 const hubWait = 30 * time.Second
@@ -40,7 +54,7 @@ func requireEnded(t *testing.T, ch <-chan ledger.AgingReport) {
 	}
 }
 
-func watch(t *testing.T, h *ledger.AgingHub, ctx context.Context, a ledger.Actor) <-chan ledger.AgingReport {
+func watch(t *testing.T, h *aginghub.Hub, ctx context.Context, a ledger.Actor) <-chan ledger.AgingReport {
 	t.Helper()
 	ch, err := h.Watch(ctx, a, ledger.AgingQuery{})
 	require.NoError(t, err)
@@ -53,7 +67,7 @@ func watch(t *testing.T, h *ledger.AgingHub, ctx context.Context, a ledger.Actor
 func TestAgingHubCoalescesChanges(t *testing.T) {
 	t.Parallel()
 	s := agingScenario(t)
-	h := ledger.NewAgingHub(s.Ledger)
+	h := aginghub.New(s.Ledger)
 	defer h.Close()
 	ctx := context.Background()
 	a := watch(t, h, ctx, s.Actor)
@@ -91,7 +105,7 @@ func TestAgingHubPracticesAreSeparate(t *testing.T) {
 	s := agingScenario(t)
 	other := ledgertest.AddPractice(t, s.Ledger, "Other")
 	pat := other.Family(t, "Olga")[0]
-	h := ledger.NewAgingHub(s.Ledger)
+	h := aginghub.New(s.Ledger)
 	defer h.Close()
 	ch := watch(t, h, context.Background(), other.Actor)
 	requireMoney(t, "0.00", nextReport(t, ch).Summary.Total)
@@ -111,7 +125,7 @@ func TestAgingHubPracticesAreSeparate(t *testing.T) {
 func TestAgingHubWatchesEnd(t *testing.T) {
 	t.Parallel()
 	s := agingScenario(t)
-	h := ledger.NewAgingHub(s.Ledger)
+	h := aginghub.New(s.Ledger)
 	ctx, cancel := context.WithCancel(context.Background())
 	byCtx := watch(t, h, ctx, s.Actor)
 	byClose := watch(t, h, context.Background(), s.Actor)
@@ -127,7 +141,7 @@ func TestAgingHubWatchesEnd(t *testing.T) {
 	require.Equal(t, 0, h.Watchers())
 	requireEnded(t, watch(t, h, context.Background(), s.Actor)) // a closed hub ends new watches at once
 
-	_, err := ledger.NewAgingHub(s.Ledger).Watch(context.Background(), s.Actor, ledger.AgingQuery{Basis: "BILL_DATE"})
+	_, err := aginghub.New(s.Ledger).Watch(context.Background(), s.Actor, ledger.AgingQuery{Basis: "BILL_DATE"})
 	var ie *ledger.InputError
 	require.ErrorAs(t, err, &ie)
 	require.Equal(t, "basis", ie.Field)

@@ -1,4 +1,12 @@
-package ledger
+// Package aginghub keeps live aging reports (the agingUpdated subscription)
+// up to date: a Hub recomputes a practice's reports through the ledger when
+// told the practice changed, and hands each watcher the reports that differ
+// from its last. It is infrastructure around package ledger (goroutines,
+// coalescing, a bound on concurrent computations), kept apart so that its
+// options (WithSettle, WithMaxComputing, WithLogger) do not share a
+// namespace with the Ledger's. What feeds it is postgres.Listen; what reads
+// it is graph's agingUpdated subscription.
+package aginghub
 
 import (
 	"bytes"
@@ -7,9 +15,11 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/paysplit/paysplit/ledger"
 )
 
-// AgingHub keeps live aging reports (the agingUpdated subscription) up to
+// Hub keeps live aging reports (the agingUpdated subscription) up to
 // date. Something outside the ledger tells it which practices changed
 // (Changed, fed by the database's change notifications, see
 // postgres.Listener); the hub recomputes each affected report once and hands
@@ -21,11 +31,11 @@ import (
 // further changes join it, changes arriving while a report is being
 // computed cause one more computation, not one each, and a watcher that has
 // not taken its last report finds it replaced by the newer one. However
-// many groups there are, at most DefaultHubComputations reports are computed
+// many groups there are, at most DefaultComputations reports are computed
 // at once (WithMaxComputing): the others wait, so watchers cannot take more
 // than that many database connections.
-type AgingHub struct {
-	ledger    *Ledger
+type Hub struct {
+	ledger    *ledger.Ledger
 	settle    time.Duration
 	log       *slog.Logger
 	computing chan struct{} // a slot per report being computed
@@ -36,29 +46,29 @@ type AgingHub struct {
 	wg     sync.WaitGroup
 }
 
-// HubOption configures an AgingHub.
-type HubOption func(*AgingHub)
+// Option configures a Hub.
+type Option func(*Hub)
 
 // WithSettle sets how long the hub waits after a change for more changes
 // before recomputing (default 20ms).
-func WithSettle(d time.Duration) HubOption { return func(h *AgingHub) { h.settle = d } }
+func WithSettle(d time.Duration) Option { return func(h *Hub) { h.settle = d } }
 
-// DefaultHubComputations is how many reports a hub computes at once.
-const DefaultHubComputations = 4
+// DefaultComputations is how many reports a hub computes at once.
+const DefaultComputations = 4
 
 // WithMaxComputing sets how many reports the hub computes at once (at least
-// one; default DefaultHubComputations).
-func WithMaxComputing(n int) HubOption {
-	return func(h *AgingHub) { h.computing = make(chan struct{}, max(1, n)) }
+// one; default DefaultComputations).
+func WithMaxComputing(n int) Option {
+	return func(h *Hub) { h.computing = make(chan struct{}, max(1, n)) }
 }
 
 // WithLogger sets where the hub logs failed recomputations.
-func WithLogger(l *slog.Logger) HubOption { return func(h *AgingHub) { h.log = l } }
+func WithLogger(l *slog.Logger) Option { return func(h *Hub) { h.log = l } }
 
-// NewAgingHub returns a hub computing reports through l.
-func NewAgingHub(l *Ledger, opts ...HubOption) *AgingHub {
-	h := &AgingHub{ledger: l, settle: 20 * time.Millisecond, log: slog.Default(), groups: map[agingKey]*agingGroup{},
-		computing: make(chan struct{}, DefaultHubComputations)}
+// New returns a hub computing reports through l.
+func New(l *ledger.Ledger, opts ...Option) *Hub {
+	h := &Hub{ledger: l, settle: 20 * time.Millisecond, log: slog.Default(), groups: map[agingKey]*agingGroup{},
+		computing: make(chan struct{}, DefaultComputations)}
 	for _, o := range opts {
 		o(h)
 	}
@@ -67,14 +77,14 @@ func NewAgingHub(l *Ledger, opts ...HubOption) *AgingHub {
 
 // agingKey identifies a group: a practice and a query (its JSON).
 type agingKey struct {
-	practice ID
+	practice ledger.ID
 	query    string
 }
 
 // agingGroup is the watchers of one report.
 type agingGroup struct {
 	key     agingKey
-	query   AgingQuery
+	query   ledger.AgingQuery
 	changed chan struct{} // a change to coalesce (capacity 1)
 	now     chan struct{} // a new watcher waits for a report (capacity 1)
 	done    chan struct{} // closed when the group ends
@@ -86,7 +96,7 @@ type agingGroup struct {
 // agingWatcher is one subscription: its channel holds at most the latest
 // report it has not taken yet.
 type agingWatcher struct {
-	ch   chan AgingReport
+	ch   chan ledger.AgingReport
 	last []byte // the report last handed over, as JSON
 }
 
@@ -95,8 +105,8 @@ type agingWatcher struct {
 // the hub closes (then the channel closes). A query the ledger would refuse
 // is refused here. q.AsOf nil means "today" at each computation; nil bucket
 // limits follow the practice's setting as it changes.
-func (h *AgingHub) Watch(ctx context.Context, a Actor, q AgingQuery) (<-chan AgingReport, error) {
-	if _, err := h.ledger.completeAging(ctx, a.PracticeID, q); err != nil {
+func (h *Hub) Watch(ctx context.Context, a ledger.Actor, q ledger.AgingQuery) (<-chan ledger.AgingReport, error) {
+	if err := h.ledger.CheckAgingQuery(ctx, a, q); err != nil {
 		return nil, err
 	}
 	b, err := json.Marshal(q)
@@ -104,7 +114,7 @@ func (h *AgingHub) Watch(ctx context.Context, a Actor, q AgingQuery) (<-chan Agi
 		return nil, err
 	}
 	key := agingKey{practice: a.PracticeID, query: string(b)}
-	w := &agingWatcher{ch: make(chan AgingReport, 1)}
+	w := &agingWatcher{ch: make(chan ledger.AgingReport, 1)}
 
 	h.mu.Lock()
 	if h.closed {
@@ -131,7 +141,7 @@ func (h *AgingHub) Watch(ctx context.Context, a Actor, q AgingQuery) (<-chan Agi
 }
 
 // Changed tells the hub that a practice's ledger changed.
-func (h *AgingHub) Changed(practiceID ID) {
+func (h *Hub) Changed(practiceID ledger.ID) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for k, g := range h.groups {
@@ -143,7 +153,7 @@ func (h *AgingHub) Changed(practiceID ID) {
 
 // ChangedAll tells the hub that any practice may have changed (the change
 // feed reconnected and may have missed notifications).
-func (h *AgingHub) ChangedAll() {
+func (h *Hub) ChangedAll() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, g := range h.groups {
@@ -152,7 +162,7 @@ func (h *AgingHub) ChangedAll() {
 }
 
 // Watchers counts the open watches.
-func (h *AgingHub) Watchers() int {
+func (h *Hub) Watchers() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	n := 0
@@ -166,7 +176,7 @@ func (h *AgingHub) Watchers() int {
 
 // Close ends every watch (their channels close) and waits for the hub's
 // goroutines. Later watches end at once.
-func (h *AgingHub) Close() {
+func (h *Hub) Close() {
 	h.mu.Lock()
 	h.closed = true
 	for k, g := range h.groups {
@@ -178,7 +188,7 @@ func (h *AgingHub) Close() {
 }
 
 // leave removes a watcher; the last one out ends the group.
-func (h *AgingHub) leave(g *agingGroup, w *agingWatcher) {
+func (h *Hub) leave(g *agingGroup, w *agingWatcher) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	g.mu.Lock()
@@ -208,7 +218,7 @@ func (g *agingGroup) end() {
 }
 
 // run recomputes the group's report when asked, until the group ends.
-func (h *AgingHub) run(g *agingGroup) {
+func (h *Hub) run(g *agingGroup) {
 	defer h.wg.Done()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -219,7 +229,7 @@ func (h *AgingHub) run(g *agingGroup) {
 		case <-ctx.Done():
 		}
 	}()
-	a := Actor{PracticeID: g.key.practice, Role: RoleAnalyst}
+	a := ledger.Actor{PracticeID: g.key.practice, Role: ledger.RoleAnalyst}
 	for {
 		select {
 		case <-g.done:
@@ -264,7 +274,7 @@ func (h *AgingHub) run(g *agingGroup) {
 
 // publish hands rep to every watcher whose last report differs, replacing
 // any report it has not taken yet.
-func (g *agingGroup) publish(rep AgingReport, b []byte) {
+func (g *agingGroup) publish(rep ledger.AgingReport, b []byte) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for w := range g.watchers {

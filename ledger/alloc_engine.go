@@ -15,7 +15,7 @@ import (
 	"github.com/paysplit/paysplit/rules"
 )
 
-// The allocation engine. It loads a family's ledger (FamilyLedgers), turns it
+// The allocation engine. It loads a family's snapshot (FamilySnapshots), turns it
 // into a rules.Input, and asks a compiled policy for a plan: the pure
 // planner of package rules decides, the engine never does. A preview returns
 // the plan; a commit, in one transaction under the family's lock, reloads,
@@ -90,7 +90,7 @@ func (p Plan) Empty() bool { return len(p.Splits) == 0 }
 
 // snapshot is one family as the engine reads it.
 type snapshot struct {
-	family FamilyLedger
+	family FamilySnapshot
 	types  []UnearnedType
 	// insurance marks receipts whose money on a charge is insurance money
 	// (insurance payments and their reversals): it enters the plan as the
@@ -113,7 +113,7 @@ func loadSnapshots(ctx context.Context, r Reader, pid ID, gids []ID, field strin
 			return nil, Invalid(field, "no guarantor with id %s", g)
 		}
 	}
-	fams, err := r.FamilyLedgers(ctx, pid, gids)
+	fams, err := r.FamilySnapshots(ctx, pid, gids)
 	if err != nil {
 		return nil, err
 	}

@@ -65,10 +65,10 @@ type Reader interface {
 	SplitsOfReceipts(ctx context.Context, practiceID ID, receiptIDs []ID) ([]Split, error)
 	// SplitsOfPatients lists every split of each patient.
 	SplitsOfPatients(ctx context.Context, practiceID ID, patientIDs []ID) ([]Split, error)
-	// FamilyLedgers loads everything the allocation engine reads about each
+	// FamilySnapshots loads everything the allocation engine reads about each
 	// family: its patients, every charge with its balance, and every split of
 	// its patients with the kind and date of its receipt.
-	FamilyLedgers(ctx context.Context, practiceID ID, guarantorIDs []ID) ([]FamilyLedger, error)
+	FamilySnapshots(ctx context.Context, practiceID ID, guarantorIDs []ID) ([]FamilySnapshot, error)
 	// ReversalsOf maps each receipt that has been reversed to its reversal.
 	ReversalsOf(ctx context.Context, practiceID ID, receiptIDs []ID) (map[ID]ID, error)
 
@@ -186,8 +186,10 @@ type ReceiptFilter struct {
 	BatchID     *ID
 }
 
-// FamilyLedger is one family's whole ledger, as the allocation engine sees it.
-type FamilyLedger struct {
+// FamilySnapshot is one family's whole ledger as the allocation engine sees
+// it, loaded at one moment (Store.FamilySnapshots). (GraphQL's FamilyLedger
+// is a different thing: a family's balances under a policy, FamilyBalances.)
+type FamilySnapshot struct {
 	GuarantorID ID
 	Patients    []Patient
 	Charges     []Charge // oldest first

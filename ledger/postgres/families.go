@@ -6,9 +6,9 @@ import (
 	"github.com/paysplit/paysplit/ledger"
 )
 
-// FamilyLedgers loads each family's patients, charges, charge balances and
+// FamilySnapshots loads each family's patients, charges, charge balances and
 // splits: four statements whatever the number of families.
-func (s queries) FamilyLedgers(ctx context.Context, practiceID ledger.ID, guarantorIDs []ledger.ID) ([]ledger.FamilyLedger, error) {
+func (s queries) FamilySnapshots(ctx context.Context, practiceID ledger.ID, guarantorIDs []ledger.ID) ([]ledger.FamilySnapshot, error) {
 	pats, err := s.PatientsOfGuarantors(ctx, practiceID, guarantorIDs)
 	if err != nil {
 		return nil, err
@@ -42,10 +42,10 @@ SELECT s.id, s.receipt_id, s.amount, s.code, s.patient_id, s.provider_id, s.loca
 		return nil, translate(err)
 	}
 
-	out := make([]ledger.FamilyLedger, len(guarantorIDs))
+	out := make([]ledger.FamilySnapshot, len(guarantorIDs))
 	at := make(map[ledger.ID]int, len(guarantorIDs))
 	for i, g := range guarantorIDs {
-		out[i] = ledger.FamilyLedger{GuarantorID: g, Balances: map[ledger.ID]ledger.ChargeBalance{}}
+		out[i] = ledger.FamilySnapshot{GuarantorID: g, Balances: map[ledger.ID]ledger.ChargeBalance{}}
 		at[g] = i
 	}
 	for _, p := range pats {

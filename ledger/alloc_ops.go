@@ -224,19 +224,30 @@ func (l *Ledger) TransferIncome(ctx context.Context, a Actor, in TransferRequest
 		return AllocationResult{}, err
 	}
 	m := mutation{op: "transferIncome", key: in.IdempotencyKey, input: in, policy: pol.ref.Name, polVer: pol.ref.Version}
+	return l.commitFamilyTransfer(ctx, a, m, in.GuarantorID, in.Note, func(r Reader) (planned, error) {
+		snaps, err := loadSnapshots(ctx, r, a.PracticeID, []ID{in.GuarantorID}, "guarantorId")
+		if err != nil {
+			return planned{}, err
+		}
+		return planTransfer(ctx, pol, snaps[0], in.PatientID, in.Params, asOf)
+	})
+}
+
+// commitFamilyTransfer is the commit both TransferIncome and
+// AllocateUnearned end with: in one transaction it locks the family, plans
+// again on what the lock lets it read, and posts the plan as one TRANSFER
+// receipt.
+func (l *Ledger) commitFamilyTransfer(ctx context.Context, a Actor, m mutation, guarantor ID, note string,
+	plan func(Reader) (planned, error)) (AllocationResult, error) {
 	id, err := l.mutate(ctx, a, m, func(tx Tx) (ID, error) {
-		if err := tx.LockFamilies(ctx, a.PracticeID, []ID{in.GuarantorID}); err != nil {
+		if err := tx.LockFamilies(ctx, a.PracticeID, []ID{guarantor}); err != nil {
 			return ID{}, err
 		}
-		snaps, err := loadSnapshots(ctx, tx, a.PracticeID, []ID{in.GuarantorID}, "guarantorId")
+		pl, err := plan(tx)
 		if err != nil {
 			return ID{}, err
 		}
-		pl, err := planTransfer(ctx, pol, snaps[0], in.PatientID, in.Params, asOf)
-		if err != nil {
-			return ID{}, err
-		}
-		ids, err := l.post(ctx, tx, a.PracticeID, []posting{{plan: pl.plan, kind: ReceiptTransfer, note: in.Note}})
+		ids, err := l.post(ctx, tx, a.PracticeID, []posting{{plan: pl.plan, kind: ReceiptTransfer, note: note}})
 		if err != nil {
 			return ID{}, err
 		}
@@ -307,24 +318,7 @@ func (l *Ledger) AllocateUnearned(ctx context.Context, a Actor, in UnearnedAlloc
 		return AllocationResult{Plan: pl.plan}, err
 	}
 	m := mutation{op: "allocateUnearned", key: in.IdempotencyKey, input: in, policy: pol.ref.Name, polVer: pol.ref.Version}
-	id, err := l.mutate(ctx, a, m, func(tx Tx) (ID, error) {
-		if err := tx.LockFamilies(ctx, a.PracticeID, []ID{in.GuarantorID}); err != nil {
-			return ID{}, err
-		}
-		pl, err := plan(tx)
-		if err != nil {
-			return ID{}, err
-		}
-		ids, err := l.post(ctx, tx, a.PracticeID, []posting{{plan: pl.plan, kind: ReceiptTransfer, note: in.Note}})
-		if err != nil {
-			return ID{}, err
-		}
-		return ids[0], nil
-	})
-	if err != nil {
-		return AllocationResult{}, err
-	}
-	return l.allocationResult(ctx, a.PracticeID, id)
+	return l.commitFamilyTransfer(ctx, a, m, in.GuarantorID, in.Note, plan)
 }
 
 // autoSplit plans a new patient payment's splits.

@@ -61,13 +61,13 @@ func TestDocsShowBuiltinPolicies(t *testing.T) {
 // under a new name, and use it.
 func TestCopyRigorousChangeAStage(t *testing.T) {
 	src, _ := rules.BuiltinDocument("rigorous")
-	prov := "  - name: ProvClinic\n    match: credit.providerId == charge.providerId && credit.locationId == charge.locationId\n"
-	pat := "  - name: PatClinic\n    match: credit.patientId == charge.patientId && credit.locationId == charge.locationId\n"
+	prov := "  - name: ProvClinic\n    match: '!credit.hidden && credit.providerId == charge.providerId && credit.locationId == charge.locationId'\n"
+	pat := "  - name: PatClinic\n    match: '!credit.hidden && credit.patientId == charge.patientId && credit.locationId == charge.locationId'\n"
 	edited := strings.Replace(string(src), "name: rigorous\n", "name: rigorous-patient-first\n", 1)
 	require.Contains(t, edited, prov+pat)
 	edited = strings.Replace(edited, prov+pat, pat+prov, 1)
 
-	typo := strings.Replace(edited, "ProvClinic\n    match: credit.providerId", "ProvClinic\n    match: credit.providerID", 1)
+	typo := strings.Replace(edited, "ProvClinic\n    match: '!credit.hidden && credit.providerId", "ProvClinic\n    match: '!credit.hidden && credit.providerID", 1)
 	_, err := rules.Compile([]byte(typo))
 	require.Error(t, err)
 	require.Contains(t, readDocs(t), "`"+strings.SplitN(err.Error(), "\n", 2)[0]+"`")

@@ -63,6 +63,12 @@ type Links struct {
 	// Split: over split and charge (its target); true makes the split pay
 	// the charge, false leaves it a loose (MISALLOCATED) credit.
 	Split string `json:"split,omitempty" yaml:"split,omitempty"`
+	// Relink: over adjustment and charge (the procedure it is folded
+	// into); true makes a transfer re-link money sitting on the folded
+	// adjustment to the procedure (−x from the adjustment to unearned, then
+	// to the procedure), so the splits say where the money is. Empty means
+	// never.
+	Relink string `json:"relink,omitempty" yaml:"relink,omitempty"`
 }
 
 // Credits selects and orders credits.
@@ -108,6 +114,11 @@ type Unearned struct {
 	// KeepProvider: bool over credit; true keeps the credit's provider on
 	// the unearned money, false (or empty) leaves it without one.
 	KeepProvider string `json:"keepProvider,omitempty" yaml:"keepProvider,omitempty"`
+	// Shortfall: bool over request and params; true lets ALLOCATE_UNEARNED
+	// draw an amount beyond the unearned money there is from the default
+	// type without a provider (negative unearned), as request.force does.
+	// Empty means never.
+	Shortfall string `json:"shortfall,omitempty" yaml:"shortfall,omitempty"`
 }
 
 // Leftover is one rule for credit left after the stages.

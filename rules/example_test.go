@@ -147,5 +147,5 @@ func ExampleBuiltinDocument() {
 	js, _ := d.JSON()
 	mine, err := rules.Compile(js)
 	fmt.Println(err, mine.Name(), mine.Stages())
-	// Output: <nil> rigorous-no-provider-layers [Park Payment ProvPatClinic ProvPat PatClinic Pat Clinic Nothing]
+	// Output: <nil> rigorous-no-provider-layers [Park Payment ProvPatClinic ProvPat PatClinic Pat Clinic Nothing FamilyHidden]
 }

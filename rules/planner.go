@@ -28,7 +28,8 @@ type planner struct {
 	guarantor map[string]string
 	types     map[string]*UnearnedType // by id
 	defType   *UnearnedType
-	items     []*item // charges, sorted
+	items     []*item           // charges, sorted
+	attached  map[*item][]*item // adjustments attached to a procedure and not folded into it, in order
 	byID      map[string]*item
 	pools     []*pool
 	poolByID  map[string]*pool
@@ -235,71 +236,43 @@ func (pl *planner) guarantorOf(patient, explicit string) string {
 	return pl.guarantor[patient]
 }
 
+// ConversionPlaceholderCode is the procedure code of a conversion's
+// placeholder line: the one procedure whose insurance excess counts as a
+// credit (docs/allocation.md §2.1 step 3). Any other procedure that insurance
+// alone overpays owes nothing, and the excess is left alone with a warning.
+const ConversionPlaceholderCode = "ZZZFIX"
+
 // build turns the snapshot into items, pools and credits, applying explicit
-// linking (docs/allocation.md §2.1–2.3).
+// linking (docs/allocation.md §2.1–2.3), in four phases: the charges, the
+// adjustments folded into their procedures, the splits linked to what they
+// name, then the credits and deficits that result.
 func (pl *planner) build() error {
-	in := pl.in
-	for i := range in.Charges {
-		ch := &in.Charges[i]
-		if ch.ID == "" {
-			return invalidInput("charge %d has no id", i)
-		}
-		if _, dup := pl.byID[ch.ID]; dup {
-			return invalidInput("charge %s appears twice", ch.ID)
-		}
-		switch ch.Kind {
-		case Procedure, Adjustment, BalanceForward:
-		default:
-			return invalidInput("charge %s: unknown kind %q", ch.ID, ch.Kind)
-		}
-		status := ch.Status
-		switch status {
-		case "":
-			status = Completed
-		case Completed, Planned:
-		default:
-			return invalidInput("charge %s: unknown status %q", ch.ID, ch.Status)
-		}
-		if ch.Date.IsZero() {
-			return invalidInput("charge %s has no date", ch.ID)
-		}
-		amount, err := toCents(ch.Amount)
+	if err := pl.buildCharges(); err != nil {
+		return err
+	}
+	if err := pl.foldAdjustments(); err != nil {
+		return err
+	}
+	if err := pl.linkSplits(); err != nil {
+		return err
+	}
+	pl.collectCredits()
+	return pl.filterAndSort()
+}
+
+// buildCharges validates the snapshot's charges and makes an item of each
+// one dated by the cutoff, sorted.
+func (pl *planner) buildCharges() error {
+	for i := range pl.in.Charges {
+		ch := &pl.in.Charges[i]
+		it, err := pl.chargeItem(i, ch)
 		if err != nil {
-			return invalidInput("charge %s: amount %v", ch.ID, err)
+			return err
 		}
-		var ins int64
-		var insCents [3]int64 // estimate, paid, written off
-		for i, d := range []decimal.Decimal{ch.InsuranceEstimate, ch.InsurancePaid, ch.InsuranceWriteOff} {
-			c, err := toCents(d)
-			if err != nil {
-				return invalidInput("charge %s: insurance %v", ch.ID, err)
-			}
-			insCents[i] = c
-			ins += c
+		pl.byID[ch.ID] = it // nil: known, but not as of this date
+		if it != nil {
+			pl.items = append(pl.items, it)
 		}
-		if ch.Date.After(pl.cutoff) {
-			pl.byID[ch.ID] = nil // known, but not as of this date
-			continue
-		}
-		portion, insOver := amount-ins, int64(0)
-		if amount >= 0 && portion < 0 && ch.Code != "ZZZFIX" {
-			portion, insOver = 0, -portion
-		}
-		it := &item{
-			kind: ch.Kind, value: portion, portion: portion, insOver: insOver,
-			bucket: Bucket{Kind: ChargeBucket, ID: ch.ID, ChargeID: ch.ID, PatientID: ch.PatientID, ProviderID: ch.ProviderID, LocationID: ch.LocationID, EncounterID: ch.EncounterID},
-			view: chargeEnv{
-				ID: ch.ID, Kind: string(ch.Kind), Status: string(status), Production: true, Code: ch.Code,
-				PatientID: ch.PatientID, GuarantorID: pl.guarantorOf(ch.PatientID, ch.GuarantorID),
-				ProviderID: ch.ProviderID, LocationID: ch.LocationID, EncounterID: ch.EncounterID, AttachedTo: ch.AttachedTo,
-				Date: ch.Date.String(), AgeDays: pl.asOf.DaysSince(ch.Date),
-				Amount: fromCents(amount), InsuranceEstimate: fromCents(insCents[0]), InsurancePaid: fromCents(insCents[1]),
-				InsuranceWriteOff: fromCents(insCents[2]),
-			},
-			order: order{date: ch.Date, rank: kindRank(ch.Kind), id: ch.ID},
-		}
-		pl.byID[ch.ID] = it
-		pl.items = append(pl.items, it)
 	}
 	slices.SortFunc(pl.items, func(a, b *item) int { return compareOrder(&a.order, &b.order) })
 	selected := map[string]bool{}
@@ -317,11 +290,87 @@ func (pl *planner) build() error {
 		}
 	}
 	pl.refreshItems()
+	return nil
+}
 
-	// Adjustments attached to a procedure fold into it when the policy
-	// honours the attachment. One attached to planned work is planned work
-	// too, whether or not it folds: it owes nothing and its money moves
-	// with the procedure's.
+// checkCharge validates charge i of the snapshot and returns its status
+// (COMPLETED when empty).
+func (pl *planner) checkCharge(i int, ch *Charge) (ChargeStatus, error) {
+	if ch.ID == "" {
+		return "", invalidInput("charge %d has no id", i)
+	}
+	if _, dup := pl.byID[ch.ID]; dup {
+		return "", invalidInput("charge %s appears twice", ch.ID)
+	}
+	switch ch.Kind {
+	case Procedure, Adjustment, BalanceForward:
+	default:
+		return "", invalidInput("charge %s: unknown kind %q", ch.ID, ch.Kind)
+	}
+	if ch.Date.IsZero() {
+		return "", invalidInput("charge %s has no date", ch.ID)
+	}
+	switch ch.Status {
+	case "":
+		return Completed, nil
+	case Completed, Planned:
+		return ch.Status, nil
+	}
+	return "", invalidInput("charge %s: unknown status %q", ch.ID, ch.Status)
+}
+
+// chargeItem is charge i as an item, or nil when it is dated after the
+// cutoff. Its patient portion is the amount less insurance; insurance
+// alone never takes a positive charge below zero, except on the conversion
+// placeholder.
+func (pl *planner) chargeItem(i int, ch *Charge) (*item, error) {
+	status, err := pl.checkCharge(i, ch)
+	if err != nil {
+		return nil, err
+	}
+	amount, err := toCents(ch.Amount)
+	if err != nil {
+		return nil, invalidInput("charge %s: amount %v", ch.ID, err)
+	}
+	var ins int64
+	var insCents [3]int64 // estimate, paid, written off
+	for i, d := range []decimal.Decimal{ch.InsuranceEstimate, ch.InsurancePaid, ch.InsuranceWriteOff} {
+		c, err := toCents(d)
+		if err != nil {
+			return nil, invalidInput("charge %s: insurance %v", ch.ID, err)
+		}
+		insCents[i] = c
+		ins += c
+	}
+	if ch.Date.After(pl.cutoff) {
+		return nil, nil
+	}
+	portion, insOver := amount-ins, int64(0)
+	if amount >= 0 && portion < 0 && ch.Code != ConversionPlaceholderCode {
+		portion, insOver = 0, -portion
+	}
+	return &item{
+		kind: ch.Kind, value: portion, portion: portion, insOver: insOver,
+		bucket: Bucket{Kind: ChargeBucket, ID: ch.ID, ChargeID: ch.ID, PatientID: ch.PatientID, ProviderID: ch.ProviderID, LocationID: ch.LocationID, EncounterID: ch.EncounterID},
+		view: chargeEnv{
+			ID: ch.ID, Kind: string(ch.Kind), Status: string(status), Production: true, Code: ch.Code,
+			PatientID: ch.PatientID, GuarantorID: pl.guarantorOf(ch.PatientID, ch.GuarantorID),
+			ProviderID: ch.ProviderID, LocationID: ch.LocationID, EncounterID: ch.EncounterID, AttachedTo: ch.AttachedTo,
+			Date: ch.Date.String(), AgeDays: pl.asOf.DaysSince(ch.Date),
+			Amount: fromCents(amount), InsuranceEstimate: fromCents(insCents[0]), InsurancePaid: fromCents(insCents[1]),
+			InsuranceWriteOff: fromCents(insCents[2]),
+		},
+		order: order{date: ch.Date, rank: kindRank(ch.Kind), id: ch.ID},
+	}, nil
+}
+
+// foldAdjustments folds each adjustment attached to a procedure into it when
+// the policy honours the attachment (links.adjustment); the others stay
+// items of their own, listed under the procedure in pl.attached. One
+// attached to planned work is planned work too, whether or not it folds: it
+// owes nothing and its money moves with the procedure's.
+func (pl *planner) foldAdjustments() error {
+	pl.attached = map[*item][]*item{}
 	for _, it := range pl.items {
 		if it.kind != Adjustment || it.view.AttachedTo == "" {
 			continue
@@ -333,24 +382,40 @@ func (pl *planner) build() error {
 		if target.view.Status == string(Planned) {
 			it.view.Status = string(Planned)
 		}
-		ok := true
-		if pl.p.linkAdjustment != nil {
-			*pl.env.adjustment, *pl.env.charge = &it.view, &target.view
-			var err error
-			if ok, err = pl.p.linkAdjustment.bool(&pl.vm, pl.env); err != nil {
-				return err
-			}
+		ok, err := pl.linked(pl.p.linkAdjustment, it, target, true)
+		if err != nil {
+			return err
 		}
-		if ok {
-			it.owner = target
-			target.value += it.value
-			target.portion += it.value
-			it.value = 0
+		if !ok {
+			pl.attached[target] = append(pl.attached[target], it)
+			continue
 		}
+		it.owner = target
+		target.value += it.value
+		target.portion += it.value
+		it.value = 0
 	}
+	return nil
+}
 
-	// Splits: honoured links pay their charge; everything else lands in a
-	// pool.
+// linked evaluates a link expression over adjustment adj and charge target;
+// a nil expression gives def.
+func (pl *planner) linked(p *program, adj, target *item, def bool) (bool, error) {
+	if p == nil {
+		return def, nil
+	}
+	*pl.env.adjustment, *pl.env.charge = &adj.view, &target.view
+	return p.bool(&pl.vm, pl.env)
+}
+
+// linkSplits applies the splits, oldest first: a split pays the charge it
+// names when the policy honours the link (links.split); one on a procedure
+// it may not pay pays an adjustment attached to that procedure whose bucket
+// it matches (docs/allocation.md §2.3 step 2c); anything else lands in a
+// pool. Money on an adjustment folded into its procedure counts for the
+// procedure, unless links.relink says a transfer re-links it (relinkFolded).
+func (pl *planner) linkSplits() error {
+	in := pl.in
 	idx := make([]int, len(in.Splits))
 	for i := range idx {
 		idx[i] = i
@@ -359,7 +424,6 @@ func (pl *planner) build() error {
 		sa, sb := &in.Splits[a], &in.Splits[b]
 		return cmp.Or(sa.Date.Compare(sb.Date), strings.Compare(sa.ID, sb.ID), cmp.Compare(a, b))
 	})
-	var sv splitEnv
 	for _, i := range idx {
 		s := &in.Splits[i]
 		if s.Date.IsZero() {
@@ -372,32 +436,91 @@ func (pl *planner) build() error {
 		if s.Date.After(pl.cutoff) {
 			continue
 		}
-		if s.ChargeID != "" {
-			target := pl.byID[s.ChargeID]
-			ok := target != nil
-			if ok && pl.p.linkSplit != nil {
-				sv = pl.splitView(s, amount)
-				*pl.env.split, *pl.env.charge = &sv, &target.view
-				if ok, err = pl.p.linkSplit.bool(&pl.vm, pl.env); err != nil {
-					return err
-				}
-			}
-			if ok {
-				owner := target
-				if target.owner != nil {
-					owner = target.owner
-				}
-				owner.value -= amount
-				owner.linked += amount
-				target.direct += amount
-				continue
-			}
+		target, err := pl.splitTarget(s, amount)
+		if err != nil {
+			return err
 		}
-		pl.pool(s).amount += amount
+		if target == nil {
+			pl.pool(s).amount += amount
+			continue
+		}
+		owner := target
+		if target.owner != nil {
+			owner = target.owner
+		}
+		owner.value -= amount
+		owner.linked += amount
+		target.direct += amount
+	}
+	if err := pl.relinkFolded(); err != nil {
+		return err
 	}
 	pl.refreshItems()
+	return nil
+}
 
-	// Credits and deficits.
+// splitTarget is the item split s pays, or nil when its money is loose.
+func (pl *planner) splitTarget(s *Split, amount int64) (*item, error) {
+	if s.ChargeID == "" {
+		return nil, nil
+	}
+	target := pl.byID[s.ChargeID]
+	if target == nil {
+		return nil, nil
+	}
+	ok, err := pl.splitLinks(s, amount, target)
+	if err != nil || ok {
+		return target, err
+	}
+	for _, adj := range pl.attached[target] {
+		if ok, err := pl.splitLinks(s, amount, adj); err != nil || ok {
+			return adj, err
+		}
+	}
+	return nil, nil
+}
+
+// splitLinks evaluates links.split for split s and charge target.
+func (pl *planner) splitLinks(s *Split, amount int64, target *item) (bool, error) {
+	if pl.p.linkSplit == nil {
+		return true, nil
+	}
+	sv := pl.splitView(s, amount)
+	*pl.env.split, *pl.env.charge = &sv, &target.view
+	return pl.p.linkSplit.bool(&pl.vm, pl.env)
+}
+
+// relinkFolded takes the patient money on an adjustment folded into its
+// procedure back from the procedure when links.relink holds: it is then a
+// credit on the adjustment, which a transfer re-links to the procedure
+// (transfer's relink phase, docs/allocation.md §3.3 step 2).
+func (pl *planner) relinkFolded() error {
+	if pl.p.relink == nil {
+		return nil
+	}
+	for _, it := range pl.items {
+		if it.owner == nil || it.direct <= 0 {
+			continue
+		}
+		ok, err := pl.linked(pl.p.relink, it, it.owner, false)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		it.owner.value += it.direct
+		it.owner.linked -= it.direct
+		it.value -= it.direct
+		it.linked += it.direct
+	}
+	return nil
+}
+
+// collectCredits makes the credits (pools holding money, overpaid or
+// negative charges) and the deficits (unallocated and unearned pools below
+// zero).
+func (pl *planner) collectCredits() {
 	for _, pp := range pl.pools {
 		switch {
 		case pp.amount > 0:
@@ -407,14 +530,10 @@ func (pl *planner) build() error {
 		}
 	}
 	for _, it := range pl.items {
-		if it.value < 0 && it.owner == nil {
+		if it.value < 0 {
 			pl.addCredit(pl.chargeCredit(it))
 		}
 	}
-	if err := pl.filterAndSort(); err != nil {
-		return err
-	}
-	return nil
 }
 
 func (pl *planner) splitView(s *Split, amount int64) splitEnv {
@@ -542,6 +661,7 @@ func (pl *planner) filterAndSort() error {
 		}
 	}
 	slices.SortFunc(pl.credits, func(a, b *credit) int { return compareOrder(&a.order, &b.order) })
+	pl.capHidden()
 	all := append(slices.Clone(pl.items), pl.deficits...)
 	for _, it := range all {
 		if err := pl.prepareItem(it); err != nil {
@@ -551,6 +671,28 @@ func (pl *planner) filterAndSort() error {
 	slices.SortFunc(pl.deficits, func(a, b *item) int { return compareOrder(&a.order, &b.order) })
 	slices.SortFunc(pl.items, func(a, b *item) int { return compareOrder(&a.order, &b.order) })
 	return nil
+}
+
+// capHidden limits what hidden unearned credits may move to what the
+// family holds of their type, net: a hidden −x in one bucket and +y in
+// another give at most y−x, in credit order (docs/allocation.md §3.3,
+// hidden unearned).
+func (pl *planner) capHidden() {
+	type key struct{ guarantor, typ string }
+	net := map[key]int64{}
+	for _, pp := range pl.pools {
+		if pp.hidden {
+			net[key{pl.guarantor[pp.bucket.PatientID], pp.bucket.UnearnedTypeID}] += pp.amount
+		}
+	}
+	for _, c := range pl.credits {
+		if c.pool == nil || !c.pool.hidden {
+			continue
+		}
+		k := key{pl.guarantor[c.bucket.PatientID], c.bucket.UnearnedTypeID}
+		c.spendable = max(0, min(c.spendable, net[k]))
+		net[k] -= c.spendable
+	}
 }
 
 func (pl *planner) prepareCredit(c *credit) error {

@@ -23,6 +23,7 @@ type Policy struct {
 	params []param
 
 	linkAdjustment, linkSplit *program // nil: always
+	relink                    *program // nil: never
 	offsets                   []*stage
 	creditFilter, spendable   *program // nil: every credit, all of it
 	creditOrder               []*program
@@ -32,6 +33,7 @@ type Policy struct {
 	cap                       *program
 	unearnedType              string
 	keepProvider              *program // nil: never
+	shortfall                 *program // nil: never
 	leftover                  []leftoverRule
 	requirements              []requirement
 }
@@ -120,6 +122,7 @@ func compileDocument(doc Document, pos *positions) (*Policy, error) {
 
 	p.linkAdjustment = opt("links.adjustment", doc.Links.Adjustment, ctxLinkAdjustment, wantBool)
 	p.linkSplit = opt("links.split", doc.Links.Split, ctxLinkSplit, wantBool)
+	p.relink = opt("links.relink", doc.Links.Relink, ctxLinkAdjustment, wantBool)
 	for i, st := range doc.Offsets {
 		path := fmt.Sprintf("offsets[%d]", i)
 		if st.Park != "" {
@@ -151,6 +154,7 @@ func compileDocument(doc Document, pos *positions) (*Policy, error) {
 	p.cap = opt("cap", doc.Cap, ctxPair, wantMoney)
 	p.unearnedType = doc.Unearned.Type
 	p.keepProvider = opt("unearned.keepProvider", doc.Unearned.KeepProvider, ctxCredit, wantBool)
+	p.shortfall = opt("unearned.shortfall", doc.Unearned.Shortfall, ctxRequest, wantBool)
 	for i, l := range doc.Leftover {
 		path := fmt.Sprintf("leftover[%d]", i)
 		switch l.To {

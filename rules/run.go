@@ -1,7 +1,9 @@
 package rules
 
 import (
+	"cmp"
 	"context"
+	"fmt"
 	"slices"
 )
 
@@ -158,11 +160,41 @@ func (pl *planner) autoSplit() error {
 // credit the policy accepts goes through the stages, posting ± pairs, then
 // the leftover rules.
 func (pl *planner) transfer() error {
+	if err := pl.relink(); err != nil {
+		return err
+	}
 	cs := pl.activeCredits(nil)
 	if err := pl.runStages(cs, pl.receivers(true), true); err != nil {
 		return err
 	}
 	return pl.leftover(pl.phase)
+}
+
+// relink re-links the money on adjustments folded into their procedures
+// (relinkFolded) before anything else moves: −x from the adjustment to
+// unearned, then from unearned to the procedure, at most what the procedure
+// owes; the rest stays a credit on the adjustment, for the stages.
+func (pl *planner) relink() error {
+	for _, c := range pl.activeCredits(func(c *credit) bool { return c.charge != nil && c.charge.owner != nil }) {
+		owner := c.charge.owner
+		amt := min(usable(c, true), owner.value)
+		if amt <= 0 {
+			continue
+		}
+		to, err := pl.unearnedBucket(c)
+		if err != nil {
+			return err
+		}
+		if err := pl.emitTo(c, to, amt, "relink"); err != nil {
+			return err
+		}
+		pl.addFlow(to, -amt)
+		pl.give(owner, amt)
+		if err := pl.move(rawMove{from: to, to: owner.bucket, into: owner, amount: amt, stage: "relink"}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // allocateUnearned: docs/allocation.md §3.5. Charges first show what they
@@ -174,15 +206,22 @@ func (pl *planner) allocateUnearned() error {
 	isLoose := func(c *credit) bool {
 		return c.bucket.Kind == UnearnedBucket || c.bucket.Kind == UnallocatedBucket
 	}
-	if err := pl.runStages(pl.activeCredits(func(c *credit) bool { return !isLoose(c) }), pl.receivers(true), false); err != nil {
-		return err
-	}
 	selected := map[string]bool{}
 	for _, id := range pl.req.ChargeIDs {
 		if pl.byID[id] == nil {
 			return invalidInput("request.chargeIds: unknown charge %s", id)
 		}
 		selected[id] = true
+	}
+	// The selected charges are linked last, so money on other lines lands
+	// on the others first and the selected ones can still take unearned
+	// money (§3.5 step 1).
+	linking := pl.receivers(true)
+	slices.SortStableFunc(linking, func(a, b *item) int {
+		return cmp.Compare(b2i(selected[a.bucket.ID]), b2i(selected[b.bucket.ID]))
+	})
+	if err := pl.runStages(pl.activeCredits(func(c *credit) bool { return !isLoose(c) }), linking, false); err != nil {
+		return err
 	}
 	var rs []*item
 	for _, it := range pl.receivers(false) {
@@ -198,12 +237,28 @@ func (pl *planner) allocateUnearned() error {
 	if err := pl.runStages(cs, rs, true); err != nil {
 		return err
 	}
-	if pl.req.Force && pl.limit != nil && *pl.limit > 0 {
-		if err := pl.shortfall(rs); err != nil {
+	if pl.limit == nil || *pl.limit <= 0 {
+		return nil
+	}
+	draw := pl.req.Force
+	if !draw && pl.p.shortfall != nil {
+		var err error
+		if draw, err = pl.p.shortfall.bool(&pl.vm, pl.env); err != nil {
 			return err
 		}
 	}
-	return nil
+	if !draw {
+		pl.warnings = append(pl.warnings, fmt.Sprintf("%s of the amount asked for was not allocated: the unearned money there is, or what the charges owe, is less", fromCents(*pl.limit).StringFixed(2)))
+		return nil
+	}
+	return pl.shortfall(rs)
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // shortfall draws what ALLOCATE_UNEARNED still has to allocate from the

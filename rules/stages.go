@@ -240,8 +240,8 @@ func (pl *planner) match(st *stage, rs []*item, emit bool) error {
 	}
 	var cs []*credit
 	for _, c := range pl.phase {
-		if usable(c, emit) <= 0 {
-			continue
+		if usable(c, emit) <= 0 || !emit && c.view.Hidden {
+			continue // hidden unearned never pays implicitly
 		}
 		*pl.env.credit = &c.view
 		ok, err := allTrue(pl, m.credit)

@@ -2,8 +2,11 @@ package ledger_test
 
 import (
 	"context"
+	"errors"
 	"testing"
+	"time"
 
+	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 
 	"github.com/paysplit/paysplit/ledger"
@@ -167,4 +170,56 @@ examples:
 	require.NotErrorIs(t, err, rules.ErrBudget)
 	var ie *ledger.InputError
 	require.NotErrorAs(t, err, &ie)
+}
+
+// TestEnginePastDatedTransferAgreesWithPlanner: a transfer dated in the
+// past sees the ledger as of its date, but may only move money that is
+// still there today: 100.00 unallocated on 1 March, refunded on 1 June, is
+// not there for a transfer dated 1 May (the planner and the engine's
+// no-overdraw check judge the same buckets, over every split). Money still
+// there moves, and a rerun proposes nothing.
+func TestEnginePastDatedTransferAgreesWithPlanner(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	l := ledger.New(ledgertest.NewPractice(t, ledgertest.NewDB(t)).Store, ledger.WithClock(ledgertest.Clock))
+	d := func(m time.Month, day int) rules.Date { return rules.NewDate(2024, m, day) }
+	in := rules.Input{
+		Patients:      []rules.Patient{{ID: "pat", GuarantorID: "pat"}},
+		UnearnedTypes: []rules.UnearnedType{{ID: "prepay", Name: "Prepayment", Default: true}},
+		Charges: []rules.Charge{
+			{ID: "p1", Kind: rules.Procedure, PatientID: "pat", ProviderID: "dr1", Date: d(2, 1), Amount: decimal.RequireFromString("100.00")},
+			{ID: "p2", Kind: rules.Procedure, PatientID: "pat", ProviderID: "dr1", Date: d(2, 2), Amount: decimal.RequireFromString("40.00")},
+		},
+		Splits: []rules.Split{
+			{ID: "s1", Date: d(3, 1), Amount: decimal.RequireFromString("100.00"), PatientID: "pat", ProviderID: "dr1"},
+			{ID: "s2", Date: d(6, 1), Amount: decimal.RequireFromString("-100.00"), PatientID: "pat", ProviderID: "dr1"},
+			{ID: "s3", Date: d(3, 2), Amount: decimal.RequireFromString("40.00"), PatientID: "pat", ProviderID: "dr1", UnearnedTypeID: "prepay"},
+			{ID: "s4", Date: d(6, 2), Amount: decimal.RequireFromString("-10.00"), PatientID: "pat", ProviderID: "dr1", UnearnedTypeID: "prepay"},
+		},
+	}
+	s := ledgertest.LoadScenario(t, l, in)
+	asOf := ledger.MustDate("2024-05-01")
+	for _, policy := range rules.BuiltinNames() {
+		req := ledger.TransferRequest{GuarantorID: *s.ID("pat"), Policy: policy, AsOf: &asOf, Params: map[string]string{}}
+		if policy == "rigorous" || policy == "fifo" {
+			req.Params["unearnedKeepsProvider"] = "true"
+		}
+		plan, err := l.PreviewTransfer(ctx, s.Actor, req)
+		var ie *ledger.InvariantError
+		require.False(t, errors.As(err, &ie), "%s: %v", policy, err)
+		if err != nil {
+			var re *rules.RejectedError
+			require.ErrorAs(t, err, &re, policy)
+			continue
+		}
+		if policy == "rigorous" || policy == "fifo" {
+			require.NotEmpty(t, plan.Moves, "%s: the unearned money left moves", policy)
+		}
+		for _, m := range plan.Moves {
+			require.NotEqual(t, ledger.PlaceUnallocated, m.From.Kind, "%s: the refunded money is not there to move", policy)
+			if m.From.Kind == ledger.PlaceUnearned {
+				requireMoney(t, "30.00", m.Amount, "%s: only what is left of the unearned money moves", policy)
+			}
+		}
+	}
 }

@@ -19,9 +19,11 @@ import (
 
 // TestEngineNeverContradictsItsPolicies: over random families written as
 // rows (rulestest.Family: buckets of both signs, attached and loose
-// adjustments of any provider, hidden unearned, planned procedures,
-// insurance), every built-in policy and every operation of the engine —
-// auto-split, income transfer, allocate unearned, re-apply, and the family
+// adjustments of any provider, negative-fee procedures, hidden unearned,
+// planned procedures, insurance estimated, paid and written off), every
+// built-in policy and every operation of the engine —
+// auto-split (back-dated), income transfer (some past-dated), allocate
+// unearned, re-apply, and the family
 // balancer's two methods — one after the other on the same family: each
 // plan passes the engine's checks (preview and commit give the same plan),
 // a transfer is zero-sum pair by pair, the family's total changes only by a
@@ -72,10 +74,13 @@ type fidelityCase struct {
 
 func (fc *fidelityCase) guarantor() ledger.ID { return *fc.s.ID("pt0") }
 
+// total is what the family owes less all its money, hidden unearned
+// included (a family transfer may spend it, rule 7).
 func (fc *fidelityCase) total() ledger.Money {
 	b, err := fc.s.Store.GuarantorBalances(context.Background(), fc.s.Actor.PracticeID, []ledger.ID{fc.guarantor()})
 	require.NoError(fc.t, err)
-	return b[fc.guarantor()].Balance
+	g := b[fc.guarantor()]
+	return g.Balance.Sub(g.HiddenUnearned)
 }
 
 // refusal accepts err when it is a policy's refusal naming its
@@ -135,6 +140,10 @@ func (fc *fidelityCase) autoSplit() {
 func (fc *fidelityCase) transfer() {
 	ctx, t := context.Background(), fc.t
 	req := ledger.TransferRequest{GuarantorID: fc.guarantor(), Policy: fc.policy, Params: fc.params}
+	if fc.r.IntN(3) == 0 {
+		on := ledger.MustDate(rulestest.AsOf.String()).AddDays(-fc.r.IntN(90)) // past-dated: later splits still count
+		req.AsOf = &on
+	}
 	before := fc.total()
 	plan, err := fc.l.PreviewTransfer(ctx, fc.s.Actor, req)
 	if fc.refusal("transfer", err) {

@@ -226,7 +226,7 @@ func balanceGolden(t *testing.T, l *ledger.Ledger, policy string, sc rules.Scena
 	total := func() ledger.Money {
 		b, err := s.Store.GuarantorBalances(ctx, s.Actor.PracticeID, []ledger.ID{gid})
 		require.NoError(t, err)
-		return b[gid].Balance
+		return b[gid].Balance.Sub(b[gid].HiddenUnearned) // hidden unearned is the family's money too
 	}
 	before := total()
 	in := ledger.FamilyBalancing{GuarantorID: gid, Method: ledger.MethodIncomeTransfer, Policy: policy, Params: req.Params, AsOf: &asOf, Note: "balance"}

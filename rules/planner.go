@@ -30,6 +30,7 @@ type planner struct {
 	defType   *UnearnedType
 	items     []*item           // charges, sorted
 	attached  map[*item][]*item // adjustments attached to a procedure and not folded into it, in order
+	later     map[string]int64  // per bucket id, the splits dated after the cutoff
 	byID      map[string]*item
 	pools     []*pool
 	poolByID  map[string]*pool
@@ -152,7 +153,7 @@ func newPlanner(ctx context.Context, p *Policy, in *Input) (*planner, error) {
 		p: p, in: in, req: in.Request, asOf: in.Request.AsOf,
 		guarantor: map[string]string{}, types: map[string]*UnearnedType{},
 		byID: map[string]*item{}, poolByID: map[string]*pool{}, creditIDs: map[string]*credit{},
-		flow: map[string]int64{}, flowBucket: map[string]Bucket{},
+		flow: map[string]int64{}, flowBucket: map[string]Bucket{}, later: map[string]int64{},
 	}
 	if pl.asOf.IsZero() {
 		return nil, invalidInput("request.asOf is required")
@@ -434,7 +435,11 @@ func (pl *planner) linkSplits() error {
 			return invalidInput("split %s: amount %v", s.ID, err)
 		}
 		if s.Date.After(pl.cutoff) {
+			pl.later[SplitBucket(*s).ID] += amount
 			continue
+		}
+		if it, known := pl.byID[s.ChargeID]; known && it == nil {
+			continue // money on a line dated after the cutoff stays with that line: it is not loose
 		}
 		target, err := pl.splitTarget(s, amount)
 		if err != nil {
@@ -712,6 +717,13 @@ func (pl *planner) prepareCredit(c *credit) error {
 			return err
 		}
 		c.spendable = max(0, min(s, c.amount))
+	}
+	if c.pool != nil {
+		// A plan dated in the past sees the ledger as of its date, but may
+		// move only money still there today: splits dated later (a refund,
+		// a later transfer) count against the bucket, as the engine counts
+		// them (docs/allocation.md §1.2).
+		c.spendable = max(0, min(c.spendable, c.pool.amount+pl.later[c.bucket.ID]))
 	}
 	c.keys = make([]sortKey, len(pl.p.creditOrder))
 	for i, k := range pl.p.creditOrder {

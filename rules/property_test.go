@@ -21,6 +21,9 @@ func family(r *rand.Rand) rules.Input { return rulestest.Family(r, rulestest.Opt
 func request(r *rand.Rand, p *rules.Policy, in *rules.Input) {
 	ops := []rules.Operation{rules.AutoSplit, rules.Transfer, rules.CreditManagement, rules.AllocateUnearned, rules.Reapply}
 	in.Request.Operation = ops[r.IntN(len(ops))]
+	if in.Request.Operation != rules.AutoSplit && r.IntN(4) == 0 {
+		in.Request.AsOf = rules.NewDate(2024, 5, 1) // past-dated: later splits still count against their buckets
+	}
 	if p.Name() == "same-guarantor" || p.Name() == "additional-patient" {
 		in.Request.Params = nil
 		if r.IntN(2) == 0 {
@@ -32,7 +35,7 @@ func request(r *rand.Rand, p *rules.Policy, in *rules.Input) {
 		in.Request.Amount = decimal.NewNullDecimal(decimal.New(int64(r.IntN(60000)-10000), -2))
 	case rules.AllocateUnearned:
 		for _, c := range in.Charges {
-			if r.IntN(2) == 0 {
+			if r.IntN(2) == 0 && !c.Date.After(in.Request.AsOf) {
 				in.Request.ChargeIDs = append(in.Request.ChargeIDs, c.ID)
 			}
 		}
@@ -50,7 +53,7 @@ func request(r *rand.Rand, p *rules.Policy, in *rules.Input) {
 			}
 		}
 		for _, c := range in.Charges {
-			if c.Status != rules.Planned && r.IntN(3) == 0 {
+			if c.Status != rules.Planned && !c.Date.After(in.Request.AsOf) && r.IntN(3) == 0 {
 				t := rules.Target{ChargeID: c.ID}
 				if r.IntN(2) == 0 {
 					t.Amount = decimal.NewNullDecimal(decimal.New(int64(r.IntN(10000)), -2))
@@ -167,8 +170,17 @@ func checkPlan(t *testing.T, in rules.Input, plan rules.Plan, where string) {
 	flow := map[string]decimal.Decimal{}
 	for _, m := range plan.Moves {
 		require.True(t, m.Amount.IsPositive() || m.From.Kind == rules.PaymentBucket, "%s: move of %s", where, m.Amount)
-		flow[m.From.ID] = flow[m.From.ID].Sub(m.Amount)
+		if m.Stage != "shortfall" { // drawn beyond what there is, by the policy's choice
+			flow[m.From.ID] = flow[m.From.ID].Sub(m.Amount)
+		}
 		flow[m.To.ID] = flow[m.To.ID].Add(m.Amount)
+	}
+	// ... and, as the engine judges loose money, no bucket gives more than
+	// its splits of any date hold.
+	held := map[string]decimal.Decimal{}
+	for _, s := range in.Splits {
+		id := rules.SplitBucket(s).ID
+		held[id] = held[id].Add(s.Amount)
 	}
 	for _, m := range plan.Moves {
 		if m.From.Kind == rules.PaymentBucket || m.Stage == "shortfall" {
@@ -176,6 +188,16 @@ func checkPlan(t *testing.T, in rules.Input, plan rules.Plan, where string) {
 		}
 		id := m.From.ID
 		require.False(t, start[id].Add(flow[id]).IsNegative(), "%s: source %s over-drawn (start %s, net %s)", where, id, start[id], flow[id])
+		if m.From.Kind != rules.ChargeBucket && flow[id].IsNegative() {
+			require.False(t, decimal.Max(held[id], decimal.Zero).Add(flow[id]).IsNegative(), "%s: source %s over-drawn against every split (held %s, net %s)", where, id, held[id], flow[id])
+		}
+	}
+	// Hidden unearned moves only in a transfer's FamilyHidden stage.
+	for _, m := range plan.Moves {
+		if m.From.Kind == rules.UnearnedBucket && m.From.UnearnedTypeID == "tp" {
+			require.Equal(t, rules.Transfer, in.Request.Operation, "%s: hidden unearned moved", where)
+			require.Equal(t, "FamilyHidden", m.Stage, where)
+		}
 	}
 	if !in.Request.Force {
 		for _, c := range plan.Balances.Charges {

@@ -22,14 +22,14 @@ var AsOf = rules.NewDate(2024, 6, 30)
 type Options struct {
 	// Rows keeps to what the ledger's schema holds as rows
 	// (ledgertest.Representable): procedures and balance forwards have a
-	// provider and a non-negative fee, and every split is its own receipt
-	// (a payment when positive, a refund when negative).
+	// provider, balance forwards a non-negative amount, and every split is
+	// its own receipt (a payment when positive, a refund when negative).
 	Rows bool
 }
 
 // Family generates a random family: a guarantor and up to three more
 // patients; procedures (some planned, some with negative fees, some with
-// insurance) and balance forwards; adjustments of either sign, attached
+// insurance estimated, paid or written off) and balance forwards; adjustments of either sign, attached
 // (under the procedure's provider or another) or loose; splits of every
 // kind — on charges with matching or mismatched buckets, unallocated,
 // unearned visible and hidden, refunds — and, in some families, a patient
@@ -66,9 +66,7 @@ func Family(r *rand.Rand, o Options) rules.Input {
 		}
 		switch r.IntN(12) {
 		case 0:
-			if !o.Rows {
-				c.Amount = c.Amount.Neg()
-			}
+			c.Amount = c.Amount.Neg() // negative production
 		case 1:
 			c.Status = rules.Planned
 		case 2:
@@ -77,6 +75,8 @@ func Family(r *rand.Rand, o Options) rules.Input {
 			c.InsurancePaid = money(20000)
 		case 4:
 			c.Kind = rules.BalanceForward
+		case 5:
+			c.InsuranceWriteOff = money(10000)
 		}
 		if o.Rows {
 			c.EncounterID = "" // one encounter per line
@@ -156,6 +156,7 @@ func Family(r *rand.Rand, o Options) rules.Input {
 			"negativeProductionIsIncome": fmt.Sprint(r.IntN(2) == 0),
 			"unearnedKeepsProvider":      fmt.Sprint(r.IntN(2) == 0),
 			"adjustmentsOffset":          fmt.Sprint(r.IntN(2) == 0),
+			"allocateBeyondUnearned":     fmt.Sprint(r.IntN(2) == 0),
 		}
 	}
 	return in

@@ -153,13 +153,14 @@ func (p *ResplitPayment) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// loose is a patient's unallocated money at one provider and location.
-type loose struct {
+// unallocatedBucket is a patient's unallocated money at one provider and
+// location.
+type unallocatedBucket struct {
 	patient, provider, location ID // zero: none
 }
 
-func looseOf(sp Split) loose {
-	k := loose{patient: sp.PatientID}
+func unallocatedBucketOf(sp Split) unallocatedBucket {
+	k := unallocatedBucket{patient: sp.PatientID}
 	if sp.ProviderID != nil {
 		k.provider = *sp.ProviderID
 	}
@@ -169,12 +170,12 @@ func looseOf(sp Split) loose {
 	return k
 }
 
-func (k loose) compare(o loose) int {
+func (k unallocatedBucket) compare(o unallocatedBucket) int {
 	return cmp.Or(slices.Compare(k.patient[:], o.patient[:]), slices.Compare(k.provider[:], o.provider[:]),
 		slices.Compare(k.location[:], o.location[:]))
 }
 
-func optOf(id ID) *ID {
+func idOrNil(id ID) *ID {
 	if id == (ID{}) {
 		return nil
 	}
@@ -186,37 +187,66 @@ type payment struct {
 	id       ID
 	kind     ReceiptKind
 	date     Date
-	amount   Money           // its splits in the family
-	payer    ID              // the patient of its first unallocated split
-	held     map[loose]Money // its unallocated money left, per bucket
-	total    Money
-	keys     []loose // held's keys, in order
-	avail    map[loose]Money
+	amount   Money                       // its splits in the family
+	payer    ID                          // the patient of its first unallocated split
+	held     map[unallocatedBucket]Money // its unallocated money left, per bucket
+	total    Money                       // held, summed
+	keys     []unallocatedBucket         // held's keys, in order
+	avail    map[unallocatedBucket]Money // what its re-split may take, per bucket
 	report   *ResplitPayment
-	resolved bool
+	resolved bool // a negative payment and what offsets it
 }
 
 // recreatable are the receipt kinds whose unallocated money is re-split.
 var recreatable = map[ReceiptKind]bool{ReceiptPatientPayment: true, ReceiptRefund: true, ReceiptBalanceForward: true}
 
-// planRecreate plans the recreate-splits method for one family.
-func planRecreate(ctx context.Context, pol resolvedPolicy, s snapshot, fc familyContext, params map[string]string, asOf Date, note string) (familyOutcome, error) {
-	g := s.family.GuarantorID
-	out := familyOutcome{FamilyOutcome: FamilyOutcome{GuarantorID: g}}
-	fail := func(format string, args ...any) (familyOutcome, error) {
-		return out, &InvariantError{Invariant: "recreate", Message: fmt.Sprintf(format, args...)}
-	}
+// recreate is one family's RECREATE_SPLITS plan in the making
+// (docs/allocation.md §3.6). planRecreate runs its phases in order; each
+// reads what the ones before it left.
+type recreate struct {
+	pol    resolvedPolicy
+	s      snapshot
+	params map[string]string
+	asOf   Date
+	note   string
 
-	// What sits in each unallocated bucket, and each payment's share.
-	pool := map[loose]Money{}
+	out       familyOutcome
+	held      map[unallocatedBucket]Money // the family's unallocated money per bucket, not yet spoken for
+	pays      []*payment                  // in date order
+	postings  []posting
+	originals []*ID // per posting, the payment it re-splits
+}
+
+// planRecreate plans the recreate-splits method for one family: collect the
+// payments holding unallocated money, offset the negative ones, reserve
+// what each positive one may still take, re-split them in turn, then check
+// the postings together and report.
+func planRecreate(ctx context.Context, pol resolvedPolicy, s snapshot, fc familyContext, params map[string]string, asOf Date, note string) (familyOutcome, error) {
+	rc := &recreate{pol: pol, s: s, params: params, asOf: asOf, note: note,
+		out: familyOutcome{FamilyOutcome: FamilyOutcome{GuarantorID: s.family.GuarantorID}}}
+	rc.collectPayments(fc)
+	if err := rc.offsetNegatives(); err != nil {
+		return rc.out, err
+	}
+	rc.reserve()
+	if err := rc.resplitPayments(ctx); err != nil {
+		return rc.out, err
+	}
+	return rc.outcome()
+}
+
+// collectPayments finds what sits in each unallocated bucket as of the
+// date, and each payment's share of it (an earlier re-split's money counts
+// for the payment it re-split), sorted by date.
+func (rc *recreate) collectPayments(fc familyContext) {
+	rc.held = map[unallocatedBucket]Money{}
 	byReceipt := map[ID]*payment{}
-	var pays []*payment
-	for _, sp := range s.family.Splits {
-		if sp.ChargeID != nil || sp.UnearnedTypeID != nil || sp.ReceivedOn.After(asOf) {
+	for _, sp := range rc.s.family.Splits {
+		if sp.ChargeID != nil || sp.UnearnedTypeID != nil || sp.ReceivedOn.After(rc.asOf) {
 			continue
 		}
-		k := looseOf(sp.Split)
-		pool[k] = pool[k].Add(sp.Amount)
+		k := unallocatedBucketOf(sp.Split)
+		rc.held[k] = rc.held[k].Add(sp.Amount)
 		owner := sp.ReceiptID
 		if orig, ok := fc.resplits[sp.ReceiptID]; ok {
 			owner = orig // an earlier re-split of that payment
@@ -225,9 +255,9 @@ func planRecreate(ctx context.Context, pol resolvedPolicy, s snapshot, fc family
 		}
 		p := byReceipt[owner]
 		if p == nil {
-			p = &payment{id: owner, held: map[loose]Money{}}
+			p = &payment{id: owner, held: map[unallocatedBucket]Money{}}
 			byReceipt[owner] = p
-			pays = append(pays, p)
+			rc.pays = append(rc.pays, p)
 		}
 		if owner == sp.ReceiptID {
 			p.kind, p.date, p.payer = sp.ReceiptKind, sp.ReceivedOn, sp.PatientID
@@ -235,13 +265,13 @@ func planRecreate(ctx context.Context, pol resolvedPolicy, s snapshot, fc family
 		p.held[k] = p.held[k].Add(sp.Amount)
 	}
 	// Each payment's amount (its splits in the family, whatever their target).
-	for _, sp := range s.family.Splits {
+	for _, sp := range rc.s.family.Splits {
 		if p := byReceipt[sp.ReceiptID]; p != nil {
 			p.amount = p.amount.Add(sp.Amount)
 		}
 	}
-	pays = slices.DeleteFunc(pays, func(p *payment) bool { return p.kind == "" }) // re-splits of a payment now out of view
-	for _, p := range pays {
+	rc.pays = slices.DeleteFunc(rc.pays, func(p *payment) bool { return p.kind == "" }) // re-splits of a payment now out of view
+	for _, p := range rc.pays {
 		for k, m := range p.held {
 			if m.IsZero() {
 				delete(p.held, k)
@@ -250,118 +280,115 @@ func planRecreate(ctx context.Context, pol resolvedPolicy, s snapshot, fc family
 			p.total = p.total.Add(m)
 			p.keys = append(p.keys, k)
 		}
-		slices.SortFunc(p.keys, loose.compare)
+		slices.SortFunc(p.keys, unallocatedBucket.compare)
 		p.report = &ResplitPayment{ReceiptID: p.id, Kind: p.kind, ReceivedOn: p.date, Amount: p.amount, Unallocated: p.total}
 	}
-	pays = slices.DeleteFunc(pays, func(p *payment) bool { return p.total.IsZero() })
-	slices.SortFunc(pays, func(a, b *payment) int {
+	rc.pays = slices.DeleteFunc(rc.pays, func(p *payment) bool { return p.total.IsZero() })
+	slices.SortFunc(rc.pays, func(a, b *payment) int {
 		return cmp.Or(a.date.Compare(b.date), slices.Compare(a.id[:], b.id[:]))
 	})
+}
 
-	var ps []posting
-	var originals []*ID
-
-	// Negative payments: onto an equal negative adjustment, or against an
-	// equal positive payment (docs/allocation.md §3.6 step 2).
+// offsetNegatives puts each negative payment onto an equal negative
+// adjustment, or pairs it with an equal positive payment (§3.6 step 2); one
+// that can be neither fails the family.
+func (rc *recreate) offsetNegatives() error {
 	usedAdj := map[ID]bool{}
-	for _, n := range pays {
+	for _, n := range rc.pays {
 		if n.total.Sign() >= 0 {
 			continue
 		}
-		if adj := offsettingAdjustment(s, n, usedAdj, asOf); adj != nil {
+		if adj := offsettingAdjustment(rc.s, n, usedAdj, rc.asOf); adj != nil {
 			usedAdj[adj.ID] = true
-			n.resolved = true
-			n.report.Action, n.report.AdjustmentID = ResplitOnAdjustment, &adj.ID
-			p := Plan{Operation: OperationTransfer, GuarantorID: g, PatientID: &n.payer, Policy: pol.ref, AsOf: n.date}
-			for _, k := range n.keys {
-				m := n.held[k].Neg()
-				from := Place{Kind: PlaceCharge, PatientID: &adj.PatientID, ProviderID: adj.ProviderID, LocationID: adj.LocationID, ChargeID: &adj.ID}
-				to := Place{Kind: PlaceUnallocated, PatientID: &k.patient, ProviderID: optOf(k.provider), LocationID: optOf(k.location)}
-				p.Moves = append(p.Moves, Move{From: from, To: to, Amount: m, Stage: "negativePayment"})
-				p.Splits = append(p.Splits,
-					PlannedSplit{Amount: m.Neg(), Code: CodeTransfer, PatientID: adj.PatientID, ProviderID: adj.ProviderID, LocationID: adj.LocationID, ChargeID: &adj.ID, Stage: "negativePayment"},
-					PlannedSplit{Amount: m, Code: CodeTransfer, PatientID: k.patient, ProviderID: optOf(k.provider), LocationID: optOf(k.location), Stage: "negativePayment"})
-				pool[k] = pool[k].Add(m)
-			}
-			p.Total = Money{}
-			ps = append(ps, posting{plan: p, kind: ReceiptTransfer, note: note})
-			id := n.id
-			originals = append(originals, &id)
+			rc.ontoAdjustment(n, adj)
 			continue
 		}
-		if pos := offsettingPayment(pays, n); pos != nil {
-			n.resolved, pos.resolved = true, true
-			n.report.Action, n.report.PairedWith = ResplitPaired, &pos.id
-			pos.report.Action, pos.report.PairedWith = ResplitPaired, &n.id
-			// Both stay where they are and net out: neither's money is
-			// there for the others.
-			for _, k := range pos.keys {
-				pool[k] = pool[k].Sub(pos.held[k])
-			}
-			for _, k := range n.keys {
-				pool[k] = pool[k].Sub(n.held[k])
-			}
+		if positive := offsettingPayment(rc.pays, n); positive != nil {
+			rc.pair(n, positive)
 			continue
 		}
-		return fail("negative payment %s of %s (%s) has neither a negative adjustment nor a payment of the opposite amount to offset it; the family needs a person",
-			n.id, n.total, n.date)
+		return &InvariantError{Invariant: "recreate", Message: fmt.Sprintf(
+			"negative payment %s of %s (%s) has neither a negative adjustment nor a payment of the opposite amount to offset it; the family needs a person",
+			n.id, n.total, n.date)}
 	}
+	return nil
+}
 
-	// What each positive payment may still take from its buckets: newer
-	// payments keep their money first (older money is what a transfer
-	// spent first).
-	for i := len(pays) - 1; i >= 0; i-- {
-		p := pays[i]
+// ontoAdjustment posts negative payment n's money onto adjustment adj: a
+// transfer taking it off the adjustment and back into n's buckets.
+func (rc *recreate) ontoAdjustment(n *payment, adj *Charge) {
+	n.resolved = true
+	n.report.Action, n.report.AdjustmentID = ResplitOnAdjustment, &adj.ID
+	p := Plan{Operation: OperationTransfer, GuarantorID: rc.s.family.GuarantorID, PatientID: &n.payer, Policy: rc.pol.ref, AsOf: n.date}
+	from := Place{Kind: PlaceCharge, PatientID: &adj.PatientID, ProviderID: adj.ProviderID, LocationID: adj.LocationID, ChargeID: &adj.ID}
+	for _, k := range n.keys {
+		m := n.held[k].Neg()
+		to := Place{Kind: PlaceUnallocated, PatientID: &k.patient, ProviderID: idOrNil(k.provider), LocationID: idOrNil(k.location)}
+		p.Moves = append(p.Moves, Move{From: from, To: to, Amount: m, Stage: "negativePayment"})
+		p.Splits = append(p.Splits,
+			PlannedSplit{Amount: m.Neg(), Code: CodeTransfer, PatientID: adj.PatientID, ProviderID: adj.ProviderID, LocationID: adj.LocationID, ChargeID: &adj.ID, Stage: "negativePayment"},
+			PlannedSplit{Amount: m, Code: CodeTransfer, PatientID: k.patient, ProviderID: to.ProviderID, LocationID: to.LocationID, Stage: "negativePayment"})
+		rc.held[k] = rc.held[k].Add(m)
+	}
+	rc.postings = append(rc.postings, posting{plan: p, kind: ReceiptTransfer, note: rc.note})
+	id := n.id
+	rc.originals = append(rc.originals, &id)
+}
+
+// pair offsets negative payment n with positive payment p: both stay where
+// they are and net out, so neither's money is there for the others.
+func (rc *recreate) pair(n, p *payment) {
+	n.resolved, p.resolved = true, true
+	n.report.Action, n.report.PairedWith = ResplitPaired, &p.id
+	p.report.Action, p.report.PairedWith = ResplitPaired, &n.id
+	for _, k := range p.keys {
+		rc.held[k] = rc.held[k].Sub(p.held[k])
+	}
+	for _, k := range n.keys {
+		rc.held[k] = rc.held[k].Sub(n.held[k])
+	}
+}
+
+// reserve sets what each positive payment may still take from its buckets:
+// newer payments keep their money first (older money is what a transfer
+// spent first).
+func (rc *recreate) reserve() {
+	for i := len(rc.pays) - 1; i >= 0; i-- {
+		p := rc.pays[i]
 		if p.resolved || p.total.Sign() <= 0 {
 			continue
 		}
-		p.avail = map[loose]Money{}
+		p.avail = map[unallocatedBucket]Money{}
 		for _, k := range p.keys {
-			m := p.held[k].Min(pool[k]).Max(Money{})
+			m := p.held[k].Min(rc.held[k]).Max(Money{})
 			if m.Sign() > 0 {
 				p.avail[k] = m
-				pool[k] = pool[k].Sub(m)
+				rc.held[k] = rc.held[k].Sub(m)
 			}
 		}
 	}
+}
 
-	// Re-split each payment in turn, as a new receipt of that amount against
-	// the lines and only the splits re-created before it (§3.6 step 4).
-	// The lines as the negative payments' postings leave them (a refund on
-	// an adjustment has paid it), without the money on no line.
-	base := withPostings(s, ps)
+// resplitPayments re-splits each payment in turn, as a new receipt of what
+// it may take against the lines and only the splits re-created before it
+// (§3.6 step 4): the lines as the negative payments' postings leave them (a
+// refund on an adjustment has paid it), without the money on no line.
+func (rc *recreate) resplitPayments(ctx context.Context) error {
+	base := withPostings(rc.s, rc.postings)
 	bf := base.family
 	bf.Splits = slices.DeleteFunc(slices.Clone(bf.Splits), func(sp PostedSplit) bool { return sp.ChargeID == nil })
 	base.family = bf
-	for _, p := range pays {
+	for _, p := range rc.pays {
 		if p.resolved || p.total.Sign() <= 0 {
 			continue
 		}
-		var amount Money
-		for _, m := range p.avail {
-			amount = amount.Add(m)
-		}
-		out.CreditsFound = out.CreditsFound.Add(p.total)
-		if amount.IsZero() {
-			p.report.Action = ResplitUnavailable
-			continue
-		}
-		req := rules.Request{Operation: rules.AutoSplit, PatientID: p.payer.String(), GuarantorID: g.String(), Scope: rules.ScopeGuarantor,
-			Params: params, Amount: decimal.NullDecimal{Decimal: amount.Decimal(), Valid: true}}
-		pl, err := planFamily(ctx, pol, base, req, asOf, true)
+		rc.out.CreditsFound = rc.out.CreditsFound.Add(p.total)
+		re, err := rc.resplit(ctx, base, p)
 		if err != nil {
-			return out, err
+			return err
 		}
-		re, err := resplitPlan(pl.plan, p, g, pol.ref)
-		if err != nil {
-			return out, err
-		}
-		if err := withPostings(s, ps).check(planned{raw: pl.raw, plan: re}, ReceiptTransfer, Money{}); err != nil {
-			return out, err
-		}
-		p.report.Action = ResplitToProduction
 		if re.Empty() {
-			continue // the policy leaves the money where it is (same-guarantor keeps it unallocated)
+			continue // nothing to re-split, or the policy leaves the money where it is (same-guarantor keeps it unallocated)
 		}
 		for _, sp := range re.Splits {
 			switch {
@@ -377,32 +404,65 @@ func planRecreate(ctx context.Context, pol resolvedPolicy, s snapshot, fc family
 				p.report.ToUnearned = p.report.ToUnearned.Add(sp.Amount)
 			}
 		}
-		out.AmountMoved = out.AmountMoved.Add(p.report.ToProduction)
-		ps = append(ps, posting{plan: re, kind: ReceiptTransfer, note: note})
+		rc.out.AmountMoved = rc.out.AmountMoved.Add(p.report.ToProduction)
+		rc.postings = append(rc.postings, posting{plan: re, kind: ReceiptTransfer, note: rc.note})
 		id := p.id
-		originals = append(originals, &id)
+		rc.originals = append(rc.originals, &id)
 	}
-	for _, p := range pays {
-		if p.total.Sign() < 0 || p.report.Action == ResplitPaired {
-			continue
-		}
-		if p.report.Action == "" {
+	return nil
+}
+
+// resplit plans payment p's re-split against base: an auto-split of what it
+// may take, turned into a zero-sum transfer from its buckets and checked
+// against the ledger as the postings before it leave it. An empty plan
+// means nothing to re-split.
+func (rc *recreate) resplit(ctx context.Context, base snapshot, p *payment) (Plan, error) {
+	var amount Money
+	for _, m := range p.avail {
+		amount = amount.Add(m)
+	}
+	if amount.IsZero() {
+		p.report.Action = ResplitUnavailable
+		return Plan{}, nil
+	}
+	g := rc.s.family.GuarantorID
+	req := rules.Request{Operation: rules.AutoSplit, PatientID: p.payer.String(), GuarantorID: g.String(), Scope: rules.ScopeGuarantor,
+		Params: rc.params, Amount: decimal.NullDecimal{Decimal: amount.Decimal(), Valid: true}}
+	pl, err := planFamily(ctx, rc.pol, base, req, rc.asOf, true)
+	if err != nil {
+		return Plan{}, err
+	}
+	re, err := resplitPlan(pl.plan, p, g, rc.pol.ref)
+	if err != nil {
+		return Plan{}, err
+	}
+	if err := withPostings(rc.s, rc.postings).check(planned{raw: pl.raw, plan: re}, ReceiptTransfer, Money{}); err != nil {
+		return Plan{}, err
+	}
+	p.report.Action = ResplitToProduction
+	return re, nil
+}
+
+// outcome checks every draw on unallocated money together, within what is
+// there (invariant 4), with nothing leaving the family, and reports what
+// became of each payment.
+func (rc *recreate) outcome() (familyOutcome, error) {
+	out := rc.out
+	for _, p := range rc.pays {
+		if p.total.Sign() >= 0 && p.report.Action == "" {
 			p.report.Action = ResplitUnavailable
 		}
 	}
-
-	// Every draw on unallocated money, together, within what is there
-	// (invariant 4), and nothing leaves the family.
-	if err := checkDraws(s, ps); err != nil {
+	if err := checkDraws(rc.s, rc.postings); err != nil {
 		return out, err
 	}
-	for _, p := range pays {
+	for _, p := range rc.pays {
 		out.Payments = append(out.Payments, *p.report)
 	}
 	out.CreditsLeft = out.CreditsFound.Sub(out.AmountMoved).Max(Money{})
-	if len(ps) == 0 {
+	if len(rc.postings) == 0 {
 		out.Status = FamilyUnchanged
-		if len(pays) == 0 {
+		if len(rc.pays) == 0 {
 			out.Reason = "no payment holds unallocated money"
 		} else {
 			out.Reason = "nothing left to re-split"
@@ -410,8 +470,8 @@ func planRecreate(ctx context.Context, pol resolvedPolicy, s snapshot, fc family
 		return out, nil
 	}
 	out.Status = FamilyChanged
-	out.postings, out.originals = ps, originals
-	for _, p := range ps {
+	out.postings, out.originals = rc.postings, rc.originals
+	for _, p := range rc.postings {
 		out.Plans = append(out.Plans, p.plan)
 	}
 	return out, nil
@@ -481,7 +541,7 @@ func better(prefA, prefB bool, dateA, dateB Date, idA, idB ID) bool {
 // bucket it comes from. It is dated with the payment.
 func resplitPlan(auto Plan, p *payment, g ID, ref PolicyRef) (Plan, error) {
 	out := Plan{Operation: OperationTransfer, GuarantorID: g, PatientID: &p.payer, Policy: ref, AsOf: p.date, Warnings: auto.Warnings}
-	left := make(map[loose]Money, len(p.avail))
+	left := make(map[unallocatedBucket]Money, len(p.avail))
 	for k, m := range p.avail {
 		left[k] = m
 	}
@@ -501,7 +561,7 @@ func resplitPlan(auto Plan, p *payment, g ID, ref PolicyRef) (Plan, error) {
 			k := p.keys[at]
 			m := rest.Min(left[k])
 			left[k], rest = left[k].Sub(m), rest.Sub(m)
-			from := Place{Kind: PlaceUnallocated, PatientID: &k.patient, ProviderID: optOf(k.provider), LocationID: optOf(k.location)}
+			from := Place{Kind: PlaceUnallocated, PatientID: &k.patient, ProviderID: idOrNil(k.provider), LocationID: idOrNil(k.location)}
 			if isLoose(mv.To.Kind) && bucketOf(mv.To).ID == bucketOf(from).ID {
 				continue // it is there already
 			}

@@ -76,15 +76,52 @@ func compileDocument(doc Document, pos *positions) (*Policy, error) {
 	if doc.Name == "" {
 		c.failField("name", "a policy needs a name")
 	}
-
-	// Params, in name order so the layout is deterministic.
-	norm := make(map[string]Param, len(doc.Params))
-	if len(doc.Params) > maxParams {
-		c.failField("params", "a policy may declare at most %d params", maxParams)
-		doc.Params = nil
+	doc.Params = c.declareParams(p, doc.Params)
+	p.layout = newLayout(p.params)
+	c.layout, c.paramList = p.layout, p.params
+	c.expressions(p, doc)
+	c.leftovers(p, doc.Leftover)
+	c.requirements(p, doc.Requirements)
+	if len(c.errs) > 0 {
+		slices.SortStableFunc(c.errs, func(a, b *CompileError) int {
+			if (a.Line == 0) != (b.Line == 0) {
+				return cmp.Compare(b.Line, a.Line) // unknown positions last
+			}
+			return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
+		})
+		return nil, c.errs
 	}
-	for _, name := range slices.Sorted(maps.Keys(doc.Params)) {
-		spec := doc.Params[name]
+
+	p.doc = doc
+	js, err := json.Marshal(doc)
+	if err != nil {
+		return nil, fmt.Errorf("rules: encoding policy %s: %w", doc.Name, err)
+	}
+	p.json = js
+	sum := sha256.Sum256(js)
+	p.hash = hex.EncodeToString(sum[:])
+	return p, nil
+}
+
+// opt compiles src at path, or returns nil when src is empty.
+func (c *compiler) opt(path, src string, roots []string, w want) *program {
+	if src == "" {
+		return nil
+	}
+	return c.compile(path, src, roots, w)
+}
+
+// declareParams declares the document's params on p, in name order so the
+// layout is deterministic, and returns them with canonical defaults (nil
+// when there are none).
+func (c *compiler) declareParams(p *Policy, params map[string]Param) map[string]Param {
+	norm := make(map[string]Param, len(params))
+	if len(params) > maxParams {
+		c.failField("params", "a policy may declare at most %d params", maxParams)
+		params = nil
+	}
+	for _, name := range slices.Sorted(maps.Keys(params)) {
+		spec := params[name]
 		path := "params." + name
 		if !paramName.MatchString(name) {
 			c.failField(path, "param name %q is not an identifier", name)
@@ -106,23 +143,17 @@ func compileDocument(doc Document, pos *positions) (*Policy, error) {
 		norm[name] = spec
 	}
 	if len(norm) > 0 {
-		doc.Params = norm
-	} else {
-		doc.Params = nil
+		return norm
 	}
-	p.layout = newLayout(p.params)
-	c.layout, c.paramList = p.layout, p.params
+	return nil
+}
 
-	opt := func(path, src string, roots []string, w want) *program {
-		if src == "" {
-			return nil
-		}
-		return c.compile(path, src, roots, w)
-	}
-
-	p.linkAdjustment = opt("links.adjustment", doc.Links.Adjustment, ctxLinkAdjustment, wantBool)
-	p.linkSplit = opt("links.split", doc.Links.Split, ctxLinkSplit, wantBool)
-	p.relink = opt("links.relink", doc.Links.Relink, ctxLinkAdjustment, wantBool)
+// expressions compiles the links, offsets, credits, charges, stages, cap
+// and unearned settings of doc into p.
+func (c *compiler) expressions(p *Policy, doc Document) {
+	p.linkAdjustment = c.opt("links.adjustment", doc.Links.Adjustment, ctxLinkAdjustment, wantBool)
+	p.linkSplit = c.opt("links.split", doc.Links.Split, ctxLinkSplit, wantBool)
+	p.relink = c.opt("links.relink", doc.Links.Relink, ctxLinkAdjustment, wantBool)
 	for i, st := range doc.Offsets {
 		path := fmt.Sprintf("offsets[%d]", i)
 		if st.Park != "" {
@@ -130,12 +161,12 @@ func compileDocument(doc Document, pos *positions) (*Policy, error) {
 		}
 		p.offsets = append(p.offsets, c.stage(path, st))
 	}
-	p.creditFilter = opt("credits.filter", doc.Credits.Filter, ctxCredit, wantBool)
-	p.spendable = opt("credits.spendable", doc.Credits.Spendable, ctxCredit, wantMoney)
+	p.creditFilter = c.opt("credits.filter", doc.Credits.Filter, ctxCredit, wantBool)
+	p.spendable = c.opt("credits.spendable", doc.Credits.Spendable, ctxCredit, wantMoney)
 	for i, src := range doc.Credits.Order {
 		p.creditOrder = append(p.creditOrder, c.compile(fmt.Sprintf("credits.order[%d]", i), src, ctxCredit, wantKey))
 	}
-	p.chargeFilter = opt("charges.filter", doc.Charges.Filter, ctxCharge, wantBool)
+	p.chargeFilter = c.opt("charges.filter", doc.Charges.Filter, ctxCharge, wantBool)
 	for i, src := range doc.Charges.Order {
 		p.chargeOrder = append(p.chargeOrder, c.compile(fmt.Sprintf("charges.order[%d]", i), src, ctxCharge, wantKey))
 	}
@@ -151,11 +182,15 @@ func compileDocument(doc Document, pos *positions) (*Policy, error) {
 		seen[st.Name] = path
 		p.stages = append(p.stages, c.stage(path, st))
 	}
-	p.cap = opt("cap", doc.Cap, ctxPair, wantMoney)
+	p.cap = c.opt("cap", doc.Cap, ctxPair, wantMoney)
 	p.unearnedType = doc.Unearned.Type
-	p.keepProvider = opt("unearned.keepProvider", doc.Unearned.KeepProvider, ctxCredit, wantBool)
-	p.shortfall = opt("unearned.shortfall", doc.Unearned.Shortfall, ctxRequest, wantBool)
-	for i, l := range doc.Leftover {
+	p.keepProvider = c.opt("unearned.keepProvider", doc.Unearned.KeepProvider, ctxCredit, wantBool)
+	p.shortfall = c.opt("unearned.shortfall", doc.Unearned.Shortfall, ctxRequest, wantBool)
+}
+
+// leftovers compiles the leftover rules into p.
+func (c *compiler) leftovers(p *Policy, leftover []Leftover) {
+	for i, l := range leftover {
 		path := fmt.Sprintf("leftover[%d]", i)
 		switch l.To {
 		case LeftoverUnearned, LeftoverKeep:
@@ -168,11 +203,15 @@ func compileDocument(doc Document, pos *positions) (*Policy, error) {
 		}
 		p.leftover = append(p.leftover, leftoverRule{
 			path: path, to: l.To, message: l.Message,
-			when: opt(path+".when", l.When, ctxCredit, wantBool),
+			when: c.opt(path+".when", l.When, ctxCredit, wantBool),
 		})
 	}
+}
+
+// requirements compiles the requirements into p.
+func (c *compiler) requirements(p *Policy, reqs []Requirement) {
 	names := map[string]bool{}
-	for i, r := range doc.Requirements {
+	for i, r := range reqs {
 		path := fmt.Sprintf("requirements[%d]", i)
 		switch {
 		case r.Name == "":
@@ -189,28 +228,9 @@ func compileDocument(doc Document, pos *positions) (*Policy, error) {
 		}
 		p.requirements = append(p.requirements, requirement{
 			name: r.Name, message: r.Message,
-			check: opt(path+".check", r.Check, ctxRequirement, wantBool),
+			check: c.opt(path+".check", r.Check, ctxRequirement, wantBool),
 		})
 	}
-	if len(c.errs) > 0 {
-		slices.SortStableFunc(c.errs, func(a, b *CompileError) int {
-			if (a.Line == 0) != (b.Line == 0) {
-				return cmp.Compare(b.Line, a.Line) // unknown positions last
-			}
-			return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
-		})
-		return nil, c.errs
-	}
-
-	p.doc = doc
-	js, err := json.Marshal(doc)
-	if err != nil {
-		return nil, fmt.Errorf("rules: encoding policy %s: %w", doc.Name, err)
-	}
-	p.json = js
-	sum := sha256.Sum256(js)
-	p.hash = hex.EncodeToString(sum[:])
-	return p, nil
 }
 
 func validType(t paramType) bool {

@@ -267,12 +267,12 @@ func TestAllocationCopyRigorousSaveAndUse(t *testing.T) {
 	require.Equal(t, string(builtin), src)
 	require.Equal(t, true, at(t, d, "allocationPolicy.builtin"))
 	stages := list(t, d, "allocationPolicy.stages")
-	require.Equal(t, []any{"Park", "Payment", "ProvPatClinic", "ProvPat", "ProvClinic", "PatClinic", "Prov", "Pat", "Clinic", "Nothing"}, stages)
+	require.Equal(t, []any{"Park", "Payment", "ProvPatClinic", "ProvPat", "ProvClinic", "PatClinic", "Prov", "Pat", "Clinic", "Nothing", "FamilyHidden"}, stages)
 
 	// The edit: rename it, and try the patient before the provider across
 	// the family (PatClinic before ProvClinic).
-	provClinic := "  - name: ProvClinic\n    match: credit.providerId == charge.providerId && credit.locationId == charge.locationId\n"
-	patClinic := "  - name: PatClinic\n    match: credit.patientId == charge.patientId && credit.locationId == charge.locationId\n"
+	provClinic := "  - name: ProvClinic\n    match: '!credit.hidden && credit.providerId == charge.providerId && credit.locationId == charge.locationId'\n"
+	patClinic := "  - name: PatClinic\n    match: '!credit.hidden && credit.patientId == charge.patientId && credit.locationId == charge.locationId'\n"
 	require.Contains(t, src, provClinic+patClinic)
 	edited := strings.Replace(src, "name: rigorous\n", "name: rigorous-patient-first\n", 1)
 	edited = strings.Replace(edited, provClinic+patClinic, patClinic+provClinic, 1)

@@ -258,6 +258,29 @@ func TestPlanningIsNotQuadratic(t *testing.T) {
 	require.Less(t, large, 15*small, "steps: %d for 200 charges, %d for 2000", small, large)
 }
 
+// Planning one family of every kind of entry (entriesFamily, the
+// benchmark's) is linear under every built-in policy and operation: sixteen
+// times the entries, at most twenty times the steps.
+func TestPlanningFamilyIsLinear(t *testing.T) {
+	for _, name := range rules.BuiltinNames() {
+		p, _ := rules.Builtin(name)
+		for _, op := range []rules.Operation{rules.AutoSplit, rules.Transfer, rules.AllocateUnearned} {
+			steps := func(n int) int {
+				in := entriesFamily(n)
+				in.Request.Operation = op
+				in.Request.Amount = decimal.NewNullDecimal(decimal.New(int64(100*n), -2))
+				s, err := rules.PlanSteps(p, in)
+				if !errors.Is(err, rules.ErrRejected) {
+					require.NoError(t, err)
+				}
+				return s
+			}
+			small, large := steps(250), steps(4000)
+			require.Less(t, large, 20*small, "%s %s: %d steps for 250 entries, %d for 4000", name, op, small, large)
+		}
+	}
+}
+
 // bigFamily is a family of n charges over 20 patients and 5 providers with n/2
 // credits.
 func bigFamily(n int) rules.Input {

@@ -254,6 +254,7 @@ func (pl *planner) allocateUnearned() error {
 	return pl.shortfall(rs)
 }
 
+// b2i is 1 for true, 0 for false (false sorts first).
 func b2i(b bool) int {
 	if b {
 		return 1

@@ -54,6 +54,7 @@ type ResolverRoot interface {
 	Location() LocationResolver
 	Mutation() MutationResolver
 	Patient() PatientResolver
+	PlannedOutcome() PlannedOutcomeResolver
 	PlannedSplit() PlannedSplitResolver
 	PolicyParam() PolicyParamResolver
 	Practice() PracticeResolver
@@ -197,6 +198,10 @@ type ComplexityRoot struct {
 		Role       func(childComplexity int) int
 	}
 
+	AttachPrepaymentPayload struct {
+		Receipt func(childComplexity int) int
+	}
+
 	AuditEvent struct {
 		At            func(childComplexity int) int
 		CreatedIds    func(childComplexity int) int
@@ -298,6 +303,7 @@ type ComplexityRoot struct {
 		Amount            func(childComplexity int) int
 		AttachedTo        func(childComplexity int) int
 		Code              func(childComplexity int) int
+		Completes         func(childComplexity int) int
 		Encounter         func(childComplexity int) int
 		ID                func(childComplexity int) int
 		InsuranceEstimate func(childComplexity int) int
@@ -307,10 +313,12 @@ type ComplexityRoot struct {
 		Kind              func(childComplexity int) int
 		Location          func(childComplexity int) int
 		Note              func(childComplexity int) int
+		Outcome           func(childComplexity int) int
 		Owed              func(childComplexity int) int
 		Patient           func(childComplexity int) int
 		PatientPaid       func(childComplexity int) int
 		PostedAt          func(childComplexity int) int
+		Prepaid           func(childComplexity int) int
 		Provider          func(childComplexity int) int
 		ServiceDate       func(childComplexity int) int
 		Splits            func(childComplexity int) int
@@ -319,6 +327,10 @@ type ComplexityRoot struct {
 
 	CloseBatchPayload struct {
 		Batch func(childComplexity int) int
+	}
+
+	CompletePlannedChargePayload struct {
+		Charge func(childComplexity int) int
 	}
 
 	CreateApiKeyPayload struct {
@@ -344,6 +356,10 @@ type ComplexityRoot struct {
 
 	CreateUnearnedTypePayload struct {
 		UnearnedType func(childComplexity int) int
+	}
+
+	DetachPrepaymentPayload struct {
+		Receipt func(childComplexity int) int
 	}
 
 	Encounter struct {
@@ -497,34 +513,39 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		AllocateUnearned      func(childComplexity int, input model.AllocateUnearnedInput) int
-		BalanceFamily         func(childComplexity int, input model.BalanceFamilyInput) int
-		CancelRun             func(childComplexity int, input model.CancelRunInput) int
-		CloseBatch            func(childComplexity int, input model.CloseBatchInput) int
-		CreateAPIKey          func(childComplexity int, input model.CreateAPIKeyInput) int
-		CreateGuarantor       func(childComplexity int, input model.CreateGuarantorInput) int
-		CreateLocation        func(childComplexity int, input model.CreateLocationInput) int
-		CreatePatient         func(childComplexity int, input model.CreatePatientInput) int
-		CreateProvider        func(childComplexity int, input model.CreateProviderInput) int
-		CreateUnearnedType    func(childComplexity int, input model.CreateUnearnedTypeInput) int
-		ImportBalances        func(childComplexity int, input model.ImportBalancesInput) int
-		OpenBatch             func(childComplexity int, input model.OpenBatchInput) int
-		PostAdjustment        func(childComplexity int, input model.PostAdjustmentInput) int
-		PostEncounter         func(childComplexity int, input model.PostEncounterInput) int
-		PostInsuranceWriteOff func(childComplexity int, input model.PostInsuranceWriteOffInput) int
-		PostReceipt           func(childComplexity int, input model.PostReceiptInput) int
-		ReapplyCredit         func(childComplexity int, input model.ReapplyCreditInput) int
-		ResumeRun             func(childComplexity int, input model.ResumeRunInput) int
-		ReverseReceipt        func(childComplexity int, input model.ReverseReceiptInput) int
-		RevokeAPIKey          func(childComplexity int, input model.RevokeAPIKeyInput) int
-		SavePolicy            func(childComplexity int, input model.SavePolicyInput) int
-		SetDefaultPolicy      func(childComplexity int, input model.SetDefaultPolicyInput) int
-		StartRun              func(childComplexity int, input model.StartRunInput) int
-		TransferIncome        func(childComplexity int, input model.TransferInput) int
-		UndoBalanceImport     func(childComplexity int, input model.UndoBalanceImportInput) int
-		UpdateAgingSettings   func(childComplexity int, input model.UpdateAgingSettingsInput) int
-		UpdateBatchSettings   func(childComplexity int, input model.UpdateBatchSettingsInput) int
-		UpdateUnearnedType    func(childComplexity int, input model.UpdateUnearnedTypeInput) int
+		AllocateUnearned       func(childComplexity int, input model.AllocateUnearnedInput) int
+		AttachPrepayment       func(childComplexity int, input model.AttachPrepaymentInput) int
+		BalanceFamily          func(childComplexity int, input model.BalanceFamilyInput) int
+		CancelRun              func(childComplexity int, input model.CancelRunInput) int
+		CloseBatch             func(childComplexity int, input model.CloseBatchInput) int
+		CompletePlannedCharge  func(childComplexity int, input model.CompletePlannedChargeInput) int
+		CreateAPIKey           func(childComplexity int, input model.CreateAPIKeyInput) int
+		CreateGuarantor        func(childComplexity int, input model.CreateGuarantorInput) int
+		CreateLocation         func(childComplexity int, input model.CreateLocationInput) int
+		CreatePatient          func(childComplexity int, input model.CreatePatientInput) int
+		CreateProvider         func(childComplexity int, input model.CreateProviderInput) int
+		CreateUnearnedType     func(childComplexity int, input model.CreateUnearnedTypeInput) int
+		DetachPrepayment       func(childComplexity int, input model.DetachPrepaymentInput) int
+		ImportBalances         func(childComplexity int, input model.ImportBalancesInput) int
+		OpenBatch              func(childComplexity int, input model.OpenBatchInput) int
+		PostAdjustment         func(childComplexity int, input model.PostAdjustmentInput) int
+		PostEncounter          func(childComplexity int, input model.PostEncounterInput) int
+		PostInsuranceWriteOff  func(childComplexity int, input model.PostInsuranceWriteOffInput) int
+		PostReceipt            func(childComplexity int, input model.PostReceiptInput) int
+		ReapplyCredit          func(childComplexity int, input model.ReapplyCreditInput) int
+		RemovePlannedCharge    func(childComplexity int, input model.RemovePlannedChargeInput) int
+		ResumeRun              func(childComplexity int, input model.ResumeRunInput) int
+		ReverseReceipt         func(childComplexity int, input model.ReverseReceiptInput) int
+		RevokeAPIKey           func(childComplexity int, input model.RevokeAPIKeyInput) int
+		SavePolicy             func(childComplexity int, input model.SavePolicyInput) int
+		SetDefaultPolicy       func(childComplexity int, input model.SetDefaultPolicyInput) int
+		StartRun               func(childComplexity int, input model.StartRunInput) int
+		TransferIncome         func(childComplexity int, input model.TransferInput) int
+		UndoBalanceImport      func(childComplexity int, input model.UndoBalanceImportInput) int
+		UpdateAgingSettings    func(childComplexity int, input model.UpdateAgingSettingsInput) int
+		UpdateBatchSettings    func(childComplexity int, input model.UpdateBatchSettingsInput) int
+		UpdatePracticeSettings func(childComplexity int, input model.UpdatePracticeSettingsInput) int
+		UpdateUnearnedType     func(childComplexity int, input model.UpdateUnearnedTypeInput) int
 	}
 
 	OpenBatchPayload struct {
@@ -566,6 +587,14 @@ type ComplexityRoot struct {
 	PatientEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	PlannedOutcome struct {
+		CompletedAs func(childComplexity int) int
+		Note        func(childComplexity int) int
+		On          func(childComplexity int) int
+		Outcome     func(childComplexity int) int
+		PostedAt    func(childComplexity int) int
 	}
 
 	PlannedSplit struct {
@@ -617,12 +646,13 @@ type ComplexityRoot struct {
 	}
 
 	Practice struct {
-		ID            func(childComplexity int) int
-		Locations     func(childComplexity int) int
-		Name          func(childComplexity int) int
-		Providers     func(childComplexity int) int
-		RequireBatch  func(childComplexity int) int
-		UnearnedTypes func(childComplexity int) int
+		ID                      func(childComplexity int) int
+		Locations               func(childComplexity int) int
+		Name                    func(childComplexity int) int
+		PrePayAllowedForTpProcs func(childComplexity int) int
+		Providers               func(childComplexity int) int
+		RequireBatch            func(childComplexity int) int
+		UnearnedTypes           func(childComplexity int) int
 	}
 
 	Provider struct {
@@ -736,6 +766,10 @@ type ComplexityRoot struct {
 		Matches         func(childComplexity int) int
 		Patient         func(childComplexity int) int
 		Rows            func(childComplexity int) int
+	}
+
+	RemovePlannedChargePayload struct {
+		Charge func(childComplexity int) int
 	}
 
 	ResplitPayment struct {
@@ -893,6 +927,10 @@ type ComplexityRoot struct {
 		Practice func(childComplexity int) int
 	}
 
+	UpdatePracticeSettingsPayload struct {
+		Practice func(childComplexity int) int
+	}
+
 	UpdateUnearnedTypePayload struct {
 		UnearnedType func(childComplexity int) int
 	}
@@ -967,6 +1005,10 @@ type ChargeResolver interface {
 	Adjustments(ctx context.Context, obj *ledger.Charge) ([]ledger.Charge, error)
 	Splits(ctx context.Context, obj *ledger.Charge) ([]ledger.Split, error)
 	Note(ctx context.Context, obj *ledger.Charge) (*string, error)
+
+	Prepaid(ctx context.Context, obj *ledger.Charge) (ledger.Money, error)
+	Outcome(ctx context.Context, obj *ledger.Charge) (*ledger.PlannedOutcome, error)
+	Completes(ctx context.Context, obj *ledger.Charge) (*ledger.Charge, error)
 }
 type EncounterResolver interface {
 	Patient(ctx context.Context, obj *ledger.Encounter) (ledger.Patient, error)
@@ -1053,6 +1095,11 @@ type MutationResolver interface {
 	CreatePatient(ctx context.Context, input model.CreatePatientInput) (model.CreatePatientPayload, error)
 	CreateAPIKey(ctx context.Context, input model.CreateAPIKeyInput) (model.CreateAPIKeyPayload, error)
 	RevokeAPIKey(ctx context.Context, input model.RevokeAPIKeyInput) (model.RevokeAPIKeyPayload, error)
+	CompletePlannedCharge(ctx context.Context, input model.CompletePlannedChargeInput) (model.CompletePlannedChargePayload, error)
+	RemovePlannedCharge(ctx context.Context, input model.RemovePlannedChargeInput) (model.RemovePlannedChargePayload, error)
+	AttachPrepayment(ctx context.Context, input model.AttachPrepaymentInput) (model.AttachPrepaymentPayload, error)
+	DetachPrepayment(ctx context.Context, input model.DetachPrepaymentInput) (model.DetachPrepaymentPayload, error)
+	UpdatePracticeSettings(ctx context.Context, input model.UpdatePracticeSettingsInput) (model.UpdatePracticeSettingsPayload, error)
 }
 type PatientResolver interface {
 	ExternalID(ctx context.Context, obj *ledger.Patient) (*string, error)
@@ -1067,6 +1114,10 @@ type PatientResolver interface {
 	Charges(ctx context.Context, obj *ledger.Patient) ([]ledger.Charge, error)
 
 	Transfers(ctx context.Context, obj *ledger.Patient) ([]ledger.TransferRow, error)
+}
+type PlannedOutcomeResolver interface {
+	CompletedAs(ctx context.Context, obj *ledger.PlannedOutcome) (*ledger.Charge, error)
+	Note(ctx context.Context, obj *ledger.PlannedOutcome) (*string, error)
 }
 type PlannedSplitResolver interface {
 	Patient(ctx context.Context, obj *ledger.PlannedSplit) (ledger.Patient, error)
@@ -1721,6 +1772,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ApiKey.Role(childComplexity), true
 
+	case "AttachPrepaymentPayload.receipt":
+		if e.ComplexityRoot.AttachPrepaymentPayload.Receipt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AttachPrepaymentPayload.Receipt(childComplexity), true
+
 	case "AuditEvent.at":
 		if e.ComplexityRoot.AuditEvent.At == nil {
 			break
@@ -2117,6 +2175,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Charge.Code(childComplexity), true
+	case "Charge.completes":
+		if e.ComplexityRoot.Charge.Completes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Charge.Completes(childComplexity), true
 	case "Charge.encounter":
 		if e.ComplexityRoot.Charge.Encounter == nil {
 			break
@@ -2171,6 +2235,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Charge.Note(childComplexity), true
+	case "Charge.outcome":
+		if e.ComplexityRoot.Charge.Outcome == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Charge.Outcome(childComplexity), true
 	case "Charge.owed":
 		if e.ComplexityRoot.Charge.Owed == nil {
 			break
@@ -2195,6 +2265,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Charge.PostedAt(childComplexity), true
+	case "Charge.prepaid":
+		if e.ComplexityRoot.Charge.Prepaid == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Charge.Prepaid(childComplexity), true
 	case "Charge.provider":
 		if e.ComplexityRoot.Charge.Provider == nil {
 			break
@@ -2226,6 +2302,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CloseBatchPayload.Batch(childComplexity), true
+
+	case "CompletePlannedChargePayload.charge":
+		if e.ComplexityRoot.CompletePlannedChargePayload.Charge == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompletePlannedChargePayload.Charge(childComplexity), true
 
 	case "CreateApiKeyPayload.apiKey":
 		if e.ComplexityRoot.CreateApiKeyPayload.APIKey == nil {
@@ -2274,6 +2357,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CreateUnearnedTypePayload.UnearnedType(childComplexity), true
+
+	case "DetachPrepaymentPayload.receipt":
+		if e.ComplexityRoot.DetachPrepaymentPayload.Receipt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DetachPrepaymentPayload.Receipt(childComplexity), true
 
 	case "Encounter.charges":
 		if e.ComplexityRoot.Encounter.Charges == nil {
@@ -2931,6 +3021,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AllocateUnearned(childComplexity, args["input"].(model.AllocateUnearnedInput)), true
+	case "Mutation.attachPrepayment":
+		if e.ComplexityRoot.Mutation.AttachPrepayment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_attachPrepayment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AttachPrepayment(childComplexity, args["input"].(model.AttachPrepaymentInput)), true
 	case "Mutation.balanceFamily":
 		if e.ComplexityRoot.Mutation.BalanceFamily == nil {
 			break
@@ -2964,6 +3065,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CloseBatch(childComplexity, args["input"].(model.CloseBatchInput)), true
+	case "Mutation.completePlannedCharge":
+		if e.ComplexityRoot.Mutation.CompletePlannedCharge == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_completePlannedCharge_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CompletePlannedCharge(childComplexity, args["input"].(model.CompletePlannedChargeInput)), true
 	case "Mutation.createApiKey":
 		if e.ComplexityRoot.Mutation.CreateAPIKey == nil {
 			break
@@ -3030,6 +3142,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateUnearnedType(childComplexity, args["input"].(model.CreateUnearnedTypeInput)), true
+	case "Mutation.detachPrepayment":
+		if e.ComplexityRoot.Mutation.DetachPrepayment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_detachPrepayment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DetachPrepayment(childComplexity, args["input"].(model.DetachPrepaymentInput)), true
 	case "Mutation.importBalances":
 		if e.ComplexityRoot.Mutation.ImportBalances == nil {
 			break
@@ -3107,6 +3230,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ReapplyCredit(childComplexity, args["input"].(model.ReapplyCreditInput)), true
+	case "Mutation.removePlannedCharge":
+		if e.ComplexityRoot.Mutation.RemovePlannedCharge == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removePlannedCharge_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemovePlannedCharge(childComplexity, args["input"].(model.RemovePlannedChargeInput)), true
 	case "Mutation.resumeRun":
 		if e.ComplexityRoot.Mutation.ResumeRun == nil {
 			break
@@ -3217,6 +3351,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateBatchSettings(childComplexity, args["input"].(model.UpdateBatchSettingsInput)), true
+	case "Mutation.updatePracticeSettings":
+		if e.ComplexityRoot.Mutation.UpdatePracticeSettings == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updatePracticeSettings_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdatePracticeSettings(childComplexity, args["input"].(model.UpdatePracticeSettingsInput)), true
 	case "Mutation.updateUnearnedType":
 		if e.ComplexityRoot.Mutation.UpdateUnearnedType == nil {
 			break
@@ -3390,6 +3535,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PatientEdge.Node(childComplexity), true
 
+	case "PlannedOutcome.completedAs":
+		if e.ComplexityRoot.PlannedOutcome.CompletedAs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlannedOutcome.CompletedAs(childComplexity), true
+	case "PlannedOutcome.note":
+		if e.ComplexityRoot.PlannedOutcome.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlannedOutcome.Note(childComplexity), true
+	case "PlannedOutcome.on":
+		if e.ComplexityRoot.PlannedOutcome.On == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlannedOutcome.On(childComplexity), true
+	case "PlannedOutcome.outcome":
+		if e.ComplexityRoot.PlannedOutcome.Outcome == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlannedOutcome.Outcome(childComplexity), true
+	case "PlannedOutcome.postedAt":
+		if e.ComplexityRoot.PlannedOutcome.PostedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlannedOutcome.PostedAt(childComplexity), true
+
 	case "PlannedSplit.amount":
 		if e.ComplexityRoot.PlannedSplit.Amount == nil {
 			break
@@ -3560,6 +3736,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Practice.Name(childComplexity), true
+	case "Practice.prepayAllowedForTpProcs":
+		if e.ComplexityRoot.Practice.PrePayAllowedForTpProcs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Practice.PrePayAllowedForTpProcs(childComplexity), true
 	case "Practice.providers":
 		if e.ComplexityRoot.Practice.Providers == nil {
 			break
@@ -4198,6 +4380,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ReconciliationLine.Rows(childComplexity), true
 
+	case "RemovePlannedChargePayload.charge":
+		if e.ComplexityRoot.RemovePlannedChargePayload.Charge == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RemovePlannedChargePayload.Charge(childComplexity), true
+
 	case "ResplitPayment.action":
 		if e.ComplexityRoot.ResplitPayment.Action == nil {
 			break
@@ -4786,6 +4975,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.UpdateBatchSettingsPayload.Practice(childComplexity), true
 
+	case "UpdatePracticeSettingsPayload.practice":
+		if e.ComplexityRoot.UpdatePracticeSettingsPayload.Practice == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpdatePracticeSettingsPayload.Practice(childComplexity), true
+
 	case "UpdateUnearnedTypePayload.unearnedType":
 		if e.ComplexityRoot.UpdateUnearnedTypePayload.UnearnedType == nil {
 			break
@@ -4805,18 +5001,21 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("AgingInput", ec.unmarshalInputAgingInput),
 			graphql.NewInputUnmarshaler("AllocateUnearnedInput", ec.unmarshalInputAllocateUnearnedInput),
 			graphql.NewInputUnmarshaler("AllocationInput", ec.unmarshalInputAllocationInput),
+			graphql.NewInputUnmarshaler("AttachPrepaymentInput", ec.unmarshalInputAttachPrepaymentInput),
 			graphql.NewInputUnmarshaler("AuditEventFilter", ec.unmarshalInputAuditEventFilter),
 			graphql.NewInputUnmarshaler("BalanceFamilyInput", ec.unmarshalInputBalanceFamilyInput),
 			graphql.NewInputUnmarshaler("BatchFilter", ec.unmarshalInputBatchFilter),
 			graphql.NewInputUnmarshaler("CancelRunInput", ec.unmarshalInputCancelRunInput),
 			graphql.NewInputUnmarshaler("ChargeLineInput", ec.unmarshalInputChargeLineInput),
 			graphql.NewInputUnmarshaler("CloseBatchInput", ec.unmarshalInputCloseBatchInput),
+			graphql.NewInputUnmarshaler("CompletePlannedChargeInput", ec.unmarshalInputCompletePlannedChargeInput),
 			graphql.NewInputUnmarshaler("CreateApiKeyInput", ec.unmarshalInputCreateApiKeyInput),
 			graphql.NewInputUnmarshaler("CreateGuarantorInput", ec.unmarshalInputCreateGuarantorInput),
 			graphql.NewInputUnmarshaler("CreateLocationInput", ec.unmarshalInputCreateLocationInput),
 			graphql.NewInputUnmarshaler("CreatePatientInput", ec.unmarshalInputCreatePatientInput),
 			graphql.NewInputUnmarshaler("CreateProviderInput", ec.unmarshalInputCreateProviderInput),
 			graphql.NewInputUnmarshaler("CreateUnearnedTypeInput", ec.unmarshalInputCreateUnearnedTypeInput),
+			graphql.NewInputUnmarshaler("DetachPrepaymentInput", ec.unmarshalInputDetachPrepaymentInput),
 			graphql.NewInputUnmarshaler("GuarantorFilter", ec.unmarshalInputGuarantorFilter),
 			graphql.NewInputUnmarshaler("ImportBalancesInput", ec.unmarshalInputImportBalancesInput),
 			graphql.NewInputUnmarshaler("ImportBalancesOptions", ec.unmarshalInputImportBalancesOptions),
@@ -4830,6 +5029,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ReapplyCreditInput", ec.unmarshalInputReapplyCreditInput),
 			graphql.NewInputUnmarshaler("ReapplyTargetInput", ec.unmarshalInputReapplyTargetInput),
 			graphql.NewInputUnmarshaler("ReceiptFilter", ec.unmarshalInputReceiptFilter),
+			graphql.NewInputUnmarshaler("RemovePlannedChargeInput", ec.unmarshalInputRemovePlannedChargeInput),
 			graphql.NewInputUnmarshaler("ResumeRunInput", ec.unmarshalInputResumeRunInput),
 			graphql.NewInputUnmarshaler("ReverseReceiptInput", ec.unmarshalInputReverseReceiptInput),
 			graphql.NewInputUnmarshaler("RevokeApiKeyInput", ec.unmarshalInputRevokeApiKeyInput),
@@ -4843,6 +5043,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("UndoBalanceImportInput", ec.unmarshalInputUndoBalanceImportInput),
 			graphql.NewInputUnmarshaler("UpdateAgingSettingsInput", ec.unmarshalInputUpdateAgingSettingsInput),
 			graphql.NewInputUnmarshaler("UpdateBatchSettingsInput", ec.unmarshalInputUpdateBatchSettingsInput),
+			graphql.NewInputUnmarshaler("UpdatePracticeSettingsInput", ec.unmarshalInputUpdatePracticeSettingsInput),
 			graphql.NewInputUnmarshaler("UpdateUnearnedTypeInput", ec.unmarshalInputUpdateUnearnedTypeInput),
 		)
 	}
@@ -4936,7 +5137,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "aging.graphqls" "allocation.graphqls" "credits.graphqls" "import.graphqls" "ledger.graphqls" "parties.graphqls" "schema.graphqls" "security.graphqls"
+//go:embed "aging.graphqls" "allocation.graphqls" "credits.graphqls" "import.graphqls" "ledger.graphqls" "parties.graphqls" "schema.graphqls" "security.graphqls" "treatment_plans.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -4956,6 +5157,7 @@ var sources = []*ast.Source{
 	{Name: "parties.graphqls", Input: sourceData("parties.graphqls"), BuiltIn: false},
 	{Name: "schema.graphqls", Input: sourceData("schema.graphqls"), BuiltIn: false},
 	{Name: "security.graphqls", Input: sourceData("security.graphqls"), BuiltIn: false},
+	{Name: "treatment_plans.graphqls", Input: sourceData("treatment_plans.graphqls"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -5205,6 +5407,14 @@ func (ec *executionContext) childFields_ApiKey(ctx context.Context, field graphq
 	return nil, fmt.Errorf("no field named %q was found under type ApiKey", field.Name)
 }
 
+func (ec *executionContext) childFields_AttachPrepaymentPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "receipt":
+		return ec.fieldContext_AttachPrepaymentPayload_receipt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AttachPrepaymentPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_AuditEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -5425,6 +5635,12 @@ func (ec *executionContext) childFields_Charge(ctx context.Context, field graphq
 		return ec.fieldContext_Charge_note(ctx, field)
 	case "postedAt":
 		return ec.fieldContext_Charge_postedAt(ctx, field)
+	case "prepaid":
+		return ec.fieldContext_Charge_prepaid(ctx, field)
+	case "outcome":
+		return ec.fieldContext_Charge_outcome(ctx, field)
+	case "completes":
+		return ec.fieldContext_Charge_completes(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Charge", field.Name)
 }
@@ -5435,6 +5651,14 @@ func (ec *executionContext) childFields_CloseBatchPayload(ctx context.Context, f
 		return ec.fieldContext_CloseBatchPayload_batch(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CloseBatchPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CompletePlannedChargePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "charge":
+		return ec.fieldContext_CompletePlannedChargePayload_charge(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CompletePlannedChargePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_CreateApiKeyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5485,6 +5709,14 @@ func (ec *executionContext) childFields_CreateUnearnedTypePayload(ctx context.Co
 		return ec.fieldContext_CreateUnearnedTypePayload_unearnedType(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CreateUnearnedTypePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_DetachPrepaymentPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "receipt":
+		return ec.fieldContext_DetachPrepaymentPayload_receipt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DetachPrepaymentPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Encounter(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5869,6 +6101,22 @@ func (ec *executionContext) childFields_PatientEdge(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type PatientEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_PlannedOutcome(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "outcome":
+		return ec.fieldContext_PlannedOutcome_outcome(ctx, field)
+	case "on":
+		return ec.fieldContext_PlannedOutcome_on(ctx, field)
+	case "completedAs":
+		return ec.fieldContext_PlannedOutcome_completedAs(ctx, field)
+	case "note":
+		return ec.fieldContext_PlannedOutcome_note(ctx, field)
+	case "postedAt":
+		return ec.fieldContext_PlannedOutcome_postedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PlannedOutcome", field.Name)
+}
+
 func (ec *executionContext) childFields_PlannedSplit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "amount":
@@ -5979,6 +6227,8 @@ func (ec *executionContext) childFields_Practice(ctx context.Context, field grap
 		return ec.fieldContext_Practice_locations(ctx, field)
 	case "unearnedTypes":
 		return ec.fieldContext_Practice_unearnedTypes(ctx, field)
+	case "prepayAllowedForTpProcs":
+		return ec.fieldContext_Practice_prepayAllowedForTpProcs(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Practice", field.Name)
 }
@@ -6145,6 +6395,14 @@ func (ec *executionContext) childFields_ReconciliationLine(ctx context.Context, 
 		return ec.fieldContext_ReconciliationLine_matches(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ReconciliationLine", field.Name)
+}
+
+func (ec *executionContext) childFields_RemovePlannedChargePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "charge":
+		return ec.fieldContext_RemovePlannedChargePayload_charge(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RemovePlannedChargePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_ResplitPayment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6447,6 +6705,14 @@ func (ec *executionContext) childFields_UpdateBatchSettingsPayload(ctx context.C
 	return nil, fmt.Errorf("no field named %q was found under type UpdateBatchSettingsPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_UpdatePracticeSettingsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "practice":
+		return ec.fieldContext_UpdatePracticeSettingsPayload_practice(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UpdatePracticeSettingsPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_UpdateUnearnedTypePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "unearnedType":
@@ -6585,6 +6851,20 @@ func (ec *executionContext) field_Mutation_allocateUnearned_args(ctx context.Con
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_attachPrepayment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.AttachPrepaymentInput, error) {
+			return ec.unmarshalNAttachPrepaymentInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐAttachPrepaymentInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_balanceFamily_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6619,6 +6899,20 @@ func (ec *executionContext) field_Mutation_closeBatch_args(ctx context.Context, 
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.CloseBatchInput, error) {
 			return ec.unmarshalNCloseBatchInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐCloseBatchInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_completePlannedCharge_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CompletePlannedChargeInput, error) {
+			return ec.unmarshalNCompletePlannedChargeInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐCompletePlannedChargeInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -6703,6 +6997,20 @@ func (ec *executionContext) field_Mutation_createUnearnedType_args(ctx context.C
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.CreateUnearnedTypeInput, error) {
 			return ec.unmarshalNCreateUnearnedTypeInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐCreateUnearnedTypeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_detachPrepayment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.DetachPrepaymentInput, error) {
+			return ec.unmarshalNDetachPrepaymentInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐDetachPrepaymentInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -6801,6 +7109,20 @@ func (ec *executionContext) field_Mutation_reapplyCredit_args(ctx context.Contex
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.ReapplyCreditInput, error) {
 			return ec.unmarshalNReapplyCreditInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐReapplyCreditInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_removePlannedCharge_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RemovePlannedChargeInput, error) {
+			return ec.unmarshalNRemovePlannedChargeInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐRemovePlannedChargeInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -6941,6 +7263,20 @@ func (ec *executionContext) field_Mutation_updateBatchSettings_args(ctx context.
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.UpdateBatchSettingsInput, error) {
 			return ec.unmarshalNUpdateBatchSettingsInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐUpdateBatchSettingsInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updatePracticeSettings_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdatePracticeSettingsInput, error) {
+			return ec.unmarshalNUpdatePracticeSettingsInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐUpdatePracticeSettingsInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -9656,6 +9992,38 @@ func (ec *executionContext) fieldContext_ApiKey_revokedAt(_ context.Context, fie
 	return graphql.NewScalarFieldContext("ApiKey", field, false, false, "DateTime")
 }
 
+func (ec *executionContext) _AttachPrepaymentPayload_receipt(ctx context.Context, field graphql.CollectedField, obj *model.AttachPrepaymentPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AttachPrepaymentPayload_receipt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Receipt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Receipt) graphql.Marshaler {
+			return ec.marshalNReceipt2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐReceipt(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AttachPrepaymentPayload_receipt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AttachPrepaymentPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Receipt(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _AuditEvent_id(ctx context.Context, field graphql.CollectedField, obj *model.AuditEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11699,6 +12067,93 @@ func (ec *executionContext) fieldContext_Charge_postedAt(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Charge", field, false, false, "DateTime")
 }
 
+func (ec *executionContext) _Charge_prepaid(ctx context.Context, field graphql.CollectedField, obj *ledger.Charge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Charge_prepaid(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Charge().Prepaid(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Charge_prepaid(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Charge", field, true, true, "Money")
+}
+
+func (ec *executionContext) _Charge_outcome(ctx context.Context, field graphql.CollectedField, obj *ledger.Charge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Charge_outcome(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Charge().Outcome(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.PlannedOutcome) graphql.Marshaler {
+			return ec.marshalOPlannedOutcome2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPlannedOutcome(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Charge_outcome(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Charge",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PlannedOutcome(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Charge_completes(ctx context.Context, field graphql.CollectedField, obj *ledger.Charge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Charge_completes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Charge().Completes(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Charge) graphql.Marshaler {
+			return ec.marshalOCharge2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐCharge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Charge_completes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Charge",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Charge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _CloseBatchPayload_batch(ctx context.Context, field graphql.CollectedField, obj *model.CloseBatchPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11726,6 +12181,38 @@ func (ec *executionContext) fieldContext_CloseBatchPayload_batch(_ context.Conte
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Batch(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CompletePlannedChargePayload_charge(ctx context.Context, field graphql.CollectedField, obj *model.CompletePlannedChargePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CompletePlannedChargePayload_charge(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Charge, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Charge) graphql.Marshaler {
+			return ec.marshalNCharge2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐCharge(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CompletePlannedChargePayload_charge(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CompletePlannedChargePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Charge(ctx, field)
 		},
 	}
 	return fc, nil
@@ -11941,6 +12428,38 @@ func (ec *executionContext) fieldContext_CreateUnearnedTypePayload_unearnedType(
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_UnearnedType(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DetachPrepaymentPayload_receipt(ctx context.Context, field graphql.CollectedField, obj *model.DetachPrepaymentPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DetachPrepaymentPayload_receipt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Receipt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Receipt) graphql.Marshaler {
+			return ec.marshalNReceipt2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐReceipt(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DetachPrepaymentPayload_receipt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DetachPrepaymentPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Receipt(ctx, field)
 		},
 	}
 	return fc, nil
@@ -15863,6 +16382,226 @@ func (ec *executionContext) fieldContext_Mutation_revokeApiKey(ctx context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_completePlannedCharge(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_completePlannedCharge(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CompletePlannedCharge(ctx, fc.Args["input"].(model.CompletePlannedChargeInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.CompletePlannedChargePayload) graphql.Marshaler {
+			return ec.marshalNCompletePlannedChargePayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐCompletePlannedChargePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_completePlannedCharge(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CompletePlannedChargePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_completePlannedCharge_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_removePlannedCharge(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removePlannedCharge(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RemovePlannedCharge(ctx, fc.Args["input"].(model.RemovePlannedChargeInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.RemovePlannedChargePayload) graphql.Marshaler {
+			return ec.marshalNRemovePlannedChargePayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐRemovePlannedChargePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removePlannedCharge(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RemovePlannedChargePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_removePlannedCharge_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_attachPrepayment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_attachPrepayment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AttachPrepayment(ctx, fc.Args["input"].(model.AttachPrepaymentInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.AttachPrepaymentPayload) graphql.Marshaler {
+			return ec.marshalNAttachPrepaymentPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐAttachPrepaymentPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_attachPrepayment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AttachPrepaymentPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_attachPrepayment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_detachPrepayment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_detachPrepayment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DetachPrepayment(ctx, fc.Args["input"].(model.DetachPrepaymentInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.DetachPrepaymentPayload) graphql.Marshaler {
+			return ec.marshalNDetachPrepaymentPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐDetachPrepaymentPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_detachPrepayment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DetachPrepaymentPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_detachPrepayment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updatePracticeSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updatePracticeSettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdatePracticeSettings(ctx, fc.Args["input"].(model.UpdatePracticeSettingsInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.UpdatePracticeSettingsPayload) graphql.Marshaler {
+			return ec.marshalNUpdatePracticeSettingsPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐUpdatePracticeSettingsPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updatePracticeSettings(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UpdatePracticeSettingsPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updatePracticeSettings_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _OpenBatchPayload_batch(ctx context.Context, field graphql.CollectedField, obj *model.OpenBatchPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -16531,6 +17270,130 @@ func (ec *executionContext) fieldContext_PatientEdge_node(_ context.Context, fie
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _PlannedOutcome_outcome(ctx context.Context, field graphql.CollectedField, obj *ledger.PlannedOutcome) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlannedOutcome_outcome(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Outcome, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.PlannedOutcomeKind) graphql.Marshaler {
+			return ec.marshalNPlannedOutcomeKind2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPlannedOutcomeKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlannedOutcome_outcome(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlannedOutcome", field, false, false, "PlannedOutcomeKind")
+}
+
+func (ec *executionContext) _PlannedOutcome_on(ctx context.Context, field graphql.CollectedField, obj *ledger.PlannedOutcome) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlannedOutcome_on(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.On, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Date) graphql.Marshaler {
+			return ec.marshalNDate2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlannedOutcome_on(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlannedOutcome", field, false, false, "Date")
+}
+
+func (ec *executionContext) _PlannedOutcome_completedAs(ctx context.Context, field graphql.CollectedField, obj *ledger.PlannedOutcome) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlannedOutcome_completedAs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PlannedOutcome().CompletedAs(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Charge) graphql.Marshaler {
+			return ec.marshalOCharge2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐCharge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PlannedOutcome_completedAs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PlannedOutcome",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Charge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PlannedOutcome_note(ctx context.Context, field graphql.CollectedField, obj *ledger.PlannedOutcome) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlannedOutcome_note(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PlannedOutcome().Note(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PlannedOutcome_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlannedOutcome", field, true, true, "String")
+}
+
+func (ec *executionContext) _PlannedOutcome_postedAt(ctx context.Context, field graphql.CollectedField, obj *ledger.PlannedOutcome) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlannedOutcome_postedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PostedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlannedOutcome_postedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlannedOutcome", field, false, false, "DateTime")
 }
 
 func (ec *executionContext) _PlannedSplit_amount(ctx context.Context, field graphql.CollectedField, obj *ledger.PlannedSplit) (ret graphql.Marshaler) {
@@ -17338,6 +18201,29 @@ func (ec *executionContext) fieldContext_Practice_unearnedTypes(_ context.Contex
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Practice_prepayAllowedForTpProcs(ctx context.Context, field graphql.CollectedField, obj *ledger.Practice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Practice_prepayAllowedForTpProcs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PrePayAllowedForTpProcs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Practice_prepayAllowedForTpProcs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Practice", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Provider_id(ctx context.Context, field graphql.CollectedField, obj *ledger.Provider) (ret graphql.Marshaler) {
@@ -20048,6 +20934,38 @@ func (ec *executionContext) fieldContext_ReconciliationLine_matches(_ context.Co
 	return graphql.NewScalarFieldContext("ReconciliationLine", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _RemovePlannedChargePayload_charge(ctx context.Context, field graphql.CollectedField, obj *model.RemovePlannedChargePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RemovePlannedChargePayload_charge(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Charge, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Charge) graphql.Marshaler {
+			return ec.marshalNCharge2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐCharge(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RemovePlannedChargePayload_charge(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RemovePlannedChargePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Charge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ResplitPayment_receipt(ctx context.Context, field graphql.CollectedField, obj *ledger.ResplitPayment) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -22551,6 +23469,38 @@ func (ec *executionContext) fieldContext_UpdateBatchSettingsPayload_practice(_ c
 	return fc, nil
 }
 
+func (ec *executionContext) _UpdatePracticeSettingsPayload_practice(ctx context.Context, field graphql.CollectedField, obj *model.UpdatePracticeSettingsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpdatePracticeSettingsPayload_practice(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Practice, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Practice) graphql.Marshaler {
+			return ec.marshalNPractice2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPractice(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UpdatePracticeSettingsPayload_practice(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UpdatePracticeSettingsPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Practice(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _UpdateUnearnedTypePayload_unearnedType(ctx context.Context, field graphql.CollectedField, obj *model.UpdateUnearnedTypePayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -23943,6 +24893,97 @@ func UnmarshalAllocationInput(ctx context.Context, raw any) (model.AllocationInp
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputAttachPrepaymentInput(ctx context.Context, obj any) (model.AttachPrepaymentInput, error) {
+	var it model.AttachPrepaymentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"chargeId", "amount", "patientId", "unearnedTypeId", "providerId", "locationId", "note", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "chargeId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("chargeId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChargeID = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		case "patientId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("patientId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PatientID = data
+		case "unearnedTypeId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("unearnedTypeId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UnearnedTypeID = data
+		case "providerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProviderID = data
+		case "locationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("locationId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LocationID = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAttachPrepaymentInput unmarshals raw into the AttachPrepaymentInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAttachPrepaymentInput(ctx context.Context, raw any) (model.AttachPrepaymentInput, error) {
+	var out model.AttachPrepaymentInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AttachPrepaymentInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputAuditEventFilter(ctx context.Context, obj any) (model.AuditEventFilter, error) {
 	var it model.AuditEventFilter
 	if obj == nil {
@@ -24335,6 +25376,69 @@ func UnmarshalCloseBatchInput(ctx context.Context, raw any) (model.CloseBatchInp
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCompletePlannedChargeInput(ctx context.Context, obj any) (model.CompletePlannedChargeInput, error) {
+	var it model.CompletePlannedChargeInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"chargeId", "completedOn", "note", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "chargeId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("chargeId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChargeID = data
+		case "completedOn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("completedOn"))
+			data, err := ec.unmarshalODate2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CompletedOn = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCompletePlannedChargeInput unmarshals raw into the CompletePlannedChargeInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCompletePlannedChargeInput(ctx context.Context, raw any) (model.CompletePlannedChargeInput, error) {
+	var out model.CompletePlannedChargeInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CompletePlannedChargeInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreateApiKeyInput(ctx context.Context, obj any) (model.CreateAPIKeyInput, error) {
 	var it model.CreateAPIKeyInput
 	if obj == nil {
@@ -24717,6 +25821,69 @@ func (ec *executionContext) unmarshalInputCreateUnearnedTypeInput(ctx context.Co
 func UnmarshalCreateUnearnedTypeInput(ctx context.Context, raw any) (model.CreateUnearnedTypeInput, error) {
 	var out model.CreateUnearnedTypeInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateUnearnedTypeInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputDetachPrepaymentInput(ctx context.Context, obj any) (model.DetachPrepaymentInput, error) {
+	var it model.DetachPrepaymentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"chargeId", "amount", "note", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "chargeId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("chargeId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChargeID = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalOMoney2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalDetachPrepaymentInput unmarshals raw into the DetachPrepaymentInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDetachPrepaymentInput(ctx context.Context, raw any) (model.DetachPrepaymentInput, error) {
+	var out model.DetachPrepaymentInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DetachPrepaymentInput", raw, &out)
 	return out, err
 }
 
@@ -25721,6 +26888,62 @@ func UnmarshalReceiptFilter(ctx context.Context, raw any) (model.ReceiptFilter, 
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRemovePlannedChargeInput(ctx context.Context, obj any) (model.RemovePlannedChargeInput, error) {
+	var it model.RemovePlannedChargeInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"chargeId", "note", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "chargeId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("chargeId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChargeID = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRemovePlannedChargeInput unmarshals raw into the RemovePlannedChargeInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRemovePlannedChargeInput(ctx context.Context, raw any) (model.RemovePlannedChargeInput, error) {
+	var out model.RemovePlannedChargeInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RemovePlannedChargeInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputResumeRunInput(ctx context.Context, obj any) (model.ResumeRunInput, error) {
 	var it model.ResumeRunInput
 	if obj == nil {
@@ -26523,6 +27746,55 @@ func (ec *executionContext) unmarshalInputUpdateBatchSettingsInput(ctx context.C
 func UnmarshalUpdateBatchSettingsInput(ctx context.Context, raw any) (model.UpdateBatchSettingsInput, error) {
 	var out model.UpdateBatchSettingsInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateBatchSettingsInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdatePracticeSettingsInput(ctx context.Context, obj any) (model.UpdatePracticeSettingsInput, error) {
+	var it model.UpdatePracticeSettingsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"prepayAllowedForTpProcs", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "prepayAllowedForTpProcs":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("prepayAllowedForTpProcs"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PrepayAllowedForTpProcs = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdatePracticeSettingsInput unmarshals raw into the UpdatePracticeSettingsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdatePracticeSettingsInput(ctx context.Context, raw any) (model.UpdatePracticeSettingsInput, error) {
+	var out model.UpdatePracticeSettingsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdatePracticeSettingsInput", raw, &out)
 	return out, err
 }
 
@@ -27403,6 +28675,39 @@ func (ec *executionContext) _ApiKey(ctx context.Context, sel ast.SelectionSet, o
 	return out
 }
 
+var attachPrepaymentPayloadImplementors = []string{"AttachPrepaymentPayload"}
+
+func (ec *executionContext) _AttachPrepaymentPayload(ctx context.Context, sel ast.SelectionSet, obj *model.AttachPrepaymentPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, attachPrepaymentPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AttachPrepaymentPayload")
+		case "receipt":
+			out.Values[i] = ec._AttachPrepaymentPayload_receipt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var auditEventImplementors = []string{"AuditEvent"}
 
 func (ec *executionContext) _AuditEvent(ctx context.Context, sel ast.SelectionSet, obj *model.AuditEvent) graphql.Marshaler {
@@ -28175,6 +29480,24 @@ func (ec *executionContext) _Charge(ctx context.Context, sel ast.SelectionSet, o
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "prepaid":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Charge_prepaid(ctx, field, obj)
+				})
+		case "outcome":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Charge_outcome(ctx, field, obj)
+				})
+		case "completes":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Charge_completes(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -28205,6 +29528,39 @@ func (ec *executionContext) _CloseBatchPayload(ctx context.Context, sel ast.Sele
 			out.Values[i] = graphql.MarshalString("CloseBatchPayload")
 		case "batch":
 			out.Values[i] = ec._CloseBatchPayload_batch(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var completePlannedChargePayloadImplementors = []string{"CompletePlannedChargePayload"}
+
+func (ec *executionContext) _CompletePlannedChargePayload(ctx context.Context, sel ast.SelectionSet, obj *model.CompletePlannedChargePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, completePlannedChargePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CompletePlannedChargePayload")
+		case "charge":
+			out.Values[i] = ec._CompletePlannedChargePayload_charge(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -28408,6 +29764,39 @@ func (ec *executionContext) _CreateUnearnedTypePayload(ctx context.Context, sel 
 			out.Values[i] = graphql.MarshalString("CreateUnearnedTypePayload")
 		case "unearnedType":
 			out.Values[i] = ec._CreateUnearnedTypePayload_unearnedType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var detachPrepaymentPayloadImplementors = []string{"DetachPrepaymentPayload"}
+
+func (ec *executionContext) _DetachPrepaymentPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DetachPrepaymentPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, detachPrepaymentPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DetachPrepaymentPayload")
+		case "receipt":
+			out.Values[i] = ec._DetachPrepaymentPayload_receipt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -29618,6 +31007,41 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "completePlannedCharge":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_completePlannedCharge(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removePlannedCharge":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removePlannedCharge(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "attachPrepayment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_attachPrepayment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "detachPrepayment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_detachPrepayment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatePracticeSettings":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updatePracticeSettings(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -29898,6 +31322,61 @@ func (ec *executionContext) _PatientEdge(ctx context.Context, sel ast.SelectionS
 			out.Values[i] = ec._PatientEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var plannedOutcomeImplementors = []string{"PlannedOutcome"}
+
+func (ec *executionContext) _PlannedOutcome(ctx context.Context, sel ast.SelectionSet, obj *ledger.PlannedOutcome) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, plannedOutcomeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PlannedOutcome")
+		case "outcome":
+			out.Values[i] = ec._PlannedOutcome_outcome(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "on":
+			out.Values[i] = ec._PlannedOutcome_on(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "completedAs":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PlannedOutcome_completedAs(ctx, field, obj)
+				})
+		case "note":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PlannedOutcome_note(ctx, field, obj)
+				})
+		case "postedAt":
+			out.Values[i] = ec._PlannedOutcome_postedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -30310,6 +31789,11 @@ func (ec *executionContext) _Practice(ctx context.Context, sel ast.SelectionSet,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Practice_unearnedTypes(ctx, field, obj)
 				})
+		case "prepayAllowedForTpProcs":
+			out.Values[i] = ec._Practice_prepayAllowedForTpProcs(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -31077,6 +32561,39 @@ func (ec *executionContext) _ReconciliationLine(ctx context.Context, sel ast.Sel
 			out.Values[i] = ec._ReconciliationLine_matches(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var removePlannedChargePayloadImplementors = []string{"RemovePlannedChargePayload"}
+
+func (ec *executionContext) _RemovePlannedChargePayload(ctx context.Context, sel ast.SelectionSet, obj *model.RemovePlannedChargePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, removePlannedChargePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RemovePlannedChargePayload")
+		case "charge":
+			out.Values[i] = ec._RemovePlannedChargePayload_charge(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -32153,6 +33670,39 @@ func (ec *executionContext) _UpdateBatchSettingsPayload(ctx context.Context, sel
 	return out
 }
 
+var updatePracticeSettingsPayloadImplementors = []string{"UpdatePracticeSettingsPayload"}
+
+func (ec *executionContext) _UpdatePracticeSettingsPayload(ctx context.Context, sel ast.SelectionSet, obj *model.UpdatePracticeSettingsPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, updatePracticeSettingsPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UpdatePracticeSettingsPayload")
+		case "practice":
+			out.Values[i] = ec._UpdatePracticeSettingsPayload_practice(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var updateUnearnedTypePayloadImplementors = []string{"UpdateUnearnedTypePayload"}
 
 func (ec *executionContext) _UpdateUnearnedTypePayload(ctx context.Context, sel ast.SelectionSet, obj *model.UpdateUnearnedTypePayload) graphql.Marshaler {
@@ -32751,6 +34301,15 @@ func (ec *executionContext) marshalNApiKey2ᚕgithubᚗcomᚋpaysplitᚋpaysplit
 	return ret
 }
 
+func (ec *executionContext) unmarshalNAttachPrepaymentInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐAttachPrepaymentInput(ctx context.Context, v any) (model.AttachPrepaymentInput, error) {
+	res, err := ec.unmarshalInputAttachPrepaymentInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAttachPrepaymentPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐAttachPrepaymentPayload(ctx context.Context, sel ast.SelectionSet, v model.AttachPrepaymentPayload) graphql.Marshaler {
+	return ec._AttachPrepaymentPayload(ctx, sel, &v)
+}
+
 func (ec *executionContext) marshalNAuditEvent2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐAuditEvent(ctx context.Context, sel ast.SelectionSet, v model.AuditEvent) graphql.Marshaler {
 	return ec._AuditEvent(ctx, sel, &v)
 }
@@ -32991,6 +34550,15 @@ func (ec *executionContext) marshalNCloseBatchPayload2githubᚗcomᚋpaysplitᚋ
 	return ec._CloseBatchPayload(ctx, sel, &v)
 }
 
+func (ec *executionContext) unmarshalNCompletePlannedChargeInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐCompletePlannedChargeInput(ctx context.Context, v any) (model.CompletePlannedChargeInput, error) {
+	res, err := ec.unmarshalInputCompletePlannedChargeInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCompletePlannedChargePayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐCompletePlannedChargePayload(ctx context.Context, sel ast.SelectionSet, v model.CompletePlannedChargePayload) graphql.Marshaler {
+	return ec._CompletePlannedChargePayload(ctx, sel, &v)
+}
+
 func (ec *executionContext) unmarshalNCreateApiKeyInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐCreateAPIKeyInput(ctx context.Context, v any) (model.CreateAPIKeyInput, error) {
 	res, err := ec.unmarshalInputCreateApiKeyInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -33071,6 +34639,15 @@ func (ec *executionContext) marshalNDateTime2timeᚐTime(ctx context.Context, se
 		graphql.AddInvalidNullFromMarshaler(ctx, "DateTime!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNDetachPrepaymentInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐDetachPrepaymentInput(ctx context.Context, v any) (model.DetachPrepaymentInput, error) {
+	res, err := ec.unmarshalInputDetachPrepaymentInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDetachPrepaymentPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐDetachPrepaymentPayload(ctx context.Context, sel ast.SelectionSet, v model.DetachPrepaymentPayload) graphql.Marshaler {
+	return ec._DetachPrepaymentPayload(ctx, sel, &v)
 }
 
 func (ec *executionContext) marshalNEncounter2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐEncounter(ctx context.Context, sel ast.SelectionSet, v ledger.Encounter) graphql.Marshaler {
@@ -33542,6 +35119,21 @@ func (ec *executionContext) marshalNPlaceKind2githubᚗcomᚋpaysplitᚋpaysplit
 	return res
 }
 
+func (ec *executionContext) unmarshalNPlannedOutcomeKind2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPlannedOutcomeKind(ctx context.Context, v any) (ledger.PlannedOutcomeKind, error) {
+	tmp, err := model.UnmarshalString(v)
+	res := ledger.PlannedOutcomeKind(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPlannedOutcomeKind2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPlannedOutcomeKind(ctx context.Context, sel ast.SelectionSet, v ledger.PlannedOutcomeKind) graphql.Marshaler {
+	_ = sel
+	res := model.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "PlannedOutcomeKind!")
+	}
+	return res
+}
+
 func (ec *executionContext) marshalNPlannedSplit2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPlannedSplit(ctx context.Context, sel ast.SelectionSet, v ledger.PlannedSplit) graphql.Marshaler {
 	return ec._PlannedSplit(ctx, sel, &v)
 }
@@ -33804,6 +35396,15 @@ func (ec *executionContext) marshalNReconciliationLine2ᚕgithubᚗcomᚋpayspli
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalNRemovePlannedChargeInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐRemovePlannedChargeInput(ctx context.Context, v any) (model.RemovePlannedChargeInput, error) {
+	res, err := ec.unmarshalInputRemovePlannedChargeInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRemovePlannedChargePayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐRemovePlannedChargePayload(ctx context.Context, sel ast.SelectionSet, v model.RemovePlannedChargePayload) graphql.Marshaler {
+	return ec._RemovePlannedChargePayload(ctx, sel, &v)
 }
 
 func (ec *executionContext) unmarshalNResplitAction2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐResplitAction(ctx context.Context, v any) (ledger.ResplitAction, error) {
@@ -34148,6 +35749,15 @@ func (ec *executionContext) unmarshalNUpdateBatchSettingsInput2githubᚗcomᚋpa
 
 func (ec *executionContext) marshalNUpdateBatchSettingsPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐUpdateBatchSettingsPayload(ctx context.Context, sel ast.SelectionSet, v model.UpdateBatchSettingsPayload) graphql.Marshaler {
 	return ec._UpdateBatchSettingsPayload(ctx, sel, &v)
+}
+
+func (ec *executionContext) unmarshalNUpdatePracticeSettingsInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐUpdatePracticeSettingsInput(ctx context.Context, v any) (model.UpdatePracticeSettingsInput, error) {
+	res, err := ec.unmarshalInputUpdatePracticeSettingsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUpdatePracticeSettingsPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐUpdatePracticeSettingsPayload(ctx context.Context, sel ast.SelectionSet, v model.UpdatePracticeSettingsPayload) graphql.Marshaler {
+	return ec._UpdatePracticeSettingsPayload(ctx, sel, &v)
 }
 
 func (ec *executionContext) unmarshalNUpdateUnearnedTypeInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐUpdateUnearnedTypeInput(ctx context.Context, v any) (model.UpdateUnearnedTypeInput, error) {
@@ -34823,6 +36433,13 @@ func (ec *executionContext) unmarshalOPatientFilter2ᚖgithubᚗcomᚋpaysplit�
 	}
 	res, err := ec.unmarshalInputPatientFilter(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOPlannedOutcome2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPlannedOutcome(ctx context.Context, sel ast.SelectionSet, v *ledger.PlannedOutcome) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PlannedOutcome(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOPolicyParams2map(ctx context.Context, v any) (map[string]any, error) {

@@ -50,9 +50,11 @@ type loaders struct {
 	splitsOfReceipt     *loader[[]ledger.Split]
 	splitsOfPatient     *loader[[]ledger.Split]
 	reversalOf          *loader[ledger.ID]
-	transfersOfPatient  *loader[[]ledger.TransferRow]  // Txfr rows (credits.graphqls)
-	reallocationOf      *loader[ledger.Reallocation]   // by the re-split receipt
-	reallocationsOf     *loader[[]ledger.Reallocation] // by the payment re-split
+	transfersOfPatient  *loader[[]ledger.TransferRow]    // Txfr rows (credits.graphqls)
+	reallocationOf      *loader[ledger.Reallocation]     // by the re-split receipt
+	reallocationsOf     *loader[[]ledger.Reallocation]   // by the payment re-split
+	outcomeOf           *loader[[]ledger.PlannedOutcome] // by the planned line (treatment_plans.graphqls)
+	completionOf        *loader[[]ledger.PlannedOutcome] // by the completed line
 
 	chargeBalance    *loader[ledger.ChargeBalance]
 	patientBalance   *loader[ledger.Balance]
@@ -89,6 +91,13 @@ func newLoaders(s ledger.Reader, pid ledger.ID) *loaders {
 		transfersOfPatient:  groupedBy(s.TransferRows, pid, func(v ledger.TransferRow) ledger.ID { return v.PatientID }),
 		reallocationOf:      byKey(s.Reallocations, pid, func(v ledger.Reallocation) ledger.ID { return v.ReceiptID }),
 		reallocationsOf:     groupedBy(s.ReallocationsOf, pid, func(v ledger.Reallocation) ledger.ID { return v.OriginalID }),
+		outcomeOf:           groupedBy(s.PlannedOutcomes, pid, func(v ledger.PlannedOutcome) ledger.ID { return v.ChargeID }),
+		completionOf: groupedBy(s.PlannedOutcomes, pid, func(v ledger.PlannedOutcome) ledger.ID {
+			if v.CompletedChargeID == nil {
+				return ledger.ID{}
+			}
+			return *v.CompletedChargeID
+		}),
 
 		chargeBalance:    mapped(s.ChargeBalances, pid),
 		patientBalance:   mapped(s.PatientBalances, pid),
@@ -125,6 +134,9 @@ func newLoaders(s ledger.Reader, pid ledger.ID) *loaders {
 		ls.chargeBalance.expect(site, c.ID)
 		ls.adjustmentsOf.expect(site, c.ID)
 		ls.splitsOfCharge.expect(site, c.ID)
+		if c.Status == ledger.StatusPlanned {
+			ls.outcomeOf.expect(site, c.ID)
+		}
 	}
 	receipt := func(site string, r ledger.Receipt) {
 		ls.patient.expect(site, opt(r.PatientID)...)

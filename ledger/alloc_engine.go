@@ -206,9 +206,11 @@ func (s snapshot) input(req rules.Request) rules.Input {
 }
 
 // patientSplit is sp as the planner sees it, or false for insurance money
-// on a charge (which is in the charge's InsurancePaid instead).
+// on a charge (which is in the charge's InsurancePaid instead) and for
+// prepayment attached to a planned procedure (held for it: no plan may
+// spend it until it is detached, treatment_plans.go).
 func (s snapshot) patientSplit(sp PostedSplit) (rules.Split, bool) {
-	if sp.ChargeID != nil && (sp.ReceiptKind == ReceiptInsurancePayment || s.insurance[sp.ReceiptID]) {
+	if sp.ChargeID != nil && (sp.ReceiptKind == ReceiptInsurancePayment || s.insurance[sp.ReceiptID] || sp.UnearnedTypeID != nil) {
 		return rules.Split{}, false
 	}
 	return rules.Split{

@@ -155,8 +155,6 @@ func (l *Ledger) validateReceipt(in *NewReceipt) error {
 		switch {
 		case s.Amount.IsZero():
 			return Invalid(f("amount"), "must not be zero")
-		case s.ChargeID != nil && s.UnearnedTypeID != nil:
-			return Invalid(f("unearnedTypeId"), "a split targets a charge or an unearned type, not both")
 		case (in.Kind == ReceiptPatientPayment || in.Kind == ReceiptInsurancePayment) && s.Amount.Sign() < 0:
 			return Invalid(f("amount"), "a payment's splits are positive; move money with a TRANSFER")
 		case in.Kind == ReceiptRefund && s.Amount.Sign() > 0:
@@ -229,8 +227,8 @@ func (l *Ledger) resolveSplits(ctx context.Context, tx Tx, pid ID, r Receipt, in
 			if !ok {
 				return nil, Invalid(f("chargeId"), "no charge with id %s", *s.ChargeID)
 			}
-			if c.Status == StatusPlanned {
-				return nil, Invalid(f("chargeId"), "the charge is planned and owes nothing yet; put a prepayment on an unearned type")
+			if err := checkPrepaySplit(c, s, typeByID, f); err != nil {
+				return nil, err
 			}
 			if s.PatientID != nil && *s.PatientID != c.PatientID {
 				return nil, Invalid(f("patientId"), "differs from the patient of the charge")
@@ -344,9 +342,9 @@ type source struct {
 func checkMoney(ctx context.Context, r Reader, pid ID, kind ReceiptKind, splits []Split, field func(int) string, force map[ID]bool) error {
 	var chargeIDs, patientIDs []ID
 	for _, s := range splits {
-		if s.ChargeID != nil {
+		if s.ChargeID != nil && s.UnearnedTypeID == nil {
 			chargeIDs = append(chargeIDs, *s.ChargeID)
-		} else if s.Amount.Sign() < 0 {
+		} else if s.ChargeID == nil && s.Amount.Sign() < 0 {
 			patientIDs = append(patientIDs, s.PatientID)
 		}
 	}
@@ -377,7 +375,7 @@ func checkMoney(ctx context.Context, r Reader, pid ID, kind ReceiptKind, splits 
 		k := source{patient: s.PatientID}
 		switch {
 		case s.ChargeID != nil:
-			k = source{charge: *s.ChargeID}
+			k = source{charge: *s.ChargeID, typ: deref(s.UnearnedTypeID)}
 		case s.UnearnedTypeID != nil:
 			k.typ = *s.UnearnedTypeID
 		}
@@ -386,8 +384,14 @@ func checkMoney(ctx context.Context, r Reader, pid ID, kind ReceiptKind, splits 
 		}
 		net[k] = net[k].Add(s.Amount)
 	}
+	if err := checkAttached(ctx, r, pid, net, first, field); err != nil {
+		return err
+	}
 	for k, amt := range net {
 		i := first[k]
+		if k.charge != (ID{}) && k.typ != (ID{}) {
+			continue // prepayment on a planned line: checkAttached
+		}
 		if k.charge != (ID{}) {
 			b := bal[k.charge]
 			room := b.Owed
@@ -488,7 +492,7 @@ func (l *Ledger) ReverseReceipt(ctx context.Context, a Actor, in Reversal) (Rece
 		// unearned money requires it to still be there.
 		var credits []Split
 		for _, s := range out {
-			if s.ChargeID == nil {
+			if s.ChargeID == nil || s.UnearnedTypeID != nil {
 				credits = append(credits, s)
 			}
 		}

@@ -45,7 +45,10 @@ type Practice struct {
 	ID           ID
 	Name         string
 	RequireBatch bool
-	CreatedAt    time.Time
+	// PrePayAllowedForTpProcs lets prepayments be attached to planned
+	// procedures (Open Dental's PrePayAllowedForTpProcs; off by default).
+	PrePayAllowedForTpProcs bool
+	CreatedAt               time.Time
 }
 
 // Provider renders services.
@@ -266,6 +269,9 @@ type ChargeBalance struct {
 	InsuranceWriteOff Money // insurance write-offs on the charge
 	InsurancePending  Money // the estimate, until an insurance payment settles it
 	PatientPaid       Money // all other money on the charge and its adjustments
+	// Prepaid is prepayment attached to a planned line: unearned money held
+	// for it, not paid on it (treatment_plans.go).
+	Prepaid Money
 }
 
 // InsuranceWriteOff is an amount insurance wrote off a charge: it lowers the

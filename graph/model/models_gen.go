@@ -101,6 +101,27 @@ type APIKey struct {
 	RevokedAt  *time.Time `json:"revokedAt,omitempty"`
 }
 
+type AttachPrepaymentInput struct {
+	// An open planned procedure.
+	ChargeID uuid.UUID `json:"chargeId"`
+	// Positive; the procedure holds no more prepayment than its fee.
+	Amount ledger.Money `json:"amount"`
+	// Whose prepayment it is: the procedure's patient (the default).
+	PatientID *uuid.UUID `json:"patientId,omitempty"`
+	// The type the money is taken from; default the treatment-plan type.
+	UnearnedTypeID *uuid.UUID `json:"unearnedTypeId,omitempty"`
+	// The provider and location the money is taken from; default the procedure's first, then the patient's others.
+	ProviderID     *uuid.UUID `json:"providerId,omitempty"`
+	LocationID     *uuid.UUID `json:"locationId,omitempty"`
+	Note           *string    `json:"note,omitempty"`
+	IdempotencyKey *string    `json:"idempotencyKey,omitempty"`
+}
+
+type AttachPrepaymentPayload struct {
+	// The TRANSFER that attached it.
+	Receipt ledger.Receipt `json:"receipt"`
+}
+
 // One mutation: who (the key and its role; no key for an operator's command
 // line), what (the operation, SHA-256 of its input, the ids it created or
 // changed), when, and the allocation policy version it used.
@@ -212,6 +233,20 @@ type CloseBatchPayload struct {
 	Batch ledger.Batch `json:"batch"`
 }
 
+type CompletePlannedChargeInput struct {
+	ChargeID uuid.UUID `json:"chargeId"`
+	// When the work was done; default today, not in the future.
+	CompletedOn *ledger.Date `json:"completedOn,omitempty"`
+	// The completed line's note (default the planned line's).
+	Note           *string `json:"note,omitempty"`
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+}
+
+type CompletePlannedChargePayload struct {
+	// The completed line: production.
+	Charge ledger.Charge `json:"charge"`
+}
+
 type CreateAPIKeyInput struct {
 	// A label: who or what uses the key.
 	Name           *string `json:"name,omitempty"`
@@ -288,6 +323,19 @@ type CreateUnearnedTypeInput struct {
 
 type CreateUnearnedTypePayload struct {
 	UnearnedType ledger.UnearnedType `json:"unearnedType"`
+}
+
+type DetachPrepaymentInput struct {
+	ChargeID uuid.UUID `json:"chargeId"`
+	// Positive; default everything attached.
+	Amount         *ledger.Money `json:"amount,omitempty"`
+	Note           *string       `json:"note,omitempty"`
+	IdempotencyKey *string       `json:"idempotencyKey,omitempty"`
+}
+
+type DetachPrepaymentPayload struct {
+	// The TRANSFER that detached it.
+	Receipt ledger.Receipt `json:"receipt"`
 }
 
 type GuarantorConnection struct {
@@ -543,6 +591,17 @@ type ReceiptFilter struct {
 	BatchID      *uuid.UUID          `json:"batchId,omitempty"`
 }
 
+type RemovePlannedChargeInput struct {
+	ChargeID       uuid.UUID `json:"chargeId"`
+	Note           *string   `json:"note,omitempty"`
+	IdempotencyKey *string   `json:"idempotencyKey,omitempty"`
+}
+
+type RemovePlannedChargePayload struct {
+	// The planned line, with its outcome.
+	Charge ledger.Charge `json:"charge"`
+}
+
 type ResumeRunInput struct {
 	RunID          uuid.UUID `json:"runId"`
 	IdempotencyKey *string   `json:"idempotencyKey,omitempty"`
@@ -722,6 +781,15 @@ type UpdateBatchSettingsInput struct {
 }
 
 type UpdateBatchSettingsPayload struct {
+	Practice ledger.Practice `json:"practice"`
+}
+
+type UpdatePracticeSettingsInput struct {
+	PrepayAllowedForTpProcs *bool   `json:"prepayAllowedForTpProcs,omitempty"`
+	IdempotencyKey          *string `json:"idempotencyKey,omitempty"`
+}
+
+type UpdatePracticeSettingsPayload struct {
 	Practice ledger.Practice `json:"practice"`
 }
 

@@ -48,7 +48,7 @@ WITH rev AS NOT MATERIALIZED (   -- receipts reversed by a reversal dated on or 
       JOIN receipts r ON r.practice_id = $1 AND r.id = s.receipt_id AND r.received_on <= $2
       LEFT JOIN rev ON rev.id = r.id
       LEFT JOIN adjs a ON a.id = s.charge_id
-     WHERE s.practice_id = $1 AND s.charge_id IS NOT NULL
+     WHERE s.practice_id = $1 AND s.charge_id IS NOT NULL AND s.unearned_type_id IS NULL
      GROUP BY 1
 ), wo AS (             -- insurance write-offs on each line
     SELECT charge_id AS root, sum(amount) AS amount FROM insurance_write_offs

@@ -20,7 +20,7 @@ WITH ch AS (
       FROM charges
      WHERE practice_id = $1 AND (id = ANY($2::uuid[]) OR attached_to_id = ANY($2::uuid[]))
 ), ` + chargeBalanceCTEs + `
-SELECT id, adjustments, insurance_paid, insurance_write_off, patient_paid, insurance_pending, owed FROM bal WHERE id = ANY($2::uuid[])`
+SELECT id, adjustments, insurance_paid, insurance_write_off, patient_paid, prepaid, insurance_pending, owed FROM bal WHERE id = ANY($2::uuid[])`
 	var rows []struct {
 		ID ledger.ID
 		ledger.ChargeBalance
@@ -36,7 +36,7 @@ SELECT id, adjustments, insurance_paid, insurance_write_off, patient_paid, insur
 }
 
 // chargeBalanceCTEs computes each charge's balance (the bal CTE: id,
-// adjustments, insurance_paid, insurance_write_off, patient_paid,
+// adjustments, insurance_paid, insurance_write_off, patient_paid, prepaid,
 // insurance_pending, owed) from a
 // CTE ch, written before it, holding charges and the adjustments attached
 // to them (id, root: the line an adjustment is attached to or the charge
@@ -48,11 +48,15 @@ const chargeBalanceCTEs = `paid AS (
            coalesce(sum(s.amount) FILTER (WHERE r.kind <> 'INSURANCE_PAYMENT' AND coalesce(o.kind, '') <> 'INSURANCE_PAYMENT'), 0) AS patient,
            bool_or(r.kind = 'INSURANCE_PAYMENT' AND rv.id IS NULL) AS insured
       FROM ch
-      JOIN splits s ON s.practice_id = $1 AND s.charge_id = ch.id
+      JOIN splits s ON s.practice_id = $1 AND s.charge_id = ch.id AND s.unearned_type_id IS NULL
       JOIN receipts r ON r.practice_id = $1 AND r.id = s.receipt_id
       LEFT JOIN receipts o ON o.practice_id = $1 AND o.id = r.reverses_id
       LEFT JOIN receipts rv ON rv.practice_id = $1 AND rv.reverses_id = r.id
      GROUP BY ch.root
+), pre AS (          -- prepayment attached to a planned line: unearned money, not paid on it
+    SELECT s.charge_id AS root, sum(s.amount) AS amount
+      FROM ch JOIN splits s ON s.practice_id = $1 AND s.charge_id = ch.id AND s.unearned_type_id IS NOT NULL
+     GROUP BY 1
 ), adj AS (
     SELECT attached_to_id AS root, sum(amount) AS amount FROM ch WHERE attached_to_id IS NOT NULL GROUP BY 1
 ), wo AS (
@@ -68,6 +72,7 @@ const chargeBalanceCTEs = `paid AS (
            coalesce(paid.insurance, 0) AS insurance_paid,
            worth.write_off AS insurance_write_off,
            coalesce(paid.patient, 0) AS patient_paid,
+           coalesce(pre.amount, 0) AS prepaid,
            CASE WHEN ch.status = 'PLANNED' OR ch.attached_to_id IS NOT NULL OR coalesce(paid.insured, false) THEN 0
                 ELSE least(ch.insurance_estimate, greatest(worth.amount, 0)) END AS insurance_pending,
            CASE WHEN ch.status = 'PLANNED' OR ch.attached_to_id IS NOT NULL THEN 0
@@ -79,6 +84,7 @@ const chargeBalanceCTEs = `paid AS (
       JOIN worth ON worth.id = ch.id
       LEFT JOIN adj ON adj.root = ch.id
       LEFT JOIN paid ON paid.root = ch.id
+      LEFT JOIN pre ON pre.root = ch.id
 )`
 
 func (s queries) PatientBalances(ctx context.Context, practiceID ledger.ID, patientIDs []ledger.ID) (map[ledger.ID]ledger.Balance, error) {
@@ -105,7 +111,7 @@ WITH pats AS (
     SELECT ch.root, sum(s.amount) AS amount,
            bool_or(r.kind = 'INSURANCE_PAYMENT' AND rv.id IS NULL) AS insured
       FROM ch
-      JOIN splits s ON s.practice_id = $1 AND s.charge_id = ch.id
+      JOIN splits s ON s.practice_id = $1 AND s.charge_id = ch.id AND s.unearned_type_id IS NULL
       JOIN receipts r ON r.practice_id = $1 AND r.id = s.receipt_id
       LEFT JOIN receipts rv ON rv.practice_id = $1 AND rv.reverses_id = r.id
      GROUP BY ch.root
@@ -128,10 +134,10 @@ WITH pats AS (
 ), money AS (
     SELECT pats.grp,
            coalesce(sum(s.amount) FILTER (WHERE s.unearned_type_id IS NULL), 0) AS unallocated,
-           coalesce(sum(s.amount) FILTER (WHERE NOT u.hidden), 0) AS unearned,
-           coalesce(sum(s.amount) FILTER (WHERE u.hidden), 0) AS hidden_unearned
+           coalesce(sum(s.amount) FILTER (WHERE NOT u.hidden AND s.charge_id IS NULL), 0) AS unearned,
+           coalesce(sum(s.amount) FILTER (WHERE u.hidden OR s.charge_id IS NOT NULL), 0) AS hidden_unearned
       FROM pats
-      JOIN splits s ON s.practice_id = $1 AND s.patient_id = pats.id AND s.charge_id IS NULL
+      JOIN splits s ON s.practice_id = $1 AND s.patient_id = pats.id AND (s.charge_id IS NULL OR s.unearned_type_id IS NOT NULL)
       LEFT JOIN unearned_types u ON u.practice_id = $1 AND u.id = s.unearned_type_id
      GROUP BY pats.grp
 )

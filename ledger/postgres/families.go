@@ -2,12 +2,15 @@ package postgres
 
 import (
 	"context"
+	"slices"
 
 	"github.com/paysplit/paysplit/ledger"
 )
 
 // FamilySnapshots loads each family's patients, charges, charge balances and
-// splits: four statements whatever the number of families.
+// splits: five statements whatever the number of families. Planned lines
+// that were completed or removed are left out: they are no longer planned
+// work (the completed line is the production).
 func (s queries) FamilySnapshots(ctx context.Context, practiceID ledger.ID, guarantorIDs []ledger.ID) ([]ledger.FamilySnapshot, error) {
 	pats, err := s.PatientsOfGuarantors(ctx, practiceID, guarantorIDs)
 	if err != nil {
@@ -18,7 +21,7 @@ func (s queries) FamilySnapshots(ctx context.Context, practiceID ledger.ID, guar
 	for i, p := range pats {
 		patIDs[i], family[p.ID] = p.ID, p.GuarantorID
 	}
-	charges, err := s.ChargesOfPatients(ctx, practiceID, patIDs)
+	charges, err := s.openCharges(ctx, practiceID, patIDs)
 	if err != nil {
 		return nil, err
 	}
@@ -62,4 +65,31 @@ SELECT s.id, s.receipt_id, s.amount, s.code, s.patient_id, s.provider_id, s.loca
 		f.Splits = append(f.Splits, sp)
 	}
 	return out, nil
+}
+
+// openCharges is ChargesOfPatients without the planned lines that have an
+// outcome.
+func (s queries) openCharges(ctx context.Context, practiceID ledger.ID, patIDs []ledger.ID) ([]ledger.Charge, error) {
+	charges, err := s.ChargesOfPatients(ctx, practiceID, patIDs)
+	if err != nil {
+		return nil, err
+	}
+	var planned []ledger.ID
+	for _, c := range charges {
+		if c.Status == ledger.StatusPlanned {
+			planned = append(planned, c.ID)
+		}
+	}
+	if len(planned) == 0 {
+		return charges, nil
+	}
+	outs, err := s.PlannedOutcomes(ctx, practiceID, planned)
+	if err != nil {
+		return nil, err
+	}
+	closed := make(map[ledger.ID]bool, len(outs))
+	for _, o := range outs {
+		closed[o.ChargeID] = true
+	}
+	return slices.DeleteFunc(charges, func(c ledger.Charge) bool { return closed[c.ID] }), nil
 }

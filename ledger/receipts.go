@@ -74,6 +74,11 @@ func (l *Ledger) PostReceipt(ctx context.Context, a Actor, in NewReceipt) (Recei
 		if err != nil {
 			return ID{}, err
 		}
+		if r.Kind == ReceiptTransfer {
+			if err := l.checkManualTransfer(ctx, tx, a.PracticeID, r, splits); err != nil {
+				return ID{}, err
+			}
+		}
 		posted = r
 		return r.ID, tx.InsertReceipt(ctx, a.PracticeID, r, splits)
 	})
@@ -174,7 +179,7 @@ func (l *Ledger) validateReceipt(in *NewReceipt) error {
 // families involved and checks the money against the ledger as it stands
 // under those locks.
 func (l *Ledger) resolveSplits(ctx context.Context, tx Tx, pid ID, r Receipt, in []NewSplit) ([]Split, error) {
-	if err := checkBatch(ctx, tx, pid, r.BatchID, "batchId"); err != nil {
+	if err := checkBatchFor(ctx, tx, pid, r.Kind, r.BatchID, "batchId"); err != nil {
 		return nil, err
 	}
 	var chargeIDs, patientIDs []ID
@@ -288,6 +293,22 @@ func (l *Ledger) resolveSplits(ctx context.Context, tx Tx, pid ID, r Receipt, in
 	return out, nil
 }
 
+// checkBatchFor is the one batch rule for a receipt of kind (docs/credits.md,
+// "Batches"): a TRANSFER moves no money in or out of the practice and posts
+// outside batches, whatever posts it (a manual transfer, transferIncome,
+// allocateUnearned, the balancer, a treatment-plan move) and however the
+// practice is set, and so does its reversal; naming a batch for one is
+// refused. Every other receipt follows checkBatch.
+func checkBatchFor(ctx context.Context, r Reader, pid ID, kind ReceiptKind, batchID *ID, field string) error {
+	if kind != ReceiptTransfer {
+		return checkBatch(ctx, r, pid, batchID, field)
+	}
+	if batchID != nil {
+		return Invalid(field, "a transfer moves no money in or out of the practice and posts outside batches")
+	}
+	return nil
+}
+
 // checkBatch refuses a closed or unknown batch, and a missing batch when the
 // practice requires one.
 func checkBatch(ctx context.Context, r Reader, pid ID, batchID *ID, field string) error {
@@ -327,11 +348,25 @@ func lockFamiliesOf(ctx context.Context, tx Tx, pid ID, splits []Split, pats map
 }
 
 // source is where money sits: a charge, or a patient's unallocated or
-// unearned (by type) money.
+// unearned (by type) money; for a transfer, per provider and location too
+// (the income must exist where it is taken from).
 type source struct {
 	patient ID
 	charge  ID
 	typ     ID // unearned type; zero with zero charge = unallocated
+	bucket  bucket
+}
+
+// sourceOf is where split s takes money from or puts it: for a transfer,
+// money not on a charge is per provider and location.
+func sourceOf(kind ReceiptKind, s Split) source {
+	switch {
+	case s.ChargeID != nil:
+		return source{charge: *s.ChargeID, typ: deref(s.UnearnedTypeID)}
+	case kind == ReceiptTransfer:
+		return source{patient: s.PatientID, typ: deref(s.UnearnedTypeID), bucket: bucket{deref(s.ProviderID), deref(s.LocationID), ID{}}}
+	}
+	return source{patient: s.PatientID, typ: deref(s.UnearnedTypeID)}
 }
 
 // checkMoney checks proposed splits against the ledger under lock
@@ -360,10 +395,7 @@ func checkMoney(ctx context.Context, r Reader, pid ID, kind ReceiptKind, splits 
 		}
 		for _, s := range existing {
 			if s.ChargeID == nil {
-				k := source{patient: s.PatientID}
-				if s.UnearnedTypeID != nil {
-					k.typ = *s.UnearnedTypeID
-				}
+				k := sourceOf(kind, s)
 				have[k] = have[k].Add(s.Amount)
 			}
 		}
@@ -372,13 +404,7 @@ func checkMoney(ctx context.Context, r Reader, pid ID, kind ReceiptKind, splits 
 	net := make(map[source]Money)
 	first := make(map[source]int)
 	for i, s := range splits {
-		k := source{patient: s.PatientID}
-		switch {
-		case s.ChargeID != nil:
-			k = source{charge: *s.ChargeID, typ: deref(s.UnearnedTypeID)}
-		case s.UnearnedTypeID != nil:
-			k.typ = *s.UnearnedTypeID
-		}
+		k := sourceOf(kind, s)
 		if _, ok := first[k]; !ok {
 			first[k] = i
 		}
@@ -414,6 +440,9 @@ func checkMoney(ctx context.Context, r Reader, pid ID, kind ReceiptKind, splits 
 			what := "unallocated money"
 			if k.typ != (ID{}) {
 				what = "unearned money of that type"
+			}
+			if kind == ReceiptTransfer {
+				what += " with that provider and location"
 			}
 			return Invalid(field(i)+".amount", "takes %s from the patient's %s, which holds %s", amt.Neg(), what, have[k].Max(Money{}))
 		}
@@ -455,7 +484,7 @@ func (l *Ledger) ReverseReceipt(ctx context.Context, a Actor, in Reversal) (Rece
 		if orig.Kind == ReceiptReversal {
 			return ID{}, Invalid("receiptId", "is itself a reversal; post the original again instead")
 		}
-		if err := checkBatch(ctx, tx, pid, in.BatchID, "batchId"); err != nil {
+		if err := checkBatchFor(ctx, tx, pid, orig.Kind, in.BatchID, "batchId"); err != nil {
 			return ID{}, err
 		}
 		splits, err := tx.SplitsOfReceipts(ctx, pid, []ID{orig.ID})

@@ -100,7 +100,9 @@ type PrepaymentDetachment struct {
 // (zero for none) and its type.
 type bucket struct{ provider, location, typ ID }
 
-func splitBucket(s Split) bucket { return bucket{deref(s.ProviderID), deref(s.LocationID), deref(s.UnearnedTypeID)} }
+func splitBucket(s Split) bucket {
+	return bucket{deref(s.ProviderID), deref(s.LocationID), deref(s.UnearnedTypeID)}
+}
 
 func deref(id *ID) ID {
 	if id == nil {

@@ -46,7 +46,20 @@ func toLedgerRunRequest(in model.StartRunInput) (ledger.RunRequest, error) {
 	if in.Scope != nil {
 		req.Scope = *in.Scope
 	}
+	if sp := in.Spend; sp != nil {
+		d := ledger.DefaultCreditSpend
+		req.Spend = &ledger.CreditSpend{LineCredits: flagOr(sp.LineCredits, d.LineCredits), Unallocated: flagOr(sp.Unallocated, d.Unallocated),
+			UnearnedTypeIDs: sp.UnearnedTypeIds, ForcedLines: flagOr(sp.ForcedLines, d.ForcedLines)}
+	}
 	return req, err
+}
+
+// flagOr is an optional boolean, or def when it is left out.
+func flagOr(b *bool, def bool) bool {
+	if b == nil {
+		return def
+	}
+	return *b
 }
 
 func toLedgerFamilyBalancing(in model.BalanceFamilyInput) (ledger.FamilyBalancing, error) {

@@ -5015,6 +5015,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreatePatientInput", ec.unmarshalInputCreatePatientInput),
 			graphql.NewInputUnmarshaler("CreateProviderInput", ec.unmarshalInputCreateProviderInput),
 			graphql.NewInputUnmarshaler("CreateUnearnedTypeInput", ec.unmarshalInputCreateUnearnedTypeInput),
+			graphql.NewInputUnmarshaler("CreditSpendInput", ec.unmarshalInputCreditSpendInput),
 			graphql.NewInputUnmarshaler("DetachPrepaymentInput", ec.unmarshalInputDetachPrepaymentInput),
 			graphql.NewInputUnmarshaler("GuarantorFilter", ec.unmarshalInputGuarantorFilter),
 			graphql.NewInputUnmarshaler("ImportBalancesInput", ec.unmarshalInputImportBalancesInput),
@@ -25824,6 +25825,69 @@ func UnmarshalCreateUnearnedTypeInput(ctx context.Context, raw any) (model.Creat
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCreditSpendInput(ctx context.Context, obj any) (model.CreditSpendInput, error) {
+	var it model.CreditSpendInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"lineCredits", "unallocated", "unearnedTypeIds", "forcedLines"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "lineCredits":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lineCredits"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LineCredits = data
+		case "unallocated":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("unallocated"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Unallocated = data
+		case "unearnedTypeIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("unearnedTypeIds"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋgoogleᚋuuidᚐUUIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UnearnedTypeIds = data
+		case "forcedLines":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("forcedLines"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ForcedLines = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreditSpendInput unmarshals raw into the CreditSpendInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreditSpendInput(ctx context.Context, raw any) (model.CreditSpendInput, error) {
+	var out model.CreditSpendInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreditSpendInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputDetachPrepaymentInput(ctx context.Context, obj any) (model.DetachPrepaymentInput, error) {
 	var it model.DetachPrepaymentInput
 	if obj == nil {
@@ -27417,7 +27481,7 @@ func (ec *executionContext) unmarshalInputStartRunInput(ctx context.Context, obj
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"kind", "method", "preview", "guarantorIds", "scope", "policy", "params", "asOf", "note", "batchId", "idempotencyKey"}
+	fieldsInOrder := [...]string{"kind", "method", "preview", "guarantorIds", "scope", "policy", "params", "asOf", "note", "batchId", "spend", "idempotencyKey"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -27494,6 +27558,13 @@ func (ec *executionContext) unmarshalInputStartRunInput(ctx context.Context, obj
 				return it, err
 			}
 			it.BatchID = data
+		case "spend":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("spend"))
+			data, err := ec.unmarshalOCreditSpendInput2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐCreditSpendInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Spend = data
 		case "idempotencyKey":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -36183,6 +36254,14 @@ func (ec *executionContext) marshalOCreditScope2ᚖgithubᚗcomᚋpaysplitᚋpay
 	_ = ctx
 	res := model.MarshalString(string(*v))
 	return res
+}
+
+func (ec *executionContext) unmarshalOCreditSpendInput2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐCreditSpendInput(ctx context.Context, v any) (*model.CreditSpendInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputCreditSpendInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalODate2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx context.Context, v any) (*ledger.Date, error) {

@@ -197,6 +197,15 @@ type payment struct {
 	resolved bool // a negative payment and what offsets it
 }
 
+// available is what the payment's re-split may take.
+func (p *payment) available() Money {
+	var amount Money
+	for _, m := range p.avail {
+		amount = amount.Add(m)
+	}
+	return amount
+}
+
 // recreatable are the receipt kinds whose unallocated money is re-split.
 var recreatable = map[ReceiptKind]bool{ReceiptPatientPayment: true, ReceiptRefund: true, ReceiptBalanceForward: true}
 
@@ -294,8 +303,18 @@ func (rc *recreate) collectPayments(fc familyContext) {
 // that can be neither fails the family.
 func (rc *recreate) offsetNegatives() error {
 	usedAdj := map[ID]bool{}
+	settled := true // no unallocated money left anywhere: a balanced family
+	for _, m := range rc.held {
+		settled = settled && m.IsZero()
+	}
 	for _, n := range rc.pays {
 		if n.total.Sign() >= 0 {
+			continue
+		}
+		if settled {
+			// Its money was moved since (an income transfer spent the
+			// payments it nets against): nothing is left to re-split.
+			n.resolved, n.report.Action = true, ResplitUnavailable
 			continue
 		}
 		if adj := offsettingAdjustment(rc.s, n, usedAdj, rc.asOf); adj != nil {
@@ -382,7 +401,7 @@ func (rc *recreate) resplitPayments(ctx context.Context) error {
 		if p.resolved || p.total.Sign() <= 0 {
 			continue
 		}
-		rc.out.CreditsFound = rc.out.CreditsFound.Add(p.total)
+		rc.out.CreditsFound = rc.out.CreditsFound.Add(p.available())
 		re, err := rc.resplit(ctx, base, p)
 		if err != nil {
 			return err
@@ -404,7 +423,7 @@ func (rc *recreate) resplitPayments(ctx context.Context) error {
 				p.report.ToUnearned = p.report.ToUnearned.Add(sp.Amount)
 			}
 		}
-		rc.out.AmountMoved = rc.out.AmountMoved.Add(p.report.ToProduction)
+		rc.out.CreditsLeft = rc.out.CreditsLeft.Add(p.report.ToUnearned)
 		rc.postings = append(rc.postings, posting{plan: re, kind: ReceiptTransfer, note: rc.note})
 		id := p.id
 		rc.originals = append(rc.originals, &id)
@@ -417,10 +436,7 @@ func (rc *recreate) resplitPayments(ctx context.Context) error {
 // against the ledger as the postings before it leave it. An empty plan
 // means nothing to re-split.
 func (rc *recreate) resplit(ctx context.Context, base snapshot, p *payment) (Plan, error) {
-	var amount Money
-	for _, m := range p.avail {
-		amount = amount.Add(m)
-	}
+	amount := p.available()
 	if amount.IsZero() {
 		p.report.Action = ResplitUnavailable
 		return Plan{}, nil
@@ -459,7 +475,9 @@ func (rc *recreate) outcome() (familyOutcome, error) {
 	for _, p := range rc.pays {
 		out.Payments = append(out.Payments, *p.report)
 	}
-	out.CreditsLeft = out.CreditsFound.Sub(out.AmountMoved).Max(Money{})
+	for _, p := range rc.postings {
+		out.AmountMoved = out.AmountMoved.Add(movedBy(p.plan))
+	}
 	if len(rc.postings) == 0 {
 		out.Status = FamilyUnchanged
 		if len(rc.pays) == 0 {

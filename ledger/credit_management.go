@@ -123,14 +123,16 @@ func planCreditManagement(ctx context.Context, pol resolvedPolicy, s snapshot, s
 		if err := s.check(pl, ReceiptCreditReapply, Money{}); err != nil {
 			return out, err
 		}
-		found, moved, _, err := amountsOf(pl)
+		found, moved, left, err := amountsOf(pl)
 		if err != nil {
 			return out, err
 		}
 		if i == 0 {
-			out.CreditsFound = found // every plan starts from the same credits
+			// Every plan starts from the same credits; each spends its own.
+			out.CreditsFound, out.CreditsLeft = found, found
 		}
 		out.AmountMoved = out.AmountMoved.Add(moved)
+		out.CreditsLeft = out.CreditsLeft.Sub(found.Sub(left))
 		if pl.plan.Empty() {
 			continue
 		}
@@ -144,7 +146,6 @@ func planCreditManagement(ctx context.Context, pol resolvedPolicy, s snapshot, s
 		merged.Splits = append(merged.Splits, pl.plan.Splits...)
 		merged.Warnings = append(merged.Warnings, pl.plan.Warnings...)
 	}
-	out.CreditsLeft = out.CreditsFound.Sub(out.AmountMoved).Max(Money{})
 	switch {
 	case merged != nil:
 		*merged = mergeSplits(*merged)

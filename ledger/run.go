@@ -110,7 +110,10 @@ type RunRequest struct {
 	// Note is the receipts' note; credit management requires one.
 	Note string
 	// BatchID is where credit management posts its receipts.
-	BatchID        *ID
+	BatchID *ID
+	// Spend is what credit management may spend; nil is
+	// DefaultCreditSpend (credit_spend.go).
+	Spend          *CreditSpend
 	IdempotencyKey string `json:"-"`
 }
 
@@ -126,6 +129,9 @@ type runSpec struct {
 	AsOf    Date              `json:"asOf"`
 	Note    string            `json:"note,omitempty"`
 	BatchID *ID               `json:"batchId,omitempty"`
+	// Spend is credit management's; a run stored before it existed spent
+	// DefaultCreditSpend's credits and every visible unearned type's.
+	Spend *CreditSpend `json:"spend,omitempty"`
 }
 
 // Run is a long operation and how far it has gone.
@@ -382,6 +388,11 @@ func (l *Ledger) validateRun(ctx context.Context, a Actor, in RunRequest) (runSp
 		if spec.Note == "" {
 			return spec, resolvedPolicy{}, Invalid("note", "credit management needs a receipt note")
 		}
+		sp, err := checkSpend(ctx, l.store, a.PracticeID, in.Spend)
+		if err != nil {
+			return spec, resolvedPolicy{}, err
+		}
+		spec.Spend = &sp
 	case RunBalance:
 		switch in.Method {
 		case MethodIncomeTransfer, MethodRecreateSplits:
@@ -392,6 +403,9 @@ func (l *Ledger) validateRun(ctx context.Context, a Actor, in RunRequest) (runSp
 		}
 		if in.Scope != "" {
 			return spec, resolvedPolicy{}, Invalid("scope", "only credit management has a scope")
+		}
+		if in.Spend != nil {
+			return spec, resolvedPolicy{}, Invalid("spend", "only credit management has a spend; the balancer moves all of a family's income")
 		}
 		if in.BatchID != nil {
 			return spec, resolvedPolicy{}, Invalid("batchId", "the balancer's transfers move no money in or out and post outside batches")

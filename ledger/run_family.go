@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+
+	"github.com/paysplit/paysplit/rules"
 )
 
 // What a run does to one family, shared by credit management and both
@@ -15,7 +17,8 @@ type FamilyOutcome struct {
 	Status      FamilyStatus
 	Reason      string
 	// CreditsFound is the credit the family held that the operation could
-	// move; AmountMoved what went to production; CreditsLeft what remains.
+	// move (as balances count credit); AmountMoved the money its receipts
+	// move; CreditsLeft the credit that remains after them.
 	CreditsFound, AmountMoved, CreditsLeft Money
 	Plans                                  []Plan
 	ReceiptIDs                             []ID
@@ -60,6 +63,9 @@ func (l *Ledger) jobFor(ctx context.Context, pid ID, spec runSpec) (familyJob, e
 	switch {
 	case spec.Kind == RunCreditManagement:
 		return familyJob{plan: func(ctx context.Context, s snapshot, _ familyContext) (familyOutcome, error) {
+			if spec.Spend != nil {
+				s = s.within(*spec.Spend)
+			}
 			return planCreditManagement(ctx, pol, s, spec.Scope, spec.Params, spec.AsOf, spec.Note, spec.BatchID)
 		}}, nil
 	case spec.Method == MethodIncomeTransfer:
@@ -197,11 +203,14 @@ func (l *Ledger) postOutcomes(ctx context.Context, tx Tx, pid ID, runID *ID, out
 	return first, nil
 }
 
-// amountsOf sums a plan's credits before and after, and what it moved onto
-// charges: the figures of a family's report.
+// amountsOf sums a plan's credits before and after, as balances count
+// credit (overpaid lines, unallocated and visible unearned money; not hidden
+// types, not money on a charge the policy reads as misallocated), and the
+// money it moves: the figures of a family's report. A plan that posts moves
+// money, so a family is CHANGED exactly when its moved is above zero.
 func amountsOf(pl planned) (found, moved, left Money, err error) {
 	for _, c := range pl.raw.Balances.Credits {
-		if c.Hidden {
+		if c.Hidden || c.Bucket.Kind == rules.MisallocatedBucket {
 			continue
 		}
 		if c.Amount.Sign() > 0 {
@@ -219,12 +228,16 @@ func amountsOf(pl planned) (found, moved, left Money, err error) {
 			left = left.Add(r)
 		}
 	}
-	for _, m := range pl.plan.Moves {
-		if m.To.Kind == PlaceCharge {
-			moved = moved.Add(m.Amount)
-		}
+	return found, movedBy(pl.plan), left, nil
+}
+
+// movedBy is the money a plan moves.
+func movedBy(p Plan) Money {
+	var moved Money
+	for _, m := range p.Moves {
+		moved = moved.Add(m.Amount)
 	}
-	return found, moved, left, nil
+	return moved
 }
 
 // BalanceMethod is how the family balancer balances a family.

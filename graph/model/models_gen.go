@@ -325,6 +325,18 @@ type CreateUnearnedTypePayload struct {
 	UnearnedType ledger.UnearnedType `json:"unearnedType"`
 }
 
+// Which credits a credit-management run may spend; fields left out keep the default.
+type CreditSpendInput struct {
+	// Credit on overpaid lines (default true).
+	LineCredits *bool `json:"lineCredits,omitempty"`
+	// Money on nothing (default true).
+	Unallocated *bool `json:"unallocated,omitempty"`
+	// Unearned types whose money it may spend (default none: prepayments are kept).
+	UnearnedTypeIds []uuid.UUID `json:"unearnedTypeIds,omitempty"`
+	// Lines a re-apply left overpaid on purpose (force apply); default false: left alone.
+	ForcedLines *bool `json:"forcedLines,omitempty"`
+}
+
 type DetachPrepaymentInput struct {
 	ChargeID uuid.UUID `json:"chargeId"`
 	// Positive; default everything attached.
@@ -721,8 +733,10 @@ type StartRunInput struct {
 	// The receipts' note; credit management requires one.
 	Note *string `json:"note,omitempty"`
 	// CREDIT_MANAGEMENT only: the open batch its receipts post into.
-	BatchID        *uuid.UUID `json:"batchId,omitempty"`
-	IdempotencyKey *string    `json:"idempotencyKey,omitempty"`
+	BatchID *uuid.UUID `json:"batchId,omitempty"`
+	// CREDIT_MANAGEMENT only: which credits it may spend. Default: overpaid lines and unallocated money; no unearned type; no line a force apply left overpaid.
+	Spend          *CreditSpendInput `json:"spend,omitempty"`
+	IdempotencyKey *string           `json:"idempotencyKey,omitempty"`
 }
 
 type StartRunPayload struct {

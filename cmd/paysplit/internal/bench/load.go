@@ -126,7 +126,7 @@ func rawCopy(ctx context.Context, db *sql.DB, tables []renderedTable) (float64, 
 		return 0, err
 	}
 	for _, t := range tables {
-		if _, err := db.ExecContext(ctx, `CREATE TABLE raw.`+t.copy.Table+` (LIKE public.`+t.copy.Table+`)`); err != nil {
+		if _, err := db.ExecContext(ctx, `CREATE TABLE raw.`+t.copy.Table+` (LIKE public.`+t.copy.Table+` INCLUDING DEFAULTS)`); err != nil {
 			return 0, err
 		}
 	}

@@ -33,6 +33,9 @@
 //	encounters.go                     encounters, charges (any sign for a procedure), adjustments
 //	insurance.go                      insurance write-offs, insurance payments as a claim total
 //	unearned.go                       unearned types: create, rename, show or hide, default and treatment-plan roles
+//	treatment_plans.go                planned procedures: complete, remove; prepayment attached, detached, following completion
+//	practice_settings.go              practice settings (prepayments on planned procedures)
+//	manual_transfers.go               manual income transfers: the default TRANSFER policy's requirements
 //	receipts.go, receipt_batches.go   receipts with explicit splits, reversals, deposit batches
 //	alloc_engine.go                   snapshots, the plan's types, the engine's checks, posting a plan
 //	alloc_ops.go                      auto-split, income transfer, allocate unearned, family balances
@@ -40,6 +43,7 @@
 //	alloc_json.go                     a plan's JSON (kept beside the receipt it made)
 //	credit_reapply.go                 re-apply a patient credit (PD/PCA), candidates
 //	credit_management.go              credit management over a family
+//	credit_spend.go                   which credits a credit-management run may spend
 //	credit_balancer.go                the family balancer (income transfer, recreate splits)
 //	credit_account.go                 the Store's side of credits: Txfr rows, reallocations
 //	run.go, run_family.go             long runs over many families, what a run does to one family

@@ -27,7 +27,8 @@ import (
 
 const creditsUsage = `usage:
   paysplit credits manage --practice ID --note TEXT [--scope GUARANTOR|PATIENT] [--guarantor ID ...]
-                          [--policy P] [--as-of YYYY-MM-DD] [--batch ID] [--commit] [flags]
+                          [--policy P] [--as-of YYYY-MM-DD] [--batch ID] [--spend-unearned TYPE_ID ...]
+                          [--spend-forced] [--no-line-credits] [--no-unallocated] [--commit] [flags]
 Re-applies every family's credits (or the named families') to its outstanding balances by the
 same-guarantor policy, one CREDIT_REAPPLY receipt per family. Without --commit it is a preview:
 it plans and reports and posts nothing. See docs/credits.md.`
@@ -220,13 +221,19 @@ func creditsManage(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.Var(params, "param", "a policy parameter name=value (repeatable)")
 	asOf := fs.String("as-of", "", "the plans' and receipts' date, YYYY-MM-DD (default today)")
 	batch := fs.String("batch", "", "the open batch the receipts post into")
+	var spendTypes idList
+	fs.Var(&spendTypes, "spend-unearned", "an unearned type whose money it may spend (repeat); default none: prepayments are kept")
+	spendForced := fs.Bool("spend-forced", false, "spend the credit on lines a force apply left overpaid (default: left alone)")
+	noLines := fs.Bool("no-line-credits", false, "do not spend overpaid lines' credit")
+	noLoose := fs.Bool("no-unallocated", false, "do not spend unallocated money")
 	commit := fs.Bool("commit", false, "post the receipts; without it the run is a preview that posts nothing")
 	key := fs.String("idempotency-key", "", "replaying a key returns the run first started")
 	if _, err := parseNoArgs(fs, args, creditsUsage); err != nil {
 		return err
 	}
 	req := ledger.RunRequest{Kind: ledger.RunCreditManagement, Preview: !*commit, GuarantorIDs: gids, Scope: ledger.Scope(strings.ToUpper(*scope)),
-		Policy: *policy, Params: params, Note: *note, IdempotencyKey: *key}
+		Policy: *policy, Params: params, Note: *note, IdempotencyKey: *key,
+		Spend: &ledger.CreditSpend{LineCredits: !*noLines, Unallocated: !*noLoose, UnearnedTypeIDs: spendTypes, ForcedLines: *spendForced}}
 	if err := parseRunDate(*asOf, &req.AsOf); err != nil {
 		return err
 	}

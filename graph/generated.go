@@ -646,6 +646,7 @@ type ComplexityRoot struct {
 	}
 
 	Practice struct {
+		BalancesDontSubtractIns func(childComplexity int) int
 		ID                      func(childComplexity int) int
 		Locations               func(childComplexity int) int
 		Name                    func(childComplexity int) int
@@ -3718,6 +3719,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PostReceiptPayload.Receipt(childComplexity), true
 
+	case "Practice.balancesDontSubtractIns":
+		if e.ComplexityRoot.Practice.BalancesDontSubtractIns == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Practice.BalancesDontSubtractIns(childComplexity), true
 	case "Practice.id":
 		if e.ComplexityRoot.Practice.ID == nil {
 			break
@@ -6230,6 +6237,8 @@ func (ec *executionContext) childFields_Practice(ctx context.Context, field grap
 		return ec.fieldContext_Practice_unearnedTypes(ctx, field)
 	case "prepayAllowedForTpProcs":
 		return ec.fieldContext_Practice_prepayAllowedForTpProcs(ctx, field)
+	case "balancesDontSubtractIns":
+		return ec.fieldContext_Practice_balancesDontSubtractIns(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Practice", field.Name)
 }
@@ -18227,6 +18236,29 @@ func (ec *executionContext) fieldContext_Practice_prepayAllowedForTpProcs(_ cont
 	return graphql.NewScalarFieldContext("Practice", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _Practice_balancesDontSubtractIns(ctx context.Context, field graphql.CollectedField, obj *ledger.Practice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Practice_balancesDontSubtractIns(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BalancesDontSubtractIns, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Practice_balancesDontSubtractIns(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Practice", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _Provider_id(ctx context.Context, field graphql.CollectedField, obj *ledger.Provider) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -27831,7 +27863,7 @@ func (ec *executionContext) unmarshalInputUpdatePracticeSettingsInput(ctx contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"prepayAllowedForTpProcs", "idempotencyKey"}
+	fieldsInOrder := [...]string{"prepayAllowedForTpProcs", "balancesDontSubtractIns", "idempotencyKey"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -27845,6 +27877,13 @@ func (ec *executionContext) unmarshalInputUpdatePracticeSettingsInput(ctx contex
 				return it, err
 			}
 			it.PrepayAllowedForTpProcs = data
+		case "balancesDontSubtractIns":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("balancesDontSubtractIns"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BalancesDontSubtractIns = data
 		case "idempotencyKey":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -31862,6 +31901,11 @@ func (ec *executionContext) _Practice(ctx context.Context, sel ast.SelectionSet,
 				})
 		case "prepayAllowedForTpProcs":
 			out.Values[i] = ec._Practice_prepayAllowedForTpProcs(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "balancesDontSubtractIns":
+			out.Values[i] = ec._Practice_balancesDontSubtractIns(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}

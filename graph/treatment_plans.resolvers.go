@@ -94,7 +94,7 @@ func (r *mutationResolver) UpdatePracticeSettings(ctx context.Context, input mod
 		return model.UpdatePracticeSettingsPayload{}, err
 	}
 	p, err := r.Ledger.UpdatePracticeSettings(ctx, a, ledger.PracticeSettings{PrePayAllowedForTpProcs: input.PrepayAllowedForTpProcs,
-		IdempotencyKey: str(input.IdempotencyKey)})
+		BalancesDontSubtractIns: input.BalancesDontSubtractIns, IdempotencyKey: str(input.IdempotencyKey)})
 	return model.UpdatePracticeSettingsPayload{Practice: p}, err
 }
 

@@ -34,7 +34,7 @@
 //	insurance.go                      insurance write-offs, insurance payments as a claim total
 //	unearned.go                       unearned types: create, rename, show or hide, default and treatment-plan roles
 //	treatment_plans.go                planned procedures: complete, remove; prepayment attached, detached, following completion
-//	practice_settings.go              practice settings (prepayments on planned procedures)
+//	practice_settings.go              practice settings (prepayments on planned procedures, balances that do not subtract insurance)
 //	manual_transfers.go               manual income transfers: the default TRANSFER policy's requirements
 //	receipts.go, receipt_batches.go   receipts with explicit splits, reversals, deposit batches
 //	alloc_engine.go                   snapshots, the plan's types, the engine's checks, posting a plan

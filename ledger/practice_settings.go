@@ -9,6 +9,9 @@ type PracticeSettings struct {
 	// procedures (AttachPrepayment, or a split naming a planned charge and
 	// the treatment-plan type).
 	PrePayAllowedForTpProcs *bool
+	// BalancesDontSubtractIns: balances set no pending insurance estimate
+	// aside (Practice.BalancesDontSubtractIns).
+	BalancesDontSubtractIns *bool
 	IdempotencyKey          string `json:"-"`
 }
 

@@ -48,6 +48,11 @@ type Practice struct {
 	// PrePayAllowedForTpProcs lets prepayments be attached to planned
 	// procedures (Open Dental's PrePayAllowedForTpProcs; off by default).
 	PrePayAllowedForTpProcs bool
+	// BalancesDontSubtractIns: balances set no pending insurance estimate
+	// aside (Open Dental's BalancesDontSubtractIns; off by default). A line's
+	// patient portion is then all it still owes, for balances, aging and the
+	// planner alike, and its insurancePending reads 0.00.
+	BalancesDontSubtractIns bool
 	CreatedAt               time.Time
 }
 

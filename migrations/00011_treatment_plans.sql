@@ -1,4 +1,4 @@
--- Treatment plans that move (issue 17): a planned procedure is completed
+-- Treatment plans that move, and two practice settings (issue 17): a planned procedure is completed
 -- (it becomes production, a completed line dated when the work was done) or
 -- removed (it will not be done). Charges are append-only, so neither edits
 -- the planned line: its outcome is a row of its own, and a completion's
@@ -45,8 +45,12 @@ CREATE POLICY planned_outcomes_tenant ON planned_outcomes TO paysplit_app
 ALTER TABLE splits DROP CONSTRAINT splits_one_target;
 
 ALTER TABLE practices ADD COLUMN prepay_allowed_for_tp_procs boolean NOT NULL DEFAULT false;
+-- Open Dental's BalancesDontSubtractIns: the practice's balances do not set
+-- pending insurance estimates aside (the patient portion is the whole line
+-- until insurance pays).
+ALTER TABLE practices ADD COLUMN balances_dont_subtract_ins boolean NOT NULL DEFAULT false;
 
 -- +goose Down
-ALTER TABLE practices DROP COLUMN prepay_allowed_for_tp_procs;
+ALTER TABLE practices DROP COLUMN prepay_allowed_for_tp_procs, DROP COLUMN balances_dont_subtract_ins;
 ALTER TABLE splits ADD CONSTRAINT splits_one_target CHECK (charge_id IS NULL OR unearned_type_id IS NULL);
 DROP TABLE planned_outcomes;

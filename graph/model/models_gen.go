@@ -800,6 +800,7 @@ type UpdateBatchSettingsPayload struct {
 
 type UpdatePracticeSettingsInput struct {
 	PrepayAllowedForTpProcs *bool   `json:"prepayAllowedForTpProcs,omitempty"`
+	BalancesDontSubtractIns *bool   `json:"balancesDontSubtractIns,omitempty"`
 	IdempotencyKey          *string `json:"idempotencyKey,omitempty"`
 }
 

@@ -57,7 +57,8 @@ WITH rev AS NOT MATERIALIZED (   -- receipts reversed by a reversal dated on or 
 ), lines AS (
     SELECT c.patient_id, c.provider_id, c.location_id, c.amount, c.insurance_estimate, c.service_date, c.posted_at,
            c.amount + coalesce(adj.amount, 0) - coalesce(wo.amount, 0) - coalesce(m.paid, 0) AS outstanding, m.insured_on,
-           least(c.insurance_estimate, greatest(c.amount + coalesce(adj.amount, 0) - coalesce(wo.amount, 0), 0)) AS estimate
+           CASE WHEN (SELECT balances_dont_subtract_ins FROM practices WHERE id = $1) THEN 0
+                ELSE least(c.insurance_estimate, greatest(c.amount + coalesce(adj.amount, 0) - coalesce(wo.amount, 0), 0)) END AS estimate
       FROM charges c
       LEFT JOIN paid m ON m.root = c.id
       LEFT JOIN adj ON adj.root = c.id

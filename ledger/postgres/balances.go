@@ -7,6 +7,9 @@ import (
 )
 
 // ChargeBalances computes where each charge stands (see ledger.ChargeBalance).
+// A practice whose balances do not subtract insurance
+// (Practice.BalancesDontSubtractIns) sets no estimate aside: its lines'
+// estimates read 0.00 here and in balances.
 // Adjustments attached to a charge fold into it, with the money on them; an
 // insurance payment on the charge that has not been reversed settles its
 // estimate; insurance write-offs lower the line; a pending estimate never
@@ -16,7 +19,8 @@ import (
 func (s queries) ChargeBalances(ctx context.Context, practiceID ledger.ID, chargeIDs []ledger.ID) (map[ledger.ID]ledger.ChargeBalance, error) {
 	const q = `
 WITH ch AS (
-    SELECT id, coalesce(attached_to_id, id) AS root, attached_to_id, status, amount, insurance_estimate
+    SELECT id, coalesce(attached_to_id, id) AS root, attached_to_id, status, amount,
+           CASE WHEN (SELECT balances_dont_subtract_ins FROM practices WHERE id = $1) THEN 0 ELSE insurance_estimate END AS insurance_estimate
       FROM charges
      WHERE practice_id = $1 AND (id = ANY($2::uuid[]) OR attached_to_id = ANY($2::uuid[]))
 ), ` + chargeBalanceCTEs + `
@@ -105,7 +109,8 @@ WITH pats AS (
       FROM patients
      WHERE practice_id = $1 AND (CASE WHEN $3 THEN guarantor_id ELSE id END) = ANY($2::uuid[])
 ), ch AS (
-    SELECT c.id, pats.grp, coalesce(c.attached_to_id, c.id) AS root, c.attached_to_id, c.status, c.amount, c.insurance_estimate
+    SELECT c.id, pats.grp, coalesce(c.attached_to_id, c.id) AS root, c.attached_to_id, c.status, c.amount,
+           CASE WHEN (SELECT balances_dont_subtract_ins FROM practices WHERE id = $1) THEN 0 ELSE c.insurance_estimate END AS insurance_estimate
       FROM pats JOIN charges c ON c.practice_id = $1 AND c.patient_id = pats.id
 ), paid AS (
     SELECT ch.root, sum(s.amount) AS amount,

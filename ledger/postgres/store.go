@@ -219,7 +219,8 @@ func notFound(err error, what string) error {
 }
 
 func (s queries) Practice(ctx context.Context, id ledger.ID) (ledger.Practice, error) {
-	const q = `SELECT id, name, require_batch, prepay_allowed_for_tp_procs AS pre_pay_allowed_for_tp_procs, created_at FROM practices WHERE id = $1`
+	const q = `SELECT id, name, require_batch, prepay_allowed_for_tp_procs AS pre_pay_allowed_for_tp_procs,
+	                  balances_dont_subtract_ins, created_at FROM practices WHERE id = $1`
 	var p ledger.Practice
 	if err := s.get(ctx, &p, q, id); err != nil {
 		return p, notFound(err, "practice")

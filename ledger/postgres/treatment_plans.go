@@ -27,7 +27,8 @@ func (t *txStore) InsertPlannedOutcome(ctx context.Context, practiceID ledger.ID
 
 // UpdatePracticeSettings writes the settings given; nil fields stay.
 func (t *txStore) UpdatePracticeSettings(ctx context.Context, practiceID ledger.ID, s ledger.PracticeSettings) error {
-	const q = `UPDATE practices SET prepay_allowed_for_tp_procs = coalesce($2, prepay_allowed_for_tp_procs) WHERE id = $1`
-	_, err := t.exec(ctx, q, practiceID, s.PrePayAllowedForTpProcs)
+	const q = `UPDATE practices SET prepay_allowed_for_tp_procs = coalesce($2, prepay_allowed_for_tp_procs),
+	                                balances_dont_subtract_ins = coalesce($3, balances_dont_subtract_ins) WHERE id = $1`
+	_, err := t.exec(ctx, q, practiceID, s.PrePayAllowedForTpProcs, s.BalancesDontSubtractIns)
 	return translate(err)
 }

@@ -215,6 +215,17 @@ func openPlanned(ctx context.Context, tx Tx, pid, chargeID ID) (Charge, error) {
 	return c, nil
 }
 
+// openWithPrepayment is openPlanned, with the prepayment attached to the
+// line.
+func openWithPrepayment(ctx context.Context, tx Tx, pid, chargeID ID) (Charge, held, error) {
+	p, err := openPlanned(ctx, tx, pid, chargeID)
+	if err != nil {
+		return Charge{}, held{}, err
+	}
+	att, err := attachedTo(ctx, tx, pid, p.ID)
+	return p, att, err
+}
+
 // treatmentPlanType is the practice's treatment-plan unearned type.
 func treatmentPlanType(ctx context.Context, r Reader, pid ID) (UnearnedType, []UnearnedType, error) {
 	types, err := r.UnearnedTypes(ctx, pid)
@@ -327,11 +338,7 @@ func (l *Ledger) RemovePlanned(ctx context.Context, a Actor, in PlannedRemoval) 
 	}
 	id, err := l.mutate(ctx, a, mutation{op: "removePlannedCharge", key: in.IdempotencyKey, input: in}, func(tx Tx) (ID, error) {
 		pid := a.PracticeID
-		p, err := openPlanned(ctx, tx, pid, in.ChargeID)
-		if err != nil {
-			return ID{}, err
-		}
-		att, err := attachedTo(ctx, tx, pid, p.ID)
+		p, att, err := openWithPrepayment(ctx, tx, pid, in.ChargeID)
 		if err != nil {
 			return ID{}, err
 		}
@@ -392,16 +399,12 @@ func (l *Ledger) attachSplits(ctx context.Context, tx Tx, pid ID, in PrepaymentA
 		}
 		from = *in.UnearnedTypeID
 	}
-	p, err := openPlanned(ctx, tx, pid, in.ChargeID)
+	p, att, err := openWithPrepayment(ctx, tx, pid, in.ChargeID)
 	if err != nil {
 		return Charge{}, nil, err
 	}
 	if in.PatientID != nil && *in.PatientID != p.PatientID {
 		return Charge{}, nil, Invalid("chargeId", "is a procedure of another patient")
-	}
-	att, err := attachedTo(ctx, tx, pid, p.ID)
-	if err != nil {
-		return Charge{}, nil, err
 	}
 	if sum := att.total().Add(in.Amount); sum.Cmp(p.Amount) > 0 {
 		return Charge{}, nil, Invalid("amount", "the planned %s line's fee is %s and it holds %s already", p.Code, p.Amount, att.total())
@@ -444,11 +447,7 @@ func (l *Ledger) DetachPrepayment(ctx context.Context, a Actor, in PrepaymentDet
 	}
 	id, err := l.mutate(ctx, a, mutation{op: "detachPrepayment", key: in.IdempotencyKey, input: in}, func(tx Tx) (ID, error) {
 		pid := a.PracticeID
-		p, err := openPlanned(ctx, tx, pid, in.ChargeID)
-		if err != nil {
-			return ID{}, err
-		}
-		att, err := attachedTo(ctx, tx, pid, p.ID)
+		p, att, err := openWithPrepayment(ctx, tx, pid, in.ChargeID)
 		if err != nil {
 			return ID{}, err
 		}

@@ -55,6 +55,7 @@ func TestTreatmentPlans(t *testing.T) {
 			"splits": []any{obj{"amount": "100.00", "unearnedTypeId": id(f.TPPrepay), "providerId": id(f.Provider), "locationId": id(f.Location)}}}})
 	d = h.ok(t, h.admin, attachDoc, obj{"in": obj{"chargeId": filling, "amount": "100.00", "note": "filling prepayment"}})
 	require.Equal(t, "TRANSFER", str(t, d, "attachPrepayment.receipt.kind"))
+	attach := str(t, d, "attachPrepayment.receipt.id")
 	requireMoney(t, "0.00", d, "attachPrepayment.receipt.amount")
 
 	standing := func() map[string]any {
@@ -119,6 +120,13 @@ func TestTreatmentPlans(t *testing.T) {
 	require.Equal(t, "REMOVED", str(t, d, "filling.outcome.outcome"))
 	requireMoney(t, "620.00", d, "familyLedger.owed")
 	requireMoney(t, "0.00", d, "familyLedger.planned")
+
+	// The filling's attach cannot be reversed now: its money was detached
+	// (the reversal would take prepayment off a line that holds none).
+	before = rowCounts(t, h.db)
+	e, r = h.fail(t, h.admin, `mutation($in: ReverseReceiptInput!) { reverseReceipt(input: $in) { receipt { id } } }`, obj{"in": obj{"receiptId": attach}})
+	require.Equal(t, "INVARIANT_VIOLATION", e.code(), r.Raw)
+	require.Equal(t, before, rowCounts(t, h.db))
 
 	// Aging sees the completed crown as of the day it was done.
 	d = h.ok(t, h.analyst, `{ aging(input: {groupBy: PATIENT}) { summary { total } } }`, nil)

@@ -128,6 +128,16 @@ func TestTreatmentPlans(t *testing.T) {
 	require.Equal(t, "INVARIANT_VIOLATION", e.code(), r.Raw)
 	require.Equal(t, before, rowCounts(t, h.db))
 
+	// Every move is in the audit trail, with what it created.
+	d = h.ok(t, h.admin, `{ auditEvents(first: 100) { edges { node { operation createdIds } } } }`, nil)
+	audited := map[string]bool{}
+	for _, e := range list(t, d, "auditEvents.edges") {
+		audited[str(t, e, "node.operation")] = true
+	}
+	for _, op := range []string{"attachPrepayment", "detachPrepayment", "removePlannedCharge", "completePlannedCharge", "updatePracticeSettings"} {
+		require.True(t, audited[op], "%s is audited", op)
+	}
+
 	// Aging sees the completed crown as of the day it was done.
 	d = h.ok(t, h.analyst, `{ aging(input: {groupBy: PATIENT}) { summary { total } } }`, nil)
 	requireMoney(t, "620.00", d, "aging.summary.total")

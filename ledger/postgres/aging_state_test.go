@@ -1,0 +1,316 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/stretchr/testify/require"
+
+	"github.com/paysplit/paysplit/ledger"
+	"github.com/paysplit/paysplit/ledger/ledgertest"
+)
+
+// agingWorld is a practice a random operation sequence runs on, with what the
+// operations pick from.
+type agingWorld struct {
+	t        *testing.T
+	rng      *rand.Rand
+	f        *ledgertest.Practice
+	db       *sqlx.DB
+	families [][]ledger.Patient
+	charges  []ledger.Charge
+	receipts []ledger.Receipt
+	provs    []ledger.ID
+	locs     []ledger.ID
+	done     map[string]int // successful operations by kind
+	imports  int
+}
+
+// The maintained aging state equals the state recomputed from history, and
+// the report read from it equals the report computed from history (every
+// grouping, basis, credit option and a filter of each kind), after random
+// sequences of receipts (explicit and auto-split), reversals, insurance
+// payments, adjustments, write-offs, transfers, unearned allocations,
+// balancer runs and imports, and after transactions that abort mid-way.
+func TestAgingMaintainedEqualsRecomputed(t *testing.T) {
+	t.Parallel()
+	for seed := range uint64(3) {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			t.Parallel()
+			w := newAgingWorld(t, seed)
+			kinds := []string{"visit", "pay", "auto", "insurance", "reverse", "adjust", "writeoff", "import"}
+			covered := func() bool {
+				return !slices.ContainsFunc(kinds, func(k string) bool { return w.done[k] == 0 })
+			}
+			for i := 0; i < 90 || !covered(); i++ {
+				require.Less(t, i, 400, "not every kind of operation succeeded: %v", w.done)
+				w.step()
+				if i%30 == 29 {
+					w.compare([]ledger.AgingBasis{ledger.AgingServiceDate, ledger.AgingPostDate, ledger.AgingResponsibilityDate}[i/30%3])
+				}
+			}
+			w.abortMidway()
+			w.compare(ledger.AgingServiceDate, ledger.AgingPostDate, ledger.AgingResponsibilityDate)
+			t.Logf("operations: %v", w.done)
+		})
+	}
+}
+
+func newAgingWorld(t *testing.T, seed uint64) *agingWorld {
+	db := ledgertest.NewDB(t)
+	w := &agingWorld{t: t, rng: rand.New(rand.NewPCG(seed, 21)), f: ledgertest.NewPractice(t, db), db: db, done: map[string]int{}}
+	ctx := context.Background()
+	prov, err := w.f.Ledger.CreateProvider(ctx, w.f.Actor, ledger.NewProvider{Name: "Dr. Two"})
+	require.NoError(t, err)
+	loc, err := w.f.Ledger.CreateLocation(ctx, w.f.Actor, ledger.NewLocation{Name: "Annex"})
+	require.NoError(t, err)
+	w.provs, w.locs = []ledger.ID{w.f.Provider, prov.ID}, []ledger.ID{w.f.Location, loc.ID}
+	for i := range 5 {
+		w.families = append(w.families, w.f.Family(t, fmt.Sprint("G", i), "Kid")[:1+i%2])
+	}
+	return w
+}
+
+func (w *agingWorld) money(lo, hi int) ledger.Money {
+	return ledger.MustMoney(fmt.Sprintf("%d.%02d", lo+w.rng.IntN(hi-lo), w.rng.IntN(100)))
+}
+
+func (w *agingWorld) date() *ledger.Date {
+	d := ledgertest.Today.AddDays(-w.rng.IntN(400))
+	return &d
+}
+
+func (w *agingWorld) patient() ledger.Patient {
+	fam := w.families[w.rng.IntN(len(w.families))]
+	return fam[w.rng.IntN(len(fam))]
+}
+
+func (w *agingWorld) charge() (ledger.Charge, bool) {
+	if len(w.charges) == 0 {
+		return ledger.Charge{}, false
+	}
+	return w.charges[w.rng.IntN(len(w.charges))], true
+}
+
+var errNoCharge = errors.New("no charge yet")
+
+// step runs one random operation; the ledger may refuse it (an overpayment,
+// a reversal of moved money), which changes nothing.
+func (w *agingWorld) step() {
+	ctx, l, a := context.Background(), w.f.Ledger, w.f.Actor
+	kinds := []string{"visit", "visit", "pay", "pay", "auto", "insurance", "reverse", "adjust", "writeoff",
+		"transfer", "unearned", "balance", "import"}
+	kind := kinds[w.rng.IntN(len(kinds))]
+	var err error
+	switch kind {
+	case "visit":
+		err = w.visit(ctx)
+	case "pay":
+		err = w.pay(ctx)
+	case "auto":
+		p := w.patient()
+		_, _, err = l.PostAllocatedReceipt(ctx, a, ledger.NewReceipt{Kind: ledger.ReceiptPatientPayment, PatientID: &p.ID,
+			Amount: w.money(1, 120), ReceivedOn: w.date()}, ledger.Allocation{})
+	case "insurance":
+		c, ok := w.charge()
+		if !ok {
+			return
+		}
+		var r ledger.Receipt
+		amt := w.money(1, 80)
+		r, err = l.PostReceipt(ctx, a, ledger.NewReceipt{Kind: ledger.ReceiptInsurancePayment, Amount: amt,
+			ReceivedOn: w.date(), Splits: []ledger.NewSplit{{Amount: amt, ChargeID: &c.ID, Force: true}}})
+		if err == nil {
+			w.receipts = append(w.receipts, r)
+		}
+	case "reverse":
+		if len(w.receipts) == 0 {
+			return
+		}
+		_, err = l.ReverseReceipt(ctx, a, ledger.Reversal{ReceiptID: w.receipts[w.rng.IntN(len(w.receipts))].ID, ReceivedOn: w.date()})
+	case "adjust":
+		c, ok := w.charge()
+		if !ok {
+			return
+		}
+		amt := w.money(1, 40)
+		if w.rng.IntN(3) > 0 {
+			amt = amt.Neg()
+		}
+		_, err = l.PostAdjustment(ctx, a, ledger.NewAdjustment{AttachedToID: &c.ID, Amount: amt, ServiceDate: w.date()})
+	case "writeoff":
+		err = errNoCharge
+		for range 5 { // a planned or paid line refuses; try another
+			if c, ok := w.charge(); ok && err != nil {
+				_, err = l.PostInsuranceWriteOff(ctx, a, ledger.NewInsuranceWriteOff{ChargeID: c.ID, Amount: w.money(1, 10), WrittenOn: &ledgertest.Today})
+			}
+		}
+	case "transfer":
+		_, err = l.TransferIncome(ctx, a, ledger.TransferRequest{GuarantorID: w.patient().GuarantorID})
+	case "unearned":
+		_, err = l.AllocateUnearned(ctx, a, ledger.UnearnedAllocation{GuarantorID: w.patient().GuarantorID})
+	case "balance":
+		m := []ledger.BalanceMethod{ledger.MethodIncomeTransfer, ledger.MethodRecreateSplits}[w.rng.IntN(2)]
+		_, _, err = l.BalanceFamily(ctx, a, ledger.FamilyBalancing{GuarantorID: w.patient().GuarantorID, Method: m})
+	case "import":
+		err = w.importRows(ctx)
+	}
+	if err == nil {
+		w.done[kind]++
+	}
+}
+
+func (w *agingWorld) visit(ctx context.Context) error {
+	p, d := w.patient(), w.date()
+	in := ledger.NewEncounter{PatientID: p.ID, ProviderID: w.provs[w.rng.IntN(2)], LocationID: w.locs[w.rng.IntN(2)], ServiceFrom: d}
+	for range 1 + w.rng.IntN(3) {
+		c := ledger.NewCharge{Code: "D0120", Amount: w.money(10, 300)}
+		if w.rng.IntN(3) == 0 {
+			c.InsuranceEstimate = w.money(1, 200)
+		}
+		if w.rng.IntN(8) == 0 {
+			c.Status = ledger.StatusPlanned
+		}
+		in.Charges = append(in.Charges, c)
+	}
+	e, err := w.f.Ledger.PostEncounter(ctx, w.f.Actor, in)
+	if err != nil {
+		return err
+	}
+	cs, err := w.f.Store.ChargesOfEncounters(ctx, w.f.Actor.PracticeID, []ledger.ID{e.ID})
+	require.NoError(w.t, err)
+	w.charges = append(w.charges, cs...)
+	return nil
+}
+
+// pay posts a patient payment: on a line (forced now and then, leaving a
+// credit), unallocated, or unearned of the visible or hidden type.
+func (w *agingWorld) pay(ctx context.Context) error {
+	p := w.patient()
+	amt := w.money(1, 100)
+	s := ledger.NewSplit{Amount: amt}
+	switch w.rng.IntN(4) {
+	case 0, 1:
+		c, ok := w.charge()
+		if !ok {
+			return nil
+		}
+		s.ChargeID, s.CrossFamily, s.Force = &c.ID, true, w.rng.IntN(3) == 0
+	case 2:
+		typ := []ledger.ID{w.f.Prepayment, w.f.TPPrepay}[w.rng.IntN(2)]
+		s.UnearnedTypeID = &typ
+	}
+	r, err := w.f.Ledger.PostReceipt(ctx, w.f.Actor, ledger.NewReceipt{Kind: ledger.ReceiptPatientPayment, PatientID: &p.ID,
+		Amount: amt, ReceivedOn: w.date(), Splits: []ledger.NewSplit{s}})
+	if err == nil {
+		w.receipts = append(w.receipts, r)
+	}
+	return err
+}
+
+// importRows imports a balance-forward file of a few rows for new patients.
+func (w *agingWorld) importRows(ctx context.Context) error {
+	var rows []ledger.BalanceForwardRow
+	for range 1 + w.rng.IntN(3) {
+		w.imports++
+		rows = append(rows, ledger.BalanceForwardRow{PatientExternalID: fmt.Sprint("X", w.imports), PatientLastName: "Imported",
+			PatientFirstName: fmt.Sprint("N", w.imports), ServiceDate: w.date(), Amount: w.money(1, 90),
+			Provider: []string{"Dr. One", "Dr. Two"}[w.rng.IntN(2)], Location: []string{"Main", "Annex"}[w.rng.IntN(2)]})
+	}
+	var sb strings.Builder
+	require.NoError(w.t, ledger.WriteBalanceForwardCSV(&sb, rows))
+	res, err := w.f.Ledger.ImportBalances(ctx, w.f.Actor, ledger.ImportRequest{File: strings.NewReader(sb.String()),
+		Mode: ledger.ImportCommit, Options: ledger.ImportOptions{CreateMissingPatients: true}})
+	if res.Report.Outcome != ledger.OutcomeCommitted {
+		return fmt.Errorf("import: %s %+v", res.Report.Message, res.Report.Issues)
+	}
+	return err
+}
+
+// abortMidway writes a receipt with splits on a line and on nothing straight
+// into the tables, so the triggers change the maintained state, and then
+// kills the connection before the transaction commits; and does the same
+// again ending in a rollback. Neither may leave a trace.
+func (w *agingWorld) abortMidway() {
+	ctx := context.Background()
+	c, ok := w.charge()
+	require.True(w.t, ok)
+	for _, kill := range []bool{true, false} {
+		before := w.report(ledger.AgingQuery{GroupBy: ledger.AgingByPatient}, false)
+		tx, err := w.db.BeginTxx(ctx, nil)
+		require.NoError(w.t, err)
+		var backend int
+		require.NoError(w.t, tx.GetContext(ctx, &backend, `SELECT pg_backend_pid()`))
+		rid, pid := ledgertest.NewID(), w.f.Actor.PracticeID
+		_, err = tx.ExecContext(ctx, `INSERT INTO receipts (practice_id, id, kind, amount, received_on, patient_id, posted_at)
+		    VALUES ($1, $2, 'PATIENT_PAYMENT', 30.00, $3, $4, now())`, pid, rid, ledgertest.Today.String(), c.PatientID)
+		require.NoError(w.t, err)
+		_, err = tx.ExecContext(ctx, `INSERT INTO splits (practice_id, id, receipt_id, amount, code, patient_id, charge_id)
+		    VALUES ($1, $2, $3, 20.00, 'PAY', $4, $5), ($1, $6, $3, 10.00, 'PAY', $4, NULL)`,
+			pid, ledgertest.NewID(), rid, c.PatientID, c.ID, ledgertest.NewID())
+		require.NoError(w.t, err)
+		var moved int
+		require.NoError(w.t, tx.GetContext(ctx, &moved, `SELECT count(*) FROM aging_lines WHERE practice_id = $1 AND charge_id = $2 AND paid <> 0`, pid, c.ID))
+		require.Equal(w.t, 1, moved, "the triggers ran inside the transaction")
+		if kill {
+			_, err = w.db.ExecContext(ctx, `SELECT pg_terminate_backend($1)`, backend)
+			require.NoError(w.t, err)
+			require.Error(w.t, tx.Commit())
+		} else {
+			require.NoError(w.t, tx.Rollback())
+		}
+		require.Equal(w.t, before, w.report(ledger.AgingQuery{GroupBy: ledger.AgingByPatient}, false))
+	}
+	w.done["abort"]++
+}
+
+// report computes q (completed with defaults, as of today) from the
+// maintained state or from history.
+func (w *agingWorld) report(q ledger.AgingQuery, fromHistory bool) ledger.AgingReport {
+	today := ledgertest.Today
+	q.AsOf, q.BucketLimits, q.Page = &today, ledger.DefaultBucketLimits, ledger.Page{First: 500}
+	for p, v := range map[*string]string{(*string)(&q.Basis): string(ledger.AgingServiceDate), (*string)(&q.GroupBy): string(ledger.AgingByGuarantor),
+		(*string)(&q.Coverage): string(ledger.CoverageAll), (*string)(&q.Sort): string(ledger.SortTotalDesc)} {
+		if *p == "" {
+			*p = v
+		}
+	}
+	get := w.f.Store.Aging
+	if fromHistory {
+		get = w.f.Store.AgingFromHistory
+	}
+	rep, err := get(context.Background(), w.f.Actor.PracticeID, q)
+	require.NoError(w.t, err)
+	return rep
+}
+
+// compare checks the maintained state against a rebuild and the maintained
+// report against the recomputed one, by the bases given.
+func (w *agingWorld) compare(bases ...ledger.AgingBasis) {
+	t := w.t
+	var horizon ledger.Date
+	require.NoError(t, w.db.Get(&horizon, `SELECT horizon FROM aging_horizons WHERE practice_id = $1`, w.f.Actor.PracticeID))
+	require.False(t, ledgertest.Today.Before(horizon), "as of today the maintained state answers")
+	drift, err := w.f.Store.AgingCheck(context.Background(), w.f.Actor.PracticeID)
+	require.NoError(t, err)
+	require.True(t, drift.InStep(), "drift: %+v", drift)
+	minAge, minBal := 31, ledger.MustMoney("0.01")
+	for _, g := range []ledger.AgingGroup{ledger.AgingByGuarantor, ledger.AgingByPatient, ledger.AgingByProvider, ledger.AgingByLocation, ledger.AgingByPractice} {
+		for _, b := range bases {
+			for _, q := range []ledger.AgingQuery{
+				{GroupBy: g, Basis: b},
+				{GroupBy: g, Basis: b, CreditsToOldest: true, Sort: ledger.SortOldestDesc},
+				{GroupBy: g, Basis: b, ProviderID: &w.provs[1], Coverage: ledger.CoverageInsured},
+				{GroupBy: g, Basis: b, LocationID: &w.locs[0], Coverage: ledger.CoverageSelfPay, MinAgeDays: &minAge, MinBalance: &minBal},
+			} {
+				require.Equal(t, w.report(q, true), w.report(q, false), "%s %s %+v", g, b, q)
+			}
+		}
+	}
+}

@@ -79,11 +79,13 @@ func run(ctx context.Context, args []string) error {
 		return runRuns(ctx, args, os.Stdout, os.Stderr) // credits.go
 	case "plans":
 		return runPlans(ctx, args, os.Stdout, os.Stderr) // plans.go
+	case "aging":
+		return runAging(ctx, args, os.Stdout) // aging.go
 	case "help":
-		fmt.Println("usage: paysplit [serve|migrate|demo|keys|import|credits|balance|runs|plans|bench] [flags]; paysplit <command> -h for flags")
+		fmt.Println("usage: paysplit [serve|migrate|demo|keys|import|credits|balance|runs|plans|aging|bench] [flags]; paysplit <command> -h for flags")
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (serve, migrate, demo, keys, import, credits, balance, runs, plans, bench)", cmd)
+	return fmt.Errorf("unknown command %q (serve, migrate, demo, keys, import, credits, balance, runs, plans, aging, bench)", cmd)
 }
 
 // env returns the environment variable or a default.

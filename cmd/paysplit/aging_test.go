@@ -1,0 +1,51 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/stretchr/testify/require"
+
+	"github.com/paysplit/paysplit/ledger/ledgertest"
+)
+
+// TestAgingCommand: "paysplit aging check" finds a practice whose maintained
+// aging state was tampered with, "rebuild" puts it right, and check then
+// passes; bad arguments are refused.
+func TestAgingCommand(t *testing.T) {
+	ctx := context.Background()
+	url := ledgertest.NewDBURL(t)
+	db, err := sqlx.Connect("postgres", url)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	f := ledgertest.NewPractice(t, db)
+	s := ledgertest.BuildAging(t, f)
+	cli := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := runAging(ctx, append(args, "--database-url", url, "--practice", f.Actor.PracticeID.String()), &out)
+		return out.String(), err
+	}
+
+	out, err := cli("check")
+	require.NoError(t, err)
+	require.Contains(t, out, "matches history")
+
+	_, err = db.Exec(`UPDATE aging_lines SET paid = paid + 1 WHERE charge_id = $1`, s.C1.ID)
+	require.NoError(t, err)
+	_, err = db.Exec(`DELETE FROM aging_credits WHERE patient_id = $1`, s.Pat.ID)
+	require.NoError(t, err)
+	_, err = cli("check")
+	require.ErrorContains(t, err, "differs from history: 1 lines, 1 credit buckets")
+
+	out, err = cli("rebuild")
+	require.NoError(t, err)
+	require.Contains(t, out, "rebuilt")
+	_, err = cli("check")
+	require.NoError(t, err)
+
+	require.ErrorContains(t, runAging(ctx, []string{"check", "--practice", "nope"}, &bytes.Buffer{}), "--practice")
+	require.ErrorContains(t, runAging(ctx, []string{"frobnicate"}, &bytes.Buffer{}), "unknown aging command")
+	require.ErrorContains(t, runAging(ctx, nil, &bytes.Buffer{}), "usage")
+}

@@ -90,6 +90,11 @@ type AgingQuery struct {
 
 	Sort AgingSort
 	Page Page
+
+	// Families, when not nil, limits the report to the lines and credits of
+	// these families (guarantor ids): the live hub re-reads the rows of the
+	// families a commit touched with it. The API does not offer it.
+	Families []ID
 }
 
 // AgingBucket is one column of a report: ages FromDays to ToDays inclusive;

@@ -47,6 +47,10 @@ CREATE TABLE aging_lines (
 CREATE INDEX aging_lines_open_idx ON aging_lines (practice_id, service_date)
     WHERE status = 'COMPLETED' AND adjusted <> paid;
 
+-- A family's open lines: the live hub re-reads the families a commit touched.
+CREATE INDEX aging_lines_patient_idx ON aging_lines (practice_id, patient_id)
+    WHERE status = 'COMPLETED' AND adjusted <> paid;
+
 CREATE TABLE aging_credits (
     practice_id      uuid    NOT NULL,
     patient_id       uuid    NOT NULL,
@@ -64,18 +68,48 @@ CREATE TABLE aging_horizons (
 );
 
 -- +goose StatementBegin
+-- aging_touch records, for the rest of the transaction, the families
+-- (guarantors) of the patients given in the setting paysplit.aging_families
+-- (comma-separated ids; '*' once more than 100): NotifyChanged sends them
+-- with the practice, so the live hub re-reads only those families' rows.
+CREATE FUNCTION aging_touch(p_practice uuid[], p_patient uuid[]) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    cur  text := coalesce(current_setting('paysplit.aging_families', true), '');
+    fams text[];
+BEGIN
+    IF cur = '*' OR p_patient IS NULL THEN
+        RETURN;
+    END IF;
+    SELECT array_agg(DISTINCT g) INTO fams FROM (
+        SELECT p.guarantor_id::text AS g
+          FROM (SELECT DISTINCT * FROM unnest(p_practice, p_patient) AS t(practice_id, patient_id)) t
+          JOIN patients p ON p.practice_id = t.practice_id AND p.id = t.patient_id
+        UNION
+        SELECT unnest(string_to_array(nullif(cur, ''), ','))) x;
+    PERFORM set_config('paysplit.aging_families',
+        CASE WHEN cardinality(fams) > 100 THEN '*' ELSE coalesce(array_to_string(fams, ','), '') END, true);
+END
+$$;
+-- +goose StatementEnd
+
+-- +goose StatementBegin
 -- aging_refresh_lines recomputes the root lines named by the pairs
 -- (p_practice[i], p_charge[i]) from history; a pair naming no root line
 -- (any more) removes its row.
 CREATE FUNCTION aging_refresh_lines(p_practice uuid[], p_charge uuid[]) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    pr uuid[];
+    pa uuid[];
 BEGIN
     -- Lock first, in key order: a concurrent writer of the same line waits
     -- here, and the statements below see what it committed.
-    PERFORM 1 FROM aging_lines l
-      JOIN (SELECT DISTINCT * FROM unnest(p_practice, p_charge) AS t(practice_id, charge_id)) t
-        ON l.practice_id = t.practice_id AND l.charge_id = t.charge_id
-     ORDER BY l.practice_id, l.charge_id
-       FOR UPDATE OF l;
+    SELECT array_agg(practice_id), array_agg(patient_id) INTO pr, pa FROM (
+        SELECT l.practice_id, l.patient_id FROM aging_lines l
+          JOIN (SELECT DISTINCT * FROM unnest(p_practice, p_charge) AS t(practice_id, charge_id)) t
+            ON l.practice_id = t.practice_id AND l.charge_id = t.charge_id
+         ORDER BY l.practice_id, l.charge_id
+           FOR UPDATE OF l) x;
+    PERFORM aging_touch(pr, pa);
 
     WITH t AS (
         SELECT DISTINCT * FROM unnest(p_practice, p_charge) AS t(practice_id, charge_id)
@@ -103,7 +137,7 @@ BEGIN
         SELECT w.practice_id, w.charge_id AS root, sum(w.amount) AS amount
           FROM c JOIN insurance_write_offs w ON w.practice_id = c.practice_id AND w.charge_id = c.id
          GROUP BY 1, 2
-    )
+    ), up AS (
     INSERT INTO aging_lines AS l (practice_id, charge_id, patient_id, provider_id, location_id, status, service_date,
                                   posted_at, insurance_estimate, adjusted, paid, insured_on)
     SELECT c.practice_id, c.id, c.patient_id, c.provider_id, c.location_id, c.status, c.service_date,
@@ -123,7 +157,11 @@ BEGIN
             l.adjusted, l.paid, l.insured_on)
            IS DISTINCT FROM
            (EXCLUDED.patient_id, EXCLUDED.provider_id, EXCLUDED.location_id, EXCLUDED.status, EXCLUDED.service_date,
-            EXCLUDED.posted_at, EXCLUDED.insurance_estimate, EXCLUDED.adjusted, EXCLUDED.paid, EXCLUDED.insured_on);
+            EXCLUDED.posted_at, EXCLUDED.insurance_estimate, EXCLUDED.adjusted, EXCLUDED.paid, EXCLUDED.insured_on)
+    RETURNING practice_id, patient_id
+    )
+    SELECT array_agg(practice_id), array_agg(patient_id) INTO pr, pa FROM up;
+    PERFORM aging_touch(pr, pa);
 
     DELETE FROM aging_lines l
      USING (SELECT DISTINCT * FROM unnest(p_practice, p_charge) AS t(practice_id, charge_id)) t
@@ -189,7 +227,8 @@ $$;
 
 -- +goose StatementBegin
 -- Splits: money on a charge refreshes the charge's root line; money on no
--- line moves its credit bucket by the difference.
+-- line moves its credit bucket by the difference. Every split's family is
+-- touched (its last payment may change).
 CREATE FUNCTION aging_splits_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     pr uuid[];
@@ -198,6 +237,7 @@ BEGIN
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
         SELECT array_agg(s.practice_id), array_agg(coalesce(c.attached_to_id, c.id)) INTO pr, ch
           FROM new_rows s JOIN charges c ON c.practice_id = s.practice_id AND c.id = s.charge_id;
+        PERFORM aging_touch(array_agg(practice_id), array_agg(patient_id)) FROM new_rows;
         INSERT INTO aging_credits AS a (practice_id, patient_id, provider_id, location_id, unearned_type_id, amount)
         SELECT practice_id, patient_id, provider_id, location_id, unearned_type_id, sum(amount)
           FROM new_rows WHERE charge_id IS NULL
@@ -207,6 +247,7 @@ BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
         SELECT array_agg(s.practice_id) || pr, array_agg(coalesce(c.attached_to_id, c.id)) || ch INTO pr, ch
           FROM old_rows s JOIN charges c ON c.practice_id = s.practice_id AND c.id = s.charge_id;
+        PERFORM aging_touch(array_agg(practice_id), array_agg(patient_id)) FROM old_rows;
         INSERT INTO aging_credits AS a (practice_id, patient_id, provider_id, location_id, unearned_type_id, amount)
         SELECT practice_id, patient_id, provider_id, location_id, unearned_type_id, -sum(amount)
           FROM old_rows WHERE charge_id IS NULL
@@ -379,6 +420,7 @@ DROP FUNCTION aging_splits_changed();
 DROP FUNCTION aging_charges_changed();
 DROP FUNCTION aging_raise_horizon(uuid[], date[]);
 DROP FUNCTION aging_refresh_lines(uuid[], uuid[]);
+DROP FUNCTION aging_touch(uuid[], uuid[]);
 DROP TABLE aging_horizons;
 DROP TABLE aging_credits;
 DROP TABLE aging_lines;

@@ -91,6 +91,9 @@ type agingGroup struct {
 
 	mu       sync.Mutex
 	watchers map[*agingWatcher]struct{}
+	full     bool                   // a change not limited to known families is pending
+	families map[ledger.ID]struct{} // families changed since the last computation
+	rows     *familyRows            // a family report's rows, patched family by family (run's alone)
 }
 
 // agingWatcher is one subscription: its channel holds at most the latest
@@ -125,7 +128,7 @@ func (h *Hub) Watch(ctx context.Context, a ledger.Actor, q ledger.AgingQuery) (<
 	g := h.groups[key]
 	if g == nil {
 		g = &agingGroup{key: key, query: q, changed: make(chan struct{}, 1), now: make(chan struct{}, 1),
-			done: make(chan struct{}), watchers: map[*agingWatcher]struct{}{}}
+			done: make(chan struct{}), watchers: map[*agingWatcher]struct{}{}, families: map[ledger.ID]struct{}{}}
 		h.groups[key] = g
 		h.wg.Add(1)
 		go h.run(g)
@@ -141,22 +144,34 @@ func (h *Hub) Watch(ctx context.Context, a ledger.Actor, q ledger.AgingQuery) (<
 }
 
 // Changed tells the hub that a practice's ledger changed.
-func (h *Hub) Changed(practiceID ledger.ID) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for k, g := range h.groups {
-		if k.practice == practiceID {
-			poke(g.changed)
-		}
-	}
+func (h *Hub) Changed(practiceID ledger.ID) { h.changed(&practiceID, nil) }
+
+// ChangedFamilies tells the hub that a practice's aging changed only in the
+// lines and credits of these families (guarantor ids): reports by family
+// re-read only their rows.
+func (h *Hub) ChangedFamilies(practiceID ledger.ID, families []ledger.ID) {
+	h.changed(&practiceID, families)
 }
 
 // ChangedAll tells the hub that any practice may have changed (the change
 // feed reconnected and may have missed notifications).
-func (h *Hub) ChangedAll() {
+func (h *Hub) ChangedAll() { h.changed(nil, nil) }
+
+// changed marks the groups of a practice (nil: of every practice) changed,
+// in the families given (nil: in anything) and wakes them.
+func (h *Hub) changed(practiceID *ledger.ID, families []ledger.ID) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, g := range h.groups {
+	for k, g := range h.groups {
+		if practiceID != nil && k.practice != *practiceID {
+			continue
+		}
+		g.mu.Lock()
+		g.full = g.full || families == nil
+		for _, f := range families {
+			g.families[f] = struct{}{}
+		}
+		g.mu.Unlock()
 		poke(g.changed)
 	}
 }
@@ -254,7 +269,7 @@ func (h *Hub) run(g *agingGroup) {
 		// What arrived until now is in the report about to be computed.
 		drain(g.changed)
 		drain(g.now)
-		rep, err := h.ledger.Aging(ctx, a, g.query)
+		rep, err := h.compute(ctx, a, g)
 		<-h.computing
 		if err != nil {
 			if ctx.Err() == nil {

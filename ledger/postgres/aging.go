@@ -51,6 +51,8 @@ func (s queries) aging(ctx context.Context, practiceID ledger.ID, q ledger.Aging
 	const stmt = `
 WITH state AS (       -- whether the maintained state answers: nothing aging reads is dated after $2
     SELECT NOT $19 AND $2::date >= coalesce((SELECT horizon FROM aging_horizons WHERE practice_id = $1), '-infinity') AS maintained
+), fam AS NOT MATERIALIZED (   -- the patients of the families asked for ($20; null: every family)
+    SELECT id FROM patients WHERE practice_id = $1 AND guarantor_id = ANY($20::uuid[])
 ), rev AS NOT MATERIALIZED (   -- receipts reversed by a reversal dated on or before the as-of date
     SELECT reverses_id AS id FROM receipts
      WHERE practice_id = $1 AND kind = 'REVERSAL' AND received_on <= $2
@@ -79,6 +81,7 @@ WITH state AS (       -- whether the maintained state answers: nothing aging rea
      WHERE (SELECT maintained FROM state) AND practice_id = $1 AND status = 'COMPLETED' AND adjusted <> paid
        AND service_date <= $2
        AND ($6::uuid IS NULL OR provider_id = $6) AND ($7::uuid IS NULL OR location_id = $7)
+       AND ($20::uuid[] IS NULL OR patient_id IN (SELECT id FROM fam))
     UNION ALL          -- before it: computed from history as of the date
     SELECT c.patient_id, c.provider_id, c.location_id, c.service_date, c.posted_at,
            c.amount + coalesce(adj.amount, 0) - coalesce(wo.amount, 0) - coalesce(m.paid, 0), m.insured_on,
@@ -91,6 +94,7 @@ WITH state AS (       -- whether the maintained state answers: nothing aging rea
      WHERE NOT (SELECT maintained FROM state)
        AND c.practice_id = $1 AND c.service_date <= $2 AND c.attached_to_id IS NULL AND c.status = 'COMPLETED'
        AND ($6::uuid IS NULL OR c.provider_id = $6) AND ($7::uuid IS NULL OR c.location_id = $7)
+       AND ($20::uuid[] IS NULL OR c.patient_id IN (SELECT id FROM fam))
 ), credits AS (        -- money on no line: unallocated, and unearned of visible types
     SELECT a.patient_id, a.provider_id, a.location_id,
            coalesce(sum(a.amount) FILTER (WHERE a.unearned_type_id IS NULL), 0) AS unallocated,
@@ -99,6 +103,7 @@ WITH state AS (       -- whether the maintained state answers: nothing aging rea
       LEFT JOIN unearned_types u ON u.practice_id = $1 AND u.id = a.unearned_type_id
      WHERE (SELECT maintained FROM state) AND a.practice_id = $1
        AND ($6::uuid IS NULL OR a.provider_id = $6) AND ($7::uuid IS NULL OR a.location_id = $7)
+       AND ($20::uuid[] IS NULL OR a.patient_id IN (SELECT id FROM fam))
      GROUP BY 1, 2, 3
     UNION ALL
     SELECT s.patient_id, s.provider_id, s.location_id,
@@ -109,6 +114,7 @@ WITH state AS (       -- whether the maintained state answers: nothing aging rea
       LEFT JOIN unearned_types u ON u.practice_id = $1 AND u.id = s.unearned_type_id
      WHERE NOT (SELECT maintained FROM state) AND s.practice_id = $1 AND s.charge_id IS NULL
        AND ($6::uuid IS NULL OR s.provider_id = $6) AND ($7::uuid IS NULL OR s.location_id = $7)
+       AND ($20::uuid[] IS NULL OR s.patient_id IN (SELECT id FROM fam))
      GROUP BY 1, 2, 3
 ), insured AS (        -- patients with insurance as of the date (read only for a coverage filter)
     SELECT patient_id FROM charges
@@ -282,7 +288,7 @@ SELECT sm.accounts, sm.t0, sm.t1, sm.t2, sm.t3, sm.t4, sm.t5, sm.t6, sm.t7,
 		}
 		rows, err := db.QueryxContext(ctx, stmt, practiceID, *q.AsOf, string(q.Basis), pq.Array(lower), string(q.GroupBy),
 			q.ProviderID, q.LocationID, string(q.Coverage), q.CreditsToOldest, minBal, maxBal, q.MinAgeDays,
-			string(q.Sort), afterK1, afterK2, afterKey, q.Page.First+1, noKey, fromHistory)
+			string(q.Sort), afterK1, afterK2, afterKey, q.Page.First+1, noKey, fromHistory, familyIDs(q.Families))
 		if err != nil {
 			return err
 		}
@@ -297,6 +303,19 @@ SELECT sm.accounts, sm.t0, sm.t1, sm.t2, sm.t3, sm.t4, sm.t5, sm.t6, sm.t7,
 		rep.Rows, rep.Cursors, rep.HasNext = rep.Rows[:q.Page.First], rep.Cursors[:q.Page.First], true
 	}
 	return rep, nil
+}
+
+// familyIDs is the families a query is limited to, as a text[] parameter
+// (NULL: every family).
+func familyIDs(ids []ledger.ID) pq.StringArray {
+	if ids == nil {
+		return nil
+	}
+	out := make(pq.StringArray, len(ids))
+	for i, id := range ids {
+		out[i] = id.String()
+	}
+	return out
 }
 
 // scanAging reads the aging statement's rows into rep: the summary from the
@@ -400,8 +419,14 @@ func (s *txStore) PutAgingSettings(ctx context.Context, practiceID ledger.ID, se
 
 // NotifyChanged queues a NOTIFY naming the practice; PostgreSQL delivers it
 // when the transaction commits (never if it rolls back) and folds identical
-// notifications of one transaction into one.
+// notifications of one transaction into one. When the transaction's changes
+// to aging were all to lines and credits of known families (at most 100,
+// recorded by the aging triggers in paysplit.aging_families), the payload
+// names them after the practice ("practice:family,family"), and the live hub
+// re-reads only those families; otherwise it names the practice alone.
 func (s *txStore) NotifyChanged(ctx context.Context, practiceID ledger.ID) error {
-	_, err := s.exec(ctx, `SELECT pg_notify($2, $1::text)`, practiceID, ChangesChannel)
+	const q = `SELECT pg_notify($2, $1::text || CASE WHEN f IN ('', '*') THEN '' ELSE ':' || f END)
+	             FROM coalesce(current_setting('paysplit.aging_families', true), '') AS f`
+	_, err := s.exec(ctx, q, practiceID, ChangesChannel)
 	return translate(err)
 }

@@ -20,6 +20,16 @@ type ChangeSink interface {
 	ChangedAll()
 }
 
+// FamilySink is a ChangeSink that can use the families a commit touched
+// (*aginghub.Hub): a notification naming them goes to ChangedFamilies
+// instead of Changed.
+type FamilySink interface {
+	ChangeSink
+	// ChangedFamilies: a transaction that changed aging only in these
+	// families' lines and credits committed.
+	ChangedFamilies(practiceID ledger.ID, families []ledger.ID)
+}
+
 // RevocationSink receives the API keys revoked (*graph.Server closes their
 // websockets).
 type RevocationSink interface {
@@ -148,12 +158,27 @@ func (ln *Listener) deliver(n *pq.Notification) {
 		ln.keys.KeyRevoked(pid, kid)
 		return
 	}
-	id, err := ledger.ParseID(n.Extra)
+	p, fams, _ := strings.Cut(n.Extra, ":")
+	id, err := ledger.ParseID(p)
 	if err != nil {
 		ln.log.Warn("change listener: ignoring a notification that names no practice", "payload", n.Extra)
 		return
 	}
-	ln.sink.Changed(id)
+	fs, ok := ln.sink.(FamilySink)
+	if fams == "" || !ok {
+		ln.sink.Changed(id)
+		return
+	}
+	var ids []ledger.ID
+	for _, f := range strings.Split(fams, ",") {
+		fid, err := ledger.ParseID(f)
+		if err != nil {
+			ln.sink.Changed(id) // not understood: the whole practice
+			return
+		}
+		ids = append(ids, fid)
+	}
+	fs.ChangedFamilies(id, ids)
 }
 
 // Close stops listening and closes the connection.

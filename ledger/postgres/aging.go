@@ -51,8 +51,8 @@ func (s queries) aging(ctx context.Context, practiceID ledger.ID, q ledger.Aging
 	const stmt = `
 WITH state AS (       -- whether the maintained state answers: nothing aging reads is dated after $2
     SELECT NOT $19 AND $2::date >= coalesce((SELECT horizon FROM aging_horizons WHERE practice_id = $1), '-infinity') AS maintained
-), fam AS NOT MATERIALIZED (   -- the patients of the families asked for ($20; null: every family)
-    SELECT id FROM patients WHERE practice_id = $1 AND guarantor_id = ANY($20::uuid[])
+), fam AS (           -- the patients of the families asked for ($20; null: every family), as one array
+    SELECT array_agg(id) AS ids FROM patients WHERE practice_id = $1 AND guarantor_id = ANY($20::uuid[])
 ), rev AS NOT MATERIALIZED (   -- receipts reversed by a reversal dated on or before the as-of date
     SELECT reverses_id AS id FROM receipts
      WHERE practice_id = $1 AND kind = 'REVERSAL' AND received_on <= $2
@@ -81,7 +81,7 @@ WITH state AS (       -- whether the maintained state answers: nothing aging rea
      WHERE (SELECT maintained FROM state) AND practice_id = $1 AND status = 'COMPLETED' AND adjusted <> paid
        AND service_date <= $2
        AND ($6::uuid IS NULL OR provider_id = $6) AND ($7::uuid IS NULL OR location_id = $7)
-       AND ($20::uuid[] IS NULL OR patient_id IN (SELECT id FROM fam))
+       AND ($20::uuid[] IS NULL OR patient_id = ANY((SELECT ids FROM fam)::uuid[]))
     UNION ALL          -- before it: computed from history as of the date
     SELECT c.patient_id, c.provider_id, c.location_id, c.service_date, c.posted_at,
            c.amount + coalesce(adj.amount, 0) - coalesce(wo.amount, 0) - coalesce(m.paid, 0), m.insured_on,
@@ -94,7 +94,7 @@ WITH state AS (       -- whether the maintained state answers: nothing aging rea
      WHERE NOT (SELECT maintained FROM state)
        AND c.practice_id = $1 AND c.service_date <= $2 AND c.attached_to_id IS NULL AND c.status = 'COMPLETED'
        AND ($6::uuid IS NULL OR c.provider_id = $6) AND ($7::uuid IS NULL OR c.location_id = $7)
-       AND ($20::uuid[] IS NULL OR c.patient_id IN (SELECT id FROM fam))
+       AND ($20::uuid[] IS NULL OR c.patient_id = ANY((SELECT ids FROM fam)::uuid[]))
 ), credits AS (        -- money on no line: unallocated, and unearned of visible types
     SELECT a.patient_id, a.provider_id, a.location_id,
            coalesce(sum(a.amount) FILTER (WHERE a.unearned_type_id IS NULL), 0) AS unallocated,
@@ -103,7 +103,7 @@ WITH state AS (       -- whether the maintained state answers: nothing aging rea
       LEFT JOIN unearned_types u ON u.practice_id = $1 AND u.id = a.unearned_type_id
      WHERE (SELECT maintained FROM state) AND a.practice_id = $1
        AND ($6::uuid IS NULL OR a.provider_id = $6) AND ($7::uuid IS NULL OR a.location_id = $7)
-       AND ($20::uuid[] IS NULL OR a.patient_id IN (SELECT id FROM fam))
+       AND ($20::uuid[] IS NULL OR a.patient_id = ANY((SELECT ids FROM fam)::uuid[]))
      GROUP BY 1, 2, 3
     UNION ALL
     SELECT s.patient_id, s.provider_id, s.location_id,
@@ -114,7 +114,7 @@ WITH state AS (       -- whether the maintained state answers: nothing aging rea
       LEFT JOIN unearned_types u ON u.practice_id = $1 AND u.id = s.unearned_type_id
      WHERE NOT (SELECT maintained FROM state) AND s.practice_id = $1 AND s.charge_id IS NULL
        AND ($6::uuid IS NULL OR s.provider_id = $6) AND ($7::uuid IS NULL OR s.location_id = $7)
-       AND ($20::uuid[] IS NULL OR s.patient_id IN (SELECT id FROM fam))
+       AND ($20::uuid[] IS NULL OR s.patient_id = ANY((SELECT ids FROM fam)::uuid[]))
      GROUP BY 1, 2, 3
 ), insured AS (        -- patients with insurance as of the date (read only for a coverage filter)
     SELECT patient_id FROM charges
@@ -217,6 +217,7 @@ WITH state AS (       -- whether the maintained state answers: nothing aging rea
           JOIN receipts r ON r.practice_id = $1 AND r.id = s.receipt_id
           JOIN patients p ON p.practice_id = $1 AND p.id = s.patient_id
          WHERE $5 <> 'PRACTICE' AND s.practice_id = $1 AND r.kind = 'PATIENT_PAYMENT' AND r.received_on <= $2
+           AND ($20::uuid[] IS NULL OR s.patient_id = ANY((SELECT ids FROM fam)::uuid[]))
            AND NOT EXISTS (SELECT 1 FROM rev WHERE rev.id = r.id)
            AND CASE $5 WHEN 'PATIENT' THEN s.patient_id
                        WHEN 'GUARANTOR' THEN p.guarantor_id

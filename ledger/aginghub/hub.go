@@ -26,7 +26,9 @@ import (
 // it to every watcher whose last report differs.
 //
 // Watchers asking for the same report of the same practice share one
-// group: one query per change, whatever the number of watchers. Bursts
+// group: one query per change, whatever the number of watchers. A report by
+// family (GUARANTOR, first page) keeps all its rows, and a change naming the
+// families it touched (ChangedFamilies) re-reads only theirs (patch.go). Bursts
 // coalesce: a change starts a short settle window (WithSettle) during which
 // further changes join it, changes arriving while a report is being
 // computed cause one more computation, not one each, and a watcher that has

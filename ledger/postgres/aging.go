@@ -34,7 +34,7 @@ var noKey = ledger.ID{}
 //
 // As of a date on or after the practice's aging horizon (no row aging reads
 // is dated later, which is the case as of today), the lines and credits come
-// from the maintained state (aging_lines, aging_credits: migration 00011);
+// from the maintained state (aging_lines, aging_credits: migration 00012);
 // before it, from history. Ages are computed from dates either way.
 func (s queries) Aging(ctx context.Context, practiceID ledger.ID, q ledger.AgingQuery) (ledger.AgingReport, error) {
 	return s.aging(ctx, practiceID, q, false)

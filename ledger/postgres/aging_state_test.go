@@ -37,14 +37,15 @@ type agingWorld struct {
 // grouping, basis, credit option and a filter of each kind), after random
 // sequences of receipts (explicit and auto-split), reversals, insurance
 // payments, adjustments, write-offs, transfers, unearned allocations,
-// balancer runs and imports, and after transactions that abort mid-way.
+// balancer runs, imports and treatment-plan moves (complete, remove, attach
+// and detach prepayment), and after transactions that abort mid-way.
 func TestAgingMaintainedEqualsRecomputed(t *testing.T) {
 	t.Parallel()
 	for seed := range uint64(3) {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			t.Parallel()
 			w := newAgingWorld(t, seed)
-			kinds := []string{"visit", "pay", "auto", "insurance", "reverse", "adjust", "writeoff", "import"}
+			kinds := []string{"visit", "pay", "auto", "insurance", "reverse", "adjust", "writeoff", "import", "plan"}
 			covered := func() bool {
 				return !slices.ContainsFunc(kinds, func(k string) bool { return w.done[k] == 0 })
 			}
@@ -71,6 +72,8 @@ func newAgingWorld(t *testing.T, seed uint64) *agingWorld {
 	loc, err := w.f.Ledger.CreateLocation(ctx, w.f.Actor, ledger.NewLocation{Name: "Annex"})
 	require.NoError(t, err)
 	w.provs, w.locs = []ledger.ID{w.f.Provider, prov.ID}, []ledger.ID{w.f.Location, loc.ID}
+	_, err = db.Exec(`UPDATE practices SET prepay_allowed_for_tp_procs = true WHERE id = $1`, w.f.Actor.PracticeID)
+	require.NoError(t, err)
 	for i := range 5 {
 		w.families = append(w.families, w.f.Family(t, fmt.Sprint("G", i), "Kid")[:1+i%2])
 	}
@@ -105,7 +108,7 @@ var errNoCharge = errors.New("no charge yet")
 func (w *agingWorld) step() {
 	ctx, l, a := context.Background(), w.f.Ledger, w.f.Actor
 	kinds := []string{"visit", "visit", "pay", "pay", "auto", "insurance", "reverse", "adjust", "writeoff",
-		"transfer", "unearned", "balance", "import"}
+		"transfer", "unearned", "balance", "import", "plan", "plan"}
 	kind := kinds[w.rng.IntN(len(kinds))]
 	var err error
 	switch kind {
@@ -160,6 +163,8 @@ func (w *agingWorld) step() {
 		_, _, err = l.BalanceFamily(ctx, a, ledger.FamilyBalancing{GuarantorID: w.patient().GuarantorID, Method: m})
 	case "import":
 		err = w.importRows(ctx)
+	case "plan":
+		err = w.plan(ctx)
 	}
 	if err == nil {
 		w.done[kind]++
@@ -187,6 +192,37 @@ func (w *agingWorld) visit(ctx context.Context) error {
 	require.NoError(w.t, err)
 	w.charges = append(w.charges, cs...)
 	return nil
+}
+
+// plan completes, removes, attaches prepayment to or detaches it from a
+// planned procedure (one the ledger will refuse changes nothing).
+func (w *agingWorld) plan(ctx context.Context) error {
+	var planned []ledger.Charge
+	for _, c := range w.charges {
+		if c.Status == ledger.StatusPlanned {
+			planned = append(planned, c)
+		}
+	}
+	if len(planned) == 0 {
+		return errNoCharge
+	}
+	c, l, a := planned[w.rng.IntN(len(planned))], w.f.Ledger, w.f.Actor
+	switch w.rng.IntN(4) {
+	case 0:
+		done, err := l.CompletePlanned(ctx, a, ledger.PlannedCompletion{ChargeID: c.ID, CompletedOn: w.date()})
+		if err == nil {
+			w.charges = append(w.charges, done)
+		}
+		return err
+	case 1:
+		_, err := l.RemovePlanned(ctx, a, ledger.PlannedRemoval{ChargeID: c.ID})
+		return err
+	case 2:
+		_, err := l.AttachPrepayment(ctx, a, ledger.PrepaymentAttachment{ChargeID: c.ID, Amount: w.money(1, 20), UnearnedTypeID: &w.f.Prepayment})
+		return err
+	}
+	_, err := l.DetachPrepayment(ctx, a, ledger.PrepaymentDetachment{ChargeID: c.ID})
+	return err
 }
 
 // pay posts a patient payment: on a line (forced now and then, leaving a

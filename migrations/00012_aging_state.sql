@@ -6,7 +6,8 @@
 -- aging_lines    one row per root line (a charge not attached to another):
 --                its amount with attached adjustments less insurance
 --                write-offs (adjusted), all money on it and its adjustments
---                (paid), the latest insurance payment on it not reversed
+--                (paid; a prepayment attached to a planned procedure is
+--                not money on it), the latest insurance payment on it not reversed
 --                (insured_on), and what the report groups and ages by.
 --                outstanding = adjusted − paid is the line's one definition.
 -- aging_credits  money on no line, per patient × provider × location ×
@@ -130,6 +131,7 @@ BEGIN
                max(r.received_on) FILTER (WHERE r.kind = 'INSURANCE_PAYMENT' AND v.id IS NULL) AS insured_on
           FROM parts p
           JOIN splits s ON s.practice_id = p.practice_id AND s.charge_id = p.id
+                       AND s.unearned_type_id IS NULL   -- a prepayment attached to a planned line is not on it
           JOIN receipts r ON r.practice_id = s.practice_id AND r.id = s.receipt_id
           LEFT JOIN receipts v ON v.practice_id = r.practice_id AND v.reverses_id = r.id
          GROUP BY 1, 2

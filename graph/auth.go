@@ -31,6 +31,7 @@ var rootRoles = map[string]map[string]ledger.Role{
 		"receipt":                  ledger.RoleAnalyst,
 		"receipts":                 ledger.RoleAnalyst,
 		"aging":                    ledger.RoleAnalyst,
+		"netUnearned":              ledger.RoleAnalyst,
 		"agingSettings":            ledger.RoleAnalyst,
 		"previewReceipt":           ledger.RoleAnalyst,
 		"previewTransfer":          ledger.RoleAnalyst,

@@ -53,6 +53,10 @@ type ResolverRoot interface {
 	InsuranceWriteOff() InsuranceWriteOffResolver
 	Location() LocationResolver
 	Mutation() MutationResolver
+	NetUnearnedFamily() NetUnearnedFamilyResolver
+	NetUnearnedLine() NetUnearnedLineResolver
+	NetUnearnedPatient() NetUnearnedPatientResolver
+	NetUnearnedTypeTotal() NetUnearnedTypeTotalResolver
 	Patient() PatientResolver
 	PlannedOutcome() PlannedOutcomeResolver
 	PlannedSplit() PlannedSplitResolver
@@ -548,6 +552,45 @@ type ComplexityRoot struct {
 		UpdateUnearnedType     func(childComplexity int, input model.UpdateUnearnedTypeInput) int
 	}
 
+	NetUnearnedFamily struct {
+		Guarantor func(childComplexity int) int
+		Hidden    func(childComplexity int) int
+		Patients  func(childComplexity int) int
+		Total     func(childComplexity int) int
+		Visible   func(childComplexity int) int
+	}
+
+	NetUnearnedLine struct {
+		Amount       func(childComplexity int) int
+		Hidden       func(childComplexity int) int
+		Location     func(childComplexity int) int
+		Provider     func(childComplexity int) int
+		UnearnedType func(childComplexity int) int
+	}
+
+	NetUnearnedPatient struct {
+		Hidden  func(childComplexity int) int
+		Lines   func(childComplexity int) int
+		Patient func(childComplexity int) int
+		Total   func(childComplexity int) int
+		Visible func(childComplexity int) int
+	}
+
+	NetUnearnedReport struct {
+		AsOf       func(childComplexity int) int
+		ByType     func(childComplexity int) int
+		Families   func(childComplexity int) int
+		Hidden     func(childComplexity int) int
+		Total      func(childComplexity int) int
+		Visibility func(childComplexity int) int
+		Visible    func(childComplexity int) int
+	}
+
+	NetUnearnedTypeTotal struct {
+		Amount       func(childComplexity int) int
+		UnearnedType func(childComplexity int) int
+	}
+
 	OpenBatchPayload struct {
 		Batch func(childComplexity int) int
 	}
@@ -679,6 +722,7 @@ type ComplexityRoot struct {
 		FamilyLedger             func(childComplexity int, guarantorID uuid.UUID, policy *string, asOf *ledger.Date, params map[string]any) int
 		Guarantor                func(childComplexity int, id uuid.UUID) int
 		Guarantors               func(childComplexity int, filter *model.GuarantorFilter, first *int, after *string) int
+		NetUnearned              func(childComplexity int, input *model.NetUnearnedInput) int
 		Patient                  func(childComplexity int, id uuid.UUID) int
 		Patients                 func(childComplexity int, filter *model.PatientFilter, first *int, after *string) int
 		Practice                 func(childComplexity int) int
@@ -1102,6 +1146,21 @@ type MutationResolver interface {
 	DetachPrepayment(ctx context.Context, input model.DetachPrepaymentInput) (model.DetachPrepaymentPayload, error)
 	UpdatePracticeSettings(ctx context.Context, input model.UpdatePracticeSettingsInput) (model.UpdatePracticeSettingsPayload, error)
 }
+type NetUnearnedFamilyResolver interface {
+	Guarantor(ctx context.Context, obj *ledger.NetUnearnedFamily) (ledger.Guarantor, error)
+}
+type NetUnearnedLineResolver interface {
+	UnearnedType(ctx context.Context, obj *ledger.NetUnearnedLine) (ledger.UnearnedType, error)
+
+	Provider(ctx context.Context, obj *ledger.NetUnearnedLine) (*ledger.Provider, error)
+	Location(ctx context.Context, obj *ledger.NetUnearnedLine) (*ledger.Location, error)
+}
+type NetUnearnedPatientResolver interface {
+	Patient(ctx context.Context, obj *ledger.NetUnearnedPatient) (ledger.Patient, error)
+}
+type NetUnearnedTypeTotalResolver interface {
+	UnearnedType(ctx context.Context, obj *ledger.NetUnearnedTypeTotal) (ledger.UnearnedType, error)
+}
 type PatientResolver interface {
 	ExternalID(ctx context.Context, obj *ledger.Patient) (*string, error)
 	Guarantor(ctx context.Context, obj *ledger.Patient) (ledger.Guarantor, error)
@@ -1165,6 +1224,7 @@ type QueryResolver interface {
 	Guarantors(ctx context.Context, filter *model.GuarantorFilter, first *int, after *string) (model.GuarantorConnection, error)
 	Patient(ctx context.Context, id uuid.UUID) (*ledger.Patient, error)
 	Patients(ctx context.Context, filter *model.PatientFilter, first *int, after *string) (model.PatientConnection, error)
+	NetUnearned(ctx context.Context, input *model.NetUnearnedInput) (ledger.NetUnearnedReport, error)
 	APIKeys(ctx context.Context) ([]model.APIKey, error)
 	AuditEvents(ctx context.Context, filter *model.AuditEventFilter, first *int, after *string) (model.AuditEventConnection, error)
 }
@@ -3375,6 +3435,155 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Mutation.UpdateUnearnedType(childComplexity, args["input"].(model.UpdateUnearnedTypeInput)), true
 
+	case "NetUnearnedFamily.guarantor":
+		if e.ComplexityRoot.NetUnearnedFamily.Guarantor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedFamily.Guarantor(childComplexity), true
+	case "NetUnearnedFamily.hidden":
+		if e.ComplexityRoot.NetUnearnedFamily.Hidden == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedFamily.Hidden(childComplexity), true
+	case "NetUnearnedFamily.patients":
+		if e.ComplexityRoot.NetUnearnedFamily.Patients == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedFamily.Patients(childComplexity), true
+	case "NetUnearnedFamily.total":
+		if e.ComplexityRoot.NetUnearnedFamily.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedFamily.Total(childComplexity), true
+	case "NetUnearnedFamily.visible":
+		if e.ComplexityRoot.NetUnearnedFamily.Visible == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedFamily.Visible(childComplexity), true
+
+	case "NetUnearnedLine.amount":
+		if e.ComplexityRoot.NetUnearnedLine.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedLine.Amount(childComplexity), true
+	case "NetUnearnedLine.hidden":
+		if e.ComplexityRoot.NetUnearnedLine.Hidden == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedLine.Hidden(childComplexity), true
+	case "NetUnearnedLine.location":
+		if e.ComplexityRoot.NetUnearnedLine.Location == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedLine.Location(childComplexity), true
+	case "NetUnearnedLine.provider":
+		if e.ComplexityRoot.NetUnearnedLine.Provider == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedLine.Provider(childComplexity), true
+	case "NetUnearnedLine.unearnedType":
+		if e.ComplexityRoot.NetUnearnedLine.UnearnedType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedLine.UnearnedType(childComplexity), true
+
+	case "NetUnearnedPatient.hidden":
+		if e.ComplexityRoot.NetUnearnedPatient.Hidden == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedPatient.Hidden(childComplexity), true
+	case "NetUnearnedPatient.lines":
+		if e.ComplexityRoot.NetUnearnedPatient.Lines == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedPatient.Lines(childComplexity), true
+	case "NetUnearnedPatient.patient":
+		if e.ComplexityRoot.NetUnearnedPatient.Patient == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedPatient.Patient(childComplexity), true
+	case "NetUnearnedPatient.total":
+		if e.ComplexityRoot.NetUnearnedPatient.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedPatient.Total(childComplexity), true
+	case "NetUnearnedPatient.visible":
+		if e.ComplexityRoot.NetUnearnedPatient.Visible == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedPatient.Visible(childComplexity), true
+
+	case "NetUnearnedReport.asOf":
+		if e.ComplexityRoot.NetUnearnedReport.AsOf == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedReport.AsOf(childComplexity), true
+	case "NetUnearnedReport.byType":
+		if e.ComplexityRoot.NetUnearnedReport.ByType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedReport.ByType(childComplexity), true
+	case "NetUnearnedReport.families":
+		if e.ComplexityRoot.NetUnearnedReport.Families == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedReport.Families(childComplexity), true
+	case "NetUnearnedReport.hidden":
+		if e.ComplexityRoot.NetUnearnedReport.Hidden == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedReport.Hidden(childComplexity), true
+	case "NetUnearnedReport.total":
+		if e.ComplexityRoot.NetUnearnedReport.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedReport.Total(childComplexity), true
+	case "NetUnearnedReport.visibility":
+		if e.ComplexityRoot.NetUnearnedReport.Visibility == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedReport.Visibility(childComplexity), true
+	case "NetUnearnedReport.visible":
+		if e.ComplexityRoot.NetUnearnedReport.Visible == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedReport.Visible(childComplexity), true
+
+	case "NetUnearnedTypeTotal.amount":
+		if e.ComplexityRoot.NetUnearnedTypeTotal.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedTypeTotal.Amount(childComplexity), true
+	case "NetUnearnedTypeTotal.unearnedType":
+		if e.ComplexityRoot.NetUnearnedTypeTotal.UnearnedType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedTypeTotal.UnearnedType(childComplexity), true
+
 	case "OpenBatchPayload.batch":
 		if e.ComplexityRoot.OpenBatchPayload.Batch == nil {
 			break
@@ -3939,6 +4148,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Guarantors(childComplexity, args["filter"].(*model.GuarantorFilter), args["first"].(*int), args["after"].(*string)), true
 
+	case "Query.netUnearned":
+		if e.ComplexityRoot.Query.NetUnearned == nil {
+			break
+		}
+
+		args, err := ec.field_Query_netUnearned_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.NetUnearned(childComplexity, args["input"].(*model.NetUnearnedInput)), true
 	case "Query.patient":
 		if e.ComplexityRoot.Query.Patient == nil {
 			break
@@ -5027,6 +5247,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("GuarantorFilter", ec.unmarshalInputGuarantorFilter),
 			graphql.NewInputUnmarshaler("ImportBalancesInput", ec.unmarshalInputImportBalancesInput),
 			graphql.NewInputUnmarshaler("ImportBalancesOptions", ec.unmarshalInputImportBalancesOptions),
+			graphql.NewInputUnmarshaler("NetUnearnedInput", ec.unmarshalInputNetUnearnedInput),
 			graphql.NewInputUnmarshaler("OpenBatchInput", ec.unmarshalInputOpenBatchInput),
 			graphql.NewInputUnmarshaler("PatientFilter", ec.unmarshalInputPatientFilter),
 			graphql.NewInputUnmarshaler("PostAdjustmentInput", ec.unmarshalInputPostAdjustmentInput),
@@ -5145,7 +5366,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "aging.graphqls" "allocation.graphqls" "credits.graphqls" "import.graphqls" "ledger.graphqls" "parties.graphqls" "schema.graphqls" "security.graphqls" "treatment_plans.graphqls"
+//go:embed "aging.graphqls" "allocation.graphqls" "credits.graphqls" "import.graphqls" "ledger.graphqls" "parties.graphqls" "reports.graphqls" "schema.graphqls" "security.graphqls" "treatment_plans.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -5163,6 +5384,7 @@ var sources = []*ast.Source{
 	{Name: "import.graphqls", Input: sourceData("import.graphqls"), BuiltIn: false},
 	{Name: "ledger.graphqls", Input: sourceData("ledger.graphqls"), BuiltIn: false},
 	{Name: "parties.graphqls", Input: sourceData("parties.graphqls"), BuiltIn: false},
+	{Name: "reports.graphqls", Input: sourceData("reports.graphqls"), BuiltIn: false},
 	{Name: "schema.graphqls", Input: sourceData("schema.graphqls"), BuiltIn: false},
 	{Name: "security.graphqls", Input: sourceData("security.graphqls"), BuiltIn: false},
 	{Name: "treatment_plans.graphqls", Input: sourceData("treatment_plans.graphqls"), BuiltIn: false},
@@ -6025,6 +6247,84 @@ func (ec *executionContext) childFields_Location(ctx context.Context, field grap
 		return ec.fieldContext_Location_code(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Location", field.Name)
+}
+
+func (ec *executionContext) childFields_NetUnearnedFamily(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "guarantor":
+		return ec.fieldContext_NetUnearnedFamily_guarantor(ctx, field)
+	case "total":
+		return ec.fieldContext_NetUnearnedFamily_total(ctx, field)
+	case "visible":
+		return ec.fieldContext_NetUnearnedFamily_visible(ctx, field)
+	case "hidden":
+		return ec.fieldContext_NetUnearnedFamily_hidden(ctx, field)
+	case "patients":
+		return ec.fieldContext_NetUnearnedFamily_patients(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type NetUnearnedFamily", field.Name)
+}
+
+func (ec *executionContext) childFields_NetUnearnedLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "unearnedType":
+		return ec.fieldContext_NetUnearnedLine_unearnedType(ctx, field)
+	case "hidden":
+		return ec.fieldContext_NetUnearnedLine_hidden(ctx, field)
+	case "provider":
+		return ec.fieldContext_NetUnearnedLine_provider(ctx, field)
+	case "location":
+		return ec.fieldContext_NetUnearnedLine_location(ctx, field)
+	case "amount":
+		return ec.fieldContext_NetUnearnedLine_amount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type NetUnearnedLine", field.Name)
+}
+
+func (ec *executionContext) childFields_NetUnearnedPatient(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "patient":
+		return ec.fieldContext_NetUnearnedPatient_patient(ctx, field)
+	case "total":
+		return ec.fieldContext_NetUnearnedPatient_total(ctx, field)
+	case "visible":
+		return ec.fieldContext_NetUnearnedPatient_visible(ctx, field)
+	case "hidden":
+		return ec.fieldContext_NetUnearnedPatient_hidden(ctx, field)
+	case "lines":
+		return ec.fieldContext_NetUnearnedPatient_lines(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type NetUnearnedPatient", field.Name)
+}
+
+func (ec *executionContext) childFields_NetUnearnedReport(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "asOf":
+		return ec.fieldContext_NetUnearnedReport_asOf(ctx, field)
+	case "visibility":
+		return ec.fieldContext_NetUnearnedReport_visibility(ctx, field)
+	case "total":
+		return ec.fieldContext_NetUnearnedReport_total(ctx, field)
+	case "visible":
+		return ec.fieldContext_NetUnearnedReport_visible(ctx, field)
+	case "hidden":
+		return ec.fieldContext_NetUnearnedReport_hidden(ctx, field)
+	case "byType":
+		return ec.fieldContext_NetUnearnedReport_byType(ctx, field)
+	case "families":
+		return ec.fieldContext_NetUnearnedReport_families(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type NetUnearnedReport", field.Name)
+}
+
+func (ec *executionContext) childFields_NetUnearnedTypeTotal(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "unearnedType":
+		return ec.fieldContext_NetUnearnedTypeTotal_unearnedType(ctx, field)
+	case "amount":
+		return ec.fieldContext_NetUnearnedTypeTotal_amount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type NetUnearnedTypeTotal", field.Name)
 }
 
 func (ec *executionContext) childFields_OpenBatchPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7554,6 +7854,20 @@ func (ec *executionContext) field_Query_guarantors_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_netUnearned_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (*model.NetUnearnedInput, error) {
+			return ec.unmarshalONetUnearnedInput2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐNetUnearnedInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -16612,6 +16926,648 @@ func (ec *executionContext) fieldContext_Mutation_updatePracticeSettings(ctx con
 	return fc, nil
 }
 
+func (ec *executionContext) _NetUnearnedFamily_guarantor(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedFamily) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedFamily_guarantor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.NetUnearnedFamily().Guarantor(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Guarantor) graphql.Marshaler {
+			return ec.marshalNGuarantor2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐGuarantor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedFamily_guarantor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "NetUnearnedFamily",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Guarantor(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _NetUnearnedFamily_total(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedFamily) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedFamily_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedFamily_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NetUnearnedFamily", field, false, false, "Money")
+}
+
+func (ec *executionContext) _NetUnearnedFamily_visible(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedFamily) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedFamily_visible(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Visible, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedFamily_visible(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NetUnearnedFamily", field, false, false, "Money")
+}
+
+func (ec *executionContext) _NetUnearnedFamily_hidden(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedFamily) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedFamily_hidden(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hidden, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedFamily_hidden(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NetUnearnedFamily", field, false, false, "Money")
+}
+
+func (ec *executionContext) _NetUnearnedFamily_patients(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedFamily) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedFamily_patients(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Patients, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.NetUnearnedPatient) graphql.Marshaler {
+			return ec.marshalNNetUnearnedPatient2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐNetUnearnedPatientᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedFamily_patients(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "NetUnearnedFamily",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_NetUnearnedPatient(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _NetUnearnedLine_unearnedType(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedLine_unearnedType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.NetUnearnedLine().UnearnedType(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.UnearnedType) graphql.Marshaler {
+			return ec.marshalNUnearnedType2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐUnearnedType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedLine_unearnedType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "NetUnearnedLine",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UnearnedType(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _NetUnearnedLine_hidden(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedLine_hidden(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hidden, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedLine_hidden(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NetUnearnedLine", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _NetUnearnedLine_provider(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedLine_provider(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.NetUnearnedLine().Provider(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Provider) graphql.Marshaler {
+			return ec.marshalOProvider2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐProvider(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedLine_provider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "NetUnearnedLine",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Provider(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _NetUnearnedLine_location(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedLine_location(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.NetUnearnedLine().Location(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Location) graphql.Marshaler {
+			return ec.marshalOLocation2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐLocation(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedLine_location(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "NetUnearnedLine",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Location(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _NetUnearnedLine_amount(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedLine_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedLine_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NetUnearnedLine", field, false, false, "Money")
+}
+
+func (ec *executionContext) _NetUnearnedPatient_patient(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedPatient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedPatient_patient(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.NetUnearnedPatient().Patient(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Patient) graphql.Marshaler {
+			return ec.marshalNPatient2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPatient(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedPatient_patient(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "NetUnearnedPatient",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Patient(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _NetUnearnedPatient_total(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedPatient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedPatient_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedPatient_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NetUnearnedPatient", field, false, false, "Money")
+}
+
+func (ec *executionContext) _NetUnearnedPatient_visible(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedPatient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedPatient_visible(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Visible, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedPatient_visible(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NetUnearnedPatient", field, false, false, "Money")
+}
+
+func (ec *executionContext) _NetUnearnedPatient_hidden(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedPatient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedPatient_hidden(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hidden, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedPatient_hidden(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NetUnearnedPatient", field, false, false, "Money")
+}
+
+func (ec *executionContext) _NetUnearnedPatient_lines(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedPatient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedPatient_lines(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lines, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.NetUnearnedLine) graphql.Marshaler {
+			return ec.marshalNNetUnearnedLine2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐNetUnearnedLineᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedPatient_lines(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "NetUnearnedPatient",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_NetUnearnedLine(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _NetUnearnedReport_asOf(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedReport_asOf(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AsOf, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Date) graphql.Marshaler {
+			return ec.marshalNDate2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedReport_asOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NetUnearnedReport", field, false, false, "Date")
+}
+
+func (ec *executionContext) _NetUnearnedReport_visibility(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedReport_visibility(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Visibility, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.UnearnedVisibility) graphql.Marshaler {
+			return ec.marshalNUnearnedVisibility2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐUnearnedVisibility(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedReport_visibility(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NetUnearnedReport", field, false, false, "UnearnedVisibility")
+}
+
+func (ec *executionContext) _NetUnearnedReport_total(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedReport_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedReport_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NetUnearnedReport", field, false, false, "Money")
+}
+
+func (ec *executionContext) _NetUnearnedReport_visible(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedReport_visible(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Visible, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedReport_visible(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NetUnearnedReport", field, false, false, "Money")
+}
+
+func (ec *executionContext) _NetUnearnedReport_hidden(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedReport_hidden(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hidden, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedReport_hidden(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NetUnearnedReport", field, false, false, "Money")
+}
+
+func (ec *executionContext) _NetUnearnedReport_byType(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedReport_byType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ByType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.NetUnearnedTypeTotal) graphql.Marshaler {
+			return ec.marshalNNetUnearnedTypeTotal2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐNetUnearnedTypeTotalᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedReport_byType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "NetUnearnedReport",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_NetUnearnedTypeTotal(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _NetUnearnedReport_families(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedReport_families(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Families, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.NetUnearnedFamily) graphql.Marshaler {
+			return ec.marshalNNetUnearnedFamily2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐNetUnearnedFamilyᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedReport_families(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "NetUnearnedReport",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_NetUnearnedFamily(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _NetUnearnedTypeTotal_unearnedType(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedTypeTotal) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedTypeTotal_unearnedType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.NetUnearnedTypeTotal().UnearnedType(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.UnearnedType) graphql.Marshaler {
+			return ec.marshalNUnearnedType2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐUnearnedType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedTypeTotal_unearnedType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "NetUnearnedTypeTotal",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UnearnedType(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _NetUnearnedTypeTotal_amount(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedTypeTotal) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedTypeTotal_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedTypeTotal_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NetUnearnedTypeTotal", field, false, false, "Money")
+}
+
 func (ec *executionContext) _OpenBatchPayload_batch(ctx context.Context, field graphql.CollectedField, obj *model.OpenBatchPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -19397,6 +20353,50 @@ func (ec *executionContext) fieldContext_Query_patients(ctx context.Context, fie
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_patients_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_netUnearned(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_netUnearned(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().NetUnearned(ctx, fc.Args["input"].(*model.NetUnearnedInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.NetUnearnedReport) graphql.Marshaler {
+			return ec.marshalNNetUnearnedReport2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐNetUnearnedReport(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_netUnearned(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_NetUnearnedReport(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_netUnearned_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -26165,6 +27165,83 @@ func UnmarshalImportBalancesOptions(ctx context.Context, raw any) (model.ImportB
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputNetUnearnedInput(ctx context.Context, obj any) (model.NetUnearnedInput, error) {
+	var it model.NetUnearnedInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"asOf", "guarantorId", "providerId", "locationId", "unearnedTypeId", "visibility"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "asOf":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("asOf"))
+			data, err := ec.unmarshalODate2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AsOf = data
+		case "guarantorId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("guarantorId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GuarantorID = data
+		case "providerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProviderID = data
+		case "locationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("locationId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LocationID = data
+		case "unearnedTypeId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("unearnedTypeId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UnearnedTypeID = data
+		case "visibility":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("visibility"))
+			data, err := ec.unmarshalOUnearnedVisibility2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐUnearnedVisibility(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Visibility = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalNetUnearnedInput unmarshals raw into the NetUnearnedInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalNetUnearnedInput(ctx context.Context, raw any) (model.NetUnearnedInput, error) {
+	var out model.NetUnearnedInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "NetUnearnedInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputOpenBatchInput(ctx context.Context, obj any) (model.OpenBatchInput, error) {
 	var it model.OpenBatchInput
 	if obj == nil {
@@ -31169,6 +32246,272 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 	return out
 }
 
+var netUnearnedFamilyImplementors = []string{"NetUnearnedFamily"}
+
+func (ec *executionContext) _NetUnearnedFamily(ctx context.Context, sel ast.SelectionSet, obj *ledger.NetUnearnedFamily) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, netUnearnedFamilyImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("NetUnearnedFamily")
+		case "guarantor":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._NetUnearnedFamily_guarantor(ctx, field, obj)
+				})
+		case "total":
+			out.Values[i] = ec._NetUnearnedFamily_total(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "visible":
+			out.Values[i] = ec._NetUnearnedFamily_visible(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "hidden":
+			out.Values[i] = ec._NetUnearnedFamily_hidden(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "patients":
+			out.Values[i] = ec._NetUnearnedFamily_patients(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var netUnearnedLineImplementors = []string{"NetUnearnedLine"}
+
+func (ec *executionContext) _NetUnearnedLine(ctx context.Context, sel ast.SelectionSet, obj *ledger.NetUnearnedLine) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, netUnearnedLineImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("NetUnearnedLine")
+		case "unearnedType":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._NetUnearnedLine_unearnedType(ctx, field, obj)
+				})
+		case "hidden":
+			out.Values[i] = ec._NetUnearnedLine_hidden(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "provider":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._NetUnearnedLine_provider(ctx, field, obj)
+				})
+		case "location":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._NetUnearnedLine_location(ctx, field, obj)
+				})
+		case "amount":
+			out.Values[i] = ec._NetUnearnedLine_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var netUnearnedPatientImplementors = []string{"NetUnearnedPatient"}
+
+func (ec *executionContext) _NetUnearnedPatient(ctx context.Context, sel ast.SelectionSet, obj *ledger.NetUnearnedPatient) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, netUnearnedPatientImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("NetUnearnedPatient")
+		case "patient":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._NetUnearnedPatient_patient(ctx, field, obj)
+				})
+		case "total":
+			out.Values[i] = ec._NetUnearnedPatient_total(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "visible":
+			out.Values[i] = ec._NetUnearnedPatient_visible(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "hidden":
+			out.Values[i] = ec._NetUnearnedPatient_hidden(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lines":
+			out.Values[i] = ec._NetUnearnedPatient_lines(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var netUnearnedReportImplementors = []string{"NetUnearnedReport"}
+
+func (ec *executionContext) _NetUnearnedReport(ctx context.Context, sel ast.SelectionSet, obj *ledger.NetUnearnedReport) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, netUnearnedReportImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("NetUnearnedReport")
+		case "asOf":
+			out.Values[i] = ec._NetUnearnedReport_asOf(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "visibility":
+			out.Values[i] = ec._NetUnearnedReport_visibility(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "total":
+			out.Values[i] = ec._NetUnearnedReport_total(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "visible":
+			out.Values[i] = ec._NetUnearnedReport_visible(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "hidden":
+			out.Values[i] = ec._NetUnearnedReport_hidden(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "byType":
+			out.Values[i] = ec._NetUnearnedReport_byType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "families":
+			out.Values[i] = ec._NetUnearnedReport_families(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var netUnearnedTypeTotalImplementors = []string{"NetUnearnedTypeTotal"}
+
+func (ec *executionContext) _NetUnearnedTypeTotal(ctx context.Context, sel ast.SelectionSet, obj *ledger.NetUnearnedTypeTotal) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, netUnearnedTypeTotalImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("NetUnearnedTypeTotal")
+		case "unearnedType":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._NetUnearnedTypeTotal_unearnedType(ctx, field, obj)
+				})
+		case "amount":
+			out.Values[i] = ec._NetUnearnedTypeTotal_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var openBatchPayloadImplementors = []string{"OpenBatchPayload"}
 
 func (ec *executionContext) _OpenBatchPayload(ctx context.Context, sel ast.SelectionSet, obj *model.OpenBatchPayload) graphql.Marshaler {
@@ -32144,6 +33487,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_patients(ctx, field)
+				})
+		case "netUnearned":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_netUnearned(ctx, field)
 				})
 		case "apiKeys":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -35162,6 +36511,90 @@ func (ec *executionContext) marshalNMoney2ᚕgithubᚗcomᚋpaysplitᚋpaysplit�
 	return ret
 }
 
+func (ec *executionContext) marshalNNetUnearnedFamily2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐNetUnearnedFamily(ctx context.Context, sel ast.SelectionSet, v ledger.NetUnearnedFamily) graphql.Marshaler {
+	return ec._NetUnearnedFamily(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNNetUnearnedFamily2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐNetUnearnedFamilyᚄ(ctx context.Context, sel ast.SelectionSet, v []ledger.NetUnearnedFamily) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNNetUnearnedFamily2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐNetUnearnedFamily(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNNetUnearnedLine2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐNetUnearnedLine(ctx context.Context, sel ast.SelectionSet, v ledger.NetUnearnedLine) graphql.Marshaler {
+	return ec._NetUnearnedLine(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNNetUnearnedLine2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐNetUnearnedLineᚄ(ctx context.Context, sel ast.SelectionSet, v []ledger.NetUnearnedLine) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNNetUnearnedLine2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐNetUnearnedLine(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNNetUnearnedPatient2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐNetUnearnedPatient(ctx context.Context, sel ast.SelectionSet, v ledger.NetUnearnedPatient) graphql.Marshaler {
+	return ec._NetUnearnedPatient(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNNetUnearnedPatient2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐNetUnearnedPatientᚄ(ctx context.Context, sel ast.SelectionSet, v []ledger.NetUnearnedPatient) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNNetUnearnedPatient2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐNetUnearnedPatient(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNNetUnearnedReport2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐNetUnearnedReport(ctx context.Context, sel ast.SelectionSet, v ledger.NetUnearnedReport) graphql.Marshaler {
+	return ec._NetUnearnedReport(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNNetUnearnedTypeTotal2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐNetUnearnedTypeTotal(ctx context.Context, sel ast.SelectionSet, v ledger.NetUnearnedTypeTotal) graphql.Marshaler {
+	return ec._NetUnearnedTypeTotal(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNNetUnearnedTypeTotal2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐNetUnearnedTypeTotalᚄ(ctx context.Context, sel ast.SelectionSet, v []ledger.NetUnearnedTypeTotal) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNNetUnearnedTypeTotal2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐNetUnearnedTypeTotal(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNOpenBatchInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐOpenBatchInput(ctx context.Context, v any) (model.OpenBatchInput, error) {
 	res, err := ec.unmarshalInputOpenBatchInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -35846,6 +37279,21 @@ func (ec *executionContext) marshalNUnearnedType2ᚕgithubᚗcomᚋpaysplitᚋpa
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalNUnearnedVisibility2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐUnearnedVisibility(ctx context.Context, v any) (ledger.UnearnedVisibility, error) {
+	tmp, err := model.UnmarshalString(v)
+	res := ledger.UnearnedVisibility(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUnearnedVisibility2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐUnearnedVisibility(ctx context.Context, sel ast.SelectionSet, v ledger.UnearnedVisibility) graphql.Marshaler {
+	_ = sel
+	res := model.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "UnearnedVisibility!")
+	}
+	return res
 }
 
 func (ec *executionContext) unmarshalNUpdateAgingSettingsInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐUpdateAgingSettingsInput(ctx context.Context, v any) (model.UpdateAgingSettingsInput, error) {
@@ -36543,6 +37991,14 @@ func (ec *executionContext) marshalOMoney2ᚖgithubᚗcomᚋpaysplitᚋpaysplit�
 	return res
 }
 
+func (ec *executionContext) unmarshalONetUnearnedInput2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐNetUnearnedInput(ctx context.Context, v any) (*model.NetUnearnedInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputNetUnearnedInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalOPatient2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPatient(ctx context.Context, sel ast.SelectionSet, v *ledger.Patient) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -36755,6 +38211,25 @@ func (ec *executionContext) marshalOUnearnedType2ᚖgithubᚗcomᚋpaysplitᚋpa
 		return graphql.Null
 	}
 	return ec._UnearnedType(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOUnearnedVisibility2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐUnearnedVisibility(ctx context.Context, v any) (*ledger.UnearnedVisibility, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := model.UnmarshalString(v)
+	res := ledger.UnearnedVisibility(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOUnearnedVisibility2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐUnearnedVisibility(ctx context.Context, sel ast.SelectionSet, v *ledger.UnearnedVisibility) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := model.MarshalString(string(*v))
+	return res
 }
 
 func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValueᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.EnumValue) graphql.Marshaler {

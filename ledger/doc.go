@@ -51,6 +51,7 @@
 //	import_passes.go                  how an import reads its file in passes, its bounded issue log
 //	import_balanceforward.go          the balance-forward CSV: template, parsing, row checks
 //	aging.go                          aging as of a date: query, buckets, report
+//	report_unearned.go                the Net Unearned Income report (visible and hidden unearned money)
 //	key_auth.go, key_admin.go         API keys: authentication (and CheckKey for live sockets), create, list, revoke
 //	key_roles.go                      which role each operation needs
 //	audit.go                          the audit trail

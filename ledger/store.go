@@ -34,6 +34,7 @@ type Reader interface {
 	CreditReader        // credit_account.go
 	RunReader           // run.go
 	TreatmentPlanReader // treatment_plans.go
+	ReportReader        // report_unearned.go
 
 	Practice(ctx context.Context, id ID) (Practice, error)
 	Providers(ctx context.Context, practiceID ID, ids []ID) ([]Provider, error)

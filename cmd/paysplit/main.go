@@ -79,11 +79,13 @@ func run(ctx context.Context, args []string) error {
 		return runRuns(ctx, args, os.Stdout, os.Stderr) // credits.go
 	case "plans":
 		return runPlans(ctx, args, os.Stdout, os.Stderr) // plans.go
+	case "reports":
+		return runReports(ctx, args, os.Stdout) // reports.go
 	case "help":
-		fmt.Println("usage: paysplit [serve|migrate|demo|keys|import|credits|balance|runs|plans|bench] [flags]; paysplit <command> -h for flags")
+		fmt.Println("usage: paysplit [serve|migrate|demo|keys|import|credits|balance|runs|plans|reports|bench] [flags]; paysplit <command> -h for flags")
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (serve, migrate, demo, keys, import, credits, balance, runs, plans, bench)", cmd)
+	return fmt.Errorf("unknown command %q (serve, migrate, demo, keys, import, credits, balance, runs, plans, reports, bench)", cmd)
 }
 
 // env returns the environment variable or a default.

@@ -398,6 +398,19 @@ type ImportBalancesPayload struct {
 type Mutation struct {
 }
 
+type NetUnearnedInput struct {
+	// Default: today; never after today.
+	AsOf        *ledger.Date `json:"asOf,omitempty"`
+	GuarantorID *uuid.UUID   `json:"guarantorId,omitempty"`
+	// Only money whose split carries this provider.
+	ProviderID *uuid.UUID `json:"providerId,omitempty"`
+	// Only money whose split carries this location.
+	LocationID     *uuid.UUID `json:"locationId,omitempty"`
+	UnearnedTypeID *uuid.UUID `json:"unearnedTypeId,omitempty"`
+	// Default: ALL.
+	Visibility *ledger.UnearnedVisibility `json:"visibility,omitempty"`
+}
+
 type OpenBatchInput struct {
 	// Unique among the practice's open batches.
 	Name string `json:"name"`

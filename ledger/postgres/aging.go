@@ -69,10 +69,7 @@ WITH rev AS NOT MATERIALIZED (   -- receipts reversed by a reversal dated on or 
     SELECT s.patient_id, s.provider_id, s.location_id,
            coalesce(sum(s.amount) FILTER (WHERE s.unearned_type_id IS NULL), 0) AS unallocated,
            coalesce(sum(s.amount) FILTER (WHERE NOT u.hidden), 0) AS unearned
-      FROM splits s
-      JOIN receipts r ON r.practice_id = $1 AND r.id = s.receipt_id AND r.received_on <= $2
-      LEFT JOIN unearned_types u ON u.practice_id = $1 AND u.id = s.unearned_type_id
-     WHERE s.practice_id = $1 AND s.charge_id IS NULL
+      FROM ` + offLineSplits + `
        AND ($6::uuid IS NULL OR s.provider_id = $6) AND ($7::uuid IS NULL OR s.location_id = $7)
      GROUP BY 1, 2, 3
 ), insured AS (        -- patients with insurance as of the date (read only for a coverage filter)

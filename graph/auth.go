@@ -60,6 +60,8 @@ var rootRoles = map[string]map[string]ledger.Role{
 		"postAdjustment":         ledger.RoleBiller,
 		"postReceipt":            ledger.RoleBiller,
 		"postInsuranceWriteOff":  ledger.RoleBiller,
+		"billToPatient":          ledger.RoleBiller,
+		"billToInsurance":        ledger.RoleBiller,
 		"reverseReceipt":         ledger.RoleBiller,
 		"transferIncome":         ledger.RoleBiller,
 		"allocateUnearned":       ledger.RoleBiller,

@@ -306,6 +306,7 @@ type ComplexityRoot struct {
 		Adjustments       func(childComplexity int) int
 		Amount            func(childComplexity int) int
 		AttachedTo        func(childComplexity int) int
+		BilledToPatientOn func(childComplexity int) int
 		Code              func(childComplexity int) int
 		Completes         func(childComplexity int) int
 		Encounter         func(childComplexity int) int
@@ -520,6 +521,8 @@ type ComplexityRoot struct {
 		AllocateUnearned       func(childComplexity int, input model.AllocateUnearnedInput) int
 		AttachPrepayment       func(childComplexity int, input model.AttachPrepaymentInput) int
 		BalanceFamily          func(childComplexity int, input model.BalanceFamilyInput) int
+		BillToInsurance        func(childComplexity int, input model.ResponsibilityInput) int
+		BillToPatient          func(childComplexity int, input model.ResponsibilityInput) int
 		CancelRun              func(childComplexity int, input model.CancelRunInput) int
 		CloseBatch             func(childComplexity int, input model.CloseBatchInput) int
 		CompletePlannedCharge  func(childComplexity int, input model.CompletePlannedChargeInput) int
@@ -831,6 +834,10 @@ type ComplexityRoot struct {
 		Unallocated    func(childComplexity int) int
 	}
 
+	ResponsibilityPayload struct {
+		Charges func(childComplexity int) int
+	}
+
 	ResumeRunPayload struct {
 		Run func(childComplexity int) int
 	}
@@ -1051,6 +1058,7 @@ type ChargeResolver interface {
 	Splits(ctx context.Context, obj *ledger.Charge) ([]ledger.Split, error)
 	Note(ctx context.Context, obj *ledger.Charge) (*string, error)
 
+	BilledToPatientOn(ctx context.Context, obj *ledger.Charge) (*ledger.Date, error)
 	Prepaid(ctx context.Context, obj *ledger.Charge) (ledger.Money, error)
 	Outcome(ctx context.Context, obj *ledger.Charge) (*ledger.PlannedOutcome, error)
 	Completes(ctx context.Context, obj *ledger.Charge) (*ledger.Charge, error)
@@ -1138,6 +1146,8 @@ type MutationResolver interface {
 	CreateLocation(ctx context.Context, input model.CreateLocationInput) (model.CreateLocationPayload, error)
 	CreateGuarantor(ctx context.Context, input model.CreateGuarantorInput) (model.CreateGuarantorPayload, error)
 	CreatePatient(ctx context.Context, input model.CreatePatientInput) (model.CreatePatientPayload, error)
+	BillToPatient(ctx context.Context, input model.ResponsibilityInput) (model.ResponsibilityPayload, error)
+	BillToInsurance(ctx context.Context, input model.ResponsibilityInput) (model.ResponsibilityPayload, error)
 	CreateAPIKey(ctx context.Context, input model.CreateAPIKeyInput) (model.CreateAPIKeyPayload, error)
 	RevokeAPIKey(ctx context.Context, input model.RevokeAPIKeyInput) (model.RevokeAPIKeyPayload, error)
 	CompletePlannedCharge(ctx context.Context, input model.CompletePlannedChargeInput) (model.CompletePlannedChargePayload, error)
@@ -2230,6 +2240,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Charge.AttachedTo(childComplexity), true
+	case "Charge.billedToPatientOn":
+		if e.ComplexityRoot.Charge.BilledToPatientOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Charge.BilledToPatientOn(childComplexity), true
 	case "Charge.code":
 		if e.ComplexityRoot.Charge.Code == nil {
 			break
@@ -3104,6 +3120,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.BalanceFamily(childComplexity, args["input"].(model.BalanceFamilyInput)), true
+	case "Mutation.billToInsurance":
+		if e.ComplexityRoot.Mutation.BillToInsurance == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_billToInsurance_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.BillToInsurance(childComplexity, args["input"].(model.ResponsibilityInput)), true
+	case "Mutation.billToPatient":
+		if e.ComplexityRoot.Mutation.BillToPatient == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_billToPatient_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.BillToPatient(childComplexity, args["input"].(model.ResponsibilityInput)), true
 	case "Mutation.cancelRun":
 		if e.ComplexityRoot.Mutation.CancelRun == nil {
 			break
@@ -4681,6 +4719,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ResplitPayment.Unallocated(childComplexity), true
 
+	case "ResponsibilityPayload.charges":
+		if e.ComplexityRoot.ResponsibilityPayload.Charges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResponsibilityPayload.Charges(childComplexity), true
+
 	case "ResumeRunPayload.run":
 		if e.ComplexityRoot.ResumeRunPayload.Run == nil {
 			break
@@ -5259,6 +5304,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ReapplyTargetInput", ec.unmarshalInputReapplyTargetInput),
 			graphql.NewInputUnmarshaler("ReceiptFilter", ec.unmarshalInputReceiptFilter),
 			graphql.NewInputUnmarshaler("RemovePlannedChargeInput", ec.unmarshalInputRemovePlannedChargeInput),
+			graphql.NewInputUnmarshaler("ResponsibilityInput", ec.unmarshalInputResponsibilityInput),
 			graphql.NewInputUnmarshaler("ResumeRunInput", ec.unmarshalInputResumeRunInput),
 			graphql.NewInputUnmarshaler("ReverseReceiptInput", ec.unmarshalInputReverseReceiptInput),
 			graphql.NewInputUnmarshaler("RevokeApiKeyInput", ec.unmarshalInputRevokeApiKeyInput),
@@ -5865,6 +5911,8 @@ func (ec *executionContext) childFields_Charge(ctx context.Context, field graphq
 		return ec.fieldContext_Charge_note(ctx, field)
 	case "postedAt":
 		return ec.fieldContext_Charge_postedAt(ctx, field)
+	case "billedToPatientOn":
+		return ec.fieldContext_Charge_billedToPatientOn(ctx, field)
 	case "prepaid":
 		return ec.fieldContext_Charge_prepaid(ctx, field)
 	case "outcome":
@@ -6743,6 +6791,14 @@ func (ec *executionContext) childFields_ResplitPayment(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type ResplitPayment", field.Name)
 }
 
+func (ec *executionContext) childFields_ResponsibilityPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "charges":
+		return ec.fieldContext_ResponsibilityPayload_charges(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ResponsibilityPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_ResumeRunPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "run":
@@ -7181,6 +7237,34 @@ func (ec *executionContext) field_Mutation_balanceFamily_args(ctx context.Contex
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.BalanceFamilyInput, error) {
 			return ec.unmarshalNBalanceFamilyInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐBalanceFamilyInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_billToInsurance_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ResponsibilityInput, error) {
+			return ec.unmarshalNResponsibilityInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐResponsibilityInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_billToPatient_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ResponsibilityInput, error) {
+			return ec.unmarshalNResponsibilityInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐResponsibilityInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -12391,6 +12475,29 @@ func (ec *executionContext) fieldContext_Charge_postedAt(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Charge", field, false, false, "DateTime")
 }
 
+func (ec *executionContext) _Charge_billedToPatientOn(ctx context.Context, field graphql.CollectedField, obj *ledger.Charge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Charge_billedToPatientOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Charge().BilledToPatientOn(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Date) graphql.Marshaler {
+			return ec.marshalODate2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Charge_billedToPatientOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Charge", field, true, true, "Date")
+}
+
 func (ec *executionContext) _Charge_prepaid(ctx context.Context, field graphql.CollectedField, obj *ledger.Charge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -16612,6 +16719,94 @@ func (ec *executionContext) fieldContext_Mutation_createPatient(ctx context.Cont
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_createPatient_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_billToPatient(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_billToPatient(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().BillToPatient(ctx, fc.Args["input"].(model.ResponsibilityInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ResponsibilityPayload) graphql.Marshaler {
+			return ec.marshalNResponsibilityPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐResponsibilityPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_billToPatient(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ResponsibilityPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_billToPatient_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_billToInsurance(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_billToInsurance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().BillToInsurance(ctx, fc.Args["input"].(model.ResponsibilityInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ResponsibilityPayload) graphql.Marshaler {
+			return ec.marshalNResponsibilityPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐResponsibilityPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_billToInsurance(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ResponsibilityPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_billToInsurance_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -22283,6 +22478,38 @@ func (ec *executionContext) fieldContext_ResplitPayment_resplitReceipt(_ context
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Receipt(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ResponsibilityPayload_charges(ctx context.Context, field graphql.CollectedField, obj *model.ResponsibilityPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResponsibilityPayload_charges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Charges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.Charge) graphql.Marshaler {
+			return ec.marshalNCharge2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐChargeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResponsibilityPayload_charges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ResponsibilityPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Charge(ctx, field)
 		},
 	}
 	return fc, nil
@@ -28117,6 +28344,76 @@ func UnmarshalRemovePlannedChargeInput(ctx context.Context, raw any) (model.Remo
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputResponsibilityInput(ctx context.Context, obj any) (model.ResponsibilityInput, error) {
+	var it model.ResponsibilityInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"chargeId", "encounterId", "on", "note", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "chargeId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("chargeId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChargeID = data
+		case "encounterId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("encounterId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EncounterID = data
+		case "on":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("on"))
+			data, err := ec.unmarshalODate2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.On = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalResponsibilityInput unmarshals raw into the ResponsibilityInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalResponsibilityInput(ctx context.Context, raw any) (model.ResponsibilityInput, error) {
+	var out model.ResponsibilityInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ResponsibilityInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputResumeRunInput(ctx context.Context, obj any) (model.ResumeRunInput, error) {
 	var it model.ResumeRunInput
 	if obj == nil {
@@ -30667,6 +30964,12 @@ func (ec *executionContext) _Charge(ctx context.Context, sel ast.SelectionSet, o
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "billedToPatientOn":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Charge_billedToPatientOn(ctx, field, obj)
+				})
 		case "prepaid":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -32176,6 +32479,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "createPatient":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createPatient(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "billToPatient":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_billToPatient(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "billToInsurance":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_billToInsurance(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -34146,6 +34463,39 @@ func (ec *executionContext) _ResplitPayment(ctx context.Context, sel ast.Selecti
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ResplitPayment_resplitReceipt(ctx, field, obj)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var responsibilityPayloadImplementors = []string{"ResponsibilityPayload"}
+
+func (ec *executionContext) _ResponsibilityPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ResponsibilityPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, responsibilityPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ResponsibilityPayload")
+		case "charges":
+			out.Values[i] = ec._ResponsibilityPayload_charges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -36988,6 +37338,15 @@ func (ec *executionContext) marshalNResplitPayment2ᚕgithubᚗcomᚋpaysplitᚋ
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalNResponsibilityInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐResponsibilityInput(ctx context.Context, v any) (model.ResponsibilityInput, error) {
+	res, err := ec.unmarshalInputResponsibilityInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNResponsibilityPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐResponsibilityPayload(ctx context.Context, sel ast.SelectionSet, v model.ResponsibilityPayload) graphql.Marshaler {
+	return ec._ResponsibilityPayload(ctx, sel, &v)
 }
 
 func (ec *executionContext) unmarshalNResumeRunInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐResumeRunInput(ctx context.Context, v any) (model.ResumeRunInput, error) {

@@ -12,6 +12,22 @@ import (
 	"github.com/paysplit/paysplit/ledger"
 )
 
+// BilledToPatientOn is the resolver for the billedToPatientOn field.
+func (r *chargeResolver) BilledToPatientOn(ctx context.Context, obj *ledger.Charge) (*ledger.Date, error) {
+	b, err := loadersFor(ctx).chargeBalance.Load(ctx, obj.ID)
+	return b.BilledToPatientOn, err
+}
+
+// BillToPatient is the resolver for the billToPatient field.
+func (r *mutationResolver) BillToPatient(ctx context.Context, input model.ResponsibilityInput) (model.ResponsibilityPayload, error) {
+	return r.moveResponsibility(ctx, r.Ledger.BillToPatient, input)
+}
+
+// BillToInsurance is the resolver for the billToInsurance field.
+func (r *mutationResolver) BillToInsurance(ctx context.Context, input model.ResponsibilityInput) (model.ResponsibilityPayload, error) {
+	return r.moveResponsibility(ctx, r.Ledger.BillToInsurance, input)
+}
+
 // Guarantor is the resolver for the guarantor field.
 func (r *netUnearnedFamilyResolver) Guarantor(ctx context.Context, obj *ledger.NetUnearnedFamily) (ledger.Guarantor, error) {
 	return loadersFor(ctx).guarantor.Load(ctx, obj.GuarantorID)

@@ -1,6 +1,8 @@
 package graph
 
 import (
+	"context"
+
 	"github.com/paysplit/paysplit/graph/model"
 	"github.com/paysplit/paysplit/ledger"
 )
@@ -17,4 +19,17 @@ func toLedgerNetUnearned(in *model.NetUnearnedInput) ledger.NetUnearnedQuery {
 		q.Visibility = *in.Visibility
 	}
 	return q
+}
+
+// moveResponsibility runs billToPatient or billToInsurance.
+func (r *mutationResolver) moveResponsibility(ctx context.Context,
+	move func(context.Context, ledger.Actor, ledger.ResponsibilityMove) ([]ledger.Charge, error),
+	in model.ResponsibilityInput) (model.ResponsibilityPayload, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return model.ResponsibilityPayload{}, err
+	}
+	cs, err := move(ctx, a, ledger.ResponsibilityMove{ChargeID: in.ChargeID, EncounterID: in.EncounterID, On: in.On,
+		Note: str(in.Note), IdempotencyKey: str(in.IdempotencyKey)})
+	return model.ResponsibilityPayload{Charges: cs}, err
 }

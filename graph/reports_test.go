@@ -80,3 +80,93 @@ func TestNetUnearnedBadInput(t *testing.T) {
 	require.NotEmpty(t, r.Errors)
 	require.Equal(t, "GRAPHQL_VALIDATION_FAILED", r.Errors[0].code(), r.Raw)
 }
+
+const (
+	billDoc = `mutation($in: ResponsibilityInput!) { billToPatient(input: $in) {
+  charges { id owed insurancePending billedToPatientOn } } }`
+	unbillDoc = `mutation($in: ResponsibilityInput!) { billToInsurance(input: $in) {
+  charges { id owed insurancePending billedToPatientOn } } }`
+	respAging = `query($asOf: Date) { aging(input: {asOf: $asOf, basis: RESPONSIBILITY_DATE, groupBy: PRACTICE}) {
+  summary { buckets total insurancePortion patientPortion } } }`
+)
+
+// TestBillToPatient moves a line's pending estimate to the patient and
+// back through the handler: the charge, the family's balance and aging by
+// responsibility date follow (as of dates before the move, they do not);
+// the moves are audited; billing twice, or back twice, is CONFLICT; a line
+// with nothing pending is BAD_USER_INPUT; an encounter moves every line
+// that has something pending.
+func TestBillToPatient(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	f := h.f
+	p := f.Family(t, "Bill")[0]
+	d := h.ok(t, h.admin, `mutation($in: PostEncounterInput!) { postEncounter(input: $in) { encounter { id charges { id } } } }`,
+		obj{"in": obj{"patientId": p.ID.String(), "providerId": f.Provider.String(), "locationId": f.Location.String(), "serviceFrom": "2026-05-01",
+			"charges": []any{obj{"code": "D2740", "amount": "100.00", "insuranceEstimate": "80.00"}, obj{"code": "D0120", "amount": "50.00"}}}})
+	enc := str(t, d, "postEncounter.encounter.id")
+	crown, exam := str(t, d, "postEncounter.encounter.charges.0.id"), str(t, d, "postEncounter.encounter.charges.1.id")
+	balance := func() string {
+		return str(t, h.ok(t, h.analyst, `query($g: ID!) { guarantor(id: $g) { balance } }`, obj{"g": p.GuarantorID.String()}), "guarantor.balance")
+	}
+	require.Equal(t, "70.00", balance())
+	ag := h.ok(t, h.analyst, respAging, nil)
+	requireMoney(t, "80.00", ag, "aging.summary.insurancePortion")
+	require.Equal(t, []any{"0.00", "150.00", "0.00", "0.00", "0.00"}, at(t, ag, "aging.summary.buckets"))
+
+	d = h.ok(t, h.admin, billDoc, obj{"in": obj{"chargeId": crown, "on": "2026-06-10", "note": "insurance denied"}})
+	c := at(t, d, "billToPatient.charges.0")
+	requireMoney(t, "100.00", c, "owed")
+	requireMoney(t, "0.00", c, "insurancePending")
+	require.Equal(t, "2026-06-10", str(t, c, "billedToPatientOn"))
+	require.Equal(t, "150.00", balance())
+	ag = h.ok(t, h.analyst, respAging, nil)
+	requireMoney(t, "0.00", ag, "aging.summary.insurancePortion")
+	require.Equal(t, []any{"100.00", "50.00", "0.00", "0.00", "0.00"}, at(t, ag, "aging.summary.buckets"), "the crown ages from the day it was billed")
+	requireMoney(t, "80.00", h.ok(t, h.analyst, respAging, obj{"asOf": "2026-06-09"}), "aging.summary.insurancePortion")
+	ev := h.ok(t, h.admin, `{ auditEvents(filter: {operation: "billToPatient"}) { totalCount edges { node { createdIds } } } }`, nil)
+	require.EqualValues(t, 1, at(t, ev, "auditEvents.totalCount"))
+
+	before := rowCounts(t, h.db)
+	for _, c := range []struct {
+		doc, code, field string
+		in               obj
+	}{
+		{billDoc, "CONFLICT", "", obj{"chargeId": crown}},
+		{billDoc, "BAD_USER_INPUT", "chargeId", obj{"chargeId": exam}},
+		{billDoc, "BAD_USER_INPUT", "chargeId", obj{}},
+		{billDoc, "BAD_USER_INPUT", "chargeId", obj{"chargeId": crown, "encounterId": enc}},
+		{billDoc, "BAD_USER_INPUT", "on", obj{"encounterId": enc, "on": "2026-06-16"}},
+		{billDoc, "BAD_USER_INPUT", "chargeId", obj{"chargeId": newID()}},
+		{billDoc, "BAD_USER_INPUT", "note", obj{"chargeId": crown, "note": "a\x00b"}},
+		{unbillDoc, "BAD_USER_INPUT", "on", obj{"chargeId": crown, "on": "2026-06-09"}},
+		{unbillDoc, "CONFLICT", "", obj{"chargeId": exam}},
+	} {
+		e, r := h.fail(t, h.admin, c.doc, obj{"in": c.in})
+		require.Equal(t, c.code, e.code(), "%v: %s", c.in, r.Raw)
+		if c.field != "" {
+			require.Equal(t, c.field, e.field(), "%v: %s", c.in, r.Raw)
+		}
+	}
+	require.Equal(t, before, rowCounts(t, h.db), "refusals write nothing")
+	e, _ := h.fail(t, h.analyst, billDoc, obj{"in": obj{"chargeId": crown}})
+	require.Equal(t, "FORBIDDEN", e.code())
+
+	d = h.ok(t, h.admin, unbillDoc, obj{"in": obj{"chargeId": crown}})
+	c = at(t, d, "billToInsurance.charges.0")
+	requireMoney(t, "20.00", c, "owed")
+	requireMoney(t, "80.00", c, "insurancePending")
+	require.Nil(t, at(t, c, "billedToPatientOn"))
+	require.Equal(t, "70.00", balance())
+	e, _ = h.fail(t, h.admin, unbillDoc, obj{"in": obj{"chargeId": crown}})
+	require.Equal(t, "CONFLICT", e.code())
+
+	d = h.ok(t, h.admin, billDoc, obj{"in": obj{"encounterId": enc, "idempotencyKey": "bill-enc"}})
+	require.Len(t, list(t, d, "billToPatient.charges"), 2)
+	require.Equal(t, "2026-06-15", str(t, d, "billToPatient.charges.0.billedToPatientOn"))
+	require.Nil(t, at(t, d, "billToPatient.charges.1.billedToPatientOn"), "the self-pay line had nothing to move")
+	before = rowCounts(t, h.db)
+	h.ok(t, h.admin, billDoc, obj{"in": obj{"encounterId": enc, "idempotencyKey": "bill-enc"}})
+	require.Equal(t, before, rowCounts(t, h.db), "a replay writes nothing")
+	require.Equal(t, "150.00", balance())
+}

@@ -52,6 +52,7 @@
 //	import_balanceforward.go          the balance-forward CSV: template, parsing, row checks
 //	aging.go                          aging as of a date: query, buckets, report
 //	report_unearned.go                the Net Unearned Income report (visible and hidden unearned money)
+//	bill_to_patient.go                bill a line's pending estimate to the patient, and back
 //	key_auth.go, key_admin.go         API keys: authentication (and CheckKey for live sockets), create, list, revoke
 //	key_roles.go                      which role each operation needs
 //	audit.go                          the audit trail

@@ -26,6 +26,8 @@ var opRoles = map[string]Role{
 	"postAdjustment":         RoleBiller,
 	"postReceipt":            RoleBiller,
 	"postInsuranceWriteOff":  RoleBiller,
+	"billToPatient":          RoleBiller,
+	"billToInsurance":        RoleBiller,
 	"reverseReceipt":         RoleBiller,
 	"transferIncome":         RoleBiller,
 	"transferFamilies":       RoleBiller,

@@ -25,16 +25,17 @@ type Store interface {
 
 // Reader is the read side of the Store, shared by Store and Tx.
 type Reader interface {
-	AgingReader         // aging.go
-	AllocationReader    // policies.go
-	ImportReader        // import.go
-	KeyReader           // key_admin.go
-	AuditReader         // audit.go
-	BatchReader         // batches.go
-	CreditReader        // credit_account.go
-	RunReader           // run.go
-	TreatmentPlanReader // treatment_plans.go
-	ReportReader        // report_unearned.go
+	AgingReader          // aging.go
+	AllocationReader     // policies.go
+	ImportReader         // import.go
+	KeyReader            // key_admin.go
+	AuditReader          // audit.go
+	BatchReader          // batches.go
+	CreditReader         // credit_account.go
+	RunReader            // run.go
+	TreatmentPlanReader  // treatment_plans.go
+	ReportReader         // report_unearned.go
+	ResponsibilityReader // bill_to_patient.go
 
 	Practice(ctx context.Context, id ID) (Practice, error)
 	Providers(ctx context.Context, practiceID ID, ids []ID) ([]Provider, error)
@@ -89,14 +90,15 @@ type Reader interface {
 // Tx is the Store inside one transaction.
 type Tx interface {
 	Reader
-	AllocationWriter    // policies.go
-	AgingWriter         // aging.go
-	ImportWriter        // import.go
-	KeyWriter           // key_admin.go
-	BatchWriter         // batches.go
-	CreditWriter        // credit_account.go
-	RunWriter           // run.go
-	TreatmentPlanWriter // treatment_plans.go
+	AllocationWriter     // policies.go
+	AgingWriter          // aging.go
+	ImportWriter         // import.go
+	KeyWriter            // key_admin.go
+	BatchWriter          // batches.go
+	CreditWriter         // credit_account.go
+	RunWriter            // run.go
+	ResponsibilityWriter // bill_to_patient.go
+	TreatmentPlanWriter  // treatment_plans.go
 	// UpdatePracticeSettings writes the settings given (nil fields stay).
 	UpdatePracticeSettings(ctx context.Context, practiceID ID, s PracticeSettings) error
 	// LockFamilies takes row locks on the guarantors, in id order, so that

@@ -627,6 +627,22 @@ type RemovePlannedChargePayload struct {
 	Charge ledger.Charge `json:"charge"`
 }
 
+type ResponsibilityInput struct {
+	// One line (a completed procedure or balance-forward line).
+	ChargeID *uuid.UUID `json:"chargeId,omitempty"`
+	// Or every line of an encounter.
+	EncounterID *uuid.UUID `json:"encounterId,omitempty"`
+	// Default: today; not in the future, nor before a line's date of service or its last move.
+	On             *ledger.Date `json:"on,omitempty"`
+	Note           *string      `json:"note,omitempty"`
+	IdempotencyKey *string      `json:"idempotencyKey,omitempty"`
+}
+
+type ResponsibilityPayload struct {
+	// The lines named (the charge, or the encounter's completed lines).
+	Charges []ledger.Charge `json:"charges"`
+}
+
 type ResumeRunInput struct {
 	RunID          uuid.UUID `json:"runId"`
 	IdempotencyKey *string   `json:"idempotencyKey,omitempty"`

@@ -54,15 +54,19 @@ WITH rev AS NOT MATERIALIZED (   -- receipts reversed by a reversal dated on or 
     SELECT charge_id AS root, sum(amount) AS amount FROM insurance_write_offs
      WHERE practice_id = $1 AND written_on <= $2
      GROUP BY 1
+), billed AS (         -- lines billed to the patient as of the date
+    ` + billedSelect + `b.changed_on <= $2` + billedGroup + `
 ), lines AS (
     SELECT c.patient_id, c.provider_id, c.location_id, c.amount, c.insurance_estimate, c.service_date, c.posted_at,
            c.amount + coalesce(adj.amount, 0) - coalesce(wo.amount, 0) - coalesce(m.paid, 0) AS outstanding, m.insured_on,
+           billed.billed_on,
            CASE WHEN (SELECT balances_dont_subtract_ins FROM practices WHERE id = $1) THEN 0
                 ELSE least(c.insurance_estimate, greatest(c.amount + coalesce(adj.amount, 0) - coalesce(wo.amount, 0), 0)) END AS estimate
       FROM charges c
       LEFT JOIN paid m ON m.root = c.id
       LEFT JOIN adj ON adj.root = c.id
       LEFT JOIN wo ON wo.root = c.id
+      LEFT JOIN billed ON billed.root = c.id
      WHERE c.practice_id = $1 AND c.service_date <= $2 AND c.attached_to_id IS NULL AND c.status = 'COMPLETED'
        AND ($6::uuid IS NULL OR c.provider_id = $6) AND ($7::uuid IS NULL OR c.location_id = $7)
 ), credits AS (        -- money on no line: unallocated, and unearned of visible types
@@ -81,11 +85,11 @@ WITH rev AS NOT MATERIALIZED (   -- receipts reversed by a reversal dated on or 
      WHERE s.practice_id = $1 AND r.kind = 'INSURANCE_PAYMENT'
 ), items AS (
     SELECT patient_id, provider_id, location_id, outstanding AS amt,
-           CASE WHEN insured_on IS NULL THEN estimate ELSE 0 END AS ins,
+           CASE WHEN insured_on IS NULL AND billed_on IS NULL THEN estimate ELSE 0 END AS ins,
            0 AS unallocated, 0 AS unearned,
            greatest($2::date - CASE $3
                WHEN 'POST_DATE' THEN (posted_at AT TIME ZONE 'UTC')::date
-               WHEN 'RESPONSIBILITY_DATE' THEN greatest(service_date, coalesce(insured_on, service_date))
+               WHEN 'RESPONSIBILITY_DATE' THEN greatest(service_date, coalesce(insured_on, service_date), coalesce(billed_on, service_date))
                ELSE service_date END, 0) AS age
       FROM lines WHERE outstanding <> 0
     UNION ALL

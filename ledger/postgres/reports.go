@@ -47,3 +47,25 @@ SELECT g.id AS guarantor_id, g.name AS guarantor_name, p.id AS patient_id,
 	err := s.sel(ctx, &rows, stmt, practiceID, *q.AsOf, q.GuarantorID, q.ProviderID, q.LocationID, q.UnearnedTypeID, string(q.Visibility))
 	return rows, translate(err)
 }
+
+// ResponsibilityChangesOf lists the charges' moves between insurance and
+// the patient, oldest first.
+func (s queries) ResponsibilityChangesOf(ctx context.Context, practiceID ledger.ID, chargeIDs []ledger.ID) ([]ledger.ResponsibilityChange, error) {
+	const q = `SELECT id, charge_id, responsible, changed_on, coalesce(note, '') AS note, posted_at
+	             FROM responsibility_changes WHERE practice_id = $1 AND charge_id = ANY($2::uuid[])
+	            ORDER BY charge_id, changed_on, posted_at, id`
+	var rows []ledger.ResponsibilityChange
+	return rows, translate(s.sel(ctx, &rows, q, practiceID, idArray(chargeIDs)))
+}
+
+// InsertResponsibilityChanges writes moves between insurance and the patient.
+func (t *txStore) InsertResponsibilityChanges(ctx context.Context, practiceID ledger.ID, cs []ledger.ResponsibilityChange) error {
+	const q = `INSERT INTO responsibility_changes (practice_id, id, charge_id, responsible, changed_on, note, posted_at)
+	           VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), $7)`
+	for _, c := range cs {
+		if _, err := t.exec(ctx, q, practiceID, c.ID, c.ChargeID, string(c.Responsible), c.ChangedOn, c.Note, c.PostedAt); err != nil {
+			return translate(err)
+		}
+	}
+	return nil
+}

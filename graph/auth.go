@@ -32,6 +32,7 @@ var rootRoles = map[string]map[string]ledger.Role{
 		"receipts":                 ledger.RoleAnalyst,
 		"aging":                    ledger.RoleAnalyst,
 		"netUnearned":              ledger.RoleAnalyst,
+		"statement":                ledger.RoleAnalyst,
 		"agingSettings":            ledger.RoleAnalyst,
 		"previewReceipt":           ledger.RoleAnalyst,
 		"previewTransfer":          ledger.RoleAnalyst,

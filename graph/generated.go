@@ -73,6 +73,7 @@ type ResolverRoot interface {
 	Run() RunResolver
 	RunFamily() RunFamilyResolver
 	Split() SplitResolver
+	StatementItem() StatementItemResolver
 	Subscription() SubscriptionResolver
 	TransferRow() TransferRowResolver
 }
@@ -737,6 +738,7 @@ type ComplexityRoot struct {
 		Receipts                 func(childComplexity int, filter *model.ReceiptFilter, first *int, after *string) int
 		Run                      func(childComplexity int, id uuid.UUID) int
 		Runs                     func(childComplexity int, filter *model.RunFilter, first *int, after *string) int
+		Statement                func(childComplexity int, input model.StatementInput) int
 		ValidatePolicy           func(childComplexity int, document string) int
 	}
 
@@ -937,6 +939,38 @@ type ComplexityRoot struct {
 
 	StartRunPayload struct {
 		Run func(childComplexity int) int
+	}
+
+	Statement struct {
+		AmountDue        func(childComplexity int) int
+		AsOf             func(childComplexity int) int
+		BucketAmounts    func(childComplexity int) int
+		Buckets          func(childComplexity int) int
+		From             func(childComplexity int) int
+		Guarantor        func(childComplexity int) int
+		Held             func(childComplexity int) int
+		InsurancePending func(childComplexity int) int
+		Items            func(childComplexity int) int
+		NewBalance       func(childComplexity int) int
+		PatientPortion   func(childComplexity int) int
+		Patients         func(childComplexity int) int
+		PreviousBalance  func(childComplexity int) int
+		Unallocated      func(childComplexity int) int
+		Unearned         func(childComplexity int) int
+	}
+
+	StatementItem struct {
+		Amount      func(childComplexity int) int
+		Charge      func(childComplexity int) int
+		Code        func(childComplexity int) int
+		Description func(childComplexity int) int
+		Held        func(childComplexity int) int
+		Kind        func(childComplexity int) int
+		Moved       func(childComplexity int) int
+		On          func(childComplexity int) int
+		Patient     func(childComplexity int) int
+		Receipt     func(childComplexity int) int
+		ReceiptKind func(childComplexity int) int
 	}
 
 	Subscription struct {
@@ -1235,6 +1269,7 @@ type QueryResolver interface {
 	Patient(ctx context.Context, id uuid.UUID) (*ledger.Patient, error)
 	Patients(ctx context.Context, filter *model.PatientFilter, first *int, after *string) (model.PatientConnection, error)
 	NetUnearned(ctx context.Context, input *model.NetUnearnedInput) (ledger.NetUnearnedReport, error)
+	Statement(ctx context.Context, input model.StatementInput) (ledger.Statement, error)
 	APIKeys(ctx context.Context) ([]model.APIKey, error)
 	AuditEvents(ctx context.Context, filter *model.AuditEventFilter, first *int, after *string) (model.AuditEventConnection, error)
 }
@@ -1306,6 +1341,13 @@ type SplitResolver interface {
 	Charge(ctx context.Context, obj *ledger.Split) (*ledger.Charge, error)
 	UnearnedType(ctx context.Context, obj *ledger.Split) (*ledger.UnearnedType, error)
 	Receipt(ctx context.Context, obj *ledger.Split) (ledger.Receipt, error)
+}
+type StatementItemResolver interface {
+	ReceiptKind(ctx context.Context, obj *ledger.StatementItem) (*string, error)
+	Patient(ctx context.Context, obj *ledger.StatementItem) (*ledger.Patient, error)
+
+	Charge(ctx context.Context, obj *ledger.StatementItem) (*ledger.Charge, error)
+	Receipt(ctx context.Context, obj *ledger.StatementItem) (*ledger.Receipt, error)
 }
 type SubscriptionResolver interface {
 	AgingUpdated(ctx context.Context, input model.AgingInput) (<-chan ledger.AgingReport, error)
@@ -4313,6 +4355,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Runs(childComplexity, args["filter"].(*model.RunFilter), args["first"].(*int), args["after"].(*string)), true
+	case "Query.statement":
+		if e.ComplexityRoot.Query.Statement == nil {
+			break
+		}
+
+		args, err := ec.field_Query_statement_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Statement(childComplexity, args["input"].(model.StatementInput)), true
 	case "Query.validatePolicy":
 		if e.ComplexityRoot.Query.ValidatePolicy == nil {
 			break
@@ -5116,6 +5169,164 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.StartRunPayload.Run(childComplexity), true
 
+	case "Statement.amountDue":
+		if e.ComplexityRoot.Statement.AmountDue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Statement.AmountDue(childComplexity), true
+	case "Statement.asOf":
+		if e.ComplexityRoot.Statement.AsOf == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Statement.AsOf(childComplexity), true
+	case "Statement.bucketAmounts":
+		if e.ComplexityRoot.Statement.BucketAmounts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Statement.BucketAmounts(childComplexity), true
+	case "Statement.buckets":
+		if e.ComplexityRoot.Statement.Buckets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Statement.Buckets(childComplexity), true
+	case "Statement.from":
+		if e.ComplexityRoot.Statement.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Statement.From(childComplexity), true
+	case "Statement.guarantor":
+		if e.ComplexityRoot.Statement.Guarantor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Statement.Guarantor(childComplexity), true
+	case "Statement.held":
+		if e.ComplexityRoot.Statement.Held == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Statement.Held(childComplexity), true
+	case "Statement.insurancePending":
+		if e.ComplexityRoot.Statement.InsurancePending == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Statement.InsurancePending(childComplexity), true
+	case "Statement.items":
+		if e.ComplexityRoot.Statement.Items == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Statement.Items(childComplexity), true
+	case "Statement.newBalance":
+		if e.ComplexityRoot.Statement.NewBalance == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Statement.NewBalance(childComplexity), true
+	case "Statement.patientPortion":
+		if e.ComplexityRoot.Statement.PatientPortion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Statement.PatientPortion(childComplexity), true
+	case "Statement.patients":
+		if e.ComplexityRoot.Statement.Patients == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Statement.Patients(childComplexity), true
+	case "Statement.previousBalance":
+		if e.ComplexityRoot.Statement.PreviousBalance == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Statement.PreviousBalance(childComplexity), true
+	case "Statement.unallocated":
+		if e.ComplexityRoot.Statement.Unallocated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Statement.Unallocated(childComplexity), true
+	case "Statement.unearned":
+		if e.ComplexityRoot.Statement.Unearned == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Statement.Unearned(childComplexity), true
+
+	case "StatementItem.amount":
+		if e.ComplexityRoot.StatementItem.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementItem.Amount(childComplexity), true
+	case "StatementItem.charge":
+		if e.ComplexityRoot.StatementItem.Charge == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementItem.Charge(childComplexity), true
+	case "StatementItem.code":
+		if e.ComplexityRoot.StatementItem.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementItem.Code(childComplexity), true
+	case "StatementItem.description":
+		if e.ComplexityRoot.StatementItem.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementItem.Description(childComplexity), true
+	case "StatementItem.held":
+		if e.ComplexityRoot.StatementItem.Held == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementItem.Held(childComplexity), true
+	case "StatementItem.kind":
+		if e.ComplexityRoot.StatementItem.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementItem.Kind(childComplexity), true
+	case "StatementItem.moved":
+		if e.ComplexityRoot.StatementItem.Moved == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementItem.Moved(childComplexity), true
+	case "StatementItem.on":
+		if e.ComplexityRoot.StatementItem.On == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementItem.On(childComplexity), true
+	case "StatementItem.patient":
+		if e.ComplexityRoot.StatementItem.Patient == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementItem.Patient(childComplexity), true
+	case "StatementItem.receipt":
+		if e.ComplexityRoot.StatementItem.Receipt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementItem.Receipt(childComplexity), true
+	case "StatementItem.receiptKind":
+		if e.ComplexityRoot.StatementItem.ReceiptKind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementItem.ReceiptKind(childComplexity), true
+
 	case "Subscription.agingUpdated":
 		if e.ComplexityRoot.Subscription.AgingUpdated == nil {
 			break
@@ -5314,6 +5525,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("SetDefaultPolicyInput", ec.unmarshalInputSetDefaultPolicyInput),
 			graphql.NewInputUnmarshaler("SplitInput", ec.unmarshalInputSplitInput),
 			graphql.NewInputUnmarshaler("StartRunInput", ec.unmarshalInputStartRunInput),
+			graphql.NewInputUnmarshaler("StatementInput", ec.unmarshalInputStatementInput),
 			graphql.NewInputUnmarshaler("TransferInput", ec.unmarshalInputTransferInput),
 			graphql.NewInputUnmarshaler("UndoBalanceImportInput", ec.unmarshalInputUndoBalanceImportInput),
 			graphql.NewInputUnmarshaler("UpdateAgingSettingsInput", ec.unmarshalInputUpdateAgingSettingsInput),
@@ -7001,6 +7213,70 @@ func (ec *executionContext) childFields_StartRunPayload(ctx context.Context, fie
 	return nil, fmt.Errorf("no field named %q was found under type StartRunPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_Statement(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "guarantor":
+		return ec.fieldContext_Statement_guarantor(ctx, field)
+	case "patients":
+		return ec.fieldContext_Statement_patients(ctx, field)
+	case "from":
+		return ec.fieldContext_Statement_from(ctx, field)
+	case "asOf":
+		return ec.fieldContext_Statement_asOf(ctx, field)
+	case "previousBalance":
+		return ec.fieldContext_Statement_previousBalance(ctx, field)
+	case "items":
+		return ec.fieldContext_Statement_items(ctx, field)
+	case "newBalance":
+		return ec.fieldContext_Statement_newBalance(ctx, field)
+	case "insurancePending":
+		return ec.fieldContext_Statement_insurancePending(ctx, field)
+	case "patientPortion":
+		return ec.fieldContext_Statement_patientPortion(ctx, field)
+	case "amountDue":
+		return ec.fieldContext_Statement_amountDue(ctx, field)
+	case "buckets":
+		return ec.fieldContext_Statement_buckets(ctx, field)
+	case "bucketAmounts":
+		return ec.fieldContext_Statement_bucketAmounts(ctx, field)
+	case "unallocated":
+		return ec.fieldContext_Statement_unallocated(ctx, field)
+	case "unearned":
+		return ec.fieldContext_Statement_unearned(ctx, field)
+	case "held":
+		return ec.fieldContext_Statement_held(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Statement", field.Name)
+}
+
+func (ec *executionContext) childFields_StatementItem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "on":
+		return ec.fieldContext_StatementItem_on(ctx, field)
+	case "kind":
+		return ec.fieldContext_StatementItem_kind(ctx, field)
+	case "receiptKind":
+		return ec.fieldContext_StatementItem_receiptKind(ctx, field)
+	case "patient":
+		return ec.fieldContext_StatementItem_patient(ctx, field)
+	case "code":
+		return ec.fieldContext_StatementItem_code(ctx, field)
+	case "description":
+		return ec.fieldContext_StatementItem_description(ctx, field)
+	case "amount":
+		return ec.fieldContext_StatementItem_amount(ctx, field)
+	case "moved":
+		return ec.fieldContext_StatementItem_moved(ctx, field)
+	case "held":
+		return ec.fieldContext_StatementItem_held(ctx, field)
+	case "charge":
+		return ec.fieldContext_StatementItem_charge(ctx, field)
+	case "receipt":
+		return ec.fieldContext_StatementItem_receipt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StatementItem", field.Name)
+}
+
 func (ec *executionContext) childFields_TransferIncomePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "plan":
@@ -8140,6 +8416,20 @@ func (ec *executionContext) field_Query_runs_args(ctx context.Context, rawArgs m
 		return nil, err
 	}
 	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_statement_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.StatementInput, error) {
+			return ec.unmarshalNStatementInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐStatementInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -20598,6 +20888,50 @@ func (ec *executionContext) fieldContext_Query_netUnearned(ctx context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_statement(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_statement(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Statement(ctx, fc.Args["input"].(model.StatementInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Statement) graphql.Marshaler {
+			return ec.marshalNStatement2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatement(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_statement(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Statement(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_statement_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_apiKeys(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -24164,6 +24498,667 @@ func (ec *executionContext) fieldContext_StartRunPayload_run(_ context.Context, 
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Run(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Statement_guarantor(ctx context.Context, field graphql.CollectedField, obj *ledger.Statement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Statement_guarantor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Guarantor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Guarantor) graphql.Marshaler {
+			return ec.marshalNGuarantor2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐGuarantor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Statement_guarantor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Statement",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Guarantor(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Statement_patients(ctx context.Context, field graphql.CollectedField, obj *ledger.Statement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Statement_patients(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Patients, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.Patient) graphql.Marshaler {
+			return ec.marshalNPatient2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPatientᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Statement_patients(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Statement",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Patient(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Statement_from(ctx context.Context, field graphql.CollectedField, obj *ledger.Statement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Statement_from(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.From, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Date) graphql.Marshaler {
+			return ec.marshalNDate2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Statement_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Statement", field, false, false, "Date")
+}
+
+func (ec *executionContext) _Statement_asOf(ctx context.Context, field graphql.CollectedField, obj *ledger.Statement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Statement_asOf(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AsOf, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Date) graphql.Marshaler {
+			return ec.marshalNDate2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Statement_asOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Statement", field, false, false, "Date")
+}
+
+func (ec *executionContext) _Statement_previousBalance(ctx context.Context, field graphql.CollectedField, obj *ledger.Statement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Statement_previousBalance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PreviousBalance, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Statement_previousBalance(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Statement", field, false, false, "Money")
+}
+
+func (ec *executionContext) _Statement_items(ctx context.Context, field graphql.CollectedField, obj *ledger.Statement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Statement_items(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Items, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.StatementItem) graphql.Marshaler {
+			return ec.marshalNStatementItem2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatementItemᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Statement_items(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Statement",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StatementItem(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Statement_newBalance(ctx context.Context, field graphql.CollectedField, obj *ledger.Statement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Statement_newBalance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NewBalance, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Statement_newBalance(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Statement", field, false, false, "Money")
+}
+
+func (ec *executionContext) _Statement_insurancePending(ctx context.Context, field graphql.CollectedField, obj *ledger.Statement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Statement_insurancePending(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InsurancePending, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Statement_insurancePending(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Statement", field, false, false, "Money")
+}
+
+func (ec *executionContext) _Statement_patientPortion(ctx context.Context, field graphql.CollectedField, obj *ledger.Statement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Statement_patientPortion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PatientPortion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Statement_patientPortion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Statement", field, false, false, "Money")
+}
+
+func (ec *executionContext) _Statement_amountDue(ctx context.Context, field graphql.CollectedField, obj *ledger.Statement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Statement_amountDue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AmountDue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Statement_amountDue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Statement", field, false, false, "Money")
+}
+
+func (ec *executionContext) _Statement_buckets(ctx context.Context, field graphql.CollectedField, obj *ledger.Statement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Statement_buckets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Buckets, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.AgingBucket) graphql.Marshaler {
+			return ec.marshalNAgingBucket2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAgingBucketᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Statement_buckets(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Statement",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AgingBucket(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Statement_bucketAmounts(ctx context.Context, field graphql.CollectedField, obj *ledger.Statement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Statement_bucketAmounts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BucketAmounts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoneyᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Statement_bucketAmounts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Statement", field, false, false, "Money")
+}
+
+func (ec *executionContext) _Statement_unallocated(ctx context.Context, field graphql.CollectedField, obj *ledger.Statement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Statement_unallocated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unallocated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Statement_unallocated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Statement", field, false, false, "Money")
+}
+
+func (ec *executionContext) _Statement_unearned(ctx context.Context, field graphql.CollectedField, obj *ledger.Statement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Statement_unearned(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unearned, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Statement_unearned(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Statement", field, false, false, "Money")
+}
+
+func (ec *executionContext) _Statement_held(ctx context.Context, field graphql.CollectedField, obj *ledger.Statement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Statement_held(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Held, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Statement_held(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Statement", field, false, false, "Money")
+}
+
+func (ec *executionContext) _StatementItem_on(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementItem_on(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.On, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Date) graphql.Marshaler {
+			return ec.marshalNDate2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementItem_on(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementItem", field, false, false, "Date")
+}
+
+func (ec *executionContext) _StatementItem_kind(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementItem_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.StatementItemKind) graphql.Marshaler {
+			return ec.marshalNStatementItemKind2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatementItemKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementItem_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementItem", field, false, false, "StatementItemKind")
+}
+
+func (ec *executionContext) _StatementItem_receiptKind(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementItem_receiptKind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.StatementItem().ReceiptKind(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StatementItem_receiptKind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementItem", field, true, true, "String")
+}
+
+func (ec *executionContext) _StatementItem_patient(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementItem_patient(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.StatementItem().Patient(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Patient) graphql.Marshaler {
+			return ec.marshalOPatient2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPatient(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StatementItem_patient(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StatementItem",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Patient(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StatementItem_code(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementItem_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementItem_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementItem", field, false, false, "String")
+}
+
+func (ec *executionContext) _StatementItem_description(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementItem_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementItem_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementItem", field, false, false, "String")
+}
+
+func (ec *executionContext) _StatementItem_amount(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementItem_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementItem_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementItem", field, false, false, "Money")
+}
+
+func (ec *executionContext) _StatementItem_moved(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementItem_moved(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Moved, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementItem_moved(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementItem", field, false, false, "Money")
+}
+
+func (ec *executionContext) _StatementItem_held(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementItem_held(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Held, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementItem_held(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementItem", field, false, false, "Money")
+}
+
+func (ec *executionContext) _StatementItem_charge(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementItem_charge(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.StatementItem().Charge(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Charge) graphql.Marshaler {
+			return ec.marshalOCharge2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐCharge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StatementItem_charge(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StatementItem",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Charge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StatementItem_receipt(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementItem_receipt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.StatementItem().Receipt(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Receipt) graphql.Marshaler {
+			return ec.marshalOReceipt2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐReceipt(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StatementItem_receipt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StatementItem",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Receipt(ctx, field)
 		},
 	}
 	return fc, nil
@@ -28995,6 +29990,62 @@ func UnmarshalStartRunInput(ctx context.Context, raw any) (model.StartRunInput, 
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputStatementInput(ctx context.Context, obj any) (model.StatementInput, error) {
+	var it model.StatementInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"guarantorId", "asOf", "from"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "guarantorId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("guarantorId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GuarantorID = data
+		case "asOf":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("asOf"))
+			data, err := ec.unmarshalODate2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AsOf = data
+		case "from":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("from"))
+			data, err := ec.unmarshalODate2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.From = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalStatementInput unmarshals raw into the StatementInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalStatementInput(ctx context.Context, raw any) (model.StatementInput, error) {
+	var out model.StatementInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "StatementInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputTransferInput(ctx context.Context, obj any) (model.TransferInput, error) {
 	var it model.TransferInput
 	if obj == nil {
@@ -33811,6 +34862,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_netUnearned(ctx, field)
 				})
+		case "statement":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_statement(ctx, field)
+				})
 		case "apiKeys":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -35187,6 +36244,196 @@ func (ec *executionContext) _StartRunPayload(ctx context.Context, sel ast.Select
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var statementImplementors = []string{"Statement"}
+
+func (ec *executionContext) _Statement(ctx context.Context, sel ast.SelectionSet, obj *ledger.Statement) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, statementImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Statement")
+		case "guarantor":
+			out.Values[i] = ec._Statement_guarantor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "patients":
+			out.Values[i] = ec._Statement_patients(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "from":
+			out.Values[i] = ec._Statement_from(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "asOf":
+			out.Values[i] = ec._Statement_asOf(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "previousBalance":
+			out.Values[i] = ec._Statement_previousBalance(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "items":
+			out.Values[i] = ec._Statement_items(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "newBalance":
+			out.Values[i] = ec._Statement_newBalance(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "insurancePending":
+			out.Values[i] = ec._Statement_insurancePending(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "patientPortion":
+			out.Values[i] = ec._Statement_patientPortion(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "amountDue":
+			out.Values[i] = ec._Statement_amountDue(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "buckets":
+			out.Values[i] = ec._Statement_buckets(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "bucketAmounts":
+			out.Values[i] = ec._Statement_bucketAmounts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unallocated":
+			out.Values[i] = ec._Statement_unallocated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unearned":
+			out.Values[i] = ec._Statement_unearned(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "held":
+			out.Values[i] = ec._Statement_held(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var statementItemImplementors = []string{"StatementItem"}
+
+func (ec *executionContext) _StatementItem(ctx context.Context, sel ast.SelectionSet, obj *ledger.StatementItem) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, statementItemImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StatementItem")
+		case "on":
+			out.Values[i] = ec._StatementItem_on(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._StatementItem_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "receiptKind":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._StatementItem_receiptKind(ctx, field, obj)
+				})
+		case "patient":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._StatementItem_patient(ctx, field, obj)
+				})
+		case "code":
+			out.Values[i] = ec._StatementItem_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "description":
+			out.Values[i] = ec._StatementItem_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "amount":
+			out.Values[i] = ec._StatementItem_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "moved":
+			out.Values[i] = ec._StatementItem_moved(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "held":
+			out.Values[i] = ec._StatementItem_held(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "charge":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._StatementItem_charge(ctx, field, obj)
+				})
+		case "receipt":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._StatementItem_receipt(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -37537,6 +38784,50 @@ func (ec *executionContext) unmarshalNStartRunInput2githubᚗcomᚋpaysplitᚋpa
 
 func (ec *executionContext) marshalNStartRunPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐStartRunPayload(ctx context.Context, sel ast.SelectionSet, v model.StartRunPayload) graphql.Marshaler {
 	return ec._StartRunPayload(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNStatement2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatement(ctx context.Context, sel ast.SelectionSet, v ledger.Statement) graphql.Marshaler {
+	return ec._Statement(ctx, sel, &v)
+}
+
+func (ec *executionContext) unmarshalNStatementInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐStatementInput(ctx context.Context, v any) (model.StatementInput, error) {
+	res, err := ec.unmarshalInputStatementInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNStatementItem2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatementItem(ctx context.Context, sel ast.SelectionSet, v ledger.StatementItem) graphql.Marshaler {
+	return ec._StatementItem(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNStatementItem2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatementItemᚄ(ctx context.Context, sel ast.SelectionSet, v []ledger.StatementItem) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNStatementItem2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatementItem(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNStatementItemKind2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatementItemKind(ctx context.Context, v any) (ledger.StatementItemKind, error) {
+	tmp, err := model.UnmarshalString(v)
+	res := ledger.StatementItemKind(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNStatementItemKind2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatementItemKind(ctx context.Context, sel ast.SelectionSet, v ledger.StatementItemKind) graphql.Marshaler {
+	_ = sel
+	res := model.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "StatementItemKind!")
+	}
+	return res
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {

@@ -67,6 +67,39 @@ func (r *queryResolver) NetUnearned(ctx context.Context, input *model.NetUnearne
 	return r.Ledger.NetUnearned(ctx, a, toLedgerNetUnearned(input))
 }
 
+// Statement is the resolver for the statement field.
+func (r *queryResolver) Statement(ctx context.Context, input model.StatementInput) (ledger.Statement, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return ledger.Statement{}, err
+	}
+	return r.Ledger.Statement(ctx, a, ledger.StatementQuery{GuarantorID: input.GuarantorID, AsOf: input.AsOf, From: input.From})
+}
+
+// ReceiptKind is the resolver for the receiptKind field.
+func (r *statementItemResolver) ReceiptKind(ctx context.Context, obj *ledger.StatementItem) (*string, error) {
+	if obj.ReceiptKind == "" {
+		return nil, nil
+	}
+	k := string(obj.ReceiptKind)
+	return &k, nil
+}
+
+// Patient is the resolver for the patient field.
+func (r *statementItemResolver) Patient(ctx context.Context, obj *ledger.StatementItem) (*ledger.Patient, error) {
+	return optional(ctx, loadersFor(ctx).patient, obj.PatientID)
+}
+
+// Charge is the resolver for the charge field.
+func (r *statementItemResolver) Charge(ctx context.Context, obj *ledger.StatementItem) (*ledger.Charge, error) {
+	return optional(ctx, loadersFor(ctx).charge, obj.ChargeID)
+}
+
+// Receipt is the resolver for the receipt field.
+func (r *statementItemResolver) Receipt(ctx context.Context, obj *ledger.StatementItem) (*ledger.Receipt, error) {
+	return optional(ctx, loadersFor(ctx).receipt, obj.ReceiptID)
+}
+
 // NetUnearnedFamily returns NetUnearnedFamilyResolver implementation.
 func (r *Resolver) NetUnearnedFamily() NetUnearnedFamilyResolver {
 	return &netUnearnedFamilyResolver{r}
@@ -85,9 +118,13 @@ func (r *Resolver) NetUnearnedTypeTotal() NetUnearnedTypeTotalResolver {
 	return &netUnearnedTypeTotalResolver{r}
 }
 
+// StatementItem returns StatementItemResolver implementation.
+func (r *Resolver) StatementItem() StatementItemResolver { return &statementItemResolver{r} }
+
 type (
 	netUnearnedFamilyResolver    struct{ *Resolver }
 	netUnearnedLineResolver      struct{ *Resolver }
 	netUnearnedPatientResolver   struct{ *Resolver }
 	netUnearnedTypeTotalResolver struct{ *Resolver }
+	statementItemResolver        struct{ *Resolver }
 )

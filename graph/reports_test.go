@@ -170,3 +170,92 @@ func TestBillToPatient(t *testing.T) {
 	require.Equal(t, before, rowCounts(t, h.db), "a replay writes nothing")
 	require.Equal(t, "150.00", balance())
 }
+
+const statementDoc = `query($in: StatementInput!) { statement(input: $in) {
+  guarantor { id name balance } patients { firstName } from asOf previousBalance
+  items { on kind receiptKind patient { firstName } code description amount moved held charge { id } receipt { id } }
+  newBalance insurancePending patientPortion amountDue buckets { label } bucketAmounts unallocated unearned held
+} }`
+
+// TestStatement: the Smith family's statement for June on the aging
+// scenario (docs/reports.md's worked example): 330.00 owed at the end of
+// May, an insurance payment, a payment on nothing and a prepayment partly
+// held for a treatment plan, 245.00 at the end — the family's balance — with
+// aging's buckets; a balance-forward superbill prints as PREV BAL.
+func TestStatement(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	s := ledgertest.BuildAging(t, h.f)
+	d := h.ok(t, h.analyst, statementDoc, obj{"in": obj{"guarantorId": s.Pat.GuarantorID.String(), "from": "2026-06-01"}})
+	st := at(t, d, "statement")
+	require.Equal(t, "2026-06-15", str(t, st, "asOf"))
+	require.Len(t, list(t, st, "patients"), 2)
+	requireMoney(t, "330.00", st, "previousBalance")
+	items := list(t, st, "items")
+	require.Len(t, items, 3)
+	want := []struct{ on, kind, amount, held, words string }{
+		{"2026-06-01", "INSURANCE_PAYMENT", "-50.00", "0.00", "Insurance payment"},
+		{"2026-06-10", "PATIENT_PAYMENT", "-25.00", "0.00", "Payment — thank you"},
+		{"2026-06-12", "PATIENT_PAYMENT", "-10.00", "40.00", "Payment — thank you (40.00 held as a treatment-plan prepayment)"},
+	}
+	for i, w := range want {
+		require.Equal(t, w.on, str(t, items[i], "on"))
+		require.Equal(t, "RECEIPT", str(t, items[i], "kind"))
+		require.Equal(t, w.kind, str(t, items[i], "receiptKind"))
+		requireMoney(t, w.amount, items[i], "amount")
+		requireMoney(t, w.held, items[i], "held")
+		require.Equal(t, w.words, str(t, items[i], "description"))
+	}
+	requireMoney(t, "245.00", st, "newBalance")
+	requireMoney(t, str(t, st, "guarantor.balance"), st, "newBalance")
+	requireMoney(t, "0.00", st, "insurancePending")
+	requireMoney(t, "245.00", st, "amountDue")
+	require.Equal(t, []any{"0.00", "0.00", "180.00", "0.00", "65.00"}, at(t, st, "bucketAmounts"))
+	requireMoney(t, "25.00", st, "unallocated")
+	requireMoney(t, "10.00", st, "unearned")
+	requireMoney(t, "40.00", st, "held")
+
+	// May: the charges of April and May, the pending estimate apart.
+	d = h.ok(t, h.analyst, statementDoc, obj{"in": obj{"guarantorId": s.Pat.GuarantorID.String(), "from": "2026-04-01", "asOf": "2026-05-31"}})
+	st = at(t, d, "statement")
+	requireMoney(t, "100.00", st, "previousBalance")
+	require.Equal(t, []string{"Procedure D2391", "Procedure D2740", "Payment — thank you"},
+		[]string{str(t, st, "items.0.description"), str(t, st, "items.1.description"), str(t, st, "items.2.description")})
+	requireMoney(t, "330.00", st, "newBalance")
+	requireMoney(t, "60.00", st, "insurancePending")
+	requireMoney(t, "270.00", st, "amountDue")
+
+	// A balance carried over from a prior system, as a superbill.
+	h.ok(t, h.admin, `mutation($in: PostEncounterInput!) { postEncounter(input: $in) { encounter { id } } }`,
+		obj{"in": obj{"patientId": s.Solo.ID.String(), "providerId": h.f.Provider.String(), "locationId": h.f.Location.String(),
+			"serviceFrom": "2026-06-05", "kind": "BALANCE_FORWARD", "charges": []any{obj{"code": "BF", "amount": "120.00"}}}})
+	d = h.ok(t, h.analyst, statementDoc, obj{"in": obj{"guarantorId": s.Solo.GuarantorID.String()}})
+	st = at(t, d, "statement")
+	require.Equal(t, "2026-06-01", str(t, st, "from"))
+	requireMoney(t, "3.00", st, "previousBalance")
+	require.Equal(t, "PREVIOUS_BALANCE", str(t, st, "items.0.kind"))
+	require.Equal(t, "PREV BAL", str(t, st, "items.0.code"))
+	requireMoney(t, "123.00", st, "newBalance")
+}
+
+// TestStatementBadInput: a period that ends before it starts, a date in the
+// future, another practice's guarantor: coded errors naming the field.
+func TestStatementBadInput(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	g := h.f.Family(t, "Here")[0].GuarantorID.String()
+	other := ledgertest.AddPractice(t, h.f.Ledger, "Other").Family(t, "There")[0].GuarantorID.String()
+	for _, c := range []struct {
+		field string
+		in    obj
+	}{
+		{"from", obj{"guarantorId": g, "from": "2026-06-10", "asOf": "2026-06-01"}},
+		{"asOf", obj{"guarantorId": g, "asOf": "2199-12-31"}},
+		{"guarantorId", obj{"guarantorId": other}},
+		{"guarantorId", obj{"guarantorId": newID()}},
+	} {
+		e, r := h.fail(t, h.analyst, statementDoc, obj{"in": c.in})
+		require.Equal(t, "BAD_USER_INPUT", e.code(), r.Raw)
+		require.Equal(t, c.field, e.field(), r.Raw)
+	}
+}

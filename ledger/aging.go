@@ -87,6 +87,9 @@ type AgingQuery struct {
 	MinAgeDays             *int   // rows whose oldest owing line is at least this old
 	ProviderID, LocationID *ID    // only lines (and credits) of this provider / location
 	Coverage               AgingCoverage
+	// GuarantorIDs, when not nil, keeps only the lines and credits of these
+	// families (statements read their families' aging so).
+	GuarantorIDs []ID
 
 	Sort AgingSort
 	Page Page

@@ -36,6 +36,7 @@ type Reader interface {
 	TreatmentPlanReader  // treatment_plans.go
 	ReportReader         // report_unearned.go
 	ResponsibilityReader // bill_to_patient.go
+	StatementReader      // statement.go
 
 	Practice(ctx context.Context, id ID) (Practice, error)
 	Providers(ctx context.Context, practiceID ID, ids []ID) ([]Provider, error)

@@ -773,6 +773,14 @@ type StartRunPayload struct {
 	Run ledger.Run `json:"run"`
 }
 
+type StatementInput struct {
+	GuarantorID uuid.UUID `json:"guarantorId"`
+	// The period's last day. Default: today; never after today.
+	AsOf *ledger.Date `json:"asOf,omitempty"`
+	// The period's first day. Default: the first day of asOf's month; not after asOf.
+	From *ledger.Date `json:"from,omitempty"`
+}
+
 type Subscription struct {
 }
 

@@ -33,7 +33,9 @@ var noKey = ledger.ID{}
 // page is a keyset slice of the same rows.
 func (s queries) Aging(ctx context.Context, practiceID ledger.ID, q ledger.AgingQuery) (ledger.AgingReport, error) {
 	const stmt = `
-WITH rev AS NOT MATERIALIZED (   -- receipts reversed by a reversal dated on or before the as-of date
+WITH fam AS (          -- the patients of the guarantors asked for (read only when some are)
+    SELECT id FROM patients WHERE practice_id = $1 AND guarantor_id = ANY($19::uuid[])
+), rev AS NOT MATERIALIZED (   -- receipts reversed by a reversal dated on or before the as-of date
     SELECT reverses_id AS id FROM receipts
      WHERE practice_id = $1 AND kind = 'REVERSAL' AND received_on <= $2
 ), adjs AS NOT MATERIALIZED (  -- adjustments attached to a charge fold into it
@@ -69,12 +71,14 @@ WITH rev AS NOT MATERIALIZED (   -- receipts reversed by a reversal dated on or 
       LEFT JOIN billed ON billed.root = c.id
      WHERE c.practice_id = $1 AND c.service_date <= $2 AND c.attached_to_id IS NULL AND c.status = 'COMPLETED'
        AND ($6::uuid IS NULL OR c.provider_id = $6) AND ($7::uuid IS NULL OR c.location_id = $7)
+       AND ($19::uuid[] IS NULL OR c.patient_id IN (SELECT id FROM fam))
 ), credits AS (        -- money on no line: unallocated, and unearned of visible types
     SELECT s.patient_id, s.provider_id, s.location_id,
            coalesce(sum(s.amount) FILTER (WHERE s.unearned_type_id IS NULL), 0) AS unallocated,
            coalesce(sum(s.amount) FILTER (WHERE NOT u.hidden), 0) AS unearned
       FROM ` + offLineSplits + `
        AND ($6::uuid IS NULL OR s.provider_id = $6) AND ($7::uuid IS NULL OR s.location_id = $7)
+       AND ($19::uuid[] IS NULL OR s.patient_id IN (SELECT id FROM fam))
      GROUP BY 1, 2, 3
 ), insured AS (        -- patients with insurance as of the date (read only for a coverage filter)
     SELECT patient_id FROM charges
@@ -222,6 +226,10 @@ SELECT sm.accounts, sm.t0, sm.t1, sm.t2, sm.t3, sm.t4, sm.t5, sm.t6, sm.t7,
 		s1, s2 := k1.String(), k2.String()
 		afterK1, afterK2, afterKey = &s1, &s2, &q.Page.After.ID
 	}
+	var guarantors any // NULL: every family
+	if q.GuarantorIDs != nil {
+		guarantors = idArray(q.GuarantorIDs)
+	}
 	var minBal, maxBal *string
 	if q.MinBalance != nil {
 		v := q.MinBalance.String()
@@ -248,7 +256,7 @@ SELECT sm.accounts, sm.t0, sm.t1, sm.t2, sm.t3, sm.t4, sm.t5, sm.t6, sm.t7,
 		}
 		rows, err := db.QueryxContext(ctx, stmt, practiceID, *q.AsOf, string(q.Basis), pq.Array(lower), string(q.GroupBy),
 			q.ProviderID, q.LocationID, string(q.Coverage), q.CreditsToOldest, minBal, maxBal, q.MinAgeDays,
-			string(q.Sort), afterK1, afterK2, afterKey, q.Page.First+1, noKey)
+			string(q.Sort), afterK1, afterK2, afterKey, q.Page.First+1, noKey, guarantors)
 		if err != nil {
 			return err
 		}

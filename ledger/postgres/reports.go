@@ -69,3 +69,63 @@ func (t *txStore) InsertResponsibilityChanges(ctx context.Context, practiceID le
 	}
 	return nil
 }
+
+// StatementItems lists the activity of the guarantors' families in the
+// period [from, asOf], each item with its effect on the balance aging
+// computes: completed lines by date of service (+amount), insurance
+// write-offs by date (−amount), moves between insurance and the patient
+// (no effect; the estimate moved), and receipts by date received, one item
+// per receipt and family (−the money it put on the family's lines and
+// credits; money on hidden types is held apart and changes nothing).
+func (s queries) StatementItems(ctx context.Context, practiceID ledger.ID, guarantorIDs []ledger.ID, from, asOf ledger.Date) (map[ledger.ID][]ledger.StatementItem, error) {
+	const q = `
+WITH pats AS (
+    SELECT id, guarantor_id, first_name || ' ' || last_name AS name
+      FROM patients WHERE practice_id = $1 AND guarantor_id = ANY($2::uuid[])
+)
+SELECT guarantor_id, "on", kind, receipt_kind, patient_id, coalesce(patient_name, '') AS patient_name, code, amount, moved, held, charge_id, receipt_id FROM (
+    SELECT p.guarantor_id, c.service_date AS "on", CASE c.kind WHEN 'BALANCE_FORWARD' THEN 'PREVIOUS_BALANCE'
+               WHEN 'ADJUSTMENT' THEN 'ADJUSTMENT' ELSE 'CHARGE' END AS kind, '' AS receipt_kind,
+           c.patient_id, p.name AS patient_name, c.code, c.amount, 0 AS moved, 0 AS held, c.id AS charge_id, NULL::uuid AS receipt_id, 1 AS ord
+      FROM charges c JOIN pats p ON p.id = c.patient_id
+     WHERE c.practice_id = $1 AND c.status = 'COMPLETED' AND c.service_date BETWEEN $3 AND $4
+    UNION ALL
+    SELECT p.guarantor_id, w.written_on, 'INSURANCE_WRITE_OFF', '', c.patient_id, p.name, c.code, -w.amount, 0, 0, c.id, NULL, 2
+      FROM insurance_write_offs w
+      JOIN charges c ON c.practice_id = $1 AND c.id = w.charge_id
+      JOIN pats p ON p.id = c.patient_id
+     WHERE w.practice_id = $1 AND w.written_on BETWEEN $3 AND $4
+    UNION ALL
+    SELECT p.guarantor_id, b.changed_on, CASE b.responsible WHEN 'PATIENT' THEN 'BILLED_TO_PATIENT' ELSE 'BILLED_TO_INSURANCE' END,
+           '', c.patient_id, p.name, c.code, 0, c.insurance_estimate, 0, c.id, NULL, 3
+      FROM responsibility_changes b
+      JOIN charges c ON c.practice_id = $1 AND c.id = b.charge_id
+      JOIN pats p ON p.id = c.patient_id
+     WHERE b.practice_id = $1 AND b.changed_on BETWEEN $3 AND $4
+    UNION ALL
+    SELECT p.guarantor_id, r.received_on, 'RECEIPT', r.kind, rp.id, rp.name, '',
+           -coalesce(sum(s.amount) FILTER (WHERE u.hidden IS NOT TRUE), 0),
+           coalesce(sum(s.amount) FILTER (WHERE s.amount > 0), 0),
+           coalesce(sum(s.amount) FILTER (WHERE u.hidden), 0), NULL, r.id, 4
+      FROM splits s
+      JOIN receipts r ON r.practice_id = $1 AND r.id = s.receipt_id
+      JOIN pats p ON p.id = s.patient_id
+      LEFT JOIN pats rp ON rp.id = r.patient_id
+      LEFT JOIN unearned_types u ON u.practice_id = $1 AND u.id = s.unearned_type_id
+     WHERE s.practice_id = $1 AND r.received_on BETWEEN $3 AND $4
+     GROUP BY p.guarantor_id, r.id, r.received_on, r.kind, rp.id, rp.name
+) x
+ORDER BY guarantor_id, "on", ord, code, charge_id, receipt_id`
+	var rows []struct {
+		GuarantorID ledger.ID
+		ledger.StatementItem
+	}
+	if err := s.sel(ctx, &rows, q, practiceID, idArray(guarantorIDs), from, asOf); err != nil {
+		return nil, translate(err)
+	}
+	out := make(map[ledger.ID][]ledger.StatementItem, len(guarantorIDs))
+	for _, r := range rows {
+		out[r.GuarantorID] = append(out[r.GuarantorID], r.StatementItem)
+	}
+	return out, nil
+}

@@ -113,6 +113,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/readyz":
 		s.ready.serve(w, r)
 	default:
+		if strings.HasPrefix(r.URL.Path, StatementsPath) {
+			serveStatement(w, r)
+			return
+		}
 		http.NotFound(w, r)
 	}
 }

@@ -74,6 +74,8 @@ type ResolverRoot interface {
 	RunFamily() RunFamilyResolver
 	Split() SplitResolver
 	StatementItem() StatementItemResolver
+	StatementRecord() StatementRecordResolver
+	StatementRun() StatementRunResolver
 	Subscription() SubscriptionResolver
 	TransferRow() TransferRowResolver
 }
@@ -415,6 +417,7 @@ type ComplexityRoot struct {
 		ExternalID     func(childComplexity int) int
 		HiddenUnearned func(childComplexity int) int
 		ID             func(childComplexity int) int
+		LastStatement  func(childComplexity int) int
 		Name           func(childComplexity int) int
 		Owed           func(childComplexity int) int
 		Patients       func(childComplexity int) int
@@ -545,6 +548,7 @@ type ComplexityRoot struct {
 		ResumeRun              func(childComplexity int, input model.ResumeRunInput) int
 		ReverseReceipt         func(childComplexity int, input model.ReverseReceiptInput) int
 		RevokeAPIKey           func(childComplexity int, input model.RevokeAPIKeyInput) int
+		RunStatements          func(childComplexity int, input model.StatementRunInput) int
 		SavePolicy             func(childComplexity int, input model.SavePolicyInput) int
 		SetDefaultPolicy       func(childComplexity int, input model.SetDefaultPolicyInput) int
 		StartRun               func(childComplexity int, input model.StartRunInput) int
@@ -739,6 +743,7 @@ type ComplexityRoot struct {
 		Run                      func(childComplexity int, id uuid.UUID) int
 		Runs                     func(childComplexity int, filter *model.RunFilter, first *int, after *string) int
 		Statement                func(childComplexity int, input model.StatementInput) int
+		StatementRun             func(childComplexity int, id uuid.UUID) int
 		ValidatePolicy           func(childComplexity int, document string) int
 	}
 
@@ -973,6 +978,28 @@ type ComplexityRoot struct {
 		ReceiptKind func(childComplexity int) int
 	}
 
+	StatementRecord struct {
+		AmountDue        func(childComplexity int) int
+		AsOf             func(childComplexity int) int
+		Change           func(childComplexity int) int
+		From             func(childComplexity int) int
+		Guarantor        func(childComplexity int) int
+		InsurancePending func(childComplexity int) int
+		LastStatedOn     func(childComplexity int) int
+		NewBalance       func(childComplexity int) int
+		PreviousBalance  func(childComplexity int) int
+	}
+
+	StatementRun struct {
+		AmountDue  func(childComplexity int) int
+		AsOf       func(childComplexity int) int
+		CreatedAt  func(childComplexity int) int
+		ID         func(childComplexity int) int
+		Note       func(childComplexity int) int
+		Preview    func(childComplexity int) int
+		Statements func(childComplexity int) int
+	}
+
 	Subscription struct {
 		AgingUpdated func(childComplexity int, input model.AgingInput) int
 		RunProgress  func(childComplexity int, id uuid.UUID) int
@@ -1125,6 +1152,8 @@ type GuarantorResolver interface {
 	HiddenUnearned(ctx context.Context, obj *ledger.Guarantor) (ledger.Money, error)
 	Charges(ctx context.Context, obj *ledger.Guarantor) ([]ledger.Charge, error)
 	Receipts(ctx context.Context, obj *ledger.Guarantor) ([]ledger.Receipt, error)
+
+	LastStatement(ctx context.Context, obj *ledger.Guarantor) (*ledger.StatementRecord, error)
 }
 type ImportIssueResolver interface {
 	Column(ctx context.Context, obj *ledger.ImportIssue) (*string, error)
@@ -1182,6 +1211,7 @@ type MutationResolver interface {
 	CreatePatient(ctx context.Context, input model.CreatePatientInput) (model.CreatePatientPayload, error)
 	BillToPatient(ctx context.Context, input model.ResponsibilityInput) (model.ResponsibilityPayload, error)
 	BillToInsurance(ctx context.Context, input model.ResponsibilityInput) (model.ResponsibilityPayload, error)
+	RunStatements(ctx context.Context, input model.StatementRunInput) (ledger.StatementRun, error)
 	CreateAPIKey(ctx context.Context, input model.CreateAPIKeyInput) (model.CreateAPIKeyPayload, error)
 	RevokeAPIKey(ctx context.Context, input model.RevokeAPIKeyInput) (model.RevokeAPIKeyPayload, error)
 	CompletePlannedCharge(ctx context.Context, input model.CompletePlannedChargeInput) (model.CompletePlannedChargePayload, error)
@@ -1270,6 +1300,7 @@ type QueryResolver interface {
 	Patients(ctx context.Context, filter *model.PatientFilter, first *int, after *string) (model.PatientConnection, error)
 	NetUnearned(ctx context.Context, input *model.NetUnearnedInput) (ledger.NetUnearnedReport, error)
 	Statement(ctx context.Context, input model.StatementInput) (ledger.Statement, error)
+	StatementRun(ctx context.Context, id uuid.UUID) (*ledger.StatementRun, error)
 	APIKeys(ctx context.Context) ([]model.APIKey, error)
 	AuditEvents(ctx context.Context, filter *model.AuditEventFilter, first *int, after *string) (model.AuditEventConnection, error)
 }
@@ -1348,6 +1379,14 @@ type StatementItemResolver interface {
 
 	Charge(ctx context.Context, obj *ledger.StatementItem) (*ledger.Charge, error)
 	Receipt(ctx context.Context, obj *ledger.StatementItem) (*ledger.Receipt, error)
+}
+type StatementRecordResolver interface {
+	Guarantor(ctx context.Context, obj *ledger.StatementRecord) (ledger.Guarantor, error)
+
+	Change(ctx context.Context, obj *ledger.StatementRecord) (*ledger.StatementChange, error)
+}
+type StatementRunResolver interface {
+	ID(ctx context.Context, obj *ledger.StatementRun) (*uuid.UUID, error)
 }
 type SubscriptionResolver interface {
 	AgingUpdated(ctx context.Context, input model.AgingInput) (<-chan ledger.AgingReport, error)
@@ -2692,6 +2731,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Guarantor.ID(childComplexity), true
+	case "Guarantor.lastStatement":
+		if e.ComplexityRoot.Guarantor.LastStatement == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Guarantor.LastStatement(childComplexity), true
 	case "Guarantor.name":
 		if e.ComplexityRoot.Guarantor.Name == nil {
 			break
@@ -3415,6 +3460,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAPIKey(childComplexity, args["input"].(model.RevokeAPIKeyInput)), true
+	case "Mutation.runStatements":
+		if e.ComplexityRoot.Mutation.RunStatements == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_runStatements_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RunStatements(childComplexity, args["input"].(model.StatementRunInput)), true
 	case "Mutation.savePolicy":
 		if e.ComplexityRoot.Mutation.SavePolicy == nil {
 			break
@@ -4366,6 +4422,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Statement(childComplexity, args["input"].(model.StatementInput)), true
+	case "Query.statementRun":
+		if e.ComplexityRoot.Query.StatementRun == nil {
+			break
+		}
+
+		args, err := ec.field_Query_statementRun_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.StatementRun(childComplexity, args["id"].(uuid.UUID)), true
 	case "Query.validatePolicy":
 		if e.ComplexityRoot.Query.ValidatePolicy == nil {
 			break
@@ -5327,6 +5394,104 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.StatementItem.ReceiptKind(childComplexity), true
 
+	case "StatementRecord.amountDue":
+		if e.ComplexityRoot.StatementRecord.AmountDue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementRecord.AmountDue(childComplexity), true
+	case "StatementRecord.asOf":
+		if e.ComplexityRoot.StatementRecord.AsOf == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementRecord.AsOf(childComplexity), true
+	case "StatementRecord.change":
+		if e.ComplexityRoot.StatementRecord.Change == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementRecord.Change(childComplexity), true
+	case "StatementRecord.from":
+		if e.ComplexityRoot.StatementRecord.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementRecord.From(childComplexity), true
+	case "StatementRecord.guarantor":
+		if e.ComplexityRoot.StatementRecord.Guarantor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementRecord.Guarantor(childComplexity), true
+	case "StatementRecord.insurancePending":
+		if e.ComplexityRoot.StatementRecord.InsurancePending == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementRecord.InsurancePending(childComplexity), true
+	case "StatementRecord.lastStatedOn":
+		if e.ComplexityRoot.StatementRecord.LastStatedOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementRecord.LastStatedOn(childComplexity), true
+	case "StatementRecord.newBalance":
+		if e.ComplexityRoot.StatementRecord.NewBalance == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementRecord.NewBalance(childComplexity), true
+	case "StatementRecord.previousBalance":
+		if e.ComplexityRoot.StatementRecord.PreviousBalance == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementRecord.PreviousBalance(childComplexity), true
+
+	case "StatementRun.amountDue":
+		if e.ComplexityRoot.StatementRun.AmountDue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementRun.AmountDue(childComplexity), true
+	case "StatementRun.asOf":
+		if e.ComplexityRoot.StatementRun.AsOf == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementRun.AsOf(childComplexity), true
+	case "StatementRun.createdAt":
+		if e.ComplexityRoot.StatementRun.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementRun.CreatedAt(childComplexity), true
+	case "StatementRun.id":
+		if e.ComplexityRoot.StatementRun.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementRun.ID(childComplexity), true
+	case "StatementRun.note":
+		if e.ComplexityRoot.StatementRun.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementRun.Note(childComplexity), true
+	case "StatementRun.preview":
+		if e.ComplexityRoot.StatementRun.Preview == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementRun.Preview(childComplexity), true
+	case "StatementRun.statements":
+		if e.ComplexityRoot.StatementRun.Statements == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementRun.Statements(childComplexity), true
+
 	case "Subscription.agingUpdated":
 		if e.ComplexityRoot.Subscription.AgingUpdated == nil {
 			break
@@ -5526,6 +5691,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("SplitInput", ec.unmarshalInputSplitInput),
 			graphql.NewInputUnmarshaler("StartRunInput", ec.unmarshalInputStartRunInput),
 			graphql.NewInputUnmarshaler("StatementInput", ec.unmarshalInputStatementInput),
+			graphql.NewInputUnmarshaler("StatementRunInput", ec.unmarshalInputStatementRunInput),
 			graphql.NewInputUnmarshaler("TransferInput", ec.unmarshalInputTransferInput),
 			graphql.NewInputUnmarshaler("UndoBalanceImportInput", ec.unmarshalInputUndoBalanceImportInput),
 			graphql.NewInputUnmarshaler("UpdateAgingSettingsInput", ec.unmarshalInputUpdateAgingSettingsInput),
@@ -6317,6 +6483,8 @@ func (ec *executionContext) childFields_Guarantor(ctx context.Context, field gra
 		return ec.fieldContext_Guarantor_receipts(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_Guarantor_createdAt(ctx, field)
+	case "lastStatement":
+		return ec.fieldContext_Guarantor_lastStatement(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Guarantor", field.Name)
 }
@@ -7277,6 +7445,50 @@ func (ec *executionContext) childFields_StatementItem(ctx context.Context, field
 	return nil, fmt.Errorf("no field named %q was found under type StatementItem", field.Name)
 }
 
+func (ec *executionContext) childFields_StatementRecord(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "guarantor":
+		return ec.fieldContext_StatementRecord_guarantor(ctx, field)
+	case "from":
+		return ec.fieldContext_StatementRecord_from(ctx, field)
+	case "asOf":
+		return ec.fieldContext_StatementRecord_asOf(ctx, field)
+	case "previousBalance":
+		return ec.fieldContext_StatementRecord_previousBalance(ctx, field)
+	case "newBalance":
+		return ec.fieldContext_StatementRecord_newBalance(ctx, field)
+	case "insurancePending":
+		return ec.fieldContext_StatementRecord_insurancePending(ctx, field)
+	case "amountDue":
+		return ec.fieldContext_StatementRecord_amountDue(ctx, field)
+	case "change":
+		return ec.fieldContext_StatementRecord_change(ctx, field)
+	case "lastStatedOn":
+		return ec.fieldContext_StatementRecord_lastStatedOn(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StatementRecord", field.Name)
+}
+
+func (ec *executionContext) childFields_StatementRun(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_StatementRun_id(ctx, field)
+	case "asOf":
+		return ec.fieldContext_StatementRun_asOf(ctx, field)
+	case "note":
+		return ec.fieldContext_StatementRun_note(ctx, field)
+	case "preview":
+		return ec.fieldContext_StatementRun_preview(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_StatementRun_createdAt(ctx, field)
+	case "statements":
+		return ec.fieldContext_StatementRun_statements(ctx, field)
+	case "amountDue":
+		return ec.fieldContext_StatementRun_amountDue(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StatementRun", field.Name)
+}
+
 func (ec *executionContext) childFields_TransferIncomePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "plan":
@@ -7835,6 +8047,20 @@ func (ec *executionContext) field_Mutation_revokeApiKey_args(ctx context.Context
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.RevokeAPIKeyInput, error) {
 			return ec.unmarshalNRevokeApiKeyInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐRevokeAPIKeyInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_runStatements_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.StatementRunInput, error) {
+			return ec.unmarshalNStatementRunInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐStatementRunInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -8416,6 +8642,20 @@ func (ec *executionContext) field_Query_runs_args(ctx context.Context, rawArgs m
 		return nil, err
 	}
 	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_statementRun_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -14264,6 +14504,38 @@ func (ec *executionContext) fieldContext_Guarantor_createdAt(_ context.Context, 
 	return graphql.NewScalarFieldContext("Guarantor", field, false, false, "DateTime")
 }
 
+func (ec *executionContext) _Guarantor_lastStatement(ctx context.Context, field graphql.CollectedField, obj *ledger.Guarantor) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Guarantor_lastStatement(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Guarantor().LastStatement(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.StatementRecord) graphql.Marshaler {
+			return ec.marshalOStatementRecord2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatementRecord(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Guarantor_lastStatement(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Guarantor",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StatementRecord(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _GuarantorConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.GuarantorConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -17097,6 +17369,50 @@ func (ec *executionContext) fieldContext_Mutation_billToInsurance(ctx context.Co
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_billToInsurance_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_runStatements(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_runStatements(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RunStatements(ctx, fc.Args["input"].(model.StatementRunInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.StatementRun) graphql.Marshaler {
+			return ec.marshalNStatementRun2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatementRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_runStatements(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StatementRun(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_runStatements_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -20926,6 +21242,50 @@ func (ec *executionContext) fieldContext_Query_statement(ctx context.Context, fi
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_statement_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_statementRun(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_statementRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().StatementRun(ctx, fc.Args["id"].(uuid.UUID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.StatementRun) graphql.Marshaler {
+			return ec.marshalOStatementRun2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatementRun(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_statementRun(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StatementRun(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_statementRun_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -25162,6 +25522,392 @@ func (ec *executionContext) fieldContext_StatementItem_receipt(_ context.Context
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _StatementRecord_guarantor(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementRecord_guarantor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.StatementRecord().Guarantor(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Guarantor) graphql.Marshaler {
+			return ec.marshalNGuarantor2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐGuarantor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementRecord_guarantor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StatementRecord",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Guarantor(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StatementRecord_from(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementRecord_from(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.From, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Date) graphql.Marshaler {
+			return ec.marshalNDate2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementRecord_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementRecord", field, false, false, "Date")
+}
+
+func (ec *executionContext) _StatementRecord_asOf(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementRecord_asOf(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AsOf, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Date) graphql.Marshaler {
+			return ec.marshalNDate2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementRecord_asOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementRecord", field, false, false, "Date")
+}
+
+func (ec *executionContext) _StatementRecord_previousBalance(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementRecord_previousBalance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PreviousBalance, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementRecord_previousBalance(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementRecord", field, false, false, "Money")
+}
+
+func (ec *executionContext) _StatementRecord_newBalance(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementRecord_newBalance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NewBalance, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementRecord_newBalance(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementRecord", field, false, false, "Money")
+}
+
+func (ec *executionContext) _StatementRecord_insurancePending(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementRecord_insurancePending(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InsurancePending, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementRecord_insurancePending(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementRecord", field, false, false, "Money")
+}
+
+func (ec *executionContext) _StatementRecord_amountDue(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementRecord_amountDue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AmountDue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementRecord_amountDue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementRecord", field, false, false, "Money")
+}
+
+func (ec *executionContext) _StatementRecord_change(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementRecord_change(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.StatementRecord().Change(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.StatementChange) graphql.Marshaler {
+			return ec.marshalOStatementChange2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatementChange(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StatementRecord_change(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementRecord", field, true, true, "StatementChange")
+}
+
+func (ec *executionContext) _StatementRecord_lastStatedOn(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementRecord_lastStatedOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastStatedOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Date) graphql.Marshaler {
+			return ec.marshalODate2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StatementRecord_lastStatedOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementRecord", field, false, false, "Date")
+}
+
+func (ec *executionContext) _StatementRun_id(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementRun_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.StatementRun().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *uuid.UUID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StatementRun_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementRun", field, true, true, "ID")
+}
+
+func (ec *executionContext) _StatementRun_asOf(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementRun_asOf(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AsOf, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Date) graphql.Marshaler {
+			return ec.marshalNDate2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementRun_asOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementRun", field, false, false, "Date")
+}
+
+func (ec *executionContext) _StatementRun_note(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementRun_note(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Note, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StatementRun_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementRun", field, false, false, "String")
+}
+
+func (ec *executionContext) _StatementRun_preview(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementRun_preview(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Preview, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementRun_preview(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementRun", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _StatementRun_createdAt(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementRun_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementRun_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementRun", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _StatementRun_statements(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementRun_statements(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Statements, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.StatementRecord) graphql.Marshaler {
+			return ec.marshalNStatementRecord2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatementRecordᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementRun_statements(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StatementRun",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StatementRecord(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StatementRun_amountDue(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementRun_amountDue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AmountDue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementRun_amountDue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementRun", field, false, false, "Money")
 }
 
 func (ec *executionContext) _Subscription_agingUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
@@ -30046,6 +30792,111 @@ func UnmarshalStatementInput(ctx context.Context, raw any) (model.StatementInput
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputStatementRunInput(ctx context.Context, obj any) (model.StatementRunInput, error) {
+	var it model.StatementRunInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"asOf", "minBalance", "minAgeDays", "providerId", "locationId", "notBilledSince", "guarantorIds", "preview", "note", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "asOf":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("asOf"))
+			data, err := ec.unmarshalODate2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AsOf = data
+		case "minBalance":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minBalance"))
+			data, err := ec.unmarshalOMoney2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinBalance = data
+		case "minAgeDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minAgeDays"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinAgeDays = data
+		case "providerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProviderID = data
+		case "locationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("locationId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LocationID = data
+		case "notBilledSince":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("notBilledSince"))
+			data, err := ec.unmarshalODate2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NotBilledSince = data
+		case "guarantorIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("guarantorIds"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋgoogleᚋuuidᚐUUIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GuarantorIds = data
+		case "preview":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("preview"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Preview = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalStatementRunInput unmarshals raw into the StatementRunInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalStatementRunInput(ctx context.Context, raw any) (model.StatementRunInput, error) {
+	var out model.StatementRunInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "StatementRunInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputTransferInput(ctx context.Context, obj any) (model.TransferInput, error) {
 	var it model.TransferInput
 	if obj == nil {
@@ -32705,6 +33556,12 @@ func (ec *executionContext) _Guarantor(ctx context.Context, sel ast.SelectionSet
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "lastStatement":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Guarantor_lastStatement(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -33544,6 +34401,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "billToInsurance":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_billToInsurance(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "runStatements":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_runStatements(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -34867,6 +35731,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_statement(ctx, field)
+				})
+		case "statementRun":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_statementRun(ctx, field)
 				})
 		case "apiKeys":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -36434,6 +37304,145 @@ func (ec *executionContext) _StatementItem(ctx context.Context, sel ast.Selectio
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._StatementItem_receipt(ctx, field, obj)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var statementRecordImplementors = []string{"StatementRecord"}
+
+func (ec *executionContext) _StatementRecord(ctx context.Context, sel ast.SelectionSet, obj *ledger.StatementRecord) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, statementRecordImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StatementRecord")
+		case "guarantor":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._StatementRecord_guarantor(ctx, field, obj)
+				})
+		case "from":
+			out.Values[i] = ec._StatementRecord_from(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "asOf":
+			out.Values[i] = ec._StatementRecord_asOf(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "previousBalance":
+			out.Values[i] = ec._StatementRecord_previousBalance(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "newBalance":
+			out.Values[i] = ec._StatementRecord_newBalance(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "insurancePending":
+			out.Values[i] = ec._StatementRecord_insurancePending(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "amountDue":
+			out.Values[i] = ec._StatementRecord_amountDue(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "change":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._StatementRecord_change(ctx, field, obj)
+				})
+		case "lastStatedOn":
+			out.Values[i] = ec._StatementRecord_lastStatedOn(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var statementRunImplementors = []string{"StatementRun"}
+
+func (ec *executionContext) _StatementRun(ctx context.Context, sel ast.SelectionSet, obj *ledger.StatementRun) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, statementRunImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StatementRun")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._StatementRun_id(ctx, field, obj)
+				})
+		case "asOf":
+			out.Values[i] = ec._StatementRun_asOf(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "note":
+			out.Values[i] = ec._StatementRun_note(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "preview":
+			out.Values[i] = ec._StatementRun_preview(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._StatementRun_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "statements":
+			out.Values[i] = ec._StatementRun_statements(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "amountDue":
+			out.Values[i] = ec._StatementRun_amountDue(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -38830,6 +39839,35 @@ func (ec *executionContext) marshalNStatementItemKind2githubᚗcomᚋpaysplitᚋ
 	return res
 }
 
+func (ec *executionContext) marshalNStatementRecord2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatementRecord(ctx context.Context, sel ast.SelectionSet, v ledger.StatementRecord) graphql.Marshaler {
+	return ec._StatementRecord(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNStatementRecord2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatementRecordᚄ(ctx context.Context, sel ast.SelectionSet, v []ledger.StatementRecord) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNStatementRecord2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatementRecord(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNStatementRun2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatementRun(ctx context.Context, sel ast.SelectionSet, v ledger.StatementRun) graphql.Marshaler {
+	return ec._StatementRun(ctx, sel, &v)
+}
+
+func (ec *executionContext) unmarshalNStatementRunInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐStatementRunInput(ctx context.Context, v any) (model.StatementRunInput, error) {
+	res, err := ec.unmarshalInputStatementRunInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
 	res, err := model.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -39836,6 +40874,51 @@ func (ec *executionContext) unmarshalOSplitInput2ᚕgithubᚗcomᚋpaysplitᚋpa
 		}
 	}
 	return res, nil
+}
+
+func (ec *executionContext) unmarshalOStatementChange2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatementChange(ctx context.Context, v any) (*ledger.StatementChange, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := model.UnmarshalString(v)
+	res := ledger.StatementChange(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOStatementChange2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatementChange(ctx context.Context, sel ast.SelectionSet, v *ledger.StatementChange) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := model.MarshalString(string(*v))
+	return res
+}
+
+func (ec *executionContext) marshalOStatementRecord2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatementRecord(ctx context.Context, sel ast.SelectionSet, v *ledger.StatementRecord) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._StatementRecord(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOStatementRun2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatementRun(ctx context.Context, sel ast.SelectionSet, v *ledger.StatementRun) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._StatementRun(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {
+	res, err := model.UnmarshalString(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOString2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	_ = ctx
+	res := model.MarshalString(v)
+	return res
 }
 
 func (ec *executionContext) unmarshalOString2ᚖstring(ctx context.Context, v any) (*string, error) {

@@ -7,7 +7,9 @@ package graph
 
 import (
 	"context"
+	"errors"
 
+	"github.com/google/uuid"
 	"github.com/paysplit/paysplit/graph/model"
 	"github.com/paysplit/paysplit/ledger"
 )
@@ -18,6 +20,15 @@ func (r *chargeResolver) BilledToPatientOn(ctx context.Context, obj *ledger.Char
 	return b.BilledToPatientOn, err
 }
 
+// LastStatement is the resolver for the lastStatement field.
+func (r *guarantorResolver) LastStatement(ctx context.Context, obj *ledger.Guarantor) (*ledger.StatementRecord, error) {
+	st, err := found(loadersFor(ctx).lastStatement.Load(ctx, obj.ID))
+	if errors.Is(err, ledger.ErrNotFound) {
+		return nil, nil // never stated
+	}
+	return st, err
+}
+
 // BillToPatient is the resolver for the billToPatient field.
 func (r *mutationResolver) BillToPatient(ctx context.Context, input model.ResponsibilityInput) (model.ResponsibilityPayload, error) {
 	return r.moveResponsibility(ctx, r.Ledger.BillToPatient, input)
@@ -26,6 +37,18 @@ func (r *mutationResolver) BillToPatient(ctx context.Context, input model.Respon
 // BillToInsurance is the resolver for the billToInsurance field.
 func (r *mutationResolver) BillToInsurance(ctx context.Context, input model.ResponsibilityInput) (model.ResponsibilityPayload, error) {
 	return r.moveResponsibility(ctx, r.Ledger.BillToInsurance, input)
+}
+
+// RunStatements is the resolver for the runStatements field.
+func (r *mutationResolver) RunStatements(ctx context.Context, input model.StatementRunInput) (ledger.StatementRun, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return ledger.StatementRun{}, err
+	}
+	return r.Ledger.RunStatements(ctx, a, ledger.StatementRunRequest{AsOf: input.AsOf, MinBalance: input.MinBalance,
+		MinAgeDays: input.MinAgeDays, ProviderID: input.ProviderID, LocationID: input.LocationID,
+		NotBilledSince: input.NotBilledSince, GuarantorIDs: input.GuarantorIds, Preview: flag(input.Preview),
+		Note: str(input.Note), IdempotencyKey: str(input.IdempotencyKey)})
 }
 
 // Guarantor is the resolver for the guarantor field.
@@ -76,6 +99,16 @@ func (r *queryResolver) Statement(ctx context.Context, input model.StatementInpu
 	return r.Ledger.Statement(ctx, a, ledger.StatementQuery{GuarantorID: input.GuarantorID, AsOf: input.AsOf, From: input.From})
 }
 
+// StatementRun is the resolver for the statementRun field.
+func (r *queryResolver) StatementRun(ctx context.Context, id uuid.UUID) (*ledger.StatementRun, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	run, err := r.Ledger.Store().StatementRun(ctx, a.PracticeID, id)
+	return &run, err
+}
+
 // ReceiptKind is the resolver for the receiptKind field.
 func (r *statementItemResolver) ReceiptKind(ctx context.Context, obj *ledger.StatementItem) (*string, error) {
 	if obj.ReceiptKind == "" {
@@ -100,6 +133,27 @@ func (r *statementItemResolver) Receipt(ctx context.Context, obj *ledger.Stateme
 	return optional(ctx, loadersFor(ctx).receipt, obj.ReceiptID)
 }
 
+// Guarantor is the resolver for the guarantor field.
+func (r *statementRecordResolver) Guarantor(ctx context.Context, obj *ledger.StatementRecord) (ledger.Guarantor, error) {
+	return loadersFor(ctx).guarantor.Load(ctx, obj.GuarantorID)
+}
+
+// Change is the resolver for the change field.
+func (r *statementRecordResolver) Change(ctx context.Context, obj *ledger.StatementRecord) (*ledger.StatementChange, error) {
+	if obj.Change == "" {
+		return nil, nil
+	}
+	return &obj.Change, nil
+}
+
+// ID is the resolver for the id field.
+func (r *statementRunResolver) ID(ctx context.Context, obj *ledger.StatementRun) (*uuid.UUID, error) {
+	if obj.Preview {
+		return nil, nil
+	}
+	return &obj.ID, nil
+}
+
 // NetUnearnedFamily returns NetUnearnedFamilyResolver implementation.
 func (r *Resolver) NetUnearnedFamily() NetUnearnedFamilyResolver {
 	return &netUnearnedFamilyResolver{r}
@@ -121,10 +175,18 @@ func (r *Resolver) NetUnearnedTypeTotal() NetUnearnedTypeTotalResolver {
 // StatementItem returns StatementItemResolver implementation.
 func (r *Resolver) StatementItem() StatementItemResolver { return &statementItemResolver{r} }
 
+// StatementRecord returns StatementRecordResolver implementation.
+func (r *Resolver) StatementRecord() StatementRecordResolver { return &statementRecordResolver{r} }
+
+// StatementRun returns StatementRunResolver implementation.
+func (r *Resolver) StatementRun() StatementRunResolver { return &statementRunResolver{r} }
+
 type (
 	netUnearnedFamilyResolver    struct{ *Resolver }
 	netUnearnedLineResolver      struct{ *Resolver }
 	netUnearnedPatientResolver   struct{ *Resolver }
 	netUnearnedTypeTotalResolver struct{ *Resolver }
 	statementItemResolver        struct{ *Resolver }
+	statementRecordResolver      struct{ *Resolver }
+	statementRunResolver         struct{ *Resolver }
 )

@@ -259,3 +259,85 @@ func TestStatementBadInput(t *testing.T) {
 		require.Equal(t, c.field, e.field(), r.Raw)
 	}
 }
+
+const statementRunDoc = `mutation($in: StatementRunInput!) { runStatements(input: $in) {
+  id asOf note preview amountDue
+  statements { guarantor { id name lastStatement { asOf } } from asOf previousBalance newBalance insurancePending amountDue change lastStatedOn }
+} }`
+
+// TestStatementRun states the aging scenario's families: a preview records
+// nothing; a run states the families that owe (Smith and Solo, not the
+// family in credit) and records when; a second run says what changed; a
+// filter on the last billed date leaves them out; bad input is refused.
+func TestStatementRun(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	s := ledgertest.BuildAging(t, h.f)
+	biller := issueKey(t, h.f, "BILLER")
+	smith, solo := s.Pat.GuarantorID.String(), s.Solo.GuarantorID.String()
+	byFamily := func(d map[string]any) map[string]any {
+		out := map[string]any{}
+		for _, st := range list(t, d, "runStatements.statements") {
+			out[str(t, st, "guarantor.id")] = st
+		}
+		return out
+	}
+
+	before := rowCounts(t, h.db)
+	d := h.ok(t, h.admin, statementRunDoc, obj{"in": obj{"preview": true}})
+	require.Nil(t, at(t, d, "runStatements.id"))
+	require.Equal(t, before, rowCounts(t, h.db), "a preview records nothing")
+	fams := byFamily(d)
+	require.Len(t, fams, 2)
+	require.Equal(t, "NEW", str(t, fams[smith], "change"))
+
+	d = h.ok(t, h.admin, statementRunDoc, obj{"in": obj{"note": "June statements", "idempotencyKey": "june"}})
+	runID := str(t, d, "runStatements.id")
+	requireMoney(t, "248.00", d, "runStatements.amountDue")
+	fams = byFamily(d)
+	require.Equal(t, "2026-06-01", str(t, fams[smith], "from"))
+	requireMoney(t, "330.00", fams[smith], "previousBalance")
+	requireMoney(t, "245.00", fams[smith], "newBalance")
+	requireMoney(t, "3.00", fams[solo], "amountDue")
+	require.Equal(t, "2026-06-15", str(t, fams[smith], "guarantor.lastStatement.asOf"))
+	require.Nil(t, at(t, fams[smith], "lastStatedOn"))
+	counts := rowCounts(t, h.db)
+	require.Equal(t, before["statements"]+2, counts["statements"])
+	h.ok(t, h.admin, statementRunDoc, obj{"in": obj{"note": "June statements", "idempotencyKey": "june"}})
+	require.Equal(t, counts, rowCounts(t, h.db), "a replay states nobody twice")
+
+	back := h.ok(t, h.analyst, `query($id: ID!) { statementRun(id: $id) { id note statements { guarantor { id } amountDue } amountDue } }`, obj{"id": runID})
+	requireMoney(t, "248.00", back, "statementRun.amountDue")
+	require.Equal(t, "June statements", str(t, back, "statementRun.note"))
+
+	// Kid pays 20.00: the second run says Smith changed and Solo did not.
+	s.Receive(t, "PATIENT_PAYMENT", &s.Kid, "20.00", "2026-06-15", ledgertest.On("20.00", s.C3))
+	d = h.ok(t, h.admin, statementRunDoc, obj{"in": obj{}})
+	fams = byFamily(d)
+	require.Equal(t, "CHANGED", str(t, fams[smith], "change"))
+	require.Equal(t, "2026-06-15", str(t, fams[smith], "lastStatedOn"))
+	requireMoney(t, "225.00", fams[smith], "newBalance")
+	require.Equal(t, "UNCHANGED", str(t, fams[solo], "change"))
+	d = h.ok(t, h.admin, statementRunDoc, obj{"in": obj{"notBilledSince": "2026-06-15"}})
+	require.Empty(t, list(t, d, "runStatements.statements"), "every family was billed on 2026-06-15")
+
+	other := ledgertest.AddPractice(t, h.f.Ledger, "Other")
+	before = rowCounts(t, h.db)
+	for _, c := range []struct {
+		field string
+		in    obj
+	}{
+		{"asOf", obj{"asOf": "2026-07-01"}},
+		{"minAgeDays", obj{"minAgeDays": -1}},
+		{"providerId", obj{"providerId": other.Provider.String()}},
+		{"guarantorIds[1]", obj{"guarantorIds": []any{smith, newID()}}},
+		{"note", obj{"note": "a\x1bb"}},
+	} {
+		e, r := h.fail(t, biller, statementRunDoc, obj{"in": c.in})
+		require.Equal(t, "BAD_USER_INPUT", e.code(), r.Raw)
+		require.Equal(t, c.field, e.field(), r.Raw)
+	}
+	e, _ := h.fail(t, h.analyst, statementRunDoc, obj{"in": obj{"preview": true}})
+	require.Equal(t, "FORBIDDEN", e.code())
+	require.Equal(t, before, rowCounts(t, h.db), "refusals write nothing")
+}

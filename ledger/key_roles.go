@@ -28,6 +28,7 @@ var opRoles = map[string]Role{
 	"postInsuranceWriteOff":  RoleBiller,
 	"billToPatient":          RoleBiller,
 	"billToInsurance":        RoleBiller,
+	"runStatements":          RoleBiller,
 	"reverseReceipt":         RoleBiller,
 	"transferIncome":         RoleBiller,
 	"transferFamilies":       RoleBiller,

@@ -37,6 +37,7 @@ type Reader interface {
 	ReportReader         // report_unearned.go
 	ResponsibilityReader // bill_to_patient.go
 	StatementReader      // statement.go
+	StatementRunReader   // statement_run.go
 
 	Practice(ctx context.Context, id ID) (Practice, error)
 	Providers(ctx context.Context, practiceID ID, ids []ID) ([]Provider, error)
@@ -102,6 +103,7 @@ type Tx interface {
 	TreatmentPlanWriter  // treatment_plans.go
 	// UpdatePracticeSettings writes the settings given (nil fields stay).
 	UpdatePracticeSettings(ctx context.Context, practiceID ID, s PracticeSettings) error
+	StatementRunWriter // statement_run.go
 	// LockFamilies takes row locks on the guarantors, in id order, so that
 	// concurrent postings on one family serialise and never deadlock.
 	LockFamilies(ctx context.Context, practiceID ID, guarantorIDs []ID) error

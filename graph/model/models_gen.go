@@ -781,6 +781,23 @@ type StatementInput struct {
 	From *ledger.Date `json:"from,omitempty"`
 }
 
+type StatementRunInput struct {
+	// Default: today; never after today.
+	AsOf *ledger.Date `json:"asOf,omitempty"`
+	// Families whose balance is at least this. Default: 0.01.
+	MinBalance *ledger.Money `json:"minBalance,omitempty"`
+	MinAgeDays *int          `json:"minAgeDays,omitempty"`
+	ProviderID *uuid.UUID    `json:"providerId,omitempty"`
+	LocationID *uuid.UUID    `json:"locationId,omitempty"`
+	// Only families with no statement as of this day or later.
+	NotBilledSince *ledger.Date `json:"notBilledSince,omitempty"`
+	// Only these families.
+	GuarantorIds   []uuid.UUID `json:"guarantorIds,omitempty"`
+	Preview        *bool       `json:"preview,omitempty"`
+	Note           *string     `json:"note,omitempty"`
+	IdempotencyKey *string     `json:"idempotencyKey,omitempty"`
+}
+
 type Subscription struct {
 }
 

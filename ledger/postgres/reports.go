@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 
+	"github.com/lib/pq"
+
 	"github.com/paysplit/paysplit/ledger"
 )
 
@@ -128,4 +130,63 @@ ORDER BY guarantor_id, "on", ord, code, charge_id, receipt_id`
 		out[r.GuarantorID] = append(out[r.GuarantorID], r.StatementItem)
 	}
 	return out, nil
+}
+
+const statementColumns = `id, run_id, guarantor_id, period_from AS "from", as_of, previous_balance, new_balance, insurance_pending, amount_due, created_at`
+
+// LastStatements returns each family's latest statement.
+func (s queries) LastStatements(ctx context.Context, practiceID ledger.ID, guarantorIDs []ledger.ID) (map[ledger.ID]ledger.StatementRecord, error) {
+	const q = `SELECT DISTINCT ON (guarantor_id) ` + statementColumns + `
+	             FROM statements WHERE practice_id = $1 AND guarantor_id = ANY($2::uuid[])
+	            ORDER BY guarantor_id, as_of DESC, created_at DESC, id DESC`
+	var rows []ledger.StatementRecord
+	if err := s.sel(ctx, &rows, q, practiceID, idArray(guarantorIDs)); err != nil {
+		return nil, translate(err)
+	}
+	out := make(map[ledger.ID]ledger.StatementRecord, len(rows))
+	for _, r := range rows {
+		out[r.GuarantorID] = r
+	}
+	return out, nil
+}
+
+// StatementRun reads a recorded run and its statements, by guarantor id.
+func (s queries) StatementRun(ctx context.Context, practiceID, id ledger.ID) (ledger.StatementRun, error) {
+	var run ledger.StatementRun
+	const qr = `SELECT id, as_of, coalesce(note, '') AS note, created_at FROM statement_runs WHERE practice_id = $1 AND id = $2`
+	if err := s.get(ctx, &run, qr, practiceID, id); err != nil {
+		return run, notFound(err, "statement run")
+	}
+	const qs = `SELECT ` + statementColumns + ` FROM statements WHERE practice_id = $1 AND run_id = $2 ORDER BY guarantor_id`
+	if err := s.sel(ctx, &run.Statements, qs, practiceID, id); err != nil {
+		return run, translate(err)
+	}
+	for _, st := range run.Statements {
+		run.AmountDue = run.AmountDue.Add(st.AmountDue)
+	}
+	return run, nil
+}
+
+// InsertStatementRun records a run and its statements (one statement for
+// them all).
+func (t *txStore) InsertStatementRun(ctx context.Context, practiceID ledger.ID, r ledger.StatementRun) error {
+	const qr = `INSERT INTO statement_runs (practice_id, id, as_of, note, created_at) VALUES ($1, $2, $3, NULLIF($4, ''), $5)`
+	if _, err := t.exec(ctx, qr, practiceID, r.ID, r.AsOf, r.Note, r.CreatedAt); err != nil {
+		return translate(err)
+	}
+	n := len(r.Statements)
+	ids, gs, froms := make([]ledger.ID, n), make([]ledger.ID, n), make([]string, n)
+	prev, bal, ins, due := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	for i, st := range r.Statements {
+		ids[i], gs[i], froms[i] = st.ID, st.GuarantorID, st.From.String()
+		prev[i], bal[i], ins[i], due[i] = st.PreviousBalance.String(), st.NewBalance.String(), st.InsurancePending.String(), st.AmountDue.String()
+	}
+	const qs = `INSERT INTO statements (practice_id, id, run_id, guarantor_id, period_from, as_of, previous_balance, new_balance,
+	                                   insurance_pending, amount_due, created_at)
+	            SELECT $1, u.id, $2, u.g, u.f, $3, u.p, u.b, u.i, u.d, $4
+	              FROM unnest($5::uuid[], $6::uuid[], $7::date[], $8::numeric[], $9::numeric[], $10::numeric[], $11::numeric[])
+	                   AS u(id, g, f, p, b, i, d)`
+	_, err := t.exec(ctx, qs, practiceID, r.ID, r.AsOf, r.CreatedAt, idArray(ids), idArray(gs), pq.Array(froms),
+		pq.Array(prev), pq.Array(bal), pq.Array(ins), pq.Array(due))
+	return translate(err)
 }

@@ -39,6 +39,8 @@ func TestRowLevelSecurity(t *testing.T) {
 		require.NoError(t, err)
 		_, err = f.Ledger.BillToPatient(ctx, f.Actor, ledger.ResponsibilityMove{EncounterID: &e.ID})
 		require.NoError(t, err)
+		_, err = f.Ledger.RunStatements(ctx, f.Actor, ledger.StatementRunRequest{})
+		require.NoError(t, err)
 	}
 
 	var tables []struct {
@@ -97,7 +99,7 @@ SELECT c.relname AS name, CASE WHEN c.relname = 'practices' THEN 'id' ELSE 'prac
 		})
 	}
 	for _, name := range []string{"practices", "providers", "locations", "guarantors", "patients", "encounters",
-		"charges", "receipts", "splits", "unearned_types", "audit_events", "insurance_write_offs", "responsibility_changes"} {
+		"charges", "receipts", "splits", "unearned_types", "audit_events", "insurance_write_offs", "responsibility_changes", "statement_runs", "statements"} {
 		require.True(t, seen[name], "%s holds rows of both practices, so the checks above could fail", name)
 	}
 

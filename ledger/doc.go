@@ -53,6 +53,7 @@
 //	aging.go                          aging as of a date: query, buckets, report
 //	report_unearned.go                the Net Unearned Income report (visible and hidden unearned money)
 //	bill_to_patient.go                bill a line's pending estimate to the patient, and back
+//	statement.go, statement_run.go    guarantor statements; runs over many families, recorded
 //	key_auth.go, key_admin.go         API keys: authentication (and CheckKey for live sockets), create, list, revoke
 //	key_roles.go                      which role each operation needs
 //	audit.go                          the audit trail

@@ -994,6 +994,7 @@ type ComplexityRoot struct {
 		AmountDue  func(childComplexity int) int
 		AsOf       func(childComplexity int) int
 		CreatedAt  func(childComplexity int) int
+		CreditRun  func(childComplexity int) int
 		ID         func(childComplexity int) int
 		Note       func(childComplexity int) int
 		Preview    func(childComplexity int) int
@@ -5467,6 +5468,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.StatementRun.CreatedAt(childComplexity), true
+	case "StatementRun.creditRun":
+		if e.ComplexityRoot.StatementRun.CreditRun == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementRun.CreditRun(childComplexity), true
 	case "StatementRun.id":
 		if e.ComplexityRoot.StatementRun.ID == nil {
 			break
@@ -7485,6 +7492,8 @@ func (ec *executionContext) childFields_StatementRun(ctx context.Context, field 
 		return ec.fieldContext_StatementRun_statements(ctx, field)
 	case "amountDue":
 		return ec.fieldContext_StatementRun_amountDue(ctx, field)
+	case "creditRun":
+		return ec.fieldContext_StatementRun_creditRun(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type StatementRun", field.Name)
 }
@@ -25910,6 +25919,38 @@ func (ec *executionContext) fieldContext_StatementRun_amountDue(_ context.Contex
 	return graphql.NewScalarFieldContext("StatementRun", field, false, false, "Money")
 }
 
+func (ec *executionContext) _StatementRun_creditRun(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementRun_creditRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreditRun, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Run) graphql.Marshaler {
+			return ec.marshalORun2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐRun(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StatementRun_creditRun(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StatementRun",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Run(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Subscription_agingUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
 	return graphql.ResolveFieldStream(
 		ctx,
@@ -30803,7 +30844,7 @@ func (ec *executionContext) unmarshalInputStatementRunInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"asOf", "minBalance", "minAgeDays", "providerId", "locationId", "notBilledSince", "guarantorIds", "preview", "note", "idempotencyKey"}
+	fieldsInOrder := [...]string{"asOf", "minBalance", "minAgeDays", "providerId", "locationId", "notBilledSince", "guarantorIds", "preview", "applyCredits", "note", "idempotencyKey"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -30866,6 +30907,13 @@ func (ec *executionContext) unmarshalInputStatementRunInput(ctx context.Context,
 				return it, err
 			}
 			it.Preview = data
+		case "applyCredits":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("applyCredits"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ApplyCredits = data
 		case "note":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -37441,6 +37489,11 @@ func (ec *executionContext) _StatementRun(ctx context.Context, sel ast.Selection
 		case "amountDue":
 			out.Values[i] = ec._StatementRun_amountDue(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "creditRun":
+			out.Values[i] = ec._StatementRun_creditRun(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:

@@ -47,7 +47,7 @@ func (r *mutationResolver) RunStatements(ctx context.Context, input model.Statem
 	}
 	return r.Ledger.RunStatements(ctx, a, ledger.StatementRunRequest{AsOf: input.AsOf, MinBalance: input.MinBalance,
 		MinAgeDays: input.MinAgeDays, ProviderID: input.ProviderID, LocationID: input.LocationID,
-		NotBilledSince: input.NotBilledSince, GuarantorIDs: input.GuarantorIds, Preview: flag(input.Preview),
+		NotBilledSince: input.NotBilledSince, GuarantorIDs: input.GuarantorIds, Preview: flag(input.Preview), ApplyCredits: flag(input.ApplyCredits),
 		Note: str(input.Note), IdempotencyKey: str(input.IdempotencyKey)})
 }
 

@@ -1,11 +1,16 @@
 package graph_test
 
 import (
+	"context"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/paysplit/paysplit/ledger"
+	"github.com/paysplit/paysplit/ledger/demo"
 	"github.com/paysplit/paysplit/ledger/ledgertest"
+	"github.com/paysplit/paysplit/ledger/postgres"
 )
 
 const netUnearnedQuery = `query($in: NetUnearnedInput) { netUnearned(input: $in) {
@@ -340,4 +345,60 @@ func TestStatementRun(t *testing.T) {
 	e, _ := h.fail(t, h.analyst, statementRunDoc, obj{"in": obj{"preview": true}})
 	require.Equal(t, "FORBIDDEN", e.code())
 	require.Equal(t, before, rowCounts(t, h.db), "refusals write nothing")
+}
+
+// TestStatementDemoSmith: the demo family Smith's statement tells the
+// README's story — John's 250.00 payment sits unapplied while Emma owes
+// 330.00 — and a statement run that first applies credits (previewed,
+// then done) leaves no credit beside the debt, the balances unchanged.
+func TestStatementDemoSmith(t *testing.T) {
+	t.Parallel()
+	db := ledgertest.NewDB(t)
+	l := ledger.New(postgres.NewStore(db), ledger.WithClock(ledgertest.Clock))
+	p, err := demo.Load(context.Background(), l, "Demo")
+	require.NoError(t, err)
+	h := serve(t, db, &ledgertest.Practice{Ledger: l, Store: l.Store().(*postgres.Store), Actor: ledger.Actor{PracticeID: p.ID, Role: ledger.RoleAdmin}})
+	var smith string
+	for _, e := range list(t, h.ok(t, h.analyst, `{ guarantors(first: 50) { edges { node { id name } } } }`, nil), "guarantors.edges") {
+		if strings.Contains(str(t, e, "node.name"), "Smith") {
+			smith = str(t, e, "node.id")
+		}
+	}
+	require.NotEmpty(t, smith)
+	statement := func() map[string]any {
+		d := h.ok(t, h.analyst, statementDoc, obj{"in": obj{"guarantorId": smith, "from": "2025-12-01"}})
+		return at(t, d, "statement").(map[string]any)
+	}
+	st := statement()
+	requireMoney(t, "250.00", st, "unallocated")
+	requireMoney(t, "350.00", st, "newBalance")
+	requireMoney(t, "216.00", st, "insurancePending")
+	requireMoney(t, "134.00", st, "amountDue")
+	requireMoney(t, str(t, st, "guarantor.balance"), st, "amountDue")
+	owedByEmma := ledger.Money{}
+	for _, it := range list(t, st, "items") {
+		if at(t, it, "patient") != nil && str(t, it, "patient.firstName") == "Emma" {
+			owedByEmma = owedByEmma.Add(ledger.MustMoney(str(t, it, "amount")))
+		}
+	}
+	require.Equal(t, "330.00", owedByEmma.String(), "Emma's charges less her payment")
+
+	run := `mutation($in: StatementRunInput!) { runStatements(input: $in) { id amountDue
+	  creditRun { id preview status familiesChanged } statements { newBalance amountDue } } }`
+	d := h.ok(t, h.admin, run, obj{"in": obj{"guarantorIds": []any{smith}, "applyCredits": true, "preview": true}})
+	require.Equal(t, true, at(t, d, "runStatements.creditRun.preview"))
+	require.Equal(t, "COMPLETED", str(t, d, "runStatements.creditRun.status"))
+	require.EqualValues(t, 1, at(t, d, "runStatements.creditRun.familiesChanged"), "the preview plans Smith's credit")
+	requireMoney(t, "250.00", statement(), "unallocated")
+
+	d = h.ok(t, h.admin, run, obj{"in": obj{"guarantorIds": []any{smith}, "applyCredits": true, "note": "June statements"}})
+	require.Equal(t, false, at(t, d, "runStatements.creditRun.preview"))
+	requireMoney(t, "350.00", d, "runStatements.statements.0.newBalance")
+	requireMoney(t, "134.00", d, "runStatements.amountDue")
+	st = statement()
+	requireMoney(t, "0.00", st, "unallocated")
+	requireMoney(t, "350.00", st, "newBalance")
+	last := list(t, st, "items")
+	require.Equal(t, "Credit of 250.00 applied to your charges", str(t, last[len(last)-1], "description"))
+	requireMoney(t, "0.00", last[len(last)-1], "amount")
 }

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"fmt"
@@ -32,6 +33,10 @@ type StatementRunRequest struct {
 	NotBilledSince *Date
 	GuarantorIDs   []ID // only these families (nil: every family)
 	Preview        bool // compute, record nothing
+	// ApplyCredits first runs credit management over the families stated
+	// (a preview of it with Preview), so no statement shows a credit
+	// beside a debt it could pay.
+	ApplyCredits bool
 	Note           string
 	IdempotencyKey string `json:"-"`
 }
@@ -72,6 +77,8 @@ type StatementRun struct {
 	CreatedAt  time.Time
 	Statements []StatementRecord
 	AmountDue  Money // the statements' amounts due together
+	// CreditRun is the credit management run made first (ApplyCredits).
+	CreditRun *Run `db:"-"`
 }
 
 // StatementRunReader is the read side of statement runs in the Store.
@@ -110,7 +117,16 @@ func (l *Ledger) RunStatements(ctx context.Context, a Actor, in StatementRunRequ
 		return StatementRun{}, err
 	}
 	run := StatementRun{ID: newID(), AsOf: asOf, Note: strings.TrimSpace(in.Note), Preview: in.Preview, CreatedAt: l.stamp()}
-	if run.Statements, err = l.stateFamilies(ctx, a, in, run); err != nil {
+	now, last, err := l.selectFamilies(ctx, a, in)
+	if err != nil {
+		return StatementRun{}, err
+	}
+	if in.ApplyCredits && len(now) > 0 {
+		if run.CreditRun, err = l.applyCreditsFirst(ctx, a, in, now); err != nil {
+			return StatementRun{}, err
+		}
+	}
+	if run.Statements, err = l.stateFamilies(ctx, a, run, now, last); err != nil {
 		return StatementRun{}, err
 	}
 	for _, s := range run.Statements {
@@ -149,28 +165,56 @@ func (l *Ledger) checkStatementFilters(ctx context.Context, pid ID, in Statement
 	return nil
 }
 
-// stateFamilies selects the families with aging's filters, then states
-// each: its period starts after its last statement, and its previous
-// balance is aging's total the day before (one aging report per distinct
-// period start).
-func (l *Ledger) stateFamilies(ctx context.Context, a Actor, in StatementRunRequest, run StatementRun) ([]StatementRecord, error) {
+// selectFamilies returns the aging rows (as of the run's date) of the
+// families the request selects, and their last statements.
+func (l *Ledger) selectFamilies(ctx context.Context, a Actor, in StatementRunRequest) (map[ID]AgingRow, map[ID]StatementRecord, error) {
 	now, err := l.familyRows(ctx, a, AgingQuery{AsOf: in.AsOf, MinBalance: in.MinBalance, MinAgeDays: in.MinAgeDays,
 		ProviderID: in.ProviderID, LocationID: in.LocationID, GuarantorIDs: in.GuarantorIDs})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	last, err := l.store.LastStatements(ctx, a.PracticeID, slices.Collect(maps.Keys(now)))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	for g := range now {
+		if prev, stated := last[g]; stated && in.NotBilledSince != nil && !prev.AsOf.Before(*in.NotBilledSince) {
+			delete(now, g)
+		}
+	}
+	return now, last, nil
+}
+
+// applyCreditsFirst runs credit management (same scope rules as any run)
+// over just the families to be stated and waits for it. It moves credits
+// onto lines, so the families' totals — and the statements' balances — do
+// not change; what changes is that no credit is left beside a debt.
+func (l *Ledger) applyCreditsFirst(ctx context.Context, a Actor, in StatementRunRequest, fams map[ID]AgingRow) (*Run, error) {
+	gids := slices.SortedFunc(maps.Keys(fams), func(x, y ID) int { return bytes.Compare(x[:], y[:]) })
+	note := in.Note
+	if note == "" {
+		note = "Unapplied credits applied before statements"
+	}
+	key := ""
+	if in.IdempotencyKey != "" {
+		key = in.IdempotencyKey + "/credits"
+	}
+	r, err := l.runAndWait(ctx, a, RunRequest{Kind: RunCreditManagement, Preview: in.Preview, GuarantorIDs: gids,
+		AsOf: in.AsOf, Note: note, IdempotencyKey: key})
+	if err == nil && r.Status != RunCompleted {
+		err = fmt.Errorf("%w: applying credits first: run %s ended %s %s", ErrConflict, r.ID, r.Status, r.Error)
+	}
+	return &r, err
+}
+
+// stateFamilies states each family selected: its period starts after its
+// last statement, and its previous balance is aging's total the day before
+// (one aging report per distinct period start).
+func (l *Ledger) stateFamilies(ctx context.Context, a Actor, run StatementRun, now map[ID]AgingRow, last map[ID]StatementRecord) ([]StatementRecord, error) {
 	monthStart := Date{Year: run.AsOf.Year, Month: run.AsOf.Month, Day: 1}
 	byFrom := map[Date][]ID{}
 	for g := range now {
 		prev, stated := last[g]
-		if stated && in.NotBilledSince != nil && !prev.AsOf.Before(*in.NotBilledSince) {
-			delete(now, g)
-			continue
-		}
 		from := monthStart
 		if stated {
 			from = prev.AsOf.AddDays(1)

@@ -792,10 +792,14 @@ type StatementRunInput struct {
 	// Only families with no statement as of this day or later.
 	NotBilledSince *ledger.Date `json:"notBilledSince,omitempty"`
 	// Only these families.
-	GuarantorIds   []uuid.UUID `json:"guarantorIds,omitempty"`
-	Preview        *bool       `json:"preview,omitempty"`
-	Note           *string     `json:"note,omitempty"`
-	IdempotencyKey *string     `json:"idempotencyKey,omitempty"`
+	GuarantorIds []uuid.UUID `json:"guarantorIds,omitempty"`
+	Preview      *bool       `json:"preview,omitempty"`
+	// First apply the families' unapplied credits: credit management (same
+	// scope rules, the note given or a default) over just the families stated,
+	// waited for; with preview, a preview of it. See `creditRun`.
+	ApplyCredits   *bool   `json:"applyCredits,omitempty"`
+	Note           *string `json:"note,omitempty"`
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
 }
 
 type Subscription struct {

@@ -36,7 +36,7 @@ type StatementRunRequest struct {
 	// ApplyCredits first runs credit management over the families stated
 	// (a preview of it with Preview), so no statement shows a credit
 	// beside a debt it could pay.
-	ApplyCredits bool
+	ApplyCredits   bool
 	Note           string
 	IdempotencyKey string `json:"-"`
 }

@@ -90,6 +90,10 @@ type AgingQuery struct {
 	// GuarantorIDs, when not nil, keeps only the lines and credits of these
 	// families (statements read their families' aging so).
 	GuarantorIDs []ID
+	// NoLastPayment leaves the rows' last payment out (statements do not
+	// print it, and finding it for every family costs a pass over the
+	// payments).
+	NoLastPayment bool
 
 	Sort AgingSort
 	Page Page

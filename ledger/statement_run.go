@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -226,8 +227,13 @@ func (l *Ledger) stateFamilies(ctx context.Context, a Actor, run StatementRun, n
 		if from.After(run.AsOf) { // stated as of this day already: nothing new to say
 			from = run.AsOf
 		}
-		dayBefore := from.AddDays(-1)
-		before, err := l.familyRows(ctx, a, AgingQuery{AsOf: &dayBefore, GuarantorIDs: gids})
+		// Filtering a report to many families costs more than reading
+		// them all: name the families only when there are few.
+		dayBefore, named := from.AddDays(-1), gids
+		if len(gids) > 100 {
+			named = nil
+		}
+		before, err := l.familyRows(ctx, a, AgingQuery{AsOf: &dayBefore, GuarantorIDs: named})
 		if err != nil {
 			return nil, err
 		}
@@ -253,21 +259,17 @@ func statementRecord(run StatementRun, g ID, from Date, before, now AgingRow, la
 	return r
 }
 
-// familyRows reads every family row of an aging report, page by page.
+// familyRows reads every family row of an aging report, in one page: the
+// report is computed once, whatever the number of families.
 func (l *Ledger) familyRows(ctx context.Context, a Actor, q AgingQuery) (map[ID]AgingRow, error) {
-	q.GroupBy, q.CreditsToOldest, q.Page = AgingByGuarantor, true, Page{First: 500}
-	out := map[ID]AgingRow{}
-	for {
-		r, err := l.Aging(ctx, a, q)
-		if err != nil {
-			return nil, err
-		}
-		for _, row := range r.Rows {
-			out[row.Key] = row
-		}
-		if !r.HasNext {
-			return out, nil
-		}
-		q.Page.After = &Cursor{Key: r.Cursors[len(r.Cursors)-1].Key, ID: r.Cursors[len(r.Cursors)-1].ID}
+	q.GroupBy, q.CreditsToOldest, q.NoLastPayment, q.Page = AgingByGuarantor, true, true, Page{First: math.MaxInt32 - 1}
+	r, err := l.Aging(ctx, a, q)
+	if err != nil {
+		return nil, err
 	}
+	out := make(map[ID]AgingRow, len(r.Rows))
+	for _, row := range r.Rows {
+		out[row.Key] = row
+	}
+	return out, nil
 }

@@ -180,7 +180,7 @@ WITH fam AS (          -- the patients of the guarantors asked for (read only wh
           FROM splits s
           JOIN receipts r ON r.practice_id = $1 AND r.id = s.receipt_id
           JOIN patients p ON p.practice_id = $1 AND p.id = s.patient_id
-         WHERE $5 <> 'PRACTICE' AND s.practice_id = $1 AND r.kind = 'PATIENT_PAYMENT' AND r.received_on <= $2
+         WHERE $5 <> 'PRACTICE' AND NOT $20 AND s.practice_id = $1 AND r.kind = 'PATIENT_PAYMENT' AND r.received_on <= $2
            AND NOT EXISTS (SELECT 1 FROM rev WHERE rev.id = r.id)
            AND CASE $5 WHEN 'PATIENT' THEN s.patient_id
                        WHEN 'GUARANTOR' THEN p.guarantor_id
@@ -190,7 +190,7 @@ WITH fam AS (          -- the patients of the guarantors asked for (read only wh
          GROUP BY 1, r.id, r.received_on
         UNION ALL      -- the whole practice: its latest payment, found by index
         (SELECT $1, r.id, r.received_on, r.amount FROM receipts r
-          WHERE $5 = 'PRACTICE' AND r.practice_id = $1 AND r.kind = 'PATIENT_PAYMENT' AND r.received_on <= $2
+          WHERE $5 = 'PRACTICE' AND NOT $20 AND r.practice_id = $1 AND r.kind = 'PATIENT_PAYMENT' AND r.received_on <= $2
             AND NOT EXISTS (SELECT 1 FROM rev WHERE rev.id = r.id)
           ORDER BY r.received_on DESC, r.id DESC LIMIT 1)
     ) x
@@ -256,7 +256,7 @@ SELECT sm.accounts, sm.t0, sm.t1, sm.t2, sm.t3, sm.t4, sm.t5, sm.t6, sm.t7,
 		}
 		rows, err := db.QueryxContext(ctx, stmt, practiceID, *q.AsOf, string(q.Basis), pq.Array(lower), string(q.GroupBy),
 			q.ProviderID, q.LocationID, string(q.Coverage), q.CreditsToOldest, minBal, maxBal, q.MinAgeDays,
-			string(q.Sort), afterK1, afterK2, afterKey, q.Page.First+1, noKey, guarantors)
+			string(q.Sort), afterK1, afterK2, afterKey, q.Page.First+1, noKey, guarantors, q.NoLastPayment)
 		if err != nil {
 			return err
 		}

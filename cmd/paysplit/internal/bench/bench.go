@@ -34,6 +34,9 @@
 //     RECREATE_SPLITS) in a fresh clone of the loaded practice, against
 //     reading every family's charges, splits and receipts plus a COPY of the
 //     split rows the run posted into a bare table.
+//   - statements: a recorded statement run over every family, against one
+//     hand-written statement reading each family's lines and credits as of
+//     the date and the day before the period.
 //
 // Without a database URL the harness starts a throwaway local PostgreSQL
 // (localpg). It creates its own databases on the server and drops them when
@@ -55,7 +58,7 @@ import (
 )
 
 // Workloads lists the workloads in the order they run by default.
-var Workloads = []string{"receipts", "nested-query", "load", "import", "aging", "subscriptions", "credit-management", "balance"}
+var Workloads = []string{"receipts", "nested-query", "load", "import", "aging", "subscriptions", "credit-management", "balance", "statements"}
 
 // Options configures Run. Zero fields take the defaults noted.
 type Options struct {
@@ -283,6 +286,8 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 			rs, err = e.creditManagement(ctx) // balance.go
 		case "balance":
 			rs, err = e.balance(ctx) // balance.go
+		case "statements":
+			rs, err = e.statements(ctx) // statements.go
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", w, err)

@@ -21,7 +21,8 @@ import (
 // load is timed against raw COPY, a balance-forward file is imported, the
 // aging report is timed against its aggregate, websocket subscribers
 // receive a live aging update, and credit management and the balancer
-// (both methods) commit practice-wide runs. It asserts what was measured, never how
+// (both methods) commit practice-wide runs, and a statement run states
+// every family. It asserts what was measured, never how
 // fast.
 func TestRunSmall(t *testing.T) {
 	rep, err := bench.Run(context.Background(), bench.Options{
@@ -46,7 +47,7 @@ func TestRunSmall(t *testing.T) {
 	}
 	want := []string{"receipts", "load", "import", "aging as of today", "aging as of a year ago",
 		"subscriptions N=50 p50", "subscriptions N=50 p99", "subscriptions N=50 max",
-		"credit-management", "balance INCOME_TRANSFER", "balance RECREATE_SPLITS"}
+		"credit-management", "balance INCOME_TRANSFER", "balance RECREATE_SPLITS", "statement run, every family"}
 	for _, n := range []string{"10", "100", "500"} {
 		want = append(want, "nested-query statements first="+n, "nested-query latency first="+n)
 	}

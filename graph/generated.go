@@ -570,6 +570,7 @@ type ComplexityRoot struct {
 
 	NetUnearnedLine struct {
 		Amount       func(childComplexity int) int
+		Charge       func(childComplexity int) int
 		Hidden       func(childComplexity int) int
 		Location     func(childComplexity int) int
 		Provider     func(childComplexity int) int
@@ -1227,6 +1228,7 @@ type NetUnearnedFamilyResolver interface {
 type NetUnearnedLineResolver interface {
 	UnearnedType(ctx context.Context, obj *ledger.NetUnearnedLine) (ledger.UnearnedType, error)
 
+	Charge(ctx context.Context, obj *ledger.NetUnearnedLine) (*ledger.Charge, error)
 	Provider(ctx context.Context, obj *ledger.NetUnearnedLine) (*ledger.Provider, error)
 	Location(ctx context.Context, obj *ledger.NetUnearnedLine) (*ledger.Location, error)
 }
@@ -3609,6 +3611,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.NetUnearnedLine.Amount(childComplexity), true
+	case "NetUnearnedLine.charge":
+		if e.ComplexityRoot.NetUnearnedLine.Charge == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedLine.Charge(childComplexity), true
 	case "NetUnearnedLine.hidden":
 		if e.ComplexityRoot.NetUnearnedLine.Hidden == nil {
 			break
@@ -6706,6 +6714,8 @@ func (ec *executionContext) childFields_NetUnearnedLine(ctx context.Context, fie
 		return ec.fieldContext_NetUnearnedLine_unearnedType(ctx, field)
 	case "hidden":
 		return ec.fieldContext_NetUnearnedLine_hidden(ctx, field)
+	case "charge":
+		return ec.fieldContext_NetUnearnedLine_charge(ctx, field)
 	case "provider":
 		return ec.fieldContext_NetUnearnedLine_provider(ctx, field)
 	case "location":
@@ -17922,6 +17932,38 @@ func (ec *executionContext) _NetUnearnedLine_hidden(ctx context.Context, field g
 }
 func (ec *executionContext) fieldContext_NetUnearnedLine_hidden(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("NetUnearnedLine", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _NetUnearnedLine_charge(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedLine_charge(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.NetUnearnedLine().Charge(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Charge) graphql.Marshaler {
+			return ec.marshalOCharge2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐCharge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedLine_charge(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "NetUnearnedLine",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Charge(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _NetUnearnedLine_provider(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedLine) (ret graphql.Marshaler) {
@@ -34602,6 +34644,12 @@ func (ec *executionContext) _NetUnearnedLine(ctx context.Context, sel ast.Select
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "charge":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._NetUnearnedLine_charge(ctx, field, obj)
+				})
 		case "provider":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,

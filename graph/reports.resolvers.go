@@ -61,6 +61,11 @@ func (r *netUnearnedLineResolver) UnearnedType(ctx context.Context, obj *ledger.
 	return loadersFor(ctx).unearnedType.Load(ctx, obj.UnearnedTypeID)
 }
 
+// Charge is the resolver for the charge field.
+func (r *netUnearnedLineResolver) Charge(ctx context.Context, obj *ledger.NetUnearnedLine) (*ledger.Charge, error) {
+	return optional(ctx, loadersFor(ctx).charge, obj.ChargeID)
+}
+
 // Provider is the resolver for the provider field.
 func (r *netUnearnedLineResolver) Provider(ctx context.Context, obj *ledger.NetUnearnedLine) (*ledger.Provider, error) {
 	return optional(ctx, loadersFor(ctx).provider, obj.ProviderID)

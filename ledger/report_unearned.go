@@ -44,12 +44,15 @@ type NetUnearnedLine struct {
 	PatientName    string // "Last, First"
 	UnearnedTypeID ID
 	UnearnedType   string
-	Hidden         bool
-	ProviderID     *ID
-	ProviderName   string // "" when none
-	LocationID     *ID
-	LocationName   string
-	Amount         Money
+	// Hidden: the type is hidden, or the money is attached to a planned
+	// procedure (ChargeID), which holds it apart whatever the type.
+	Hidden       bool
+	ChargeID     *ID
+	ProviderID   *ID
+	ProviderName string // "" when none
+	LocationID   *ID
+	LocationName string
+	Amount       Money
 }
 
 // UnearnedTotals splits an amount into its visible and hidden parts.

@@ -100,3 +100,41 @@ func requireUnearnedAgrees(t *testing.T, db *sqlx.DB, l *ledger.Ledger, a ledger
 	require.Equal(t, ag.Summary.Unearned.String(), r.Visible.String())
 	require.False(t, r.Hidden.IsZero(), "treatment-plan prepayments are in the report")
 }
+
+// TestNetUnearnedAttachedPrepayment: prepayment attached to a planned
+// procedure stays unearned money in the report, hidden and naming the
+// procedure, so the family's hidden total is still its hiddenUnearned.
+func TestNetUnearnedAttachedPrepayment(t *testing.T) {
+	t.Parallel()
+	s := agingScenario(t)
+	ctx := context.Background()
+	on := true
+	_, err := s.Ledger.UpdatePracticeSettings(ctx, s.Actor, ledger.PracticeSettings{PrePayAllowedForTpProcs: &on})
+	require.NoError(t, err)
+	d := ledger.MustDate("2026-07-01")
+	e, err := s.Ledger.PostEncounter(ctx, s.Actor, ledger.NewEncounter{PatientID: s.Kid.ID, ProviderID: s.Provider, LocationID: s.Location,
+		ServiceFrom: &d, Charges: []ledger.NewCharge{{Code: "D2750", Amount: ledger.MustMoney("900.00"), Status: ledger.StatusPlanned, ServiceDate: &d}}})
+	require.NoError(t, err)
+	planned, err := s.Store.ChargesOfEncounters(ctx, s.Actor.PracticeID, []ledger.ID{e.ID})
+	require.NoError(t, err)
+	_, err = s.Ledger.AttachPrepayment(ctx, s.Actor, ledger.PrepaymentAttachment{ChargeID: planned[0].ID, Amount: ledger.MustMoney("30.00")})
+	require.NoError(t, err)
+
+	r, err := s.Ledger.NetUnearned(ctx, s.Actor, ledger.NetUnearnedQuery{})
+	require.NoError(t, err)
+	require.Equal(t, "50.00 10.00 40.00", amounts([]ledger.Money{r.Total, r.Visible, r.Hidden}))
+	var attached []ledger.NetUnearnedLine
+	for _, ln := range r.Families[0].Patients[0].Lines {
+		if ln.ChargeID != nil {
+			attached = append(attached, ln)
+		}
+	}
+	require.Len(t, attached, 1)
+	require.Equal(t, planned[0].ID, *attached[0].ChargeID)
+	require.True(t, attached[0].Hidden)
+	require.Equal(t, "30.00", attached[0].Amount.String())
+	bal, err := s.Store.GuarantorBalances(ctx, s.Actor.PracticeID, []ledger.ID{s.Pat.GuarantorID})
+	require.NoError(t, err)
+	require.Equal(t, bal[s.Pat.GuarantorID].HiddenUnearned.String(), r.Families[0].Hidden.String())
+	require.Equal(t, bal[s.Pat.GuarantorID].Unearned.String(), r.Families[0].Visible.String())
+}

@@ -8,33 +8,40 @@ import (
 	"github.com/paysplit/paysplit/ledger"
 )
 
-// offLineSplits is where money on no line is, read the one way aging and
-// the reports read it: the splits on no charge (unallocated money, and
-// unearned money with its type u) whose receipts were received on or before
-// the as-of date. A reversal counts from its own date. $1 is the practice,
-// $2 the as-of date; the statement goes on with "AND …" conditions on s.
-const offLineSplits = `splits s
+// receivedSplits is the splits whose receipts were received on or before
+// the as-of date, with their unearned type u (a reversal counts from its
+// own date), read the one way aging and the reports read them. $1 is the
+// practice, $2 the as-of date; the statement goes on with "AND …"
+// conditions on s.
+const receivedSplits = `splits s
       JOIN receipts r ON r.practice_id = $1 AND r.id = s.receipt_id AND r.received_on <= $2
       LEFT JOIN unearned_types u ON u.practice_id = $1 AND u.id = s.unearned_type_id
-     WHERE s.practice_id = $1 AND s.charge_id IS NULL`
+     WHERE s.practice_id = $1`
+
+// offLineSplits is where money on no line is: unallocated money, and
+// unearned money not attached to a planned procedure.
+const offLineSplits = receivedSplits + ` AND s.charge_id IS NULL`
 
 // NetUnearned sums the unearned money of every bucket (patient × unearned
-// type × provider × location) as of the date, with the names the report
-// prints, leaving out buckets that hold nothing.
+// type × provider × location, and the planned procedure prepayment is
+// attached to) as of the date, with the names the report prints, leaving out
+// buckets that hold nothing. Attached prepayment is hidden whatever its
+// type, as in the balances' hiddenUnearned.
 func (s queries) NetUnearned(ctx context.Context, practiceID ledger.ID, q ledger.NetUnearnedQuery) ([]ledger.NetUnearnedLine, error) {
 	const stmt = `
 WITH b AS (
-    SELECT s.patient_id, s.unearned_type_id, s.provider_id, s.location_id, sum(s.amount) AS amount
-      FROM ` + offLineSplits + ` AND s.unearned_type_id IS NOT NULL
+    SELECT s.patient_id, s.unearned_type_id, s.provider_id, s.location_id, s.charge_id,
+           u.hidden OR s.charge_id IS NOT NULL AS hidden, sum(s.amount) AS amount
+      FROM ` + receivedSplits + ` AND s.unearned_type_id IS NOT NULL
        AND ($4::uuid IS NULL OR s.provider_id = $4) AND ($5::uuid IS NULL OR s.location_id = $5)
        AND ($6::uuid IS NULL OR s.unearned_type_id = $6)
-       AND ($7 = 'ALL' OR u.hidden = ($7 = 'HIDDEN'))
-     GROUP BY 1, 2, 3, 4
+       AND ($7 = 'ALL' OR (u.hidden OR s.charge_id IS NOT NULL) = ($7 = 'HIDDEN'))
+     GROUP BY 1, 2, 3, 4, 5, 6
     HAVING sum(s.amount) <> 0
 )
 SELECT g.id AS guarantor_id, g.name AS guarantor_name, p.id AS patient_id,
        p.last_name || ', ' || p.first_name AS patient_name,
-       u.id AS unearned_type_id, u.name AS unearned_type, u.hidden,
+       u.id AS unearned_type_id, u.name AS unearned_type, b.hidden, b.charge_id,
        b.provider_id, coalesce(pr.name, '') AS provider_name, b.location_id, coalesce(lo.name, '') AS location_name,
        b.amount
   FROM b
@@ -44,7 +51,7 @@ SELECT g.id AS guarantor_id, g.name AS guarantor_name, p.id AS patient_id,
   LEFT JOIN providers pr ON pr.practice_id = $1 AND pr.id = b.provider_id
   LEFT JOIN locations lo ON lo.practice_id = $1 AND lo.id = b.location_id
  WHERE $3::uuid IS NULL OR g.id = $3
- ORDER BY g.name, g.id, p.last_name, p.first_name, p.id, u.name, pr.name NULLS FIRST, lo.name NULLS FIRST, b.provider_id, b.location_id`
+ ORDER BY g.name, g.id, p.last_name, p.first_name, p.id, u.name, pr.name NULLS FIRST, lo.name NULLS FIRST, b.provider_id, b.location_id, b.charge_id NULLS FIRST`
 	var rows []ledger.NetUnearnedLine
 	err := s.sel(ctx, &rows, stmt, practiceID, *q.AsOf, q.GuarantorID, q.ProviderID, q.LocationID, q.UnearnedTypeID, string(q.Visibility))
 	return rows, translate(err)
@@ -106,9 +113,9 @@ SELECT guarantor_id, "on", kind, receipt_kind, patient_id, coalesce(patient_name
      WHERE b.practice_id = $1 AND b.changed_on BETWEEN $3 AND $4
     UNION ALL
     SELECT p.guarantor_id, r.received_on, 'RECEIPT', r.kind, rp.id, rp.name, '',
-           -coalesce(sum(s.amount) FILTER (WHERE u.hidden IS NOT TRUE), 0),
+           -coalesce(sum(s.amount) FILTER (WHERE NOT coalesce(u.hidden OR s.charge_id IS NOT NULL, false)), 0),
            coalesce(sum(s.amount) FILTER (WHERE s.amount > 0), 0),
-           coalesce(sum(s.amount) FILTER (WHERE u.hidden), 0), NULL, r.id, 4
+           coalesce(sum(s.amount) FILTER (WHERE u.hidden OR s.charge_id IS NOT NULL), 0), NULL, r.id, 4
       FROM splits s
       JOIN receipts r ON r.practice_id = $1 AND r.id = s.receipt_id
       JOIN pats p ON p.id = s.patient_id

@@ -123,6 +123,9 @@ type ImportReport struct {
 	DuplicateOf *ID
 	// Reconciliation compares the file with the ledger after a commit.
 	Reconciliation *Reconciliation
+	// Files says, of a history import, what was read of each file of the
+	// set and in which encoding.
+	Files []ImportFile
 }
 
 // ImportTotals sums rows. Credits are positive numbers: what patients hold.
@@ -216,6 +219,7 @@ const (
 // it posted.
 type BalanceImport struct {
 	ID                ID
+	Kind              ImportKind
 	Status            BalanceImportStatus
 	FileName          string
 	FileSHA256        string
@@ -307,6 +311,7 @@ type Bulk struct {
 	Patients   []Patient
 	Encounters []Encounter
 	Charges    []Charge
+	WriteOffs  []InsuranceWriteOff
 	Receipts   []Receipt
 	Splits     []Split
 }
@@ -340,6 +345,14 @@ type ImportReader interface {
 	// BalanceImportActivity lists (up to limit) what was posted against an
 	// import's lines by anything but the import itself.
 	BalanceImportActivity(ctx context.Context, practiceID, importID ID, limit int) ([]ImportActivity, error)
+	// HistoryRefs returns the rows of an entity standing history imports
+	// posted under these old ids (procedures and adjustments with their
+	// charge's patient, family, provider and location; receipts with their
+	// patient).
+	HistoryRefs(ctx context.Context, practiceID ID, entity string, oldIDs []string) ([]HistoryRef, error)
+	// HistoryFamilies lists the families a history import recorded, in
+	// row order.
+	HistoryFamilies(ctx context.Context, practiceID, importID ID) ([]HistoryRow, error)
 }
 
 // ImportWriter is how balance-forward imports write; Tx includes it.
@@ -356,6 +369,9 @@ type ImportWriter interface {
 	// InsertBalanceImportLines records lines of an import (in chunks: it
 	// may be called many times for one import).
 	InsertBalanceImportLines(ctx context.Context, practiceID, importID ID, lines []ImportLine) error
+	// InsertHistoryRows records the old ids of rows a history import
+	// posted (in chunks: it may be called many times for one import).
+	InsertHistoryRows(ctx context.Context, practiceID, importID ID, rows []HistoryRow) error
 	// MarkBalanceImportUndone records an undo and frees the import's file and row keys.
 	MarkBalanceImportUndone(ctx context.Context, practiceID, importID ID, at time.Time, keyID *ID) error
 }
@@ -391,96 +407,30 @@ type ImportResult struct {
 // import keeps grows with the file's patients, not its rows, and the
 // report lists at most MaxReportIssues issues and MaxReportPatients patients.
 func (l *Ledger) ImportBalances(ctx context.Context, a Actor, in ImportRequest) (ImportResult, error) {
-	if !a.Role.CanPost() {
-		return ImportResult{}, fmt.Errorf("importBalances: role %s may not import: %w", a.Role, ErrForbidden)
-	}
 	if err := checkImportRequest(&in); err != nil {
 		return ImportResult{}, err
-	}
-	if in.File == nil {
-		return ImportResult{}, Invalid("file", "is required")
 	}
 	delim, err := delimiterOf(in.Options.Delimiter)
 	if err != nil {
 		return ImportResult{}, err
 	}
-	progress := in.Progress
-	if progress == nil {
-		progress = func(ImportProgress) {}
-	}
-	max := in.MaxBytes
-	if max <= 0 {
-		max = DefaultImportMaxBytes
-	}
-	today := l.Today()
+	in.Progress = progressOf(in)
+	today, progress, max := l.Today(), in.Progress, maxBytesOf(in)
 	src := &importSource{file: in.File, opt: ParseOptions{Name: strings.TrimSpace(in.FileName), Today: today, Delimiter: delim,
 		MaxBytes: max, Progress: func(n int64, rows int) { progress(ImportProgress{Phase: "read", Bytes: n, Rows: rows}) }}}
-	fr, err := readImportFile(src)
-	if errors.Is(err, ErrFileTooLarge) {
-		return ImportResult{}, Invalid("file", "is larger than the limit of %d bytes; split it into smaller files", max)
-	}
-	if err != nil {
-		return ImportResult{}, err
-	}
-	f := fr.file
-	if in.Mode == ImportValidate {
-		progress(ImportProgress{Phase: "match", Bytes: f.Bytes, Rows: f.RowCount})
-		p, err := planImport(ctx, l.store, a.PracticeID, fr, in, today)
-		if err == nil {
-			err = p.check(ctx, l.store)
+	return l.runImport(ctx, a, in, KindBalanceForward, func() (importJob, error) {
+		if in.File == nil {
+			return nil, Invalid("file", "is required")
+		}
+		fr, err := readImportFile(src)
+		if errors.Is(err, ErrFileTooLarge) {
+			return nil, Invalid("file", "is larger than the limit of %d bytes; split it into smaller files", max)
 		}
 		if err != nil {
-			return ImportResult{}, err
+			return nil, err
 		}
-		p.finish()
-		progress(ImportProgress{Phase: "done", Bytes: f.Bytes, Rows: f.RowCount})
-		return l.importResult(ctx, p)
-	}
-
-	var p *importPlan
-	digest := struct {
-		Mode    ImportMode
-		SHA256  string
-		Options ImportOptions
-	}{in.Mode, f.SHA256, in.Options}
-	id, err := l.mutate(ctx, a, mutation{op: "importBalances", key: in.IdempotencyKey, input: digest}, func(tx Tx) (ID, error) {
-		if err := tx.LockBalanceImports(ctx, a.PracticeID); err != nil {
-			return ID{}, err
-		}
-		progress(ImportProgress{Phase: "match", Bytes: f.Bytes, Rows: f.RowCount})
-		var err error
-		p, err = planImport(ctx, tx, a.PracticeID, fr, in, today)
-		if err == nil {
-			err = p.check(ctx, tx)
-		}
-		if err != nil {
-			return ID{}, err
-		}
-		p.finish()
-		if p.report.Outcome != OutcomeCommitted {
-			return ID{}, errNothingToPost
-		}
-		progress(ImportProgress{Phase: "post", Bytes: f.Bytes, Rows: f.RowCount})
-		return l.postPlan(ctx, tx, a, p, progress)
+		return &balanceForwardJob{pid: a.PracticeID, read: fr, in: in, today: today}, nil
 	})
-	switch {
-	case errors.Is(err, errNothingToPost):
-		return l.importResult(ctx, p)
-	case err != nil:
-		return ImportResult{}, err
-	}
-	progress(ImportProgress{Phase: "done", Bytes: f.Bytes, Rows: f.RowCount})
-	if p == nil || p.report.ImportID == nil || *p.report.ImportID != id {
-		// A replay of an idempotency key: the first result stands.
-		imp, err := l.BalanceImport(ctx, a, id)
-		if err != nil {
-			return ImportResult{}, err
-		}
-		r := ImportReport{Mode: ImportCommit, Outcome: OutcomeAlreadyImported, FileName: imp.FileName, FileSHA256: imp.FileSHA256,
-			DuplicateOf: &imp.ID, Message: fmt.Sprintf("this request was made before (idempotency key %q): it posted import %s; nothing more is posted", in.IdempotencyKey, imp.ID)}
-		return ImportResult{Report: r, Import: &imp}, nil
-	}
-	return l.importResult(ctx, p)
 }
 
 // checkImportRequest checks the parts of a request that are not the file.
@@ -519,14 +469,14 @@ func delimiterOf(s string) (rune, error) {
 var errNothingToPost = errors.New("nothing to post")
 
 // importResult loads the import a report names.
-func (l *Ledger) importResult(ctx context.Context, p *importPlan) (ImportResult, error) {
-	res := ImportResult{Report: p.report}
-	id := p.report.ImportID
+func (l *Ledger) importResult(ctx context.Context, pid ID, rep *ImportReport) (ImportResult, error) {
+	res := ImportResult{Report: *rep}
+	id := rep.ImportID
 	if id == nil {
-		id = p.report.DuplicateOf
+		id = rep.DuplicateOf
 	}
 	if id != nil {
-		rows, err := l.store.BalanceImports(ctx, p.pid, []ID{*id})
+		rows, err := l.store.BalanceImports(ctx, pid, []ID{*id})
 		imp, err := one(rows, err, "balance import", *id)
 		if err != nil {
 			return res, err
@@ -545,6 +495,13 @@ func (l *Ledger) BalanceImport(ctx context.Context, a Actor, id ID) (BalanceImpo
 // ReconcileBalanceImport compares an import's file amounts with what the
 // ledger holds now on its lines, per patient and guarantor.
 func (l *Ledger) ReconcileBalanceImport(ctx context.Context, a Actor, importID ID) (Reconciliation, error) {
+	imp, err := l.BalanceImport(ctx, a, importID)
+	if err != nil {
+		return Reconciliation{}, err
+	}
+	if imp.Kind == KindHistory {
+		return reconcileHistory(ctx, l.store, a.PracticeID, importID)
+	}
 	rec, _, err := reconcileImport(ctx, l.store, a.PracticeID, importID)
 	return rec, err
 }

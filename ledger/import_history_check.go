@@ -344,6 +344,10 @@ var receiptKinds = map[string]ReceiptKind{
 }
 
 func (p *historyPlan) checkReceipt(row *historyRow) {
+	if ref := p.earlier(row); ref != nil {
+		p.receipts[row.key()] = &hrec{id: ref.LedgerID, earlier: true}
+		return
+	}
 	kind, okK := receiptKinds[strings.ToUpper(row.get("kind"))]
 	if !okK {
 		p.bad(row, "kind", IssueBadValue, "kind must be PATIENT_PAYMENT, INSURANCE_PAYMENT, REFUND or TRANSFER, not %q", row.get("kind"))
@@ -375,10 +379,6 @@ func (p *historyPlan) checkReceipt(row *historyRow) {
 		p.receipts[row.key()] = &hrec{bad: true}
 		return
 	}
-	if ref := p.earlier(row); ref != nil {
-		p.receipts[row.key()] = &hrec{id: ref.LedgerID, earlier: true}
-		return
-	}
 	p.receipts[row.key()] = &hrec{id: newID(), pat: pt, kind: kind, amount: amount, row: row.Row}
 	p.postRow(row)
 }
@@ -393,12 +393,16 @@ func (p *historyPlan) checkSplit(row *historyRow) {
 			return
 		}
 	}
+	if rec.earlier {
+		p.files[row.file.Name].RowsSkipped++ // its receipt's splits were posted with it
+		return
+	}
 	amount, okA := p.money(row, "amount", true)
 	if okA && amount.IsZero() {
 		p.bad(row, "amount", IssueBadAmount, "a split of 0.00 moves nothing")
 	}
 	t, ok := p.splitTarget(row)
-	if rec.bad || rec.earlier || row.bad || !okA || !ok {
+	if rec.bad || row.bad || !okA || !ok {
 		return
 	}
 	rec.sum, rec.splits = rec.sum.Add(amount), rec.splits+1

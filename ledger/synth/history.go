@@ -50,10 +50,10 @@ func WriteHistory(w io.Writer, p *Practice) error {
 
 // historyWriter maps the practice's rows to a history set's.
 type historyWriter struct {
-	p                          *Practice
-	provCode, locCode          map[ledger.ID]string
-	typeName, patExt           map[ledger.ID]string
-	adjustment                 map[ledger.ID]bool
+	p                 *Practice
+	provCode, locCode map[ledger.ID]string
+	typeName, patExt  map[ledger.ID]string
+	adjustment        map[ledger.ID]bool
 }
 
 func idOr(m map[ledger.ID]string, id *ledger.ID) string {

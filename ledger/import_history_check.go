@@ -143,7 +143,7 @@ func (p *historyPlan) checkFamily(row *historyRow) {
 	if !ok {
 		return
 	}
-	f := &hfam{row: row.Row, old: row.key()}
+	f := &hfam{row: row.Row, line: row.Line, old: row.key()}
 	if row.get("balance") != "" {
 		f.balance = &bal
 	}
@@ -155,7 +155,7 @@ func (p *historyPlan) checkFamily(row *historyRow) {
 		p.postRow(row)
 	}
 	if prev := p.famByID[f.id]; prev != nil {
-		prev.row, prev.old, prev.balance = f.row, f.old, f.balance
+		prev.row, prev.line, prev.old, prev.balance = f.row, f.line, f.old, f.balance
 		f = prev
 	}
 	p.families[row.key()] = f
@@ -241,7 +241,7 @@ func (p *historyPlan) checkProcedure(row *historyRow) {
 		p.procs[row.key()] = p.earlierProc(ref)
 		return
 	}
-	x := &hproc{id: newID(), pat: pt, provider: prov, location: loc, planned: status == StatusPlanned, row: row.Row,
+	x := &hproc{id: newID(), pat: pt, provider: prov, location: loc, planned: status == StatusPlanned, row: row.Row, line: row.Line,
 		worth: fee.Sub(wo), est: est}
 	x.enc = p.encounterOf(row, x, d)
 	if x.enc == nil {
@@ -379,7 +379,7 @@ func (p *historyPlan) checkReceipt(row *historyRow) {
 		p.receipts[row.key()] = &hrec{bad: true}
 		return
 	}
-	p.receipts[row.key()] = &hrec{id: newID(), pat: pt, kind: kind, amount: amount, row: row.Row}
+	p.receipts[row.key()] = &hrec{id: newID(), pat: pt, kind: kind, amount: amount, row: row.Row, line: row.Line}
 	p.postRow(row)
 }
 
@@ -422,7 +422,7 @@ func (p *historyPlan) checkSplit(row *historyRow) {
 		b.provider, b.location = deref(t.provider), deref(t.location)
 		s := p.buckets[b]
 		if s == nil {
-			s = &hbucketSum{row: row.Row}
+			s = &hbucketSum{row: row.Row, line: row.Line}
 			p.buckets[b] = s
 		}
 		s.sum = s.sum.Add(amount)

@@ -44,7 +44,7 @@ type historyPlan struct {
 type hfam struct {
 	id          ID
 	g           *Guarantor // a new one, as it will be written
-	row         int
+	row, line   int
 	old         string
 	balance     *Money // the old system's balance, if given
 	delta       Money  // what the set's rows change in its total
@@ -66,7 +66,7 @@ type hproc struct {
 	pat                *hpat
 	provider, location ID
 	planned, earlier   bool
-	row                int
+	row, line          int
 	enc                *henc
 	worth, paid, est   Money
 	insured            bool
@@ -89,6 +89,7 @@ type hrec struct {
 	sum     Money
 	splits  int
 	row     int
+	line    int
 	earlier bool // posted by an earlier import: its splits are skipped
 	bad     bool
 }
@@ -107,8 +108,8 @@ type hbucket struct {
 }
 
 type hbucketSum struct {
-	sum Money
-	row int // a split putting money there
+	sum       Money
+	row, line int // a split putting money there
 }
 
 func newHistoryPlan(j *historyJob, mode ImportMode) *historyPlan {
@@ -241,8 +242,8 @@ func (p *historyPlan) bad(row *historyRow, col, code, format string, args ...any
 	p.issue(row, col, SeverityError, code, format, args...)
 }
 
-func (p *historyPlan) finding(file string, row int, col, code, format string, args ...any) {
-	p.log.add(ImportIssue{File: file, Row: row, Column: col, Severity: SeverityWarning, Code: code, Message: fmt.Sprintf(format, args...)})
+func (p *historyPlan) finding(file string, row, line int, col, code, format string, args ...any) {
+	p.log.add(ImportIssue{File: file, Row: row, Line: line, Column: col, Severity: SeverityWarning, Code: code, Message: fmt.Sprintf(format, args...)})
 }
 
 // earlier reports (and skips, with a warning) a row whose old id a

@@ -24,13 +24,13 @@ func (p *historyPlan) findings() {
 		}
 		x.pat.fam.add(pending.Neg())
 		if owed := x.worth.Sub(x.paid).Sub(pending); owed.Sign() < 0 {
-			p.finding("procedures.csv", x.row, "", FindingOverpaidCharge, "the line holds %s more than it is worth (worth %s, paid %s): an overpaid line, kept as it is",
+			p.finding("procedures.csv", x.row, x.line, "", FindingOverpaidCharge, "the line holds %s more than it is worth (worth %s, paid %s): an overpaid line, kept as it is",
 				owed.Neg(), x.worth, x.paid)
 		}
 	}
 	for _, s := range p.buckets {
 		if s.sum.Sign() < 0 {
-			p.finding("splits.csv", s.row, "", FindingNegativeBucket, "the loose money in this split's bucket (patient, provider, location, type) comes to %s: a negative bucket, kept as it is", s.sum)
+			p.finding("splits.csv", s.row, s.line, "", FindingNegativeBucket, "the loose money in this split's bucket (patient, provider, location, type) comes to %s: a negative bucket, kept as it is", s.sum)
 		}
 	}
 	for _, rec := range p.receipts {
@@ -38,7 +38,7 @@ func (p *historyPlan) findings() {
 			continue
 		}
 		if rec.splits == 0 || !rec.sum.Equal(rec.amount) {
-			p.log.add(ImportIssue{File: "receipts.csv", Row: rec.row, Column: "amount", Severity: SeverityError, Code: IssueSplitsSum,
+			p.log.add(ImportIssue{File: "receipts.csv", Row: rec.row, Line: rec.line, Column: "amount", Severity: SeverityError, Code: IssueSplitsSum,
 				Message: fmt.Sprintf("the receipt's %d splits sum to %s, not its amount %s", rec.splits, rec.sum, rec.amount)})
 		}
 	}
@@ -65,7 +65,7 @@ func (p *historyPlan) before(ctx context.Context, r Reader) error {
 	}
 	for _, f := range p.famByID {
 		if f.balance != nil && !f.balance.Equal(f.before.Add(f.delta)) {
-			p.finding("families.csv", f.row, "balance", FindingBalanceDiffers, "the old system says the family's balance is %s; the ledger will hold %s",
+			p.finding("families.csv", f.row, f.line, "balance", FindingBalanceDiffers, "the old system says the family's balance is %s; the ledger will hold %s",
 				*f.balance, f.before.Add(f.delta))
 		}
 	}
@@ -127,7 +127,7 @@ func (p *historyPlan) finish(dup *BalanceImport) {
 // summary says what the set comes to.
 func (p *historyPlan) summary(verb string) string {
 	r := &p.report
-	s := fmt.Sprintf("%s %s (%s new, %s new, %s)", verb, plural(r.RowsToPost, "row"), plural(r.GuarantorsCreated, "family"),
+	s := fmt.Sprintf("%s %s (new: %d families, %s; %s)", verb, plural(r.RowsToPost, "row"), r.GuarantorsCreated,
 		plural(r.PatientsCreated, "patient"), plural(r.Encounters, "encounter"))
 	if n := r.Warnings; n > 0 {
 		s += fmt.Sprintf("; %s kept as they are (issueCounts)", plural(n, "finding"))

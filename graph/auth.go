@@ -63,6 +63,7 @@ var rootRoles = map[string]map[string]ledger.Role{
 		"transferIncome":         ledger.RoleBiller,
 		"allocateUnearned":       ledger.RoleBiller,
 		"importBalances":         ledger.RoleBiller,
+		"importHistory":          ledger.RoleBiller,
 		"undoBalanceImport":      ledger.RoleBiller,
 		"savePolicy":             ledger.RoleAdmin,
 		"createUnearnedType":     ledger.RoleAdmin,

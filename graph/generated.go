@@ -254,6 +254,7 @@ type ComplexityRoot struct {
 		ID                func(childComplexity int) int
 		ImportDate        func(childComplexity int) int
 		Insurance         func(childComplexity int) int
+		Kind              func(childComplexity int) int
 		Options           func(childComplexity int) int
 		PatientCredits    func(childComplexity int) int
 		PatientDebits     func(childComplexity int) int
@@ -434,9 +435,18 @@ type ComplexityRoot struct {
 		Report func(childComplexity int) int
 	}
 
+	ImportFile struct {
+		Encoding    func(childComplexity int) int
+		Name        func(childComplexity int) int
+		Rows        func(childComplexity int) int
+		RowsSkipped func(childComplexity int) int
+		RowsToPost  func(childComplexity int) int
+	}
+
 	ImportIssue struct {
 		Code     func(childComplexity int) int
 		Column   func(childComplexity int) int
+		File     func(childComplexity int) int
 		Line     func(childComplexity int) int
 		Message  func(childComplexity int) int
 		Row      func(childComplexity int) int
@@ -469,6 +479,7 @@ type ComplexityRoot struct {
 		Errors            func(childComplexity int) int
 		FileName          func(childComplexity int) int
 		FileSHA256        func(childComplexity int) int
+		Files             func(childComplexity int) int
 		GuarantorsCreated func(childComplexity int) int
 		IssueCounts       func(childComplexity int) int
 		Issues            func(childComplexity int) int
@@ -527,6 +538,7 @@ type ComplexityRoot struct {
 		CreateUnearnedType     func(childComplexity int, input model.CreateUnearnedTypeInput) int
 		DetachPrepayment       func(childComplexity int, input model.DetachPrepaymentInput) int
 		ImportBalances         func(childComplexity int, input model.ImportBalancesInput) int
+		ImportHistory          func(childComplexity int, input model.ImportHistoryInput) int
 		OpenBatch              func(childComplexity int, input model.OpenBatchInput) int
 		PostAdjustment         func(childComplexity int, input model.PostAdjustmentInput) int
 		PostEncounter          func(childComplexity int, input model.PostEncounterInput) int
@@ -1041,6 +1053,8 @@ type GuarantorResolver interface {
 	Receipts(ctx context.Context, obj *ledger.Guarantor) ([]ledger.Receipt, error)
 }
 type ImportIssueResolver interface {
+	File(ctx context.Context, obj *ledger.ImportIssue) (*string, error)
+
 	Column(ctx context.Context, obj *ledger.ImportIssue) (*string, error)
 }
 type ImportPatientTotalResolver interface {
@@ -1082,6 +1096,7 @@ type MutationResolver interface {
 	ResumeRun(ctx context.Context, input model.ResumeRunInput) (model.ResumeRunPayload, error)
 	BalanceFamily(ctx context.Context, input model.BalanceFamilyInput) (model.BalanceFamilyPayload, error)
 	ImportBalances(ctx context.Context, input model.ImportBalancesInput) (model.ImportBalancesPayload, error)
+	ImportHistory(ctx context.Context, input model.ImportHistoryInput) (model.ImportBalancesPayload, error)
 	UndoBalanceImport(ctx context.Context, input model.UndoBalanceImportInput) (model.UndoBalanceImportPayload, error)
 	PostEncounter(ctx context.Context, input model.PostEncounterInput) (model.PostEncounterPayload, error)
 	PostAdjustment(ctx context.Context, input model.PostAdjustmentInput) (model.PostAdjustmentPayload, error)
@@ -1984,6 +1999,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.BalanceImport.Insurance(childComplexity), true
+	case "BalanceImport.kind":
+		if e.ComplexityRoot.BalanceImport.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceImport.Kind(childComplexity), true
 	case "BalanceImport.options":
 		if e.ComplexityRoot.BalanceImport.Options == nil {
 			break
@@ -2662,6 +2683,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ImportBalancesPayload.Report(childComplexity), true
 
+	case "ImportFile.encoding":
+		if e.ComplexityRoot.ImportFile.Encoding == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportFile.Encoding(childComplexity), true
+	case "ImportFile.name":
+		if e.ComplexityRoot.ImportFile.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportFile.Name(childComplexity), true
+	case "ImportFile.rows":
+		if e.ComplexityRoot.ImportFile.Rows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportFile.Rows(childComplexity), true
+	case "ImportFile.rowsSkipped":
+		if e.ComplexityRoot.ImportFile.RowsSkipped == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportFile.RowsSkipped(childComplexity), true
+	case "ImportFile.rowsToPost":
+		if e.ComplexityRoot.ImportFile.RowsToPost == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportFile.RowsToPost(childComplexity), true
+
 	case "ImportIssue.code":
 		if e.ComplexityRoot.ImportIssue.Code == nil {
 			break
@@ -2674,6 +2726,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ImportIssue.Column(childComplexity), true
+	case "ImportIssue.file":
+		if e.ComplexityRoot.ImportIssue.File == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportIssue.File(childComplexity), true
 	case "ImportIssue.line":
 		if e.ComplexityRoot.ImportIssue.Line == nil {
 			break
@@ -2815,6 +2873,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ImportReport.FileSHA256(childComplexity), true
+	case "ImportReport.files":
+		if e.ComplexityRoot.ImportReport.Files == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.Files(childComplexity), true
 	case "ImportReport.guarantorsCreated":
 		if e.ComplexityRoot.ImportReport.GuarantorsCreated == nil {
 			break
@@ -3165,6 +3229,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ImportBalances(childComplexity, args["input"].(model.ImportBalancesInput)), true
+	case "Mutation.importHistory":
+		if e.ComplexityRoot.Mutation.ImportHistory == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_importHistory_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ImportHistory(childComplexity, args["input"].(model.ImportHistoryInput)), true
 	case "Mutation.openBatch":
 		if e.ComplexityRoot.Mutation.OpenBatch == nil {
 			break
@@ -5027,6 +5102,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("GuarantorFilter", ec.unmarshalInputGuarantorFilter),
 			graphql.NewInputUnmarshaler("ImportBalancesInput", ec.unmarshalInputImportBalancesInput),
 			graphql.NewInputUnmarshaler("ImportBalancesOptions", ec.unmarshalInputImportBalancesOptions),
+			graphql.NewInputUnmarshaler("ImportHistoryInput", ec.unmarshalInputImportHistoryInput),
 			graphql.NewInputUnmarshaler("OpenBatchInput", ec.unmarshalInputOpenBatchInput),
 			graphql.NewInputUnmarshaler("PatientFilter", ec.unmarshalInputPatientFilter),
 			graphql.NewInputUnmarshaler("PostAdjustmentInput", ec.unmarshalInputPostAdjustmentInput),
@@ -5497,6 +5573,8 @@ func (ec *executionContext) childFields_BalanceImport(ctx context.Context, field
 	switch field.Name {
 	case "id":
 		return ec.fieldContext_BalanceImport_id(ctx, field)
+	case "kind":
+		return ec.fieldContext_BalanceImport_kind(ctx, field)
 	case "status":
 		return ec.fieldContext_BalanceImport_status(ctx, field)
 	case "fileName":
@@ -5871,8 +5949,26 @@ func (ec *executionContext) childFields_ImportBalancesPayload(ctx context.Contex
 	return nil, fmt.Errorf("no field named %q was found under type ImportBalancesPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_ImportFile(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_ImportFile_name(ctx, field)
+	case "encoding":
+		return ec.fieldContext_ImportFile_encoding(ctx, field)
+	case "rows":
+		return ec.fieldContext_ImportFile_rows(ctx, field)
+	case "rowsToPost":
+		return ec.fieldContext_ImportFile_rowsToPost(ctx, field)
+	case "rowsSkipped":
+		return ec.fieldContext_ImportFile_rowsSkipped(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportFile", field.Name)
+}
+
 func (ec *executionContext) childFields_ImportIssue(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
+	case "file":
+		return ec.fieldContext_ImportIssue_file(ctx, field)
 	case "row":
 		return ec.fieldContext_ImportIssue_row(ctx, field)
 	case "line":
@@ -5975,6 +6071,8 @@ func (ec *executionContext) childFields_ImportReport(ctx context.Context, field 
 		return ec.fieldContext_ImportReport_reconciliation(ctx, field)
 	case "duplicateOf":
 		return ec.fieldContext_ImportReport_duplicateOf(ctx, field)
+	case "files":
+		return ec.fieldContext_ImportReport_files(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ImportReport", field.Name)
 }
@@ -7035,6 +7133,20 @@ func (ec *executionContext) field_Mutation_importBalances_args(ctx context.Conte
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.ImportBalancesInput, error) {
 			return ec.unmarshalNImportBalancesInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐImportBalancesInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_importHistory_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ImportHistoryInput, error) {
+			return ec.unmarshalNImportHistoryInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐImportHistoryInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -10695,6 +10807,29 @@ func (ec *executionContext) fieldContext_BalanceImport_id(_ context.Context, fie
 	return graphql.NewScalarFieldContext("BalanceImport", field, false, false, "ID")
 }
 
+func (ec *executionContext) _BalanceImport_kind(ctx context.Context, field graphql.CollectedField, obj *ledger.BalanceImport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceImport_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.ImportKind) graphql.Marshaler {
+			return ec.marshalNImportKind2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceImport_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceImport", field, false, false, "ImportKind")
+}
+
 func (ec *executionContext) _BalanceImport_status(ctx context.Context, field graphql.CollectedField, obj *ledger.BalanceImport) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13759,6 +13894,144 @@ func (ec *executionContext) fieldContext_ImportBalancesPayload_import(_ context.
 	return fc, nil
 }
 
+func (ec *executionContext) _ImportFile_name(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportFile_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportFile_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportFile", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportFile_encoding(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportFile_encoding(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Encoding, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportFile_encoding(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportFile", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportFile_rows(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportFile_rows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rows, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportFile_rows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportFile", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportFile_rowsToPost(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportFile_rowsToPost(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RowsToPost, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportFile_rowsToPost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportFile", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportFile_rowsSkipped(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportFile_rowsSkipped(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RowsSkipped, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportFile_rowsSkipped(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportFile", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportIssue_file(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportIssue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportIssue_file(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ImportIssue().File(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportIssue_file(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportIssue", field, true, true, "String")
+}
+
 func (ec *executionContext) _ImportIssue_row(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportIssue) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14806,6 +15079,38 @@ func (ec *executionContext) fieldContext_ImportReport_duplicateOf(_ context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _ImportReport_files(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_files(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Files, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.ImportFile) graphql.Marshaler {
+			return ec.marshalNImportFile2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportFileᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_files(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportReport",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportFile(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ImportTotals_rows(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportTotals) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15770,6 +16075,50 @@ func (ec *executionContext) fieldContext_Mutation_importBalances(ctx context.Con
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_importBalances_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_importHistory(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_importHistory(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ImportHistory(ctx, fc.Args["input"].(model.ImportHistoryInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ImportBalancesPayload) graphql.Marshaler {
+			return ec.marshalNImportBalancesPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐImportBalancesPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_importHistory(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportBalancesPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_importHistory_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -26165,6 +26514,62 @@ func UnmarshalImportBalancesOptions(ctx context.Context, raw any) (model.ImportB
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputImportHistoryInput(ctx context.Context, obj any) (model.ImportHistoryInput, error) {
+	var it model.ImportHistoryInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"file", "mode", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "file":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("file"))
+			data, err := ec.unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.File = data
+		case "mode":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("mode"))
+			data, err := ec.unmarshalNImportMode2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportMode(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Mode = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalImportHistoryInput unmarshals raw into the ImportHistoryInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalImportHistoryInput(ctx context.Context, raw any) (model.ImportHistoryInput, error) {
+	var out model.ImportHistoryInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ImportHistoryInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputOpenBatchInput(ctx context.Context, obj any) (model.OpenBatchInput, error) {
 	var it model.OpenBatchInput
 	if obj == nil {
@@ -29128,6 +29533,11 @@ func (ec *executionContext) _BalanceImport(ctx context.Context, sel ast.Selectio
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "kind":
+			out.Values[i] = ec._BalanceImport_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "status":
 			out.Values[i] = ec._BalanceImport_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -30410,6 +30820,59 @@ func (ec *executionContext) _ImportBalancesPayload(ctx context.Context, sel ast.
 	return out
 }
 
+var importFileImplementors = []string{"ImportFile"}
+
+func (ec *executionContext) _ImportFile(ctx context.Context, sel ast.SelectionSet, obj *ledger.ImportFile) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importFileImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportFile")
+		case "name":
+			out.Values[i] = ec._ImportFile_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "encoding":
+			out.Values[i] = ec._ImportFile_encoding(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rows":
+			out.Values[i] = ec._ImportFile_rows(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rowsToPost":
+			out.Values[i] = ec._ImportFile_rowsToPost(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rowsSkipped":
+			out.Values[i] = ec._ImportFile_rowsSkipped(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var importIssueImplementors = []string{"ImportIssue"}
 
 func (ec *executionContext) _ImportIssue(ctx context.Context, sel ast.SelectionSet, obj *ledger.ImportIssue) graphql.Marshaler {
@@ -30421,6 +30884,12 @@ func (ec *executionContext) _ImportIssue(ctx context.Context, sel ast.SelectionS
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("ImportIssue")
+		case "file":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ImportIssue_file(ctx, field, obj)
+				})
 		case "row":
 			out.Values[i] = ec._ImportIssue_row(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -30723,6 +31192,11 @@ func (ec *executionContext) _ImportReport(ctx context.Context, sel ast.Selection
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ImportReport_duplicateOf(ctx, field, obj)
 				})
+		case "files":
+			out.Values[i] = ec._ImportReport_files(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -31015,6 +31489,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "importBalances":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_importBalances(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "importHistory":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_importHistory(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -34939,6 +35420,31 @@ func (ec *executionContext) marshalNImportBalancesPayload2githubᚗcomᚋpayspli
 	return ec._ImportBalancesPayload(ctx, sel, &v)
 }
 
+func (ec *executionContext) marshalNImportFile2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportFile(ctx context.Context, sel ast.SelectionSet, v ledger.ImportFile) graphql.Marshaler {
+	return ec._ImportFile(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNImportFile2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportFileᚄ(ctx context.Context, sel ast.SelectionSet, v []ledger.ImportFile) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNImportFile2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportFile(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNImportHistoryInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐImportHistoryInput(ctx context.Context, v any) (model.ImportHistoryInput, error) {
+	res, err := ec.unmarshalInputImportHistoryInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNImportIssue2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportIssue(ctx context.Context, sel ast.SelectionSet, v ledger.ImportIssue) graphql.Marshaler {
 	return ec._ImportIssue(ctx, sel, &v)
 }
@@ -34990,6 +35496,21 @@ func (ec *executionContext) marshalNImportIssueSeverity2githubᚗcomᚋpaysplit�
 	res := model.MarshalString(string(v))
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "ImportIssueSeverity!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNImportKind2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportKind(ctx context.Context, v any) (ledger.ImportKind, error) {
+	tmp, err := model.UnmarshalString(v)
+	res := ledger.ImportKind(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNImportKind2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportKind(ctx context.Context, sel ast.SelectionSet, v ledger.ImportKind) graphql.Marshaler {
+	_ = sel
+	res := model.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ImportKind!")
 	}
 	return res
 }

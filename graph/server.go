@@ -101,7 +101,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.graphql(w, r)
 	case "/":
 		playground.Handler(playgroundTitle, graphqlEndpoint)(w, r)
-	case TemplatePath:
+	case TemplatePath, HistoryTemplatePath:
 		serveTemplate(w, r)
 	case "/dashboard":
 		serveDashboard(w, r)

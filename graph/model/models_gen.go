@@ -393,6 +393,13 @@ type ImportBalancesPayload struct {
 	Import *ledger.BalanceImport `json:"import,omitempty"`
 }
 
+type ImportHistoryInput struct {
+	// A zip of the history set's CSV files.
+	File           graphql.Upload    `json:"file"`
+	Mode           ledger.ImportMode `json:"mode"`
+	IdempotencyKey *string           `json:"idempotencyKey,omitempty"`
+}
+
 // Every mutation takes one input with an optional `idempotencyKey`: replaying a
 // key returns the first result; the same key with a different input is CONFLICT.
 type Mutation struct {

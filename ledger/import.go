@@ -350,6 +350,12 @@ type ImportReader interface {
 	// charge's patient, family, provider and location; receipts with their
 	// patient).
 	HistoryRefs(ctx context.Context, practiceID ID, entity string, oldIDs []string) ([]HistoryRef, error)
+	// HistoryImportLedger returns what a history import posted, for its undo.
+	HistoryImportLedger(ctx context.Context, practiceID, importID ID) (HistoryLedger, error)
+	// HistoryImportActivity lists (up to limit) what was posted since the
+	// import (at or after since) for the patients it touched, by anything
+	// but the import itself.
+	HistoryImportActivity(ctx context.Context, practiceID, importID ID, since time.Time, limit int) ([]ImportActivity, error)
 	// HistoryFamilies lists the families a history import recorded, in
 	// row order.
 	HistoryFamilies(ctx context.Context, practiceID, importID ID) ([]HistoryRow, error)
@@ -621,51 +627,11 @@ func (l *Ledger) UndoBalanceImport(ctx context.Context, a Actor, in UndoImport) 
 		if imp.Status == ImportUndone {
 			return ID{}, fmt.Errorf("%w: balance import %s was already undone at %s", ErrConflict, imp.ID, imp.UndoneAt.Format(time.RFC3339))
 		}
-		lines, err := tx.BalanceImportLines(ctx, pid, imp.ID)
-		if err != nil {
-			return ID{}, err
+		undo := l.undoBalanceForward
+		if imp.Kind == KindHistory {
+			undo = l.undoHistory
 		}
-		var chargeIDs, familyIDs []ID
-		seen := map[ID]bool{}
-		var insured []string
-		for _, ln := range lines {
-			chargeIDs = append(chargeIDs, ln.ChargeID)
-			if !seen[ln.GuarantorID] {
-				seen[ln.GuarantorID] = true
-				familyIDs = append(familyIDs, ln.GuarantorID)
-			}
-			if ln.Responsibility == ResponsibilityInsurance && len(insured) < 5 {
-				insured = append(insured, fmt.Sprint(ln.Row))
-			}
-		}
-		if len(insured) > 0 {
-			return ID{}, &InvariantError{Invariant: "import_undoable", Message: fmt.Sprintf(
-				"cannot undo balance import %s: it carried INSURANCE balances (rows %s), and the ledger cannot withdraw a pending insurance estimate (only an insurance payment settles it)",
-				imp.ID, strings.Join(insured, ", "))}
-		}
-		// Under these locks nothing can be posted against the lines until we
-		// are done: receipts lock families, anything referring to a line
-		// needs a share lock on it.
-		if err := tx.LockFamilies(ctx, pid, familyIDs); err != nil {
-			return ID{}, err
-		}
-		if err := tx.LockCharges(ctx, pid, chargeIDs); err != nil {
-			return ID{}, err
-		}
-		acts, err := tx.BalanceImportActivity(ctx, pid, imp.ID, 5)
-		if err != nil {
-			return ID{}, err
-		}
-		if len(acts) > 0 {
-			parts := make([]string, len(acts))
-			for i, act := range acts {
-				parts[i] = act.String()
-			}
-			return ID{}, &InvariantError{Invariant: "import_untouched", Message: fmt.Sprintf(
-				"cannot undo balance import %s: something was posted against its lines since: %s; reverse that first",
-				imp.ID, strings.Join(parts, "; "))}
-		}
-		b, err := l.undoBulk(ctx, tx, pid, imp, lines)
+		b, err := undo(ctx, tx, pid, imp)
 		if err != nil {
 			return ID{}, err
 		}
@@ -682,6 +648,70 @@ func (l *Ledger) UndoBalanceImport(ctx context.Context, a Actor, in UndoImport) 
 		return BalanceImport{}, err
 	}
 	return l.BalanceImport(ctx, a, id)
+}
+
+// undoBalanceForward checks that a balance-forward import can be undone
+// (no INSURANCE lines, nothing posted against its lines since), under locks
+// on its families and lines, and builds what reverses it.
+func (l *Ledger) undoBalanceForward(ctx context.Context, tx Tx, pid ID, imp BalanceImport) (Bulk, error) {
+	lines, err := tx.BalanceImportLines(ctx, pid, imp.ID)
+	if err != nil {
+		return Bulk{}, err
+	}
+	var chargeIDs, familyIDs []ID
+	seen := map[ID]bool{}
+	var insured []string
+	for _, ln := range lines {
+		chargeIDs = append(chargeIDs, ln.ChargeID)
+		if !seen[ln.GuarantorID] {
+			seen[ln.GuarantorID] = true
+			familyIDs = append(familyIDs, ln.GuarantorID)
+		}
+		if ln.Responsibility == ResponsibilityInsurance && len(insured) < 5 {
+			insured = append(insured, fmt.Sprint(ln.Row))
+		}
+	}
+	if len(insured) > 0 {
+		return Bulk{}, &InvariantError{Invariant: "import_undoable", Message: fmt.Sprintf(
+			"cannot undo balance import %s: it carried INSURANCE balances (rows %s), and the ledger cannot withdraw a pending insurance estimate (only an insurance payment settles it)",
+			imp.ID, strings.Join(insured, ", "))}
+	}
+	// Under these locks nothing can be posted against the lines until we
+	// are done: receipts lock families, anything referring to a line
+	// needs a share lock on it.
+	if err := lockAll(ctx, tx, pid, familyIDs, chargeIDs); err != nil {
+		return Bulk{}, err
+	}
+	acts, err := tx.BalanceImportActivity(ctx, pid, imp.ID, 5)
+	if err != nil {
+		return Bulk{}, err
+	}
+	if err := untouched(imp, acts); err != nil {
+		return Bulk{}, err
+	}
+	return l.undoBulk(ctx, tx, pid, imp, lines)
+}
+
+// lockAll locks families, then charges.
+func lockAll(ctx context.Context, tx Tx, pid ID, families, charges []ID) error {
+	if err := tx.LockFamilies(ctx, pid, families); err != nil {
+		return err
+	}
+	return tx.LockCharges(ctx, pid, charges)
+}
+
+// untouched refuses an undo when something was posted against the import.
+func untouched(imp BalanceImport, acts []ImportActivity) error {
+	if len(acts) == 0 {
+		return nil
+	}
+	parts := make([]string, len(acts))
+	for i, act := range acts {
+		parts[i] = act.String()
+	}
+	return &InvariantError{Invariant: "import_untouched", Message: fmt.Sprintf(
+		"cannot undo balance import %s: something was posted against its lines since: %s; reverse that first",
+		imp.ID, strings.Join(parts, "; "))}
 }
 
 // undoBulk builds the entries that reverse an import: an adjustment of minus
@@ -706,13 +736,20 @@ func (l *Ledger) undoBulk(ctx context.Context, tx Tx, pid ID, imp BalanceImport,
 			Kind: ChargeAdjustment, Status: StatusCompleted, Code: ln.Code, ServiceDate: today, Amount: ln.Amount.Neg(),
 			AttachedToID: &line, Note: note, PostedAt: now})
 	}
+	return b, l.reverseAll(ctx, tx, pid, receiptIDs, note, &b)
+}
+
+// reverseAll adds to b a reversal of each receipt, with its splits
+// negated.
+func (l *Ledger) reverseAll(ctx context.Context, tx Tx, pid ID, receiptIDs []ID, note string, b *Bulk) error {
+	now, today := l.stamp(), l.Today()
 	receipts, err := tx.Receipts(ctx, pid, receiptIDs)
 	if err != nil {
-		return b, err
+		return err
 	}
 	splits, err := tx.SplitsOfReceipts(ctx, pid, receiptIDs)
 	if err != nil {
-		return b, err
+		return err
 	}
 	revOf := make(map[ID]ID, len(receipts))
 	for _, r := range receipts {
@@ -725,7 +762,7 @@ func (l *Ledger) undoBulk(ctx context.Context, tx Tx, pid ID, imp BalanceImport,
 		b.Splits = append(b.Splits, Split{ID: newID(), ReceiptID: revOf[s.ReceiptID], Amount: s.Amount.Neg(), Code: CodeReversal,
 			PatientID: s.PatientID, ProviderID: s.ProviderID, LocationID: s.LocationID, ChargeID: s.ChargeID, UnearnedTypeID: s.UnearnedTypeID})
 	}
-	return b, nil
+	return nil
 }
 
 // String describes the activity for a refusal.

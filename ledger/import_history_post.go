@@ -445,3 +445,59 @@ func reconcileHistory(ctx context.Context, r Reader, pid, importID ID) (Reconcil
 	rec.Guarantors, rec.Truncated = fams.list()
 	return rec, nil
 }
+
+// HistoryLedger is what a history import posted, for its undo.
+type HistoryLedger struct {
+	Charges      []Charge
+	WriteOffs    []InsuranceWriteOff
+	ReceiptIDs   []ID
+	GuarantorIDs []ID
+}
+
+// undoHistory checks that a history import can be undone — nothing posted
+// since for the patients it touched, under locks on their families and its
+// lines — and builds what reverses it: an adjustment of minus each
+// completed procedure's fee attached to it, of minus each adjustment's
+// amount where that adjustment sits, a negative write-off for each of its
+// write-offs, and a reversal of each receipt. Every line, and every family's
+// total, is then back where it was; the rows stay, as history.
+func (l *Ledger) undoHistory(ctx context.Context, tx Tx, pid ID, imp BalanceImport) (Bulk, error) {
+	h, err := tx.HistoryImportLedger(ctx, pid, imp.ID)
+	if err != nil {
+		return Bulk{}, err
+	}
+	chargeIDs := make([]ID, len(h.Charges))
+	for i, c := range h.Charges {
+		chargeIDs[i] = c.ID
+	}
+	if err := lockAll(ctx, tx, pid, h.GuarantorIDs, chargeIDs); err != nil {
+		return Bulk{}, err
+	}
+	acts, err := tx.HistoryImportActivity(ctx, pid, imp.ID, imp.CreatedAt, 5)
+	if err != nil {
+		return Bulk{}, err
+	}
+	if err := untouched(imp, acts); err != nil {
+		return Bulk{}, err
+	}
+	now, today := l.stamp(), l.Today()
+	note := fmt.Sprintf("undo of history import %s", imp.ID)
+	var b Bulk
+	for _, c := range h.Charges {
+		target := &c.ID
+		switch {
+		case c.Kind == ChargeAdjustment:
+			target = c.AttachedToID
+		case c.Status == StatusPlanned || c.Amount.IsZero():
+			continue
+		}
+		b.Charges = append(b.Charges, Charge{ID: newID(), EncounterID: c.EncounterID, PatientID: c.PatientID, ProviderID: c.ProviderID,
+			LocationID: c.LocationID, Kind: ChargeAdjustment, Status: StatusCompleted, Code: c.Code, ServiceDate: today, Amount: c.Amount.Neg(),
+			AttachedToID: target, Note: note, PostedAt: now})
+	}
+	for _, w := range h.WriteOffs {
+		b.WriteOffs = append(b.WriteOffs, InsuranceWriteOff{ID: newID(), ChargeID: w.ChargeID, Amount: w.Amount.Neg(), WrittenOn: today,
+			Note: note, PostedAt: now})
+	}
+	return b, l.reverseAll(ctx, tx, pid, h.ReceiptIDs, note, &b)
+}

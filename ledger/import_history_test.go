@@ -190,3 +190,47 @@ func TestHistoryEncodingAndBatches(t *testing.T) {
 	require.Equal(t, before["patients"], after["patients"])
 	require.True(t, r.Reconciliation.Matches, "%+v", r.Reconciliation)
 }
+
+// TestHistoryUndo: a history import is undone as a whole — every family's
+// total back to what it was, the rows kept — and may then be imported
+// again; an undo is refused once something was posted since for a patient
+// it touched, and an import undone twice is a CONFLICT.
+func TestHistoryUndo(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := ledgertest.NewDB(t)
+	f := ledgertest.NewPractice(t, db)
+	set := historyZip(t, templateFiles())
+	res, err := f.Ledger.ImportHistory(ctx, f.Actor, ledger.ImportRequest{File: bytes.NewReader(set), Mode: ledger.ImportCommit})
+	require.NoError(t, err)
+	requireOutcome(t, ledger.OutcomeCommitted, res.Report)
+	totals := func() map[string]string {
+		out := map[string]string{}
+		for ext, b := range familyTotals(t, f) {
+			out[ext] = b.Balance.Sub(b.HiddenUnearned).String()
+		}
+		return out
+	}
+	require.Equal(t, map[string]string{"F100": "40.00", "F200": "-200.00"}, totals())
+
+	imp, err := f.Ledger.UndoBalanceImport(ctx, f.Actor, ledger.UndoImport{ImportID: res.Import.ID})
+	require.NoError(t, err)
+	require.Equal(t, ledger.ImportUndone, imp.Status)
+	require.Equal(t, map[string]string{"F100": "0.00", "F200": "0.00"}, totals())
+	_, err = f.Ledger.UndoBalanceImport(ctx, f.Actor, ledger.UndoImport{ImportID: res.Import.ID})
+	require.ErrorIs(t, err, ledger.ErrConflict)
+
+	res, err = f.Ledger.ImportHistory(ctx, f.Actor, ledger.ImportRequest{File: bytes.NewReader(set), Mode: ledger.ImportCommit})
+	require.NoError(t, err)
+	requireOutcome(t, ledger.OutcomeCommitted, res.Report)
+	require.Equal(t, map[string]string{"F100": "40.00", "F200": "-200.00"}, totals())
+
+	// A payment since, for a patient of the import: the undo is refused.
+	var jane ledger.Patient
+	require.NoError(t, db.Get(&jane.ID, `SELECT id FROM patients WHERE external_id = 'P1'`))
+	f.Pay(t, jane, "5.00", ledgertest.Unallocated("5.00"))
+	_, err = f.Ledger.UndoBalanceImport(ctx, f.Actor, ledger.UndoImport{ImportID: res.Import.ID})
+	var inv *ledger.InvariantError
+	require.ErrorAs(t, err, &inv)
+	require.Equal(t, "import_untouched", inv.Invariant)
+}

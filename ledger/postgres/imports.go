@@ -340,7 +340,11 @@ func (t *txStore) MarkBalanceImportUndone(ctx context.Context, practiceID, impor
 		return fmt.Errorf("%w: balance import %s is not standing", ledger.ErrConflict, importID)
 	}
 	const ql = `UPDATE balance_import_lines SET undone = true WHERE practice_id = $1 AND import_id = $2`
-	_, err = t.exec(ctx, ql, practiceID, importID)
+	if _, err = t.exec(ctx, ql, practiceID, importID); err != nil {
+		return translate(err)
+	}
+	const qh = `UPDATE history_import_rows SET undone = true WHERE practice_id = $1 AND import_id = $2`
+	_, err = t.exec(ctx, qh, practiceID, importID)
 	return translate(err)
 }
 
@@ -487,4 +491,83 @@ func (t *txStore) InsertHistoryRows(ctx context.Context, practiceID, importID le
 			v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7] = pid, iid, r.Entity, r.OldID, int64(r.Row), r.LedgerID.String(),
 				money(r.FileBalance), money(r.FileTotal)
 		})
+}
+
+// HistoryImportLedger returns what a history import posted: its charges
+// (procedures and adjustments), the write-offs on its procedures that it
+// wrote (posted with them), its receipts, and the families of every
+// patient it touched.
+func (s queries) HistoryImportLedger(ctx context.Context, practiceID, importID ledger.ID) (ledger.HistoryLedger, error) {
+	var out ledger.HistoryLedger
+	const qc = `SELECT c.id, c.encounter_id, c.patient_id, c.provider_id, c.location_id, c.kind, c.status, c.code, c.service_date,
+	       c.amount, c.insurance_estimate, c.attached_to_id, coalesce(c.note, '') AS note, c.posted_at FROM history_import_rows h
+	  JOIN charges c ON c.practice_id = h.practice_id AND c.id = h.ledger_id
+	 WHERE h.practice_id = $1 AND h.import_id = $2 AND h.entity IN ('procedure', 'adjustment') ORDER BY h.row_number, c.id`
+	if err := s.sel(ctx, &out.Charges, qc, practiceID, importID); err != nil {
+		return out, translate(err)
+	}
+	const qw = `SELECT w.id, w.charge_id, w.amount, w.written_on, coalesce(w.note, '') AS note, w.posted_at FROM history_import_rows h
+	  JOIN charges c ON c.practice_id = h.practice_id AND c.id = h.ledger_id
+	  JOIN insurance_write_offs w ON w.practice_id = h.practice_id AND w.charge_id = c.id AND w.posted_at = c.posted_at
+	 WHERE h.practice_id = $1 AND h.import_id = $2 AND h.entity = 'procedure' ORDER BY w.id`
+	if err := s.sel(ctx, &out.WriteOffs, qw, practiceID, importID); err != nil {
+		return out, translate(err)
+	}
+	const qr = `SELECT ledger_id FROM history_import_rows WHERE practice_id = $1 AND import_id = $2 AND entity = 'receipt' ORDER BY row_number`
+	if err := s.sel(ctx, &out.ReceiptIDs, qr, practiceID, importID); err != nil {
+		return out, translate(err)
+	}
+	const qg = `
+SELECT DISTINCT p.guarantor_id FROM (
+    SELECT c.patient_id FROM history_import_rows h JOIN charges c ON c.practice_id = h.practice_id AND c.id = h.ledger_id
+     WHERE h.practice_id = $1 AND h.import_id = $2 AND h.entity IN ('procedure', 'adjustment')
+    UNION
+    SELECT s.patient_id FROM history_import_rows h JOIN splits s ON s.practice_id = h.practice_id AND s.receipt_id = h.ledger_id
+     WHERE h.practice_id = $1 AND h.import_id = $2 AND h.entity = 'receipt'
+) t JOIN patients p ON p.practice_id = $1 AND p.id = t.patient_id ORDER BY 1`
+	return out, translate(s.sel(ctx, &out.GuarantorIDs, qg, practiceID, importID))
+}
+
+// HistoryImportActivity finds what was posted, since a history import, for
+// the patients it touched and is not its own: money (a split), a charge or
+// an adjustment, a write-off on its lines.
+func (s queries) HistoryImportActivity(ctx context.Context, practiceID, importID ledger.ID, since time.Time, limit int) ([]ledger.ImportActivity, error) {
+	const q = `
+WITH mine AS MATERIALIZED (
+    SELECT ledger_id AS id, entity FROM history_import_rows WHERE practice_id = $1 AND import_id = $2
+), pats AS MATERIALIZED (
+    SELECT c.patient_id FROM mine JOIN charges c ON c.practice_id = $1 AND c.id = mine.id WHERE mine.entity IN ('procedure', 'adjustment')
+    UNION
+    SELECT s.patient_id FROM mine JOIN splits s ON s.practice_id = $1 AND s.receipt_id = mine.id WHERE mine.entity = 'receipt'
+), acts AS (
+    SELECT 'SPLIT' AS kind, r.kind AS receipt_kind, s.amount, r.id, r.received_on AS on_date
+      FROM pats JOIN splits s ON s.practice_id = $1 AND s.patient_id = pats.patient_id
+      JOIN receipts r ON r.practice_id = $1 AND r.id = s.receipt_id
+     WHERE r.posted_at >= $3 AND r.id NOT IN (SELECT id FROM mine)
+    UNION ALL
+    SELECT 'CHARGE', '', c.amount, c.id, c.service_date
+      FROM pats JOIN charges c ON c.practice_id = $1 AND c.patient_id = pats.patient_id
+     WHERE c.posted_at >= $3 AND c.id NOT IN (SELECT id FROM mine)
+    UNION ALL
+    SELECT 'ADJUSTMENT', '', w.amount, w.id, w.written_on
+      FROM mine JOIN insurance_write_offs w ON w.practice_id = $1 AND w.charge_id = mine.id
+      JOIN charges c ON c.practice_id = $1 AND c.id = mine.id
+     WHERE w.posted_at <> c.posted_at
+)
+SELECT kind, receipt_kind, amount, id, on_date FROM acts ORDER BY on_date, id LIMIT $4`
+	var rows []struct {
+		Kind        string             `db:"kind"`
+		ReceiptKind ledger.ReceiptKind `db:"receipt_kind"`
+		Amount      ledger.Money       `db:"amount"`
+		ID          ledger.ID          `db:"id"`
+		OnDate      ledger.Date        `db:"on_date"`
+	}
+	if err := s.sel(ctx, &rows, q, practiceID, importID, since, limit); err != nil {
+		return nil, translate(err)
+	}
+	out := make([]ledger.ImportActivity, len(rows))
+	for i, r := range rows {
+		out[i] = ledger.ImportActivity{Kind: r.Kind, ReceiptKind: r.ReceiptKind, Amount: r.Amount, ID: r.ID, Date: r.OnDate}
+	}
+	return out, nil
 }

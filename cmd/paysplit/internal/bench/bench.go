@@ -24,6 +24,10 @@
 //   - import: validating and committing a balance-forward file (1k, 20k or
 //     100k rows by size) into a fresh practice, against a raw COPY of the
 //     same rows into a bare table with the template's columns.
+//   - history: importing the synthetic practice written as a history set
+//     (importHistory COMMIT) into a fresh database, against COPYing the same
+//     rows into the ledger's own tables (synth.Load) and, apart, a raw COPY
+//     into bare tables; with the import's peak Go heap.
 //   - aging: the practice-wide aging report as of today and as of a year
 //     ago, against one hand-written SQL aggregate over the same rows.
 //   - subscriptions: N websocket subscribers to agingUpdated (50, 300 or
@@ -55,7 +59,7 @@ import (
 )
 
 // Workloads lists the workloads in the order they run by default.
-var Workloads = []string{"receipts", "nested-query", "load", "import", "aging", "subscriptions", "credit-management", "balance"}
+var Workloads = []string{"receipts", "nested-query", "load", "import", "history", "aging", "subscriptions", "credit-management", "balance"}
 
 // Options configures Run. Zero fields take the defaults noted.
 type Options struct {
@@ -275,6 +279,8 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 			rs, err = e.load(ctx)
 		case "import":
 			rs, err = e.importFile(ctx)
+		case "history":
+			rs, err = e.history(ctx)
 		case "aging":
 			rs, err = e.aging(ctx)
 		case "subscriptions":

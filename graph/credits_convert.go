@@ -38,7 +38,7 @@ func toLedgerRunRequest(in model.StartRunInput) (ledger.RunRequest, error) {
 	params, err := toLedgerParams("params", in.Params)
 	req := ledger.RunRequest{
 		Kind: in.Kind, Preview: flag(in.Preview), GuarantorIDs: in.GuarantorIds, Policy: str(in.Policy), Params: params,
-		AsOf: in.AsOf, Note: str(in.Note), BatchID: in.BatchID, IdempotencyKey: str(in.IdempotencyKey),
+		AsOf: in.AsOf, ChangedSince: in.ChangedSince, Note: str(in.Note), BatchID: in.BatchID, IdempotencyKey: str(in.IdempotencyKey),
 	}
 	if in.Method != nil {
 		req.Method = *in.Method

@@ -27918,7 +27918,7 @@ func (ec *executionContext) unmarshalInputStartRunInput(ctx context.Context, obj
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"kind", "method", "preview", "guarantorIds", "scope", "policy", "params", "asOf", "note", "batchId", "spend", "idempotencyKey"}
+	fieldsInOrder := [...]string{"kind", "method", "preview", "guarantorIds", "scope", "policy", "params", "asOf", "changedSince", "note", "batchId", "spend", "idempotencyKey"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -27981,6 +27981,13 @@ func (ec *executionContext) unmarshalInputStartRunInput(ctx context.Context, obj
 				return it, err
 			}
 			it.AsOf = data
+		case "changedSince":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("changedSince"))
+			data, err := ec.unmarshalODate2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChangedSince = data
 		case "note":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/paysplit/paysplit/ledger"
 	"github.com/paysplit/paysplit/ledger/ledgertest"
+	"github.com/paysplit/paysplit/ledger/postgres"
 	"github.com/paysplit/paysplit/ledger/synth"
 )
 
@@ -146,4 +148,34 @@ func requireTotals(t *testing.T, want map[string]string, got map[string]ledger.B
 		b := got[ext]
 		require.Equal(t, w, b.Balance.Sub(b.HiddenUnearned).String(), "family %s", ext)
 	}
+}
+
+// TestBalanceChangedSince: a run with changedSince covers only the
+// families with something posted on or after that day; none is bad input.
+func TestBalanceChangedSince(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := ledgertest.NewDB(t)
+	now := ledgertest.Clock().AddDate(0, 0, -20)
+	l := ledger.New(postgres.NewStore(db), ledger.WithClock(func() time.Time { return now }))
+	f := ledgertest.AddPractice(t, l, "Changed since")
+	old := f.Family(t, "Old", "Old kid")
+	f.Visit(t, old[1], "2026-05-20", "40.00")
+	now = ledgertest.Clock()
+	recent := f.Family(t, "Recent", "Recent kid")
+	f.Visit(t, recent[1], "2026-06-10", "40.00")
+	f.Pay(t, recent[0], "40.00", ledgertest.Unallocated("40.00"))
+
+	since := ledger.MustDate("2026-06-01")
+	run, err := l.StartRun(ctx, f.Actor, ledger.RunRequest{Kind: ledger.RunBalance, Method: ledger.MethodIncomeTransfer, Preview: true, ChangedSince: &since})
+	require.NoError(t, err)
+	run = waitRun(t, l, f.Actor, run.ID)
+	require.Equal(t, 1, run.FamiliesTotal)
+	require.Equal(t, []ledger.ID{recent[0].GuarantorID}, run.GuarantorIDs)
+
+	later := ledger.MustDate("2026-06-16")
+	_, err = l.StartRun(ctx, f.Actor, ledger.RunRequest{Kind: ledger.RunBalance, Method: ledger.MethodIncomeTransfer, Preview: true, ChangedSince: &later})
+	var in *ledger.InputError
+	require.ErrorAs(t, err, &in)
+	require.Equal(t, "changedSince", in.Field)
 }

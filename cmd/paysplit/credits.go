@@ -266,6 +266,7 @@ func runBalance(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var gids idList
 	fs.Var(&gids, "guarantor", "a family to balance (repeat, or comma-separate); default every family of the practice")
 	asOf := fs.String("as-of", "", "the plans' date, YYYY-MM-DD (default today; RECREATE_SPLITS dates each re-split with its payment)")
+	changed := fs.String("changed-since", "", "only the families with anything posted on or after this day, YYYY-MM-DD (re-runs after a conversion)")
 	note := fs.String("note", "", "the receipts' note")
 	commit := fs.Bool("commit", false, "post the receipts; without it the run is a preview that posts nothing")
 	key := fs.String("idempotency-key", "", "replaying a key returns the run first started")
@@ -276,6 +277,13 @@ func runBalance(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		GuarantorIDs: gids, Policy: *policy, Params: params, Note: *note, IdempotencyKey: *key}
 	if err := parseRunDate(*asOf, &req.AsOf); err != nil {
 		return err
+	}
+	if *changed != "" {
+		d, err := ledger.ParseDate(*changed)
+		if err != nil {
+			return fmt.Errorf("--changed-since: %v", err)
+		}
+		req.ChangedSince = &d
 	}
 	return startAndFollow(ctx, rf, req, stdout, stderr)
 }

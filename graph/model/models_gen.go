@@ -737,6 +737,9 @@ type StartRunInput struct {
 	Params map[string]any `json:"params,omitempty"`
 	// The plans' date (default today); RECREATE_SPLITS dates each re-split with its payment.
 	AsOf *ledger.Date `json:"asOf,omitempty"`
+	// With no guarantorIds: only the families with anything posted (a charge,
+	// money, a write-off) on or after this day — the re-runs after a conversion.
+	ChangedSince *ledger.Date `json:"changedSince,omitempty"`
 	// The receipts' note; credit management requires one.
 	Note *string `json:"note,omitempty"`
 	// CREDIT_MANAGEMENT only: the open batch its receipts post into.

@@ -458,25 +458,34 @@ func (p *historyPlan) splitTarget(row *historyRow) (splitTarget, bool) {
 	loc, okL := optRefID(p, row, "location_id", EntityLocation, p.locations)
 	ut, okU := optRefID(p, row, "unearned_type_id", EntityUnearnedType, p.utypes)
 	t.provider, t.location, t.utype = prov, loc, ut
-	if !okP || !okL || !okU {
+	if !okP || !okL || !okU || !p.chargeTarget(row, &t) {
 		return t, false
 	}
+	if t.pat != nil {
+		return t, p.samePatient(row, t.pat)
+	}
+	return t, p.loosePatient(row, &t)
+}
+
+// chargeTarget puts a split on its procedure or adjustment, if it names
+// one; false (with an issue) when that is unknown or planned.
+func (p *historyPlan) chargeTarget(row *historyRow, t *splitTarget) bool {
 	if v := row.get("procedure_id"); v != "" {
 		x := p.procs[v]
 		if x == nil {
-			if ref := p.known[EntityProcedure][v]; ref == nil {
+			ref := p.known[EntityProcedure][v]
+			if ref == nil {
 				p.unknown(row, "procedure_id", EntityProcedure)
-				return t, false
-			} else {
-				x = p.earlierProc(ref)
-				p.procs[strings.Clone(v)] = x
+				return false
 			}
+			x = p.earlierProc(ref)
+			p.procs[strings.Clone(v)] = x
 		}
 		if x.planned {
 			p.bad(row, "procedure_id", IssuePlannedSplit, "money on a planned procedure (a prepayment) is not converted yet: put it on the treatment-plan unearned type")
-			return t, false
+			return false
 		}
-		if (prov != nil && *prov != x.provider) || (loc != nil && *loc != x.location) {
+		if (t.provider != nil && *t.provider != x.provider) || (t.location != nil && *t.location != x.location) {
 			p.issue(row, "provider_id", SeverityWarning, FindingOtherProvider, "the split's provider or location is not procedure %q's; kept as it is", v)
 		}
 		t.pat, t.proc, t.charge = x.pat, x, &x.id
@@ -487,36 +496,47 @@ func (p *historyPlan) splitTarget(row *historyRow) (splitTarget, bool) {
 	if v := row.get("adjustment_id"); v != "" {
 		a := p.adjs[v]
 		if a == nil {
-			if ref := p.known[EntityAdjustment][v]; ref == nil {
+			ref := p.known[EntityAdjustment][v]
+			if ref == nil {
 				p.unknown(row, "adjustment_id", EntityAdjustment)
-				return t, false
-			} else {
-				a = &hadj{id: ref.LedgerID, pat: p.ledgerPatient(*ref.PatientID, *ref.GuarantorID)}
-				p.adjs[strings.Clone(v)] = a
+				return false
 			}
+			a = &hadj{id: ref.LedgerID, pat: p.ledgerPatient(*ref.PatientID, *ref.GuarantorID)}
+			p.adjs[strings.Clone(v)] = a
 		}
 		t.pat, t.proc, t.charge = a.pat, a.root, &a.id
 	}
-	if t.pat != nil {
-		if v := row.get("patient_id"); v != "" && p.patients[v] != t.pat && p.known[EntityPatient][v] == nil {
-			p.unknown(row, "patient_id", EntityPatient)
-			return t, false
-		} else if v != "" && p.patient(row, "patient_id") != t.pat {
-			p.bad(row, "patient_id", IssueBadValue, "the split's patient is not its procedure's (or adjustment's)")
-			return t, false
-		}
-		return t, true
+	return true
+}
+
+// samePatient checks that a split on a line names no other patient.
+func (p *historyPlan) samePatient(row *historyRow, pat *hpat) bool {
+	v := row.get("patient_id")
+	if v == "" {
+		return true
 	}
+	if p.patients[v] != pat && p.known[EntityPatient][v] == nil {
+		p.unknown(row, "patient_id", EntityPatient)
+		return false
+	}
+	if p.patient(row, "patient_id") != pat {
+		p.bad(row, "patient_id", IssueBadValue, "the split's patient is not its procedure's (or adjustment's)")
+		return false
+	}
+	return true
+}
+
+// loosePatient gives money on no line its patient: the split's, else its
+// receipt's.
+func (p *historyPlan) loosePatient(row *historyRow, t *splitTarget) bool {
 	if row.get("patient_id") != "" {
 		t.pat = p.patient(row, "patient_id")
-	} else if rec := p.receipts[row.get("receipt_id")]; rec != nil && rec.pat != nil {
+		return t.pat != nil
+	}
+	if rec := p.receipts[row.get("receipt_id")]; rec != nil && rec.pat != nil {
 		t.pat = rec.pat
+		return true
 	}
-	if t.pat == nil {
-		if row.get("patient_id") == "" {
-			p.bad(row, "patient_id", IssueMissingValue, "a split on no procedure or adjustment needs a patient (here or on its receipt)")
-		}
-		return t, false
-	}
-	return t, true
+	p.bad(row, "patient_id", IssueMissingValue, "a split on no procedure or adjustment needs a patient (here or on its receipt)")
+	return false
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/paysplit/paysplit/graph/model"
@@ -26,7 +25,6 @@ const (
 	defaultPageSize = 50
 	complexityLimit = 20000
 	maxRequestBytes = 1 << 20
-	playgroundTitle = "paysplit"
 	graphqlEndpoint = "/graphql"
 )
 
@@ -100,7 +98,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case graphqlEndpoint:
 		s.graphql(w, r)
 	case "/":
-		playground.Handler(playgroundTitle, graphqlEndpoint)(w, r)
+		servePlayground(w, r) // playground.go
 	case TemplatePath, HistoryTemplatePath:
 		serveTemplate(w, r)
 	case "/dashboard":
@@ -113,6 +111,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/readyz":
 		s.ready.serve(w, r)
 	default:
+		if strings.HasPrefix(r.URL.Path, PlaygroundPrefix) {
+			servePlayground(w, r)
+			return
+		}
 		http.NotFound(w, r)
 	}
 }

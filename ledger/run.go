@@ -331,6 +331,8 @@ type runner struct {
 	wg      sync.WaitGroup
 	batch   int
 	observe func(Run)
+	// stopped is what a run StopRuns interrupted records.
+	stopped string
 	// familiesDone counts the families this process's runs have finished.
 	familiesDone atomic.Int64
 }
@@ -342,7 +344,8 @@ type activeRun struct {
 
 func newRunner() *runner {
 	base, stop := context.WithCancel(context.Background())
-	return &runner{base: base, stop: stop, active: map[ID]*activeRun{}, watch: map[ID]map[chan struct{}]struct{}{}, batch: DefaultRunBatch}
+	return &runner{base: base, stop: stop, active: map[ID]*activeRun{}, watch: map[ID]map[chan struct{}]struct{}{}, batch: DefaultRunBatch,
+		stopped: "the server stopped while the run was going on; resume it to continue"}
 }
 
 // WithRunBatch sets how many families a run commits per transaction
@@ -354,6 +357,10 @@ func WithRunBatch(n int) Option {
 		}
 	}
 }
+
+// WithStopReason sets what a run records when StopRuns interrupts it
+// (default: the server stopped): the CLI says its user stopped it.
+func WithStopReason(text string) Option { return func(l *Ledger) { l.runs.stopped = text } }
 
 // WithRunObserver calls f with the run's state after each of its batches
 // commits and when it ends, from the goroutine running it (the CLI's
@@ -612,7 +619,7 @@ func (l *Ledger) execute(ctx context.Context, a Actor, r Run, spec runSpec, act 
 	case errors.Is(err, errRunCancelled):
 		status, msg = RunCancelled, "cancelled"
 	case ctx.Err() != nil:
-		status, msg = RunInterrupted, "the server stopped while the run was going on; resume it to continue"
+		status, msg = RunInterrupted, rn.stopped
 	default:
 		status, msg = RunFailed, runErrorText(err)
 		slog.Error("run failed", "run", r.ID, "practice", a.PracticeID, "err", err)

@@ -45,6 +45,9 @@ const runsUsage = `usage:
   paysplit runs resume RUN_ID --practice ID                              continue an interrupted, cancelled or failed run
   paysplit runs cancel RUN_ID --practice ID                              ask a running run to stop after its batch`
 
+// stoppedByUser is what a run the CLI stops on Ctrl-C (or SIGTERM) records.
+var stoppedByUser = ledger.WithStopReason("stopped by the user (Ctrl-C or a signal to the paysplit command); resume it to continue")
+
 // runBatchFlag registers --run-batch (env PAYSPLIT_RUN_BATCH): how many
 // families a run commits per transaction.
 func runBatchFlag(fs *flag.FlagSet) (*int, error) {
@@ -206,7 +209,7 @@ func runCredits(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 func creditsManage(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("credits manage", flag.ContinueOnError)
+	fs := newFlagSet("credits manage")
 	fs.SetOutput(stderr)
 	var rf runFlags
 	if err := rf.register(fs); err != nil {
@@ -253,7 +256,7 @@ func runBalance(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintln(stdout, balanceUsage)
 		return nil
 	}
-	fs := flag.NewFlagSet("balance", flag.ContinueOnError)
+	fs := newFlagSet("balance")
 	fs.SetOutput(stderr)
 	var rf runFlags
 	if err := rf.register(fs); err != nil {
@@ -302,15 +305,19 @@ func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	default:
 		return fmt.Errorf("unknown runs command %q\n%s", sub, runsUsage)
 	}
-	fs := flag.NewFlagSet("runs "+sub, flag.ContinueOnError)
+	fs := newFlagSet("runs " + sub)
 	fs.SetOutput(stderr)
 	var rf runFlags
 	if err := rf.register(fs); err != nil {
 		return err
 	}
-	kind := fs.String("kind", "", "list: only runs of this kind (CREDIT_MANAGEMENT, BALANCE)")
-	status := fs.String("status", "", "list: only runs with this status (RUNNING, COMPLETED, FAILED, CANCELLED, INTERRUPTED)")
-	first := fs.Int("first", 20, "list: how many runs")
+	var kind, status *string
+	var first *int
+	if sub == "list" {
+		kind = fs.String("kind", "", "only runs of this kind (CREDIT_MANAGEMENT, BALANCE)")
+		status = fs.String("status", "", "only runs with this status (RUNNING, COMPLETED, FAILED, CANCELLED, INTERRUPTED)")
+		first = fs.Int("first", 20, "how many runs")
+	}
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -341,7 +348,7 @@ func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer d.close()
-	l := ledger.New(d.store, ledger.WithRunBatch(*rf.batch), pt)
+	l := ledger.New(d.store, ledger.WithRunBatch(*rf.batch), pt, stoppedByUser)
 	switch sub {
 	case "list":
 		page, err := l.Runs(ctx, a, ledger.RunFilter{Kind: ledger.RunKind(strings.ToUpper(*kind)), Status: ledger.RunStatus(strings.ToUpper(*status))},
@@ -424,7 +431,7 @@ func startAndFollow(ctx context.Context, rf runFlags, req ledger.RunRequest, std
 		return err
 	}
 	defer d.close()
-	l := ledger.New(d.store, ledger.WithRunBatch(*rf.batch), pt)
+	l := ledger.New(d.store, ledger.WithRunBatch(*rf.batch), pt, stoppedByUser)
 	r, err := l.StartRun(ctx, a, req)
 	if err != nil {
 		return err
@@ -475,8 +482,12 @@ func follow(ctx context.Context, l *ledger.Ledger, a ledger.Actor, r ledger.Run,
 	case ledger.RunRunning:
 		return fmt.Errorf("run %s is still running in another process", r.ID)
 	}
-	fmt.Fprintf(stderr, "run %s is %s after %d of %d families; to continue it:\n  paysplit runs resume %s --practice %s\n",
-		r.ID, r.Status, r.FamiliesDone, r.FamiliesTotal, r.ID, a.PracticeID)
+	who := ""
+	if ctx.Err() != nil {
+		who = " (you stopped it)"
+	}
+	fmt.Fprintf(stderr, "run %s is %s%s after %d of %d families; to continue it:\n  paysplit runs resume %s --practice %s%s\n",
+		r.ID, r.Status, who, r.FamiliesDone, r.FamiliesTotal, r.ID, a.PracticeID, rf.db.pasteArgs())
 	return fmt.Errorf("run %s ended %s", r.ID, r.Status)
 }
 
@@ -603,7 +614,7 @@ func report(ctx context.Context, l *ledger.Ledger, a ledger.Actor, r ledger.Run,
 		}
 		for _, st := range []ledger.FamilyStatus{ledger.FamilyFailed, ledger.FamilySkipped} {
 			if n := more[st]; n > 0 {
-				fmt.Fprintf(tw, "…\t\t%s\t\t\t%d more not listed (--list, or paysplit runs show %s --list N)\n", st, n, r.ID)
+				fmt.Fprintf(tw, "…\t\t%s\t\t\t%d more not listed (--list, or paysplit runs show %s --practice %s%s --list N)\n", st, n, r.ID, a.PracticeID, rf.db.pasteArgs())
 			}
 		}
 	}

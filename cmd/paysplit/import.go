@@ -67,7 +67,11 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 // importBalances is "paysplit import balances" (kind BALANCE_FORWARD) and
 // "paysplit import history" (kind HISTORY: a zip, or a folder it zips).
 func importBalances(ctx context.Context, kind ledger.ImportKind, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("import "+strings.ToLower(string(kind)), flag.ContinueOnError)
+	name := "import balances"
+	if kind == ledger.KindHistory {
+		name = "import history"
+	}
+	fs := newFlagSet(name)
 	fs.SetOutput(stderr)
 	var db dbFlags
 	db.register(fs)
@@ -154,7 +158,7 @@ func importBalances(ctx context.Context, kind ledger.ImportKind, args []string, 
 }
 
 func undoImport(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("import undo", flag.ContinueOnError)
+	fs := newFlagSet("import undo")
 	var db dbFlags
 	db.register(fs)
 	practice := fs.String("practice", "", "practice id (required)")

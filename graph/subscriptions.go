@@ -82,6 +82,7 @@ func (lv *live) websocket(l *ledger.Ledger) transport.Websocket {
 func (lv *live) initFunc(l *ledger.Ledger) transport.WebsocketInitFunc {
 	return func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 		refuse := func(err error) (context.Context, *transport.InitPayload, error) {
+			accessOf(ctx).refuse(err, err.Error())
 			ctx = transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, closeForbidden), "Forbidden")
 			return ctx, nil, err
 		}
@@ -92,9 +93,11 @@ func (lv *live) initFunc(l *ledger.Ledger) transport.WebsocketInitFunc {
 			}
 			a, err := l.Authenticate(ctx, strings.TrimSpace(token))
 			if err != nil {
+				accessOf(ctx).refuse(err, "")
 				return refuse(errors.New("unauthenticated: the key is not valid"))
 			}
 			ctx = withActor(ctx, l.Store(), a)
+			accessOf(ctx).caller(a)
 		}
 		a, err := actor(ctx)
 		if err != nil {

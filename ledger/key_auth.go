@@ -44,35 +44,55 @@ func (l *Ledger) IssueKey(ctx context.Context, practiceID ID, name string, role 
 	return k, token, nil
 }
 
+// AuthRefusal is the ErrUnauthenticated Authenticate returns: it says, for
+// the server's log only, why the token was refused and, when the token was
+// well formed, the practice and key it named (never its secret). Its
+// message is ErrUnauthenticated's, so a client learns nothing more.
+type AuthRefusal struct {
+	Reason     string // "malformed token", "unknown key", "wrong secret", "revoked key"
+	PracticeID ID     // zero for a malformed token
+	KeyID      ID
+}
+
+func (e *AuthRefusal) Error() string { return ErrUnauthenticated.Error() }
+
+// Is makes an AuthRefusal an ErrUnauthenticated.
+func (e *AuthRefusal) Is(target error) bool { return target == ErrUnauthenticated }
+
 // Authenticate resolves a bearer token to the actor it stands for. Any
-// malformed, unknown, revoked or wrong token is ErrUnauthenticated, with no
-// detail about which.
+// malformed, unknown, revoked or wrong token is an *AuthRefusal, which is
+// ErrUnauthenticated with no detail for the client about which.
 func (l *Ledger) Authenticate(ctx context.Context, token string) (Actor, error) {
+	malformed := &AuthRefusal{Reason: "malformed token"}
 	if len(token) != tokenLen || !strings.HasPrefix(token, tokenPrefix) {
-		return Actor{}, ErrUnauthenticated
+		return Actor{}, malformed
 	}
 	rest := token[len(tokenPrefix):]
 	var pid, kid ID
 	if _, err := hex.Decode(pid[:], []byte(rest[:32])); err != nil {
-		return Actor{}, ErrUnauthenticated
+		return Actor{}, malformed
 	}
 	if _, err := hex.Decode(kid[:], []byte(rest[32:64])); err != nil {
-		return Actor{}, ErrUnauthenticated
+		return Actor{}, malformed
 	}
 	secret, err := base64.RawURLEncoding.DecodeString(rest[64:])
 	if err != nil || len(secret) != 32 {
-		return Actor{}, ErrUnauthenticated
+		return Actor{}, malformed
 	}
+	refused := func(reason string) error { return &AuthRefusal{Reason: reason, PracticeID: pid, KeyID: kid} }
 	k, err := l.store.APIKey(ctx, pid, kid)
 	if err != nil {
 		if isNotFound(err) {
-			return Actor{}, ErrUnauthenticated
+			return Actor{}, refused("unknown key")
 		}
 		return Actor{}, err
 	}
 	sum := sha256.Sum256(secret)
-	if subtle.ConstantTimeCompare(sum[:], k.SecretHash) != 1 || k.RevokedAt != nil {
-		return Actor{}, ErrUnauthenticated
+	if subtle.ConstantTimeCompare(sum[:], k.SecretHash) != 1 {
+		return Actor{}, refused("wrong secret")
+	}
+	if k.RevokedAt != nil {
+		return Actor{}, refused("revoked key")
 	}
 	if now := l.stamp(); k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) > touchEvery {
 		if err := l.store.TouchAPIKey(ctx, pid, kid, now); err != nil {

@@ -29,6 +29,7 @@ var rootRoles = map[string]map[string]ledger.Role{
 		"encounter":                ledger.RoleAnalyst,
 		"charge":                   ledger.RoleAnalyst,
 		"receipt":                  ledger.RoleAnalyst,
+		"node":                     ledger.RoleAnalyst,
 		"receipts":                 ledger.RoleAnalyst,
 		"aging":                    ledger.RoleAnalyst,
 		"agingSettings":            ledger.RoleAnalyst,

@@ -101,33 +101,6 @@ func toLedgerRunFamilyFilter(in *model.RunFamilyFilter) ledger.RunFamilyFilter {
 	return f
 }
 
-func fromLedgerBatches(res ledger.Paged[ledger.Batch], page ledger.Page) model.BatchConnection {
-	info, cursors := fromLedgerPageInfo(res, page)
-	conn := model.BatchConnection{PageInfo: info, TotalCount: res.Total, Edges: make([]model.BatchEdge, len(res.Rows))}
-	for i, b := range res.Rows {
-		conn.Edges[i] = model.BatchEdge{Cursor: cursors[i], Node: b}
-	}
-	return conn
-}
-
-func fromLedgerRuns(res ledger.Paged[ledger.Run], page ledger.Page) model.RunConnection {
-	info, cursors := fromLedgerPageInfo(res, page)
-	conn := model.RunConnection{PageInfo: info, TotalCount: res.Total, Edges: make([]model.RunEdge, len(res.Rows))}
-	for i, r := range res.Rows {
-		conn.Edges[i] = model.RunEdge{Cursor: cursors[i], Node: r}
-	}
-	return conn
-}
-
-func fromLedgerRunFamilies(res ledger.Paged[ledger.RunFamily], page ledger.Page) model.RunFamilyConnection {
-	info, cursors := fromLedgerPageInfo(res, page)
-	conn := model.RunFamilyConnection{PageInfo: info, TotalCount: res.Total, Edges: make([]model.RunFamilyEdge, len(res.Rows))}
-	for i, f := range res.Rows {
-		conn.Edges[i] = model.RunFamilyEdge{Cursor: cursors[i], Node: f}
-	}
-	return conn
-}
-
 // expectPlace announces what an AllocationPlace's fields load at site.
 func expectPlace(ls *loaders, site string, p ledger.Place) {
 	ls.patient.expect(site, opt(p.PatientID)...)

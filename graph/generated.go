@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -323,7 +324,19 @@ type ComplexityRoot struct {
 		Provider          func(childComplexity int) int
 		ServiceDate       func(childComplexity int) int
 		Splits            func(childComplexity int) int
+		SplitsConnection  func(childComplexity int, first *int, after *string, last *int, before *string) int
 		Status            func(childComplexity int) int
+	}
+
+	ChargeConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ChargeEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	CloseBatchPayload struct {
@@ -364,15 +377,27 @@ type ComplexityRoot struct {
 	}
 
 	Encounter struct {
-		Charges     func(childComplexity int) int
-		ID          func(childComplexity int) int
-		Kind        func(childComplexity int) int
-		Location    func(childComplexity int) int
-		Note        func(childComplexity int) int
-		Patient     func(childComplexity int) int
-		Provider    func(childComplexity int) int
-		ServiceFrom func(childComplexity int) int
-		ServiceTo   func(childComplexity int) int
+		Charges           func(childComplexity int) int
+		ChargesConnection func(childComplexity int, first *int, after *string, last *int, before *string) int
+		ID                func(childComplexity int) int
+		Kind              func(childComplexity int) int
+		Location          func(childComplexity int) int
+		Note              func(childComplexity int) int
+		Patient           func(childComplexity int) int
+		Provider          func(childComplexity int) int
+		ServiceFrom       func(childComplexity int) int
+		ServiceTo         func(childComplexity int) int
+	}
+
+	EncounterConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	EncounterEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	FamilyLedger struct {
@@ -403,20 +428,23 @@ type ComplexityRoot struct {
 	}
 
 	Guarantor struct {
-		Balance        func(childComplexity int) int
-		Charges        func(childComplexity int) int
-		CreatedAt      func(childComplexity int) int
-		Credit         func(childComplexity int) int
-		ExternalID     func(childComplexity int) int
-		HiddenUnearned func(childComplexity int) int
-		ID             func(childComplexity int) int
-		Name           func(childComplexity int) int
-		Owed           func(childComplexity int) int
-		Patients       func(childComplexity int) int
-		Receipts       func(childComplexity int) int
-		SelfPatient    func(childComplexity int) int
-		Unallocated    func(childComplexity int) int
-		Unearned       func(childComplexity int) int
+		Balance            func(childComplexity int) int
+		Charges            func(childComplexity int) int
+		ChargesConnection  func(childComplexity int, first *int, after *string, last *int, before *string) int
+		CreatedAt          func(childComplexity int) int
+		Credit             func(childComplexity int) int
+		ExternalID         func(childComplexity int) int
+		HiddenUnearned     func(childComplexity int) int
+		ID                 func(childComplexity int) int
+		Name               func(childComplexity int) int
+		Owed               func(childComplexity int) int
+		Patients           func(childComplexity int) int
+		PatientsConnection func(childComplexity int, first *int, after *string, last *int, before *string) int
+		Receipts           func(childComplexity int) int
+		ReceiptsConnection func(childComplexity int, first *int, after *string, last *int, before *string) int
+		SelfPatient        func(childComplexity int) int
+		Unallocated        func(childComplexity int) int
+		Unearned           func(childComplexity int) int
 	}
 
 	GuarantorConnection struct {
@@ -572,22 +600,24 @@ type ComplexityRoot struct {
 	}
 
 	Patient struct {
-		Balance        func(childComplexity int) int
-		BirthDate      func(childComplexity int) int
-		Charges        func(childComplexity int) int
-		CreatedAt      func(childComplexity int) int
-		Credit         func(childComplexity int) int
-		Encounters     func(childComplexity int) int
-		ExternalID     func(childComplexity int) int
-		FirstName      func(childComplexity int) int
-		Guarantor      func(childComplexity int) int
-		HiddenUnearned func(childComplexity int) int
-		ID             func(childComplexity int) int
-		LastName       func(childComplexity int) int
-		Owed           func(childComplexity int) int
-		Transfers      func(childComplexity int) int
-		Unallocated    func(childComplexity int) int
-		Unearned       func(childComplexity int) int
+		Balance              func(childComplexity int) int
+		BirthDate            func(childComplexity int) int
+		Charges              func(childComplexity int) int
+		ChargesConnection    func(childComplexity int, first *int, after *string, last *int, before *string) int
+		CreatedAt            func(childComplexity int) int
+		Credit               func(childComplexity int) int
+		Encounters           func(childComplexity int) int
+		EncountersConnection func(childComplexity int, first *int, after *string, last *int, before *string) int
+		ExternalID           func(childComplexity int) int
+		FirstName            func(childComplexity int) int
+		Guarantor            func(childComplexity int) int
+		HiddenUnearned       func(childComplexity int) int
+		ID                   func(childComplexity int) int
+		LastName             func(childComplexity int) int
+		Owed                 func(childComplexity int) int
+		Transfers            func(childComplexity int) int
+		Unallocated          func(childComplexity int) int
+		Unearned             func(childComplexity int) int
 	}
 
 	PatientConnection struct {
@@ -691,6 +721,7 @@ type ComplexityRoot struct {
 		FamilyLedger             func(childComplexity int, guarantorID uuid.UUID, policy *string, asOf *ledger.Date, params map[string]any) int
 		Guarantor                func(childComplexity int, id uuid.UUID) int
 		Guarantors               func(childComplexity int, filter *model.GuarantorFilter, first *int, after *string) int
+		Node                     func(childComplexity int, id uuid.UUID) int
 		Patient                  func(childComplexity int, id uuid.UUID) int
 		Patients                 func(childComplexity int, filter *model.PatientFilter, first *int, after *string) int
 		Practice                 func(childComplexity int) int
@@ -726,23 +757,24 @@ type ComplexityRoot struct {
 	}
 
 	Receipt struct {
-		Amount        func(childComplexity int) int
-		Batch         func(childComplexity int) int
-		Encounter     func(childComplexity int) int
-		ID            func(childComplexity int) int
-		Kind          func(childComplexity int) int
-		Method        func(childComplexity int) int
-		Note          func(childComplexity int) int
-		Patient       func(childComplexity int) int
-		Policy        func(childComplexity int) int
-		PostedAt      func(childComplexity int) int
-		Reallocates   func(childComplexity int) int
-		Reallocations func(childComplexity int) int
-		ReceivedOn    func(childComplexity int) int
-		Reference     func(childComplexity int) int
-		ReversedBy    func(childComplexity int) int
-		Reverses      func(childComplexity int) int
-		Splits        func(childComplexity int) int
+		Amount           func(childComplexity int) int
+		Batch            func(childComplexity int) int
+		Encounter        func(childComplexity int) int
+		ID               func(childComplexity int) int
+		Kind             func(childComplexity int) int
+		Method           func(childComplexity int) int
+		Note             func(childComplexity int) int
+		Patient          func(childComplexity int) int
+		Policy           func(childComplexity int) int
+		PostedAt         func(childComplexity int) int
+		Reallocates      func(childComplexity int) int
+		Reallocations    func(childComplexity int) int
+		ReceivedOn       func(childComplexity int) int
+		Reference        func(childComplexity int) int
+		ReversedBy       func(childComplexity int) int
+		Reverses         func(childComplexity int) int
+		Splits           func(childComplexity int) int
+		SplitsConnection func(childComplexity int, first *int, after *string, last *int, before *string) int
 	}
 
 	ReceiptConnection struct {
@@ -896,6 +928,17 @@ type ComplexityRoot struct {
 		UnearnedType func(childComplexity int) int
 	}
 
+	SplitConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	SplitEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	StartRunPayload struct {
 		Run func(childComplexity int) int
 	}
@@ -1019,6 +1062,7 @@ type ChargeResolver interface {
 	Splits(ctx context.Context, obj *ledger.Charge) ([]ledger.Split, error)
 	Note(ctx context.Context, obj *ledger.Charge) (*string, error)
 
+	SplitsConnection(ctx context.Context, obj *ledger.Charge, first *int, after *string, last *int, before *string) (model.SplitConnection, error)
 	Prepaid(ctx context.Context, obj *ledger.Charge) (ledger.Money, error)
 	Outcome(ctx context.Context, obj *ledger.Charge) (*ledger.PlannedOutcome, error)
 	Completes(ctx context.Context, obj *ledger.Charge) (*ledger.Charge, error)
@@ -1030,6 +1074,7 @@ type EncounterResolver interface {
 
 	Note(ctx context.Context, obj *ledger.Encounter) (*string, error)
 	Charges(ctx context.Context, obj *ledger.Encounter) ([]ledger.Charge, error)
+	ChargesConnection(ctx context.Context, obj *ledger.Encounter, first *int, after *string, last *int, before *string) (model.ChargeConnection, error)
 }
 type FamilyLedgerResolver interface {
 	Guarantor(ctx context.Context, obj *ledger.FamilyBalances) (ledger.Guarantor, error)
@@ -1051,6 +1096,10 @@ type GuarantorResolver interface {
 	HiddenUnearned(ctx context.Context, obj *ledger.Guarantor) (ledger.Money, error)
 	Charges(ctx context.Context, obj *ledger.Guarantor) ([]ledger.Charge, error)
 	Receipts(ctx context.Context, obj *ledger.Guarantor) ([]ledger.Receipt, error)
+
+	PatientsConnection(ctx context.Context, obj *ledger.Guarantor, first *int, after *string, last *int, before *string) (model.PatientConnection, error)
+	ChargesConnection(ctx context.Context, obj *ledger.Guarantor, first *int, after *string, last *int, before *string) (model.ChargeConnection, error)
+	ReceiptsConnection(ctx context.Context, obj *ledger.Guarantor, first *int, after *string, last *int, before *string) (model.ReceiptConnection, error)
 }
 type ImportIssueResolver interface {
 	File(ctx context.Context, obj *ledger.ImportIssue) (*string, error)
@@ -1130,6 +1179,8 @@ type PatientResolver interface {
 	Charges(ctx context.Context, obj *ledger.Patient) ([]ledger.Charge, error)
 
 	Transfers(ctx context.Context, obj *ledger.Patient) ([]ledger.TransferRow, error)
+	EncountersConnection(ctx context.Context, obj *ledger.Patient, first *int, after *string, last *int, before *string) (model.EncounterConnection, error)
+	ChargesConnection(ctx context.Context, obj *ledger.Patient, first *int, after *string, last *int, before *string) (model.ChargeConnection, error)
 }
 type PlannedOutcomeResolver interface {
 	CompletedAs(ctx context.Context, obj *ledger.PlannedOutcome) (*ledger.Charge, error)
@@ -1180,6 +1231,7 @@ type QueryResolver interface {
 	Guarantors(ctx context.Context, filter *model.GuarantorFilter, first *int, after *string) (model.GuarantorConnection, error)
 	Patient(ctx context.Context, id uuid.UUID) (*ledger.Patient, error)
 	Patients(ctx context.Context, filter *model.PatientFilter, first *int, after *string) (model.PatientConnection, error)
+	Node(ctx context.Context, id uuid.UUID) (model.Node, error)
 	APIKeys(ctx context.Context) ([]model.APIKey, error)
 	AuditEvents(ctx context.Context, filter *model.AuditEventFilter, first *int, after *string) (model.AuditEventConnection, error)
 }
@@ -1208,6 +1260,7 @@ type ReceiptResolver interface {
 	Policy(ctx context.Context, obj *ledger.Receipt) (*ledger.PolicyRef, error)
 	Reallocates(ctx context.Context, obj *ledger.Receipt) (*ledger.Receipt, error)
 	Reallocations(ctx context.Context, obj *ledger.Receipt) ([]ledger.Receipt, error)
+	SplitsConnection(ctx context.Context, obj *ledger.Receipt, first *int, after *string, last *int, before *string) (model.SplitConnection, error)
 }
 type ReconciliationResolver interface {
 	Patients(ctx context.Context, obj *ledger.Reconciliation) ([]ledger.ReconciliationLine, error)
@@ -2311,12 +2364,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Charge.Splits(childComplexity), true
+	case "Charge.splitsConnection":
+		if e.ComplexityRoot.Charge.SplitsConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Charge_splitsConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Charge.SplitsConnection(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Charge.status":
 		if e.ComplexityRoot.Charge.Status == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Charge.Status(childComplexity), true
+
+	case "ChargeConnection.edges":
+		if e.ComplexityRoot.ChargeConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChargeConnection.Edges(childComplexity), true
+	case "ChargeConnection.pageInfo":
+		if e.ComplexityRoot.ChargeConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChargeConnection.PageInfo(childComplexity), true
+	case "ChargeConnection.totalCount":
+		if e.ComplexityRoot.ChargeConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChargeConnection.TotalCount(childComplexity), true
+
+	case "ChargeEdge.cursor":
+		if e.ComplexityRoot.ChargeEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChargeEdge.Cursor(childComplexity), true
+	case "ChargeEdge.node":
+		if e.ComplexityRoot.ChargeEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChargeEdge.Node(childComplexity), true
 
 	case "CloseBatchPayload.batch":
 		if e.ComplexityRoot.CloseBatchPayload.Batch == nil {
@@ -2393,6 +2489,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Encounter.Charges(childComplexity), true
+	case "Encounter.chargesConnection":
+		if e.ComplexityRoot.Encounter.ChargesConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Encounter_chargesConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Encounter.ChargesConnection(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Encounter.id":
 		if e.ComplexityRoot.Encounter.ID == nil {
 			break
@@ -2441,6 +2548,38 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Encounter.ServiceTo(childComplexity), true
+
+	case "EncounterConnection.edges":
+		if e.ComplexityRoot.EncounterConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EncounterConnection.Edges(childComplexity), true
+	case "EncounterConnection.pageInfo":
+		if e.ComplexityRoot.EncounterConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EncounterConnection.PageInfo(childComplexity), true
+	case "EncounterConnection.totalCount":
+		if e.ComplexityRoot.EncounterConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EncounterConnection.TotalCount(childComplexity), true
+
+	case "EncounterEdge.cursor":
+		if e.ComplexityRoot.EncounterEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EncounterEdge.Cursor(childComplexity), true
+	case "EncounterEdge.node":
+		if e.ComplexityRoot.EncounterEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EncounterEdge.Node(childComplexity), true
 
 	case "FamilyLedger.asOf":
 		if e.ComplexityRoot.FamilyLedger.AsOf == nil {
@@ -2565,6 +2704,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Guarantor.Charges(childComplexity), true
+	case "Guarantor.chargesConnection":
+		if e.ComplexityRoot.Guarantor.ChargesConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Guarantor_chargesConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Guarantor.ChargesConnection(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Guarantor.createdAt":
 		if e.ComplexityRoot.Guarantor.CreatedAt == nil {
 			break
@@ -2613,12 +2763,34 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Guarantor.Patients(childComplexity), true
+	case "Guarantor.patientsConnection":
+		if e.ComplexityRoot.Guarantor.PatientsConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Guarantor_patientsConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Guarantor.PatientsConnection(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Guarantor.receipts":
 		if e.ComplexityRoot.Guarantor.Receipts == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Guarantor.Receipts(childComplexity), true
+	case "Guarantor.receiptsConnection":
+		if e.ComplexityRoot.Guarantor.ReceiptsConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Guarantor_receiptsConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Guarantor.ReceiptsConnection(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Guarantor.selfPatient":
 		if e.ComplexityRoot.Guarantor.SelfPatient == nil {
 			break
@@ -3500,6 +3672,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Patient.Charges(childComplexity), true
+	case "Patient.chargesConnection":
+		if e.ComplexityRoot.Patient.ChargesConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Patient_chargesConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Patient.ChargesConnection(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Patient.createdAt":
 		if e.ComplexityRoot.Patient.CreatedAt == nil {
 			break
@@ -3518,6 +3701,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Patient.Encounters(childComplexity), true
+	case "Patient.encountersConnection":
+		if e.ComplexityRoot.Patient.EncountersConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Patient_encountersConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Patient.EncountersConnection(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Patient.externalId":
 		if e.ComplexityRoot.Patient.ExternalID == nil {
 			break
@@ -4014,6 +4208,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Guarantors(childComplexity, args["filter"].(*model.GuarantorFilter), args["first"].(*int), args["after"].(*string)), true
 
+	case "Query.node":
+		if e.ComplexityRoot.Query.Node == nil {
+			break
+		}
+
+		args, err := ec.field_Query_node_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Node(childComplexity, args["id"].(uuid.UUID)), true
 	case "Query.patient":
 		if e.ComplexityRoot.Query.Patient == nil {
 			break
@@ -4313,6 +4518,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Receipt.Splits(childComplexity), true
+	case "Receipt.splitsConnection":
+		if e.ComplexityRoot.Receipt.SplitsConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Receipt_splitsConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Receipt.SplitsConnection(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 
 	case "ReceiptConnection.edges":
 		if e.ComplexityRoot.ReceiptConnection.Edges == nil {
@@ -4919,6 +5135,38 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Split.UnearnedType(childComplexity), true
 
+	case "SplitConnection.edges":
+		if e.ComplexityRoot.SplitConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SplitConnection.Edges(childComplexity), true
+	case "SplitConnection.pageInfo":
+		if e.ComplexityRoot.SplitConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SplitConnection.PageInfo(childComplexity), true
+	case "SplitConnection.totalCount":
+		if e.ComplexityRoot.SplitConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SplitConnection.TotalCount(childComplexity), true
+
+	case "SplitEdge.cursor":
+		if e.ComplexityRoot.SplitEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SplitEdge.Cursor(childComplexity), true
+	case "SplitEdge.node":
+		if e.ComplexityRoot.SplitEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SplitEdge.Node(childComplexity), true
+
 	case "StartRunPayload.run":
 		if e.ComplexityRoot.StartRunPayload.Run == nil {
 			break
@@ -5221,7 +5469,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "aging.graphqls" "allocation.graphqls" "credits.graphqls" "import.graphqls" "ledger.graphqls" "parties.graphqls" "schema.graphqls" "security.graphqls" "treatment_plans.graphqls"
+//go:embed "aging.graphqls" "allocation.graphqls" "credits.graphqls" "import.graphqls" "ledger.graphqls" "parties.graphqls" "relay.graphqls" "schema.graphqls" "security.graphqls" "treatment_plans.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -5239,6 +5487,7 @@ var sources = []*ast.Source{
 	{Name: "import.graphqls", Input: sourceData("import.graphqls"), BuiltIn: false},
 	{Name: "ledger.graphqls", Input: sourceData("ledger.graphqls"), BuiltIn: false},
 	{Name: "parties.graphqls", Input: sourceData("parties.graphqls"), BuiltIn: false},
+	{Name: "relay.graphqls", Input: sourceData("relay.graphqls"), BuiltIn: false},
 	{Name: "schema.graphqls", Input: sourceData("schema.graphqls"), BuiltIn: false},
 	{Name: "security.graphqls", Input: sourceData("security.graphqls"), BuiltIn: false},
 	{Name: "treatment_plans.graphqls", Input: sourceData("treatment_plans.graphqls"), BuiltIn: false},
@@ -5721,6 +5970,8 @@ func (ec *executionContext) childFields_Charge(ctx context.Context, field graphq
 		return ec.fieldContext_Charge_note(ctx, field)
 	case "postedAt":
 		return ec.fieldContext_Charge_postedAt(ctx, field)
+	case "splitsConnection":
+		return ec.fieldContext_Charge_splitsConnection(ctx, field)
 	case "prepaid":
 		return ec.fieldContext_Charge_prepaid(ctx, field)
 	case "outcome":
@@ -5729,6 +5980,28 @@ func (ec *executionContext) childFields_Charge(ctx context.Context, field graphq
 		return ec.fieldContext_Charge_completes(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Charge", field.Name)
+}
+
+func (ec *executionContext) childFields_ChargeConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ChargeConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ChargeConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ChargeConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChargeConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ChargeEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ChargeEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ChargeEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChargeEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_CloseBatchPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5825,8 +6098,32 @@ func (ec *executionContext) childFields_Encounter(ctx context.Context, field gra
 		return ec.fieldContext_Encounter_note(ctx, field)
 	case "charges":
 		return ec.fieldContext_Encounter_charges(ctx, field)
+	case "chargesConnection":
+		return ec.fieldContext_Encounter_chargesConnection(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Encounter", field.Name)
+}
+
+func (ec *executionContext) childFields_EncounterConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_EncounterConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_EncounterConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_EncounterConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EncounterConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_EncounterEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_EncounterEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_EncounterEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EncounterEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_FamilyLedger(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5913,6 +6210,12 @@ func (ec *executionContext) childFields_Guarantor(ctx context.Context, field gra
 		return ec.fieldContext_Guarantor_receipts(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_Guarantor_createdAt(ctx, field)
+	case "patientsConnection":
+		return ec.fieldContext_Guarantor_patientsConnection(ctx, field)
+	case "chargesConnection":
+		return ec.fieldContext_Guarantor_chargesConnection(ctx, field)
+	case "receiptsConnection":
+		return ec.fieldContext_Guarantor_receiptsConnection(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Guarantor", field.Name)
 }
@@ -6181,6 +6484,10 @@ func (ec *executionContext) childFields_Patient(ctx context.Context, field graph
 		return ec.fieldContext_Patient_createdAt(ctx, field)
 	case "transfers":
 		return ec.fieldContext_Patient_transfers(ctx, field)
+	case "encountersConnection":
+		return ec.fieldContext_Patient_encountersConnection(ctx, field)
+	case "chargesConnection":
+		return ec.fieldContext_Patient_chargesConnection(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Patient", field.Name)
 }
@@ -6429,6 +6736,8 @@ func (ec *executionContext) childFields_Receipt(ctx context.Context, field graph
 		return ec.fieldContext_Receipt_reallocates(ctx, field)
 	case "reallocations":
 		return ec.fieldContext_Receipt_reallocations(ctx, field)
+	case "splitsConnection":
+		return ec.fieldContext_Receipt_splitsConnection(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Receipt", field.Name)
 }
@@ -6735,6 +7044,28 @@ func (ec *executionContext) childFields_Split(ctx context.Context, field graphql
 	return nil, fmt.Errorf("no field named %q was found under type Split", field.Name)
 }
 
+func (ec *executionContext) childFields_SplitConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_SplitConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_SplitConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_SplitConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SplitConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_SplitEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_SplitEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_SplitEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SplitEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_StartRunPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "run":
@@ -6944,6 +7275,196 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 // endregion ************************** internal!.gotpl ***************************
 
 // region    ***************************** args.gotpl *****************************
+
+func (ec *executionContext) field_Charge_splitsConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Encounter_chargesConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Guarantor_chargesConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Guarantor_patientsConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Guarantor_receiptsConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	return args, nil
+}
 
 func (ec *executionContext) field_Mutation_allocateUnearned_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
@@ -7421,6 +7942,82 @@ func (ec *executionContext) field_Mutation_updateUnearnedType_args(ctx context.C
 	return args, nil
 }
 
+func (ec *executionContext) field_Patient_chargesConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Patient_encountersConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	return args, nil
+}
+
 func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7669,6 +8266,20 @@ func (ec *executionContext) field_Query_guarantors_args(ctx context.Context, raw
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_node_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_patient_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7868,6 +8479,44 @@ func (ec *executionContext) field_Query_validatePolicy_args(ctx context.Context,
 		return nil, err
 	}
 	args["document"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Receipt_splitsConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
 	return args, nil
 }
 
@@ -12212,6 +12861,50 @@ func (ec *executionContext) fieldContext_Charge_postedAt(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Charge", field, false, false, "DateTime")
 }
 
+func (ec *executionContext) _Charge_splitsConnection(ctx context.Context, field graphql.CollectedField, obj *ledger.Charge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Charge_splitsConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Charge().SplitsConnection(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.SplitConnection) graphql.Marshaler {
+			return ec.marshalNSplitConnection2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐSplitConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Charge_splitsConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Charge",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SplitConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Charge_splitsConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Charge_prepaid(ctx context.Context, field graphql.CollectedField, obj *ledger.Charge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12292,6 +12985,148 @@ func (ec *executionContext) fieldContext_Charge_completes(_ context.Context, fie
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Charge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChargeConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ChargeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChargeConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.ChargeEdge) graphql.Marshaler {
+			return ec.marshalNChargeEdge2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐChargeEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChargeConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChargeConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChargeEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChargeConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ChargeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChargeConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChargeConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChargeConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChargeConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.ChargeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChargeConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChargeConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChargeConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ChargeEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ChargeEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChargeEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChargeEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChargeEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _ChargeEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ChargeEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChargeEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Charge) graphql.Marshaler {
+			return ec.marshalNCharge2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐCharge(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChargeEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChargeEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Charge(ctx, field)
 		},
@@ -12848,6 +13683,192 @@ func (ec *executionContext) fieldContext_Encounter_charges(_ context.Context, fi
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Charge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Encounter_chargesConnection(ctx context.Context, field graphql.CollectedField, obj *ledger.Encounter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Encounter_chargesConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Encounter().ChargesConnection(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ChargeConnection) graphql.Marshaler {
+			return ec.marshalNChargeConnection2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐChargeConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Encounter_chargesConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Encounter",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChargeConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Encounter_chargesConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EncounterConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.EncounterConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EncounterConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.EncounterEdge) graphql.Marshaler {
+			return ec.marshalNEncounterEdge2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐEncounterEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EncounterConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EncounterConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EncounterEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EncounterConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.EncounterConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EncounterConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EncounterConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EncounterConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EncounterConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.EncounterConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EncounterConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EncounterConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EncounterConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _EncounterEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.EncounterEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EncounterEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EncounterEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EncounterEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _EncounterEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.EncounterEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EncounterEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Encounter) graphql.Marshaler {
+			return ec.marshalNEncounter2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐEncounter(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EncounterEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EncounterEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Encounter(ctx, field)
 		},
 	}
 	return fc, nil
@@ -13686,6 +14707,138 @@ func (ec *executionContext) _Guarantor_createdAt(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_Guarantor_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Guarantor", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Guarantor_patientsConnection(ctx context.Context, field graphql.CollectedField, obj *ledger.Guarantor) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Guarantor_patientsConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Guarantor().PatientsConnection(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PatientConnection) graphql.Marshaler {
+			return ec.marshalNPatientConnection2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐPatientConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Guarantor_patientsConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Guarantor",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PatientConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Guarantor_patientsConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Guarantor_chargesConnection(ctx context.Context, field graphql.CollectedField, obj *ledger.Guarantor) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Guarantor_chargesConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Guarantor().ChargesConnection(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ChargeConnection) graphql.Marshaler {
+			return ec.marshalNChargeConnection2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐChargeConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Guarantor_chargesConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Guarantor",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChargeConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Guarantor_chargesConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Guarantor_receiptsConnection(ctx context.Context, field graphql.CollectedField, obj *ledger.Guarantor) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Guarantor_receiptsConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Guarantor().ReceiptsConnection(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ReceiptConnection) graphql.Marshaler {
+			return ec.marshalNReceiptConnection2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐReceiptConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Guarantor_receiptsConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Guarantor",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReceiptConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Guarantor_receiptsConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _GuarantorConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.GuarantorConnection) (ret graphql.Marshaler) {
@@ -17489,6 +18642,94 @@ func (ec *executionContext) fieldContext_Patient_transfers(_ context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _Patient_encountersConnection(ctx context.Context, field graphql.CollectedField, obj *ledger.Patient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Patient_encountersConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Patient().EncountersConnection(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.EncounterConnection) graphql.Marshaler {
+			return ec.marshalNEncounterConnection2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐEncounterConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Patient_encountersConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Patient",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EncounterConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Patient_encountersConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Patient_chargesConnection(ctx context.Context, field graphql.CollectedField, obj *ledger.Patient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Patient_chargesConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Patient().ChargesConnection(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ChargeConnection) graphql.Marshaler {
+			return ec.marshalNChargeConnection2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐChargeConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Patient_chargesConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Patient",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChargeConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Patient_chargesConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PatientConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.PatientConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -19752,6 +20993,50 @@ func (ec *executionContext) fieldContext_Query_patients(ctx context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Node(ctx, fc.Args["id"].(uuid.UUID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Node) graphql.Marshaler {
+			return ec.marshalONode2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐNode(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_node(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("FieldContext.Child cannot be called on type INTERFACE")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_node_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_apiKeys(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -20697,6 +21982,50 @@ func (ec *executionContext) fieldContext_Receipt_reallocations(_ context.Context
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Receipt(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Receipt_splitsConnection(ctx context.Context, field graphql.CollectedField, obj *ledger.Receipt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Receipt_splitsConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Receipt().SplitsConnection(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.SplitConnection) graphql.Marshaler {
+			return ec.marshalNSplitConnection2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐSplitConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Receipt_splitsConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Receipt",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SplitConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Receipt_splitsConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -23254,6 +24583,148 @@ func (ec *executionContext) fieldContext_Split_receipt(_ context.Context, field 
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Receipt(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SplitConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.SplitConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SplitConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.SplitEdge) graphql.Marshaler {
+			return ec.marshalNSplitEdge2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐSplitEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SplitConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SplitConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SplitEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SplitConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.SplitConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SplitConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SplitConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SplitConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SplitConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.SplitConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SplitConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SplitConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SplitConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SplitEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.SplitEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SplitEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SplitEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SplitEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _SplitEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.SplitEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SplitEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Split) graphql.Marshaler {
+			return ec.marshalNSplit2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐSplit(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SplitEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SplitEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Split(ctx, field)
 		},
 	}
 	return fc, nil
@@ -28401,6 +29872,54 @@ func UnmarshalUpdateUnearnedTypeInput(ctx context.Context, raw any) (model.Updat
 
 // region    ************************** interface.gotpl ***************************
 
+func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj model.Node) graphql.Marshaler {
+	switch obj := (obj).(type) {
+	case nil:
+		return graphql.Null
+	case ledger.Receipt:
+		return ec._Receipt(ctx, sel, &obj)
+	case *ledger.Receipt:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Receipt(ctx, sel, obj)
+	case ledger.Patient:
+		return ec._Patient(ctx, sel, &obj)
+	case *ledger.Patient:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Patient(ctx, sel, obj)
+	case ledger.Guarantor:
+		return ec._Guarantor(ctx, sel, &obj)
+	case *ledger.Guarantor:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Guarantor(ctx, sel, obj)
+	case ledger.Encounter:
+		return ec._Encounter(ctx, sel, &obj)
+	case *ledger.Encounter:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Encounter(ctx, sel, obj)
+	case ledger.Charge:
+		return ec._Charge(ctx, sel, &obj)
+	case *ledger.Charge:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Charge(ctx, sel, obj)
+	default:
+		if typedObj, ok := obj.(graphql.Marshaler); ok {
+			return typedObj
+		} else {
+			panic(fmt.Errorf("unexpected type %T; non-generated variants of Node must implement graphql.Marshaler", obj))
+		}
+	}
+}
+
 // endregion ************************** interface.gotpl ***************************
 
 // region    **************************** object.gotpl ****************************
@@ -29878,7 +31397,7 @@ func (ec *executionContext) _CancelRunPayload(ctx context.Context, sel ast.Selec
 	return out
 }
 
-var chargeImplementors = []string{"Charge"}
+var chargeImplementors = []string{"Charge", "Node"}
 
 func (ec *executionContext) _Charge(ctx context.Context, sel ast.SelectionSet, obj *ledger.Charge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, chargeImplementors)
@@ -30007,6 +31526,12 @@ func (ec *executionContext) _Charge(ctx context.Context, sel ast.SelectionSet, o
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "splitsConnection":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Charge_splitsConnection(ctx, field, obj)
+				})
 		case "prepaid":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -30025,6 +31550,87 @@ func (ec *executionContext) _Charge(ctx context.Context, sel ast.SelectionSet, o
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Charge_completes(ctx, field, obj)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var chargeConnectionImplementors = []string{"ChargeConnection"}
+
+func (ec *executionContext) _ChargeConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ChargeConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, chargeConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChargeConnection")
+		case "edges":
+			out.Values[i] = ec._ChargeConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ChargeConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._ChargeConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var chargeEdgeImplementors = []string{"ChargeEdge"}
+
+func (ec *executionContext) _ChargeEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ChargeEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, chargeEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChargeEdge")
+		case "cursor":
+			out.Values[i] = ec._ChargeEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._ChargeEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -30344,7 +31950,7 @@ func (ec *executionContext) _DetachPrepaymentPayload(ctx context.Context, sel as
 	return out
 }
 
-var encounterImplementors = []string{"Encounter"}
+var encounterImplementors = []string{"Encounter", "Node"}
 
 func (ec *executionContext) _Encounter(ctx context.Context, sel ast.SelectionSet, obj *ledger.Encounter) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, encounterImplementors)
@@ -30405,6 +32011,93 @@ func (ec *executionContext) _Encounter(ctx context.Context, sel ast.SelectionSet
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Encounter_charges(ctx, field, obj)
 				})
+		case "chargesConnection":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Encounter_chargesConnection(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var encounterConnectionImplementors = []string{"EncounterConnection"}
+
+func (ec *executionContext) _EncounterConnection(ctx context.Context, sel ast.SelectionSet, obj *model.EncounterConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, encounterConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EncounterConnection")
+		case "edges":
+			out.Values[i] = ec._EncounterConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._EncounterConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._EncounterConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var encounterEdgeImplementors = []string{"EncounterEdge"}
+
+func (ec *executionContext) _EncounterEdge(ctx context.Context, sel ast.SelectionSet, obj *model.EncounterEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, encounterEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EncounterEdge")
+		case "cursor":
+			out.Values[i] = ec._EncounterEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._EncounterEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -30599,7 +32292,7 @@ func (ec *executionContext) _FamilyLedgerCredit(ctx context.Context, sel ast.Sel
 	return out
 }
 
-var guarantorImplementors = []string{"Guarantor"}
+var guarantorImplementors = []string{"Guarantor", "Node"}
 
 func (ec *executionContext) _Guarantor(ctx context.Context, sel ast.SelectionSet, obj *ledger.Guarantor) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, guarantorImplementors)
@@ -30691,6 +32384,24 @@ func (ec *executionContext) _Guarantor(ctx context.Context, sel ast.SelectionSet
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "patientsConnection":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Guarantor_patientsConnection(ctx, field, obj)
+				})
+		case "chargesConnection":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Guarantor_chargesConnection(ctx, field, obj)
+				})
+		case "receiptsConnection":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Guarantor_receiptsConnection(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -31738,7 +33449,7 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
-var patientImplementors = []string{"Patient"}
+var patientImplementors = []string{"Patient", "Node"}
 
 func (ec *executionContext) _Patient(ctx context.Context, sel ast.SelectionSet, obj *ledger.Patient) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, patientImplementors)
@@ -31839,6 +33550,18 @@ func (ec *executionContext) _Patient(ctx context.Context, sel ast.SelectionSet, 
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Patient_transfers(ctx, field, obj)
+				})
+		case "encountersConnection":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Patient_encountersConnection(ctx, field, obj)
+				})
+		case "chargesConnection":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Patient_chargesConnection(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -32633,6 +34356,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_patients(ctx, field)
 				})
+		case "node":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_node(ctx, field)
+				})
 		case "apiKeys":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -32821,7 +34550,7 @@ func (ec *executionContext) _ReapplyCreditPayload(ctx context.Context, sel ast.S
 	return out
 }
 
-var receiptImplementors = []string{"Receipt"}
+var receiptImplementors = []string{"Receipt", "Node"}
 
 func (ec *executionContext) _Receipt(ctx context.Context, sel ast.SelectionSet, obj *ledger.Receipt) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, receiptImplementors)
@@ -32928,6 +34657,12 @@ func (ec *executionContext) _Receipt(ctx context.Context, sel ast.SelectionSet, 
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Receipt_reallocations(ctx, field, obj)
+				})
+		case "splitsConnection":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Receipt_splitsConnection(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -33943,6 +35678,87 @@ func (ec *executionContext) _Split(ctx context.Context, sel ast.SelectionSet, ob
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Split_receipt(ctx, field, obj)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var splitConnectionImplementors = []string{"SplitConnection"}
+
+func (ec *executionContext) _SplitConnection(ctx context.Context, sel ast.SelectionSet, obj *model.SplitConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, splitConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SplitConnection")
+		case "edges":
+			out.Values[i] = ec._SplitConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._SplitConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._SplitConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var splitEdgeImplementors = []string{"SplitEdge"}
+
+func (ec *executionContext) _SplitEdge(ctx context.Context, sel ast.SelectionSet, obj *model.SplitEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, splitEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SplitEdge")
+		case "cursor":
+			out.Values[i] = ec._SplitEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._SplitEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -35095,6 +36911,30 @@ func (ec *executionContext) marshalNCharge2ᚕgithubᚗcomᚋpaysplitᚋpaysplit
 	return ret
 }
 
+func (ec *executionContext) marshalNChargeConnection2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐChargeConnection(ctx context.Context, sel ast.SelectionSet, v model.ChargeConnection) graphql.Marshaler {
+	return ec._ChargeConnection(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNChargeEdge2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐChargeEdge(ctx context.Context, sel ast.SelectionSet, v model.ChargeEdge) graphql.Marshaler {
+	return ec._ChargeEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNChargeEdge2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐChargeEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ChargeEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNChargeEdge2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐChargeEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNChargeKind2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐChargeKind(ctx context.Context, v any) (ledger.ChargeKind, error) {
 	tmp, err := model.UnmarshalString(v)
 	res := ledger.ChargeKind(tmp)
@@ -35262,6 +37102,30 @@ func (ec *executionContext) marshalNEncounter2ᚕgithubᚗcomᚋpaysplitᚋpaysp
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNEncounter2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐEncounter(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNEncounterConnection2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐEncounterConnection(ctx context.Context, sel ast.SelectionSet, v model.EncounterConnection) graphql.Marshaler {
+	return ec._EncounterConnection(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNEncounterEdge2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐEncounterEdge(ctx context.Context, sel ast.SelectionSet, v model.EncounterEdge) graphql.Marshaler {
+	return ec._EncounterEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNEncounterEdge2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐEncounterEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.EncounterEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNEncounterEdge2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐEncounterEdge(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -36261,6 +38125,30 @@ func (ec *executionContext) marshalNSplitCode2githubᚗcomᚋpaysplitᚋpaysplit
 	return res
 }
 
+func (ec *executionContext) marshalNSplitConnection2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐSplitConnection(ctx context.Context, sel ast.SelectionSet, v model.SplitConnection) graphql.Marshaler {
+	return ec._SplitConnection(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNSplitEdge2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐSplitEdge(ctx context.Context, sel ast.SelectionSet, v model.SplitEdge) graphql.Marshaler {
+	return ec._SplitEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNSplitEdge2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐSplitEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.SplitEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSplitEdge2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐSplitEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNSplitInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐSplitInput(ctx context.Context, v any) (model.SplitInput, error) {
 	res, err := ec.unmarshalInputSplitInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -37069,6 +38957,13 @@ func (ec *executionContext) marshalOMoney2ᚖgithubᚗcomᚋpaysplitᚋpaysplit�
 	_ = ctx
 	res := model.MarshalMoney(*v)
 	return res
+}
+
+func (ec *executionContext) marshalONode2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐNode(ctx context.Context, sel ast.SelectionSet, v model.Node) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Node(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOPatient2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPatient(ctx context.Context, sel ast.SelectionSet, v *ledger.Patient) graphql.Marshaler {

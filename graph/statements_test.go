@@ -81,6 +81,16 @@ func TestNestedQueryStatementCount(t *testing.T) {
 				requireMoney(t, want, e, "node.balance")
 			}
 		}},
+		{"nested connections", connectionsQuery, func(t *testing.T, d map[string]any, n int) {
+			edges := list(t, d, "guarantors.edges")
+			require.Len(t, edges, n)
+			for _, e := range edges {
+				require.Len(t, list(t, e, "node.patientsConnection.edges"), 2)
+				require.Len(t, list(t, e, "node.chargesConnection.edges"), 2)
+				require.Equal(t, true, at(t, e, "node.chargesConnection.pageInfo.hasNextPage"))
+				require.EqualValues(t, 3, at(t, e, "node.patientsConnection.edges.1.node.chargesConnection.totalCount"))
+			}
+		}},
 		{"patients", patientsQuery, func(t *testing.T, d map[string]any, n int) {
 			edges := list(t, d, "patients.edges")
 			require.Len(t, edges, n)
@@ -116,6 +126,28 @@ func TestNestedQueryStatementCount(t *testing.T) {
 		}
 	}
 }
+
+// connectionsQuery is the analyst walk through the nested connections.
+const connectionsQuery = `query($first: Int!) {
+  guarantors(first: $first) {
+    edges { node {
+      id
+      patientsConnection(first: 10) { edges { node {
+        id
+        encountersConnection { edges { node { id chargesConnection(first: 1) { totalCount edges { node { id } } } } } }
+        chargesConnection(last: 2) {
+          totalCount
+          edges { cursor node {
+            id owed
+            splitsConnection { edges { node { id amount receipt { id splitsConnection(first: 1) { totalCount } } } } }
+          } }
+        }
+      } } }
+      chargesConnection(first: 2) { pageInfo { hasNextPage endCursor } edges { node { id owed } } }
+      receiptsConnection(last: 1) { totalCount edges { node { id kind } } }
+    } }
+  }
+}`
 
 const patientsQuery = `query($first: Int!) {
   patients(first: $first, filter: {name: "kid"}) { edges { node {

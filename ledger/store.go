@@ -47,6 +47,10 @@ type Reader interface {
 	UnearnedTypes(ctx context.Context, practiceID ID) ([]UnearnedType, error)
 	InsuranceWriteOffs(ctx context.Context, practiceID ID, ids []ID) ([]InsuranceWriteOff, error)
 
+	// NodeKind names the kind of the practice's object with this id:
+	// Guarantor, Patient, Encounter, Charge or Receipt; ErrNotFound if none.
+	NodeKind(ctx context.Context, practiceID, id ID) (string, error)
+
 	// PatientsOfGuarantors lists the patients of each guarantor.
 	PatientsOfGuarantors(ctx context.Context, practiceID ID, guarantorIDs []ID) ([]Patient, error)
 	// EncountersOfPatients lists encounters by patient, oldest first.

@@ -205,6 +205,17 @@ type CancelRunPayload struct {
 	Run ledger.Run `json:"run"`
 }
 
+type ChargeConnection struct {
+	Edges      []ChargeEdge `json:"edges"`
+	PageInfo   PageInfo     `json:"pageInfo"`
+	TotalCount int          `json:"totalCount"`
+}
+
+type ChargeEdge struct {
+	Cursor string        `json:"cursor"`
+	Node   ledger.Charge `json:"node"`
+}
+
 type ChargeLineInput struct {
 	// PROCEDURE (default) or BALANCE_FORWARD (the default on a BALANCE_FORWARD encounter).
 	Kind *ledger.ChargeKind `json:"kind,omitempty"`
@@ -348,6 +359,17 @@ type DetachPrepaymentInput struct {
 type DetachPrepaymentPayload struct {
 	// The TRANSFER that detached it.
 	Receipt ledger.Receipt `json:"receipt"`
+}
+
+type EncounterConnection struct {
+	Edges      []EncounterEdge `json:"edges"`
+	PageInfo   PageInfo        `json:"pageInfo"`
+	TotalCount int             `json:"totalCount"`
+}
+
+type EncounterEdge struct {
+	Cursor string           `json:"cursor"`
+	Node   ledger.Encounter `json:"node"`
 }
 
 type GuarantorConnection struct {
@@ -705,6 +727,17 @@ type SetDefaultPolicyInput struct {
 
 type SetDefaultPolicyPayload struct {
 	Defaults []ledger.EffectivePolicyDefault `json:"defaults"`
+}
+
+type SplitConnection struct {
+	Edges      []SplitEdge `json:"edges"`
+	PageInfo   PageInfo    `json:"pageInfo"`
+	TotalCount int         `json:"totalCount"`
+}
+
+type SplitEdge struct {
+	Cursor string       `json:"cursor"`
+	Node   ledger.Split `json:"node"`
 }
 
 // One split: on a charge (chargeId), on an unearned type (unearnedTypeId), or

@@ -242,6 +242,22 @@ func (s queries) Locations(ctx context.Context, practiceID ledger.ID, ids []ledg
 	return rows, translate(s.sel(ctx, &rows, q, practiceID, idArray(ids)))
 }
 
+// NodeKind names the kind of the practice's object with this id
+// (ledger.NodeKinds), or is ErrNotFound.
+func (s queries) NodeKind(ctx context.Context, practiceID, id ledger.ID) (string, error) {
+	const q = `SELECT 'Guarantor' FROM guarantors WHERE practice_id = $1 AND id = $2
+	           UNION ALL SELECT 'Patient' FROM patients WHERE practice_id = $1 AND id = $2
+	           UNION ALL SELECT 'Encounter' FROM encounters WHERE practice_id = $1 AND id = $2
+	           UNION ALL SELECT 'Charge' FROM charges WHERE practice_id = $1 AND id = $2
+	           UNION ALL SELECT 'Receipt' FROM receipts WHERE practice_id = $1 AND id = $2
+	           LIMIT 1`
+	var kind string
+	if err := s.get(ctx, &kind, q, practiceID, id); err != nil {
+		return "", notFound(err, "object")
+	}
+	return kind, nil
+}
+
 const guarantorColumns = `id, name, coalesce(external_id, '') AS external_id, self_patient_id, created_at`
 
 func (s queries) Guarantors(ctx context.Context, practiceID ledger.ID, ids []ledger.ID) ([]ledger.Guarantor, error) {

@@ -82,7 +82,7 @@ func openChromium(t *testing.T, url string, flags ...string) *cdpPage {
 		}
 		bin, _ = exec.LookPath(name)
 	}
-	require.NotEmpty(t, bin, "no Chromium: install Debian's chromium package (.ci/run does) or set PAYSPLIT_CHROMIUM")
+	require.NotEmpty(t, bin, "no Chromium: install Debian's chromium package (scripts/test does) or set PAYSPLIT_CHROMIUM")
 
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())

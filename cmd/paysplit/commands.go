@@ -137,20 +137,21 @@ func printHelp(_ context.Context, _ []string, stdout, _ io.Writer) error {
 	return nil
 }
 
-// version is set at build time (-ldflags "-X main.version=v1.2.3");
-// printVersion falls back on the module version and the commit Go records.
-var version string
+// version and commit are set at build time (scripts/run does:
+// -ldflags "-X main.version=v1.2.3 -X main.commit=…"); printVersion falls
+// back on the module version and the commit Go records.
+var version, commit string
 
 func printVersion(_ context.Context, _ []string, stdout, _ io.Writer) error {
-	v, commit, modified := version, "unknown", ""
+	v, c, modified := version, commit, ""
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		if v == "" {
 			v = bi.Main.Version
 		}
 		for _, s := range bi.Settings {
 			switch {
-			case s.Key == "vcs.revision":
-				commit = s.Value
+			case s.Key == "vcs.revision" && c == "":
+				c = s.Value
 			case s.Key == "vcs.modified" && s.Value == "true":
 				modified = " (with uncommitted changes)"
 			}
@@ -159,6 +160,9 @@ func printVersion(_ context.Context, _ []string, stdout, _ io.Writer) error {
 	if v == "" {
 		v = "(devel)"
 	}
-	_, err := fmt.Fprintf(stdout, "paysplit %s, commit %s%s\n", v, commit, modified)
+	if c == "" {
+		c = "unknown"
+	}
+	_, err := fmt.Fprintf(stdout, "paysplit %s, commit %s%s\n", v, c, modified)
 	return err
 }

@@ -14,16 +14,26 @@ var dashboardHTML []byte
 
 // serveDashboard serves /dashboard.
 func serveDashboard(w http.ResponseWriter, r *http.Request) {
+	if !pageHeaders(w, r, "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'") {
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(dashboardHTML)
+}
+
+// pageHeaders answers a request for one of paysplit's pages that is not a
+// GET or HEAD (and returns false), else sets the headers every page has:
+// its Content-Security-Policy, no sniffing, no referrer.
+func pageHeaders(w http.ResponseWriter, r *http.Request, csp string) bool {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
+		return false
 	}
 	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'")
-	_, _ = w.Write(dashboardHTML)
+	h.Set("Content-Security-Policy", csp)
+	return true
 }

@@ -35,15 +35,10 @@ var playgroundAssets = func() http.Handler {
 // servePlayground serves the playground page at / and its files under
 // PlaygroundPrefix.
 func servePlayground(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	if !pageHeaders(w, r, playgroundCSP) { // dashboard.go
 		return
 	}
 	h := w.Header()
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Content-Security-Policy", playgroundCSP)
 	if r.URL.Path == "/" {
 		h.Set("Cache-Control", "no-store")
 		h.Set("Content-Type", "text/html; charset=utf-8")

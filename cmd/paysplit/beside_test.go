@@ -22,22 +22,9 @@ import (
 // carry the --data-dir. The CLI's help lists every command, a command's
 // --help only its own flags, and --version the version.
 func TestCLIBesideServe(t *testing.T) {
-	dir, err := os.MkdirTemp("", "paysplit-beside")
-	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	require.NoError(t, os.Chmod(dir, 0o755)) // the postgres user must reach dir/pg when we run as root
-	t.Setenv("PAYSPLIT_DATABASE_URL", "")
-	t.Setenv("DATABASE_URL", "")
-
-	addr := freeAddr(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve", "--data-dir", dir, "--addr", addr}) }()
-	defer func() {
-		cancel()
-		require.NoError(t, <-done)
-	}()
-	waitHealthy(t, "http://"+addr+"/healthz", done)
+	dir := privateDir(t)
+	addr, stop := serveOn(t, dir)
+	defer stop()
 	admin, err := os.ReadFile(filepath.Join(dir, "demo-admin-key"))
 	require.NoError(t, err)
 	pid := practiceID(t, addr, strings.TrimSpace(string(admin)))

@@ -7,7 +7,8 @@ import (
 	"github.com/paysplit/paysplit/ledger"
 )
 
-// node is what node(id:) answers for a loaded object: null when it is gone.
+// node is what node(id:) answers for a loaded object (NOT_FOUND when it
+// is gone).
 func node[T any](v T, err error) (model.Node, error) {
 	p, err := found(v, err)
 	if p == nil {

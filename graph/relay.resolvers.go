@@ -7,7 +7,6 @@ package graph
 
 import (
 	"context"
-	"errors"
 
 	"github.com/google/uuid"
 	"github.com/paysplit/paysplit/graph/model"
@@ -63,9 +62,7 @@ func (r *queryResolver) Node(ctx context.Context, id uuid.UUID) (model.Node, err
 		return nil, err
 	}
 	kind, err := r.Ledger.Store().NodeKind(ctx, a.PracticeID, id)
-	if errors.Is(err, ledger.ErrNotFound) {
-		return nil, nil
-	} else if err != nil {
+	if err != nil {
 		return nil, err
 	}
 	ls := loadersFor(ctx)

@@ -11,7 +11,7 @@ import (
 
 // TestNodeFindsEachKind: node(id:) returns a guarantor, patient,
 // encounter, charge and receipt of the caller's practice by id alone, and
-// null for another practice's object or an unknown id.
+// NOT_FOUND (null) for another practice's object or an unknown id.
 func TestNodeFindsEachKind(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
@@ -35,8 +35,9 @@ func TestNodeFindsEachKind(t *testing.T) {
 	other := ledgertest.AddPractice(t, h.f.Ledger, "Elsewhere")
 	theirs := other.Family(t, "Theirs")[0]
 	for _, id := range []string{theirs.ID.String(), "01a2e2b8-0000-7000-8000-000000000000"} {
-		d := h.ok(t, h.analyst, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": id})
-		require.Nil(t, d["node"], "another practice's object is not found")
+		r := h.do(t, h.analyst, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": id})
+		requireCode(t, r, "NOT_FOUND")
+		require.Nil(t, r.Data["node"], "another practice's object is not found")
 	}
 	requireCode(t, h.do(t, "", `{ node(id: "`+cs[0].ID.String()+`") { id } }`, nil), "UNAUTHENTICATED")
 }

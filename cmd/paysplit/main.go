@@ -1,8 +1,8 @@
 // Command paysplit runs the paysplit service and its operator tasks:
 // "paysplit serve" (the default) serves the GraphQL API, and the other
-// commands (keys, import, credits, balance, runs, demo, migrate, bench) work
-// on the same database; commands.go lists them all ("paysplit help") and
-// says how to add one.
+// commands (keys, import, credits, balance, runs, plans, demo, migrate,
+// bench) work on the same database; commands.go lists them all ("paysplit
+// help") and says how to add one.
 //
 // With no --database-url (or DATABASE_URL), paysplit uses the private
 // PostgreSQL under --data-dir: the one another paysplit process (a running

@@ -56,6 +56,7 @@ func TestCLIBesideServe(t *testing.T) {
 	require.ErrorIs(t, runTo(context.Background(), []string{"runs", "show", "--help"}, io.Discard, &flags), flag.ErrHelp)
 	require.Contains(t, flags.String(), "-practice")
 	require.NotContains(t, flags.String(), "-kind", "runs show lists only its own flags")
+	require.NotContains(t, flags.String(), "-run-batch", "runs show lists only its own flags")
 }
 
 // postgresPid is the pid in the private cluster's postmaster.pid.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -168,20 +169,32 @@ type runFlags struct {
 	list     *int
 }
 
-func (f *runFlags) register(fs *flag.FlagSet) error {
+func (f *runFlags) register(fs *flag.FlagSet) error { return f.registerOn(fs, nil) }
+
+// registerOn registers on fs the database flags, --practice and those of
+// the others that a command takes (all of them when takes is nil); the rest
+// keep their defaults, so that the command's --help lists only its own.
+func (f *runFlags) registerOn(fs *flag.FlagSet, takes []string) error {
+	rest := flag.NewFlagSet("", flag.ContinueOnError)
+	on := func(name string) *flag.FlagSet {
+		if takes == nil || slices.Contains(takes, name) {
+			return fs
+		}
+		return rest
+	}
 	f.db.register(fs)
 	f.practice = fs.String("practice", "", "practice id (required)")
-	b, err := runBatchFlag(fs)
+	b, err := runBatchFlag(on("run-batch"))
 	if err != nil {
 		return err
 	}
 	f.batch = b
-	if f.planTime, err = planTimeoutFlag(fs); err != nil {
+	if f.planTime, err = planTimeoutFlag(on("plan-timeout")); err != nil {
 		return err
 	}
-	f.asJSON = fs.Bool("json", false, "print the report as JSON")
-	f.quiet = fs.Bool("quiet", false, "no progress on stderr")
-	f.list = fs.Int("list", 50, "failed and skipped families listed in the report, at most (of each)")
+	f.asJSON = on("json").Bool("json", false, "print the report as JSON")
+	f.quiet = on("quiet").Bool("quiet", false, "no progress on stderr")
+	f.list = on("list").Int("list", 50, "failed and skipped families listed in the report, at most (of each)")
 	return nil
 }
 
@@ -308,7 +321,8 @@ func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := newFlagSet("runs " + sub)
 	fs.SetOutput(stderr)
 	var rf runFlags
-	if err := rf.register(fs); err != nil {
+	own := map[string][]string{"list": {"json"}, "show": {"json", "list"}, "cancel": {}}[sub] // resume: all
+	if err := rf.registerOn(fs, own); err != nil {
 		return err
 	}
 	var kind, status *string

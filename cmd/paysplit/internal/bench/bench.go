@@ -8,7 +8,8 @@
 //
 // Workloads:
 //
-//   - receipts: 16 concurrent clients post receipts with explicit splits
+//   - receipts: 16 concurrent clients post receipts with auto-split (the
+//     practice's default policy), and as a second row with explicit splits
 //     through the GraphQL endpoint of a real HTTP server on loopback, against
 //     pgbench's built-in TPC-B script with the same client count; the ratio
 //     is of transactions per second.

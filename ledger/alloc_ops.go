@@ -321,16 +321,17 @@ func (l *Ledger) AllocateUnearned(ctx context.Context, a Actor, in UnearnedAlloc
 	return l.commitFamilyTransfer(ctx, a, m, in.GuarantorID, in.Note, plan)
 }
 
-// autoSplit plans a new patient payment's splits.
-func (l *Ledger) autoSplit(ctx context.Context, r Reader, pid ID, pol resolvedPolicy, in NewReceipt, alloc Allocation) (planned, error) {
+// payer checks a receipt's batch and reads the patient it is entered on.
+func payer(ctx context.Context, r Reader, pid ID, in NewReceipt) (Patient, error) {
 	if err := checkBatch(ctx, r, pid, in.BatchID, "batchId"); err != nil {
-		return planned{}, err
+		return Patient{}, err
 	}
 	pats, err := r.Patients(ctx, pid, []ID{*in.PatientID})
-	pat, err := ref(pats, err, "patientId", "patient", *in.PatientID)
-	if err != nil {
-		return planned{}, err
-	}
+	return ref(pats, err, "patientId", "patient", *in.PatientID)
+}
+
+// autoSplit plans a new patient payment's splits, entered on pat.
+func (l *Ledger) autoSplit(ctx context.Context, r Reader, pid ID, pol resolvedPolicy, pat Patient, in NewReceipt, alloc Allocation) (planned, error) {
 	snaps, err := loadSnapshots(ctx, r, pid, []ID{pat.GuarantorID}, "patientId")
 	if err != nil {
 		return planned{}, err
@@ -399,7 +400,11 @@ func (l *Ledger) PreviewReceipt(ctx context.Context, a Actor, in NewReceipt, all
 	if err != nil {
 		return Plan{}, err
 	}
-	pl, err := l.autoSplit(ctx, l.store, a.PracticeID, pol, in, alloc)
+	pat, err := payer(ctx, l.store, a.PracticeID, in)
+	if err != nil {
+		return Plan{}, err
+	}
+	pl, err := l.autoSplit(ctx, l.store, a.PracticeID, pol, pat, in, alloc)
 	return pl.plan, err
 }
 
@@ -418,16 +423,16 @@ func (l *Ledger) PostAllocatedReceipt(ctx context.Context, a Actor, in NewReceip
 		Allocation Allocation
 	}{in, alloc}
 	m := mutation{op: "postReceipt", key: in.IdempotencyKey, input: input, policy: pol.ref.Name, polVer: pol.ref.Version}
+	var posted posting
 	id, err := l.mutate(ctx, a, m, func(tx Tx) (ID, error) {
-		pats, err := tx.Patients(ctx, a.PracticeID, []ID{*in.PatientID})
-		pat, err := ref(pats, err, "patientId", "patient", *in.PatientID)
+		pat, err := payer(ctx, tx, a.PracticeID, in)
 		if err != nil {
 			return ID{}, err
 		}
 		if err := tx.LockFamilies(ctx, a.PracticeID, []ID{pat.GuarantorID}); err != nil {
 			return ID{}, err
 		}
-		pl, err := l.autoSplit(ctx, tx, a.PracticeID, pol, in, alloc)
+		pl, err := l.autoSplit(ctx, tx, a.PracticeID, pol, pat, in, alloc)
 		if err != nil {
 			return ID{}, err
 		}
@@ -440,12 +445,16 @@ func (l *Ledger) PostAllocatedReceipt(ctx context.Context, a Actor, in NewReceip
 		if ps[0].receipt == nil {
 			return ID{}, Invalid("allocation", "a refund is not split automatically while a charge of the family still owes: give its splits (docs/allocation.md §3.7)")
 		}
+		posted = ps[0]
 		return ps[0].receipt.ID, nil
 	})
 	if err != nil {
 		return Receipt{}, Plan{}, err
 	}
-	res, err := l.allocationResult(ctx, a.PracticeID, id)
+	if posted.receipt != nil && id == posted.receipt.ID {
+		return *posted.receipt, posted.plan, nil // what was just written, without reading it back
+	}
+	res, err := l.allocationResult(ctx, a.PracticeID, id) // an idempotent replay
 	if err != nil {
 		return Receipt{}, Plan{}, err
 	}

@@ -109,8 +109,10 @@ type Tx interface {
 	LockIdempotencyKey(ctx context.Context, practiceID ID, key string) error
 	// IdempotencyRecord returns the record for key; ok is false if none.
 	IdempotencyRecord(ctx context.Context, practiceID ID, key string) (rec IdempotencyRecord, ok bool, err error)
-	InsertIdempotencyRecord(ctx context.Context, practiceID ID, rec IdempotencyRecord) error
-	InsertAuditEvent(ctx context.Context, practiceID ID, e AuditEvent) error
+	// RecordMutation writes what every mutation leaves behind, in one
+	// statement: its audit event, its idempotency record (if rec is not
+	// nil) and the change notification NotifyChanged would queue.
+	RecordMutation(ctx context.Context, practiceID ID, rec *IdempotencyRecord, e AuditEvent) error
 
 	InsertPractice(ctx context.Context, p Practice) error
 	InsertUnearnedType(ctx context.Context, practiceID ID, u UnearnedType) error

@@ -140,7 +140,8 @@ func (t *tenantTx) end(commit bool) error {
 
 // enter scopes the rest of the transaction to practice pid: one simple-query
 // round trip, made only when the practice changes. The first one begins the
-// transaction.
+// transaction. Under ledger.WithKeyCheck, the same round trip checks that
+// the request's key still stands (keyStands).
 func (t *tenantTx) enter(ctx context.Context, pid ledger.ID) error {
 	if t.entered && t.practice == pid {
 		return nil
@@ -154,12 +155,25 @@ func (t *tenantTx) enter(ctx context.Context, pid ledger.ID) error {
 	if !t.entered {
 		q = `SET LOCAL ROLE ` + AppRole + `; ` + q
 	}
+	if a, ok := ledger.KeyToCheck(ctx); ok && a.PracticeID == pid {
+		q += `; ` + fmt.Sprintf(keyStands, pq.QuoteLiteral(a.KeyID.String()))
+	}
 	if _, err := t.tx.ExecContext(ctx, q); err != nil {
 		return fmt.Errorf("scope the transaction to practice %s: %w", pid, err)
 	}
 	t.practice, t.entered = pid, true
 	return nil
 }
+
+// keyStands refuses the transaction, SQLSTATE 28000 (translated to
+// ledger.ErrUnauthenticated), if the API key %s of the practice has been
+// revoked: sent with the statement that scopes a transaction, it costs no
+// round trip of its own (ledger.WithKeyCheck).
+const keyStands = `DO $$BEGIN
+    IF NOT EXISTS (SELECT FROM api_keys WHERE practice_id = current_setting('app.practice_id')::uuid AND id = %s AND revoked_at IS NULL) THEN
+        RAISE SQLSTATE '28000' USING MESSAGE = 'the API key was revoked';
+    END IF;
+END$$`
 
 // in runs fn with statements scoped to practice pid.
 func (s queries) in(ctx context.Context, pid ledger.ID, fn func(q sqlx.ExtContext) error) error {

@@ -177,3 +177,44 @@ func boolInt(b bool) int {
 	}
 	return 0
 }
+
+// Receipt statement budgets: what one postReceipt sends to the database,
+// once its key has authenticated (docs/benchmarks.md, "The write path"). An
+// auto-split reads the payer, its family and the policy defaults and writes
+// the receipt with its splits, its plan, and the mutation's record; the
+// explicit form checks its references and the charges' balances instead.
+const (
+	autoSplitStatements = 13
+	explicitStatements  = 11
+)
+
+// TestReceiptStatementCount holds a receipt, auto-split or explicit, to its
+// statement budget, through the handler, the second and later times a key
+// is used (authentication comes from the cache, touching the key's last use
+// at most once a minute).
+func TestReceiptStatementCount(t *testing.T) {
+	t.Parallel()
+	db, statements := openCounting(t, ledgertest.NewDBURL(t))
+	l := ledger.New(postgres.NewStore(db), ledger.WithClock(ledgertest.Clock))
+	f := ledgertest.AddPractice(t, l, "Counted")
+	fam := f.Family(t, "Payer", "Kid")
+	cs := f.Visit(t, fam[1], "2026-05-01", "100.00", "50.00")
+	h := serve(t, db, f)
+	h.ok(t, h.admin, `{ __typename }`, nil) // the key's first use records it
+
+	auto := obj{"in": obj{"kind": "PATIENT_PAYMENT", "patientId": fam[0].ID.String(), "amount": "10.00", "allocation": obj{}}}
+	explicit := obj{"in": obj{"kind": "PATIENT_PAYMENT", "patientId": fam[0].ID.String(), "amount": "10.00",
+		"splits": []any{obj{"amount": "9.00", "chargeId": cs[0].ID.String()}, obj{"amount": "1.00"}}}}
+	for range 2 {
+		for _, c := range []struct {
+			name   string
+			vars   obj
+			budget int64
+		}{{"auto-split", auto, autoSplitStatements}, {"explicit", explicit, explicitStatements}} {
+			statements.Store(0)
+			h.ok(t, h.admin, postReceiptDoc, c.vars)
+			t.Logf("%s: %d statements", c.name, statements.Load())
+			require.LessOrEqual(t, statements.Load(), c.budget, c.name)
+		}
+	}
+}

@@ -358,22 +358,34 @@ func (l *Ledger) autoSplit(ctx context.Context, r Reader, pid ID, pol resolvedPo
 // allocatedPrelude validates a receipt to be split by a policy and
 // resolves the policy.
 func (l *Ledger) allocatedPrelude(ctx context.Context, a Actor, in *NewReceipt, alloc Allocation) (resolvedPolicy, error) {
-	if len(in.Splits) > 0 {
-		return resolvedPolicy{}, Invalid("allocation", "give explicit splits or an allocation, not both")
-	}
-	if in.EncounterID != nil {
-		return resolvedPolicy{}, Invalid("encounterId", "only an insurance payment is made as a claim total")
-	}
-	if err := l.validateReceiptHeader(in); err != nil {
+	if err := l.validateAllocated(in, alloc); err != nil {
 		return resolvedPolicy{}, err
 	}
+	return l.allocationPolicy(ctx, l.store, a.PracticeID, alloc)
+}
+
+// validateAllocated checks, without the database, a receipt to be split
+// by a policy.
+func (l *Ledger) validateAllocated(in *NewReceipt, alloc Allocation) error {
+	if len(in.Splits) > 0 {
+		return Invalid("allocation", "give explicit splits or an allocation, not both")
+	}
+	if in.EncounterID != nil {
+		return Invalid("encounterId", "only an insurance payment is made as a claim total")
+	}
+	if err := l.validateReceiptHeader(in); err != nil {
+		return err
+	}
 	if in.Kind != ReceiptPatientPayment && in.Kind != ReceiptRefund {
-		return resolvedPolicy{}, Invalid("kind", "an allocation splits a PATIENT_PAYMENT or a REFUND; give explicit splits for a %s", in.Kind)
+		return Invalid("kind", "an allocation splits a PATIENT_PAYMENT or a REFUND; give explicit splits for a %s", in.Kind)
 	}
-	if err := checkParams(alloc.Params); err != nil {
-		return resolvedPolicy{}, prefixed("allocation.", err)
-	}
-	pol, err := l.resolvePolicy(ctx, l.store, a.PracticeID, alloc.Policy, OperationAutoSplit, "allocation.policy")
+	return prefixed("allocation.", checkParams(alloc.Params))
+}
+
+// allocationPolicy resolves an auto-split's policy and checks its
+// parameter overrides.
+func (l *Ledger) allocationPolicy(ctx context.Context, r Reader, pid ID, alloc Allocation) (resolvedPolicy, error) {
+	pol, err := l.resolvePolicy(ctx, r, pid, alloc.Policy, OperationAutoSplit, "allocation.policy")
 	if err != nil {
 		return resolvedPolicy{}, err
 	}
@@ -414,17 +426,21 @@ func (l *Ledger) PreviewReceipt(ctx context.Context, a Actor, in NewReceipt, all
 // receipt, recording the policy name and version. It returns the receipt
 // and the plan.
 func (l *Ledger) PostAllocatedReceipt(ctx context.Context, a Actor, in NewReceipt, alloc Allocation) (Receipt, Plan, error) {
-	pol, err := l.allocatedPrelude(ctx, a, &in, alloc)
-	if err != nil {
+	if err := l.validateAllocated(&in, alloc); err != nil {
 		return Receipt{}, Plan{}, err
 	}
 	input := struct {
 		Receipt    NewReceipt
 		Allocation Allocation
 	}{in, alloc}
-	m := mutation{op: "postReceipt", key: in.IdempotencyKey, input: input, policy: pol.ref.Name, polVer: pol.ref.Version}
+	var pol resolvedPolicy // resolved in the transaction: no transaction of its own
+	m := mutation{op: "postReceipt", key: in.IdempotencyKey, input: input, resolved: &pol.ref}
 	var posted posting
 	id, err := l.mutate(ctx, a, m, func(tx Tx) (ID, error) {
+		var err error
+		if pol, err = l.allocationPolicy(ctx, tx, a.PracticeID, alloc); err != nil {
+			return ID{}, err
+		}
 		pat, err := payer(ctx, tx, a.PracticeID, in)
 		if err != nil {
 			return ID{}, err

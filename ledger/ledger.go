@@ -81,6 +81,9 @@ type mutation struct {
 	input  any    // the validated input, hashed for idempotency and audit
 	policy string // policy name and version used, for audit
 	polVer int
+	// resolved, if not nil, is the policy fn resolved in the transaction:
+	// it replaces policy and polVer in the audit event.
+	resolved *PolicyRef
 }
 
 // mutate runs fn in a transaction on behalf of actor: it checks the role,
@@ -130,6 +133,9 @@ func (l *Ledger) mutate(ctx context.Context, a Actor, m mutation, fn func(Tx) (I
 			var keyID *ID
 			if a.KeyID != (ID{}) {
 				keyID = &a.KeyID
+			}
+			if m.resolved != nil {
+				m.policy, m.polVer = m.resolved.Name, m.resolved.Version
 			}
 			// The audit event, the idempotency record and (for live aging,
 			// once it commits) the change notification, in one statement.

@@ -72,10 +72,11 @@ func (s queries) openCharges(ctx context.Context, practiceID ledger.ID, patIDs [
 	const q = `
 WITH fam AS (
     SELECT ` + chargeColumns + ` FROM charges WHERE practice_id = $1 AND patient_id = ANY($2::uuid[])
-), ch AS (
-    SELECT id, coalesce(attached_to_id, id) AS root, attached_to_id, status, amount, insurance_estimate
-      FROM charges
-     WHERE practice_id = $1 AND (id IN (SELECT id FROM fam) OR attached_to_id IN (SELECT id FROM fam))
+), ch AS (          -- the charges and every adjustment attached to one, each by its index
+    SELECT id, coalesce(attached_to_id, id) AS root, attached_to_id, status, amount, insurance_estimate FROM fam
+    UNION
+    SELECT a.id, a.attached_to_id, a.attached_to_id, a.status, a.amount, a.insurance_estimate
+      FROM fam JOIN charges a ON a.practice_id = $1 AND a.attached_to_id = fam.id
 ), ` + chargeBalanceCTEs + `
 SELECT fam.*, bal.adjustments, bal.insurance_paid, bal.insurance_write_off, bal.patient_paid, bal.insurance_pending, bal.owed
   FROM fam JOIN bal ON bal.id = fam.id

@@ -232,8 +232,8 @@ func TestSocketFloodLeavesOtherPracticesServed(t *testing.T) {
 	updates()
 }
 
-// An instance authenticates a key from its cache, and one that never hears
-// of revocations still refuses a revoked key at once: every statement a
+// An instance authenticates a key from its cache, and one that has not
+// heard of a revocation (here: never hears) still refuses the key at once: every statement a
 // request makes checks, in its transaction, that the key stands. A read is
 // UNAUTHENTICATED, a payment is UNAUTHENTICATED with nothing written; the
 // revoking instance forgets the key itself and refuses it at the door (401).
@@ -241,6 +241,9 @@ func TestRevokedKeyIsRefusedAtOnceByEveryInstance(t *testing.T) {
 	t.Parallel()
 	d, s, one := liveScenario(t)
 	deaf := d.startWith(t, s.Practice, false)
+	// As an instance whose listener has not delivered the revocation yet.
+	deaf.ledger.CacheKeys()
+	one.ledger.CacheKeys()
 	doomed := issueKey(t, s.Practice, ledger.RoleBiller)
 	for _, in := range []*instance{one, deaf} { // both now hold the key in their caches
 		in.h.ok(t, doomed, `{ practice { name } }`, nil)

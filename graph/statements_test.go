@@ -196,6 +196,7 @@ func TestReceiptStatementCount(t *testing.T) {
 	t.Parallel()
 	db, statements := openCounting(t, ledgertest.NewDBURL(t))
 	l := ledger.New(postgres.NewStore(db), ledger.WithClock(ledgertest.Clock))
+	l.CacheKeys() // as serve, whose listener makes it forget revoked keys
 	f := ledgertest.AddPractice(t, l, "Counted")
 	fam := f.Family(t, "Payer", "Kid")
 	cs := f.Visit(t, fam[1], "2026-05-01", "100.00", "50.00")

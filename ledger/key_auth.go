@@ -115,8 +115,19 @@ func (l *Ledger) Authenticate(ctx context.Context, token string) (Actor, error) 
 // another did (ForgetKey).
 type keyCache struct {
 	mu   sync.Mutex
+	on   bool // CacheKeys was called
 	keys map[[2]ID]APIKey
 	gen  uint64 // counts forgets: a key read before one is not cached after it
+}
+
+// CacheKeys turns the authentication cache on. Call it only on an instance
+// that hears revocations (postgres.Listen with postgres.WithRevocations,
+// whose sink calls ForgetKey and ForgetKeys), so that its cache forgets a
+// revoked key; serve does.
+func (l *Ledger) CacheKeys() {
+	l.keys.mu.Lock()
+	defer l.keys.mu.Unlock()
+	l.keys.on = true
 }
 
 // maxCachedKeys bounds the cache; when it is full it starts again empty.
@@ -128,7 +139,7 @@ func (c *keyCache) get(pid, kid ID) (APIKey, uint64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	k, ok := c.keys[[2]ID{pid, kid}]
-	return k, c.gen, ok
+	return k, c.gen, ok && c.on
 }
 
 // put caches k, read at generation gen, unless something was forgotten
@@ -136,7 +147,7 @@ func (c *keyCache) get(pid, kid ID) (APIKey, uint64, bool) {
 func (c *keyCache) put(k APIKey, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if gen != c.gen {
+	if !c.on || gen != c.gen {
 		return
 	}
 	if c.keys == nil || len(c.keys) >= maxCachedKeys {

@@ -323,6 +323,7 @@ func serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer changes.Close()
+	l.CacheKeys() // the listener makes the server forget revoked keys (docs/security.md#keys)
 	gs.SetMaxUploadBytes(*maxUpload)
 	gs.SetRateLimit(*rate) // graph/limits.go
 	gs.SetBodyTimeout(*lim.bodyTimeout)

@@ -73,14 +73,14 @@ func (s queries) openCharges(ctx context.Context, practiceID ledger.ID, patIDs [
 WITH fam AS (
     SELECT ` + chargeColumns + ` FROM charges WHERE practice_id = $1 AND patient_id = ANY($2::uuid[])
 ), ch AS (          -- the charges and every adjustment attached to one, each by its index
-    SELECT id, coalesce(attached_to_id, id) AS root, attached_to_id, status, amount, insurance_estimate FROM fam
+    SELECT ` + chColumns + ` FROM fam
     UNION
-    SELECT a.id, a.attached_to_id, a.attached_to_id, a.status, a.amount, a.insurance_estimate
-      FROM fam JOIN charges a ON a.practice_id = $1 AND a.attached_to_id = fam.id
+    SELECT ` + chColumns + ` FROM charges
+     WHERE practice_id = $1 AND attached_to_id IN (SELECT id FROM fam) AND attached_to_id IS NOT NULL
 ), ` + chargeBalanceCTEs + `
-SELECT fam.*, bal.adjustments, bal.insurance_paid, bal.insurance_write_off, bal.patient_paid, bal.insurance_pending, bal.owed
-  FROM fam JOIN bal ON bal.id = fam.id
- ORDER BY fam.patient_id, fam.service_date, fam.id`
+SELECT fam.*, ` + balColumns + `
+  FROM fam JOIN bal USING (id)
+ ORDER BY patient_id, service_date, id`
 	var charges []balancedCharge
 	if err := s.sel(ctx, &charges, q, practiceID, idArray(patIDs)); err != nil {
 		return nil, translate(err)

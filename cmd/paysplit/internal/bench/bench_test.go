@@ -45,7 +45,7 @@ func TestRunSmall(t *testing.T) {
 		require.Positive(t, r.Baseline.Value, r.Workload)
 		require.InDelta(t, r.Operation.Value/r.Baseline.Value, r.Ratio, 1e-9, r.Workload)
 	}
-	want := []string{"receipts", "load", "import", "history", "history-raw", "aging as of today", "aging as of a year ago",
+	want := []string{"receipts", "receipts explicit", "load", "import", "history", "history-raw", "aging as of today", "aging as of a year ago",
 		"subscriptions N=50 p50", "subscriptions N=50 p99", "subscriptions N=50 max",
 		"credit-management", "balance INCOME_TRANSFER", "balance RECREATE_SPLITS"}
 	for _, n := range []string{"10", "100", "500"} {

@@ -54,7 +54,7 @@
 //	import_history*.go                history import (conversions): the set's files and encodings, match,
 //	                                  check and findings, post, reconcile, undo
 //	aging.go                          aging as of a date: query, buckets, report
-//	key_auth.go, key_admin.go         API keys: authentication (and CheckKey for live sockets), create, list, revoke
+//	key_auth.go, key_admin.go         API keys: authentication (its cache, CheckKey for live sockets), create, list, revoke
 //	key_roles.go                      which role each operation needs
 //	audit.go                          the audit trail
 //

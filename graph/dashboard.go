@@ -34,16 +34,26 @@ func serveStatement(w http.ResponseWriter, r *http.Request) { servePage(w, r, st
 // servePage serves one of paysplit's own pages: scripts and styles inline,
 // nothing from elsewhere, requests only to paysplit itself.
 func servePage(w http.ResponseWriter, r *http.Request, page []byte) {
+	if !pageHeaders(w, r, "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'") {
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(page)
+}
+
+// pageHeaders answers a request for one of paysplit's pages that is not a
+// GET or HEAD (and returns false), else sets the headers every page has:
+// its Content-Security-Policy, no sniffing, no referrer.
+func pageHeaders(w http.ResponseWriter, r *http.Request, csp string) bool {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
+		return false
 	}
 	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'")
-	_, _ = w.Write(page)
+	h.Set("Content-Security-Policy", csp)
+	return true
 }

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -261,6 +262,7 @@ type ComplexityRoot struct {
 		ID                func(childComplexity int) int
 		ImportDate        func(childComplexity int) int
 		Insurance         func(childComplexity int) int
+		Kind              func(childComplexity int) int
 		Options           func(childComplexity int) int
 		PatientCredits    func(childComplexity int) int
 		PatientDebits     func(childComplexity int) int
@@ -330,7 +332,19 @@ type ComplexityRoot struct {
 		Provider          func(childComplexity int) int
 		ServiceDate       func(childComplexity int) int
 		Splits            func(childComplexity int) int
+		SplitsConnection  func(childComplexity int, first *int, after *string, last *int, before *string) int
 		Status            func(childComplexity int) int
+	}
+
+	ChargeConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ChargeEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	CloseBatchPayload struct {
@@ -371,15 +385,27 @@ type ComplexityRoot struct {
 	}
 
 	Encounter struct {
-		Charges     func(childComplexity int) int
-		ID          func(childComplexity int) int
-		Kind        func(childComplexity int) int
-		Location    func(childComplexity int) int
-		Note        func(childComplexity int) int
-		Patient     func(childComplexity int) int
-		Provider    func(childComplexity int) int
-		ServiceFrom func(childComplexity int) int
-		ServiceTo   func(childComplexity int) int
+		Charges           func(childComplexity int) int
+		ChargesConnection func(childComplexity int, first *int, after *string, last *int, before *string) int
+		ID                func(childComplexity int) int
+		Kind              func(childComplexity int) int
+		Location          func(childComplexity int) int
+		Note              func(childComplexity int) int
+		Patient           func(childComplexity int) int
+		Provider          func(childComplexity int) int
+		ServiceFrom       func(childComplexity int) int
+		ServiceTo         func(childComplexity int) int
+	}
+
+	EncounterConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	EncounterEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	FamilyLedger struct {
@@ -410,21 +436,24 @@ type ComplexityRoot struct {
 	}
 
 	Guarantor struct {
-		Balance        func(childComplexity int) int
-		Charges        func(childComplexity int) int
-		CreatedAt      func(childComplexity int) int
-		Credit         func(childComplexity int) int
-		ExternalID     func(childComplexity int) int
-		HiddenUnearned func(childComplexity int) int
-		ID             func(childComplexity int) int
-		LastStatement  func(childComplexity int) int
-		Name           func(childComplexity int) int
-		Owed           func(childComplexity int) int
-		Patients       func(childComplexity int) int
-		Receipts       func(childComplexity int) int
-		SelfPatient    func(childComplexity int) int
-		Unallocated    func(childComplexity int) int
-		Unearned       func(childComplexity int) int
+		Balance            func(childComplexity int) int
+		Charges            func(childComplexity int) int
+		ChargesConnection  func(childComplexity int, first *int, after *string, last *int, before *string) int
+		CreatedAt          func(childComplexity int) int
+		Credit             func(childComplexity int) int
+		ExternalID         func(childComplexity int) int
+		HiddenUnearned     func(childComplexity int) int
+		ID                 func(childComplexity int) int
+		LastStatement      func(childComplexity int) int
+		Name               func(childComplexity int) int
+		Owed               func(childComplexity int) int
+		Patients           func(childComplexity int) int
+		PatientsConnection func(childComplexity int, first *int, after *string, last *int, before *string) int
+		Receipts           func(childComplexity int) int
+		ReceiptsConnection func(childComplexity int, first *int, after *string, last *int, before *string) int
+		SelfPatient        func(childComplexity int) int
+		Unallocated        func(childComplexity int) int
+		Unearned           func(childComplexity int) int
 	}
 
 	GuarantorConnection struct {
@@ -443,9 +472,18 @@ type ComplexityRoot struct {
 		Report func(childComplexity int) int
 	}
 
+	ImportFile struct {
+		Encoding    func(childComplexity int) int
+		Name        func(childComplexity int) int
+		Rows        func(childComplexity int) int
+		RowsSkipped func(childComplexity int) int
+		RowsToPost  func(childComplexity int) int
+	}
+
 	ImportIssue struct {
 		Code     func(childComplexity int) int
 		Column   func(childComplexity int) int
+		File     func(childComplexity int) int
 		Line     func(childComplexity int) int
 		Message  func(childComplexity int) int
 		Row      func(childComplexity int) int
@@ -478,6 +516,7 @@ type ComplexityRoot struct {
 		Errors            func(childComplexity int) int
 		FileName          func(childComplexity int) int
 		FileSHA256        func(childComplexity int) int
+		Files             func(childComplexity int) int
 		GuarantorsCreated func(childComplexity int) int
 		IssueCounts       func(childComplexity int) int
 		Issues            func(childComplexity int) int
@@ -538,6 +577,7 @@ type ComplexityRoot struct {
 		CreateUnearnedType     func(childComplexity int, input model.CreateUnearnedTypeInput) int
 		DetachPrepayment       func(childComplexity int, input model.DetachPrepaymentInput) int
 		ImportBalances         func(childComplexity int, input model.ImportBalancesInput) int
+		ImportHistory          func(childComplexity int, input model.ImportHistoryInput) int
 		OpenBatch              func(childComplexity int, input model.OpenBatchInput) int
 		PostAdjustment         func(childComplexity int, input model.PostAdjustmentInput) int
 		PostEncounter          func(childComplexity int, input model.PostEncounterInput) int
@@ -612,22 +652,24 @@ type ComplexityRoot struct {
 	}
 
 	Patient struct {
-		Balance        func(childComplexity int) int
-		BirthDate      func(childComplexity int) int
-		Charges        func(childComplexity int) int
-		CreatedAt      func(childComplexity int) int
-		Credit         func(childComplexity int) int
-		Encounters     func(childComplexity int) int
-		ExternalID     func(childComplexity int) int
-		FirstName      func(childComplexity int) int
-		Guarantor      func(childComplexity int) int
-		HiddenUnearned func(childComplexity int) int
-		ID             func(childComplexity int) int
-		LastName       func(childComplexity int) int
-		Owed           func(childComplexity int) int
-		Transfers      func(childComplexity int) int
-		Unallocated    func(childComplexity int) int
-		Unearned       func(childComplexity int) int
+		Balance              func(childComplexity int) int
+		BirthDate            func(childComplexity int) int
+		Charges              func(childComplexity int) int
+		ChargesConnection    func(childComplexity int, first *int, after *string, last *int, before *string) int
+		CreatedAt            func(childComplexity int) int
+		Credit               func(childComplexity int) int
+		Encounters           func(childComplexity int) int
+		EncountersConnection func(childComplexity int, first *int, after *string, last *int, before *string) int
+		ExternalID           func(childComplexity int) int
+		FirstName            func(childComplexity int) int
+		Guarantor            func(childComplexity int) int
+		HiddenUnearned       func(childComplexity int) int
+		ID                   func(childComplexity int) int
+		LastName             func(childComplexity int) int
+		Owed                 func(childComplexity int) int
+		Transfers            func(childComplexity int) int
+		Unallocated          func(childComplexity int) int
+		Unearned             func(childComplexity int) int
 	}
 
 	PatientConnection struct {
@@ -732,6 +774,7 @@ type ComplexityRoot struct {
 		Guarantor                func(childComplexity int, id uuid.UUID) int
 		Guarantors               func(childComplexity int, filter *model.GuarantorFilter, first *int, after *string) int
 		NetUnearned              func(childComplexity int, input *model.NetUnearnedInput) int
+		Node                     func(childComplexity int, id uuid.UUID) int
 		Patient                  func(childComplexity int, id uuid.UUID) int
 		Patients                 func(childComplexity int, filter *model.PatientFilter, first *int, after *string) int
 		Practice                 func(childComplexity int) int
@@ -769,23 +812,24 @@ type ComplexityRoot struct {
 	}
 
 	Receipt struct {
-		Amount        func(childComplexity int) int
-		Batch         func(childComplexity int) int
-		Encounter     func(childComplexity int) int
-		ID            func(childComplexity int) int
-		Kind          func(childComplexity int) int
-		Method        func(childComplexity int) int
-		Note          func(childComplexity int) int
-		Patient       func(childComplexity int) int
-		Policy        func(childComplexity int) int
-		PostedAt      func(childComplexity int) int
-		Reallocates   func(childComplexity int) int
-		Reallocations func(childComplexity int) int
-		ReceivedOn    func(childComplexity int) int
-		Reference     func(childComplexity int) int
-		ReversedBy    func(childComplexity int) int
-		Reverses      func(childComplexity int) int
-		Splits        func(childComplexity int) int
+		Amount           func(childComplexity int) int
+		Batch            func(childComplexity int) int
+		Encounter        func(childComplexity int) int
+		ID               func(childComplexity int) int
+		Kind             func(childComplexity int) int
+		Method           func(childComplexity int) int
+		Note             func(childComplexity int) int
+		Patient          func(childComplexity int) int
+		Policy           func(childComplexity int) int
+		PostedAt         func(childComplexity int) int
+		Reallocates      func(childComplexity int) int
+		Reallocations    func(childComplexity int) int
+		ReceivedOn       func(childComplexity int) int
+		Reference        func(childComplexity int) int
+		ReversedBy       func(childComplexity int) int
+		Reverses         func(childComplexity int) int
+		Splits           func(childComplexity int) int
+		SplitsConnection func(childComplexity int, first *int, after *string, last *int, before *string) int
 	}
 
 	ReceiptConnection struct {
@@ -941,6 +985,17 @@ type ComplexityRoot struct {
 		Provider     func(childComplexity int) int
 		Receipt      func(childComplexity int) int
 		UnearnedType func(childComplexity int) int
+	}
+
+	SplitConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	SplitEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	StartRunPayload struct {
@@ -1121,6 +1176,7 @@ type ChargeResolver interface {
 	Splits(ctx context.Context, obj *ledger.Charge) ([]ledger.Split, error)
 	Note(ctx context.Context, obj *ledger.Charge) (*string, error)
 
+	SplitsConnection(ctx context.Context, obj *ledger.Charge, first *int, after *string, last *int, before *string) (model.SplitConnection, error)
 	BilledToPatientOn(ctx context.Context, obj *ledger.Charge) (*ledger.Date, error)
 	Prepaid(ctx context.Context, obj *ledger.Charge) (ledger.Money, error)
 	Outcome(ctx context.Context, obj *ledger.Charge) (*ledger.PlannedOutcome, error)
@@ -1133,6 +1189,7 @@ type EncounterResolver interface {
 
 	Note(ctx context.Context, obj *ledger.Encounter) (*string, error)
 	Charges(ctx context.Context, obj *ledger.Encounter) ([]ledger.Charge, error)
+	ChargesConnection(ctx context.Context, obj *ledger.Encounter, first *int, after *string, last *int, before *string) (model.ChargeConnection, error)
 }
 type FamilyLedgerResolver interface {
 	Guarantor(ctx context.Context, obj *ledger.FamilyBalances) (ledger.Guarantor, error)
@@ -1155,9 +1212,14 @@ type GuarantorResolver interface {
 	Charges(ctx context.Context, obj *ledger.Guarantor) ([]ledger.Charge, error)
 	Receipts(ctx context.Context, obj *ledger.Guarantor) ([]ledger.Receipt, error)
 
+	PatientsConnection(ctx context.Context, obj *ledger.Guarantor, first *int, after *string, last *int, before *string) (model.PatientConnection, error)
+	ChargesConnection(ctx context.Context, obj *ledger.Guarantor, first *int, after *string, last *int, before *string) (model.ChargeConnection, error)
+	ReceiptsConnection(ctx context.Context, obj *ledger.Guarantor, first *int, after *string, last *int, before *string) (model.ReceiptConnection, error)
 	LastStatement(ctx context.Context, obj *ledger.Guarantor) (*ledger.StatementRecord, error)
 }
 type ImportIssueResolver interface {
+	File(ctx context.Context, obj *ledger.ImportIssue) (*string, error)
+
 	Column(ctx context.Context, obj *ledger.ImportIssue) (*string, error)
 }
 type ImportPatientTotalResolver interface {
@@ -1199,6 +1261,7 @@ type MutationResolver interface {
 	ResumeRun(ctx context.Context, input model.ResumeRunInput) (model.ResumeRunPayload, error)
 	BalanceFamily(ctx context.Context, input model.BalanceFamilyInput) (model.BalanceFamilyPayload, error)
 	ImportBalances(ctx context.Context, input model.ImportBalancesInput) (model.ImportBalancesPayload, error)
+	ImportHistory(ctx context.Context, input model.ImportHistoryInput) (model.ImportBalancesPayload, error)
 	UndoBalanceImport(ctx context.Context, input model.UndoBalanceImportInput) (model.UndoBalanceImportPayload, error)
 	PostEncounter(ctx context.Context, input model.PostEncounterInput) (model.PostEncounterPayload, error)
 	PostAdjustment(ctx context.Context, input model.PostAdjustmentInput) (model.PostAdjustmentPayload, error)
@@ -1251,6 +1314,8 @@ type PatientResolver interface {
 	Charges(ctx context.Context, obj *ledger.Patient) ([]ledger.Charge, error)
 
 	Transfers(ctx context.Context, obj *ledger.Patient) ([]ledger.TransferRow, error)
+	EncountersConnection(ctx context.Context, obj *ledger.Patient, first *int, after *string, last *int, before *string) (model.EncounterConnection, error)
+	ChargesConnection(ctx context.Context, obj *ledger.Patient, first *int, after *string, last *int, before *string) (model.ChargeConnection, error)
 }
 type PlannedOutcomeResolver interface {
 	CompletedAs(ctx context.Context, obj *ledger.PlannedOutcome) (*ledger.Charge, error)
@@ -1301,6 +1366,7 @@ type QueryResolver interface {
 	Guarantors(ctx context.Context, filter *model.GuarantorFilter, first *int, after *string) (model.GuarantorConnection, error)
 	Patient(ctx context.Context, id uuid.UUID) (*ledger.Patient, error)
 	Patients(ctx context.Context, filter *model.PatientFilter, first *int, after *string) (model.PatientConnection, error)
+	Node(ctx context.Context, id uuid.UUID) (model.Node, error)
 	NetUnearned(ctx context.Context, input *model.NetUnearnedInput) (ledger.NetUnearnedReport, error)
 	Statement(ctx context.Context, input model.StatementInput) (ledger.Statement, error)
 	StatementRun(ctx context.Context, id uuid.UUID) (*ledger.StatementRun, error)
@@ -1332,6 +1398,7 @@ type ReceiptResolver interface {
 	Policy(ctx context.Context, obj *ledger.Receipt) (*ledger.PolicyRef, error)
 	Reallocates(ctx context.Context, obj *ledger.Receipt) (*ledger.Receipt, error)
 	Reallocations(ctx context.Context, obj *ledger.Receipt) ([]ledger.Receipt, error)
+	SplitsConnection(ctx context.Context, obj *ledger.Receipt, first *int, after *string, last *int, before *string) (model.SplitConnection, error)
 }
 type ReconciliationResolver interface {
 	Patients(ctx context.Context, obj *ledger.Reconciliation) ([]ledger.ReconciliationLine, error)
@@ -2138,6 +2205,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.BalanceImport.Insurance(childComplexity), true
+	case "BalanceImport.kind":
+		if e.ComplexityRoot.BalanceImport.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceImport.Kind(childComplexity), true
 	case "BalanceImport.options":
 		if e.ComplexityRoot.BalanceImport.Options == nil {
 			break
@@ -2450,12 +2523,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Charge.Splits(childComplexity), true
+	case "Charge.splitsConnection":
+		if e.ComplexityRoot.Charge.SplitsConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Charge_splitsConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Charge.SplitsConnection(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Charge.status":
 		if e.ComplexityRoot.Charge.Status == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Charge.Status(childComplexity), true
+
+	case "ChargeConnection.edges":
+		if e.ComplexityRoot.ChargeConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChargeConnection.Edges(childComplexity), true
+	case "ChargeConnection.pageInfo":
+		if e.ComplexityRoot.ChargeConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChargeConnection.PageInfo(childComplexity), true
+	case "ChargeConnection.totalCount":
+		if e.ComplexityRoot.ChargeConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChargeConnection.TotalCount(childComplexity), true
+
+	case "ChargeEdge.cursor":
+		if e.ComplexityRoot.ChargeEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChargeEdge.Cursor(childComplexity), true
+	case "ChargeEdge.node":
+		if e.ComplexityRoot.ChargeEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChargeEdge.Node(childComplexity), true
 
 	case "CloseBatchPayload.batch":
 		if e.ComplexityRoot.CloseBatchPayload.Batch == nil {
@@ -2532,6 +2648,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Encounter.Charges(childComplexity), true
+	case "Encounter.chargesConnection":
+		if e.ComplexityRoot.Encounter.ChargesConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Encounter_chargesConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Encounter.ChargesConnection(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Encounter.id":
 		if e.ComplexityRoot.Encounter.ID == nil {
 			break
@@ -2580,6 +2707,38 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Encounter.ServiceTo(childComplexity), true
+
+	case "EncounterConnection.edges":
+		if e.ComplexityRoot.EncounterConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EncounterConnection.Edges(childComplexity), true
+	case "EncounterConnection.pageInfo":
+		if e.ComplexityRoot.EncounterConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EncounterConnection.PageInfo(childComplexity), true
+	case "EncounterConnection.totalCount":
+		if e.ComplexityRoot.EncounterConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EncounterConnection.TotalCount(childComplexity), true
+
+	case "EncounterEdge.cursor":
+		if e.ComplexityRoot.EncounterEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EncounterEdge.Cursor(childComplexity), true
+	case "EncounterEdge.node":
+		if e.ComplexityRoot.EncounterEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EncounterEdge.Node(childComplexity), true
 
 	case "FamilyLedger.asOf":
 		if e.ComplexityRoot.FamilyLedger.AsOf == nil {
@@ -2704,6 +2863,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Guarantor.Charges(childComplexity), true
+	case "Guarantor.chargesConnection":
+		if e.ComplexityRoot.Guarantor.ChargesConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Guarantor_chargesConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Guarantor.ChargesConnection(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Guarantor.createdAt":
 		if e.ComplexityRoot.Guarantor.CreatedAt == nil {
 			break
@@ -2758,12 +2928,34 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Guarantor.Patients(childComplexity), true
+	case "Guarantor.patientsConnection":
+		if e.ComplexityRoot.Guarantor.PatientsConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Guarantor_patientsConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Guarantor.PatientsConnection(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Guarantor.receipts":
 		if e.ComplexityRoot.Guarantor.Receipts == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Guarantor.Receipts(childComplexity), true
+	case "Guarantor.receiptsConnection":
+		if e.ComplexityRoot.Guarantor.ReceiptsConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Guarantor_receiptsConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Guarantor.ReceiptsConnection(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Guarantor.selfPatient":
 		if e.ComplexityRoot.Guarantor.SelfPatient == nil {
 			break
@@ -2828,6 +3020,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ImportBalancesPayload.Report(childComplexity), true
 
+	case "ImportFile.encoding":
+		if e.ComplexityRoot.ImportFile.Encoding == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportFile.Encoding(childComplexity), true
+	case "ImportFile.name":
+		if e.ComplexityRoot.ImportFile.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportFile.Name(childComplexity), true
+	case "ImportFile.rows":
+		if e.ComplexityRoot.ImportFile.Rows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportFile.Rows(childComplexity), true
+	case "ImportFile.rowsSkipped":
+		if e.ComplexityRoot.ImportFile.RowsSkipped == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportFile.RowsSkipped(childComplexity), true
+	case "ImportFile.rowsToPost":
+		if e.ComplexityRoot.ImportFile.RowsToPost == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportFile.RowsToPost(childComplexity), true
+
 	case "ImportIssue.code":
 		if e.ComplexityRoot.ImportIssue.Code == nil {
 			break
@@ -2840,6 +3063,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ImportIssue.Column(childComplexity), true
+	case "ImportIssue.file":
+		if e.ComplexityRoot.ImportIssue.File == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportIssue.File(childComplexity), true
 	case "ImportIssue.line":
 		if e.ComplexityRoot.ImportIssue.Line == nil {
 			break
@@ -2981,6 +3210,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ImportReport.FileSHA256(childComplexity), true
+	case "ImportReport.files":
+		if e.ComplexityRoot.ImportReport.Files == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.Files(childComplexity), true
 	case "ImportReport.guarantorsCreated":
 		if e.ComplexityRoot.ImportReport.GuarantorsCreated == nil {
 			break
@@ -3353,6 +3588,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ImportBalances(childComplexity, args["input"].(model.ImportBalancesInput)), true
+	case "Mutation.importHistory":
+		if e.ComplexityRoot.Mutation.ImportHistory == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_importHistory_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ImportHistory(childComplexity, args["input"].(model.ImportHistoryInput)), true
 	case "Mutation.openBatch":
 		if e.ComplexityRoot.Mutation.OpenBatch == nil {
 			break
@@ -3779,6 +4025,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Patient.Charges(childComplexity), true
+	case "Patient.chargesConnection":
+		if e.ComplexityRoot.Patient.ChargesConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Patient_chargesConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Patient.ChargesConnection(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Patient.createdAt":
 		if e.ComplexityRoot.Patient.CreatedAt == nil {
 			break
@@ -3797,6 +4054,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Patient.Encounters(childComplexity), true
+	case "Patient.encountersConnection":
+		if e.ComplexityRoot.Patient.EncountersConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Patient_encountersConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Patient.EncountersConnection(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Patient.externalId":
 		if e.ComplexityRoot.Patient.ExternalID == nil {
 			break
@@ -4304,6 +4572,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.NetUnearned(childComplexity, args["input"].(*model.NetUnearnedInput)), true
+	case "Query.node":
+		if e.ComplexityRoot.Query.Node == nil {
+			break
+		}
+
+		args, err := ec.field_Query_node_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Node(childComplexity, args["id"].(uuid.UUID)), true
 	case "Query.patient":
 		if e.ComplexityRoot.Query.Patient == nil {
 			break
@@ -4625,6 +4904,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Receipt.Splits(childComplexity), true
+	case "Receipt.splitsConnection":
+		if e.ComplexityRoot.Receipt.SplitsConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Receipt_splitsConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Receipt.SplitsConnection(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 
 	case "ReceiptConnection.edges":
 		if e.ComplexityRoot.ReceiptConnection.Edges == nil {
@@ -5238,6 +5528,38 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Split.UnearnedType(childComplexity), true
 
+	case "SplitConnection.edges":
+		if e.ComplexityRoot.SplitConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SplitConnection.Edges(childComplexity), true
+	case "SplitConnection.pageInfo":
+		if e.ComplexityRoot.SplitConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SplitConnection.PageInfo(childComplexity), true
+	case "SplitConnection.totalCount":
+		if e.ComplexityRoot.SplitConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SplitConnection.TotalCount(childComplexity), true
+
+	case "SplitEdge.cursor":
+		if e.ComplexityRoot.SplitEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SplitEdge.Cursor(childComplexity), true
+	case "SplitEdge.node":
+		if e.ComplexityRoot.SplitEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SplitEdge.Node(childComplexity), true
+
 	case "StartRunPayload.run":
 		if e.ComplexityRoot.StartRunPayload.Run == nil {
 			break
@@ -5683,6 +6005,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("GuarantorFilter", ec.unmarshalInputGuarantorFilter),
 			graphql.NewInputUnmarshaler("ImportBalancesInput", ec.unmarshalInputImportBalancesInput),
 			graphql.NewInputUnmarshaler("ImportBalancesOptions", ec.unmarshalInputImportBalancesOptions),
+			graphql.NewInputUnmarshaler("ImportHistoryInput", ec.unmarshalInputImportHistoryInput),
 			graphql.NewInputUnmarshaler("NetUnearnedInput", ec.unmarshalInputNetUnearnedInput),
 			graphql.NewInputUnmarshaler("OpenBatchInput", ec.unmarshalInputOpenBatchInput),
 			graphql.NewInputUnmarshaler("PatientFilter", ec.unmarshalInputPatientFilter),
@@ -5805,7 +6128,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "aging.graphqls" "allocation.graphqls" "credits.graphqls" "import.graphqls" "ledger.graphqls" "parties.graphqls" "reports.graphqls" "schema.graphqls" "security.graphqls" "treatment_plans.graphqls"
+//go:embed "aging.graphqls" "allocation.graphqls" "credits.graphqls" "import.graphqls" "ledger.graphqls" "parties.graphqls" "relay.graphqls" "reports.graphqls" "schema.graphqls" "security.graphqls" "treatment_plans.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -5823,6 +6146,7 @@ var sources = []*ast.Source{
 	{Name: "import.graphqls", Input: sourceData("import.graphqls"), BuiltIn: false},
 	{Name: "ledger.graphqls", Input: sourceData("ledger.graphqls"), BuiltIn: false},
 	{Name: "parties.graphqls", Input: sourceData("parties.graphqls"), BuiltIn: false},
+	{Name: "relay.graphqls", Input: sourceData("relay.graphqls"), BuiltIn: false},
 	{Name: "reports.graphqls", Input: sourceData("reports.graphqls"), BuiltIn: false},
 	{Name: "schema.graphqls", Input: sourceData("schema.graphqls"), BuiltIn: false},
 	{Name: "security.graphqls", Input: sourceData("security.graphqls"), BuiltIn: false},
@@ -6158,6 +6482,8 @@ func (ec *executionContext) childFields_BalanceImport(ctx context.Context, field
 	switch field.Name {
 	case "id":
 		return ec.fieldContext_BalanceImport_id(ctx, field)
+	case "kind":
+		return ec.fieldContext_BalanceImport_kind(ctx, field)
 	case "status":
 		return ec.fieldContext_BalanceImport_status(ctx, field)
 	case "fileName":
@@ -6304,6 +6630,8 @@ func (ec *executionContext) childFields_Charge(ctx context.Context, field graphq
 		return ec.fieldContext_Charge_note(ctx, field)
 	case "postedAt":
 		return ec.fieldContext_Charge_postedAt(ctx, field)
+	case "splitsConnection":
+		return ec.fieldContext_Charge_splitsConnection(ctx, field)
 	case "billedToPatientOn":
 		return ec.fieldContext_Charge_billedToPatientOn(ctx, field)
 	case "prepaid":
@@ -6314,6 +6642,28 @@ func (ec *executionContext) childFields_Charge(ctx context.Context, field graphq
 		return ec.fieldContext_Charge_completes(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Charge", field.Name)
+}
+
+func (ec *executionContext) childFields_ChargeConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ChargeConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ChargeConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ChargeConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChargeConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ChargeEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ChargeEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ChargeEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChargeEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_CloseBatchPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6410,8 +6760,32 @@ func (ec *executionContext) childFields_Encounter(ctx context.Context, field gra
 		return ec.fieldContext_Encounter_note(ctx, field)
 	case "charges":
 		return ec.fieldContext_Encounter_charges(ctx, field)
+	case "chargesConnection":
+		return ec.fieldContext_Encounter_chargesConnection(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Encounter", field.Name)
+}
+
+func (ec *executionContext) childFields_EncounterConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_EncounterConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_EncounterConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_EncounterConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EncounterConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_EncounterEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_EncounterEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_EncounterEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EncounterEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_FamilyLedger(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6498,6 +6872,12 @@ func (ec *executionContext) childFields_Guarantor(ctx context.Context, field gra
 		return ec.fieldContext_Guarantor_receipts(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_Guarantor_createdAt(ctx, field)
+	case "patientsConnection":
+		return ec.fieldContext_Guarantor_patientsConnection(ctx, field)
+	case "chargesConnection":
+		return ec.fieldContext_Guarantor_chargesConnection(ctx, field)
+	case "receiptsConnection":
+		return ec.fieldContext_Guarantor_receiptsConnection(ctx, field)
 	case "lastStatement":
 		return ec.fieldContext_Guarantor_lastStatement(ctx, field)
 	}
@@ -6536,8 +6916,26 @@ func (ec *executionContext) childFields_ImportBalancesPayload(ctx context.Contex
 	return nil, fmt.Errorf("no field named %q was found under type ImportBalancesPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_ImportFile(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_ImportFile_name(ctx, field)
+	case "encoding":
+		return ec.fieldContext_ImportFile_encoding(ctx, field)
+	case "rows":
+		return ec.fieldContext_ImportFile_rows(ctx, field)
+	case "rowsToPost":
+		return ec.fieldContext_ImportFile_rowsToPost(ctx, field)
+	case "rowsSkipped":
+		return ec.fieldContext_ImportFile_rowsSkipped(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportFile", field.Name)
+}
+
 func (ec *executionContext) childFields_ImportIssue(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
+	case "file":
+		return ec.fieldContext_ImportIssue_file(ctx, field)
 	case "row":
 		return ec.fieldContext_ImportIssue_row(ctx, field)
 	case "line":
@@ -6640,6 +7038,8 @@ func (ec *executionContext) childFields_ImportReport(ctx context.Context, field 
 		return ec.fieldContext_ImportReport_reconciliation(ctx, field)
 	case "duplicateOf":
 		return ec.fieldContext_ImportReport_duplicateOf(ctx, field)
+	case "files":
+		return ec.fieldContext_ImportReport_files(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ImportReport", field.Name)
 }
@@ -6828,6 +7228,10 @@ func (ec *executionContext) childFields_Patient(ctx context.Context, field graph
 		return ec.fieldContext_Patient_createdAt(ctx, field)
 	case "transfers":
 		return ec.fieldContext_Patient_transfers(ctx, field)
+	case "encountersConnection":
+		return ec.fieldContext_Patient_encountersConnection(ctx, field)
+	case "chargesConnection":
+		return ec.fieldContext_Patient_chargesConnection(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Patient", field.Name)
 }
@@ -7076,6 +7480,8 @@ func (ec *executionContext) childFields_Receipt(ctx context.Context, field graph
 		return ec.fieldContext_Receipt_reallocates(ctx, field)
 	case "reallocations":
 		return ec.fieldContext_Receipt_reallocations(ctx, field)
+	case "splitsConnection":
+		return ec.fieldContext_Receipt_splitsConnection(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Receipt", field.Name)
 }
@@ -7388,6 +7794,28 @@ func (ec *executionContext) childFields_Split(ctx context.Context, field graphql
 		return ec.fieldContext_Split_receipt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Split", field.Name)
+}
+
+func (ec *executionContext) childFields_SplitConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_SplitConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_SplitConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_SplitConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SplitConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_SplitEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_SplitEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_SplitEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SplitEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_StartRunPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7710,6 +8138,196 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_Charge_splitsConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Encounter_chargesConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Guarantor_chargesConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Guarantor_patientsConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Guarantor_receiptsConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_allocateUnearned_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7926,6 +8544,20 @@ func (ec *executionContext) field_Mutation_importBalances_args(ctx context.Conte
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.ImportBalancesInput, error) {
 			return ec.unmarshalNImportBalancesInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐImportBalancesInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_importHistory_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ImportHistoryInput, error) {
+			return ec.unmarshalNImportHistoryInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐImportHistoryInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -8214,6 +8846,82 @@ func (ec *executionContext) field_Mutation_updateUnearnedType_args(ctx context.C
 	return args, nil
 }
 
+func (ec *executionContext) field_Patient_chargesConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Patient_encountersConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	return args, nil
+}
+
 func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -8476,6 +9184,20 @@ func (ec *executionContext) field_Query_netUnearned_args(ctx context.Context, ra
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_node_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_patient_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -8703,6 +9425,44 @@ func (ec *executionContext) field_Query_validatePolicy_args(ctx context.Context,
 		return nil, err
 	}
 	args["document"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Receipt_splitsConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
 	return args, nil
 }
 
@@ -11642,6 +12402,29 @@ func (ec *executionContext) fieldContext_BalanceImport_id(_ context.Context, fie
 	return graphql.NewScalarFieldContext("BalanceImport", field, false, false, "ID")
 }
 
+func (ec *executionContext) _BalanceImport_kind(ctx context.Context, field graphql.CollectedField, obj *ledger.BalanceImport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceImport_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.ImportKind) graphql.Marshaler {
+			return ec.marshalNImportKind2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceImport_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceImport", field, false, false, "ImportKind")
+}
+
 func (ec *executionContext) _BalanceImport_status(ctx context.Context, field graphql.CollectedField, obj *ledger.BalanceImport) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13024,6 +13807,50 @@ func (ec *executionContext) fieldContext_Charge_postedAt(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Charge", field, false, false, "DateTime")
 }
 
+func (ec *executionContext) _Charge_splitsConnection(ctx context.Context, field graphql.CollectedField, obj *ledger.Charge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Charge_splitsConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Charge().SplitsConnection(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.SplitConnection) graphql.Marshaler {
+			return ec.marshalNSplitConnection2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐSplitConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Charge_splitsConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Charge",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SplitConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Charge_splitsConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Charge_billedToPatientOn(ctx context.Context, field graphql.CollectedField, obj *ledger.Charge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13127,6 +13954,148 @@ func (ec *executionContext) fieldContext_Charge_completes(_ context.Context, fie
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Charge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChargeConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ChargeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChargeConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.ChargeEdge) graphql.Marshaler {
+			return ec.marshalNChargeEdge2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐChargeEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChargeConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChargeConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChargeEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChargeConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ChargeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChargeConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChargeConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChargeConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChargeConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.ChargeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChargeConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChargeConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChargeConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ChargeEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ChargeEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChargeEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChargeEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChargeEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _ChargeEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ChargeEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChargeEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Charge) graphql.Marshaler {
+			return ec.marshalNCharge2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐCharge(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChargeEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChargeEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Charge(ctx, field)
 		},
@@ -13683,6 +14652,192 @@ func (ec *executionContext) fieldContext_Encounter_charges(_ context.Context, fi
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Charge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Encounter_chargesConnection(ctx context.Context, field graphql.CollectedField, obj *ledger.Encounter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Encounter_chargesConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Encounter().ChargesConnection(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ChargeConnection) graphql.Marshaler {
+			return ec.marshalNChargeConnection2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐChargeConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Encounter_chargesConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Encounter",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChargeConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Encounter_chargesConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EncounterConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.EncounterConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EncounterConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.EncounterEdge) graphql.Marshaler {
+			return ec.marshalNEncounterEdge2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐEncounterEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EncounterConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EncounterConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EncounterEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EncounterConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.EncounterConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EncounterConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EncounterConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EncounterConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EncounterConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.EncounterConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EncounterConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EncounterConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EncounterConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _EncounterEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.EncounterEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EncounterEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EncounterEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EncounterEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _EncounterEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.EncounterEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EncounterEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Encounter) graphql.Marshaler {
+			return ec.marshalNEncounter2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐEncounter(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EncounterEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EncounterEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Encounter(ctx, field)
 		},
 	}
 	return fc, nil
@@ -14523,6 +15678,138 @@ func (ec *executionContext) fieldContext_Guarantor_createdAt(_ context.Context, 
 	return graphql.NewScalarFieldContext("Guarantor", field, false, false, "DateTime")
 }
 
+func (ec *executionContext) _Guarantor_patientsConnection(ctx context.Context, field graphql.CollectedField, obj *ledger.Guarantor) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Guarantor_patientsConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Guarantor().PatientsConnection(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PatientConnection) graphql.Marshaler {
+			return ec.marshalNPatientConnection2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐPatientConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Guarantor_patientsConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Guarantor",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PatientConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Guarantor_patientsConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Guarantor_chargesConnection(ctx context.Context, field graphql.CollectedField, obj *ledger.Guarantor) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Guarantor_chargesConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Guarantor().ChargesConnection(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ChargeConnection) graphql.Marshaler {
+			return ec.marshalNChargeConnection2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐChargeConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Guarantor_chargesConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Guarantor",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChargeConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Guarantor_chargesConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Guarantor_receiptsConnection(ctx context.Context, field graphql.CollectedField, obj *ledger.Guarantor) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Guarantor_receiptsConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Guarantor().ReceiptsConnection(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ReceiptConnection) graphql.Marshaler {
+			return ec.marshalNReceiptConnection2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐReceiptConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Guarantor_receiptsConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Guarantor",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReceiptConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Guarantor_receiptsConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Guarantor_lastStatement(ctx context.Context, field graphql.CollectedField, obj *ledger.Guarantor) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14759,6 +16046,144 @@ func (ec *executionContext) fieldContext_ImportBalancesPayload_import(_ context.
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ImportFile_name(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportFile_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportFile_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportFile", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportFile_encoding(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportFile_encoding(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Encoding, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportFile_encoding(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportFile", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportFile_rows(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportFile_rows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rows, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportFile_rows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportFile", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportFile_rowsToPost(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportFile_rowsToPost(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RowsToPost, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportFile_rowsToPost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportFile", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportFile_rowsSkipped(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportFile_rowsSkipped(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RowsSkipped, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportFile_rowsSkipped(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportFile", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportIssue_file(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportIssue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportIssue_file(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ImportIssue().File(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportIssue_file(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportIssue", field, true, true, "String")
 }
 
 func (ec *executionContext) _ImportIssue_row(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportIssue) (ret graphql.Marshaler) {
@@ -15808,6 +17233,38 @@ func (ec *executionContext) fieldContext_ImportReport_duplicateOf(_ context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _ImportReport_files(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_files(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Files, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.ImportFile) graphql.Marshaler {
+			return ec.marshalNImportFile2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportFileᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_files(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportReport",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportFile(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ImportTotals_rows(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportTotals) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -16772,6 +18229,50 @@ func (ec *executionContext) fieldContext_Mutation_importBalances(ctx context.Con
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_importBalances_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_importHistory(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_importHistory(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ImportHistory(ctx, fc.Args["input"].(model.ImportHistoryInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ImportBalancesPayload) graphql.Marshaler {
+			return ec.marshalNImportBalancesPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐImportBalancesPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_importHistory(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportBalancesPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_importHistory_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -18944,6 +20445,94 @@ func (ec *executionContext) fieldContext_Patient_transfers(_ context.Context, fi
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_TransferRow(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Patient_encountersConnection(ctx context.Context, field graphql.CollectedField, obj *ledger.Patient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Patient_encountersConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Patient().EncountersConnection(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.EncounterConnection) graphql.Marshaler {
+			return ec.marshalNEncounterConnection2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐEncounterConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Patient_encountersConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Patient",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EncounterConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Patient_encountersConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Patient_chargesConnection(ctx context.Context, field graphql.CollectedField, obj *ledger.Patient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Patient_chargesConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Patient().ChargesConnection(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ChargeConnection) graphql.Marshaler {
+			return ec.marshalNChargeConnection2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐChargeConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Patient_chargesConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Patient",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChargeConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Patient_chargesConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -21211,6 +22800,50 @@ func (ec *executionContext) fieldContext_Query_patients(ctx context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Node(ctx, fc.Args["id"].(uuid.UUID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Node) graphql.Marshaler {
+			return ec.marshalONode2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐNode(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_node(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("FieldContext.Child cannot be called on type INTERFACE")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_node_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_netUnearned(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -22288,6 +23921,50 @@ func (ec *executionContext) fieldContext_Receipt_reallocations(_ context.Context
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Receipt(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Receipt_splitsConnection(ctx context.Context, field graphql.CollectedField, obj *ledger.Receipt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Receipt_splitsConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Receipt().SplitsConnection(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.SplitConnection) graphql.Marshaler {
+			return ec.marshalNSplitConnection2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐSplitConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Receipt_splitsConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Receipt",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SplitConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Receipt_splitsConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -24877,6 +26554,148 @@ func (ec *executionContext) fieldContext_Split_receipt(_ context.Context, field 
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Receipt(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SplitConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.SplitConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SplitConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.SplitEdge) graphql.Marshaler {
+			return ec.marshalNSplitEdge2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐSplitEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SplitConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SplitConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SplitEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SplitConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.SplitConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SplitConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SplitConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SplitConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SplitConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.SplitConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SplitConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SplitConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SplitConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SplitEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.SplitEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SplitEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SplitEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SplitEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _SplitEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.SplitEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SplitEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Split) graphql.Marshaler {
+			return ec.marshalNSplit2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐSplit(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SplitEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SplitEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Split(ctx, field)
 		},
 	}
 	return fc, nil
@@ -29216,6 +31035,62 @@ func UnmarshalImportBalancesOptions(ctx context.Context, raw any) (model.ImportB
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputImportHistoryInput(ctx context.Context, obj any) (model.ImportHistoryInput, error) {
+	var it model.ImportHistoryInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"file", "mode", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "file":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("file"))
+			data, err := ec.unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.File = data
+		case "mode":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("mode"))
+			data, err := ec.unmarshalNImportMode2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportMode(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Mode = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalImportHistoryInput unmarshals raw into the ImportHistoryInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalImportHistoryInput(ctx context.Context, raw any) (model.ImportHistoryInput, error) {
+	var out model.ImportHistoryInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ImportHistoryInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputNetUnearnedInput(ctx context.Context, obj any) (model.NetUnearnedInput, error) {
 	var it model.NetUnearnedInput
 	if obj == nil {
@@ -30711,7 +32586,7 @@ func (ec *executionContext) unmarshalInputStartRunInput(ctx context.Context, obj
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"kind", "method", "preview", "guarantorIds", "scope", "policy", "params", "asOf", "note", "batchId", "spend", "idempotencyKey"}
+	fieldsInOrder := [...]string{"kind", "method", "preview", "guarantorIds", "scope", "policy", "params", "asOf", "changedSince", "note", "batchId", "spend", "idempotencyKey"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -30774,6 +32649,13 @@ func (ec *executionContext) unmarshalInputStartRunInput(ctx context.Context, obj
 				return it, err
 			}
 			it.AsOf = data
+		case "changedSince":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("changedSince"))
+			data, err := ec.unmarshalODate2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChangedSince = data
 		case "note":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -31354,6 +33236,54 @@ func UnmarshalUpdateUnearnedTypeInput(ctx context.Context, raw any) (model.Updat
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
+
+func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj model.Node) graphql.Marshaler {
+	switch obj := (obj).(type) {
+	case nil:
+		return graphql.Null
+	case ledger.Receipt:
+		return ec._Receipt(ctx, sel, &obj)
+	case *ledger.Receipt:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Receipt(ctx, sel, obj)
+	case ledger.Patient:
+		return ec._Patient(ctx, sel, &obj)
+	case *ledger.Patient:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Patient(ctx, sel, obj)
+	case ledger.Guarantor:
+		return ec._Guarantor(ctx, sel, &obj)
+	case *ledger.Guarantor:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Guarantor(ctx, sel, obj)
+	case ledger.Encounter:
+		return ec._Encounter(ctx, sel, &obj)
+	case *ledger.Encounter:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Encounter(ctx, sel, obj)
+	case ledger.Charge:
+		return ec._Charge(ctx, sel, &obj)
+	case *ledger.Charge:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Charge(ctx, sel, obj)
+	default:
+		if typedObj, ok := obj.(graphql.Marshaler); ok {
+			return typedObj
+		} else {
+			panic(fmt.Errorf("unexpected type %T; non-generated variants of Node must implement graphql.Marshaler", obj))
+		}
+	}
+}
 
 // endregion ************************** interface.gotpl ***************************
 
@@ -32494,6 +34424,11 @@ func (ec *executionContext) _BalanceImport(ctx context.Context, sel ast.Selectio
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "kind":
+			out.Values[i] = ec._BalanceImport_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "status":
 			out.Values[i] = ec._BalanceImport_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -32827,7 +34762,7 @@ func (ec *executionContext) _CancelRunPayload(ctx context.Context, sel ast.Selec
 	return out
 }
 
-var chargeImplementors = []string{"Charge"}
+var chargeImplementors = []string{"Charge", "Node"}
 
 func (ec *executionContext) _Charge(ctx context.Context, sel ast.SelectionSet, obj *ledger.Charge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, chargeImplementors)
@@ -32956,6 +34891,12 @@ func (ec *executionContext) _Charge(ctx context.Context, sel ast.SelectionSet, o
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "splitsConnection":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Charge_splitsConnection(ctx, field, obj)
+				})
 		case "billedToPatientOn":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
@@ -32980,6 +34921,87 @@ func (ec *executionContext) _Charge(ctx context.Context, sel ast.SelectionSet, o
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Charge_completes(ctx, field, obj)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var chargeConnectionImplementors = []string{"ChargeConnection"}
+
+func (ec *executionContext) _ChargeConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ChargeConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, chargeConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChargeConnection")
+		case "edges":
+			out.Values[i] = ec._ChargeConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ChargeConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._ChargeConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var chargeEdgeImplementors = []string{"ChargeEdge"}
+
+func (ec *executionContext) _ChargeEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ChargeEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, chargeEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChargeEdge")
+		case "cursor":
+			out.Values[i] = ec._ChargeEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._ChargeEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -33299,7 +35321,7 @@ func (ec *executionContext) _DetachPrepaymentPayload(ctx context.Context, sel as
 	return out
 }
 
-var encounterImplementors = []string{"Encounter"}
+var encounterImplementors = []string{"Encounter", "Node"}
 
 func (ec *executionContext) _Encounter(ctx context.Context, sel ast.SelectionSet, obj *ledger.Encounter) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, encounterImplementors)
@@ -33360,6 +35382,93 @@ func (ec *executionContext) _Encounter(ctx context.Context, sel ast.SelectionSet
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Encounter_charges(ctx, field, obj)
 				})
+		case "chargesConnection":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Encounter_chargesConnection(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var encounterConnectionImplementors = []string{"EncounterConnection"}
+
+func (ec *executionContext) _EncounterConnection(ctx context.Context, sel ast.SelectionSet, obj *model.EncounterConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, encounterConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EncounterConnection")
+		case "edges":
+			out.Values[i] = ec._EncounterConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._EncounterConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._EncounterConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var encounterEdgeImplementors = []string{"EncounterEdge"}
+
+func (ec *executionContext) _EncounterEdge(ctx context.Context, sel ast.SelectionSet, obj *model.EncounterEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, encounterEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EncounterEdge")
+		case "cursor":
+			out.Values[i] = ec._EncounterEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._EncounterEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -33554,7 +35663,7 @@ func (ec *executionContext) _FamilyLedgerCredit(ctx context.Context, sel ast.Sel
 	return out
 }
 
-var guarantorImplementors = []string{"Guarantor"}
+var guarantorImplementors = []string{"Guarantor", "Node"}
 
 func (ec *executionContext) _Guarantor(ctx context.Context, sel ast.SelectionSet, obj *ledger.Guarantor) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, guarantorImplementors)
@@ -33646,6 +35755,24 @@ func (ec *executionContext) _Guarantor(ctx context.Context, sel ast.SelectionSet
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "patientsConnection":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Guarantor_patientsConnection(ctx, field, obj)
+				})
+		case "chargesConnection":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Guarantor_chargesConnection(ctx, field, obj)
+				})
+		case "receiptsConnection":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Guarantor_receiptsConnection(ctx, field, obj)
+				})
 		case "lastStatement":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
@@ -33788,6 +35915,59 @@ func (ec *executionContext) _ImportBalancesPayload(ctx context.Context, sel ast.
 	return out
 }
 
+var importFileImplementors = []string{"ImportFile"}
+
+func (ec *executionContext) _ImportFile(ctx context.Context, sel ast.SelectionSet, obj *ledger.ImportFile) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importFileImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportFile")
+		case "name":
+			out.Values[i] = ec._ImportFile_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "encoding":
+			out.Values[i] = ec._ImportFile_encoding(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rows":
+			out.Values[i] = ec._ImportFile_rows(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rowsToPost":
+			out.Values[i] = ec._ImportFile_rowsToPost(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rowsSkipped":
+			out.Values[i] = ec._ImportFile_rowsSkipped(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var importIssueImplementors = []string{"ImportIssue"}
 
 func (ec *executionContext) _ImportIssue(ctx context.Context, sel ast.SelectionSet, obj *ledger.ImportIssue) graphql.Marshaler {
@@ -33799,6 +35979,12 @@ func (ec *executionContext) _ImportIssue(ctx context.Context, sel ast.SelectionS
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("ImportIssue")
+		case "file":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ImportIssue_file(ctx, field, obj)
+				})
 		case "row":
 			out.Values[i] = ec._ImportIssue_row(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -34101,6 +36287,11 @@ func (ec *executionContext) _ImportReport(ctx context.Context, sel ast.Selection
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ImportReport_duplicateOf(ctx, field, obj)
 				})
+		case "files":
+			out.Values[i] = ec._ImportReport_files(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -34393,6 +36584,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "importBalances":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_importBalances(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "importHistory":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_importHistory(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -34921,7 +37119,7 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
-var patientImplementors = []string{"Patient"}
+var patientImplementors = []string{"Patient", "Node"}
 
 func (ec *executionContext) _Patient(ctx context.Context, sel ast.SelectionSet, obj *ledger.Patient) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, patientImplementors)
@@ -35022,6 +37220,18 @@ func (ec *executionContext) _Patient(ctx context.Context, sel ast.SelectionSet, 
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Patient_transfers(ctx, field, obj)
+				})
+		case "encountersConnection":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Patient_encountersConnection(ctx, field, obj)
+				})
+		case "chargesConnection":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Patient_chargesConnection(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -35816,6 +38026,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_patients(ctx, field)
 				})
+		case "node":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_node(ctx, field)
+				})
 		case "netUnearned":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -36022,7 +38238,7 @@ func (ec *executionContext) _ReapplyCreditPayload(ctx context.Context, sel ast.S
 	return out
 }
 
-var receiptImplementors = []string{"Receipt"}
+var receiptImplementors = []string{"Receipt", "Node"}
 
 func (ec *executionContext) _Receipt(ctx context.Context, sel ast.SelectionSet, obj *ledger.Receipt) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, receiptImplementors)
@@ -36129,6 +38345,12 @@ func (ec *executionContext) _Receipt(ctx context.Context, sel ast.SelectionSet, 
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Receipt_reallocations(ctx, field, obj)
+				})
+		case "splitsConnection":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Receipt_splitsConnection(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -37177,6 +39399,87 @@ func (ec *executionContext) _Split(ctx context.Context, sel ast.SelectionSet, ob
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Split_receipt(ctx, field, obj)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var splitConnectionImplementors = []string{"SplitConnection"}
+
+func (ec *executionContext) _SplitConnection(ctx context.Context, sel ast.SelectionSet, obj *model.SplitConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, splitConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SplitConnection")
+		case "edges":
+			out.Values[i] = ec._SplitConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._SplitConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._SplitConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var splitEdgeImplementors = []string{"SplitEdge"}
+
+func (ec *executionContext) _SplitEdge(ctx context.Context, sel ast.SelectionSet, obj *model.SplitEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, splitEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SplitEdge")
+		case "cursor":
+			out.Values[i] = ec._SplitEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._SplitEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -38663,6 +40966,30 @@ func (ec *executionContext) marshalNCharge2ᚕgithubᚗcomᚋpaysplitᚋpaysplit
 	return ret
 }
 
+func (ec *executionContext) marshalNChargeConnection2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐChargeConnection(ctx context.Context, sel ast.SelectionSet, v model.ChargeConnection) graphql.Marshaler {
+	return ec._ChargeConnection(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNChargeEdge2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐChargeEdge(ctx context.Context, sel ast.SelectionSet, v model.ChargeEdge) graphql.Marshaler {
+	return ec._ChargeEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNChargeEdge2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐChargeEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ChargeEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNChargeEdge2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐChargeEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNChargeKind2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐChargeKind(ctx context.Context, v any) (ledger.ChargeKind, error) {
 	tmp, err := model.UnmarshalString(v)
 	res := ledger.ChargeKind(tmp)
@@ -38841,6 +41168,30 @@ func (ec *executionContext) marshalNEncounter2ᚕgithubᚗcomᚋpaysplitᚋpaysp
 	return ret
 }
 
+func (ec *executionContext) marshalNEncounterConnection2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐEncounterConnection(ctx context.Context, sel ast.SelectionSet, v model.EncounterConnection) graphql.Marshaler {
+	return ec._EncounterConnection(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNEncounterEdge2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐEncounterEdge(ctx context.Context, sel ast.SelectionSet, v model.EncounterEdge) graphql.Marshaler {
+	return ec._EncounterEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNEncounterEdge2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐEncounterEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.EncounterEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNEncounterEdge2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐEncounterEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNEncounterKind2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐEncounterKind(ctx context.Context, v any) (ledger.EncounterKind, error) {
 	tmp, err := model.UnmarshalString(v)
 	res := ledger.EncounterKind(tmp)
@@ -38995,6 +41346,31 @@ func (ec *executionContext) marshalNImportBalancesPayload2githubᚗcomᚋpayspli
 	return ec._ImportBalancesPayload(ctx, sel, &v)
 }
 
+func (ec *executionContext) marshalNImportFile2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportFile(ctx context.Context, sel ast.SelectionSet, v ledger.ImportFile) graphql.Marshaler {
+	return ec._ImportFile(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNImportFile2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportFileᚄ(ctx context.Context, sel ast.SelectionSet, v []ledger.ImportFile) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNImportFile2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportFile(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNImportHistoryInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐImportHistoryInput(ctx context.Context, v any) (model.ImportHistoryInput, error) {
+	res, err := ec.unmarshalInputImportHistoryInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNImportIssue2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportIssue(ctx context.Context, sel ast.SelectionSet, v ledger.ImportIssue) graphql.Marshaler {
 	return ec._ImportIssue(ctx, sel, &v)
 }
@@ -39046,6 +41422,21 @@ func (ec *executionContext) marshalNImportIssueSeverity2githubᚗcomᚋpaysplit�
 	res := model.MarshalString(string(v))
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "ImportIssueSeverity!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNImportKind2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportKind(ctx context.Context, v any) (ledger.ImportKind, error) {
+	tmp, err := model.UnmarshalString(v)
+	res := ledger.ImportKind(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNImportKind2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportKind(ctx context.Context, sel ast.SelectionSet, v ledger.ImportKind) graphql.Marshaler {
+	_ = sel
+	res := model.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ImportKind!")
 	}
 	return res
 }
@@ -39880,6 +42271,30 @@ func (ec *executionContext) marshalNSplitCode2githubᚗcomᚋpaysplitᚋpaysplit
 		graphql.AddInvalidNullFromMarshaler(ctx, "SplitCode!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNSplitConnection2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐSplitConnection(ctx context.Context, sel ast.SelectionSet, v model.SplitConnection) graphql.Marshaler {
+	return ec._SplitConnection(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNSplitEdge2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐSplitEdge(ctx context.Context, sel ast.SelectionSet, v model.SplitEdge) graphql.Marshaler {
+	return ec._SplitEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNSplitEdge2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐSplitEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.SplitEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSplitEdge2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐSplitEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalNSplitInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐSplitInput(ctx context.Context, v any) (model.SplitInput, error) {
@@ -40786,6 +43201,13 @@ func (ec *executionContext) unmarshalONetUnearnedInput2ᚖgithubᚗcomᚋpayspli
 	}
 	res, err := ec.unmarshalInputNetUnearnedInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalONode2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐNode(ctx context.Context, sel ast.SelectionSet, v model.Node) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Node(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOPatient2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPatient(ctx context.Context, sel ast.SelectionSet, v *ledger.Patient) graphql.Marshaler {

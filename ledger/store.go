@@ -51,6 +51,10 @@ type Reader interface {
 	UnearnedTypes(ctx context.Context, practiceID ID) ([]UnearnedType, error)
 	InsuranceWriteOffs(ctx context.Context, practiceID ID, ids []ID) ([]InsuranceWriteOff, error)
 
+	// NodeKind names the kind of the practice's object with this id:
+	// Guarantor, Patient, Encounter, Charge or Receipt; ErrNotFound if none.
+	NodeKind(ctx context.Context, practiceID, id ID) (string, error)
+
 	// PatientsOfGuarantors lists the patients of each guarantor.
 	PatientsOfGuarantors(ctx context.Context, practiceID ID, guarantorIDs []ID) ([]Patient, error)
 	// EncountersOfPatients lists encounters by patient, oldest first.
@@ -111,8 +115,10 @@ type Tx interface {
 	LockIdempotencyKey(ctx context.Context, practiceID ID, key string) error
 	// IdempotencyRecord returns the record for key; ok is false if none.
 	IdempotencyRecord(ctx context.Context, practiceID ID, key string) (rec IdempotencyRecord, ok bool, err error)
-	InsertIdempotencyRecord(ctx context.Context, practiceID ID, rec IdempotencyRecord) error
-	InsertAuditEvent(ctx context.Context, practiceID ID, e AuditEvent) error
+	// RecordMutation writes what every mutation leaves behind, in one
+	// statement: its audit event, its idempotency record (if rec is not
+	// nil) and the change notification NotifyChanged would queue.
+	RecordMutation(ctx context.Context, practiceID ID, rec *IdempotencyRecord, e AuditEvent) error
 
 	InsertPractice(ctx context.Context, p Practice) error
 	InsertUnearnedType(ctx context.Context, practiceID ID, u UnearnedType) error

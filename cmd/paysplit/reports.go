@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -17,11 +16,11 @@ const reportsUsage = `usage:
 
 // runReports prints a practice report as the operator (role ANALYST: it
 // reads only).
-func runReports(ctx context.Context, args []string, stdout io.Writer) error {
+func runReports(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	if len(args) == 0 || args[0] != "net-unearned" {
 		return errors.New(reportsUsage)
 	}
-	fs := flag.NewFlagSet("reports net-unearned", flag.ContinueOnError)
+	fs := newFlagSet("reports net-unearned")
 	var db dbFlags
 	db.register(fs)
 	practice := fs.String("practice", "", "practice id")

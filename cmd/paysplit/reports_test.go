@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"io"
 	"testing"
 
 	"github.com/jmoiron/sqlx"
@@ -28,7 +29,7 @@ func TestReportsNetUnearned(t *testing.T) {
 	f.Pay(t, kid, "50.00", ledgertest.Unearned("10.00", f.Prepayment), ledgertest.Unearned("40.00", f.TPPrepay))
 	cli := func(args ...string) (string, error) {
 		var out bytes.Buffer
-		err := runReports(ctx, append(args, "--database-url", url, "--practice", f.Actor.PracticeID.String()), &out)
+		err := runTo(ctx, append(append([]string{"reports"}, args...), "--database-url", url, "--practice", f.Actor.PracticeID.String()), &out, io.Discard)
 		return out.String(), err
 	}
 	out, err := cli("net-unearned")

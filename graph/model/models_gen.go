@@ -205,6 +205,17 @@ type CancelRunPayload struct {
 	Run ledger.Run `json:"run"`
 }
 
+type ChargeConnection struct {
+	Edges      []ChargeEdge `json:"edges"`
+	PageInfo   PageInfo     `json:"pageInfo"`
+	TotalCount int          `json:"totalCount"`
+}
+
+type ChargeEdge struct {
+	Cursor string        `json:"cursor"`
+	Node   ledger.Charge `json:"node"`
+}
+
 type ChargeLineInput struct {
 	// PROCEDURE (default) or BALANCE_FORWARD (the default on a BALANCE_FORWARD encounter).
 	Kind *ledger.ChargeKind `json:"kind,omitempty"`
@@ -350,6 +361,17 @@ type DetachPrepaymentPayload struct {
 	Receipt ledger.Receipt `json:"receipt"`
 }
 
+type EncounterConnection struct {
+	Edges      []EncounterEdge `json:"edges"`
+	PageInfo   PageInfo        `json:"pageInfo"`
+	TotalCount int             `json:"totalCount"`
+}
+
+type EncounterEdge struct {
+	Cursor string           `json:"cursor"`
+	Node   ledger.Encounter `json:"node"`
+}
+
 type GuarantorConnection struct {
 	Edges      []GuarantorEdge `json:"edges"`
 	PageInfo   PageInfo        `json:"pageInfo"`
@@ -391,6 +413,13 @@ type ImportBalancesPayload struct {
 	Report ledger.ImportReport `json:"report"`
 	// The import COMMIT created, or the earlier import that already holds this file (ALREADY_IMPORTED).
 	Import *ledger.BalanceImport `json:"import,omitempty"`
+}
+
+type ImportHistoryInput struct {
+	// A zip of the history set's CSV files.
+	File           graphql.Upload    `json:"file"`
+	Mode           ledger.ImportMode `json:"mode"`
+	IdempotencyKey *string           `json:"idempotencyKey,omitempty"`
 }
 
 // Every mutation takes one input with an optional `idempotencyKey`: replaying a
@@ -729,6 +758,17 @@ type SetDefaultPolicyPayload struct {
 	Defaults []ledger.EffectivePolicyDefault `json:"defaults"`
 }
 
+type SplitConnection struct {
+	Edges      []SplitEdge `json:"edges"`
+	PageInfo   PageInfo    `json:"pageInfo"`
+	TotalCount int         `json:"totalCount"`
+}
+
+type SplitEdge struct {
+	Cursor string       `json:"cursor"`
+	Node   ledger.Split `json:"node"`
+}
+
 // One split: on a charge (chargeId), on an unearned type (unearnedTypeId), or
 // unallocated (neither). Patient, provider and location default from the charge.
 type SplitInput struct {
@@ -759,6 +799,9 @@ type StartRunInput struct {
 	Params map[string]any `json:"params,omitempty"`
 	// The plans' date (default today); RECREATE_SPLITS dates each re-split with its payment.
 	AsOf *ledger.Date `json:"asOf,omitempty"`
+	// With no guarantorIds: only the families with anything posted (a charge,
+	// money, a write-off) on or after this day — the re-runs after a conversion.
+	ChangedSince *ledger.Date `json:"changedSince,omitempty"`
 	// The receipts' note; credit management requires one.
 	Note *string `json:"note,omitempty"`
 	// CREDIT_MANAGEMENT only: the open batch its receipts post into.

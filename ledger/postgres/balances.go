@@ -19,12 +19,10 @@ import (
 func (s queries) ChargeBalances(ctx context.Context, practiceID ledger.ID, chargeIDs []ledger.ID) (map[ledger.ID]ledger.ChargeBalance, error) {
 	const q = `
 WITH ch AS (
-    SELECT id, coalesce(attached_to_id, id) AS root, attached_to_id, status, amount,
-           CASE WHEN (SELECT balances_dont_subtract_ins FROM practices WHERE id = $1) THEN 0 ELSE insurance_estimate END AS insurance_estimate
-      FROM charges
+    SELECT ` + chColumns + ` FROM charges
      WHERE practice_id = $1 AND (id = ANY($2::uuid[]) OR attached_to_id = ANY($2::uuid[]))
 ), ` + chargeBalanceCTEs + `
-SELECT id, adjustments, insurance_paid, insurance_write_off, patient_paid, prepaid, insurance_pending, owed, billed_to_patient_on FROM bal WHERE id = ANY($2::uuid[])`
+SELECT id, ` + balColumns + ` FROM bal WHERE id = ANY($2::uuid[])`
 	var rows []struct {
 		ID ledger.ID
 		ledger.ChargeBalance
@@ -38,6 +36,15 @@ SELECT id, adjustments, insurance_paid, insurance_write_off, patient_paid, prepa
 	}
 	return out, nil
 }
+
+// chColumns are the columns of the ch CTE chargeBalanceCTEs reads, from a
+// row of charges; a practice whose balances do not subtract insurance
+// reads every estimate as 0.
+const chColumns = `id, coalesce(attached_to_id, id) AS root, attached_to_id, status, amount,
+           CASE WHEN (SELECT balances_dont_subtract_ins FROM practices WHERE id = $1) THEN 0 ELSE insurance_estimate END AS insurance_estimate`
+
+// balColumns are the columns of a ledger.ChargeBalance in the bal CTE.
+const balColumns = `adjustments, insurance_paid, insurance_write_off, patient_paid, prepaid, insurance_pending, owed, billed_to_patient_on`
 
 // chargeBalanceCTEs computes each charge's balance (the bal CTE: id,
 // adjustments, insurance_paid, insurance_write_off, patient_paid, prepaid,

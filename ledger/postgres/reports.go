@@ -113,9 +113,9 @@ SELECT guarantor_id, "on", kind, receipt_kind, patient_id, coalesce(patient_name
      WHERE b.practice_id = $1 AND b.changed_on BETWEEN $3 AND $4
     UNION ALL
     SELECT p.guarantor_id, r.received_on, 'RECEIPT', r.kind, rp.id, rp.name, '',
-           -coalesce(sum(s.amount) FILTER (WHERE NOT coalesce(u.hidden OR s.charge_id IS NOT NULL, false)), 0),
+           -coalesce(sum(s.amount) FILTER (WHERE NOT (u.id IS NOT NULL AND (u.hidden OR s.charge_id IS NOT NULL))), 0),
            coalesce(sum(s.amount) FILTER (WHERE s.amount > 0), 0),
-           coalesce(sum(s.amount) FILTER (WHERE u.hidden OR s.charge_id IS NOT NULL), 0), NULL, r.id, 4
+           coalesce(sum(s.amount) FILTER (WHERE u.id IS NOT NULL AND (u.hidden OR s.charge_id IS NOT NULL)), 0), NULL, r.id, 4
       FROM splits s
       JOIN receipts r ON r.practice_id = $1 AND r.id = s.receipt_id
       JOIN pats p ON p.id = s.patient_id

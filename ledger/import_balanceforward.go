@@ -188,7 +188,7 @@ const (
 	IssueUnknownRef    = "UNKNOWN_REF"    // an old id no row of the set (or of an earlier import) has
 	IssueSplitsSum     = "SPLITS_SUM"     // a receipt's splits do not sum to its amount
 	IssueBadSign       = "BAD_SIGN"       // an amount whose sign its kind does not allow
-	IssuePlannedSplit  = "PLANNED_SPLIT"  // money on a planned procedure (not converted yet)
+	IssuePlannedSplit  = "PLANNED_SPLIT"  // money on a planned procedure not on the treatment-plan type (or the practice has none)
 
 	FindingNegativeProduction = "NEGATIVE_PRODUCTION"  // a procedure with a negative fee
 	FindingOverpaidCharge     = "OVERPAID_CHARGE"      // a completed line holding more money than it is worth
@@ -197,6 +197,7 @@ const (
 	FindingUnallocated        = "UNALLOCATED_MONEY"    // a split on no procedure, adjustment or unearned type
 	FindingCrossFamily        = "CROSS_FAMILY_SPLIT"   // a split on a patient of another family than the receipt's
 	FindingBalanceDiffers     = "BALANCE_DIFFERS"      // the old system's family balance is not what the ledger holds
+	FindingPrepayNotAllowed   = "PREPAY_NOT_ALLOWED"   // a prepayment on a planned procedure where the practice takes none
 )
 
 // ImportIssue is something wrong with a file: where (row and column; row 1 is

@@ -66,8 +66,13 @@ func (p *historyPlan) ledgerDirectories(ctx context.Context, r Reader) error {
 	}
 	for _, v := range types {
 		p.known["type_name"][strings.ToLower(v.Name)] = &HistoryRef{LedgerID: v.ID, Planned: v.IsTreatmentPlan}
+		if v.IsTreatmentPlan {
+			p.tpType = &v.ID
+		}
 	}
-	return nil
+	pr, err := r.Practice(ctx, p.pid)
+	p.prepayAllowed = pr.PrePayAllowedForTpProcs
+	return err
 }
 
 // directoryRow settles a provider's or location's row: an earlier
@@ -134,6 +139,9 @@ func (p *historyPlan) checkUnearnedType(row *historyRow) {
 		p.known["type_name"]["\x00tp"] = &HistoryRef{Planned: true}
 	}
 	u := UnearnedType{ID: newID(), Name: row.get("name"), Hidden: hidden, IsTreatmentPlan: tp}
+	if tp {
+		p.tpType = &u.ID
+	}
 	p.utypes[row.key()] = u.ID
 	p.newTypes = append(p.newTypes, u)
 }
@@ -450,7 +458,8 @@ func (p *historyPlan) splitTarget(row *historyRow) (splitTarget, bool) {
 			targets++
 		}
 	}
-	if targets > 1 {
+	prepay := targets == 2 && row.get("adjustment_id") == "" // a planned procedure's, checked by chargeTarget
+	if targets > 1 && !prepay {
 		p.bad(row, "", IssueBadValue, "a split goes on one procedure, adjustment or unearned type, not two")
 		return t, false
 	}
@@ -481,8 +490,7 @@ func (p *historyPlan) chargeTarget(row *historyRow, t *splitTarget) bool {
 			x = p.earlierProc(ref)
 			p.procs[strings.Clone(v)] = x
 		}
-		if x.planned {
-			p.bad(row, "procedure_id", IssuePlannedSplit, "money on a planned procedure (a prepayment) is not converted yet: put it on the treatment-plan unearned type")
+		if !p.prepayType(row, x, t) {
 			return false
 		}
 		if (t.provider != nil && *t.provider != x.provider) || (t.location != nil && *t.location != x.location) {
@@ -509,13 +517,37 @@ func (p *historyPlan) chargeTarget(row *historyRow, t *splitTarget) bool {
 	return true
 }
 
+// prepayType settles the unearned type of a split on procedure x: none on
+// a completed one; on a planned one, the practice's treatment-plan type (a
+// prepayment attached to planned work), named or implied.
+func (p *historyPlan) prepayType(row *historyRow, x *hproc, t *splitTarget) bool {
+	switch {
+	case !x.planned && t.utype != nil:
+		p.bad(row, "unearned_type_id", IssueBadValue, "a split on a completed procedure pays it; an unearned type goes with a procedure only as prepayment on a planned one")
+		return false
+	case !x.planned:
+		return true
+	case p.tpType == nil:
+		p.bad(row, "procedure_id", IssuePlannedSplit, "money on a planned procedure is a prepayment on the treatment-plan unearned type, and the practice has none: add one (treatment_plan yes in unearned_types.csv)")
+		return false
+	case t.utype != nil && *t.utype != *p.tpType:
+		p.bad(row, "unearned_type_id", IssuePlannedSplit, "prepayment on a planned procedure goes on the practice's treatment-plan unearned type, not %q", row.get("unearned_type_id"))
+		return false
+	}
+	t.utype = p.tpType
+	if !p.prepayAllowed {
+		p.issue(row, "procedure_id", SeverityWarning, FindingPrepayNotAllowed, "a prepayment on planned procedure %q, which the practice does not take (prepayAllowedForTpProcs is off); kept as it is", row.get("procedure_id"))
+	}
+	return true
+}
+
 // samePatient checks that a split on a line names no other patient.
 func (p *historyPlan) samePatient(row *historyRow, pat *hpat) bool {
 	v := row.get("patient_id")
 	if v == "" {
 		return true
 	}
-	if p.patients[v] != pat && p.known[EntityPatient][v] == nil {
+	if p.patients[v] == nil && p.known[EntityPatient][v] == nil {
 		p.unknown(row, "patient_id", EntityPatient)
 		return false
 	}

@@ -27,6 +27,8 @@ type historyPlan struct {
 	newProviders                 []Provider
 	newLocations                 []Location
 	newTypes                     []UnearnedType
+	tpType                       *ID  // the practice's treatment-plan unearned type, the ledger's or the set's
+	prepayAllowed                bool // the practice takes prepayments on planned procedures
 	families                     map[string]*hfam
 	famByID                      map[ID]*hfam
 	patients                     map[string]*hpat

@@ -15,6 +15,9 @@ import (
 // and each line's pending insurance, which its family's total leaves out.
 func (p *historyPlan) findings() {
 	for _, x := range p.procs {
+		if x.planned && !x.earlier && x.row != 0 {
+			p.prepaid(x)
+		}
 		if x.earlier || x.planned || x.row == 0 {
 			continue
 		}
@@ -41,6 +44,17 @@ func (p *historyPlan) findings() {
 			p.log.add(ImportIssue{File: "receipts.csv", Row: rec.row, Line: rec.line, Column: "amount", Severity: SeverityError, Code: IssueSplitsSum,
 				Message: fmt.Sprintf("the receipt's %d splits sum to %s, not its amount %s", rec.splits, rec.sum, rec.amount)})
 		}
+	}
+}
+
+// prepaid reports a planned procedure holding more prepayment than its
+// fee, or less than none.
+func (p *historyPlan) prepaid(x *hproc) {
+	switch {
+	case x.paid.Cmp(x.worth.Max(Money{})) > 0:
+		p.finding("procedures.csv", x.row, x.line, "", FindingOverpaidCharge, "the planned line holds %s of prepayment, more than its fee %s: kept as it is", x.paid, x.worth)
+	case x.paid.Sign() < 0:
+		p.finding("procedures.csv", x.row, x.line, "", FindingNegativeBucket, "the prepayment attached to the planned line comes to %s: kept as it is", x.paid)
 	}
 }
 

@@ -154,12 +154,19 @@ func checkCitations(tree map[string][]byte) []string {
 	c := checker{tree: tree, sections: map[string]map[string]bool{}}
 	for _, file := range slices.Sorted(maps.Keys(tree)) {
 		b := tree[file]
-		if bytes.IndexByte(b, 0) < 0 && utf8.Valid(b) {
+		if bytes.IndexByte(b, 0) < 0 && utf8.Valid(b) && !thirdParty(file) {
 			c.file(file, string(b))
 		}
 	}
 	slices.Sort(c.problems)
 	return c.problems
+}
+
+// thirdParty reports whether file is another project's, shipped as built
+// (the playground's minified scripts and source map): its text cites
+// nothing of ours.
+func thirdParty(file string) bool {
+	return strings.HasSuffix(file, ".map") || strings.Contains(path.Base(file), ".min.")
 }
 
 type checker struct {

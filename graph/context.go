@@ -36,8 +36,10 @@ func requestID(ctx context.Context) string {
 	return id
 }
 
-// withActor installs the caller and a fresh set of loaders for its practice.
+// withActor installs the caller and a fresh set of loaders for its practice;
+// every statement made for the caller checks that its key still stands
+// (ledger.WithKeyCheck).
 func withActor(ctx context.Context, s ledger.Reader, a ledger.Actor) context.Context {
-	ctx = context.WithValue(ctx, actorKey, a)
+	ctx = context.WithValue(ledger.WithKeyCheck(ctx, a), actorKey, a)
 	return context.WithValue(ctx, loadersKey, newLoaders(s, a.PracticeID))
 }

@@ -89,28 +89,44 @@ func toLedgerNewReceipt(in model.PostReceiptInput) ledger.NewReceipt {
 
 // toLedgerPage checks first (0..MaxPageSize) and decodes the cursor.
 func toLedgerPage(first *int, after *string) (ledger.Page, error) {
-	p := ledger.Page{First: defaultPageSize}
-	if first != nil {
-		if *first < 0 || *first > MaxPageSize {
-			return p, ledger.Invalid("first", "must be between 0 and %d", MaxPageSize)
-		}
-		p.First = *first
+	n, err := pageSize("first", first)
+	if err != nil {
+		return ledger.Page{First: defaultPageSize}, err
 	}
-	if after != nil && *after != "" {
-		b, err := base64.RawURLEncoding.DecodeString(*after)
-		var c ledger.Cursor
-		if err == nil {
-			dec := json.NewDecoder(bytes.NewReader(b))
-			dec.DisallowUnknownFields()
-			err = dec.Decode(&c)
-		}
-		// Every listing's sort key is non-empty and every row has an id.
-		if err != nil || c.Key == "" || c.ID == (ledger.ID{}) {
-			return p, ledger.Invalid("after", "is not a cursor from this listing")
-		}
-		p.After = &c
+	c, err := toLedgerCursor("after", after)
+	return ledger.Page{First: n, After: c}, err
+}
+
+// pageSize is a page's size argument (first or last): between 0 and
+// MaxPageSize, defaultPageSize when not given.
+func pageSize(name string, n *int) (int, error) {
+	if n == nil {
+		return defaultPageSize, nil
 	}
-	return p, nil
+	if *n < 0 || *n > MaxPageSize {
+		return 0, ledger.Invalid(name, "must be between 0 and %d", MaxPageSize)
+	}
+	return *n, nil
+}
+
+// toLedgerCursor decodes a cursor argument (after or before); nil when not
+// given.
+func toLedgerCursor(name string, s *string) (*ledger.Cursor, error) {
+	if s == nil || *s == "" {
+		return nil, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(*s)
+	var c ledger.Cursor
+	if err == nil {
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		err = dec.Decode(&c)
+	}
+	// Every listing's sort key is non-empty and every row has an id.
+	if err != nil || c.Key == "" || c.ID == (ledger.ID{}) {
+		return nil, ledger.Invalid(name, "is not a cursor from this listing")
+	}
+	return &c, nil
 }
 
 // maxFilterText bounds filter strings: no stored name or id is longer.

@@ -171,7 +171,10 @@ func (r *queryResolver) Batches(ctx context.Context, filter *model.BatchFilter, 
 	if err != nil {
 		return model.BatchConnection{}, err
 	}
-	return fromLedgerBatches(res, page), nil
+	return connectionOf(res, page, func(c string, n ledger.Batch) model.BatchEdge { return model.BatchEdge{Cursor: c, Node: n} },
+		func(i model.PageInfo, t int, e []model.BatchEdge) model.BatchConnection {
+			return model.BatchConnection{PageInfo: i, TotalCount: t, Edges: e}
+		}), nil
 }
 
 // Run is the resolver for the run field.
@@ -201,7 +204,10 @@ func (r *queryResolver) Runs(ctx context.Context, filter *model.RunFilter, first
 	if err != nil {
 		return model.RunConnection{}, err
 	}
-	return fromLedgerRuns(res, page), nil
+	return connectionOf(res, page, func(c string, n ledger.Run) model.RunEdge { return model.RunEdge{Cursor: c, Node: n} },
+		func(i model.PageInfo, t int, e []model.RunEdge) model.RunConnection {
+			return model.RunConnection{PageInfo: i, TotalCount: t, Edges: e}
+		}), nil
 }
 
 // Charge is the resolver for the charge field.
@@ -351,7 +357,10 @@ func (r *runResolver) Families(ctx context.Context, obj *ledger.Run, filter *mod
 		ls.guarantor.expect(site, f.GuarantorID)
 		ls.receipt.expect(site, f.ReceiptIDs...)
 	}
-	return fromLedgerRunFamilies(res, page), nil
+	return connectionOf(res, page, func(c string, n ledger.RunFamily) model.RunFamilyEdge { return model.RunFamilyEdge{Cursor: c, Node: n} },
+		func(i model.PageInfo, t int, e []model.RunFamilyEdge) model.RunFamilyConnection {
+			return model.RunFamilyConnection{PageInfo: i, TotalCount: t, Edges: e}
+		}), nil
 }
 
 // Guarantor is the resolver for the guarantor field.

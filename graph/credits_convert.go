@@ -38,7 +38,7 @@ func toLedgerRunRequest(in model.StartRunInput) (ledger.RunRequest, error) {
 	params, err := toLedgerParams("params", in.Params)
 	req := ledger.RunRequest{
 		Kind: in.Kind, Preview: flag(in.Preview), GuarantorIDs: in.GuarantorIds, Policy: str(in.Policy), Params: params,
-		AsOf: in.AsOf, Note: str(in.Note), BatchID: in.BatchID, IdempotencyKey: str(in.IdempotencyKey),
+		AsOf: in.AsOf, ChangedSince: in.ChangedSince, Note: str(in.Note), BatchID: in.BatchID, IdempotencyKey: str(in.IdempotencyKey),
 	}
 	if in.Method != nil {
 		req.Method = *in.Method
@@ -99,33 +99,6 @@ func toLedgerRunFamilyFilter(in *model.RunFamilyFilter) ledger.RunFamilyFilter {
 		f.Status = *in.Status
 	}
 	return f
-}
-
-func fromLedgerBatches(res ledger.Paged[ledger.Batch], page ledger.Page) model.BatchConnection {
-	info, cursors := fromLedgerPageInfo(res, page)
-	conn := model.BatchConnection{PageInfo: info, TotalCount: res.Total, Edges: make([]model.BatchEdge, len(res.Rows))}
-	for i, b := range res.Rows {
-		conn.Edges[i] = model.BatchEdge{Cursor: cursors[i], Node: b}
-	}
-	return conn
-}
-
-func fromLedgerRuns(res ledger.Paged[ledger.Run], page ledger.Page) model.RunConnection {
-	info, cursors := fromLedgerPageInfo(res, page)
-	conn := model.RunConnection{PageInfo: info, TotalCount: res.Total, Edges: make([]model.RunEdge, len(res.Rows))}
-	for i, r := range res.Rows {
-		conn.Edges[i] = model.RunEdge{Cursor: cursors[i], Node: r}
-	}
-	return conn
-}
-
-func fromLedgerRunFamilies(res ledger.Paged[ledger.RunFamily], page ledger.Page) model.RunFamilyConnection {
-	info, cursors := fromLedgerPageInfo(res, page)
-	conn := model.RunFamilyConnection{PageInfo: info, TotalCount: res.Total, Edges: make([]model.RunFamilyEdge, len(res.Rows))}
-	for i, f := range res.Rows {
-		conn.Edges[i] = model.RunFamilyEdge{Cursor: cursors[i], Node: f}
-	}
-	return conn
 }
 
 // expectPlace announces what an AllocationPlace's fields load at site.

@@ -71,8 +71,9 @@ type cdpPage struct {
 }
 
 // openChromium starts headless Chromium on url and connects to its tab.
-// The test fails (it never skips) when no Chromium is installed.
-func openChromium(t *testing.T, url string) *cdpPage {
+// The test fails (it never skips) when no Chromium is installed. flags are
+// more command-line flags for Chromium.
+func openChromium(t *testing.T, url string, flags ...string) *cdpPage {
 	t.Helper()
 	bin := os.Getenv("PAYSPLIT_CHROMIUM")
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
@@ -81,12 +82,13 @@ func openChromium(t *testing.T, url string) *cdpPage {
 		}
 		bin, _ = exec.LookPath(name)
 	}
-	require.NotEmpty(t, bin, "no Chromium: install Debian's chromium package (.ci/run does) or set PAYSPLIT_CHROMIUM")
+	require.NotEmpty(t, bin, "no Chromium: install Debian's chromium package (scripts/test does) or set PAYSPLIT_CHROMIUM")
 
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-		"--no-first-run", "--no-default-browser-check", "--user-data-dir="+dir, "--remote-debugging-port=0", "about:blank")
+	args := append([]string{"--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+		"--no-first-run", "--no-default-browser-check", "--user-data-dir=" + dir, "--remote-debugging-port=0"}, flags...)
+	cmd := exec.CommandContext(ctx, bin, append(args, "about:blank")...)
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { cancel(); _ = cmd.Wait() })

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -53,6 +54,10 @@ type ResolverRoot interface {
 	InsuranceWriteOff() InsuranceWriteOffResolver
 	Location() LocationResolver
 	Mutation() MutationResolver
+	NetUnearnedFamily() NetUnearnedFamilyResolver
+	NetUnearnedLine() NetUnearnedLineResolver
+	NetUnearnedPatient() NetUnearnedPatientResolver
+	NetUnearnedTypeTotal() NetUnearnedTypeTotalResolver
 	Patient() PatientResolver
 	PlannedOutcome() PlannedOutcomeResolver
 	PlannedSplit() PlannedSplitResolver
@@ -69,6 +74,9 @@ type ResolverRoot interface {
 	Run() RunResolver
 	RunFamily() RunFamilyResolver
 	Split() SplitResolver
+	StatementItem() StatementItemResolver
+	StatementRecord() StatementRecordResolver
+	StatementRun() StatementRunResolver
 	Subscription() SubscriptionResolver
 	TransferRow() TransferRowResolver
 }
@@ -254,6 +262,7 @@ type ComplexityRoot struct {
 		ID                func(childComplexity int) int
 		ImportDate        func(childComplexity int) int
 		Insurance         func(childComplexity int) int
+		Kind              func(childComplexity int) int
 		Options           func(childComplexity int) int
 		PatientCredits    func(childComplexity int) int
 		PatientDebits     func(childComplexity int) int
@@ -302,6 +311,7 @@ type ComplexityRoot struct {
 		Adjustments       func(childComplexity int) int
 		Amount            func(childComplexity int) int
 		AttachedTo        func(childComplexity int) int
+		BilledToPatientOn func(childComplexity int) int
 		Code              func(childComplexity int) int
 		Completes         func(childComplexity int) int
 		Encounter         func(childComplexity int) int
@@ -322,7 +332,19 @@ type ComplexityRoot struct {
 		Provider          func(childComplexity int) int
 		ServiceDate       func(childComplexity int) int
 		Splits            func(childComplexity int) int
+		SplitsConnection  func(childComplexity int, first *int, after *string, last *int, before *string) int
 		Status            func(childComplexity int) int
+	}
+
+	ChargeConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ChargeEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	CloseBatchPayload struct {
@@ -363,15 +385,27 @@ type ComplexityRoot struct {
 	}
 
 	Encounter struct {
-		Charges     func(childComplexity int) int
-		ID          func(childComplexity int) int
-		Kind        func(childComplexity int) int
-		Location    func(childComplexity int) int
-		Note        func(childComplexity int) int
-		Patient     func(childComplexity int) int
-		Provider    func(childComplexity int) int
-		ServiceFrom func(childComplexity int) int
-		ServiceTo   func(childComplexity int) int
+		Charges           func(childComplexity int) int
+		ChargesConnection func(childComplexity int, first *int, after *string, last *int, before *string) int
+		ID                func(childComplexity int) int
+		Kind              func(childComplexity int) int
+		Location          func(childComplexity int) int
+		Note              func(childComplexity int) int
+		Patient           func(childComplexity int) int
+		Provider          func(childComplexity int) int
+		ServiceFrom       func(childComplexity int) int
+		ServiceTo         func(childComplexity int) int
+	}
+
+	EncounterConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	EncounterEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	FamilyLedger struct {
@@ -402,20 +436,24 @@ type ComplexityRoot struct {
 	}
 
 	Guarantor struct {
-		Balance        func(childComplexity int) int
-		Charges        func(childComplexity int) int
-		CreatedAt      func(childComplexity int) int
-		Credit         func(childComplexity int) int
-		ExternalID     func(childComplexity int) int
-		HiddenUnearned func(childComplexity int) int
-		ID             func(childComplexity int) int
-		Name           func(childComplexity int) int
-		Owed           func(childComplexity int) int
-		Patients       func(childComplexity int) int
-		Receipts       func(childComplexity int) int
-		SelfPatient    func(childComplexity int) int
-		Unallocated    func(childComplexity int) int
-		Unearned       func(childComplexity int) int
+		Balance            func(childComplexity int) int
+		Charges            func(childComplexity int) int
+		ChargesConnection  func(childComplexity int, first *int, after *string, last *int, before *string) int
+		CreatedAt          func(childComplexity int) int
+		Credit             func(childComplexity int) int
+		ExternalID         func(childComplexity int) int
+		HiddenUnearned     func(childComplexity int) int
+		ID                 func(childComplexity int) int
+		LastStatement      func(childComplexity int) int
+		Name               func(childComplexity int) int
+		Owed               func(childComplexity int) int
+		Patients           func(childComplexity int) int
+		PatientsConnection func(childComplexity int, first *int, after *string, last *int, before *string) int
+		Receipts           func(childComplexity int) int
+		ReceiptsConnection func(childComplexity int, first *int, after *string, last *int, before *string) int
+		SelfPatient        func(childComplexity int) int
+		Unallocated        func(childComplexity int) int
+		Unearned           func(childComplexity int) int
 	}
 
 	GuarantorConnection struct {
@@ -434,9 +472,18 @@ type ComplexityRoot struct {
 		Report func(childComplexity int) int
 	}
 
+	ImportFile struct {
+		Encoding    func(childComplexity int) int
+		Name        func(childComplexity int) int
+		Rows        func(childComplexity int) int
+		RowsSkipped func(childComplexity int) int
+		RowsToPost  func(childComplexity int) int
+	}
+
 	ImportIssue struct {
 		Code     func(childComplexity int) int
 		Column   func(childComplexity int) int
+		File     func(childComplexity int) int
 		Line     func(childComplexity int) int
 		Message  func(childComplexity int) int
 		Row      func(childComplexity int) int
@@ -469,6 +516,7 @@ type ComplexityRoot struct {
 		Errors            func(childComplexity int) int
 		FileName          func(childComplexity int) int
 		FileSHA256        func(childComplexity int) int
+		Files             func(childComplexity int) int
 		GuarantorsCreated func(childComplexity int) int
 		IssueCounts       func(childComplexity int) int
 		Issues            func(childComplexity int) int
@@ -516,6 +564,8 @@ type ComplexityRoot struct {
 		AllocateUnearned       func(childComplexity int, input model.AllocateUnearnedInput) int
 		AttachPrepayment       func(childComplexity int, input model.AttachPrepaymentInput) int
 		BalanceFamily          func(childComplexity int, input model.BalanceFamilyInput) int
+		BillToInsurance        func(childComplexity int, input model.ResponsibilityInput) int
+		BillToPatient          func(childComplexity int, input model.ResponsibilityInput) int
 		CancelRun              func(childComplexity int, input model.CancelRunInput) int
 		CloseBatch             func(childComplexity int, input model.CloseBatchInput) int
 		CompletePlannedCharge  func(childComplexity int, input model.CompletePlannedChargeInput) int
@@ -527,6 +577,7 @@ type ComplexityRoot struct {
 		CreateUnearnedType     func(childComplexity int, input model.CreateUnearnedTypeInput) int
 		DetachPrepayment       func(childComplexity int, input model.DetachPrepaymentInput) int
 		ImportBalances         func(childComplexity int, input model.ImportBalancesInput) int
+		ImportHistory          func(childComplexity int, input model.ImportHistoryInput) int
 		OpenBatch              func(childComplexity int, input model.OpenBatchInput) int
 		PostAdjustment         func(childComplexity int, input model.PostAdjustmentInput) int
 		PostEncounter          func(childComplexity int, input model.PostEncounterInput) int
@@ -537,6 +588,7 @@ type ComplexityRoot struct {
 		ResumeRun              func(childComplexity int, input model.ResumeRunInput) int
 		ReverseReceipt         func(childComplexity int, input model.ReverseReceiptInput) int
 		RevokeAPIKey           func(childComplexity int, input model.RevokeAPIKeyInput) int
+		RunStatements          func(childComplexity int, input model.StatementRunInput) int
 		SavePolicy             func(childComplexity int, input model.SavePolicyInput) int
 		SetDefaultPolicy       func(childComplexity int, input model.SetDefaultPolicyInput) int
 		StartRun               func(childComplexity int, input model.StartRunInput) int
@@ -546,6 +598,46 @@ type ComplexityRoot struct {
 		UpdateBatchSettings    func(childComplexity int, input model.UpdateBatchSettingsInput) int
 		UpdatePracticeSettings func(childComplexity int, input model.UpdatePracticeSettingsInput) int
 		UpdateUnearnedType     func(childComplexity int, input model.UpdateUnearnedTypeInput) int
+	}
+
+	NetUnearnedFamily struct {
+		Guarantor func(childComplexity int) int
+		Hidden    func(childComplexity int) int
+		Patients  func(childComplexity int) int
+		Total     func(childComplexity int) int
+		Visible   func(childComplexity int) int
+	}
+
+	NetUnearnedLine struct {
+		Amount       func(childComplexity int) int
+		Charge       func(childComplexity int) int
+		Hidden       func(childComplexity int) int
+		Location     func(childComplexity int) int
+		Provider     func(childComplexity int) int
+		UnearnedType func(childComplexity int) int
+	}
+
+	NetUnearnedPatient struct {
+		Hidden  func(childComplexity int) int
+		Lines   func(childComplexity int) int
+		Patient func(childComplexity int) int
+		Total   func(childComplexity int) int
+		Visible func(childComplexity int) int
+	}
+
+	NetUnearnedReport struct {
+		AsOf       func(childComplexity int) int
+		ByType     func(childComplexity int) int
+		Families   func(childComplexity int) int
+		Hidden     func(childComplexity int) int
+		Total      func(childComplexity int) int
+		Visibility func(childComplexity int) int
+		Visible    func(childComplexity int) int
+	}
+
+	NetUnearnedTypeTotal struct {
+		Amount       func(childComplexity int) int
+		UnearnedType func(childComplexity int) int
 	}
 
 	OpenBatchPayload struct {
@@ -560,22 +652,24 @@ type ComplexityRoot struct {
 	}
 
 	Patient struct {
-		Balance        func(childComplexity int) int
-		BirthDate      func(childComplexity int) int
-		Charges        func(childComplexity int) int
-		CreatedAt      func(childComplexity int) int
-		Credit         func(childComplexity int) int
-		Encounters     func(childComplexity int) int
-		ExternalID     func(childComplexity int) int
-		FirstName      func(childComplexity int) int
-		Guarantor      func(childComplexity int) int
-		HiddenUnearned func(childComplexity int) int
-		ID             func(childComplexity int) int
-		LastName       func(childComplexity int) int
-		Owed           func(childComplexity int) int
-		Transfers      func(childComplexity int) int
-		Unallocated    func(childComplexity int) int
-		Unearned       func(childComplexity int) int
+		Balance              func(childComplexity int) int
+		BirthDate            func(childComplexity int) int
+		Charges              func(childComplexity int) int
+		ChargesConnection    func(childComplexity int, first *int, after *string, last *int, before *string) int
+		CreatedAt            func(childComplexity int) int
+		Credit               func(childComplexity int) int
+		Encounters           func(childComplexity int) int
+		EncountersConnection func(childComplexity int, first *int, after *string, last *int, before *string) int
+		ExternalID           func(childComplexity int) int
+		FirstName            func(childComplexity int) int
+		Guarantor            func(childComplexity int) int
+		HiddenUnearned       func(childComplexity int) int
+		ID                   func(childComplexity int) int
+		LastName             func(childComplexity int) int
+		Owed                 func(childComplexity int) int
+		Transfers            func(childComplexity int) int
+		Unallocated          func(childComplexity int) int
+		Unearned             func(childComplexity int) int
 	}
 
 	PatientConnection struct {
@@ -679,6 +773,8 @@ type ComplexityRoot struct {
 		FamilyLedger             func(childComplexity int, guarantorID uuid.UUID, policy *string, asOf *ledger.Date, params map[string]any) int
 		Guarantor                func(childComplexity int, id uuid.UUID) int
 		Guarantors               func(childComplexity int, filter *model.GuarantorFilter, first *int, after *string) int
+		NetUnearned              func(childComplexity int, input *model.NetUnearnedInput) int
+		Node                     func(childComplexity int, id uuid.UUID) int
 		Patient                  func(childComplexity int, id uuid.UUID) int
 		Patients                 func(childComplexity int, filter *model.PatientFilter, first *int, after *string) int
 		Practice                 func(childComplexity int) int
@@ -690,6 +786,8 @@ type ComplexityRoot struct {
 		Receipts                 func(childComplexity int, filter *model.ReceiptFilter, first *int, after *string) int
 		Run                      func(childComplexity int, id uuid.UUID) int
 		Runs                     func(childComplexity int, filter *model.RunFilter, first *int, after *string) int
+		Statement                func(childComplexity int, input model.StatementInput) int
+		StatementRun             func(childComplexity int, id uuid.UUID) int
 		ValidatePolicy           func(childComplexity int, document string) int
 	}
 
@@ -714,23 +812,24 @@ type ComplexityRoot struct {
 	}
 
 	Receipt struct {
-		Amount        func(childComplexity int) int
-		Batch         func(childComplexity int) int
-		Encounter     func(childComplexity int) int
-		ID            func(childComplexity int) int
-		Kind          func(childComplexity int) int
-		Method        func(childComplexity int) int
-		Note          func(childComplexity int) int
-		Patient       func(childComplexity int) int
-		Policy        func(childComplexity int) int
-		PostedAt      func(childComplexity int) int
-		Reallocates   func(childComplexity int) int
-		Reallocations func(childComplexity int) int
-		ReceivedOn    func(childComplexity int) int
-		Reference     func(childComplexity int) int
-		ReversedBy    func(childComplexity int) int
-		Reverses      func(childComplexity int) int
-		Splits        func(childComplexity int) int
+		Amount           func(childComplexity int) int
+		Batch            func(childComplexity int) int
+		Encounter        func(childComplexity int) int
+		ID               func(childComplexity int) int
+		Kind             func(childComplexity int) int
+		Method           func(childComplexity int) int
+		Note             func(childComplexity int) int
+		Patient          func(childComplexity int) int
+		Policy           func(childComplexity int) int
+		PostedAt         func(childComplexity int) int
+		Reallocates      func(childComplexity int) int
+		Reallocations    func(childComplexity int) int
+		ReceivedOn       func(childComplexity int) int
+		Reference        func(childComplexity int) int
+		ReversedBy       func(childComplexity int) int
+		Reverses         func(childComplexity int) int
+		Splits           func(childComplexity int) int
+		SplitsConnection func(childComplexity int, first *int, after *string, last *int, before *string) int
 	}
 
 	ReceiptConnection struct {
@@ -785,6 +884,10 @@ type ComplexityRoot struct {
 		ToProduction   func(childComplexity int) int
 		ToUnearned     func(childComplexity int) int
 		Unallocated    func(childComplexity int) int
+	}
+
+	ResponsibilityPayload struct {
+		Charges func(childComplexity int) int
 	}
 
 	ResumeRunPayload struct {
@@ -884,8 +987,74 @@ type ComplexityRoot struct {
 		UnearnedType func(childComplexity int) int
 	}
 
+	SplitConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	SplitEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	StartRunPayload struct {
 		Run func(childComplexity int) int
+	}
+
+	Statement struct {
+		AmountDue        func(childComplexity int) int
+		AsOf             func(childComplexity int) int
+		BucketAmounts    func(childComplexity int) int
+		Buckets          func(childComplexity int) int
+		From             func(childComplexity int) int
+		Guarantor        func(childComplexity int) int
+		Held             func(childComplexity int) int
+		InsurancePending func(childComplexity int) int
+		Items            func(childComplexity int) int
+		NewBalance       func(childComplexity int) int
+		PatientPortion   func(childComplexity int) int
+		Patients         func(childComplexity int) int
+		PreviousBalance  func(childComplexity int) int
+		Unallocated      func(childComplexity int) int
+		Unearned         func(childComplexity int) int
+	}
+
+	StatementItem struct {
+		Amount      func(childComplexity int) int
+		Charge      func(childComplexity int) int
+		Code        func(childComplexity int) int
+		Description func(childComplexity int) int
+		Held        func(childComplexity int) int
+		Kind        func(childComplexity int) int
+		Moved       func(childComplexity int) int
+		On          func(childComplexity int) int
+		Patient     func(childComplexity int) int
+		Receipt     func(childComplexity int) int
+		ReceiptKind func(childComplexity int) int
+	}
+
+	StatementRecord struct {
+		AmountDue        func(childComplexity int) int
+		AsOf             func(childComplexity int) int
+		Change           func(childComplexity int) int
+		From             func(childComplexity int) int
+		Guarantor        func(childComplexity int) int
+		InsurancePending func(childComplexity int) int
+		LastStatedOn     func(childComplexity int) int
+		NewBalance       func(childComplexity int) int
+		PreviousBalance  func(childComplexity int) int
+	}
+
+	StatementRun struct {
+		AmountDue  func(childComplexity int) int
+		AsOf       func(childComplexity int) int
+		CreatedAt  func(childComplexity int) int
+		CreditRun  func(childComplexity int) int
+		ID         func(childComplexity int) int
+		Note       func(childComplexity int) int
+		Preview    func(childComplexity int) int
+		Statements func(childComplexity int) int
 	}
 
 	Subscription struct {
@@ -1007,6 +1176,8 @@ type ChargeResolver interface {
 	Splits(ctx context.Context, obj *ledger.Charge) ([]ledger.Split, error)
 	Note(ctx context.Context, obj *ledger.Charge) (*string, error)
 
+	SplitsConnection(ctx context.Context, obj *ledger.Charge, first *int, after *string, last *int, before *string) (model.SplitConnection, error)
+	BilledToPatientOn(ctx context.Context, obj *ledger.Charge) (*ledger.Date, error)
 	Prepaid(ctx context.Context, obj *ledger.Charge) (ledger.Money, error)
 	Outcome(ctx context.Context, obj *ledger.Charge) (*ledger.PlannedOutcome, error)
 	Completes(ctx context.Context, obj *ledger.Charge) (*ledger.Charge, error)
@@ -1018,6 +1189,7 @@ type EncounterResolver interface {
 
 	Note(ctx context.Context, obj *ledger.Encounter) (*string, error)
 	Charges(ctx context.Context, obj *ledger.Encounter) ([]ledger.Charge, error)
+	ChargesConnection(ctx context.Context, obj *ledger.Encounter, first *int, after *string, last *int, before *string) (model.ChargeConnection, error)
 }
 type FamilyLedgerResolver interface {
 	Guarantor(ctx context.Context, obj *ledger.FamilyBalances) (ledger.Guarantor, error)
@@ -1039,8 +1211,15 @@ type GuarantorResolver interface {
 	HiddenUnearned(ctx context.Context, obj *ledger.Guarantor) (ledger.Money, error)
 	Charges(ctx context.Context, obj *ledger.Guarantor) ([]ledger.Charge, error)
 	Receipts(ctx context.Context, obj *ledger.Guarantor) ([]ledger.Receipt, error)
+
+	PatientsConnection(ctx context.Context, obj *ledger.Guarantor, first *int, after *string, last *int, before *string) (model.PatientConnection, error)
+	ChargesConnection(ctx context.Context, obj *ledger.Guarantor, first *int, after *string, last *int, before *string) (model.ChargeConnection, error)
+	ReceiptsConnection(ctx context.Context, obj *ledger.Guarantor, first *int, after *string, last *int, before *string) (model.ReceiptConnection, error)
+	LastStatement(ctx context.Context, obj *ledger.Guarantor) (*ledger.StatementRecord, error)
 }
 type ImportIssueResolver interface {
+	File(ctx context.Context, obj *ledger.ImportIssue) (*string, error)
+
 	Column(ctx context.Context, obj *ledger.ImportIssue) (*string, error)
 }
 type ImportPatientTotalResolver interface {
@@ -1082,6 +1261,7 @@ type MutationResolver interface {
 	ResumeRun(ctx context.Context, input model.ResumeRunInput) (model.ResumeRunPayload, error)
 	BalanceFamily(ctx context.Context, input model.BalanceFamilyInput) (model.BalanceFamilyPayload, error)
 	ImportBalances(ctx context.Context, input model.ImportBalancesInput) (model.ImportBalancesPayload, error)
+	ImportHistory(ctx context.Context, input model.ImportHistoryInput) (model.ImportBalancesPayload, error)
 	UndoBalanceImport(ctx context.Context, input model.UndoBalanceImportInput) (model.UndoBalanceImportPayload, error)
 	PostEncounter(ctx context.Context, input model.PostEncounterInput) (model.PostEncounterPayload, error)
 	PostAdjustment(ctx context.Context, input model.PostAdjustmentInput) (model.PostAdjustmentPayload, error)
@@ -1094,6 +1274,9 @@ type MutationResolver interface {
 	CreateLocation(ctx context.Context, input model.CreateLocationInput) (model.CreateLocationPayload, error)
 	CreateGuarantor(ctx context.Context, input model.CreateGuarantorInput) (model.CreateGuarantorPayload, error)
 	CreatePatient(ctx context.Context, input model.CreatePatientInput) (model.CreatePatientPayload, error)
+	BillToPatient(ctx context.Context, input model.ResponsibilityInput) (model.ResponsibilityPayload, error)
+	BillToInsurance(ctx context.Context, input model.ResponsibilityInput) (model.ResponsibilityPayload, error)
+	RunStatements(ctx context.Context, input model.StatementRunInput) (ledger.StatementRun, error)
 	CreateAPIKey(ctx context.Context, input model.CreateAPIKeyInput) (model.CreateAPIKeyPayload, error)
 	RevokeAPIKey(ctx context.Context, input model.RevokeAPIKeyInput) (model.RevokeAPIKeyPayload, error)
 	CompletePlannedCharge(ctx context.Context, input model.CompletePlannedChargeInput) (model.CompletePlannedChargePayload, error)
@@ -1101,6 +1284,22 @@ type MutationResolver interface {
 	AttachPrepayment(ctx context.Context, input model.AttachPrepaymentInput) (model.AttachPrepaymentPayload, error)
 	DetachPrepayment(ctx context.Context, input model.DetachPrepaymentInput) (model.DetachPrepaymentPayload, error)
 	UpdatePracticeSettings(ctx context.Context, input model.UpdatePracticeSettingsInput) (model.UpdatePracticeSettingsPayload, error)
+}
+type NetUnearnedFamilyResolver interface {
+	Guarantor(ctx context.Context, obj *ledger.NetUnearnedFamily) (ledger.Guarantor, error)
+}
+type NetUnearnedLineResolver interface {
+	UnearnedType(ctx context.Context, obj *ledger.NetUnearnedLine) (ledger.UnearnedType, error)
+
+	Charge(ctx context.Context, obj *ledger.NetUnearnedLine) (*ledger.Charge, error)
+	Provider(ctx context.Context, obj *ledger.NetUnearnedLine) (*ledger.Provider, error)
+	Location(ctx context.Context, obj *ledger.NetUnearnedLine) (*ledger.Location, error)
+}
+type NetUnearnedPatientResolver interface {
+	Patient(ctx context.Context, obj *ledger.NetUnearnedPatient) (ledger.Patient, error)
+}
+type NetUnearnedTypeTotalResolver interface {
+	UnearnedType(ctx context.Context, obj *ledger.NetUnearnedTypeTotal) (ledger.UnearnedType, error)
 }
 type PatientResolver interface {
 	ExternalID(ctx context.Context, obj *ledger.Patient) (*string, error)
@@ -1115,6 +1314,8 @@ type PatientResolver interface {
 	Charges(ctx context.Context, obj *ledger.Patient) ([]ledger.Charge, error)
 
 	Transfers(ctx context.Context, obj *ledger.Patient) ([]ledger.TransferRow, error)
+	EncountersConnection(ctx context.Context, obj *ledger.Patient, first *int, after *string, last *int, before *string) (model.EncounterConnection, error)
+	ChargesConnection(ctx context.Context, obj *ledger.Patient, first *int, after *string, last *int, before *string) (model.ChargeConnection, error)
 }
 type PlannedOutcomeResolver interface {
 	CompletedAs(ctx context.Context, obj *ledger.PlannedOutcome) (*ledger.Charge, error)
@@ -1165,6 +1366,10 @@ type QueryResolver interface {
 	Guarantors(ctx context.Context, filter *model.GuarantorFilter, first *int, after *string) (model.GuarantorConnection, error)
 	Patient(ctx context.Context, id uuid.UUID) (*ledger.Patient, error)
 	Patients(ctx context.Context, filter *model.PatientFilter, first *int, after *string) (model.PatientConnection, error)
+	Node(ctx context.Context, id uuid.UUID) (model.Node, error)
+	NetUnearned(ctx context.Context, input *model.NetUnearnedInput) (ledger.NetUnearnedReport, error)
+	Statement(ctx context.Context, input model.StatementInput) (ledger.Statement, error)
+	StatementRun(ctx context.Context, id uuid.UUID) (*ledger.StatementRun, error)
 	APIKeys(ctx context.Context) ([]model.APIKey, error)
 	AuditEvents(ctx context.Context, filter *model.AuditEventFilter, first *int, after *string) (model.AuditEventConnection, error)
 }
@@ -1193,6 +1398,7 @@ type ReceiptResolver interface {
 	Policy(ctx context.Context, obj *ledger.Receipt) (*ledger.PolicyRef, error)
 	Reallocates(ctx context.Context, obj *ledger.Receipt) (*ledger.Receipt, error)
 	Reallocations(ctx context.Context, obj *ledger.Receipt) ([]ledger.Receipt, error)
+	SplitsConnection(ctx context.Context, obj *ledger.Receipt, first *int, after *string, last *int, before *string) (model.SplitConnection, error)
 }
 type ReconciliationResolver interface {
 	Patients(ctx context.Context, obj *ledger.Reconciliation) ([]ledger.ReconciliationLine, error)
@@ -1236,6 +1442,21 @@ type SplitResolver interface {
 	Charge(ctx context.Context, obj *ledger.Split) (*ledger.Charge, error)
 	UnearnedType(ctx context.Context, obj *ledger.Split) (*ledger.UnearnedType, error)
 	Receipt(ctx context.Context, obj *ledger.Split) (ledger.Receipt, error)
+}
+type StatementItemResolver interface {
+	ReceiptKind(ctx context.Context, obj *ledger.StatementItem) (*string, error)
+	Patient(ctx context.Context, obj *ledger.StatementItem) (*ledger.Patient, error)
+
+	Charge(ctx context.Context, obj *ledger.StatementItem) (*ledger.Charge, error)
+	Receipt(ctx context.Context, obj *ledger.StatementItem) (*ledger.Receipt, error)
+}
+type StatementRecordResolver interface {
+	Guarantor(ctx context.Context, obj *ledger.StatementRecord) (ledger.Guarantor, error)
+
+	Change(ctx context.Context, obj *ledger.StatementRecord) (*ledger.StatementChange, error)
+}
+type StatementRunResolver interface {
+	ID(ctx context.Context, obj *ledger.StatementRun) (*uuid.UUID, error)
 }
 type SubscriptionResolver interface {
 	AgingUpdated(ctx context.Context, input model.AgingInput) (<-chan ledger.AgingReport, error)
@@ -1984,6 +2205,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.BalanceImport.Insurance(childComplexity), true
+	case "BalanceImport.kind":
+		if e.ComplexityRoot.BalanceImport.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BalanceImport.Kind(childComplexity), true
 	case "BalanceImport.options":
 		if e.ComplexityRoot.BalanceImport.Options == nil {
 			break
@@ -2170,6 +2397,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Charge.AttachedTo(childComplexity), true
+	case "Charge.billedToPatientOn":
+		if e.ComplexityRoot.Charge.BilledToPatientOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Charge.BilledToPatientOn(childComplexity), true
 	case "Charge.code":
 		if e.ComplexityRoot.Charge.Code == nil {
 			break
@@ -2290,12 +2523,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Charge.Splits(childComplexity), true
+	case "Charge.splitsConnection":
+		if e.ComplexityRoot.Charge.SplitsConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Charge_splitsConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Charge.SplitsConnection(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Charge.status":
 		if e.ComplexityRoot.Charge.Status == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Charge.Status(childComplexity), true
+
+	case "ChargeConnection.edges":
+		if e.ComplexityRoot.ChargeConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChargeConnection.Edges(childComplexity), true
+	case "ChargeConnection.pageInfo":
+		if e.ComplexityRoot.ChargeConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChargeConnection.PageInfo(childComplexity), true
+	case "ChargeConnection.totalCount":
+		if e.ComplexityRoot.ChargeConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChargeConnection.TotalCount(childComplexity), true
+
+	case "ChargeEdge.cursor":
+		if e.ComplexityRoot.ChargeEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChargeEdge.Cursor(childComplexity), true
+	case "ChargeEdge.node":
+		if e.ComplexityRoot.ChargeEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChargeEdge.Node(childComplexity), true
 
 	case "CloseBatchPayload.batch":
 		if e.ComplexityRoot.CloseBatchPayload.Batch == nil {
@@ -2372,6 +2648,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Encounter.Charges(childComplexity), true
+	case "Encounter.chargesConnection":
+		if e.ComplexityRoot.Encounter.ChargesConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Encounter_chargesConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Encounter.ChargesConnection(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Encounter.id":
 		if e.ComplexityRoot.Encounter.ID == nil {
 			break
@@ -2420,6 +2707,38 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Encounter.ServiceTo(childComplexity), true
+
+	case "EncounterConnection.edges":
+		if e.ComplexityRoot.EncounterConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EncounterConnection.Edges(childComplexity), true
+	case "EncounterConnection.pageInfo":
+		if e.ComplexityRoot.EncounterConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EncounterConnection.PageInfo(childComplexity), true
+	case "EncounterConnection.totalCount":
+		if e.ComplexityRoot.EncounterConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EncounterConnection.TotalCount(childComplexity), true
+
+	case "EncounterEdge.cursor":
+		if e.ComplexityRoot.EncounterEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EncounterEdge.Cursor(childComplexity), true
+	case "EncounterEdge.node":
+		if e.ComplexityRoot.EncounterEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EncounterEdge.Node(childComplexity), true
 
 	case "FamilyLedger.asOf":
 		if e.ComplexityRoot.FamilyLedger.AsOf == nil {
@@ -2544,6 +2863,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Guarantor.Charges(childComplexity), true
+	case "Guarantor.chargesConnection":
+		if e.ComplexityRoot.Guarantor.ChargesConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Guarantor_chargesConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Guarantor.ChargesConnection(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Guarantor.createdAt":
 		if e.ComplexityRoot.Guarantor.CreatedAt == nil {
 			break
@@ -2574,6 +2904,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Guarantor.ID(childComplexity), true
+	case "Guarantor.lastStatement":
+		if e.ComplexityRoot.Guarantor.LastStatement == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Guarantor.LastStatement(childComplexity), true
 	case "Guarantor.name":
 		if e.ComplexityRoot.Guarantor.Name == nil {
 			break
@@ -2592,12 +2928,34 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Guarantor.Patients(childComplexity), true
+	case "Guarantor.patientsConnection":
+		if e.ComplexityRoot.Guarantor.PatientsConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Guarantor_patientsConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Guarantor.PatientsConnection(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Guarantor.receipts":
 		if e.ComplexityRoot.Guarantor.Receipts == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Guarantor.Receipts(childComplexity), true
+	case "Guarantor.receiptsConnection":
+		if e.ComplexityRoot.Guarantor.ReceiptsConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Guarantor_receiptsConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Guarantor.ReceiptsConnection(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Guarantor.selfPatient":
 		if e.ComplexityRoot.Guarantor.SelfPatient == nil {
 			break
@@ -2662,6 +3020,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ImportBalancesPayload.Report(childComplexity), true
 
+	case "ImportFile.encoding":
+		if e.ComplexityRoot.ImportFile.Encoding == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportFile.Encoding(childComplexity), true
+	case "ImportFile.name":
+		if e.ComplexityRoot.ImportFile.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportFile.Name(childComplexity), true
+	case "ImportFile.rows":
+		if e.ComplexityRoot.ImportFile.Rows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportFile.Rows(childComplexity), true
+	case "ImportFile.rowsSkipped":
+		if e.ComplexityRoot.ImportFile.RowsSkipped == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportFile.RowsSkipped(childComplexity), true
+	case "ImportFile.rowsToPost":
+		if e.ComplexityRoot.ImportFile.RowsToPost == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportFile.RowsToPost(childComplexity), true
+
 	case "ImportIssue.code":
 		if e.ComplexityRoot.ImportIssue.Code == nil {
 			break
@@ -2674,6 +3063,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ImportIssue.Column(childComplexity), true
+	case "ImportIssue.file":
+		if e.ComplexityRoot.ImportIssue.File == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportIssue.File(childComplexity), true
 	case "ImportIssue.line":
 		if e.ComplexityRoot.ImportIssue.Line == nil {
 			break
@@ -2815,6 +3210,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ImportReport.FileSHA256(childComplexity), true
+	case "ImportReport.files":
+		if e.ComplexityRoot.ImportReport.Files == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportReport.Files(childComplexity), true
 	case "ImportReport.guarantorsCreated":
 		if e.ComplexityRoot.ImportReport.GuarantorsCreated == nil {
 			break
@@ -3044,6 +3445,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.BalanceFamily(childComplexity, args["input"].(model.BalanceFamilyInput)), true
+	case "Mutation.billToInsurance":
+		if e.ComplexityRoot.Mutation.BillToInsurance == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_billToInsurance_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.BillToInsurance(childComplexity, args["input"].(model.ResponsibilityInput)), true
+	case "Mutation.billToPatient":
+		if e.ComplexityRoot.Mutation.BillToPatient == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_billToPatient_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.BillToPatient(childComplexity, args["input"].(model.ResponsibilityInput)), true
 	case "Mutation.cancelRun":
 		if e.ComplexityRoot.Mutation.CancelRun == nil {
 			break
@@ -3165,6 +3588,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ImportBalances(childComplexity, args["input"].(model.ImportBalancesInput)), true
+	case "Mutation.importHistory":
+		if e.ComplexityRoot.Mutation.ImportHistory == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_importHistory_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ImportHistory(childComplexity, args["input"].(model.ImportHistoryInput)), true
 	case "Mutation.openBatch":
 		if e.ComplexityRoot.Mutation.OpenBatch == nil {
 			break
@@ -3275,6 +3709,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAPIKey(childComplexity, args["input"].(model.RevokeAPIKeyInput)), true
+	case "Mutation.runStatements":
+		if e.ComplexityRoot.Mutation.RunStatements == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_runStatements_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RunStatements(childComplexity, args["input"].(model.StatementRunInput)), true
 	case "Mutation.savePolicy":
 		if e.ComplexityRoot.Mutation.SavePolicy == nil {
 			break
@@ -3375,6 +3820,161 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Mutation.UpdateUnearnedType(childComplexity, args["input"].(model.UpdateUnearnedTypeInput)), true
 
+	case "NetUnearnedFamily.guarantor":
+		if e.ComplexityRoot.NetUnearnedFamily.Guarantor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedFamily.Guarantor(childComplexity), true
+	case "NetUnearnedFamily.hidden":
+		if e.ComplexityRoot.NetUnearnedFamily.Hidden == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedFamily.Hidden(childComplexity), true
+	case "NetUnearnedFamily.patients":
+		if e.ComplexityRoot.NetUnearnedFamily.Patients == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedFamily.Patients(childComplexity), true
+	case "NetUnearnedFamily.total":
+		if e.ComplexityRoot.NetUnearnedFamily.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedFamily.Total(childComplexity), true
+	case "NetUnearnedFamily.visible":
+		if e.ComplexityRoot.NetUnearnedFamily.Visible == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedFamily.Visible(childComplexity), true
+
+	case "NetUnearnedLine.amount":
+		if e.ComplexityRoot.NetUnearnedLine.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedLine.Amount(childComplexity), true
+	case "NetUnearnedLine.charge":
+		if e.ComplexityRoot.NetUnearnedLine.Charge == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedLine.Charge(childComplexity), true
+	case "NetUnearnedLine.hidden":
+		if e.ComplexityRoot.NetUnearnedLine.Hidden == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedLine.Hidden(childComplexity), true
+	case "NetUnearnedLine.location":
+		if e.ComplexityRoot.NetUnearnedLine.Location == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedLine.Location(childComplexity), true
+	case "NetUnearnedLine.provider":
+		if e.ComplexityRoot.NetUnearnedLine.Provider == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedLine.Provider(childComplexity), true
+	case "NetUnearnedLine.unearnedType":
+		if e.ComplexityRoot.NetUnearnedLine.UnearnedType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedLine.UnearnedType(childComplexity), true
+
+	case "NetUnearnedPatient.hidden":
+		if e.ComplexityRoot.NetUnearnedPatient.Hidden == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedPatient.Hidden(childComplexity), true
+	case "NetUnearnedPatient.lines":
+		if e.ComplexityRoot.NetUnearnedPatient.Lines == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedPatient.Lines(childComplexity), true
+	case "NetUnearnedPatient.patient":
+		if e.ComplexityRoot.NetUnearnedPatient.Patient == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedPatient.Patient(childComplexity), true
+	case "NetUnearnedPatient.total":
+		if e.ComplexityRoot.NetUnearnedPatient.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedPatient.Total(childComplexity), true
+	case "NetUnearnedPatient.visible":
+		if e.ComplexityRoot.NetUnearnedPatient.Visible == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedPatient.Visible(childComplexity), true
+
+	case "NetUnearnedReport.asOf":
+		if e.ComplexityRoot.NetUnearnedReport.AsOf == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedReport.AsOf(childComplexity), true
+	case "NetUnearnedReport.byType":
+		if e.ComplexityRoot.NetUnearnedReport.ByType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedReport.ByType(childComplexity), true
+	case "NetUnearnedReport.families":
+		if e.ComplexityRoot.NetUnearnedReport.Families == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedReport.Families(childComplexity), true
+	case "NetUnearnedReport.hidden":
+		if e.ComplexityRoot.NetUnearnedReport.Hidden == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedReport.Hidden(childComplexity), true
+	case "NetUnearnedReport.total":
+		if e.ComplexityRoot.NetUnearnedReport.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedReport.Total(childComplexity), true
+	case "NetUnearnedReport.visibility":
+		if e.ComplexityRoot.NetUnearnedReport.Visibility == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedReport.Visibility(childComplexity), true
+	case "NetUnearnedReport.visible":
+		if e.ComplexityRoot.NetUnearnedReport.Visible == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedReport.Visible(childComplexity), true
+
+	case "NetUnearnedTypeTotal.amount":
+		if e.ComplexityRoot.NetUnearnedTypeTotal.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedTypeTotal.Amount(childComplexity), true
+	case "NetUnearnedTypeTotal.unearnedType":
+		if e.ComplexityRoot.NetUnearnedTypeTotal.UnearnedType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NetUnearnedTypeTotal.UnearnedType(childComplexity), true
+
 	case "OpenBatchPayload.batch":
 		if e.ComplexityRoot.OpenBatchPayload.Batch == nil {
 			break
@@ -3425,6 +4025,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Patient.Charges(childComplexity), true
+	case "Patient.chargesConnection":
+		if e.ComplexityRoot.Patient.ChargesConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Patient_chargesConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Patient.ChargesConnection(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Patient.createdAt":
 		if e.ComplexityRoot.Patient.CreatedAt == nil {
 			break
@@ -3443,6 +4054,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Patient.Encounters(childComplexity), true
+	case "Patient.encountersConnection":
+		if e.ComplexityRoot.Patient.EncountersConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Patient_encountersConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Patient.EncountersConnection(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 	case "Patient.externalId":
 		if e.ComplexityRoot.Patient.ExternalID == nil {
 			break
@@ -3939,6 +4561,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Guarantors(childComplexity, args["filter"].(*model.GuarantorFilter), args["first"].(*int), args["after"].(*string)), true
 
+	case "Query.netUnearned":
+		if e.ComplexityRoot.Query.NetUnearned == nil {
+			break
+		}
+
+		args, err := ec.field_Query_netUnearned_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.NetUnearned(childComplexity, args["input"].(*model.NetUnearnedInput)), true
+	case "Query.node":
+		if e.ComplexityRoot.Query.Node == nil {
+			break
+		}
+
+		args, err := ec.field_Query_node_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Node(childComplexity, args["id"].(uuid.UUID)), true
 	case "Query.patient":
 		if e.ComplexityRoot.Query.Patient == nil {
 			break
@@ -4055,6 +4699,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Runs(childComplexity, args["filter"].(*model.RunFilter), args["first"].(*int), args["after"].(*string)), true
+	case "Query.statement":
+		if e.ComplexityRoot.Query.Statement == nil {
+			break
+		}
+
+		args, err := ec.field_Query_statement_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Statement(childComplexity, args["input"].(model.StatementInput)), true
+	case "Query.statementRun":
+		if e.ComplexityRoot.Query.StatementRun == nil {
+			break
+		}
+
+		args, err := ec.field_Query_statementRun_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.StatementRun(childComplexity, args["id"].(uuid.UUID)), true
 	case "Query.validatePolicy":
 		if e.ComplexityRoot.Query.ValidatePolicy == nil {
 			break
@@ -4238,6 +4904,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Receipt.Splits(childComplexity), true
+	case "Receipt.splitsConnection":
+		if e.ComplexityRoot.Receipt.SplitsConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Receipt_splitsConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Receipt.SplitsConnection(childComplexity, args["first"].(*int), args["after"].(*string), args["last"].(*int), args["before"].(*string)), true
 
 	case "ReceiptConnection.edges":
 		if e.ComplexityRoot.ReceiptConnection.Edges == nil {
@@ -4460,6 +5137,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ResplitPayment.Unallocated(childComplexity), true
+
+	case "ResponsibilityPayload.charges":
+		if e.ComplexityRoot.ResponsibilityPayload.Charges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResponsibilityPayload.Charges(childComplexity), true
 
 	case "ResumeRunPayload.run":
 		if e.ComplexityRoot.ResumeRunPayload.Run == nil {
@@ -4844,12 +5528,306 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Split.UnearnedType(childComplexity), true
 
+	case "SplitConnection.edges":
+		if e.ComplexityRoot.SplitConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SplitConnection.Edges(childComplexity), true
+	case "SplitConnection.pageInfo":
+		if e.ComplexityRoot.SplitConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SplitConnection.PageInfo(childComplexity), true
+	case "SplitConnection.totalCount":
+		if e.ComplexityRoot.SplitConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SplitConnection.TotalCount(childComplexity), true
+
+	case "SplitEdge.cursor":
+		if e.ComplexityRoot.SplitEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SplitEdge.Cursor(childComplexity), true
+	case "SplitEdge.node":
+		if e.ComplexityRoot.SplitEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SplitEdge.Node(childComplexity), true
+
 	case "StartRunPayload.run":
 		if e.ComplexityRoot.StartRunPayload.Run == nil {
 			break
 		}
 
 		return e.ComplexityRoot.StartRunPayload.Run(childComplexity), true
+
+	case "Statement.amountDue":
+		if e.ComplexityRoot.Statement.AmountDue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Statement.AmountDue(childComplexity), true
+	case "Statement.asOf":
+		if e.ComplexityRoot.Statement.AsOf == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Statement.AsOf(childComplexity), true
+	case "Statement.bucketAmounts":
+		if e.ComplexityRoot.Statement.BucketAmounts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Statement.BucketAmounts(childComplexity), true
+	case "Statement.buckets":
+		if e.ComplexityRoot.Statement.Buckets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Statement.Buckets(childComplexity), true
+	case "Statement.from":
+		if e.ComplexityRoot.Statement.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Statement.From(childComplexity), true
+	case "Statement.guarantor":
+		if e.ComplexityRoot.Statement.Guarantor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Statement.Guarantor(childComplexity), true
+	case "Statement.held":
+		if e.ComplexityRoot.Statement.Held == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Statement.Held(childComplexity), true
+	case "Statement.insurancePending":
+		if e.ComplexityRoot.Statement.InsurancePending == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Statement.InsurancePending(childComplexity), true
+	case "Statement.items":
+		if e.ComplexityRoot.Statement.Items == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Statement.Items(childComplexity), true
+	case "Statement.newBalance":
+		if e.ComplexityRoot.Statement.NewBalance == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Statement.NewBalance(childComplexity), true
+	case "Statement.patientPortion":
+		if e.ComplexityRoot.Statement.PatientPortion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Statement.PatientPortion(childComplexity), true
+	case "Statement.patients":
+		if e.ComplexityRoot.Statement.Patients == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Statement.Patients(childComplexity), true
+	case "Statement.previousBalance":
+		if e.ComplexityRoot.Statement.PreviousBalance == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Statement.PreviousBalance(childComplexity), true
+	case "Statement.unallocated":
+		if e.ComplexityRoot.Statement.Unallocated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Statement.Unallocated(childComplexity), true
+	case "Statement.unearned":
+		if e.ComplexityRoot.Statement.Unearned == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Statement.Unearned(childComplexity), true
+
+	case "StatementItem.amount":
+		if e.ComplexityRoot.StatementItem.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementItem.Amount(childComplexity), true
+	case "StatementItem.charge":
+		if e.ComplexityRoot.StatementItem.Charge == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementItem.Charge(childComplexity), true
+	case "StatementItem.code":
+		if e.ComplexityRoot.StatementItem.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementItem.Code(childComplexity), true
+	case "StatementItem.description":
+		if e.ComplexityRoot.StatementItem.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementItem.Description(childComplexity), true
+	case "StatementItem.held":
+		if e.ComplexityRoot.StatementItem.Held == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementItem.Held(childComplexity), true
+	case "StatementItem.kind":
+		if e.ComplexityRoot.StatementItem.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementItem.Kind(childComplexity), true
+	case "StatementItem.moved":
+		if e.ComplexityRoot.StatementItem.Moved == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementItem.Moved(childComplexity), true
+	case "StatementItem.on":
+		if e.ComplexityRoot.StatementItem.On == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementItem.On(childComplexity), true
+	case "StatementItem.patient":
+		if e.ComplexityRoot.StatementItem.Patient == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementItem.Patient(childComplexity), true
+	case "StatementItem.receipt":
+		if e.ComplexityRoot.StatementItem.Receipt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementItem.Receipt(childComplexity), true
+	case "StatementItem.receiptKind":
+		if e.ComplexityRoot.StatementItem.ReceiptKind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementItem.ReceiptKind(childComplexity), true
+
+	case "StatementRecord.amountDue":
+		if e.ComplexityRoot.StatementRecord.AmountDue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementRecord.AmountDue(childComplexity), true
+	case "StatementRecord.asOf":
+		if e.ComplexityRoot.StatementRecord.AsOf == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementRecord.AsOf(childComplexity), true
+	case "StatementRecord.change":
+		if e.ComplexityRoot.StatementRecord.Change == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementRecord.Change(childComplexity), true
+	case "StatementRecord.from":
+		if e.ComplexityRoot.StatementRecord.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementRecord.From(childComplexity), true
+	case "StatementRecord.guarantor":
+		if e.ComplexityRoot.StatementRecord.Guarantor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementRecord.Guarantor(childComplexity), true
+	case "StatementRecord.insurancePending":
+		if e.ComplexityRoot.StatementRecord.InsurancePending == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementRecord.InsurancePending(childComplexity), true
+	case "StatementRecord.lastStatedOn":
+		if e.ComplexityRoot.StatementRecord.LastStatedOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementRecord.LastStatedOn(childComplexity), true
+	case "StatementRecord.newBalance":
+		if e.ComplexityRoot.StatementRecord.NewBalance == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementRecord.NewBalance(childComplexity), true
+	case "StatementRecord.previousBalance":
+		if e.ComplexityRoot.StatementRecord.PreviousBalance == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementRecord.PreviousBalance(childComplexity), true
+
+	case "StatementRun.amountDue":
+		if e.ComplexityRoot.StatementRun.AmountDue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementRun.AmountDue(childComplexity), true
+	case "StatementRun.asOf":
+		if e.ComplexityRoot.StatementRun.AsOf == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementRun.AsOf(childComplexity), true
+	case "StatementRun.createdAt":
+		if e.ComplexityRoot.StatementRun.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementRun.CreatedAt(childComplexity), true
+	case "StatementRun.creditRun":
+		if e.ComplexityRoot.StatementRun.CreditRun == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementRun.CreditRun(childComplexity), true
+	case "StatementRun.id":
+		if e.ComplexityRoot.StatementRun.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementRun.ID(childComplexity), true
+	case "StatementRun.note":
+		if e.ComplexityRoot.StatementRun.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementRun.Note(childComplexity), true
+	case "StatementRun.preview":
+		if e.ComplexityRoot.StatementRun.Preview == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementRun.Preview(childComplexity), true
+	case "StatementRun.statements":
+		if e.ComplexityRoot.StatementRun.Statements == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StatementRun.Statements(childComplexity), true
 
 	case "Subscription.agingUpdated":
 		if e.ComplexityRoot.Subscription.AgingUpdated == nil {
@@ -5027,6 +6005,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("GuarantorFilter", ec.unmarshalInputGuarantorFilter),
 			graphql.NewInputUnmarshaler("ImportBalancesInput", ec.unmarshalInputImportBalancesInput),
 			graphql.NewInputUnmarshaler("ImportBalancesOptions", ec.unmarshalInputImportBalancesOptions),
+			graphql.NewInputUnmarshaler("ImportHistoryInput", ec.unmarshalInputImportHistoryInput),
+			graphql.NewInputUnmarshaler("NetUnearnedInput", ec.unmarshalInputNetUnearnedInput),
 			graphql.NewInputUnmarshaler("OpenBatchInput", ec.unmarshalInputOpenBatchInput),
 			graphql.NewInputUnmarshaler("PatientFilter", ec.unmarshalInputPatientFilter),
 			graphql.NewInputUnmarshaler("PostAdjustmentInput", ec.unmarshalInputPostAdjustmentInput),
@@ -5038,6 +6018,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ReapplyTargetInput", ec.unmarshalInputReapplyTargetInput),
 			graphql.NewInputUnmarshaler("ReceiptFilter", ec.unmarshalInputReceiptFilter),
 			graphql.NewInputUnmarshaler("RemovePlannedChargeInput", ec.unmarshalInputRemovePlannedChargeInput),
+			graphql.NewInputUnmarshaler("ResponsibilityInput", ec.unmarshalInputResponsibilityInput),
 			graphql.NewInputUnmarshaler("ResumeRunInput", ec.unmarshalInputResumeRunInput),
 			graphql.NewInputUnmarshaler("ReverseReceiptInput", ec.unmarshalInputReverseReceiptInput),
 			graphql.NewInputUnmarshaler("RevokeApiKeyInput", ec.unmarshalInputRevokeApiKeyInput),
@@ -5047,6 +6028,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("SetDefaultPolicyInput", ec.unmarshalInputSetDefaultPolicyInput),
 			graphql.NewInputUnmarshaler("SplitInput", ec.unmarshalInputSplitInput),
 			graphql.NewInputUnmarshaler("StartRunInput", ec.unmarshalInputStartRunInput),
+			graphql.NewInputUnmarshaler("StatementInput", ec.unmarshalInputStatementInput),
+			graphql.NewInputUnmarshaler("StatementRunInput", ec.unmarshalInputStatementRunInput),
 			graphql.NewInputUnmarshaler("TransferInput", ec.unmarshalInputTransferInput),
 			graphql.NewInputUnmarshaler("UndoBalanceImportInput", ec.unmarshalInputUndoBalanceImportInput),
 			graphql.NewInputUnmarshaler("UpdateAgingSettingsInput", ec.unmarshalInputUpdateAgingSettingsInput),
@@ -5145,7 +6128,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "aging.graphqls" "allocation.graphqls" "credits.graphqls" "import.graphqls" "ledger.graphqls" "parties.graphqls" "schema.graphqls" "security.graphqls" "treatment_plans.graphqls"
+//go:embed "aging.graphqls" "allocation.graphqls" "credits.graphqls" "import.graphqls" "ledger.graphqls" "parties.graphqls" "relay.graphqls" "reports.graphqls" "schema.graphqls" "security.graphqls" "treatment_plans.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -5163,6 +6146,8 @@ var sources = []*ast.Source{
 	{Name: "import.graphqls", Input: sourceData("import.graphqls"), BuiltIn: false},
 	{Name: "ledger.graphqls", Input: sourceData("ledger.graphqls"), BuiltIn: false},
 	{Name: "parties.graphqls", Input: sourceData("parties.graphqls"), BuiltIn: false},
+	{Name: "relay.graphqls", Input: sourceData("relay.graphqls"), BuiltIn: false},
+	{Name: "reports.graphqls", Input: sourceData("reports.graphqls"), BuiltIn: false},
 	{Name: "schema.graphqls", Input: sourceData("schema.graphqls"), BuiltIn: false},
 	{Name: "security.graphqls", Input: sourceData("security.graphqls"), BuiltIn: false},
 	{Name: "treatment_plans.graphqls", Input: sourceData("treatment_plans.graphqls"), BuiltIn: false},
@@ -5497,6 +6482,8 @@ func (ec *executionContext) childFields_BalanceImport(ctx context.Context, field
 	switch field.Name {
 	case "id":
 		return ec.fieldContext_BalanceImport_id(ctx, field)
+	case "kind":
+		return ec.fieldContext_BalanceImport_kind(ctx, field)
 	case "status":
 		return ec.fieldContext_BalanceImport_status(ctx, field)
 	case "fileName":
@@ -5643,6 +6630,10 @@ func (ec *executionContext) childFields_Charge(ctx context.Context, field graphq
 		return ec.fieldContext_Charge_note(ctx, field)
 	case "postedAt":
 		return ec.fieldContext_Charge_postedAt(ctx, field)
+	case "splitsConnection":
+		return ec.fieldContext_Charge_splitsConnection(ctx, field)
+	case "billedToPatientOn":
+		return ec.fieldContext_Charge_billedToPatientOn(ctx, field)
 	case "prepaid":
 		return ec.fieldContext_Charge_prepaid(ctx, field)
 	case "outcome":
@@ -5651,6 +6642,28 @@ func (ec *executionContext) childFields_Charge(ctx context.Context, field graphq
 		return ec.fieldContext_Charge_completes(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Charge", field.Name)
+}
+
+func (ec *executionContext) childFields_ChargeConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ChargeConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ChargeConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ChargeConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChargeConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ChargeEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ChargeEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ChargeEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChargeEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_CloseBatchPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5747,8 +6760,32 @@ func (ec *executionContext) childFields_Encounter(ctx context.Context, field gra
 		return ec.fieldContext_Encounter_note(ctx, field)
 	case "charges":
 		return ec.fieldContext_Encounter_charges(ctx, field)
+	case "chargesConnection":
+		return ec.fieldContext_Encounter_chargesConnection(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Encounter", field.Name)
+}
+
+func (ec *executionContext) childFields_EncounterConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_EncounterConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_EncounterConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_EncounterConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EncounterConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_EncounterEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_EncounterEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_EncounterEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EncounterEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_FamilyLedger(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5835,6 +6872,14 @@ func (ec *executionContext) childFields_Guarantor(ctx context.Context, field gra
 		return ec.fieldContext_Guarantor_receipts(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_Guarantor_createdAt(ctx, field)
+	case "patientsConnection":
+		return ec.fieldContext_Guarantor_patientsConnection(ctx, field)
+	case "chargesConnection":
+		return ec.fieldContext_Guarantor_chargesConnection(ctx, field)
+	case "receiptsConnection":
+		return ec.fieldContext_Guarantor_receiptsConnection(ctx, field)
+	case "lastStatement":
+		return ec.fieldContext_Guarantor_lastStatement(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Guarantor", field.Name)
 }
@@ -5871,8 +6916,26 @@ func (ec *executionContext) childFields_ImportBalancesPayload(ctx context.Contex
 	return nil, fmt.Errorf("no field named %q was found under type ImportBalancesPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_ImportFile(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_ImportFile_name(ctx, field)
+	case "encoding":
+		return ec.fieldContext_ImportFile_encoding(ctx, field)
+	case "rows":
+		return ec.fieldContext_ImportFile_rows(ctx, field)
+	case "rowsToPost":
+		return ec.fieldContext_ImportFile_rowsToPost(ctx, field)
+	case "rowsSkipped":
+		return ec.fieldContext_ImportFile_rowsSkipped(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportFile", field.Name)
+}
+
 func (ec *executionContext) childFields_ImportIssue(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
+	case "file":
+		return ec.fieldContext_ImportIssue_file(ctx, field)
 	case "row":
 		return ec.fieldContext_ImportIssue_row(ctx, field)
 	case "line":
@@ -5975,6 +7038,8 @@ func (ec *executionContext) childFields_ImportReport(ctx context.Context, field 
 		return ec.fieldContext_ImportReport_reconciliation(ctx, field)
 	case "duplicateOf":
 		return ec.fieldContext_ImportReport_duplicateOf(ctx, field)
+	case "files":
+		return ec.fieldContext_ImportReport_files(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ImportReport", field.Name)
 }
@@ -6025,6 +7090,86 @@ func (ec *executionContext) childFields_Location(ctx context.Context, field grap
 		return ec.fieldContext_Location_code(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Location", field.Name)
+}
+
+func (ec *executionContext) childFields_NetUnearnedFamily(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "guarantor":
+		return ec.fieldContext_NetUnearnedFamily_guarantor(ctx, field)
+	case "total":
+		return ec.fieldContext_NetUnearnedFamily_total(ctx, field)
+	case "visible":
+		return ec.fieldContext_NetUnearnedFamily_visible(ctx, field)
+	case "hidden":
+		return ec.fieldContext_NetUnearnedFamily_hidden(ctx, field)
+	case "patients":
+		return ec.fieldContext_NetUnearnedFamily_patients(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type NetUnearnedFamily", field.Name)
+}
+
+func (ec *executionContext) childFields_NetUnearnedLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "unearnedType":
+		return ec.fieldContext_NetUnearnedLine_unearnedType(ctx, field)
+	case "hidden":
+		return ec.fieldContext_NetUnearnedLine_hidden(ctx, field)
+	case "charge":
+		return ec.fieldContext_NetUnearnedLine_charge(ctx, field)
+	case "provider":
+		return ec.fieldContext_NetUnearnedLine_provider(ctx, field)
+	case "location":
+		return ec.fieldContext_NetUnearnedLine_location(ctx, field)
+	case "amount":
+		return ec.fieldContext_NetUnearnedLine_amount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type NetUnearnedLine", field.Name)
+}
+
+func (ec *executionContext) childFields_NetUnearnedPatient(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "patient":
+		return ec.fieldContext_NetUnearnedPatient_patient(ctx, field)
+	case "total":
+		return ec.fieldContext_NetUnearnedPatient_total(ctx, field)
+	case "visible":
+		return ec.fieldContext_NetUnearnedPatient_visible(ctx, field)
+	case "hidden":
+		return ec.fieldContext_NetUnearnedPatient_hidden(ctx, field)
+	case "lines":
+		return ec.fieldContext_NetUnearnedPatient_lines(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type NetUnearnedPatient", field.Name)
+}
+
+func (ec *executionContext) childFields_NetUnearnedReport(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "asOf":
+		return ec.fieldContext_NetUnearnedReport_asOf(ctx, field)
+	case "visibility":
+		return ec.fieldContext_NetUnearnedReport_visibility(ctx, field)
+	case "total":
+		return ec.fieldContext_NetUnearnedReport_total(ctx, field)
+	case "visible":
+		return ec.fieldContext_NetUnearnedReport_visible(ctx, field)
+	case "hidden":
+		return ec.fieldContext_NetUnearnedReport_hidden(ctx, field)
+	case "byType":
+		return ec.fieldContext_NetUnearnedReport_byType(ctx, field)
+	case "families":
+		return ec.fieldContext_NetUnearnedReport_families(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type NetUnearnedReport", field.Name)
+}
+
+func (ec *executionContext) childFields_NetUnearnedTypeTotal(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "unearnedType":
+		return ec.fieldContext_NetUnearnedTypeTotal_unearnedType(ctx, field)
+	case "amount":
+		return ec.fieldContext_NetUnearnedTypeTotal_amount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type NetUnearnedTypeTotal", field.Name)
 }
 
 func (ec *executionContext) childFields_OpenBatchPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6083,6 +7228,10 @@ func (ec *executionContext) childFields_Patient(ctx context.Context, field graph
 		return ec.fieldContext_Patient_createdAt(ctx, field)
 	case "transfers":
 		return ec.fieldContext_Patient_transfers(ctx, field)
+	case "encountersConnection":
+		return ec.fieldContext_Patient_encountersConnection(ctx, field)
+	case "chargesConnection":
+		return ec.fieldContext_Patient_chargesConnection(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Patient", field.Name)
 }
@@ -6331,6 +7480,8 @@ func (ec *executionContext) childFields_Receipt(ctx context.Context, field graph
 		return ec.fieldContext_Receipt_reallocates(ctx, field)
 	case "reallocations":
 		return ec.fieldContext_Receipt_reallocations(ctx, field)
+	case "splitsConnection":
+		return ec.fieldContext_Receipt_splitsConnection(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Receipt", field.Name)
 }
@@ -6441,6 +7592,14 @@ func (ec *executionContext) childFields_ResplitPayment(ctx context.Context, fiel
 		return ec.fieldContext_ResplitPayment_resplitReceipt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ResplitPayment", field.Name)
+}
+
+func (ec *executionContext) childFields_ResponsibilityPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "charges":
+		return ec.fieldContext_ResponsibilityPayload_charges(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ResponsibilityPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_ResumeRunPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6637,12 +7796,144 @@ func (ec *executionContext) childFields_Split(ctx context.Context, field graphql
 	return nil, fmt.Errorf("no field named %q was found under type Split", field.Name)
 }
 
+func (ec *executionContext) childFields_SplitConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_SplitConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_SplitConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_SplitConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SplitConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_SplitEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_SplitEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_SplitEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SplitEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_StartRunPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "run":
 		return ec.fieldContext_StartRunPayload_run(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type StartRunPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_Statement(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "guarantor":
+		return ec.fieldContext_Statement_guarantor(ctx, field)
+	case "patients":
+		return ec.fieldContext_Statement_patients(ctx, field)
+	case "from":
+		return ec.fieldContext_Statement_from(ctx, field)
+	case "asOf":
+		return ec.fieldContext_Statement_asOf(ctx, field)
+	case "previousBalance":
+		return ec.fieldContext_Statement_previousBalance(ctx, field)
+	case "items":
+		return ec.fieldContext_Statement_items(ctx, field)
+	case "newBalance":
+		return ec.fieldContext_Statement_newBalance(ctx, field)
+	case "insurancePending":
+		return ec.fieldContext_Statement_insurancePending(ctx, field)
+	case "patientPortion":
+		return ec.fieldContext_Statement_patientPortion(ctx, field)
+	case "amountDue":
+		return ec.fieldContext_Statement_amountDue(ctx, field)
+	case "buckets":
+		return ec.fieldContext_Statement_buckets(ctx, field)
+	case "bucketAmounts":
+		return ec.fieldContext_Statement_bucketAmounts(ctx, field)
+	case "unallocated":
+		return ec.fieldContext_Statement_unallocated(ctx, field)
+	case "unearned":
+		return ec.fieldContext_Statement_unearned(ctx, field)
+	case "held":
+		return ec.fieldContext_Statement_held(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Statement", field.Name)
+}
+
+func (ec *executionContext) childFields_StatementItem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "on":
+		return ec.fieldContext_StatementItem_on(ctx, field)
+	case "kind":
+		return ec.fieldContext_StatementItem_kind(ctx, field)
+	case "receiptKind":
+		return ec.fieldContext_StatementItem_receiptKind(ctx, field)
+	case "patient":
+		return ec.fieldContext_StatementItem_patient(ctx, field)
+	case "code":
+		return ec.fieldContext_StatementItem_code(ctx, field)
+	case "description":
+		return ec.fieldContext_StatementItem_description(ctx, field)
+	case "amount":
+		return ec.fieldContext_StatementItem_amount(ctx, field)
+	case "moved":
+		return ec.fieldContext_StatementItem_moved(ctx, field)
+	case "held":
+		return ec.fieldContext_StatementItem_held(ctx, field)
+	case "charge":
+		return ec.fieldContext_StatementItem_charge(ctx, field)
+	case "receipt":
+		return ec.fieldContext_StatementItem_receipt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StatementItem", field.Name)
+}
+
+func (ec *executionContext) childFields_StatementRecord(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "guarantor":
+		return ec.fieldContext_StatementRecord_guarantor(ctx, field)
+	case "from":
+		return ec.fieldContext_StatementRecord_from(ctx, field)
+	case "asOf":
+		return ec.fieldContext_StatementRecord_asOf(ctx, field)
+	case "previousBalance":
+		return ec.fieldContext_StatementRecord_previousBalance(ctx, field)
+	case "newBalance":
+		return ec.fieldContext_StatementRecord_newBalance(ctx, field)
+	case "insurancePending":
+		return ec.fieldContext_StatementRecord_insurancePending(ctx, field)
+	case "amountDue":
+		return ec.fieldContext_StatementRecord_amountDue(ctx, field)
+	case "change":
+		return ec.fieldContext_StatementRecord_change(ctx, field)
+	case "lastStatedOn":
+		return ec.fieldContext_StatementRecord_lastStatedOn(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StatementRecord", field.Name)
+}
+
+func (ec *executionContext) childFields_StatementRun(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_StatementRun_id(ctx, field)
+	case "asOf":
+		return ec.fieldContext_StatementRun_asOf(ctx, field)
+	case "note":
+		return ec.fieldContext_StatementRun_note(ctx, field)
+	case "preview":
+		return ec.fieldContext_StatementRun_preview(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_StatementRun_createdAt(ctx, field)
+	case "statements":
+		return ec.fieldContext_StatementRun_statements(ctx, field)
+	case "amountDue":
+		return ec.fieldContext_StatementRun_amountDue(ctx, field)
+	case "creditRun":
+		return ec.fieldContext_StatementRun_creditRun(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StatementRun", field.Name)
 }
 
 func (ec *executionContext) childFields_TransferIncomePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6847,6 +8138,196 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_Charge_splitsConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Encounter_chargesConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Guarantor_chargesConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Guarantor_patientsConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Guarantor_receiptsConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_allocateUnearned_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6881,6 +8362,34 @@ func (ec *executionContext) field_Mutation_balanceFamily_args(ctx context.Contex
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.BalanceFamilyInput, error) {
 			return ec.unmarshalNBalanceFamilyInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐBalanceFamilyInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_billToInsurance_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ResponsibilityInput, error) {
+			return ec.unmarshalNResponsibilityInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐResponsibilityInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_billToPatient_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ResponsibilityInput, error) {
+			return ec.unmarshalNResponsibilityInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐResponsibilityInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -7043,6 +8552,20 @@ func (ec *executionContext) field_Mutation_importBalances_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_importHistory_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ImportHistoryInput, error) {
+			return ec.unmarshalNImportHistoryInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐImportHistoryInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_openBatch_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7183,6 +8706,20 @@ func (ec *executionContext) field_Mutation_revokeApiKey_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_runStatements_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.StatementRunInput, error) {
+			return ec.unmarshalNStatementRunInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐStatementRunInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_savePolicy_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7306,6 +8843,82 @@ func (ec *executionContext) field_Mutation_updateUnearnedType_args(ctx context.C
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Patient_chargesConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Patient_encountersConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
 	return args, nil
 }
 
@@ -7557,6 +9170,34 @@ func (ec *executionContext) field_Query_guarantors_args(ctx context.Context, raw
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_netUnearned_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (*model.NetUnearnedInput, error) {
+			return ec.unmarshalONetUnearnedInput2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐNetUnearnedInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_node_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_patient_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7745,6 +9386,34 @@ func (ec *executionContext) field_Query_runs_args(ctx context.Context, rawArgs m
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_statementRun_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_statement_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.StatementInput, error) {
+			return ec.unmarshalNStatementInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐStatementInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_validatePolicy_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7756,6 +9425,44 @@ func (ec *executionContext) field_Query_validatePolicy_args(ctx context.Context,
 		return nil, err
 	}
 	args["document"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Receipt_splitsConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg3
 	return args, nil
 }
 
@@ -10695,6 +12402,29 @@ func (ec *executionContext) fieldContext_BalanceImport_id(_ context.Context, fie
 	return graphql.NewScalarFieldContext("BalanceImport", field, false, false, "ID")
 }
 
+func (ec *executionContext) _BalanceImport_kind(ctx context.Context, field graphql.CollectedField, obj *ledger.BalanceImport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BalanceImport_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.ImportKind) graphql.Marshaler {
+			return ec.marshalNImportKind2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BalanceImport_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BalanceImport", field, false, false, "ImportKind")
+}
+
 func (ec *executionContext) _BalanceImport_status(ctx context.Context, field graphql.CollectedField, obj *ledger.BalanceImport) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12077,6 +13807,73 @@ func (ec *executionContext) fieldContext_Charge_postedAt(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Charge", field, false, false, "DateTime")
 }
 
+func (ec *executionContext) _Charge_splitsConnection(ctx context.Context, field graphql.CollectedField, obj *ledger.Charge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Charge_splitsConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Charge().SplitsConnection(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.SplitConnection) graphql.Marshaler {
+			return ec.marshalNSplitConnection2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐSplitConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Charge_splitsConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Charge",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SplitConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Charge_splitsConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Charge_billedToPatientOn(ctx context.Context, field graphql.CollectedField, obj *ledger.Charge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Charge_billedToPatientOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Charge().BilledToPatientOn(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Date) graphql.Marshaler {
+			return ec.marshalODate2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Charge_billedToPatientOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Charge", field, true, true, "Date")
+}
+
 func (ec *executionContext) _Charge_prepaid(ctx context.Context, field graphql.CollectedField, obj *ledger.Charge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12157,6 +13954,148 @@ func (ec *executionContext) fieldContext_Charge_completes(_ context.Context, fie
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Charge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChargeConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ChargeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChargeConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.ChargeEdge) graphql.Marshaler {
+			return ec.marshalNChargeEdge2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐChargeEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChargeConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChargeConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChargeEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChargeConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ChargeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChargeConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChargeConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChargeConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChargeConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.ChargeConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChargeConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChargeConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChargeConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ChargeEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ChargeEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChargeEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChargeEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChargeEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _ChargeEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ChargeEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChargeEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Charge) graphql.Marshaler {
+			return ec.marshalNCharge2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐCharge(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChargeEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChargeEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Charge(ctx, field)
 		},
@@ -12713,6 +14652,192 @@ func (ec *executionContext) fieldContext_Encounter_charges(_ context.Context, fi
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Charge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Encounter_chargesConnection(ctx context.Context, field graphql.CollectedField, obj *ledger.Encounter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Encounter_chargesConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Encounter().ChargesConnection(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ChargeConnection) graphql.Marshaler {
+			return ec.marshalNChargeConnection2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐChargeConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Encounter_chargesConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Encounter",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChargeConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Encounter_chargesConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EncounterConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.EncounterConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EncounterConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.EncounterEdge) graphql.Marshaler {
+			return ec.marshalNEncounterEdge2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐEncounterEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EncounterConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EncounterConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EncounterEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EncounterConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.EncounterConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EncounterConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EncounterConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EncounterConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EncounterConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.EncounterConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EncounterConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EncounterConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EncounterConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _EncounterEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.EncounterEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EncounterEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EncounterEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EncounterEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _EncounterEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.EncounterEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EncounterEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Encounter) graphql.Marshaler {
+			return ec.marshalNEncounter2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐEncounter(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EncounterEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EncounterEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Encounter(ctx, field)
 		},
 	}
 	return fc, nil
@@ -13553,6 +15678,170 @@ func (ec *executionContext) fieldContext_Guarantor_createdAt(_ context.Context, 
 	return graphql.NewScalarFieldContext("Guarantor", field, false, false, "DateTime")
 }
 
+func (ec *executionContext) _Guarantor_patientsConnection(ctx context.Context, field graphql.CollectedField, obj *ledger.Guarantor) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Guarantor_patientsConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Guarantor().PatientsConnection(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PatientConnection) graphql.Marshaler {
+			return ec.marshalNPatientConnection2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐPatientConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Guarantor_patientsConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Guarantor",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PatientConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Guarantor_patientsConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Guarantor_chargesConnection(ctx context.Context, field graphql.CollectedField, obj *ledger.Guarantor) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Guarantor_chargesConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Guarantor().ChargesConnection(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ChargeConnection) graphql.Marshaler {
+			return ec.marshalNChargeConnection2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐChargeConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Guarantor_chargesConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Guarantor",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChargeConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Guarantor_chargesConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Guarantor_receiptsConnection(ctx context.Context, field graphql.CollectedField, obj *ledger.Guarantor) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Guarantor_receiptsConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Guarantor().ReceiptsConnection(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ReceiptConnection) graphql.Marshaler {
+			return ec.marshalNReceiptConnection2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐReceiptConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Guarantor_receiptsConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Guarantor",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReceiptConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Guarantor_receiptsConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Guarantor_lastStatement(ctx context.Context, field graphql.CollectedField, obj *ledger.Guarantor) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Guarantor_lastStatement(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Guarantor().LastStatement(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.StatementRecord) graphql.Marshaler {
+			return ec.marshalOStatementRecord2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatementRecord(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Guarantor_lastStatement(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Guarantor",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StatementRecord(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _GuarantorConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.GuarantorConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13757,6 +16046,144 @@ func (ec *executionContext) fieldContext_ImportBalancesPayload_import(_ context.
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ImportFile_name(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportFile_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportFile_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportFile", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportFile_encoding(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportFile_encoding(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Encoding, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportFile_encoding(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportFile", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportFile_rows(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportFile_rows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rows, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportFile_rows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportFile", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportFile_rowsToPost(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportFile_rowsToPost(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RowsToPost, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportFile_rowsToPost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportFile", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportFile_rowsSkipped(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportFile_rowsSkipped(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RowsSkipped, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportFile_rowsSkipped(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportFile", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportIssue_file(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportIssue) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportIssue_file(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ImportIssue().File(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportIssue_file(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportIssue", field, true, true, "String")
 }
 
 func (ec *executionContext) _ImportIssue_row(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportIssue) (ret graphql.Marshaler) {
@@ -14806,6 +17233,38 @@ func (ec *executionContext) fieldContext_ImportReport_duplicateOf(_ context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _ImportReport_files(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportReport_files(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Files, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.ImportFile) graphql.Marshaler {
+			return ec.marshalNImportFile2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportFileᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportReport_files(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportReport",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportFile(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ImportTotals_rows(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportTotals) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15776,6 +18235,50 @@ func (ec *executionContext) fieldContext_Mutation_importBalances(ctx context.Con
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_importHistory(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_importHistory(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ImportHistory(ctx, fc.Args["input"].(model.ImportHistoryInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ImportBalancesPayload) graphql.Marshaler {
+			return ec.marshalNImportBalancesPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐImportBalancesPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_importHistory(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportBalancesPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_importHistory_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_undoBalanceImport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -16304,6 +18807,138 @@ func (ec *executionContext) fieldContext_Mutation_createPatient(ctx context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_billToPatient(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_billToPatient(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().BillToPatient(ctx, fc.Args["input"].(model.ResponsibilityInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ResponsibilityPayload) graphql.Marshaler {
+			return ec.marshalNResponsibilityPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐResponsibilityPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_billToPatient(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ResponsibilityPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_billToPatient_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_billToInsurance(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_billToInsurance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().BillToInsurance(ctx, fc.Args["input"].(model.ResponsibilityInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ResponsibilityPayload) graphql.Marshaler {
+			return ec.marshalNResponsibilityPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐResponsibilityPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_billToInsurance(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ResponsibilityPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_billToInsurance_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_runStatements(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_runStatements(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RunStatements(ctx, fc.Args["input"].(model.StatementRunInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.StatementRun) graphql.Marshaler {
+			return ec.marshalNStatementRun2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatementRun(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_runStatements(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StatementRun(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_runStatements_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createApiKey(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -16610,6 +19245,680 @@ func (ec *executionContext) fieldContext_Mutation_updatePracticeSettings(ctx con
 		return fc, err
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _NetUnearnedFamily_guarantor(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedFamily) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedFamily_guarantor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.NetUnearnedFamily().Guarantor(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Guarantor) graphql.Marshaler {
+			return ec.marshalNGuarantor2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐGuarantor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedFamily_guarantor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "NetUnearnedFamily",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Guarantor(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _NetUnearnedFamily_total(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedFamily) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedFamily_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedFamily_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NetUnearnedFamily", field, false, false, "Money")
+}
+
+func (ec *executionContext) _NetUnearnedFamily_visible(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedFamily) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedFamily_visible(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Visible, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedFamily_visible(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NetUnearnedFamily", field, false, false, "Money")
+}
+
+func (ec *executionContext) _NetUnearnedFamily_hidden(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedFamily) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedFamily_hidden(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hidden, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedFamily_hidden(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NetUnearnedFamily", field, false, false, "Money")
+}
+
+func (ec *executionContext) _NetUnearnedFamily_patients(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedFamily) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedFamily_patients(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Patients, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.NetUnearnedPatient) graphql.Marshaler {
+			return ec.marshalNNetUnearnedPatient2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐNetUnearnedPatientᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedFamily_patients(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "NetUnearnedFamily",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_NetUnearnedPatient(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _NetUnearnedLine_unearnedType(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedLine_unearnedType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.NetUnearnedLine().UnearnedType(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.UnearnedType) graphql.Marshaler {
+			return ec.marshalNUnearnedType2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐUnearnedType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedLine_unearnedType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "NetUnearnedLine",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UnearnedType(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _NetUnearnedLine_hidden(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedLine_hidden(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hidden, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedLine_hidden(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NetUnearnedLine", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _NetUnearnedLine_charge(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedLine_charge(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.NetUnearnedLine().Charge(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Charge) graphql.Marshaler {
+			return ec.marshalOCharge2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐCharge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedLine_charge(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "NetUnearnedLine",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Charge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _NetUnearnedLine_provider(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedLine_provider(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.NetUnearnedLine().Provider(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Provider) graphql.Marshaler {
+			return ec.marshalOProvider2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐProvider(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedLine_provider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "NetUnearnedLine",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Provider(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _NetUnearnedLine_location(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedLine_location(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.NetUnearnedLine().Location(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Location) graphql.Marshaler {
+			return ec.marshalOLocation2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐLocation(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedLine_location(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "NetUnearnedLine",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Location(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _NetUnearnedLine_amount(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedLine_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedLine_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NetUnearnedLine", field, false, false, "Money")
+}
+
+func (ec *executionContext) _NetUnearnedPatient_patient(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedPatient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedPatient_patient(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.NetUnearnedPatient().Patient(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Patient) graphql.Marshaler {
+			return ec.marshalNPatient2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPatient(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedPatient_patient(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "NetUnearnedPatient",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Patient(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _NetUnearnedPatient_total(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedPatient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedPatient_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedPatient_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NetUnearnedPatient", field, false, false, "Money")
+}
+
+func (ec *executionContext) _NetUnearnedPatient_visible(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedPatient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedPatient_visible(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Visible, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedPatient_visible(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NetUnearnedPatient", field, false, false, "Money")
+}
+
+func (ec *executionContext) _NetUnearnedPatient_hidden(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedPatient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedPatient_hidden(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hidden, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedPatient_hidden(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NetUnearnedPatient", field, false, false, "Money")
+}
+
+func (ec *executionContext) _NetUnearnedPatient_lines(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedPatient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedPatient_lines(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lines, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.NetUnearnedLine) graphql.Marshaler {
+			return ec.marshalNNetUnearnedLine2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐNetUnearnedLineᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedPatient_lines(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "NetUnearnedPatient",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_NetUnearnedLine(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _NetUnearnedReport_asOf(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedReport_asOf(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AsOf, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Date) graphql.Marshaler {
+			return ec.marshalNDate2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedReport_asOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NetUnearnedReport", field, false, false, "Date")
+}
+
+func (ec *executionContext) _NetUnearnedReport_visibility(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedReport_visibility(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Visibility, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.UnearnedVisibility) graphql.Marshaler {
+			return ec.marshalNUnearnedVisibility2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐUnearnedVisibility(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedReport_visibility(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NetUnearnedReport", field, false, false, "UnearnedVisibility")
+}
+
+func (ec *executionContext) _NetUnearnedReport_total(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedReport_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedReport_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NetUnearnedReport", field, false, false, "Money")
+}
+
+func (ec *executionContext) _NetUnearnedReport_visible(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedReport_visible(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Visible, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedReport_visible(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NetUnearnedReport", field, false, false, "Money")
+}
+
+func (ec *executionContext) _NetUnearnedReport_hidden(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedReport_hidden(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hidden, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedReport_hidden(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NetUnearnedReport", field, false, false, "Money")
+}
+
+func (ec *executionContext) _NetUnearnedReport_byType(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedReport_byType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ByType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.NetUnearnedTypeTotal) graphql.Marshaler {
+			return ec.marshalNNetUnearnedTypeTotal2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐNetUnearnedTypeTotalᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedReport_byType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "NetUnearnedReport",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_NetUnearnedTypeTotal(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _NetUnearnedReport_families(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedReport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedReport_families(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Families, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.NetUnearnedFamily) graphql.Marshaler {
+			return ec.marshalNNetUnearnedFamily2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐNetUnearnedFamilyᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedReport_families(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "NetUnearnedReport",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_NetUnearnedFamily(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _NetUnearnedTypeTotal_unearnedType(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedTypeTotal) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedTypeTotal_unearnedType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.NetUnearnedTypeTotal().UnearnedType(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.UnearnedType) graphql.Marshaler {
+			return ec.marshalNUnearnedType2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐUnearnedType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedTypeTotal_unearnedType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "NetUnearnedTypeTotal",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UnearnedType(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _NetUnearnedTypeTotal_amount(ctx context.Context, field graphql.CollectedField, obj *ledger.NetUnearnedTypeTotal) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NetUnearnedTypeTotal_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NetUnearnedTypeTotal_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NetUnearnedTypeTotal", field, false, false, "Money")
 }
 
 func (ec *executionContext) _OpenBatchPayload_batch(ctx context.Context, field graphql.CollectedField, obj *model.OpenBatchPayload) (ret graphql.Marshaler) {
@@ -17136,6 +20445,94 @@ func (ec *executionContext) fieldContext_Patient_transfers(_ context.Context, fi
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_TransferRow(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Patient_encountersConnection(ctx context.Context, field graphql.CollectedField, obj *ledger.Patient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Patient_encountersConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Patient().EncountersConnection(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.EncounterConnection) graphql.Marshaler {
+			return ec.marshalNEncounterConnection2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐEncounterConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Patient_encountersConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Patient",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EncounterConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Patient_encountersConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Patient_chargesConnection(ctx context.Context, field graphql.CollectedField, obj *ledger.Patient) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Patient_chargesConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Patient().ChargesConnection(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ChargeConnection) graphql.Marshaler {
+			return ec.marshalNChargeConnection2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐChargeConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Patient_chargesConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Patient",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChargeConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Patient_chargesConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -19403,6 +22800,182 @@ func (ec *executionContext) fieldContext_Query_patients(ctx context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Node(ctx, fc.Args["id"].(uuid.UUID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Node) graphql.Marshaler {
+			return ec.marshalONode2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐNode(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_node(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("FieldContext.Child cannot be called on type INTERFACE")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_node_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_netUnearned(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_netUnearned(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().NetUnearned(ctx, fc.Args["input"].(*model.NetUnearnedInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.NetUnearnedReport) graphql.Marshaler {
+			return ec.marshalNNetUnearnedReport2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐNetUnearnedReport(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_netUnearned(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_NetUnearnedReport(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_netUnearned_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_statement(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_statement(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Statement(ctx, fc.Args["input"].(model.StatementInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Statement) graphql.Marshaler {
+			return ec.marshalNStatement2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatement(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_statement(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Statement(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_statement_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_statementRun(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_statementRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().StatementRun(ctx, fc.Args["id"].(uuid.UUID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.StatementRun) graphql.Marshaler {
+			return ec.marshalOStatementRun2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatementRun(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_statementRun(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StatementRun(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_statementRun_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_apiKeys(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -20352,6 +23925,50 @@ func (ec *executionContext) fieldContext_Receipt_reallocations(_ context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Receipt_splitsConnection(ctx context.Context, field graphql.CollectedField, obj *ledger.Receipt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Receipt_splitsConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Receipt().SplitsConnection(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.SplitConnection) graphql.Marshaler {
+			return ec.marshalNSplitConnection2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐSplitConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Receipt_splitsConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Receipt",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SplitConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Receipt_splitsConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ReceiptConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ReceiptConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -21283,6 +24900,38 @@ func (ec *executionContext) fieldContext_ResplitPayment_resplitReceipt(_ context
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Receipt(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ResponsibilityPayload_charges(ctx context.Context, field graphql.CollectedField, obj *model.ResponsibilityPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResponsibilityPayload_charges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Charges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.Charge) graphql.Marshaler {
+			return ec.marshalNCharge2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐChargeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResponsibilityPayload_charges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ResponsibilityPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Charge(ctx, field)
 		},
 	}
 	return fc, nil
@@ -22910,6 +26559,148 @@ func (ec *executionContext) fieldContext_Split_receipt(_ context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _SplitConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.SplitConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SplitConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.SplitEdge) graphql.Marshaler {
+			return ec.marshalNSplitEdge2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐSplitEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SplitConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SplitConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SplitEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SplitConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.SplitConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SplitConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SplitConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SplitConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SplitConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.SplitConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SplitConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SplitConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SplitConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SplitEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.SplitEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SplitEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SplitEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SplitEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _SplitEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.SplitEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SplitEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Split) graphql.Marshaler {
+			return ec.marshalNSplit2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐSplit(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SplitEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SplitEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Split(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _StartRunPayload_run(ctx context.Context, field graphql.CollectedField, obj *model.StartRunPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -22932,6 +26723,1085 @@ func (ec *executionContext) _StartRunPayload_run(ctx context.Context, field grap
 func (ec *executionContext) fieldContext_StartRunPayload_run(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "StartRunPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Run(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Statement_guarantor(ctx context.Context, field graphql.CollectedField, obj *ledger.Statement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Statement_guarantor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Guarantor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Guarantor) graphql.Marshaler {
+			return ec.marshalNGuarantor2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐGuarantor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Statement_guarantor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Statement",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Guarantor(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Statement_patients(ctx context.Context, field graphql.CollectedField, obj *ledger.Statement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Statement_patients(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Patients, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.Patient) graphql.Marshaler {
+			return ec.marshalNPatient2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPatientᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Statement_patients(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Statement",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Patient(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Statement_from(ctx context.Context, field graphql.CollectedField, obj *ledger.Statement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Statement_from(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.From, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Date) graphql.Marshaler {
+			return ec.marshalNDate2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Statement_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Statement", field, false, false, "Date")
+}
+
+func (ec *executionContext) _Statement_asOf(ctx context.Context, field graphql.CollectedField, obj *ledger.Statement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Statement_asOf(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AsOf, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Date) graphql.Marshaler {
+			return ec.marshalNDate2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Statement_asOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Statement", field, false, false, "Date")
+}
+
+func (ec *executionContext) _Statement_previousBalance(ctx context.Context, field graphql.CollectedField, obj *ledger.Statement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Statement_previousBalance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PreviousBalance, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Statement_previousBalance(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Statement", field, false, false, "Money")
+}
+
+func (ec *executionContext) _Statement_items(ctx context.Context, field graphql.CollectedField, obj *ledger.Statement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Statement_items(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Items, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.StatementItem) graphql.Marshaler {
+			return ec.marshalNStatementItem2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatementItemᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Statement_items(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Statement",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StatementItem(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Statement_newBalance(ctx context.Context, field graphql.CollectedField, obj *ledger.Statement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Statement_newBalance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NewBalance, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Statement_newBalance(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Statement", field, false, false, "Money")
+}
+
+func (ec *executionContext) _Statement_insurancePending(ctx context.Context, field graphql.CollectedField, obj *ledger.Statement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Statement_insurancePending(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InsurancePending, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Statement_insurancePending(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Statement", field, false, false, "Money")
+}
+
+func (ec *executionContext) _Statement_patientPortion(ctx context.Context, field graphql.CollectedField, obj *ledger.Statement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Statement_patientPortion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PatientPortion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Statement_patientPortion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Statement", field, false, false, "Money")
+}
+
+func (ec *executionContext) _Statement_amountDue(ctx context.Context, field graphql.CollectedField, obj *ledger.Statement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Statement_amountDue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AmountDue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Statement_amountDue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Statement", field, false, false, "Money")
+}
+
+func (ec *executionContext) _Statement_buckets(ctx context.Context, field graphql.CollectedField, obj *ledger.Statement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Statement_buckets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Buckets, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.AgingBucket) graphql.Marshaler {
+			return ec.marshalNAgingBucket2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐAgingBucketᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Statement_buckets(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Statement",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AgingBucket(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Statement_bucketAmounts(ctx context.Context, field graphql.CollectedField, obj *ledger.Statement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Statement_bucketAmounts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BucketAmounts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoneyᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Statement_bucketAmounts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Statement", field, false, false, "Money")
+}
+
+func (ec *executionContext) _Statement_unallocated(ctx context.Context, field graphql.CollectedField, obj *ledger.Statement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Statement_unallocated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unallocated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Statement_unallocated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Statement", field, false, false, "Money")
+}
+
+func (ec *executionContext) _Statement_unearned(ctx context.Context, field graphql.CollectedField, obj *ledger.Statement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Statement_unearned(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unearned, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Statement_unearned(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Statement", field, false, false, "Money")
+}
+
+func (ec *executionContext) _Statement_held(ctx context.Context, field graphql.CollectedField, obj *ledger.Statement) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Statement_held(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Held, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Statement_held(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Statement", field, false, false, "Money")
+}
+
+func (ec *executionContext) _StatementItem_on(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementItem_on(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.On, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Date) graphql.Marshaler {
+			return ec.marshalNDate2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementItem_on(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementItem", field, false, false, "Date")
+}
+
+func (ec *executionContext) _StatementItem_kind(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementItem_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.StatementItemKind) graphql.Marshaler {
+			return ec.marshalNStatementItemKind2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatementItemKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementItem_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementItem", field, false, false, "StatementItemKind")
+}
+
+func (ec *executionContext) _StatementItem_receiptKind(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementItem_receiptKind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.StatementItem().ReceiptKind(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StatementItem_receiptKind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementItem", field, true, true, "String")
+}
+
+func (ec *executionContext) _StatementItem_patient(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementItem_patient(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.StatementItem().Patient(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Patient) graphql.Marshaler {
+			return ec.marshalOPatient2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPatient(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StatementItem_patient(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StatementItem",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Patient(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StatementItem_code(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementItem_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementItem_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementItem", field, false, false, "String")
+}
+
+func (ec *executionContext) _StatementItem_description(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementItem_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementItem_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementItem", field, false, false, "String")
+}
+
+func (ec *executionContext) _StatementItem_amount(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementItem_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementItem_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementItem", field, false, false, "Money")
+}
+
+func (ec *executionContext) _StatementItem_moved(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementItem_moved(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Moved, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementItem_moved(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementItem", field, false, false, "Money")
+}
+
+func (ec *executionContext) _StatementItem_held(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementItem_held(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Held, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementItem_held(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementItem", field, false, false, "Money")
+}
+
+func (ec *executionContext) _StatementItem_charge(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementItem_charge(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.StatementItem().Charge(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Charge) graphql.Marshaler {
+			return ec.marshalOCharge2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐCharge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StatementItem_charge(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StatementItem",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Charge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StatementItem_receipt(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementItem_receipt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.StatementItem().Receipt(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Receipt) graphql.Marshaler {
+			return ec.marshalOReceipt2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐReceipt(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StatementItem_receipt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StatementItem",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Receipt(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StatementRecord_guarantor(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementRecord_guarantor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.StatementRecord().Guarantor(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Guarantor) graphql.Marshaler {
+			return ec.marshalNGuarantor2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐGuarantor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementRecord_guarantor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StatementRecord",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Guarantor(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StatementRecord_from(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementRecord_from(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.From, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Date) graphql.Marshaler {
+			return ec.marshalNDate2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementRecord_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementRecord", field, false, false, "Date")
+}
+
+func (ec *executionContext) _StatementRecord_asOf(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementRecord_asOf(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AsOf, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Date) graphql.Marshaler {
+			return ec.marshalNDate2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementRecord_asOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementRecord", field, false, false, "Date")
+}
+
+func (ec *executionContext) _StatementRecord_previousBalance(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementRecord_previousBalance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PreviousBalance, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementRecord_previousBalance(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementRecord", field, false, false, "Money")
+}
+
+func (ec *executionContext) _StatementRecord_newBalance(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementRecord_newBalance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NewBalance, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementRecord_newBalance(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementRecord", field, false, false, "Money")
+}
+
+func (ec *executionContext) _StatementRecord_insurancePending(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementRecord_insurancePending(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InsurancePending, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementRecord_insurancePending(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementRecord", field, false, false, "Money")
+}
+
+func (ec *executionContext) _StatementRecord_amountDue(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementRecord_amountDue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AmountDue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementRecord_amountDue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementRecord", field, false, false, "Money")
+}
+
+func (ec *executionContext) _StatementRecord_change(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementRecord_change(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.StatementRecord().Change(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.StatementChange) graphql.Marshaler {
+			return ec.marshalOStatementChange2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatementChange(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StatementRecord_change(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementRecord", field, true, true, "StatementChange")
+}
+
+func (ec *executionContext) _StatementRecord_lastStatedOn(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementRecord_lastStatedOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastStatedOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Date) graphql.Marshaler {
+			return ec.marshalODate2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StatementRecord_lastStatedOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementRecord", field, false, false, "Date")
+}
+
+func (ec *executionContext) _StatementRun_id(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementRun_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.StatementRun().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *uuid.UUID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StatementRun_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementRun", field, true, true, "ID")
+}
+
+func (ec *executionContext) _StatementRun_asOf(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementRun_asOf(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AsOf, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Date) graphql.Marshaler {
+			return ec.marshalNDate2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementRun_asOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementRun", field, false, false, "Date")
+}
+
+func (ec *executionContext) _StatementRun_note(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementRun_note(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Note, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StatementRun_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementRun", field, false, false, "String")
+}
+
+func (ec *executionContext) _StatementRun_preview(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementRun_preview(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Preview, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementRun_preview(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementRun", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _StatementRun_createdAt(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementRun_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementRun_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementRun", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _StatementRun_statements(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementRun_statements(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Statements, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []ledger.StatementRecord) graphql.Marshaler {
+			return ec.marshalNStatementRecord2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatementRecordᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementRun_statements(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StatementRun",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StatementRecord(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StatementRun_amountDue(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementRun_amountDue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AmountDue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StatementRun_amountDue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StatementRun", field, false, false, "Money")
+}
+
+func (ec *executionContext) _StatementRun_creditRun(ctx context.Context, field graphql.CollectedField, obj *ledger.StatementRun) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StatementRun_creditRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreditRun, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Run) graphql.Marshaler {
+			return ec.marshalORun2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐRun(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StatementRun_creditRun(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StatementRun",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
@@ -26165,6 +31035,139 @@ func UnmarshalImportBalancesOptions(ctx context.Context, raw any) (model.ImportB
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputImportHistoryInput(ctx context.Context, obj any) (model.ImportHistoryInput, error) {
+	var it model.ImportHistoryInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"file", "mode", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "file":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("file"))
+			data, err := ec.unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.File = data
+		case "mode":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("mode"))
+			data, err := ec.unmarshalNImportMode2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportMode(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Mode = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalImportHistoryInput unmarshals raw into the ImportHistoryInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalImportHistoryInput(ctx context.Context, raw any) (model.ImportHistoryInput, error) {
+	var out model.ImportHistoryInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ImportHistoryInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputNetUnearnedInput(ctx context.Context, obj any) (model.NetUnearnedInput, error) {
+	var it model.NetUnearnedInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"asOf", "guarantorId", "providerId", "locationId", "unearnedTypeId", "visibility"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "asOf":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("asOf"))
+			data, err := ec.unmarshalODate2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AsOf = data
+		case "guarantorId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("guarantorId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GuarantorID = data
+		case "providerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProviderID = data
+		case "locationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("locationId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LocationID = data
+		case "unearnedTypeId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("unearnedTypeId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UnearnedTypeID = data
+		case "visibility":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("visibility"))
+			data, err := ec.unmarshalOUnearnedVisibility2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐUnearnedVisibility(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Visibility = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalNetUnearnedInput unmarshals raw into the NetUnearnedInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalNetUnearnedInput(ctx context.Context, raw any) (model.NetUnearnedInput, error) {
+	var out model.NetUnearnedInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "NetUnearnedInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputOpenBatchInput(ctx context.Context, obj any) (model.OpenBatchInput, error) {
 	var it model.OpenBatchInput
 	if obj == nil {
@@ -27040,6 +32043,76 @@ func UnmarshalRemovePlannedChargeInput(ctx context.Context, raw any) (model.Remo
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputResponsibilityInput(ctx context.Context, obj any) (model.ResponsibilityInput, error) {
+	var it model.ResponsibilityInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"chargeId", "encounterId", "on", "note", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "chargeId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("chargeId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChargeID = data
+		case "encounterId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("encounterId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EncounterID = data
+		case "on":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("on"))
+			data, err := ec.unmarshalODate2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.On = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalResponsibilityInput unmarshals raw into the ResponsibilityInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalResponsibilityInput(ctx context.Context, raw any) (model.ResponsibilityInput, error) {
+	var out model.ResponsibilityInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ResponsibilityInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputResumeRunInput(ctx context.Context, obj any) (model.ResumeRunInput, error) {
 	var it model.ResumeRunInput
 	if obj == nil {
@@ -27513,7 +32586,7 @@ func (ec *executionContext) unmarshalInputStartRunInput(ctx context.Context, obj
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"kind", "method", "preview", "guarantorIds", "scope", "policy", "params", "asOf", "note", "batchId", "spend", "idempotencyKey"}
+	fieldsInOrder := [...]string{"kind", "method", "preview", "guarantorIds", "scope", "policy", "params", "asOf", "changedSince", "note", "batchId", "spend", "idempotencyKey"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -27576,6 +32649,13 @@ func (ec *executionContext) unmarshalInputStartRunInput(ctx context.Context, obj
 				return it, err
 			}
 			it.AsOf = data
+		case "changedSince":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("changedSince"))
+			data, err := ec.unmarshalODate2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ChangedSince = data
 		case "note":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -27618,6 +32698,174 @@ func (ec *executionContext) unmarshalInputStartRunInput(ctx context.Context, obj
 func UnmarshalStartRunInput(ctx context.Context, raw any) (model.StartRunInput, error) {
 	var out model.StartRunInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "StartRunInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputStatementInput(ctx context.Context, obj any) (model.StatementInput, error) {
+	var it model.StatementInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"guarantorId", "asOf", "from"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "guarantorId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("guarantorId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GuarantorID = data
+		case "asOf":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("asOf"))
+			data, err := ec.unmarshalODate2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AsOf = data
+		case "from":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("from"))
+			data, err := ec.unmarshalODate2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.From = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalStatementInput unmarshals raw into the StatementInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalStatementInput(ctx context.Context, raw any) (model.StatementInput, error) {
+	var out model.StatementInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "StatementInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputStatementRunInput(ctx context.Context, obj any) (model.StatementRunInput, error) {
+	var it model.StatementRunInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"asOf", "minBalance", "minAgeDays", "providerId", "locationId", "notBilledSince", "guarantorIds", "preview", "applyCredits", "note", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "asOf":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("asOf"))
+			data, err := ec.unmarshalODate2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AsOf = data
+		case "minBalance":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minBalance"))
+			data, err := ec.unmarshalOMoney2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinBalance = data
+		case "minAgeDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minAgeDays"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinAgeDays = data
+		case "providerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("providerId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProviderID = data
+		case "locationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("locationId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LocationID = data
+		case "notBilledSince":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("notBilledSince"))
+			data, err := ec.unmarshalODate2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NotBilledSince = data
+		case "guarantorIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("guarantorIds"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋgoogleᚋuuidᚐUUIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GuarantorIds = data
+		case "preview":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("preview"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Preview = data
+		case "applyCredits":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("applyCredits"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ApplyCredits = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalStatementRunInput unmarshals raw into the StatementRunInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalStatementRunInput(ctx context.Context, raw any) (model.StatementRunInput, error) {
+	var out model.StatementRunInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "StatementRunInput", raw, &out)
 	return out, err
 }
 
@@ -27988,6 +33236,54 @@ func UnmarshalUpdateUnearnedTypeInput(ctx context.Context, raw any) (model.Updat
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
+
+func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj model.Node) graphql.Marshaler {
+	switch obj := (obj).(type) {
+	case nil:
+		return graphql.Null
+	case ledger.Receipt:
+		return ec._Receipt(ctx, sel, &obj)
+	case *ledger.Receipt:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Receipt(ctx, sel, obj)
+	case ledger.Patient:
+		return ec._Patient(ctx, sel, &obj)
+	case *ledger.Patient:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Patient(ctx, sel, obj)
+	case ledger.Guarantor:
+		return ec._Guarantor(ctx, sel, &obj)
+	case *ledger.Guarantor:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Guarantor(ctx, sel, obj)
+	case ledger.Encounter:
+		return ec._Encounter(ctx, sel, &obj)
+	case *ledger.Encounter:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Encounter(ctx, sel, obj)
+	case ledger.Charge:
+		return ec._Charge(ctx, sel, &obj)
+	case *ledger.Charge:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Charge(ctx, sel, obj)
+	default:
+		if typedObj, ok := obj.(graphql.Marshaler); ok {
+			return typedObj
+		} else {
+			panic(fmt.Errorf("unexpected type %T; non-generated variants of Node must implement graphql.Marshaler", obj))
+		}
+	}
+}
 
 // endregion ************************** interface.gotpl ***************************
 
@@ -29128,6 +34424,11 @@ func (ec *executionContext) _BalanceImport(ctx context.Context, sel ast.Selectio
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "kind":
+			out.Values[i] = ec._BalanceImport_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "status":
 			out.Values[i] = ec._BalanceImport_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -29461,7 +34762,7 @@ func (ec *executionContext) _CancelRunPayload(ctx context.Context, sel ast.Selec
 	return out
 }
 
-var chargeImplementors = []string{"Charge"}
+var chargeImplementors = []string{"Charge", "Node"}
 
 func (ec *executionContext) _Charge(ctx context.Context, sel ast.SelectionSet, obj *ledger.Charge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, chargeImplementors)
@@ -29590,6 +34891,18 @@ func (ec *executionContext) _Charge(ctx context.Context, sel ast.SelectionSet, o
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "splitsConnection":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Charge_splitsConnection(ctx, field, obj)
+				})
+		case "billedToPatientOn":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Charge_billedToPatientOn(ctx, field, obj)
+				})
 		case "prepaid":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -29608,6 +34921,87 @@ func (ec *executionContext) _Charge(ctx context.Context, sel ast.SelectionSet, o
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Charge_completes(ctx, field, obj)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var chargeConnectionImplementors = []string{"ChargeConnection"}
+
+func (ec *executionContext) _ChargeConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ChargeConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, chargeConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChargeConnection")
+		case "edges":
+			out.Values[i] = ec._ChargeConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ChargeConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._ChargeConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var chargeEdgeImplementors = []string{"ChargeEdge"}
+
+func (ec *executionContext) _ChargeEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ChargeEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, chargeEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChargeEdge")
+		case "cursor":
+			out.Values[i] = ec._ChargeEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._ChargeEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -29927,7 +35321,7 @@ func (ec *executionContext) _DetachPrepaymentPayload(ctx context.Context, sel as
 	return out
 }
 
-var encounterImplementors = []string{"Encounter"}
+var encounterImplementors = []string{"Encounter", "Node"}
 
 func (ec *executionContext) _Encounter(ctx context.Context, sel ast.SelectionSet, obj *ledger.Encounter) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, encounterImplementors)
@@ -29988,6 +35382,93 @@ func (ec *executionContext) _Encounter(ctx context.Context, sel ast.SelectionSet
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Encounter_charges(ctx, field, obj)
 				})
+		case "chargesConnection":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Encounter_chargesConnection(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var encounterConnectionImplementors = []string{"EncounterConnection"}
+
+func (ec *executionContext) _EncounterConnection(ctx context.Context, sel ast.SelectionSet, obj *model.EncounterConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, encounterConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EncounterConnection")
+		case "edges":
+			out.Values[i] = ec._EncounterConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._EncounterConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._EncounterConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var encounterEdgeImplementors = []string{"EncounterEdge"}
+
+func (ec *executionContext) _EncounterEdge(ctx context.Context, sel ast.SelectionSet, obj *model.EncounterEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, encounterEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EncounterEdge")
+		case "cursor":
+			out.Values[i] = ec._EncounterEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._EncounterEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -30182,7 +35663,7 @@ func (ec *executionContext) _FamilyLedgerCredit(ctx context.Context, sel ast.Sel
 	return out
 }
 
-var guarantorImplementors = []string{"Guarantor"}
+var guarantorImplementors = []string{"Guarantor", "Node"}
 
 func (ec *executionContext) _Guarantor(ctx context.Context, sel ast.SelectionSet, obj *ledger.Guarantor) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, guarantorImplementors)
@@ -30274,6 +35755,30 @@ func (ec *executionContext) _Guarantor(ctx context.Context, sel ast.SelectionSet
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "patientsConnection":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Guarantor_patientsConnection(ctx, field, obj)
+				})
+		case "chargesConnection":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Guarantor_chargesConnection(ctx, field, obj)
+				})
+		case "receiptsConnection":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Guarantor_receiptsConnection(ctx, field, obj)
+				})
+		case "lastStatement":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Guarantor_lastStatement(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -30410,6 +35915,59 @@ func (ec *executionContext) _ImportBalancesPayload(ctx context.Context, sel ast.
 	return out
 }
 
+var importFileImplementors = []string{"ImportFile"}
+
+func (ec *executionContext) _ImportFile(ctx context.Context, sel ast.SelectionSet, obj *ledger.ImportFile) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importFileImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportFile")
+		case "name":
+			out.Values[i] = ec._ImportFile_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "encoding":
+			out.Values[i] = ec._ImportFile_encoding(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rows":
+			out.Values[i] = ec._ImportFile_rows(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rowsToPost":
+			out.Values[i] = ec._ImportFile_rowsToPost(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rowsSkipped":
+			out.Values[i] = ec._ImportFile_rowsSkipped(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var importIssueImplementors = []string{"ImportIssue"}
 
 func (ec *executionContext) _ImportIssue(ctx context.Context, sel ast.SelectionSet, obj *ledger.ImportIssue) graphql.Marshaler {
@@ -30421,6 +35979,12 @@ func (ec *executionContext) _ImportIssue(ctx context.Context, sel ast.SelectionS
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("ImportIssue")
+		case "file":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ImportIssue_file(ctx, field, obj)
+				})
 		case "row":
 			out.Values[i] = ec._ImportIssue_row(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -30723,6 +36287,11 @@ func (ec *executionContext) _ImportReport(ctx context.Context, sel ast.Selection
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ImportReport_duplicateOf(ctx, field, obj)
 				})
+		case "files":
+			out.Values[i] = ec._ImportReport_files(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -31019,6 +36588,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "importHistory":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_importHistory(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "undoBalanceImport":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_undoBalanceImport(ctx, field)
@@ -31103,6 +36679,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "billToPatient":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_billToPatient(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "billToInsurance":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_billToInsurance(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "runStatements":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_runStatements(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createApiKey":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createApiKey(ctx, field)
@@ -31151,6 +36748,278 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var netUnearnedFamilyImplementors = []string{"NetUnearnedFamily"}
+
+func (ec *executionContext) _NetUnearnedFamily(ctx context.Context, sel ast.SelectionSet, obj *ledger.NetUnearnedFamily) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, netUnearnedFamilyImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("NetUnearnedFamily")
+		case "guarantor":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._NetUnearnedFamily_guarantor(ctx, field, obj)
+				})
+		case "total":
+			out.Values[i] = ec._NetUnearnedFamily_total(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "visible":
+			out.Values[i] = ec._NetUnearnedFamily_visible(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "hidden":
+			out.Values[i] = ec._NetUnearnedFamily_hidden(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "patients":
+			out.Values[i] = ec._NetUnearnedFamily_patients(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var netUnearnedLineImplementors = []string{"NetUnearnedLine"}
+
+func (ec *executionContext) _NetUnearnedLine(ctx context.Context, sel ast.SelectionSet, obj *ledger.NetUnearnedLine) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, netUnearnedLineImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("NetUnearnedLine")
+		case "unearnedType":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._NetUnearnedLine_unearnedType(ctx, field, obj)
+				})
+		case "hidden":
+			out.Values[i] = ec._NetUnearnedLine_hidden(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "charge":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._NetUnearnedLine_charge(ctx, field, obj)
+				})
+		case "provider":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._NetUnearnedLine_provider(ctx, field, obj)
+				})
+		case "location":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._NetUnearnedLine_location(ctx, field, obj)
+				})
+		case "amount":
+			out.Values[i] = ec._NetUnearnedLine_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var netUnearnedPatientImplementors = []string{"NetUnearnedPatient"}
+
+func (ec *executionContext) _NetUnearnedPatient(ctx context.Context, sel ast.SelectionSet, obj *ledger.NetUnearnedPatient) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, netUnearnedPatientImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("NetUnearnedPatient")
+		case "patient":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._NetUnearnedPatient_patient(ctx, field, obj)
+				})
+		case "total":
+			out.Values[i] = ec._NetUnearnedPatient_total(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "visible":
+			out.Values[i] = ec._NetUnearnedPatient_visible(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "hidden":
+			out.Values[i] = ec._NetUnearnedPatient_hidden(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lines":
+			out.Values[i] = ec._NetUnearnedPatient_lines(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var netUnearnedReportImplementors = []string{"NetUnearnedReport"}
+
+func (ec *executionContext) _NetUnearnedReport(ctx context.Context, sel ast.SelectionSet, obj *ledger.NetUnearnedReport) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, netUnearnedReportImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("NetUnearnedReport")
+		case "asOf":
+			out.Values[i] = ec._NetUnearnedReport_asOf(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "visibility":
+			out.Values[i] = ec._NetUnearnedReport_visibility(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "total":
+			out.Values[i] = ec._NetUnearnedReport_total(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "visible":
+			out.Values[i] = ec._NetUnearnedReport_visible(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "hidden":
+			out.Values[i] = ec._NetUnearnedReport_hidden(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "byType":
+			out.Values[i] = ec._NetUnearnedReport_byType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "families":
+			out.Values[i] = ec._NetUnearnedReport_families(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var netUnearnedTypeTotalImplementors = []string{"NetUnearnedTypeTotal"}
+
+func (ec *executionContext) _NetUnearnedTypeTotal(ctx context.Context, sel ast.SelectionSet, obj *ledger.NetUnearnedTypeTotal) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, netUnearnedTypeTotalImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("NetUnearnedTypeTotal")
+		case "unearnedType":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._NetUnearnedTypeTotal_unearnedType(ctx, field, obj)
+				})
+		case "amount":
+			out.Values[i] = ec._NetUnearnedTypeTotal_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -31250,7 +37119,7 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
-var patientImplementors = []string{"Patient"}
+var patientImplementors = []string{"Patient", "Node"}
 
 func (ec *executionContext) _Patient(ctx context.Context, sel ast.SelectionSet, obj *ledger.Patient) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, patientImplementors)
@@ -31351,6 +37220,18 @@ func (ec *executionContext) _Patient(ctx context.Context, sel ast.SelectionSet, 
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Patient_transfers(ctx, field, obj)
+				})
+		case "encountersConnection":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Patient_encountersConnection(ctx, field, obj)
+				})
+		case "chargesConnection":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Patient_chargesConnection(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -32145,6 +38026,30 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_patients(ctx, field)
 				})
+		case "node":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_node(ctx, field)
+				})
+		case "netUnearned":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_netUnearned(ctx, field)
+				})
+		case "statement":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_statement(ctx, field)
+				})
+		case "statementRun":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_statementRun(ctx, field)
+				})
 		case "apiKeys":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -32333,7 +38238,7 @@ func (ec *executionContext) _ReapplyCreditPayload(ctx context.Context, sel ast.S
 	return out
 }
 
-var receiptImplementors = []string{"Receipt"}
+var receiptImplementors = []string{"Receipt", "Node"}
 
 func (ec *executionContext) _Receipt(ctx context.Context, sel ast.SelectionSet, obj *ledger.Receipt) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, receiptImplementors)
@@ -32440,6 +38345,12 @@ func (ec *executionContext) _Receipt(ctx context.Context, sel ast.SelectionSet, 
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Receipt_reallocations(ctx, field, obj)
+				})
+		case "splitsConnection":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Receipt_splitsConnection(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -32797,6 +38708,39 @@ func (ec *executionContext) _ResplitPayment(ctx context.Context, sel ast.Selecti
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ResplitPayment_resplitReceipt(ctx, field, obj)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var responsibilityPayloadImplementors = []string{"ResponsibilityPayload"}
+
+func (ec *executionContext) _ResponsibilityPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ResponsibilityPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, responsibilityPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ResponsibilityPayload")
+		case "charges":
+			out.Values[i] = ec._ResponsibilityPayload_charges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -33472,6 +39416,87 @@ func (ec *executionContext) _Split(ctx context.Context, sel ast.SelectionSet, ob
 	return out
 }
 
+var splitConnectionImplementors = []string{"SplitConnection"}
+
+func (ec *executionContext) _SplitConnection(ctx context.Context, sel ast.SelectionSet, obj *model.SplitConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, splitConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SplitConnection")
+		case "edges":
+			out.Values[i] = ec._SplitConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._SplitConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._SplitConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var splitEdgeImplementors = []string{"SplitEdge"}
+
+func (ec *executionContext) _SplitEdge(ctx context.Context, sel ast.SelectionSet, obj *model.SplitEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, splitEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SplitEdge")
+		case "cursor":
+			out.Values[i] = ec._SplitEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._SplitEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var startRunPayloadImplementors = []string{"StartRunPayload"}
 
 func (ec *executionContext) _StartRunPayload(ctx context.Context, sel ast.SelectionSet, obj *model.StartRunPayload) graphql.Marshaler {
@@ -33487,6 +39512,340 @@ func (ec *executionContext) _StartRunPayload(ctx context.Context, sel ast.Select
 			out.Values[i] = ec._StartRunPayload_run(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var statementImplementors = []string{"Statement"}
+
+func (ec *executionContext) _Statement(ctx context.Context, sel ast.SelectionSet, obj *ledger.Statement) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, statementImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Statement")
+		case "guarantor":
+			out.Values[i] = ec._Statement_guarantor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "patients":
+			out.Values[i] = ec._Statement_patients(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "from":
+			out.Values[i] = ec._Statement_from(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "asOf":
+			out.Values[i] = ec._Statement_asOf(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "previousBalance":
+			out.Values[i] = ec._Statement_previousBalance(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "items":
+			out.Values[i] = ec._Statement_items(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "newBalance":
+			out.Values[i] = ec._Statement_newBalance(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "insurancePending":
+			out.Values[i] = ec._Statement_insurancePending(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "patientPortion":
+			out.Values[i] = ec._Statement_patientPortion(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "amountDue":
+			out.Values[i] = ec._Statement_amountDue(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "buckets":
+			out.Values[i] = ec._Statement_buckets(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "bucketAmounts":
+			out.Values[i] = ec._Statement_bucketAmounts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unallocated":
+			out.Values[i] = ec._Statement_unallocated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unearned":
+			out.Values[i] = ec._Statement_unearned(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "held":
+			out.Values[i] = ec._Statement_held(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var statementItemImplementors = []string{"StatementItem"}
+
+func (ec *executionContext) _StatementItem(ctx context.Context, sel ast.SelectionSet, obj *ledger.StatementItem) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, statementItemImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StatementItem")
+		case "on":
+			out.Values[i] = ec._StatementItem_on(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._StatementItem_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "receiptKind":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._StatementItem_receiptKind(ctx, field, obj)
+				})
+		case "patient":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._StatementItem_patient(ctx, field, obj)
+				})
+		case "code":
+			out.Values[i] = ec._StatementItem_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "description":
+			out.Values[i] = ec._StatementItem_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "amount":
+			out.Values[i] = ec._StatementItem_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "moved":
+			out.Values[i] = ec._StatementItem_moved(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "held":
+			out.Values[i] = ec._StatementItem_held(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "charge":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._StatementItem_charge(ctx, field, obj)
+				})
+		case "receipt":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._StatementItem_receipt(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var statementRecordImplementors = []string{"StatementRecord"}
+
+func (ec *executionContext) _StatementRecord(ctx context.Context, sel ast.SelectionSet, obj *ledger.StatementRecord) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, statementRecordImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StatementRecord")
+		case "guarantor":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._StatementRecord_guarantor(ctx, field, obj)
+				})
+		case "from":
+			out.Values[i] = ec._StatementRecord_from(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "asOf":
+			out.Values[i] = ec._StatementRecord_asOf(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "previousBalance":
+			out.Values[i] = ec._StatementRecord_previousBalance(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "newBalance":
+			out.Values[i] = ec._StatementRecord_newBalance(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "insurancePending":
+			out.Values[i] = ec._StatementRecord_insurancePending(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "amountDue":
+			out.Values[i] = ec._StatementRecord_amountDue(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "change":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._StatementRecord_change(ctx, field, obj)
+				})
+		case "lastStatedOn":
+			out.Values[i] = ec._StatementRecord_lastStatedOn(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var statementRunImplementors = []string{"StatementRun"}
+
+func (ec *executionContext) _StatementRun(ctx context.Context, sel ast.SelectionSet, obj *ledger.StatementRun) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, statementRunImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StatementRun")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._StatementRun_id(ctx, field, obj)
+				})
+		case "asOf":
+			out.Values[i] = ec._StatementRun_asOf(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "note":
+			out.Values[i] = ec._StatementRun_note(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "preview":
+			out.Values[i] = ec._StatementRun_preview(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._StatementRun_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "statements":
+			out.Values[i] = ec._StatementRun_statements(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "amountDue":
+			out.Values[i] = ec._StatementRun_amountDue(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "creditRun":
+			out.Values[i] = ec._StatementRun_creditRun(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -34607,6 +40966,30 @@ func (ec *executionContext) marshalNCharge2ᚕgithubᚗcomᚋpaysplitᚋpaysplit
 	return ret
 }
 
+func (ec *executionContext) marshalNChargeConnection2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐChargeConnection(ctx context.Context, sel ast.SelectionSet, v model.ChargeConnection) graphql.Marshaler {
+	return ec._ChargeConnection(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNChargeEdge2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐChargeEdge(ctx context.Context, sel ast.SelectionSet, v model.ChargeEdge) graphql.Marshaler {
+	return ec._ChargeEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNChargeEdge2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐChargeEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ChargeEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNChargeEdge2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐChargeEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNChargeKind2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐChargeKind(ctx context.Context, v any) (ledger.ChargeKind, error) {
 	tmp, err := model.UnmarshalString(v)
 	res := ledger.ChargeKind(tmp)
@@ -34785,6 +41168,30 @@ func (ec *executionContext) marshalNEncounter2ᚕgithubᚗcomᚋpaysplitᚋpaysp
 	return ret
 }
 
+func (ec *executionContext) marshalNEncounterConnection2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐEncounterConnection(ctx context.Context, sel ast.SelectionSet, v model.EncounterConnection) graphql.Marshaler {
+	return ec._EncounterConnection(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNEncounterEdge2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐEncounterEdge(ctx context.Context, sel ast.SelectionSet, v model.EncounterEdge) graphql.Marshaler {
+	return ec._EncounterEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNEncounterEdge2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐEncounterEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.EncounterEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNEncounterEdge2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐEncounterEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNEncounterKind2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐEncounterKind(ctx context.Context, v any) (ledger.EncounterKind, error) {
 	tmp, err := model.UnmarshalString(v)
 	res := ledger.EncounterKind(tmp)
@@ -34939,6 +41346,31 @@ func (ec *executionContext) marshalNImportBalancesPayload2githubᚗcomᚋpayspli
 	return ec._ImportBalancesPayload(ctx, sel, &v)
 }
 
+func (ec *executionContext) marshalNImportFile2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportFile(ctx context.Context, sel ast.SelectionSet, v ledger.ImportFile) graphql.Marshaler {
+	return ec._ImportFile(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNImportFile2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportFileᚄ(ctx context.Context, sel ast.SelectionSet, v []ledger.ImportFile) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNImportFile2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportFile(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNImportHistoryInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐImportHistoryInput(ctx context.Context, v any) (model.ImportHistoryInput, error) {
+	res, err := ec.unmarshalInputImportHistoryInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNImportIssue2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportIssue(ctx context.Context, sel ast.SelectionSet, v ledger.ImportIssue) graphql.Marshaler {
 	return ec._ImportIssue(ctx, sel, &v)
 }
@@ -34990,6 +41422,21 @@ func (ec *executionContext) marshalNImportIssueSeverity2githubᚗcomᚋpaysplit�
 	res := model.MarshalString(string(v))
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "ImportIssueSeverity!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNImportKind2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportKind(ctx context.Context, v any) (ledger.ImportKind, error) {
+	tmp, err := model.UnmarshalString(v)
+	res := ledger.ImportKind(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNImportKind2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐImportKind(ctx context.Context, sel ast.SelectionSet, v ledger.ImportKind) graphql.Marshaler {
+	_ = sel
+	res := model.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ImportKind!")
 	}
 	return res
 }
@@ -35152,6 +41599,90 @@ func (ec *executionContext) marshalNMoney2ᚕgithubᚗcomᚋpaysplitᚋpaysplit�
 	for i := range v {
 		ret[i] = ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, sel, v[i])
 	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNNetUnearnedFamily2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐNetUnearnedFamily(ctx context.Context, sel ast.SelectionSet, v ledger.NetUnearnedFamily) graphql.Marshaler {
+	return ec._NetUnearnedFamily(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNNetUnearnedFamily2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐNetUnearnedFamilyᚄ(ctx context.Context, sel ast.SelectionSet, v []ledger.NetUnearnedFamily) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNNetUnearnedFamily2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐNetUnearnedFamily(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNNetUnearnedLine2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐNetUnearnedLine(ctx context.Context, sel ast.SelectionSet, v ledger.NetUnearnedLine) graphql.Marshaler {
+	return ec._NetUnearnedLine(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNNetUnearnedLine2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐNetUnearnedLineᚄ(ctx context.Context, sel ast.SelectionSet, v []ledger.NetUnearnedLine) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNNetUnearnedLine2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐNetUnearnedLine(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNNetUnearnedPatient2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐNetUnearnedPatient(ctx context.Context, sel ast.SelectionSet, v ledger.NetUnearnedPatient) graphql.Marshaler {
+	return ec._NetUnearnedPatient(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNNetUnearnedPatient2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐNetUnearnedPatientᚄ(ctx context.Context, sel ast.SelectionSet, v []ledger.NetUnearnedPatient) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNNetUnearnedPatient2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐNetUnearnedPatient(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNNetUnearnedReport2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐNetUnearnedReport(ctx context.Context, sel ast.SelectionSet, v ledger.NetUnearnedReport) graphql.Marshaler {
+	return ec._NetUnearnedReport(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNNetUnearnedTypeTotal2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐNetUnearnedTypeTotal(ctx context.Context, sel ast.SelectionSet, v ledger.NetUnearnedTypeTotal) graphql.Marshaler {
+	return ec._NetUnearnedTypeTotal(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNNetUnearnedTypeTotal2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐNetUnearnedTypeTotalᚄ(ctx context.Context, sel ast.SelectionSet, v []ledger.NetUnearnedTypeTotal) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNNetUnearnedTypeTotal2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐNetUnearnedTypeTotal(ctx, sel, v[i])
+	})
 
 	for _, e := range ret {
 		if e == graphql.Null {
@@ -35557,6 +42088,15 @@ func (ec *executionContext) marshalNResplitPayment2ᚕgithubᚗcomᚋpaysplitᚋ
 	return ret
 }
 
+func (ec *executionContext) unmarshalNResponsibilityInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐResponsibilityInput(ctx context.Context, v any) (model.ResponsibilityInput, error) {
+	res, err := ec.unmarshalInputResponsibilityInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNResponsibilityPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐResponsibilityPayload(ctx context.Context, sel ast.SelectionSet, v model.ResponsibilityPayload) graphql.Marshaler {
+	return ec._ResponsibilityPayload(ctx, sel, &v)
+}
+
 func (ec *executionContext) unmarshalNResumeRunInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐResumeRunInput(ctx context.Context, v any) (model.ResumeRunInput, error) {
 	res, err := ec.unmarshalInputResumeRunInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -35733,6 +42273,30 @@ func (ec *executionContext) marshalNSplitCode2githubᚗcomᚋpaysplitᚋpaysplit
 	return res
 }
 
+func (ec *executionContext) marshalNSplitConnection2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐSplitConnection(ctx context.Context, sel ast.SelectionSet, v model.SplitConnection) graphql.Marshaler {
+	return ec._SplitConnection(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNSplitEdge2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐSplitEdge(ctx context.Context, sel ast.SelectionSet, v model.SplitEdge) graphql.Marshaler {
+	return ec._SplitEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNSplitEdge2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐSplitEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.SplitEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSplitEdge2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐSplitEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNSplitInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐSplitInput(ctx context.Context, v any) (model.SplitInput, error) {
 	res, err := ec.unmarshalInputSplitInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -35745,6 +42309,79 @@ func (ec *executionContext) unmarshalNStartRunInput2githubᚗcomᚋpaysplitᚋpa
 
 func (ec *executionContext) marshalNStartRunPayload2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐStartRunPayload(ctx context.Context, sel ast.SelectionSet, v model.StartRunPayload) graphql.Marshaler {
 	return ec._StartRunPayload(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNStatement2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatement(ctx context.Context, sel ast.SelectionSet, v ledger.Statement) graphql.Marshaler {
+	return ec._Statement(ctx, sel, &v)
+}
+
+func (ec *executionContext) unmarshalNStatementInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐStatementInput(ctx context.Context, v any) (model.StatementInput, error) {
+	res, err := ec.unmarshalInputStatementInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNStatementItem2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatementItem(ctx context.Context, sel ast.SelectionSet, v ledger.StatementItem) graphql.Marshaler {
+	return ec._StatementItem(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNStatementItem2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatementItemᚄ(ctx context.Context, sel ast.SelectionSet, v []ledger.StatementItem) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNStatementItem2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatementItem(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNStatementItemKind2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatementItemKind(ctx context.Context, v any) (ledger.StatementItemKind, error) {
+	tmp, err := model.UnmarshalString(v)
+	res := ledger.StatementItemKind(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNStatementItemKind2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatementItemKind(ctx context.Context, sel ast.SelectionSet, v ledger.StatementItemKind) graphql.Marshaler {
+	_ = sel
+	res := model.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "StatementItemKind!")
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNStatementRecord2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatementRecord(ctx context.Context, sel ast.SelectionSet, v ledger.StatementRecord) graphql.Marshaler {
+	return ec._StatementRecord(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNStatementRecord2ᚕgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatementRecordᚄ(ctx context.Context, sel ast.SelectionSet, v []ledger.StatementRecord) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNStatementRecord2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatementRecord(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNStatementRun2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatementRun(ctx context.Context, sel ast.SelectionSet, v ledger.StatementRun) graphql.Marshaler {
+	return ec._StatementRun(ctx, sel, &v)
+}
+
+func (ec *executionContext) unmarshalNStatementRunInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐStatementRunInput(ctx context.Context, v any) (model.StatementRunInput, error) {
+	res, err := ec.unmarshalInputStatementRunInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
@@ -35846,6 +42483,21 @@ func (ec *executionContext) marshalNUnearnedType2ᚕgithubᚗcomᚋpaysplitᚋpa
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalNUnearnedVisibility2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐUnearnedVisibility(ctx context.Context, v any) (ledger.UnearnedVisibility, error) {
+	tmp, err := model.UnmarshalString(v)
+	res := ledger.UnearnedVisibility(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUnearnedVisibility2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐUnearnedVisibility(ctx context.Context, sel ast.SelectionSet, v ledger.UnearnedVisibility) graphql.Marshaler {
+	_ = sel
+	res := model.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "UnearnedVisibility!")
+	}
+	return res
 }
 
 func (ec *executionContext) unmarshalNUpdateAgingSettingsInput2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐUpdateAgingSettingsInput(ctx context.Context, v any) (model.UpdateAgingSettingsInput, error) {
@@ -36543,6 +43195,21 @@ func (ec *executionContext) marshalOMoney2ᚖgithubᚗcomᚋpaysplitᚋpaysplit�
 	return res
 }
 
+func (ec *executionContext) unmarshalONetUnearnedInput2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐNetUnearnedInput(ctx context.Context, v any) (*model.NetUnearnedInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputNetUnearnedInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalONode2githubᚗcomᚋpaysplitᚋpaysplitᚋgraphᚋmodelᚐNode(ctx context.Context, sel ast.SelectionSet, v model.Node) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Node(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOPatient2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐPatient(ctx context.Context, sel ast.SelectionSet, v *ledger.Patient) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -36732,6 +43399,51 @@ func (ec *executionContext) unmarshalOSplitInput2ᚕgithubᚗcomᚋpaysplitᚋpa
 	return res, nil
 }
 
+func (ec *executionContext) unmarshalOStatementChange2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatementChange(ctx context.Context, v any) (*ledger.StatementChange, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := model.UnmarshalString(v)
+	res := ledger.StatementChange(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOStatementChange2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatementChange(ctx context.Context, sel ast.SelectionSet, v *ledger.StatementChange) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := model.MarshalString(string(*v))
+	return res
+}
+
+func (ec *executionContext) marshalOStatementRecord2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatementRecord(ctx context.Context, sel ast.SelectionSet, v *ledger.StatementRecord) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._StatementRecord(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOStatementRun2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐStatementRun(ctx context.Context, sel ast.SelectionSet, v *ledger.StatementRun) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._StatementRun(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {
+	res, err := model.UnmarshalString(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOString2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
+	_ = sel
+	_ = ctx
+	res := model.MarshalString(v)
+	return res
+}
+
 func (ec *executionContext) unmarshalOString2ᚖstring(ctx context.Context, v any) (*string, error) {
 	if v == nil {
 		return nil, nil
@@ -36755,6 +43467,25 @@ func (ec *executionContext) marshalOUnearnedType2ᚖgithubᚗcomᚋpaysplitᚋpa
 		return graphql.Null
 	}
 	return ec._UnearnedType(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOUnearnedVisibility2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐUnearnedVisibility(ctx context.Context, v any) (*ledger.UnearnedVisibility, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := model.UnmarshalString(v)
+	res := ledger.UnearnedVisibility(tmp)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOUnearnedVisibility2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐUnearnedVisibility(ctx context.Context, sel ast.SelectionSet, v *ledger.UnearnedVisibility) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := model.MarshalString(string(*v))
+	return res
 }
 
 func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValueᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.EnumValue) graphql.Marshaler {

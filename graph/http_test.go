@@ -31,7 +31,7 @@ func TestHTTPEndpoints(t *testing.T) {
 	require.Equal(t, "ready\n", body)
 	status, body = h.getPath(t, "/")
 	require.Equal(t, http.StatusOK, status)
-	require.Contains(t, body, "/graphql", "the playground points at the endpoint")
+	require.Contains(t, body, "/playground/graphiql.min.js", "the playground loads its own GraphiQL")
 	status, _ = h.getPath(t, "/nope")
 	require.Equal(t, http.StatusNotFound, status)
 

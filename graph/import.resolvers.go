@@ -42,6 +42,11 @@ func (r *balanceImportOptionsResolver) DefaultLocation(ctx context.Context, obj 
 	return nullable(obj.DefaultLocation), nil
 }
 
+// File is the resolver for the file field.
+func (r *importIssueResolver) File(ctx context.Context, obj *ledger.ImportIssue) (*string, error) {
+	return nullable(obj.File), nil
+}
+
 // Column is the resolver for the column field.
 func (r *importIssueResolver) Column(ctx context.Context, obj *ledger.ImportIssue) (*string, error) {
 	return nullable(obj.Column), nil
@@ -107,6 +112,20 @@ func (r *mutationResolver) ImportBalances(ctx context.Context, input model.Impor
 		return model.ImportBalancesPayload{}, err
 	}
 	res, err := r.Ledger.ImportBalances(ctx, a, in)
+	return model.ImportBalancesPayload{Report: res.Report, Import: res.Import}, err
+}
+
+// ImportHistory is the resolver for the importHistory field.
+func (r *mutationResolver) ImportHistory(ctx context.Context, input model.ImportHistoryInput) (model.ImportBalancesPayload, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return model.ImportBalancesPayload{}, err
+	}
+	in, err := toLedgerImportRequest(ctx, model.ImportBalancesInput{File: input.File, Mode: input.Mode, IdempotencyKey: input.IdempotencyKey})
+	if err != nil {
+		return model.ImportBalancesPayload{}, err
+	}
+	res, err := r.Ledger.ImportHistory(ctx, a, in)
 	return model.ImportBalancesPayload{Report: res.Report, Import: res.Import}, err
 }
 

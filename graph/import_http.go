@@ -31,6 +31,8 @@ const (
 	uploadMemory = 8 << 20
 	// TemplatePath serves the balance-forward CSV template.
 	TemplatePath = "/templates/balance-forward.csv"
+	// HistoryTemplatePath serves the history set template (a zip).
+	HistoryTemplatePath = "/templates/history.zip"
 )
 
 // CSRFHeaders are the headers an upload must carry, one of them non-empty.
@@ -54,7 +56,7 @@ func isMultipart(r *http.Request) bool {
 }
 
 // admitUpload refuses, before reading it, an upload without a CSRF header,
-// from a caller whose key may not post (only importBalances takes a file),
+// from a caller whose key may not post (only importBalances and importHistory take a file),
 // or whose body is declared larger than the limit. It answers the request
 // and returns false when it refuses.
 func (s *Server) admitUpload(w http.ResponseWriter, r *http.Request) bool {
@@ -219,6 +221,12 @@ func serveTemplate(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if r.URL.Path == HistoryTemplatePath {
+		w.Header().Set("Content-Type", "application/zip")
+		w.Header().Set("Content-Disposition", `attachment; filename="history.zip"`)
+		_ = ledger.WriteHistoryTemplate(w)
 		return
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")

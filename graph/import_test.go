@@ -51,11 +51,17 @@ func upload(t *testing.T, url, token string, headers map[string]string, name str
 // uploadRequest is upload's request.
 func uploadRequest(t *testing.T, url, token string, headers map[string]string, name string, file []byte, input map[string]any) *http.Request {
 	t.Helper()
+	return uploadDocRequest(t, url, token, headers, importDoc, name, file, input)
+}
+
+// uploadDocRequest posts doc with input (its file set to the upload).
+func uploadDocRequest(t *testing.T, url, token string, headers map[string]string, doc, name string, file []byte, input map[string]any) *http.Request {
+	t.Helper()
 	in := map[string]any{"file": nil}
 	for k, v := range input {
 		in[k] = v
 	}
-	ops, err := json.Marshal(map[string]any{"query": importDoc, "variables": map[string]any{"input": in}})
+	ops, err := json.Marshal(map[string]any{"query": doc, "variables": map[string]any{"input": in}})
 	require.NoError(t, err)
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)

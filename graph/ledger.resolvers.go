@@ -247,13 +247,8 @@ func (r *queryResolver) Receipts(ctx context.Context, filter *model.ReceiptFilte
 	if err != nil {
 		return model.ReceiptConnection{}, err
 	}
-	info, cursors := fromLedgerPageInfo(res, page)
-	conn := model.ReceiptConnection{PageInfo: info, TotalCount: res.Total, Edges: make([]model.ReceiptEdge, len(res.Rows))}
 	loadersFor(ctx).receipt.deliver(listSite(ctx), res.Rows...)
-	for i, rc := range res.Rows {
-		conn.Edges[i] = model.ReceiptEdge{Cursor: cursors[i], Node: rc}
-	}
-	return conn, nil
+	return connectionOf(res, page, receiptEdge, receiptConnection), nil
 }
 
 // Patient is the resolver for the patient field.

@@ -59,6 +59,7 @@ type loaders struct {
 	chargeBalance    *loader[ledger.ChargeBalance]
 	patientBalance   *loader[ledger.Balance]
 	guarantorBalance *loader[ledger.Balance]
+	lastStatement    *loader[ledger.StatementRecord] // by guarantor (reports.graphqls)
 }
 
 // loaderWait is how long a loader collects ids nothing announced before it
@@ -102,6 +103,7 @@ func newLoaders(s ledger.Reader, pid ledger.ID) *loaders {
 		chargeBalance:    mapped(s.ChargeBalances, pid),
 		patientBalance:   mapped(s.PatientBalances, pid),
 		guarantorBalance: mapped(s.GuarantorBalances, pid),
+		lastStatement:    mapped(s.LastStatements, pid),
 	}
 
 	// What the fields of each kind of object load, by id: the object

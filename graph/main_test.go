@@ -215,7 +215,7 @@ func ids(t *testing.T, v any, path string) []string {
 
 // tables are every table a mutation may write.
 var tables = []string{"practices", "providers", "locations", "guarantors", "patients", "encounters",
-	"charges", "receipts", "splits", "unearned_types", "batches", "idempotency_records", "audit_events", "insurance_write_offs", "planned_outcomes"}
+	"charges", "receipts", "splits", "unearned_types", "batches", "idempotency_records", "audit_events", "insurance_write_offs", "planned_outcomes", "responsibility_changes", "statement_runs", "statements"}
 
 // rowCounts counts the rows of every table.
 func rowCounts(t *testing.T, db *sqlx.DB) map[string]int {

@@ -228,13 +228,11 @@ func (r *queryResolver) Guarantors(ctx context.Context, filter *model.GuarantorF
 	if err != nil {
 		return model.GuarantorConnection{}, err
 	}
-	info, cursors := fromLedgerPageInfo(res, page)
-	conn := model.GuarantorConnection{PageInfo: info, TotalCount: res.Total, Edges: make([]model.GuarantorEdge, len(res.Rows))}
 	loadersFor(ctx).guarantor.deliver(listSite(ctx), res.Rows...)
-	for i, g := range res.Rows {
-		conn.Edges[i] = model.GuarantorEdge{Cursor: cursors[i], Node: g}
-	}
-	return conn, nil
+	return connectionOf(res, page, func(c string, n ledger.Guarantor) model.GuarantorEdge { return model.GuarantorEdge{Cursor: c, Node: n} },
+		func(i model.PageInfo, t int, e []model.GuarantorEdge) model.GuarantorConnection {
+			return model.GuarantorConnection{PageInfo: i, TotalCount: t, Edges: e}
+		}), nil
 }
 
 // Patient is the resolver for the patient field.
@@ -263,13 +261,8 @@ func (r *queryResolver) Patients(ctx context.Context, filter *model.PatientFilte
 	if err != nil {
 		return model.PatientConnection{}, err
 	}
-	info, cursors := fromLedgerPageInfo(res, page)
-	conn := model.PatientConnection{PageInfo: info, TotalCount: res.Total, Edges: make([]model.PatientEdge, len(res.Rows))}
 	loadersFor(ctx).patient.deliver(listSite(ctx), res.Rows...)
-	for i, p := range res.Rows {
-		conn.Edges[i] = model.PatientEdge{Cursor: cursors[i], Node: p}
-	}
-	return conn, nil
+	return connectionOf(res, page, patientEdge, patientConnection), nil
 }
 
 // Guarantor returns GuarantorResolver implementation.

@@ -231,3 +231,36 @@ func TestSocketFloodLeavesOtherPracticesServed(t *testing.T) {
 	require.Equal(t, "Other Practice", str(t, data, "practice.name"))
 	updates()
 }
+
+// An instance authenticates a key from its cache, and one that has not
+// heard of a revocation (here: never hears) still refuses the key at once: every statement a
+// request makes checks, in its transaction, that the key stands. A read is
+// UNAUTHENTICATED, a payment is UNAUTHENTICATED with nothing written; the
+// revoking instance forgets the key itself and refuses it at the door (401).
+func TestRevokedKeyIsRefusedAtOnceByEveryInstance(t *testing.T) {
+	t.Parallel()
+	d, s, one := liveScenario(t)
+	deaf := d.startWith(t, s.Practice, false)
+	// As an instance whose listener has not delivered the revocation yet.
+	deaf.ledger.CacheKeys()
+	one.ledger.CacheKeys()
+	doomed := issueKey(t, s.Practice, ledger.RoleBiller)
+	for _, in := range []*instance{one, deaf} { // both now hold the key in their caches
+		in.h.ok(t, doomed, `{ practice { name } }`, nil)
+	}
+	one.h.ok(t, one.h.admin, revokeKeyDoc, obj{"in": obj{"id": keyID(doomed)}})
+
+	before := rowCounts(t, d.db)
+	e, _ := deaf.h.fail(t, doomed, `{ practice { name } }`, nil)
+	require.Equal(t, "UNAUTHENTICATED", e.code(), "%+v", e)
+	e, _ = deaf.h.fail(t, doomed, postReceiptDoc, payment(s.Solo, "1.00", ""))
+	require.Equal(t, "UNAUTHENTICATED", e.code(), "%+v", e)
+	require.Equal(t, before, rowCounts(t, d.db), "nothing written")
+	r := one.h.do(t, doomed, `{ practice { name } }`, nil)
+	require.Equal(t, 401, r.Status, r.Raw)
+
+	// Another key of the practice is served on both.
+	for _, in := range []*instance{one, deaf} {
+		in.h.ok(t, in.h.analyst, `{ practice { name } }`, nil)
+	}
+}

@@ -70,10 +70,9 @@ func (r *queryResolver) AuditEvents(ctx context.Context, filter *model.AuditEven
 	if err != nil {
 		return model.AuditEventConnection{}, err
 	}
-	info, cursors := fromLedgerPageInfo(res, page)
-	conn := model.AuditEventConnection{PageInfo: info, TotalCount: res.Total, Edges: make([]model.AuditEventEdge, len(res.Rows))}
-	for i, e := range res.Rows {
-		conn.Edges[i] = model.AuditEventEdge{Cursor: cursors[i], Node: fromLedgerAuditEvent(e)}
-	}
-	return conn, nil
+	return connectionOf(res, page, func(c string, e ledger.AuditEvent) model.AuditEventEdge {
+		return model.AuditEventEdge{Cursor: c, Node: fromLedgerAuditEvent(e)}
+	}, func(i model.PageInfo, t int, e []model.AuditEventEdge) model.AuditEventConnection {
+		return model.AuditEventConnection{PageInfo: i, TotalCount: t, Edges: e}
+	}), nil
 }

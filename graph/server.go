@@ -2,9 +2,8 @@ package graph
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -13,7 +12,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/paysplit/paysplit/graph/model"
@@ -26,7 +24,6 @@ const (
 	defaultPageSize = 50
 	complexityLimit = 20000
 	maxRequestBytes = 1 << 20
-	playgroundTitle = "paysplit"
 	graphqlEndpoint = "/graphql"
 )
 
@@ -43,6 +40,7 @@ type Server struct {
 	bodyTimeout time.Duration            // how long a body may take to arrive (limits.go)
 	maxUpload   int64                    // largest uploaded file (import_http.go)
 	multipart   *transport.MultipartForm // uploads
+	accessLog   *slog.Logger             // one line per request (accesslog.go)
 }
 
 // NewServer builds the server. ready reports whether the database answers.
@@ -84,8 +82,9 @@ func NewServer(l *ledger.Ledger, ready func(context.Context) error, opts ...Opti
 	gql.Use(extension.FixedComplexityLimit(complexityLimit))
 	gql.SetErrorPresenter(presentError)
 	gql.SetRecoverFunc(recoverPanic)
-	gql.AroundRootFields(authorize) // the role each root field needs (auth.go)
-	gql.AroundOperations(lv.admit)  // a websocket's operations: key checked again, limits (socket_limits.go)
+	gql.AroundRootFields(authorize)       // the role each root field needs (auth.go)
+	gql.AroundOperations(recordOperation) // the access log's operation (accesslog.go)
+	gql.AroundOperations(lv.admit)        // a websocket's operations: key checked again, limits (socket_limits.go)
 	gql.AroundOperations(authorizeSubscriptions)
 	gql.AroundResponses(lv.perEvent(l))
 	return &Server{ledger: l, ready: &readiness{check: ready}, gql: gql, live: lv, metrics: m, maxUpload: DefaultMaxUploadBytes,
@@ -94,14 +93,17 @@ func NewServer(l *ledger.Ledger, ready func(context.Context) error, opts ...Opti
 
 // ServeHTTP routes a request. A request's body must arrive within the body
 // timeout (limits.go).
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// Each request gets a request id and an access-log line (accesslog.go).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.logged(w, r, s.route) }
+
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	s.bodyDeadline(w, r, s.bodyTimeout)
 	switch r.URL.Path {
 	case graphqlEndpoint:
 		s.graphql(w, r)
 	case "/":
-		playground.Handler(playgroundTitle, graphqlEndpoint)(w, r)
-	case TemplatePath:
+		servePlayground(w, r) // playground.go
+	case TemplatePath, HistoryTemplatePath:
 		serveTemplate(w, r)
 	case "/dashboard":
 		serveDashboard(w, r)
@@ -113,6 +115,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/readyz":
 		s.ready.serve(w, r)
 	default:
+		if strings.HasPrefix(r.URL.Path, StatementsPath) {
+			serveStatement(w, r)
+			return
+		}
+		if strings.HasPrefix(r.URL.Path, PlaygroundPrefix) {
+			servePlayground(w, r)
+			return
+		}
 		http.NotFound(w, r)
 	}
 }
@@ -123,14 +133,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // body (introspection, balanceForwardTemplate).
 func (s *Server) graphql(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	id := r.Header.Get("X-Request-Id")
-	if id == "" || len(id) > 64 {
-		b := make([]byte, 8)
-		_, _ = rand.Read(b)
-		id = hex.EncodeToString(b)
-	}
-	w.Header().Set("X-Request-Id", id)
-	ctx = context.WithValue(ctx, requestIDKey, id)
 	upgrade := r.Header.Get("Upgrade") != ""
 	if upgrade {
 		ctx = s.live.newSocket(ctx) // before the key is checked (sockets.go)
@@ -141,6 +143,12 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case err == nil:
 			ctx = withActor(ctx, s.ledger.Store(), a)
+			accessOf(ctx).caller(a)
+		case errors.Is(err, ledger.ErrUnauthenticated):
+			accessOf(ctx).refuse(err, "")
+		}
+		switch {
+		case err == nil:
 		case errors.Is(err, ledger.ErrUnauthenticated) && !upgrade:
 			_, msg, _ := classify(err)
 			refuse(w, http.StatusUnauthorized, CodeUnauthenticated, "", msg)

@@ -86,11 +86,13 @@ func (s *socket) end(code int, reason string) {
 	s.cancel()
 }
 
-// KeyRevoked closes, with code 4403, every websocket of this server that
-// the key opened (postgres.Listener calls it when a revocation commits, on
-// any server instance).
+// KeyRevoked drops the key from the ledger's authentication cache and
+// closes, with code 4403, every websocket of this server that the key
+// opened (postgres.Listener calls it when a revocation commits, on any
+// server instance).
 func (s *Server) KeyRevoked(practiceID, keyID ledger.ID) {
 	lv := s.live
+	lv.ledger.ForgetKey(practiceID, keyID)
 	lv.mu.Lock()
 	defer lv.mu.Unlock()
 	lv.epoch++
@@ -101,13 +103,14 @@ func (s *Server) KeyRevoked(practiceID, keyID ledger.ID) {
 	}
 }
 
-// RecheckKeys checks every key that has a websocket open here, in the
-// background, and closes the sockets of those revoked since (4403); a
+// RecheckKeys empties the ledger's authentication cache, checks every key
+// that has a websocket open here, in the background, and closes the sockets of those revoked since (4403); a
 // socket whose key cannot be checked is closed with 1013, to reconnect and
 // authenticate again. postgres.Listener calls it after reconnecting, when
 // revocations may have been missed.
 func (s *Server) RecheckKeys() {
 	lv := s.live
+	lv.ledger.ForgetKeys()
 	lv.mu.Lock()
 	lv.epoch++
 	keys := make([]ledger.Actor, 0, len(lv.sockets))

@@ -81,6 +81,16 @@ func TestNestedQueryStatementCount(t *testing.T) {
 				requireMoney(t, want, e, "node.balance")
 			}
 		}},
+		{"nested connections", connectionsQuery, func(t *testing.T, d map[string]any, n int) {
+			edges := list(t, d, "guarantors.edges")
+			require.Len(t, edges, n)
+			for _, e := range edges {
+				require.Len(t, list(t, e, "node.patientsConnection.edges"), 2)
+				require.Len(t, list(t, e, "node.chargesConnection.edges"), 2)
+				require.Equal(t, true, at(t, e, "node.chargesConnection.pageInfo.hasNextPage"))
+				require.EqualValues(t, 3, at(t, e, "node.patientsConnection.edges.1.node.chargesConnection.totalCount"))
+			}
+		}},
 		{"patients", patientsQuery, func(t *testing.T, d map[string]any, n int) {
 			edges := list(t, d, "patients.edges")
 			require.Len(t, edges, n)
@@ -117,6 +127,28 @@ func TestNestedQueryStatementCount(t *testing.T) {
 	}
 }
 
+// connectionsQuery is the analyst walk through the nested connections.
+const connectionsQuery = `query($first: Int!) {
+  guarantors(first: $first) {
+    edges { node {
+      id
+      patientsConnection(first: 10) { edges { node {
+        id
+        encountersConnection { edges { node { id chargesConnection(first: 1) { totalCount edges { node { id } } } } } }
+        chargesConnection(last: 2) {
+          totalCount
+          edges { cursor node {
+            id owed
+            splitsConnection { edges { node { id amount receipt { id splitsConnection(first: 1) { totalCount } } } } }
+          } }
+        }
+      } } }
+      chargesConnection(first: 2) { pageInfo { hasNextPage endCursor } edges { node { id owed } } }
+      receiptsConnection(last: 1) { totalCount edges { node { id kind } } }
+    } }
+  }
+}`
+
 const patientsQuery = `query($first: Int!) {
   patients(first: $first, filter: {name: "kid"}) { edges { node {
     id balance owed credit
@@ -144,4 +176,46 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// Receipt statement budgets: what one postReceipt sends to the database,
+// once its key has authenticated (docs/benchmarks.md, "The write path"). An
+// auto-split reads the payer, its family and the policy defaults and writes
+// the receipt with its splits, its plan, and the mutation's record; the
+// explicit form checks its references and the charges' balances instead.
+const (
+	autoSplitStatements = 13
+	explicitStatements  = 11
+)
+
+// TestReceiptStatementCount holds a receipt, auto-split or explicit, to its
+// statement budget, through the handler, the second and later times a key
+// is used (authentication comes from the cache, touching the key's last use
+// at most once a minute).
+func TestReceiptStatementCount(t *testing.T) {
+	t.Parallel()
+	db, statements := openCounting(t, ledgertest.NewDBURL(t))
+	l := ledger.New(postgres.NewStore(db), ledger.WithClock(ledgertest.Clock))
+	l.CacheKeys() // as serve, whose listener makes it forget revoked keys
+	f := ledgertest.AddPractice(t, l, "Counted")
+	fam := f.Family(t, "Payer", "Kid")
+	cs := f.Visit(t, fam[1], "2026-05-01", "100.00", "50.00")
+	h := serve(t, db, f)
+	h.ok(t, h.admin, `{ __typename }`, nil) // the key's first use records it
+
+	auto := obj{"in": obj{"kind": "PATIENT_PAYMENT", "patientId": fam[0].ID.String(), "amount": "10.00", "allocation": obj{}}}
+	explicit := obj{"in": obj{"kind": "PATIENT_PAYMENT", "patientId": fam[0].ID.String(), "amount": "10.00",
+		"splits": []any{obj{"amount": "9.00", "chargeId": cs[0].ID.String()}, obj{"amount": "1.00"}}}}
+	for range 2 {
+		for _, c := range []struct {
+			name   string
+			vars   obj
+			budget int64
+		}{{"auto-split", auto, autoSplitStatements}, {"explicit", explicit, explicitStatements}} {
+			statements.Store(0)
+			h.ok(t, h.admin, postReceiptDoc, c.vars)
+			t.Logf("%s: %d statements", c.name, statements.Load())
+			require.LessOrEqual(t, statements.Load(), c.budget, c.name)
+		}
+	}
 }

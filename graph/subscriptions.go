@@ -74,31 +74,37 @@ func (lv *live) websocket(l *ledger.Ledger) transport.Websocket {
 	}
 }
 
+// errNoInitKey refuses a websocket that sent no usable key.
+var errNoInitKey = errors.New("unauthenticated: send {\"Authorization\": \"Bearer <key>\"} or {\"headers\": {\"Authorization\": \"Bearer <key>\"}} in connection_init")
+
 // initFunc authenticates a websocket from its connection_init payload
-// ({"Authorization": "Bearer <key>"}, or an Authorization header on the
-// upgrade request), files it under its key (so revoking the key closes it),
+// ({"Authorization": "Bearer <key>"} or {"headers": {"Authorization": …}},
+// or an Authorization header on the upgrade request), files it under its key (so revoking the key closes it),
 // and ties the connection to the server's lifetime. A refused connection is
 // closed with code 4403.
 func (lv *live) initFunc(l *ledger.Ledger) transport.WebsocketInitFunc {
 	return func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 		refuse := func(err error) (context.Context, *transport.InitPayload, error) {
+			accessOf(ctx).refuse(err, err.Error())
 			ctx = transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, closeForbidden), "Forbidden")
 			return ctx, nil, err
 		}
-		if auth := strings.TrimSpace(p.Authorization()); auth != "" {
+		if auth := initAuthorization(p); auth != "" {
 			token, ok := strings.CutPrefix(auth, "Bearer ")
 			if !ok {
-				return refuse(errors.New("unauthenticated: send {\"Authorization\": \"Bearer <key>\"} in connection_init"))
+				return refuse(errNoInitKey)
 			}
 			a, err := l.Authenticate(ctx, strings.TrimSpace(token))
 			if err != nil {
+				accessOf(ctx).refuse(err, "")
 				return refuse(errors.New("unauthenticated: the key is not valid"))
 			}
 			ctx = withActor(ctx, l.Store(), a)
+			accessOf(ctx).caller(a)
 		}
 		a, err := actor(ctx)
 		if err != nil {
-			return refuse(errors.New("unauthenticated: send {\"Authorization\": \"Bearer <key>\"} in connection_init"))
+			return refuse(errNoInitKey)
 		}
 		ctx, cancel := context.WithCancel(ctx)
 		stop := context.AfterFunc(lv.closing, cancel)
@@ -111,6 +117,20 @@ func (lv *live) initFunc(l *ledger.Ledger) transport.WebsocketInitFunc {
 		}
 		return ctx, nil, nil
 	}
+}
+
+// initAuthorization is the Authorization a connection_init payload
+// carries, flat ({"Authorization": …}, as graphql-ws clients are usually set
+// up) or nested ({"headers": {"Authorization": …}}, as Apollo's and
+// GraphiQL's are); either key may be lower-case.
+func initAuthorization(p transport.InitPayload) string {
+	if auth := p.Authorization(); auth != "" {
+		return strings.TrimSpace(auth)
+	}
+	if h, ok := p["headers"].(map[string]any); ok {
+		return strings.TrimSpace(transport.InitPayload(h).Authorization())
+	}
+	return ""
 }
 
 // enter admits a websocket upgrade unless the server is closing; exit is

@@ -87,14 +87,18 @@ type AgingQuery struct {
 	MinAgeDays             *int   // rows whose oldest owing line is at least this old
 	ProviderID, LocationID *ID    // only lines (and credits) of this provider / location
 	Coverage               AgingCoverage
+	// GuarantorIDs, when not nil, keeps only the lines and credits of these
+	// families: statements read their families' aging so, and the live hub
+	// re-reads the rows of the families a commit touched. The API does not
+	// offer it.
+	GuarantorIDs []ID
+	// NoLastPayment leaves the rows' last payment out (statements do not
+	// print it, and finding it for every family costs a pass over the
+	// payments).
+	NoLastPayment bool
 
 	Sort AgingSort
 	Page Page
-
-	// Families, when not nil, limits the report to the lines and credits of
-	// these families (guarantor ids): the live hub re-reads the rows of the
-	// families a commit touched with it. The API does not offer it.
-	Families []ID
 }
 
 // AgingBucket is one column of a report: ages FromDays to ToDays inclusive;

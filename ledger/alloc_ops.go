@@ -321,16 +321,17 @@ func (l *Ledger) AllocateUnearned(ctx context.Context, a Actor, in UnearnedAlloc
 	return l.commitFamilyTransfer(ctx, a, m, in.GuarantorID, in.Note, plan)
 }
 
-// autoSplit plans a new patient payment's splits.
-func (l *Ledger) autoSplit(ctx context.Context, r Reader, pid ID, pol resolvedPolicy, in NewReceipt, alloc Allocation) (planned, error) {
+// payer checks a receipt's batch and reads the patient it is entered on.
+func payer(ctx context.Context, r Reader, pid ID, in NewReceipt) (Patient, error) {
 	if err := checkBatch(ctx, r, pid, in.BatchID, "batchId"); err != nil {
-		return planned{}, err
+		return Patient{}, err
 	}
 	pats, err := r.Patients(ctx, pid, []ID{*in.PatientID})
-	pat, err := ref(pats, err, "patientId", "patient", *in.PatientID)
-	if err != nil {
-		return planned{}, err
-	}
+	return ref(pats, err, "patientId", "patient", *in.PatientID)
+}
+
+// autoSplit plans a new patient payment's splits, entered on pat.
+func (l *Ledger) autoSplit(ctx context.Context, r Reader, pid ID, pol resolvedPolicy, pat Patient, in NewReceipt, alloc Allocation) (planned, error) {
 	snaps, err := loadSnapshots(ctx, r, pid, []ID{pat.GuarantorID}, "patientId")
 	if err != nil {
 		return planned{}, err
@@ -357,22 +358,34 @@ func (l *Ledger) autoSplit(ctx context.Context, r Reader, pid ID, pol resolvedPo
 // allocatedPrelude validates a receipt to be split by a policy and
 // resolves the policy.
 func (l *Ledger) allocatedPrelude(ctx context.Context, a Actor, in *NewReceipt, alloc Allocation) (resolvedPolicy, error) {
-	if len(in.Splits) > 0 {
-		return resolvedPolicy{}, Invalid("allocation", "give explicit splits or an allocation, not both")
-	}
-	if in.EncounterID != nil {
-		return resolvedPolicy{}, Invalid("encounterId", "only an insurance payment is made as a claim total")
-	}
-	if err := l.validateReceiptHeader(in); err != nil {
+	if err := l.validateAllocated(in, alloc); err != nil {
 		return resolvedPolicy{}, err
 	}
+	return l.allocationPolicy(ctx, l.store, a.PracticeID, alloc)
+}
+
+// validateAllocated checks, without the database, a receipt to be split
+// by a policy.
+func (l *Ledger) validateAllocated(in *NewReceipt, alloc Allocation) error {
+	if len(in.Splits) > 0 {
+		return Invalid("allocation", "give explicit splits or an allocation, not both")
+	}
+	if in.EncounterID != nil {
+		return Invalid("encounterId", "only an insurance payment is made as a claim total")
+	}
+	if err := l.validateReceiptHeader(in); err != nil {
+		return err
+	}
 	if in.Kind != ReceiptPatientPayment && in.Kind != ReceiptRefund {
-		return resolvedPolicy{}, Invalid("kind", "an allocation splits a PATIENT_PAYMENT or a REFUND; give explicit splits for a %s", in.Kind)
+		return Invalid("kind", "an allocation splits a PATIENT_PAYMENT or a REFUND; give explicit splits for a %s", in.Kind)
 	}
-	if err := checkParams(alloc.Params); err != nil {
-		return resolvedPolicy{}, prefixed("allocation.", err)
-	}
-	pol, err := l.resolvePolicy(ctx, l.store, a.PracticeID, alloc.Policy, OperationAutoSplit, "allocation.policy")
+	return prefixed("allocation.", checkParams(alloc.Params))
+}
+
+// allocationPolicy resolves an auto-split's policy and checks its
+// parameter overrides.
+func (l *Ledger) allocationPolicy(ctx context.Context, r Reader, pid ID, alloc Allocation) (resolvedPolicy, error) {
+	pol, err := l.resolvePolicy(ctx, r, pid, alloc.Policy, OperationAutoSplit, "allocation.policy")
 	if err != nil {
 		return resolvedPolicy{}, err
 	}
@@ -399,7 +412,11 @@ func (l *Ledger) PreviewReceipt(ctx context.Context, a Actor, in NewReceipt, all
 	if err != nil {
 		return Plan{}, err
 	}
-	pl, err := l.autoSplit(ctx, l.store, a.PracticeID, pol, in, alloc)
+	pat, err := payer(ctx, l.store, a.PracticeID, in)
+	if err != nil {
+		return Plan{}, err
+	}
+	pl, err := l.autoSplit(ctx, l.store, a.PracticeID, pol, pat, in, alloc)
 	return pl.plan, err
 }
 
@@ -409,25 +426,29 @@ func (l *Ledger) PreviewReceipt(ctx context.Context, a Actor, in NewReceipt, all
 // receipt, recording the policy name and version. It returns the receipt
 // and the plan.
 func (l *Ledger) PostAllocatedReceipt(ctx context.Context, a Actor, in NewReceipt, alloc Allocation) (Receipt, Plan, error) {
-	pol, err := l.allocatedPrelude(ctx, a, &in, alloc)
-	if err != nil {
+	if err := l.validateAllocated(&in, alloc); err != nil {
 		return Receipt{}, Plan{}, err
 	}
 	input := struct {
 		Receipt    NewReceipt
 		Allocation Allocation
 	}{in, alloc}
-	m := mutation{op: "postReceipt", key: in.IdempotencyKey, input: input, policy: pol.ref.Name, polVer: pol.ref.Version}
+	var pol resolvedPolicy // resolved in the transaction: no transaction of its own
+	m := mutation{op: "postReceipt", key: in.IdempotencyKey, input: input, resolved: &pol.ref}
+	var posted posting
 	id, err := l.mutate(ctx, a, m, func(tx Tx) (ID, error) {
-		pats, err := tx.Patients(ctx, a.PracticeID, []ID{*in.PatientID})
-		pat, err := ref(pats, err, "patientId", "patient", *in.PatientID)
+		var err error
+		if pol, err = l.allocationPolicy(ctx, tx, a.PracticeID, alloc); err != nil {
+			return ID{}, err
+		}
+		pat, err := payer(ctx, tx, a.PracticeID, in)
 		if err != nil {
 			return ID{}, err
 		}
 		if err := tx.LockFamilies(ctx, a.PracticeID, []ID{pat.GuarantorID}); err != nil {
 			return ID{}, err
 		}
-		pl, err := l.autoSplit(ctx, tx, a.PracticeID, pol, in, alloc)
+		pl, err := l.autoSplit(ctx, tx, a.PracticeID, pol, pat, in, alloc)
 		if err != nil {
 			return ID{}, err
 		}
@@ -440,12 +461,16 @@ func (l *Ledger) PostAllocatedReceipt(ctx context.Context, a Actor, in NewReceip
 		if ps[0].receipt == nil {
 			return ID{}, Invalid("allocation", "a refund is not split automatically while a charge of the family still owes: give its splits (docs/allocation.md §3.7)")
 		}
+		posted = ps[0]
 		return ps[0].receipt.ID, nil
 	})
 	if err != nil {
 		return Receipt{}, Plan{}, err
 	}
-	res, err := l.allocationResult(ctx, a.PracticeID, id)
+	if posted.receipt != nil && id == posted.receipt.ID {
+		return *posted.receipt, posted.plan, nil // what was just written, without reading it back
+	}
+	res, err := l.allocationResult(ctx, a.PracticeID, id) // an idempotent replay
 	if err != nil {
 		return Receipt{}, Plan{}, err
 	}

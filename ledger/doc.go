@@ -47,11 +47,17 @@
 //	credit_balancer.go                the family balancer (income transfer, recreate splits)
 //	credit_account.go                 the Store's side of credits: Txfr rows, reallocations
 //	run.go, run_family.go             long runs over many families, what a run does to one family
+//	import_run.go                     the one import machinery: VALIDATE/COMMIT, lock, idempotency, record, reconcile
 //	import.go, import_plan.go         balance-forward import: validate, plan, commit, undo
 //	import_passes.go                  how an import reads its file in passes, its bounded issue log
 //	import_balanceforward.go          the balance-forward CSV: template, parsing, row checks
+//	import_history*.go                history import (conversions): the set's files and encodings, match,
+//	                                  check and findings, post, reconcile, undo
 //	aging.go                          aging as of a date: query, buckets, report
-//	key_auth.go, key_admin.go         API keys: authentication (and CheckKey for live sockets), create, list, revoke
+//	report_unearned.go                the Net Unearned Income report (visible and hidden unearned money)
+//	bill_to_patient.go                bill a line's pending estimate to the patient, and back
+//	statement.go, statement_run.go    guarantor statements; runs over many families, recorded
+//	key_auth.go, key_admin.go         API keys: authentication (its cache, CheckKey for live sockets), create, list, revoke
 //	key_roles.go                      which role each operation needs
 //	audit.go                          the audit trail
 //

@@ -123,6 +123,9 @@ type ImportReport struct {
 	DuplicateOf *ID
 	// Reconciliation compares the file with the ledger after a commit.
 	Reconciliation *Reconciliation
+	// Files says, of a history import, what was read of each file of the
+	// set and in which encoding.
+	Files []ImportFile
 }
 
 // ImportTotals sums rows. Credits are positive numbers: what patients hold.
@@ -216,6 +219,7 @@ const (
 // it posted.
 type BalanceImport struct {
 	ID                ID
+	Kind              ImportKind
 	Status            BalanceImportStatus
 	FileName          string
 	FileSHA256        string
@@ -307,6 +311,7 @@ type Bulk struct {
 	Patients   []Patient
 	Encounters []Encounter
 	Charges    []Charge
+	WriteOffs  []InsuranceWriteOff
 	Receipts   []Receipt
 	Splits     []Split
 }
@@ -340,6 +345,20 @@ type ImportReader interface {
 	// BalanceImportActivity lists (up to limit) what was posted against an
 	// import's lines by anything but the import itself.
 	BalanceImportActivity(ctx context.Context, practiceID, importID ID, limit int) ([]ImportActivity, error)
+	// HistoryRefs returns the rows of an entity standing history imports
+	// posted under these old ids (procedures and adjustments with their
+	// charge's patient, family, provider and location; receipts with their
+	// patient).
+	HistoryRefs(ctx context.Context, practiceID ID, entity string, oldIDs []string) ([]HistoryRef, error)
+	// HistoryImportLedger returns what a history import posted, for its undo.
+	HistoryImportLedger(ctx context.Context, practiceID, importID ID) (HistoryLedger, error)
+	// HistoryImportActivity lists (up to limit) what was posted since the
+	// import (at or after since) for the patients it touched, by anything
+	// but the import itself.
+	HistoryImportActivity(ctx context.Context, practiceID, importID ID, since time.Time, limit int) ([]ImportActivity, error)
+	// HistoryFamilies lists the families a history import recorded, in
+	// row order.
+	HistoryFamilies(ctx context.Context, practiceID, importID ID) ([]HistoryRow, error)
 }
 
 // ImportWriter is how balance-forward imports write; Tx includes it.
@@ -356,6 +375,9 @@ type ImportWriter interface {
 	// InsertBalanceImportLines records lines of an import (in chunks: it
 	// may be called many times for one import).
 	InsertBalanceImportLines(ctx context.Context, practiceID, importID ID, lines []ImportLine) error
+	// InsertHistoryRows records the old ids of rows a history import
+	// posted (in chunks: it may be called many times for one import).
+	InsertHistoryRows(ctx context.Context, practiceID, importID ID, rows []HistoryRow) error
 	// MarkBalanceImportUndone records an undo and frees the import's file and row keys.
 	MarkBalanceImportUndone(ctx context.Context, practiceID, importID ID, at time.Time, keyID *ID) error
 }
@@ -391,96 +413,30 @@ type ImportResult struct {
 // import keeps grows with the file's patients, not its rows, and the
 // report lists at most MaxReportIssues issues and MaxReportPatients patients.
 func (l *Ledger) ImportBalances(ctx context.Context, a Actor, in ImportRequest) (ImportResult, error) {
-	if !a.Role.CanPost() {
-		return ImportResult{}, fmt.Errorf("importBalances: role %s may not import: %w", a.Role, ErrForbidden)
-	}
 	if err := checkImportRequest(&in); err != nil {
 		return ImportResult{}, err
-	}
-	if in.File == nil {
-		return ImportResult{}, Invalid("file", "is required")
 	}
 	delim, err := delimiterOf(in.Options.Delimiter)
 	if err != nil {
 		return ImportResult{}, err
 	}
-	progress := in.Progress
-	if progress == nil {
-		progress = func(ImportProgress) {}
-	}
-	max := in.MaxBytes
-	if max <= 0 {
-		max = DefaultImportMaxBytes
-	}
-	today := l.Today()
+	in.Progress = progressOf(in)
+	today, progress, max := l.Today(), in.Progress, maxBytesOf(in)
 	src := &importSource{file: in.File, opt: ParseOptions{Name: strings.TrimSpace(in.FileName), Today: today, Delimiter: delim,
 		MaxBytes: max, Progress: func(n int64, rows int) { progress(ImportProgress{Phase: "read", Bytes: n, Rows: rows}) }}}
-	fr, err := readImportFile(src)
-	if errors.Is(err, ErrFileTooLarge) {
-		return ImportResult{}, Invalid("file", "is larger than the limit of %d bytes; split it into smaller files", max)
-	}
-	if err != nil {
-		return ImportResult{}, err
-	}
-	f := fr.file
-	if in.Mode == ImportValidate {
-		progress(ImportProgress{Phase: "match", Bytes: f.Bytes, Rows: f.RowCount})
-		p, err := planImport(ctx, l.store, a.PracticeID, fr, in, today)
-		if err == nil {
-			err = p.check(ctx, l.store)
+	return l.runImport(ctx, a, in, KindBalanceForward, func() (importJob, error) {
+		if in.File == nil {
+			return nil, Invalid("file", "is required")
+		}
+		fr, err := readImportFile(src)
+		if errors.Is(err, ErrFileTooLarge) {
+			return nil, Invalid("file", "is larger than the limit of %d bytes; split it into smaller files", max)
 		}
 		if err != nil {
-			return ImportResult{}, err
+			return nil, err
 		}
-		p.finish()
-		progress(ImportProgress{Phase: "done", Bytes: f.Bytes, Rows: f.RowCount})
-		return l.importResult(ctx, p)
-	}
-
-	var p *importPlan
-	digest := struct {
-		Mode    ImportMode
-		SHA256  string
-		Options ImportOptions
-	}{in.Mode, f.SHA256, in.Options}
-	id, err := l.mutate(ctx, a, mutation{op: "importBalances", key: in.IdempotencyKey, input: digest}, func(tx Tx) (ID, error) {
-		if err := tx.LockBalanceImports(ctx, a.PracticeID); err != nil {
-			return ID{}, err
-		}
-		progress(ImportProgress{Phase: "match", Bytes: f.Bytes, Rows: f.RowCount})
-		var err error
-		p, err = planImport(ctx, tx, a.PracticeID, fr, in, today)
-		if err == nil {
-			err = p.check(ctx, tx)
-		}
-		if err != nil {
-			return ID{}, err
-		}
-		p.finish()
-		if p.report.Outcome != OutcomeCommitted {
-			return ID{}, errNothingToPost
-		}
-		progress(ImportProgress{Phase: "post", Bytes: f.Bytes, Rows: f.RowCount})
-		return l.postPlan(ctx, tx, a, p, progress)
+		return &balanceForwardJob{pid: a.PracticeID, read: fr, in: in, today: today}, nil
 	})
-	switch {
-	case errors.Is(err, errNothingToPost):
-		return l.importResult(ctx, p)
-	case err != nil:
-		return ImportResult{}, err
-	}
-	progress(ImportProgress{Phase: "done", Bytes: f.Bytes, Rows: f.RowCount})
-	if p == nil || p.report.ImportID == nil || *p.report.ImportID != id {
-		// A replay of an idempotency key: the first result stands.
-		imp, err := l.BalanceImport(ctx, a, id)
-		if err != nil {
-			return ImportResult{}, err
-		}
-		r := ImportReport{Mode: ImportCommit, Outcome: OutcomeAlreadyImported, FileName: imp.FileName, FileSHA256: imp.FileSHA256,
-			DuplicateOf: &imp.ID, Message: fmt.Sprintf("this request was made before (idempotency key %q): it posted import %s; nothing more is posted", in.IdempotencyKey, imp.ID)}
-		return ImportResult{Report: r, Import: &imp}, nil
-	}
-	return l.importResult(ctx, p)
 }
 
 // checkImportRequest checks the parts of a request that are not the file.
@@ -519,14 +475,14 @@ func delimiterOf(s string) (rune, error) {
 var errNothingToPost = errors.New("nothing to post")
 
 // importResult loads the import a report names.
-func (l *Ledger) importResult(ctx context.Context, p *importPlan) (ImportResult, error) {
-	res := ImportResult{Report: p.report}
-	id := p.report.ImportID
+func (l *Ledger) importResult(ctx context.Context, pid ID, rep *ImportReport) (ImportResult, error) {
+	res := ImportResult{Report: *rep}
+	id := rep.ImportID
 	if id == nil {
-		id = p.report.DuplicateOf
+		id = rep.DuplicateOf
 	}
 	if id != nil {
-		rows, err := l.store.BalanceImports(ctx, p.pid, []ID{*id})
+		rows, err := l.store.BalanceImports(ctx, pid, []ID{*id})
 		imp, err := one(rows, err, "balance import", *id)
 		if err != nil {
 			return res, err
@@ -545,6 +501,13 @@ func (l *Ledger) BalanceImport(ctx context.Context, a Actor, id ID) (BalanceImpo
 // ReconcileBalanceImport compares an import's file amounts with what the
 // ledger holds now on its lines, per patient and guarantor.
 func (l *Ledger) ReconcileBalanceImport(ctx context.Context, a Actor, importID ID) (Reconciliation, error) {
+	imp, err := l.BalanceImport(ctx, a, importID)
+	if err != nil {
+		return Reconciliation{}, err
+	}
+	if imp.Kind == KindHistory {
+		return reconcileHistory(ctx, l.store, a.PracticeID, importID)
+	}
 	rec, _, err := reconcileImport(ctx, l.store, a.PracticeID, importID)
 	return rec, err
 }
@@ -664,51 +627,11 @@ func (l *Ledger) UndoBalanceImport(ctx context.Context, a Actor, in UndoImport) 
 		if imp.Status == ImportUndone {
 			return ID{}, fmt.Errorf("%w: balance import %s was already undone at %s", ErrConflict, imp.ID, imp.UndoneAt.Format(time.RFC3339))
 		}
-		lines, err := tx.BalanceImportLines(ctx, pid, imp.ID)
-		if err != nil {
-			return ID{}, err
+		undo := l.undoBalanceForward
+		if imp.Kind == KindHistory {
+			undo = l.undoHistory
 		}
-		var chargeIDs, familyIDs []ID
-		seen := map[ID]bool{}
-		var insured []string
-		for _, ln := range lines {
-			chargeIDs = append(chargeIDs, ln.ChargeID)
-			if !seen[ln.GuarantorID] {
-				seen[ln.GuarantorID] = true
-				familyIDs = append(familyIDs, ln.GuarantorID)
-			}
-			if ln.Responsibility == ResponsibilityInsurance && len(insured) < 5 {
-				insured = append(insured, fmt.Sprint(ln.Row))
-			}
-		}
-		if len(insured) > 0 {
-			return ID{}, &InvariantError{Invariant: "import_undoable", Message: fmt.Sprintf(
-				"cannot undo balance import %s: it carried INSURANCE balances (rows %s), and the ledger cannot withdraw a pending insurance estimate (only an insurance payment settles it)",
-				imp.ID, strings.Join(insured, ", "))}
-		}
-		// Under these locks nothing can be posted against the lines until we
-		// are done: receipts lock families, anything referring to a line
-		// needs a share lock on it.
-		if err := tx.LockFamilies(ctx, pid, familyIDs); err != nil {
-			return ID{}, err
-		}
-		if err := tx.LockCharges(ctx, pid, chargeIDs); err != nil {
-			return ID{}, err
-		}
-		acts, err := tx.BalanceImportActivity(ctx, pid, imp.ID, 5)
-		if err != nil {
-			return ID{}, err
-		}
-		if len(acts) > 0 {
-			parts := make([]string, len(acts))
-			for i, act := range acts {
-				parts[i] = act.String()
-			}
-			return ID{}, &InvariantError{Invariant: "import_untouched", Message: fmt.Sprintf(
-				"cannot undo balance import %s: something was posted against its lines since: %s; reverse that first",
-				imp.ID, strings.Join(parts, "; "))}
-		}
-		b, err := l.undoBulk(ctx, tx, pid, imp, lines)
+		b, err := undo(ctx, tx, pid, imp)
 		if err != nil {
 			return ID{}, err
 		}
@@ -725,6 +648,70 @@ func (l *Ledger) UndoBalanceImport(ctx context.Context, a Actor, in UndoImport) 
 		return BalanceImport{}, err
 	}
 	return l.BalanceImport(ctx, a, id)
+}
+
+// undoBalanceForward checks that a balance-forward import can be undone
+// (no INSURANCE lines, nothing posted against its lines since), under locks
+// on its families and lines, and builds what reverses it.
+func (l *Ledger) undoBalanceForward(ctx context.Context, tx Tx, pid ID, imp BalanceImport) (Bulk, error) {
+	lines, err := tx.BalanceImportLines(ctx, pid, imp.ID)
+	if err != nil {
+		return Bulk{}, err
+	}
+	var chargeIDs, familyIDs []ID
+	seen := map[ID]bool{}
+	var insured []string
+	for _, ln := range lines {
+		chargeIDs = append(chargeIDs, ln.ChargeID)
+		if !seen[ln.GuarantorID] {
+			seen[ln.GuarantorID] = true
+			familyIDs = append(familyIDs, ln.GuarantorID)
+		}
+		if ln.Responsibility == ResponsibilityInsurance && len(insured) < 5 {
+			insured = append(insured, fmt.Sprint(ln.Row))
+		}
+	}
+	if len(insured) > 0 {
+		return Bulk{}, &InvariantError{Invariant: "import_undoable", Message: fmt.Sprintf(
+			"cannot undo balance import %s: it carried INSURANCE balances (rows %s), and the ledger cannot withdraw a pending insurance estimate (only an insurance payment settles it)",
+			imp.ID, strings.Join(insured, ", "))}
+	}
+	// Under these locks nothing can be posted against the lines until we
+	// are done: receipts lock families, anything referring to a line
+	// needs a share lock on it.
+	if err := lockAll(ctx, tx, pid, familyIDs, chargeIDs); err != nil {
+		return Bulk{}, err
+	}
+	acts, err := tx.BalanceImportActivity(ctx, pid, imp.ID, 5)
+	if err != nil {
+		return Bulk{}, err
+	}
+	if err := untouched(imp, acts); err != nil {
+		return Bulk{}, err
+	}
+	return l.undoBulk(ctx, tx, pid, imp, lines)
+}
+
+// lockAll locks families, then charges.
+func lockAll(ctx context.Context, tx Tx, pid ID, families, charges []ID) error {
+	if err := tx.LockFamilies(ctx, pid, families); err != nil {
+		return err
+	}
+	return tx.LockCharges(ctx, pid, charges)
+}
+
+// untouched refuses an undo when something was posted against the import.
+func untouched(imp BalanceImport, acts []ImportActivity) error {
+	if len(acts) == 0 {
+		return nil
+	}
+	parts := make([]string, len(acts))
+	for i, act := range acts {
+		parts[i] = act.String()
+	}
+	return &InvariantError{Invariant: "import_untouched", Message: fmt.Sprintf(
+		"cannot undo balance import %s: something was posted against its lines since: %s; reverse that first",
+		imp.ID, strings.Join(parts, "; "))}
 }
 
 // undoBulk builds the entries that reverse an import: an adjustment of minus
@@ -749,13 +736,20 @@ func (l *Ledger) undoBulk(ctx context.Context, tx Tx, pid ID, imp BalanceImport,
 			Kind: ChargeAdjustment, Status: StatusCompleted, Code: ln.Code, ServiceDate: today, Amount: ln.Amount.Neg(),
 			AttachedToID: &line, Note: note, PostedAt: now})
 	}
+	return b, l.reverseAll(ctx, tx, pid, receiptIDs, note, &b)
+}
+
+// reverseAll adds to b a reversal of each receipt, with its splits
+// negated.
+func (l *Ledger) reverseAll(ctx context.Context, tx Tx, pid ID, receiptIDs []ID, note string, b *Bulk) error {
+	now, today := l.stamp(), l.Today()
 	receipts, err := tx.Receipts(ctx, pid, receiptIDs)
 	if err != nil {
-		return b, err
+		return err
 	}
 	splits, err := tx.SplitsOfReceipts(ctx, pid, receiptIDs)
 	if err != nil {
-		return b, err
+		return err
 	}
 	revOf := make(map[ID]ID, len(receipts))
 	for _, r := range receipts {
@@ -768,7 +762,7 @@ func (l *Ledger) undoBulk(ctx context.Context, tx Tx, pid ID, imp BalanceImport,
 		b.Splits = append(b.Splits, Split{ID: newID(), ReceiptID: revOf[s.ReceiptID], Amount: s.Amount.Neg(), Code: CodeReversal,
 			PatientID: s.PatientID, ProviderID: s.ProviderID, LocationID: s.LocationID, ChargeID: s.ChargeID, UnearnedTypeID: s.UnearnedTypeID})
 	}
-	return b, nil
+	return nil
 }
 
 // String describes the activity for a refusal.

@@ -177,9 +177,35 @@ const (
 	IssueUnknownLocation  = "UNKNOWN_LOCATION"  // no such location (by code or name), or several
 )
 
+// Issue codes of a history import (docs/conversion.md). Errors refuse
+// what is malformed; findings (warnings) report facts the ledger keeps as
+// they are.
+const (
+	IssueMissingFile   = "MISSING_FILE"   // a file the set needs is not in it
+	IssueDuplicateFile = "DUPLICATE_FILE" // two files of the set have one name
+	IssueExtraFile     = "EXTRA_FILE"     // warning: a file that is not part of a set; ignored
+	IssueDuplicateKey  = "DUPLICATE_KEY"  // two rows of a file have the same old id
+	IssueUnknownRef    = "UNKNOWN_REF"    // an old id no row of the set (or of an earlier import) has
+	IssueSplitsSum     = "SPLITS_SUM"     // a receipt's splits do not sum to its amount
+	IssueBadSign       = "BAD_SIGN"       // an amount whose sign its kind does not allow
+	IssuePlannedSplit  = "PLANNED_SPLIT"  // money on a planned procedure not on the treatment-plan type (or the practice has none)
+
+	FindingNegativeProduction = "NEGATIVE_PRODUCTION"  // a procedure with a negative fee
+	FindingOverpaidCharge     = "OVERPAID_CHARGE"      // a completed line holding more money than it is worth
+	FindingNegativeBucket     = "NEGATIVE_BUCKET"      // loose money below zero in a patient × provider × location × type bucket
+	FindingOtherProvider      = "OTHER_PROVIDER_SPLIT" // a split whose provider or location is not its procedure's
+	FindingUnallocated        = "UNALLOCATED_MONEY"    // a split on no procedure, adjustment or unearned type
+	FindingCrossFamily        = "CROSS_FAMILY_SPLIT"   // a split on a patient of another family than the receipt's
+	FindingBalanceDiffers     = "BALANCE_DIFFERS"      // the old system's family balance is not what the ledger holds
+	FindingPrepayNotAllowed   = "PREPAY_NOT_ALLOWED"   // a prepayment on a planned procedure where the practice takes none
+)
+
 // ImportIssue is something wrong with a file: where (row and column; row 1 is
 // the header, row 0 the file as a whole) and what.
 type ImportIssue struct {
+	// File names the file of a history set the issue is in; "" for a
+	// balance-forward file (the one file) or the set as a whole.
+	File     string
 	Row      int
 	Line     int    // line of the file the row starts on; 0 for the file as a whole
 	Column   string // a template column name, or the header cell for header issues; "" for the row or file

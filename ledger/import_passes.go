@@ -203,7 +203,7 @@ type ImportIssueCount struct {
 type issueLog struct {
 	kept     []ImportIssue
 	trimmed  bool
-	cutoff   int // once trimmed, an issue at this row or after is not among the first
+	cutoff   int64 // once trimmed, an issue at this row or after is not among the first
 	counts   map[issueKind]int
 	errors   int
 	warnings int
@@ -226,7 +226,7 @@ func (l *issueLog) add(is ImportIssue) {
 	}
 	// Issues sort by row, in the order found within a row: a later one at
 	// the last kept row or after would sort past the kept ones.
-	if l.trimmed && is.Row >= l.cutoff {
+	if l.trimmed && is.order() >= l.cutoff {
 		return
 	}
 	l.kept = append(l.kept, is)
@@ -235,12 +235,16 @@ func (l *issueLog) add(is ImportIssue) {
 	}
 }
 
+// order sorts issues: by file (a history set's, in HistoryFiles order),
+// then row.
+func (is ImportIssue) order() int64 { return int64(historyFileOrder[is.File])<<32 | int64(is.Row) }
+
 // trim sorts the kept issues by row and keeps the first MaxReportIssues.
 func (l *issueLog) trim() {
-	sort.SliceStable(l.kept, func(i, j int) bool { return l.kept[i].Row < l.kept[j].Row })
+	sort.SliceStable(l.kept, func(i, j int) bool { return l.kept[i].order() < l.kept[j].order() })
 	if len(l.kept) > MaxReportIssues {
 		l.kept = slices.Clone(l.kept[:MaxReportIssues])
-		l.trimmed, l.cutoff = true, l.kept[MaxReportIssues-1].Row
+		l.trimmed, l.cutoff = true, l.kept[MaxReportIssues-1].order()
 	}
 }
 

@@ -87,23 +87,16 @@ var importBatch = 10_000
 // planImport matches what the first pass read against the ledger read
 // through r: the file's standing import if any, providers, locations,
 // patients and their families. check then goes over the rows.
-func planImport(ctx context.Context, r Reader, pid ID, fr *fileRead, in ImportRequest, today Date) (*importPlan, error) {
+func planImport(ctx context.Context, r Reader, pid ID, fr *fileRead, in ImportRequest, today Date, dup *BalanceImport) (*importPlan, error) {
 	p := &importPlan{pid: pid, read: fr, opts: in.Options, mode: in.Mode, today: today, log: fr.log.clone(), imported: map[ID]bool{},
 		seen: map[seenKey]int32{}, encounters: map[encounterKey]int32{}}
 	f := fr.file
 	p.report = ImportReport{Mode: in.Mode, FileName: f.Name, FileSHA256: f.SHA256, Delimiter: delimiterName(f.Delimiter), Rows: f.RowCount}
 
-	prev, err := r.StandingImportOfFile(ctx, pid, f.SHA256)
-	if err != nil {
-		return nil, err
-	}
-	if len(prev) > 0 {
-		p.duplicateFile = &prev[0]
+	if p.duplicateFile = dup; dup != nil || f.RowCount == 0 {
 		return p, nil
 	}
-	if f.RowCount == 0 {
-		return p, nil
-	}
+	var err error
 	if p.provOf, err = p.providers(ctx, r); err != nil {
 		return nil, err
 	}
@@ -209,13 +202,13 @@ func (p *importPlan) settle(ctx context.Context, r Reader, batch []candidate) er
 			}
 			continue
 		}
-		p.post(c)
+		p.count(c)
 	}
 	return nil
 }
 
-// post counts a row that posts into its patient's and encounter's totals.
-func (p *importPlan) post(c candidate) {
+// count counts a row that posts into its patient's and encounter's totals.
+func (p *importPlan) count(c candidate) {
 	p.posts.add(c.ref.Row)
 	p.rowsToPost++
 	c.patient.totals.add(c.amount, c.resp)
@@ -510,10 +503,34 @@ func nameKey(last, first string, birth Date) string {
 // matchPatients finds (or plans to create) the patient of each identity
 // the file names, or the error its rows get, and the families.
 func (p *importPlan) matchPatients(ctx context.Context, r Reader) error {
-	fr := p.read
-	byExt, byName, err := r.MatchPatients(ctx, p.pid, fr.exts, fr.names)
+	extMatch, nameMatches, err := p.ledgerPatients(ctx, r)
 	if err != nil {
 		return err
+	}
+	gByExt, err := p.namedGuarantors(ctx, r)
+	if err != nil {
+		return err
+	}
+	matched := p.resolveIdentities(extMatch, nameMatches)
+	if err := p.matchedFamilies(ctx, r, matched); err != nil {
+		return err
+	}
+	newByKey := map[string]int{}
+	for _, pp := range p.patients {
+		if pp.created {
+			p.familyOf(pp, gByExt, newByKey)
+		}
+	}
+	return nil
+}
+
+// ledgerPatients looks the file's identities up in the ledger: the patients
+// by external id, and for each name (by index) those with that name and
+// birth date, in id order.
+func (p *importPlan) ledgerPatients(ctx context.Context, r Reader) (map[string]Patient, map[int][]Patient, error) {
+	byExt, byName, err := r.MatchPatients(ctx, p.pid, p.read.exts, p.read.names)
+	if err != nil {
+		return nil, nil, err
 	}
 	extMatch := make(map[string]Patient, len(byExt))
 	for _, pt := range byExt {
@@ -526,30 +543,39 @@ func (p *importPlan) matchPatients(ctx context.Context, r Reader) error {
 	for k := range nameMatches {
 		slices.SortFunc(nameMatches[k], func(a, b Patient) int { return strings.Compare(a.ID.String(), b.ID.String()) })
 	}
+	return extMatch, nameMatches, nil
+}
 
-	// The guarantors that new patients' rows name by external id.
+// namedGuarantors returns the guarantors new patients' rows name by
+// external id, by that id.
+func (p *importPlan) namedGuarantors(ctx context.Context, r Reader) (map[string]*Guarantor, error) {
 	var gexts []string
-	seenG := map[string]bool{}
-	for _, id := range fr.ids {
-		if g := id.first.gext; g != "" && !seenG[g] {
-			seenG[g] = true
+	seen := map[string]bool{}
+	for _, id := range p.read.ids {
+		if g := id.first.gext; g != "" && !seen[g] {
+			seen[g] = true
 			gexts = append(gexts, g)
 		}
 	}
 	gByExt := map[string]*Guarantor{}
-	if len(gexts) > 0 {
-		gs, err := r.GuarantorsByExternalID(ctx, p.pid, gexts)
-		if err != nil {
-			return err
-		}
-		for i := range gs {
-			gByExt[gs[i].ExternalID] = &gs[i]
-		}
+	if len(gexts) == 0 {
+		return gByExt, nil
 	}
+	gs, err := r.GuarantorsByExternalID(ctx, p.pid, gexts)
+	for i := range gs {
+		gByExt[gs[i].ExternalID] = &gs[i]
+	}
+	return gByExt, err
+}
 
+// resolveIdentities gives each identity its patient plan (identities
+// naming one patient two ways share one) and returns the plans of patients
+// the ledger has.
+func (p *importPlan) resolveIdentities(extMatch map[string]Patient, nameMatches map[int][]Patient) []*patientPlan {
+	fr := p.read
 	p.matches, p.failures = make([]*patientPlan, len(fr.ids)), make([]*ImportIssue, len(fr.ids))
 	var matched []*patientPlan
-	planOf := map[ID]*patientPlan{} // identities naming one patient two ways share a plan
+	planOf := map[ID]*patientPlan{}
 	for _, id := range fr.ids {
 		pp := p.resolveIdentity(id, extMatch, nameMatches)
 		if pp == nil {
@@ -566,12 +592,15 @@ func (p *importPlan) matchPatients(ctx context.Context, r Reader) error {
 		}
 		p.matches[id.i] = pp
 	}
+	return matched
+}
 
-	// Families: of matched patients, from the ledger; of new ones, by the
-	// row's guarantor columns.
-	var gids []ID
-	for _, pp := range matched {
-		gids = append(gids, pp.patient.GuarantorID)
+// matchedFamilies loads the families of patients the ledger has, warning
+// where a row's guarantor external id names another.
+func (p *importPlan) matchedFamilies(ctx context.Context, r Reader, matched []*patientPlan) error {
+	gids := make([]ID, len(matched))
+	for i, pp := range matched {
+		gids[i] = pp.patient.GuarantorID
 	}
 	gs, err := r.Guarantors(ctx, p.pid, gids)
 	if err != nil {
@@ -587,12 +616,6 @@ func (p *importPlan) matchPatients(ctx context.Context, r Reader) error {
 			p.warn(pp.id.first.rowRef, ColGuarantorExternalID, IssueGuarantor,
 				"the patient's family is %s (guarantor external id %q), not %q: the balance posts to the patient, in that family",
 				pp.guarantor.Name, pp.guarantor.ExternalID, g)
-		}
-	}
-	newByKey := map[string]int{}
-	for _, pp := range p.patients {
-		if pp.created {
-			p.familyOf(pp, gByExt, newByKey)
 		}
 	}
 	return nil
@@ -764,49 +787,37 @@ func (p *importPlan) encounterOf(pp *patientPlan, provider, location ID) (int32,
 // splits and import lines.
 var postChunk = 20_000
 
-// postPlan writes a plan: the new guarantors and patients, an encounter per
-// patient (or patient, provider and location), a credit receipt per patient
-// holding credits (in chunks), and the import's record; then it reads the
-// file a last time and writes a line per row that posts (and a split for a
-// credit), in chunks; then it reconciles the import with the ledger and refuses to
-// commit if they differ by a cent.
-func (l *Ledger) postPlan(ctx context.Context, tx Tx, a Actor, p *importPlan, progress func(ImportProgress)) (ID, error) {
-	now, today := l.stamp(), p.today
-	importID := newID()
-	guarantors, patients, err := p.postParents(ctx, tx, now, importID)
-	if err != nil {
-		return ID{}, err
+// post writes a plan under its import's record: the new guarantors and
+// patients, an encounter per patient (or patient, provider and location)
+// and a credit receipt per patient holding credits (postParents); then a
+// line per row that posts, and a split for a credit (postRows).
+func (p *importPlan) post(ctx context.Context, tx Tx, imp *BalanceImport, progress func(ImportProgress)) error {
+	if err := p.postParents(ctx, tx, imp.CreatedAt, imp.ID); err != nil {
+		return err
 	}
-	r := &p.report
-	var keyID *ID
-	if a.KeyID != (ID{}) {
-		keyID = &a.KeyID
-	}
-	imp := BalanceImport{ID: importID, Status: ImportCommitted, FileName: p.read.file.Name, FileSHA256: p.read.file.SHA256, ImportDate: today,
-		Options: p.opts, RowsRead: r.Rows, RowsPosted: r.RowsToPost, RowsSkipped: r.RowsSkipped, PatientsCreated: patients,
-		GuarantorsCreated: guarantors, Encounters: len(p.encounterList), PatientDebits: r.Totals.PatientDebits,
-		PatientCredits: r.Totals.PatientCredits, Insurance: r.Totals.Insurance, KeyID: keyID, CreatedAt: now}
-	if err := tx.InsertBalanceImport(ctx, p.pid, imp); err != nil {
-		return ID{}, err
-	}
-	if err := p.postRows(ctx, tx, importID, now, progress); err != nil {
-		return ID{}, err
+	if err := p.postRows(ctx, tx, imp.ID, imp.CreatedAt, progress); err != nil {
+		return err
 	}
 	p.release()
+	return nil
+}
 
-	progress(ImportProgress{Phase: "reconcile", Bytes: p.read.file.Bytes, Rows: r.Rows})
+// reconcile compares the import with the ledger, after posting, and
+// refuses the commit if they differ by a cent, or if the ledger does not
+// hold every row the plan posted.
+func (p *importPlan) reconcile(ctx context.Context, tx Tx, importID ID) (*Reconciliation, error) {
+	r := &p.report
 	rec, lines, err := reconcileImport(ctx, tx, p.pid, importID)
 	if err != nil {
-		return ID{}, err
+		return nil, err
 	}
 	if !rec.Matches || lines != r.RowsToPost || rec.PatientCount != r.PatientCount ||
 		!rec.FilePatient.Equal(r.Totals.PatientBalance) || !rec.FileInsurance.Equal(r.Totals.Insurance) {
-		return ID{}, &InvariantError{Invariant: "import_reconciles", Message: fmt.Sprintf(
+		return nil, &InvariantError{Invariant: "import_reconciles", Message: fmt.Sprintf(
 			"balance import did not reconcile: the file has %s owed by patients and %s pending from insurance, the ledger %s and %s; nothing was posted",
 			r.Totals.PatientBalance, r.Totals.Insurance, rec.LedgerPatient, rec.LedgerInsurance)}
 	}
-	r.ImportID, r.Reconciliation = &importID, &rec
-	return importID, nil
+	return &rec, nil
 }
 
 // release drops what only planning and posting need, before the
@@ -819,17 +830,15 @@ func (p *importPlan) release() {
 // postParents writes what a plan's lines hang from, postChunk at a time:
 // the new guarantors and patients that post, a credit receipt per patient
 // holding credits, then the encounters. It gives the receipts and
-// encounters their ids and returns how many guarantors, patients and
-// encounters it wrote. A new guarantor is written with the first patient of
+// encounters their ids. A new guarantor is written with the first patient of
 // its family that posts; it stays the family's own patient's (SelfPatientID)
 // only when that is the patient, the first of the family the file names.
-func (p *importPlan) postParents(ctx context.Context, tx Tx, now time.Time, importID ID) (guarantors, patients int, err error) {
+func (p *importPlan) postParents(ctx context.Context, tx Tx, now time.Time, importID ID) error {
 	var b Bulk
 	flush := func(force bool) error {
 		if n := len(b.Guarantors) + len(b.Patients) + len(b.Receipts) + len(b.Encounters); n == 0 || n < postChunk && !force {
 			return nil
 		}
-		guarantors, patients = guarantors+len(b.Guarantors), patients+len(b.Patients)
 		err := tx.InsertBulk(ctx, p.pid, b)
 		b = Bulk{} // the chunk is written: nothing holds it any longer
 		return err
@@ -857,11 +866,11 @@ func (p *importPlan) postParents(ctx context.Context, tx Tx, now time.Time, impo
 				PatientID: &patient, Note: fmt.Sprintf("Credit carried over from a prior system (balance import %s)", importID), PostedAt: now})
 		}
 		if err := flush(false); err != nil {
-			return 0, 0, err
+			return err
 		}
 	}
 	if err := flush(true); err != nil {
-		return 0, 0, err
+		return err
 	}
 	note := fmt.Sprintf("Balance forward from a prior system (balance import %s)", importID)
 	for i := range p.encounterList {
@@ -870,10 +879,10 @@ func (p *importPlan) postParents(ctx context.Context, tx Tx, now time.Time, impo
 		b.Encounters = append(b.Encounters, Encounter{ID: e.id, PatientID: e.patient, ProviderID: e.provider, LocationID: e.location,
 			Kind: EncounterBalanceForward, ServiceFrom: e.from, ServiceTo: e.to, Note: note, CreatedAt: now})
 		if err := flush(false); err != nil {
-			return 0, 0, err
+			return err
 		}
 	}
-	return guarantors, patients, flush(true)
+	return flush(true)
 }
 
 // postRows reads the file a last time and writes, postChunk rows at a time,

@@ -95,6 +95,7 @@ func (l *Ledger) RevokeAPIKey(ctx context.Context, a Actor, in RevokeAPIKey) (AP
 	if err != nil {
 		return APIKey{}, err
 	}
+	l.ForgetKey(a.PracticeID, in.KeyID) // other instances forget it when they hear of it
 	return l.store.APIKey(ctx, a.PracticeID, in.KeyID)
 }
 

@@ -20,6 +20,7 @@ type Ledger struct {
 	now      func() time.Time
 	compiled *policyCache // compiled allocation policies (alloc_policies.go)
 	runs     *runner      // long runs in progress (run.go)
+	keys     *keyCache    // keys that authenticated lately (key_auth.go)
 	// planTimeout is the longest one plan (or, in a run, one family's
 	// plans, or a document's examples) may take.
 	planTimeout time.Duration
@@ -44,7 +45,7 @@ func WithPlanTimeout(d time.Duration) Option { return func(l *Ledger) { l.planTi
 
 // New returns a Ledger over store.
 func New(store Store, opts ...Option) *Ledger {
-	l := &Ledger{store: store, now: time.Now, compiled: newPolicyCache(policyCacheSize), runs: newRunner(),
+	l := &Ledger{store: store, now: time.Now, compiled: newPolicyCache(policyCacheSize), runs: newRunner(), keys: &keyCache{},
 		planTimeout: DefaultPlanTimeout}
 	for _, o := range opts {
 		o(l)
@@ -80,6 +81,9 @@ type mutation struct {
 	input  any    // the validated input, hashed for idempotency and audit
 	policy string // policy name and version used, for audit
 	polVer int
+	// resolved, if not nil, is the policy fn resolved in the transaction:
+	// it replaces policy and polVer in the audit event.
+	resolved *PolicyRef
 }
 
 // mutate runs fn in a transaction on behalf of actor: it checks the role,
@@ -122,24 +126,23 @@ func (l *Ledger) mutate(ctx context.Context, a Actor, m mutation, fn func(Tx) (I
 			}
 			result = id
 			now := l.stamp()
+			var rec *IdempotencyRecord
 			if m.key != "" {
-				rec := IdempotencyRecord{Key: m.key, Operation: m.op, RequestHash: digest, ResultID: id, CreatedAt: now}
-				if err := tx.InsertIdempotencyRecord(ctx, a.PracticeID, rec); err != nil {
-					return err
-				}
+				rec = &IdempotencyRecord{Key: m.key, Operation: m.op, RequestHash: digest, ResultID: id, CreatedAt: now}
 			}
 			var keyID *ID
 			if a.KeyID != (ID{}) {
 				keyID = &a.KeyID
 			}
-			if err := tx.InsertAuditEvent(ctx, a.PracticeID, AuditEvent{
+			if m.resolved != nil {
+				m.policy, m.polVer = m.resolved.Name, m.resolved.Version
+			}
+			// The audit event, the idempotency record and (for live aging,
+			// once it commits) the change notification, in one statement.
+			return tx.RecordMutation(ctx, a.PracticeID, rec, AuditEvent{
 				ID: newID(), At: now, KeyID: keyID, Role: a.Role, Operation: m.op, InputDigest: digest,
 				CreatedIDs: []ID{id}, PolicyName: m.policy, PolicyVersion: m.polVer,
-			}); err != nil {
-				return err
-			}
-			// Live aging: subscribers hear of the change once it commits.
-			return tx.NotifyChanged(ctx, a.PracticeID)
+			})
 		})
 		if err == nil || !errors.Is(err, ErrRetryable) || attempt == maxRetries {
 			break

@@ -95,6 +95,10 @@ type RunRequest struct {
 	// GuarantorIDs are the families; empty is every family of the practice
 	// (those that exist when the run starts).
 	GuarantorIDs []ID
+	// ChangedSince, with no GuarantorIDs, narrows the run to the families
+	// with anything posted on or after that day (a charge, money, a
+	// write-off): the re-runs after a conversion's go-live.
+	ChangedSince *Date
 	// Scope is credit management's credit application: GUARANTOR (default:
 	// same encounter, same patient, then the guarantor's other patients) or
 	// PATIENT (never between patients).
@@ -115,6 +119,31 @@ type RunRequest struct {
 	// DefaultCreditSpend (credit_spend.go).
 	Spend          *CreditSpend
 	IdempotencyKey string `json:"-"`
+}
+
+// changedFamilies is a run's families: those named, or with ChangedSince
+// those changed since that day (an error when none has).
+func (l *Ledger) changedFamilies(ctx context.Context, a Actor, in RunRequest) ([]ID, error) {
+	if in.ChangedSince == nil {
+		return in.GuarantorIDs, nil
+	}
+	if len(in.GuarantorIDs) > 0 {
+		return nil, Invalid("changedSince", "narrows every family of the practice: leave guarantorIds empty")
+	}
+	if err := in.ChangedSince.InRange(); err != nil {
+		return nil, Invalid("changedSince", "%v", err)
+	}
+	ids, err := l.store.FamiliesChangedSince(ctx, a.PracticeID, in.ChangedSince.Time())
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return nil, Invalid("changedSince", "no family has had anything posted since %s: nothing to run over", in.ChangedSince)
+	}
+	if len(ids) > maxRunFamilies {
+		return nil, Invalid("changedSince", "%d families changed since %s, more than a run names (%d): run over every family", len(ids), in.ChangedSince, maxRunFamilies)
+	}
+	return ids, nil
 }
 
 // runSpec is a run's request as stored: validated, with the policy version
@@ -247,6 +276,9 @@ type RunReader interface {
 	Runs(ctx context.Context, practiceID ID, ids []ID) ([]Run, error)
 	// ListRuns lists runs newest first.
 	ListRuns(ctx context.Context, practiceID ID, f RunFilter, p Page) (Paged[Run], error)
+	// FamiliesChangedSince lists, in id order, the families with a charge,
+	// money (a split) or an insurance write-off posted at or after since.
+	FamiliesChangedSince(ctx context.Context, practiceID ID, since time.Time) ([]ID, error)
 	// ListRunFamilies lists a run's family results in guarantor id order.
 	ListRunFamilies(ctx context.Context, practiceID, runID ID, f RunFamilyFilter, p Page) (Paged[RunFamily], error)
 	// RunPending returns, in id order, up to limit families in the run's
@@ -299,6 +331,8 @@ type runner struct {
 	wg      sync.WaitGroup
 	batch   int
 	observe func(Run)
+	// stopped is what a run StopRuns interrupted records.
+	stopped string
 	// familiesDone counts the families this process's runs have finished.
 	familiesDone atomic.Int64
 }
@@ -310,7 +344,8 @@ type activeRun struct {
 
 func newRunner() *runner {
 	base, stop := context.WithCancel(context.Background())
-	return &runner{base: base, stop: stop, active: map[ID]*activeRun{}, watch: map[ID]map[chan struct{}]struct{}{}, batch: DefaultRunBatch}
+	return &runner{base: base, stop: stop, active: map[ID]*activeRun{}, watch: map[ID]map[chan struct{}]struct{}{}, batch: DefaultRunBatch,
+		stopped: "the server stopped while the run was going on; resume it to continue"}
 }
 
 // WithRunBatch sets how many families a run commits per transaction
@@ -322,6 +357,10 @@ func WithRunBatch(n int) Option {
 		}
 	}
 }
+
+// WithStopReason sets what a run records when StopRuns interrupts it
+// (default: the server stopped): the CLI says its user stopped it.
+func WithStopReason(text string) Option { return func(l *Ledger) { l.runs.stopped = text } }
 
 // WithRunObserver calls f with the run's state after each of its batches
 // commits and when it ends, from the goroutine running it (the CLI's
@@ -479,6 +518,9 @@ func (l *Ledger) StartRun(ctx context.Context, a Actor, in RunRequest) (Run, err
 	if err != nil {
 		return Run{}, err
 	}
+	if in.GuarantorIDs, err = l.changedFamilies(ctx, a, in); err != nil {
+		return Run{}, err
+	}
 	if len(in.GuarantorIDs) > 0 {
 		gs, err := l.store.Guarantors(ctx, a.PracticeID, in.GuarantorIDs)
 		if err != nil {
@@ -577,7 +619,7 @@ func (l *Ledger) execute(ctx context.Context, a Actor, r Run, spec runSpec, act 
 	case errors.Is(err, errRunCancelled):
 		status, msg = RunCancelled, "cancelled"
 	case ctx.Err() != nil:
-		status, msg = RunInterrupted, "the server stopped while the run was going on; resume it to continue"
+		status, msg = RunInterrupted, rn.stopped
 	default:
 		status, msg = RunFailed, runErrorText(err)
 		slog.Error("run failed", "run", r.ID, "practice", a.PracticeID, "err", err)

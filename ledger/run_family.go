@@ -276,20 +276,9 @@ func (l *Ledger) BalanceFamily(ctx context.Context, a Actor, in FamilyBalancing)
 
 // runOne starts a run of one family and waits for its end.
 func (l *Ledger) runOne(ctx context.Context, a Actor, in RunRequest) (Run, RunFamily, error) {
-	r, err := l.StartRun(ctx, a, in)
+	r, err := l.runAndWait(ctx, a, in)
 	if err != nil {
 		return Run{}, RunFamily{}, err
-	}
-	if !r.Status.Final() {
-		ch, err := l.WatchRun(ctx, a, r.ID)
-		if err != nil {
-			return Run{}, RunFamily{}, err
-		}
-		for r = range ch {
-		}
-		if r, err = l.Run(ctx, a, r.ID); err != nil {
-			return Run{}, RunFamily{}, err
-		}
 	}
 	fams, err := l.store.ListRunFamilies(ctx, a.PracticeID, r.ID, RunFamilyFilter{}, Page{First: 1})
 	if err != nil {
@@ -302,6 +291,21 @@ func (l *Ledger) runOne(ctx context.Context, a Actor, in RunRequest) (Run, RunFa
 		return r, RunFamily{}, fmt.Errorf("%w: run %s ended %s before the family", ErrConflict, r.ID, r.Status)
 	}
 	return r, fams.Rows[0], nil
+}
+
+// runAndWait starts a run and waits for its end.
+func (l *Ledger) runAndWait(ctx context.Context, a Actor, in RunRequest) (Run, error) {
+	r, err := l.StartRun(ctx, a, in)
+	if err != nil || r.Status.Final() {
+		return r, err
+	}
+	ch, err := l.WatchRun(ctx, a, r.ID)
+	if err != nil {
+		return Run{}, err
+	}
+	for r = range ch {
+	}
+	return l.Run(ctx, a, r.ID)
 }
 
 // Plans decodes the plans a preview recorded for the family.

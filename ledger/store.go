@@ -25,15 +25,19 @@ type Store interface {
 
 // Reader is the read side of the Store, shared by Store and Tx.
 type Reader interface {
-	AgingReader         // aging.go
-	AllocationReader    // policies.go
-	ImportReader        // import.go
-	KeyReader           // key_admin.go
-	AuditReader         // audit.go
-	BatchReader         // batches.go
-	CreditReader        // credit_account.go
-	RunReader           // run.go
-	TreatmentPlanReader // treatment_plans.go
+	AgingReader          // aging.go
+	AllocationReader     // policies.go
+	ImportReader         // import.go
+	KeyReader            // key_admin.go
+	AuditReader          // audit.go
+	BatchReader          // batches.go
+	CreditReader         // credit_account.go
+	RunReader            // run.go
+	TreatmentPlanReader  // treatment_plans.go
+	ReportReader         // report_unearned.go
+	ResponsibilityReader // bill_to_patient.go
+	StatementReader      // statement.go
+	StatementRunReader   // statement_run.go
 
 	Practice(ctx context.Context, id ID) (Practice, error)
 	Providers(ctx context.Context, practiceID ID, ids []ID) ([]Provider, error)
@@ -46,6 +50,10 @@ type Reader interface {
 	Batches(ctx context.Context, practiceID ID, ids []ID) ([]Batch, error)
 	UnearnedTypes(ctx context.Context, practiceID ID) ([]UnearnedType, error)
 	InsuranceWriteOffs(ctx context.Context, practiceID ID, ids []ID) ([]InsuranceWriteOff, error)
+
+	// NodeKind names the kind of the practice's object with this id:
+	// Guarantor, Patient, Encounter, Charge or Receipt; ErrNotFound if none.
+	NodeKind(ctx context.Context, practiceID, id ID) (string, error)
 
 	// PatientsOfGuarantors lists the patients of each guarantor.
 	PatientsOfGuarantors(ctx context.Context, practiceID ID, guarantorIDs []ID) ([]Patient, error)
@@ -88,16 +96,18 @@ type Reader interface {
 // Tx is the Store inside one transaction.
 type Tx interface {
 	Reader
-	AllocationWriter    // policies.go
-	AgingWriter         // aging.go
-	ImportWriter        // import.go
-	KeyWriter           // key_admin.go
-	BatchWriter         // batches.go
-	CreditWriter        // credit_account.go
-	RunWriter           // run.go
-	TreatmentPlanWriter // treatment_plans.go
+	AllocationWriter     // policies.go
+	AgingWriter          // aging.go
+	ImportWriter         // import.go
+	KeyWriter            // key_admin.go
+	BatchWriter          // batches.go
+	CreditWriter         // credit_account.go
+	RunWriter            // run.go
+	ResponsibilityWriter // bill_to_patient.go
+	TreatmentPlanWriter  // treatment_plans.go
 	// UpdatePracticeSettings writes the settings given (nil fields stay).
 	UpdatePracticeSettings(ctx context.Context, practiceID ID, s PracticeSettings) error
+	StatementRunWriter // statement_run.go
 	// LockFamilies takes row locks on the guarantors, in id order, so that
 	// concurrent postings on one family serialise and never deadlock.
 	LockFamilies(ctx context.Context, practiceID ID, guarantorIDs []ID) error
@@ -105,8 +115,10 @@ type Tx interface {
 	LockIdempotencyKey(ctx context.Context, practiceID ID, key string) error
 	// IdempotencyRecord returns the record for key; ok is false if none.
 	IdempotencyRecord(ctx context.Context, practiceID ID, key string) (rec IdempotencyRecord, ok bool, err error)
-	InsertIdempotencyRecord(ctx context.Context, practiceID ID, rec IdempotencyRecord) error
-	InsertAuditEvent(ctx context.Context, practiceID ID, e AuditEvent) error
+	// RecordMutation writes what every mutation leaves behind, in one
+	// statement: its audit event, its idempotency record (if rec is not
+	// nil) and the change notification NotifyChanged would queue.
+	RecordMutation(ctx context.Context, practiceID ID, rec *IdempotencyRecord, e AuditEvent) error
 
 	InsertPractice(ctx context.Context, p Practice) error
 	InsertUnearnedType(ctx context.Context, practiceID ID, u UnearnedType) error

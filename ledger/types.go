@@ -277,6 +277,9 @@ type ChargeBalance struct {
 	// Prepaid is prepayment attached to a planned line: unearned money held
 	// for it, not paid on it (treatment_plans.go).
 	Prepaid Money
+	// BilledToPatientOn is the day the line was billed to the patient (its
+	// pending estimate moved to the patient), nil unless it is now.
+	BilledToPatientOn *Date
 }
 
 // InsuranceWriteOff is an amount insurance wrote off a charge: it lowers the

@@ -2,35 +2,17 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 
 	"github.com/paysplit/paysplit/ledger"
 )
 
-const agingUsage = `usage:
-  paysplit aging check   --practice ID   compare the maintained aging state with a recomputation from history (changes nothing)
-  paysplit aging rebuild --practice ID   replace the maintained aging state with one recomputed from history
-See docs/aging.md ("The maintained state").`
-
 // runAging checks or rebuilds a practice's maintained aging state (issue
 // 21). check exits non-zero when the state has drifted.
-func runAging(ctx context.Context, args []string, stdout io.Writer) error {
-	if len(args) == 0 {
-		return errors.New(agingUsage)
-	}
-	cmd, args := args[0], args[1:]
-	switch cmd {
-	case "check", "rebuild":
-	case "-h", "-help", "--help", "help":
-		fmt.Fprintln(stdout, agingUsage)
-		return nil
-	default:
-		return fmt.Errorf("unknown aging command %q\n%s", cmd, agingUsage)
-	}
-	fs := flag.NewFlagSet("aging "+cmd, flag.ContinueOnError)
+func runAging(ctx context.Context, args []string, stdout, _ io.Writer) error {
+	cmd, args := args[0], args[1:] // "check" or "rebuild": the command table's sub
+	fs := newFlagSet("aging " + cmd)
 	var db dbFlags
 	db.register(fs)
 	practice := fs.String("practice", "", "practice id")

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"testing"
 
 	"github.com/jmoiron/sqlx"
@@ -24,7 +25,7 @@ func TestAgingCommand(t *testing.T) {
 	s := ledgertest.BuildAging(t, f)
 	cli := func(args ...string) (string, error) {
 		var out bytes.Buffer
-		err := runAging(ctx, append(args, "--database-url", url, "--practice", f.Actor.PracticeID.String()), &out)
+		err := runTo(ctx, append(append([]string{"aging"}, args...), "--database-url", url, "--practice", f.Actor.PracticeID.String()), &out, io.Discard)
 		return out.String(), err
 	}
 
@@ -45,7 +46,8 @@ func TestAgingCommand(t *testing.T) {
 	_, err = cli("check")
 	require.NoError(t, err)
 
-	require.ErrorContains(t, runAging(ctx, []string{"check", "--practice", "nope"}, &bytes.Buffer{}), "--practice")
-	require.ErrorContains(t, runAging(ctx, []string{"frobnicate"}, &bytes.Buffer{}), "unknown aging command")
-	require.ErrorContains(t, runAging(ctx, nil, &bytes.Buffer{}), "usage")
+	run := func(args ...string) error { return runTo(ctx, args, io.Discard, io.Discard) }
+	require.ErrorContains(t, run("aging", "check", "--practice", "nope"), "--practice")
+	require.ErrorContains(t, run("aging", "frobnicate"), "unknown command")
+	require.ErrorContains(t, run("aging"), "which one?")
 }

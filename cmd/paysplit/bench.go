@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"runtime/pprof"
@@ -17,7 +16,7 @@ import (
 // runBench is "paysplit bench [workload…] [flags]": it runs the benchmark
 // harness and prints its table (or JSON).
 func runBench(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs := newFlagSet("bench")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: paysplit bench [%s …] [flags]\n", strings.Join(bench.Workloads, "|"))
 		fs.PrintDefaults()

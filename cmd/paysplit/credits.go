@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -44,6 +45,9 @@ const runsUsage = `usage:
   paysplit runs show RUN_ID --practice ID                                a run's report
   paysplit runs resume RUN_ID --practice ID                              continue an interrupted, cancelled or failed run
   paysplit runs cancel RUN_ID --practice ID                              ask a running run to stop after its batch`
+
+// stoppedByUser is what a run the CLI stops on Ctrl-C (or SIGTERM) records.
+var stoppedByUser = ledger.WithStopReason("stopped by the user (Ctrl-C or a signal to the paysplit command); resume it to continue")
 
 // runBatchFlag registers --run-batch (env PAYSPLIT_RUN_BATCH): how many
 // families a run commits per transaction.
@@ -165,20 +169,32 @@ type runFlags struct {
 	list     *int
 }
 
-func (f *runFlags) register(fs *flag.FlagSet) error {
+func (f *runFlags) register(fs *flag.FlagSet) error { return f.registerOn(fs, nil) }
+
+// registerOn registers on fs the database flags, --practice and those of
+// the others that a command takes (all of them when takes is nil); the rest
+// keep their defaults, so that the command's --help lists only its own.
+func (f *runFlags) registerOn(fs *flag.FlagSet, takes []string) error {
+	rest := flag.NewFlagSet("", flag.ContinueOnError)
+	on := func(name string) *flag.FlagSet {
+		if takes == nil || slices.Contains(takes, name) {
+			return fs
+		}
+		return rest
+	}
 	f.db.register(fs)
 	f.practice = fs.String("practice", "", "practice id (required)")
-	b, err := runBatchFlag(fs)
+	b, err := runBatchFlag(on("run-batch"))
 	if err != nil {
 		return err
 	}
 	f.batch = b
-	if f.planTime, err = planTimeoutFlag(fs); err != nil {
+	if f.planTime, err = planTimeoutFlag(on("plan-timeout")); err != nil {
 		return err
 	}
-	f.asJSON = fs.Bool("json", false, "print the report as JSON")
-	f.quiet = fs.Bool("quiet", false, "no progress on stderr")
-	f.list = fs.Int("list", 50, "failed and skipped families listed in the report, at most (of each)")
+	f.asJSON = on("json").Bool("json", false, "print the report as JSON")
+	f.quiet = on("quiet").Bool("quiet", false, "no progress on stderr")
+	f.list = on("list").Int("list", 50, "failed and skipped families listed in the report, at most (of each)")
 	return nil
 }
 
@@ -206,7 +222,7 @@ func runCredits(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 func creditsManage(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("credits manage", flag.ContinueOnError)
+	fs := newFlagSet("credits manage")
 	fs.SetOutput(stderr)
 	var rf runFlags
 	if err := rf.register(fs); err != nil {
@@ -253,7 +269,7 @@ func runBalance(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintln(stdout, balanceUsage)
 		return nil
 	}
-	fs := flag.NewFlagSet("balance", flag.ContinueOnError)
+	fs := newFlagSet("balance")
 	fs.SetOutput(stderr)
 	var rf runFlags
 	if err := rf.register(fs); err != nil {
@@ -266,6 +282,7 @@ func runBalance(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var gids idList
 	fs.Var(&gids, "guarantor", "a family to balance (repeat, or comma-separate); default every family of the practice")
 	asOf := fs.String("as-of", "", "the plans' date, YYYY-MM-DD (default today; RECREATE_SPLITS dates each re-split with its payment)")
+	changed := fs.String("changed-since", "", "only the families with anything posted on or after this day, YYYY-MM-DD (re-runs after a conversion)")
 	note := fs.String("note", "", "the receipts' note")
 	commit := fs.Bool("commit", false, "post the receipts; without it the run is a preview that posts nothing")
 	key := fs.String("idempotency-key", "", "replaying a key returns the run first started")
@@ -276,6 +293,13 @@ func runBalance(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		GuarantorIDs: gids, Policy: *policy, Params: params, Note: *note, IdempotencyKey: *key}
 	if err := parseRunDate(*asOf, &req.AsOf); err != nil {
 		return err
+	}
+	if *changed != "" {
+		d, err := ledger.ParseDate(*changed)
+		if err != nil {
+			return fmt.Errorf("--changed-since: %v", err)
+		}
+		req.ChangedSince = &d
 	}
 	return startAndFollow(ctx, rf, req, stdout, stderr)
 }
@@ -294,15 +318,20 @@ func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	default:
 		return fmt.Errorf("unknown runs command %q\n%s", sub, runsUsage)
 	}
-	fs := flag.NewFlagSet("runs "+sub, flag.ContinueOnError)
+	fs := newFlagSet("runs " + sub)
 	fs.SetOutput(stderr)
 	var rf runFlags
-	if err := rf.register(fs); err != nil {
+	own := map[string][]string{"list": {"json"}, "show": {"json", "list"}, "cancel": {}}[sub] // resume: all
+	if err := rf.registerOn(fs, own); err != nil {
 		return err
 	}
-	kind := fs.String("kind", "", "list: only runs of this kind (CREDIT_MANAGEMENT, BALANCE)")
-	status := fs.String("status", "", "list: only runs with this status (RUNNING, COMPLETED, FAILED, CANCELLED, INTERRUPTED)")
-	first := fs.Int("first", 20, "list: how many runs")
+	var kind, status *string
+	var first *int
+	if sub == "list" {
+		kind = fs.String("kind", "", "only runs of this kind (CREDIT_MANAGEMENT, BALANCE)")
+		status = fs.String("status", "", "only runs with this status (RUNNING, COMPLETED, FAILED, CANCELLED, INTERRUPTED)")
+		first = fs.Int("first", 20, "how many runs")
+	}
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -333,7 +362,7 @@ func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer d.close()
-	l := ledger.New(d.store, ledger.WithRunBatch(*rf.batch), pt)
+	l := ledger.New(d.store, ledger.WithRunBatch(*rf.batch), pt, stoppedByUser)
 	switch sub {
 	case "list":
 		page, err := l.Runs(ctx, a, ledger.RunFilter{Kind: ledger.RunKind(strings.ToUpper(*kind)), Status: ledger.RunStatus(strings.ToUpper(*status))},
@@ -416,7 +445,7 @@ func startAndFollow(ctx context.Context, rf runFlags, req ledger.RunRequest, std
 		return err
 	}
 	defer d.close()
-	l := ledger.New(d.store, ledger.WithRunBatch(*rf.batch), pt)
+	l := ledger.New(d.store, ledger.WithRunBatch(*rf.batch), pt, stoppedByUser)
 	r, err := l.StartRun(ctx, a, req)
 	if err != nil {
 		return err
@@ -467,8 +496,12 @@ func follow(ctx context.Context, l *ledger.Ledger, a ledger.Actor, r ledger.Run,
 	case ledger.RunRunning:
 		return fmt.Errorf("run %s is still running in another process", r.ID)
 	}
-	fmt.Fprintf(stderr, "run %s is %s after %d of %d families; to continue it:\n  paysplit runs resume %s --practice %s\n",
-		r.ID, r.Status, r.FamiliesDone, r.FamiliesTotal, r.ID, a.PracticeID)
+	who := ""
+	if ctx.Err() != nil {
+		who = " (you stopped it)"
+	}
+	fmt.Fprintf(stderr, "run %s is %s%s after %d of %d families; to continue it:\n  paysplit runs resume %s --practice %s%s\n",
+		r.ID, r.Status, who, r.FamiliesDone, r.FamiliesTotal, r.ID, a.PracticeID, rf.db.pasteArgs())
 	return fmt.Errorf("run %s ended %s", r.ID, r.Status)
 }
 
@@ -595,7 +628,7 @@ func report(ctx context.Context, l *ledger.Ledger, a ledger.Actor, r ledger.Run,
 		}
 		for _, st := range []ledger.FamilyStatus{ledger.FamilyFailed, ledger.FamilySkipped} {
 			if n := more[st]; n > 0 {
-				fmt.Fprintf(tw, "…\t\t%s\t\t\t%d more not listed (--list, or paysplit runs show %s --list N)\n", st, n, r.ID)
+				fmt.Fprintf(tw, "…\t\t%s\t\t\t%d more not listed (--list, or paysplit runs show %s --practice %s%s --list N)\n", st, n, r.ID, a.PracticeID, rf.db.pasteArgs())
 			}
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -273,19 +275,28 @@ func TestBalanceCommandInterruptAndResume(t *testing.T) {
 		"--database-url", c.url, "--practice", pid.String()}, &out, progress)
 	require.ErrorContains(t, err, "ended INTERRUPTED")
 	require.Contains(t, progress.buf.String(), "stopping at the end of the batch")
-	require.Regexp(t, `paysplit runs resume \S+ --practice `+pid.String(), progress.buf.String())
+	// The command to paste names the database, and says the user stopped it.
+	require.Regexp(t, `INTERRUPTED \(you stopped it\)`, progress.buf.String())
+	pasted := regexp.MustCompile(`paysplit (runs resume \S+ --practice ` + pid.String() + ` --database-url .*)`).FindStringSubmatch(progress.buf.String())
+	require.NotNil(t, pasted, progress.buf.String())
 	require.Regexp(t, `status\s+INTERRUPTED`, out.String())
 	var run struct {
 		ID   string `db:"id"`
 		Done int    `db:"families_done"`
 	}
+	var why string
 	require.NoError(t, c.db.Get(&run, `SELECT id::text, families_done FROM runs WHERE practice_id = $1`, pid))
 	require.Positive(t, run.Done)
 	require.Less(t, run.Done, n, "the run stopped part-way")
 	require.Equal(t, run.Done, countReceipts(t, c.db, pid, ledger.ReceiptTransfer), "the committed families stay committed")
 
-	resumed, err := c.cli(context.Background(), nil, "runs", "resume", run.ID, "--quiet")
-	require.NoError(t, err, resumed)
+	require.NoError(t, c.db.Get(&why, `SELECT error FROM runs WHERE id = $1`, run.ID))
+	require.Contains(t, why, "stopped by the user")
+
+	// Pasted as printed, it resumes the run.
+	var resumedOut bytes.Buffer
+	require.NoError(t, runTo(context.Background(), append(shellWords(t, pasted[1]), "--quiet"), &resumedOut, io.Discard))
+	resumed := resumedOut.String()
 	require.Regexp(t, `status\s+COMPLETED`, resumed)
 	require.Regexp(t, fmt.Sprintf(`families\s+%d of %d done: %d changed`, n, n, n), resumed)
 	require.Regexp(t, `attempts\s+2`, resumed)
@@ -293,4 +304,35 @@ func TestBalanceCommandInterruptAndResume(t *testing.T) {
 	for _, l := range lines {
 		require.Equal(t, "0.00", owedOn(t, c.f, l))
 	}
+}
+
+// shellWords splits a command line as a POSIX shell would, for the forms
+// shellQuote writes (bare words, and single quotes with '\” inside).
+func shellWords(t *testing.T, line string) []string {
+	t.Helper()
+	var words []string
+	var w strings.Builder
+	inWord, quoted := false, false
+	for i := 0; i < len(line); i++ {
+		switch ch := line[i]; {
+		case ch == '\'':
+			quoted, inWord = !quoted, true
+		case ch == '\\' && !quoted && i+1 < len(line):
+			i++
+			w.WriteByte(line[i])
+		case ch == ' ' && !quoted:
+			if inWord {
+				words, inWord = append(words, w.String()), false
+				w.Reset()
+			}
+		default:
+			w.WriteByte(ch)
+			inWord = true
+		}
+	}
+	require.False(t, quoted, "unterminated quote in %q", line)
+	if inWord {
+		words = append(words, w.String())
+	}
+	return words
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/zip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,8 +18,10 @@ import (
 
 const importUsage = `usage:
   paysplit import balances FILE --practice ID [--commit] [flags]   check (or post) a balance-forward file
+  paysplit import history DIR|ZIP --practice ID [--commit] [flags] check (or post) a history set (docs/conversion.md)
   paysplit import undo IMPORT_ID --practice ID [flags]              reverse a committed import
   paysplit import template                                          print the CSV template
+  paysplit import history-template > history.zip                    write the history set template
 Without --commit the file is only checked (VALIDATE) and nothing is written. See docs/import.md.`
 
 // runImport is "paysplit import …". It writes reports to stdout and
@@ -29,7 +32,11 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	switch args[0] {
 	case "balances":
-		return importBalances(ctx, args[1:], stdout, stderr)
+		return importBalances(ctx, ledger.KindBalanceForward, args[1:], stdout, stderr)
+	case "history":
+		return importBalances(ctx, ledger.KindHistory, args[1:], stdout, stderr)
+	case "history-template":
+		return ledger.WriteHistoryTemplate(stdout)
 	case "undo":
 		return undoImport(ctx, args[1:], stdout)
 	case "template":
@@ -57,8 +64,14 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-func importBalances(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("import balances", flag.ContinueOnError)
+// importBalances is "paysplit import balances" (kind BALANCE_FORWARD) and
+// "paysplit import history" (kind HISTORY: a zip, or a folder it zips).
+func importBalances(ctx context.Context, kind ledger.ImportKind, args []string, stdout, stderr io.Writer) error {
+	name := "import balances"
+	if kind == ledger.KindHistory {
+		name = "import history"
+	}
+	fs := newFlagSet(name)
 	fs.SetOutput(stderr)
 	var db dbFlags
 	db.register(fs)
@@ -78,13 +91,21 @@ func importBalances(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	if len(pos) != 1 {
-		return errors.New("import balances: give exactly one FILE\n" + importUsage)
+		return errors.New("import: give exactly one FILE (a folder or zip for a history)\n" + importUsage)
 	}
 	pid, err := ledger.ParseID(*practice)
 	if err != nil {
 		return fmt.Errorf("--practice: %q is not a practice id", *practice)
 	}
 	path := pos[0]
+	if kind == ledger.KindHistory {
+		zipped, cleanup, err := zipFolder(path)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		path = zipped
+	}
 	st, err := os.Stat(path)
 	if err != nil {
 		return err
@@ -108,8 +129,12 @@ func importBalances(ctx context.Context, args []string, stdout, stderr io.Writer
 		mode = ledger.ImportCommit
 	}
 	bar := newProgressBar(stderr, st.Size(), *quiet)
-	res, err := ledger.New(d.store).ImportBalances(ctx, ledger.Actor{PracticeID: pid, Role: ledger.RoleAdmin}, ledger.ImportRequest{
-		File: file, FileName: filepath.Base(path), MaxBytes: *maxSize, Mode: mode, IdempotencyKey: *key, Progress: bar.update,
+	run := ledger.New(d.store).ImportBalances
+	if kind == ledger.KindHistory {
+		run = ledger.New(d.store).ImportHistory
+	}
+	res, err := run(ctx, ledger.Actor{PracticeID: pid, Role: ledger.RoleAdmin}, ledger.ImportRequest{
+		File: file, FileName: filepath.Base(pos[0]), MaxBytes: *maxSize, Mode: mode, IdempotencyKey: *key, Progress: bar.update,
 		Options: ledger.ImportOptions{CreateMissingPatients: *create, EncounterPerProviderLocation: *perProvider,
 			Delimiter: *delimiter, DefaultProvider: *defProvider, DefaultLocation: *defLocation}})
 	bar.done()
@@ -133,7 +158,7 @@ func importBalances(ctx context.Context, args []string, stdout, stderr io.Writer
 }
 
 func undoImport(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("import undo", flag.ContinueOnError)
+	fs := newFlagSet("import undo")
 	var db dbFlags
 	db.register(fs)
 	practice := fs.String("practice", "", "practice id (required)")
@@ -183,13 +208,19 @@ func writeImportReport(w io.Writer, res ledger.ImportResult) error {
 		fmt.Fprintf(tw, "import %s (%s), imported on %s\n", res.Import.ID, res.Import.Status, res.Import.ImportDate)
 	}
 	fmt.Fprintf(tw, "%d rows read, %d to post, %d skipped; %d errors, %d warnings\n", r.Rows, r.RowsToPost, r.RowsSkipped, r.Errors, r.Warnings)
+	if len(r.Files) > 0 {
+		fmt.Fprintln(tw, "\nfile\tencoding\trows\tto post\tskipped")
+		for _, f := range r.Files {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\n", f.Name, f.Encoding, f.Rows, f.RowsToPost, f.RowsSkipped)
+		}
+	}
 	if len(r.Issues) > 0 {
-		fmt.Fprintln(tw, "\nrow\tline\tcolumn\tseverity\tcode\tmessage")
+		fmt.Fprintln(tw, "\nfile\trow\tline\tcolumn\tseverity\tcode\tmessage")
 		for _, is := range r.Issues {
-			fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\n", is.Row, is.Line, dash(is.Column), is.Severity, is.Code, strings.ReplaceAll(is.Message, "\n", " "))
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\n", dash(is.File), is.Row, is.Line, dash(is.Column), is.Severity, is.Code, strings.ReplaceAll(is.Message, "\n", " "))
 		}
 		if r.IssuesTruncated {
-			fmt.Fprintf(tw, "…\t\t\t\t\t(only the first %d issues are listed)\n", len(r.Issues))
+			fmt.Fprintf(tw, "…\t\t\t\t\t\t(only the first %d issues are listed)\n", len(r.Issues))
 			fmt.Fprintln(tw, "\nall issues by code\tseverity\tcount")
 			for _, c := range r.IssueCounts {
 				fmt.Fprintf(tw, "%s\t%s\t%d\n", c.Code, c.Severity, c.Count)
@@ -285,4 +316,52 @@ func (b *progressBar) done() {
 	if !b.off && b.tty {
 		fmt.Fprintln(b.w)
 	}
+}
+
+// zipFolder returns a history set's zip: path itself when it is a file, or
+// a temporary zip of the folder's files (removed by cleanup).
+func zipFolder(path string) (string, func(), error) {
+	st, err := os.Stat(path)
+	if err != nil || !st.IsDir() {
+		return path, func() {}, err
+	}
+	entries, err := os.ReadDir(path)
+	if err != nil {
+		return "", nil, err
+	}
+	tmp, err := os.CreateTemp("", "paysplit-history-*.zip")
+	if err != nil {
+		return "", nil, err
+	}
+	cleanup := func() { os.Remove(tmp.Name()) }
+	zw := zip.NewWriter(tmp)
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		if err := addToZip(zw, filepath.Join(path, e.Name()), e.Name()); err != nil {
+			tmp.Close()
+			cleanup()
+			return "", nil, err
+		}
+	}
+	if err := errors.Join(zw.Close(), tmp.Close()); err != nil {
+		cleanup()
+		return "", nil, err
+	}
+	return tmp.Name(), cleanup, nil
+}
+
+func addToZip(zw *zip.Writer, file, name string) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	w, err := zw.Create(name)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(w, f)
+	return err
 }

@@ -111,3 +111,42 @@ func TestImportCommand(t *testing.T) {
 	require.True(t, strings.HasPrefix(tmpl.String(), "patient_external_id,"))
 	require.Error(t, runImport(ctx, []string{"nope"}, &tmpl, &tmpl))
 }
+
+// TestImportHistoryCommand runs "paysplit import history" on the template
+// set, written out as a folder: a check names the encoding of each file,
+// a commit posts it, and the same folder again posts nothing.
+func TestImportHistoryCommand(t *testing.T) {
+	ctx := context.Background()
+	url := ledgertest.NewDBURL(t)
+	db, err := sqlx.Connect("postgres", url)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	l := ledger.New(postgres.NewStore(db))
+	p, err := l.CreatePractice(ctx, ledger.NewPractice{Name: "CLI Conversion"})
+	require.NoError(t, err)
+	dir := t.TempDir()
+	for _, f := range ledger.HistoryFiles {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, f.Name), []byte(ledger.HistoryTemplateFile(f)), 0o600))
+	}
+	cli := func(args ...string) (string, error) {
+		var out, errOut bytes.Buffer
+		err := runImport(ctx, append(args, "--database-url", url, "--practice", p.ID.String(), "--quiet"), &out, &errOut)
+		return out.String(), err
+	}
+	out, err := cli("history", dir)
+	require.NoError(t, err, out)
+	require.Contains(t, out, "VALID")
+	require.Regexp(t, `procedures.csv +UTF-8 +4 +4 +0`, out)
+	require.Contains(t, out, "OVERPAID_CHARGE")
+
+	out, err = cli("history", dir, "--commit")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "COMMITTED")
+	out, err = cli("history", dir, "--commit")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "ALREADY_IMPORTED")
+
+	var tmpl bytes.Buffer
+	require.NoError(t, runImport(ctx, []string{"history-template"}, &tmpl, &tmpl))
+	require.Equal(t, "PK", tmpl.String()[:2], "a zip")
+}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -33,7 +32,7 @@ func runKeys(ctx context.Context, args []string, stdout io.Writer) error {
 	default:
 		return fmt.Errorf("unknown keys command %q\n%s", cmd, keysUsage)
 	}
-	fs := flag.NewFlagSet("keys "+cmd, flag.ContinueOnError)
+	fs := newFlagSet("keys " + cmd)
 	var db dbFlags
 	db.register(fs)
 	practice := fs.String("practice", "", "practice id")

@@ -1,19 +1,13 @@
 // Command paysplit runs the paysplit service and its operator tasks:
+// "paysplit serve" (the default) serves the GraphQL API, and the other
+// commands (keys, import, credits, balance, runs, plans, demo, migrate,
+// bench) work on the same database; commands.go lists them all ("paysplit
+// help") and says how to add one.
 //
-//	paysplit [serve]       serve the GraphQL API (the default)
-//	paysplit migrate       apply database migrations
-//	paysplit demo          load the demo practice and print an ADMIN key
-//	                       (--size small|medium|large [--seed N]: a synthetic practice)
-//	paysplit keys          create, list and revoke API keys (keys.go)
-//	paysplit import        import balances from a prior system (import.go)
-//	paysplit credits       credit management over a practice (credits.go)
-//	paysplit balance       the family balancer over a practice (credits.go)
-//	paysplit runs          show or resume a run (credits.go)
-//	paysplit bench         run the benchmark harness
-//
-// With no --database-url (or DATABASE_URL), paysplit starts a private
-// PostgreSQL from the machine's server binaries, keeping its data under
-// --data-dir. main only wires things together.
+// With no --database-url (or DATABASE_URL), paysplit uses the private
+// PostgreSQL under --data-dir: the one another paysplit process (a running
+// serve) already runs there, or one it starts from the machine's server
+// binaries. main only wires things together.
 package main
 
 import (
@@ -51,41 +45,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "paysplit:", err)
 		os.Exit(1)
 	}
-}
-
-func run(ctx context.Context, args []string) error {
-	cmd := "serve"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		cmd, args = args[0], args[1:]
-	}
-	switch cmd {
-	case "serve":
-		return serve(ctx, args)
-	case "migrate":
-		return migrate(ctx, args)
-	case "demo":
-		return loadDemo(ctx, args)
-	case "keys":
-		return runKeys(ctx, args, os.Stdout) // keys.go
-	case "bench":
-		return runBench(ctx, args)
-	case "import":
-		return runImport(ctx, args, os.Stdout, os.Stderr) // import.go
-	case "credits":
-		return runCredits(ctx, args, os.Stdout, os.Stderr) // credits.go
-	case "balance":
-		return runBalance(ctx, args, os.Stdout, os.Stderr) // credits.go
-	case "runs":
-		return runRuns(ctx, args, os.Stdout, os.Stderr) // credits.go
-	case "plans":
-		return runPlans(ctx, args, os.Stdout, os.Stderr) // plans.go
-	case "aging":
-		return runAging(ctx, args, os.Stdout) // aging.go
-	case "help":
-		fmt.Println("usage: paysplit [serve|migrate|demo|keys|import|credits|balance|runs|plans|aging|bench] [flags]; paysplit <command> -h for flags")
-		return nil
-	}
-	return fmt.Errorf("unknown command %q (serve, migrate, demo, keys, import, credits, balance, runs, plans, aging, bench)", cmd)
 }
 
 // env returns the environment variable or a default.
@@ -127,9 +86,35 @@ func envDuration(name string, def time.Duration) (time.Duration, error) {
 type dbFlags struct {
 	url     string
 	dataDir string
+	fs      *flag.FlagSet
+}
+
+// pasteArgs are the flags a command printed for the user to paste needs to
+// reach this database: --data-dir for the private PostgreSQL, and
+// --database-url when it was given as a flag (from the environment it is
+// there for the pasted command too).
+func (d *dbFlags) pasteArgs() string {
+	if d.url == "" {
+		return " --data-dir " + shellQuote(d.dataDir)
+	}
+	set := false
+	d.fs.Visit(func(f *flag.Flag) { set = set || f.Name == "database-url" })
+	if set {
+		return " --database-url " + shellQuote(d.url)
+	}
+	return ""
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-:@=") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func (d *dbFlags) register(fs *flag.FlagSet) {
+	d.fs = fs
 	defDir := ""
 	if dir, err := localpg.DefaultDataDir(); err == nil {
 		defDir = filepath.Dir(dir)
@@ -170,7 +155,7 @@ func (d *dbFlags) open(ctx context.Context) (*database, error) {
 		if d.dataDir == "" {
 			return nil, errors.New("no --database-url and no --data-dir for a private PostgreSQL")
 		}
-		c, err := localpg.Start(ctx, localpg.Options{DataDir: filepath.Join(d.dataDir, "pg")})
+		c, err := privateCluster(ctx, filepath.Join(d.dataDir, "pg"))
 		if err != nil {
 			return nil, err
 		}
@@ -208,6 +193,20 @@ func (d *dbFlags) open(ctx context.Context) (*database, error) {
 	return out, nil
 }
 
+// privateCluster is the private PostgreSQL on dir: the one a running
+// paysplit (serve, or another command) already runs there, or one this
+// process starts and stops.
+func privateCluster(ctx context.Context, dir string) (*localpg.Cluster, error) {
+	c, err := localpg.Running(ctx, dir)
+	if err != nil || c != nil {
+		if c != nil {
+			slog.Info("using the private PostgreSQL another paysplit process runs", "data", dir, "pid", c.Server())
+		}
+		return c, err
+	}
+	return localpg.Start(ctx, localpg.Options{DataDir: dir})
+}
+
 // limits are serve's bounds on the database pool and on request bodies.
 type limits struct {
 	maxConns    *int
@@ -238,7 +237,7 @@ func limitFlags(fs *flag.FlagSet) (limits, error) {
 }
 
 func serve(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs := newFlagSet("serve")
 	var db dbFlags
 	db.register(fs)
 	addr := fs.String("addr", env("PAYSPLIT_ADDR", "127.0.0.1:8080"), "listen address (env PAYSPLIT_ADDR)")
@@ -324,6 +323,7 @@ func serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer changes.Close()
+	l.CacheKeys() // the listener makes the server forget revoked keys (docs/security.md#keys)
 	gs.SetMaxUploadBytes(*maxUpload)
 	gs.SetRateLimit(*rate) // graph/limits.go
 	gs.SetBodyTimeout(*lim.bodyTimeout)
@@ -382,7 +382,7 @@ func firstStart(ctx context.Context, l *ledger.Ledger, s *postgres.Store, dataDi
 }
 
 func migrate(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs := newFlagSet("migrate")
 	var db dbFlags
 	db.register(fs)
 	if err := fs.Parse(args); err != nil {
@@ -398,7 +398,7 @@ func migrate(ctx context.Context, args []string) error {
 }
 
 func loadDemo(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs := newFlagSet("demo")
 	var db dbFlags
 	db.register(fs)
 	name := fs.String("name", "Demo Family Dental", "practice name")

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -26,17 +25,39 @@ func TestMain(m *testing.M) { ledgertest.Main(m) }
 // PostgreSQL, loads the demo practice and prints a key; a query with that key
 // returns the demo guarantors with balances; a restart keeps the data.
 func TestServeFromScratchAndRestart(t *testing.T) {
+	dir := privateDir(t)
+	first := serveOnce(t, dir)
+	require.Equal(t, 5, first.count, "the demo practice has five families")
+	second := serveOnce(t, dir)
+	require.Equal(t, first, second, "a restart keeps the data and does not load the demo again")
+}
+
+// privateDir is a state directory for the private PostgreSQL, with no
+// database configured in the environment.
+func privateDir(t *testing.T) string {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "paysplit-serve")
 	require.NoError(t, err)
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	require.NoError(t, os.Chmod(dir, 0o755)) // the postgres user must reach dir/pg when we run as root
 	t.Setenv("PAYSPLIT_DATABASE_URL", "")
 	t.Setenv("DATABASE_URL", "")
+	return dir
+}
 
-	first := serveOnce(t, dir)
-	require.Equal(t, 5, first.count, "the demo practice has five families")
-	second := serveOnce(t, dir)
-	require.Equal(t, first, second, "a restart keeps the data and does not load the demo again")
+// serveOn starts serve on the private PostgreSQL in dir at a free address,
+// waits until it answers, and returns the address and how to stop it.
+func serveOn(t *testing.T, dir string) (string, func()) {
+	t.Helper()
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve", "--data-dir", dir, "--addr", addr}) }()
+	waitHealthy(t, "http://"+addr+"/healthz", done)
+	return addr, func() {
+		cancel()
+		require.NoError(t, <-done)
+	}
 }
 
 type snapshot struct {
@@ -48,19 +69,8 @@ type snapshot struct {
 // printed key, then stops it.
 func serveOnce(t *testing.T, dir string) snapshot {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	ln.Close()
-
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve", "--data-dir", dir, "--addr", addr}) }()
-	defer func() {
-		cancel()
-		require.NoError(t, <-done)
-	}()
-	waitHealthy(t, "http://"+addr+"/healthz", done)
+	addr, stop := serveOn(t, dir)
+	defer stop()
 
 	key, err := os.ReadFile(filepath.Join(dir, "demo-admin-key"))
 	require.NoError(t, err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 
@@ -33,7 +32,7 @@ func runPlans(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stdout, plansUsage)
 		return nil
 	}
-	fs := flag.NewFlagSet("plans "+cmd, flag.ContinueOnError)
+	fs := newFlagSet("plans " + cmd)
 	fs.SetOutput(stderr)
 	var db dbFlags
 	db.register(fs)

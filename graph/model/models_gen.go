@@ -205,6 +205,17 @@ type CancelRunPayload struct {
 	Run ledger.Run `json:"run"`
 }
 
+type ChargeConnection struct {
+	Edges      []ChargeEdge `json:"edges"`
+	PageInfo   PageInfo     `json:"pageInfo"`
+	TotalCount int          `json:"totalCount"`
+}
+
+type ChargeEdge struct {
+	Cursor string        `json:"cursor"`
+	Node   ledger.Charge `json:"node"`
+}
+
 type ChargeLineInput struct {
 	// PROCEDURE (default) or BALANCE_FORWARD (the default on a BALANCE_FORWARD encounter).
 	Kind *ledger.ChargeKind `json:"kind,omitempty"`
@@ -350,6 +361,17 @@ type DetachPrepaymentPayload struct {
 	Receipt ledger.Receipt `json:"receipt"`
 }
 
+type EncounterConnection struct {
+	Edges      []EncounterEdge `json:"edges"`
+	PageInfo   PageInfo        `json:"pageInfo"`
+	TotalCount int             `json:"totalCount"`
+}
+
+type EncounterEdge struct {
+	Cursor string           `json:"cursor"`
+	Node   ledger.Encounter `json:"node"`
+}
+
 type GuarantorConnection struct {
 	Edges      []GuarantorEdge `json:"edges"`
 	PageInfo   PageInfo        `json:"pageInfo"`
@@ -393,9 +415,29 @@ type ImportBalancesPayload struct {
 	Import *ledger.BalanceImport `json:"import,omitempty"`
 }
 
+type ImportHistoryInput struct {
+	// A zip of the history set's CSV files.
+	File           graphql.Upload    `json:"file"`
+	Mode           ledger.ImportMode `json:"mode"`
+	IdempotencyKey *string           `json:"idempotencyKey,omitempty"`
+}
+
 // Every mutation takes one input with an optional `idempotencyKey`: replaying a
 // key returns the first result; the same key with a different input is CONFLICT.
 type Mutation struct {
+}
+
+type NetUnearnedInput struct {
+	// Default: today; never after today.
+	AsOf        *ledger.Date `json:"asOf,omitempty"`
+	GuarantorID *uuid.UUID   `json:"guarantorId,omitempty"`
+	// Only money whose split carries this provider.
+	ProviderID *uuid.UUID `json:"providerId,omitempty"`
+	// Only money whose split carries this location.
+	LocationID     *uuid.UUID `json:"locationId,omitempty"`
+	UnearnedTypeID *uuid.UUID `json:"unearnedTypeId,omitempty"`
+	// Default: ALL.
+	Visibility *ledger.UnearnedVisibility `json:"visibility,omitempty"`
 }
 
 type OpenBatchInput struct {
@@ -614,6 +656,22 @@ type RemovePlannedChargePayload struct {
 	Charge ledger.Charge `json:"charge"`
 }
 
+type ResponsibilityInput struct {
+	// One line (a completed procedure or balance-forward line).
+	ChargeID *uuid.UUID `json:"chargeId,omitempty"`
+	// Or every line of an encounter.
+	EncounterID *uuid.UUID `json:"encounterId,omitempty"`
+	// Default: today; not in the future, nor before a line's date of service or its last move.
+	On             *ledger.Date `json:"on,omitempty"`
+	Note           *string      `json:"note,omitempty"`
+	IdempotencyKey *string      `json:"idempotencyKey,omitempty"`
+}
+
+type ResponsibilityPayload struct {
+	// The lines named (the charge, or the encounter's completed lines).
+	Charges []ledger.Charge `json:"charges"`
+}
+
 type ResumeRunInput struct {
 	RunID          uuid.UUID `json:"runId"`
 	IdempotencyKey *string   `json:"idempotencyKey,omitempty"`
@@ -700,6 +758,17 @@ type SetDefaultPolicyPayload struct {
 	Defaults []ledger.EffectivePolicyDefault `json:"defaults"`
 }
 
+type SplitConnection struct {
+	Edges      []SplitEdge `json:"edges"`
+	PageInfo   PageInfo    `json:"pageInfo"`
+	TotalCount int         `json:"totalCount"`
+}
+
+type SplitEdge struct {
+	Cursor string       `json:"cursor"`
+	Node   ledger.Split `json:"node"`
+}
+
 // One split: on a charge (chargeId), on an unearned type (unearnedTypeId), or
 // unallocated (neither). Patient, provider and location default from the charge.
 type SplitInput struct {
@@ -730,6 +799,9 @@ type StartRunInput struct {
 	Params map[string]any `json:"params,omitempty"`
 	// The plans' date (default today); RECREATE_SPLITS dates each re-split with its payment.
 	AsOf *ledger.Date `json:"asOf,omitempty"`
+	// With no guarantorIds: only the families with anything posted (a charge,
+	// money, a write-off) on or after this day — the re-runs after a conversion.
+	ChangedSince *ledger.Date `json:"changedSince,omitempty"`
 	// The receipts' note; credit management requires one.
 	Note *string `json:"note,omitempty"`
 	// CREDIT_MANAGEMENT only: the open batch its receipts post into.
@@ -742,6 +814,35 @@ type StartRunInput struct {
 type StartRunPayload struct {
 	// The run, RUNNING (on an idempotent replay, the run first started, as it stands now).
 	Run ledger.Run `json:"run"`
+}
+
+type StatementInput struct {
+	GuarantorID uuid.UUID `json:"guarantorId"`
+	// The period's last day. Default: today; never after today.
+	AsOf *ledger.Date `json:"asOf,omitempty"`
+	// The period's first day. Default: the first day of asOf's month; not after asOf.
+	From *ledger.Date `json:"from,omitempty"`
+}
+
+type StatementRunInput struct {
+	// Default: today; never after today.
+	AsOf *ledger.Date `json:"asOf,omitempty"`
+	// Families whose balance is at least this. Default: 0.01.
+	MinBalance *ledger.Money `json:"minBalance,omitempty"`
+	MinAgeDays *int          `json:"minAgeDays,omitempty"`
+	ProviderID *uuid.UUID    `json:"providerId,omitempty"`
+	LocationID *uuid.UUID    `json:"locationId,omitempty"`
+	// Only families with no statement as of this day or later.
+	NotBilledSince *ledger.Date `json:"notBilledSince,omitempty"`
+	// Only these families.
+	GuarantorIds []uuid.UUID `json:"guarantorIds,omitempty"`
+	Preview      *bool       `json:"preview,omitempty"`
+	// First apply the families' unapplied credits: credit management (same
+	// scope rules, the note given or a default) over just the families stated,
+	// waited for; with preview, a preview of it. See `creditRun`.
+	ApplyCredits   *bool   `json:"applyCredits,omitempty"`
+	Note           *string `json:"note,omitempty"`
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
 }
 
 type Subscription struct {

@@ -52,7 +52,7 @@ func (h *Hub) compute(ctx context.Context, a ledger.Actor, g *agingGroup) (ledge
 		return g.rows.report(g.query), nil
 	}
 	if !stale {
-		q.Families = fams
+		q.GuarantorIDs = fams
 	}
 	rep, err := h.ledger.Aging(ctx, a, q)
 	if err != nil {

@@ -34,7 +34,7 @@ var noKey = ledger.ID{}
 //
 // As of a date on or after the practice's aging horizon (no row aging reads
 // is dated later, which is the case as of today), the lines and credits come
-// from the maintained state (aging_lines, aging_credits: migration 00012);
+// from the maintained state (aging_lines, aging_credits: migration 00015);
 // before it, from history. Ages are computed from dates either way.
 func (s queries) Aging(ctx context.Context, practiceID ledger.ID, q ledger.AgingQuery) (ledger.AgingReport, error) {
 	return s.aging(ctx, practiceID, q, false)
@@ -50,9 +50,9 @@ func (s queries) AgingFromHistory(ctx context.Context, practiceID ledger.ID, q l
 func (s queries) aging(ctx context.Context, practiceID ledger.ID, q ledger.AgingQuery, fromHistory bool) (ledger.AgingReport, error) {
 	const stmt = `
 WITH state AS (       -- whether the maintained state answers: nothing aging reads is dated after $2
-    SELECT NOT $19 AND $2::date >= coalesce((SELECT horizon FROM aging_horizons WHERE practice_id = $1), '-infinity') AS maintained
-), fam AS (           -- the patients of the families asked for ($20; null: every family), as one array
-    SELECT array_agg(id) AS ids FROM patients WHERE practice_id = $1 AND guarantor_id = ANY($20::uuid[])
+    SELECT NOT $21 AND $2::date >= coalesce((SELECT horizon FROM aging_horizons WHERE practice_id = $1), '-infinity') AS maintained
+), fam AS (           -- the patients of the families asked for ($19; null: every family), as one array
+    SELECT array_agg(id) AS ids FROM patients WHERE practice_id = $1 AND guarantor_id = ANY($19::uuid[])
 ), rev AS NOT MATERIALIZED (   -- receipts reversed by a reversal dated on or before the as-of date
     SELECT reverses_id AS id FROM receipts
      WHERE practice_id = $1 AND kind = 'REVERSAL' AND received_on <= $2
@@ -74,27 +74,33 @@ WITH state AS (       -- whether the maintained state answers: nothing aging rea
     SELECT charge_id AS root, sum(amount) AS amount FROM insurance_write_offs
      WHERE practice_id = $1 AND written_on <= $2
      GROUP BY 1
+), billed AS (         -- lines billed to the patient as of the date
+    ` + billedSelect + `b.changed_on <= $2` + billedGroup + `
 ), lines AS (         -- as of a date on or after the horizon: the maintained open lines
-    SELECT patient_id, provider_id, location_id, service_date, posted_at, outstanding, insured_on,
-           CASE WHEN (SELECT balances_dont_subtract_ins FROM practices WHERE id = $1) THEN 0 ELSE estimate END AS estimate
-      FROM aging_lines
-     WHERE (SELECT maintained FROM state) AND practice_id = $1 AND status = 'COMPLETED' AND adjusted <> paid
-       AND service_date <= $2
-       AND ($6::uuid IS NULL OR provider_id = $6) AND ($7::uuid IS NULL OR location_id = $7)
-       AND ($20::uuid[] IS NULL OR patient_id = ANY((SELECT ids FROM fam)::uuid[]))
+    SELECT l.patient_id, l.provider_id, l.location_id, l.service_date, l.posted_at, l.outstanding, l.insured_on,
+           CASE WHEN (SELECT balances_dont_subtract_ins FROM practices WHERE id = $1) THEN 0 ELSE l.estimate END AS estimate,
+           billed.billed_on
+      FROM aging_lines l
+      LEFT JOIN billed ON billed.root = l.charge_id
+     WHERE (SELECT maintained FROM state) AND l.practice_id = $1 AND l.status = 'COMPLETED' AND l.adjusted <> l.paid
+       AND l.service_date <= $2
+       AND ($6::uuid IS NULL OR l.provider_id = $6) AND ($7::uuid IS NULL OR l.location_id = $7)
+       AND ($19::uuid[] IS NULL OR l.patient_id = ANY((SELECT ids FROM fam)::uuid[]))
     UNION ALL          -- before it: computed from history as of the date
     SELECT c.patient_id, c.provider_id, c.location_id, c.service_date, c.posted_at,
            c.amount + coalesce(adj.amount, 0) - coalesce(wo.amount, 0) - coalesce(m.paid, 0), m.insured_on,
            CASE WHEN (SELECT balances_dont_subtract_ins FROM practices WHERE id = $1) THEN 0
-                ELSE least(c.insurance_estimate, greatest(c.amount + coalesce(adj.amount, 0) - coalesce(wo.amount, 0), 0)) END
+                ELSE least(c.insurance_estimate, greatest(c.amount + coalesce(adj.amount, 0) - coalesce(wo.amount, 0), 0)) END,
+           billed.billed_on
       FROM charges c
       LEFT JOIN paid m ON m.root = c.id
       LEFT JOIN adj ON adj.root = c.id
       LEFT JOIN wo ON wo.root = c.id
+      LEFT JOIN billed ON billed.root = c.id
      WHERE NOT (SELECT maintained FROM state)
        AND c.practice_id = $1 AND c.service_date <= $2 AND c.attached_to_id IS NULL AND c.status = 'COMPLETED'
        AND ($6::uuid IS NULL OR c.provider_id = $6) AND ($7::uuid IS NULL OR c.location_id = $7)
-       AND ($20::uuid[] IS NULL OR c.patient_id = ANY((SELECT ids FROM fam)::uuid[]))
+       AND ($19::uuid[] IS NULL OR c.patient_id = ANY((SELECT ids FROM fam)::uuid[]))
 ), credits AS (        -- money on no line: unallocated, and unearned of visible types
     SELECT a.patient_id, a.provider_id, a.location_id,
            coalesce(sum(a.amount) FILTER (WHERE a.unearned_type_id IS NULL), 0) AS unallocated,
@@ -103,18 +109,15 @@ WITH state AS (       -- whether the maintained state answers: nothing aging rea
       LEFT JOIN unearned_types u ON u.practice_id = $1 AND u.id = a.unearned_type_id
      WHERE (SELECT maintained FROM state) AND a.practice_id = $1
        AND ($6::uuid IS NULL OR a.provider_id = $6) AND ($7::uuid IS NULL OR a.location_id = $7)
-       AND ($20::uuid[] IS NULL OR a.patient_id = ANY((SELECT ids FROM fam)::uuid[]))
+       AND ($19::uuid[] IS NULL OR a.patient_id = ANY((SELECT ids FROM fam)::uuid[]))
      GROUP BY 1, 2, 3
     UNION ALL
     SELECT s.patient_id, s.provider_id, s.location_id,
            coalesce(sum(s.amount) FILTER (WHERE s.unearned_type_id IS NULL), 0) AS unallocated,
            coalesce(sum(s.amount) FILTER (WHERE NOT u.hidden), 0) AS unearned
-      FROM splits s
-      JOIN receipts r ON r.practice_id = $1 AND r.id = s.receipt_id AND r.received_on <= $2
-      LEFT JOIN unearned_types u ON u.practice_id = $1 AND u.id = s.unearned_type_id
-     WHERE NOT (SELECT maintained FROM state) AND s.practice_id = $1 AND s.charge_id IS NULL
+      FROM ` + offLineSplits + ` AND NOT (SELECT maintained FROM state)
        AND ($6::uuid IS NULL OR s.provider_id = $6) AND ($7::uuid IS NULL OR s.location_id = $7)
-       AND ($20::uuid[] IS NULL OR s.patient_id = ANY((SELECT ids FROM fam)::uuid[]))
+       AND ($19::uuid[] IS NULL OR s.patient_id = ANY((SELECT ids FROM fam)::uuid[]))
      GROUP BY 1, 2, 3
 ), insured AS (        -- patients with insurance as of the date (read only for a coverage filter)
     SELECT patient_id FROM charges
@@ -125,11 +128,11 @@ WITH state AS (       -- whether the maintained state answers: nothing aging rea
      WHERE s.practice_id = $1 AND r.kind = 'INSURANCE_PAYMENT'
 ), items AS (
     SELECT patient_id, provider_id, location_id, outstanding AS amt,
-           CASE WHEN insured_on IS NULL THEN estimate ELSE 0 END AS ins,
+           CASE WHEN insured_on IS NULL AND billed_on IS NULL THEN estimate ELSE 0 END AS ins,
            0 AS unallocated, 0 AS unearned,
            greatest($2::date - CASE $3
                WHEN 'POST_DATE' THEN (posted_at AT TIME ZONE 'UTC')::date
-               WHEN 'RESPONSIBILITY_DATE' THEN greatest(service_date, coalesce(insured_on, service_date))
+               WHEN 'RESPONSIBILITY_DATE' THEN greatest(service_date, coalesce(insured_on, service_date), coalesce(billed_on, service_date))
                ELSE service_date END, 0) AS age
       FROM lines WHERE outstanding <> 0
     UNION ALL
@@ -216,8 +219,8 @@ WITH state AS (       -- whether the maintained state answers: nothing aging rea
           FROM splits s
           JOIN receipts r ON r.practice_id = $1 AND r.id = s.receipt_id
           JOIN patients p ON p.practice_id = $1 AND p.id = s.patient_id
-         WHERE $5 <> 'PRACTICE' AND s.practice_id = $1 AND r.kind = 'PATIENT_PAYMENT' AND r.received_on <= $2
-           AND ($20::uuid[] IS NULL OR s.patient_id = ANY((SELECT ids FROM fam)::uuid[]))
+         WHERE $5 <> 'PRACTICE' AND NOT $20 AND s.practice_id = $1 AND r.kind = 'PATIENT_PAYMENT' AND r.received_on <= $2
+           AND ($19::uuid[] IS NULL OR s.patient_id = ANY((SELECT ids FROM fam)::uuid[]))
            AND NOT EXISTS (SELECT 1 FROM rev WHERE rev.id = r.id)
            AND CASE $5 WHEN 'PATIENT' THEN s.patient_id
                        WHEN 'GUARANTOR' THEN p.guarantor_id
@@ -227,7 +230,7 @@ WITH state AS (       -- whether the maintained state answers: nothing aging rea
          GROUP BY 1, r.id, r.received_on
         UNION ALL      -- the whole practice: its latest payment, found by index
         (SELECT $1, r.id, r.received_on, r.amount FROM receipts r
-          WHERE $5 = 'PRACTICE' AND r.practice_id = $1 AND r.kind = 'PATIENT_PAYMENT' AND r.received_on <= $2
+          WHERE $5 = 'PRACTICE' AND NOT $20 AND r.practice_id = $1 AND r.kind = 'PATIENT_PAYMENT' AND r.received_on <= $2
             AND NOT EXISTS (SELECT 1 FROM rev WHERE rev.id = r.id)
           ORDER BY r.received_on DESC, r.id DESC LIMIT 1)
     ) x
@@ -263,6 +266,10 @@ SELECT sm.accounts, sm.t0, sm.t1, sm.t2, sm.t3, sm.t4, sm.t5, sm.t6, sm.t7,
 		s1, s2 := k1.String(), k2.String()
 		afterK1, afterK2, afterKey = &s1, &s2, &q.Page.After.ID
 	}
+	var guarantors any // NULL: every family
+	if q.GuarantorIDs != nil {
+		guarantors = idArray(q.GuarantorIDs)
+	}
 	var minBal, maxBal *string
 	if q.MinBalance != nil {
 		v := q.MinBalance.String()
@@ -289,7 +296,7 @@ SELECT sm.accounts, sm.t0, sm.t1, sm.t2, sm.t3, sm.t4, sm.t5, sm.t6, sm.t7,
 		}
 		rows, err := db.QueryxContext(ctx, stmt, practiceID, *q.AsOf, string(q.Basis), pq.Array(lower), string(q.GroupBy),
 			q.ProviderID, q.LocationID, string(q.Coverage), q.CreditsToOldest, minBal, maxBal, q.MinAgeDays,
-			string(q.Sort), afterK1, afterK2, afterKey, q.Page.First+1, noKey, fromHistory, familyIDs(q.Families))
+			string(q.Sort), afterK1, afterK2, afterKey, q.Page.First+1, noKey, guarantors, q.NoLastPayment, fromHistory)
 		if err != nil {
 			return err
 		}
@@ -304,19 +311,6 @@ SELECT sm.accounts, sm.t0, sm.t1, sm.t2, sm.t3, sm.t4, sm.t5, sm.t6, sm.t7,
 		rep.Rows, rep.Cursors, rep.HasNext = rep.Rows[:q.Page.First], rep.Cursors[:q.Page.First], true
 	}
 	return rep, nil
-}
-
-// familyIDs is the families a query is limited to, as a text[] parameter
-// (NULL: every family).
-func familyIDs(ids []ledger.ID) pq.StringArray {
-	if ids == nil {
-		return nil
-	}
-	out := make(pq.StringArray, len(ids))
-	for i, id := range ids {
-		out[i] = id.String()
-	}
-	return out
 }
 
 // scanAging reads the aging statement's rows into rep: the summary from the
@@ -418,6 +412,12 @@ func (s *txStore) PutAgingSettings(ctx context.Context, practiceID ledger.ID, se
 	return translate(err)
 }
 
+// changedFamilies ends a change notification's payload (after the
+// practice id and "|| "): ":family,family" when the transaction's changes to
+// aging were all to known families, else nothing.
+const changedFamilies = `CASE WHEN f IN ('', '*') THEN '' ELSE ':' || f END)
+	             FROM coalesce(current_setting('paysplit.aging_families', true), '') AS f`
+
 // NotifyChanged queues a NOTIFY naming the practice; PostgreSQL delivers it
 // when the transaction commits (never if it rolls back) and folds identical
 // notifications of one transaction into one. When the transaction's changes
@@ -426,8 +426,7 @@ func (s *txStore) PutAgingSettings(ctx context.Context, practiceID ledger.ID, se
 // names them after the practice ("practice:family,family"), and the live hub
 // re-reads only those families; otherwise it names the practice alone.
 func (s *txStore) NotifyChanged(ctx context.Context, practiceID ledger.ID) error {
-	const q = `SELECT pg_notify($2, $1::text || CASE WHEN f IN ('', '*') THEN '' ELSE ':' || f END)
-	             FROM coalesce(current_setting('paysplit.aging_families', true), '') AS f`
+	const q = `SELECT pg_notify($2, $1::text || ` + changedFamilies
 	_, err := s.exec(ctx, q, practiceID, ChangesChannel)
 	return translate(err)
 }

@@ -10,7 +10,7 @@ import (
 )
 
 // AgingDrift is how far a practice's maintained aging state (migration
-// 00012) is from the state recomputed from history: the number of lines
+// 00015) is from the state recomputed from history: the number of lines
 // and of credit buckets that differ, and whether the horizon is behind the
 // ledger's latest date. Zero everywhere means in step.
 type AgingDrift struct {

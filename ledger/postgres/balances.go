@@ -19,12 +19,10 @@ import (
 func (s queries) ChargeBalances(ctx context.Context, practiceID ledger.ID, chargeIDs []ledger.ID) (map[ledger.ID]ledger.ChargeBalance, error) {
 	const q = `
 WITH ch AS (
-    SELECT id, coalesce(attached_to_id, id) AS root, attached_to_id, status, amount,
-           CASE WHEN (SELECT balances_dont_subtract_ins FROM practices WHERE id = $1) THEN 0 ELSE insurance_estimate END AS insurance_estimate
-      FROM charges
+    SELECT ` + chColumns + ` FROM charges
      WHERE practice_id = $1 AND (id = ANY($2::uuid[]) OR attached_to_id = ANY($2::uuid[]))
 ), ` + chargeBalanceCTEs + `
-SELECT id, adjustments, insurance_paid, insurance_write_off, patient_paid, prepaid, insurance_pending, owed FROM bal WHERE id = ANY($2::uuid[])`
+SELECT id, ` + balColumns + ` FROM bal WHERE id = ANY($2::uuid[])`
 	var rows []struct {
 		ID ledger.ID
 		ledger.ChargeBalance
@@ -38,6 +36,15 @@ SELECT id, adjustments, insurance_paid, insurance_write_off, patient_paid, prepa
 	}
 	return out, nil
 }
+
+// chColumns are the columns of the ch CTE chargeBalanceCTEs reads, from a
+// row of charges; a practice whose balances do not subtract insurance
+// reads every estimate as 0.
+const chColumns = `id, coalesce(attached_to_id, id) AS root, attached_to_id, status, amount,
+           CASE WHEN (SELECT balances_dont_subtract_ins FROM practices WHERE id = $1) THEN 0 ELSE insurance_estimate END AS insurance_estimate`
+
+// balColumns are the columns of a ledger.ChargeBalance in the bal CTE.
+const balColumns = `adjustments, insurance_paid, insurance_write_off, patient_paid, prepaid, insurance_pending, owed, billed_to_patient_on`
 
 // chargeBalanceCTEs computes each charge's balance (the bal CTE: id,
 // adjustments, insurance_paid, insurance_write_off, patient_paid, prepaid,
@@ -67,6 +74,8 @@ const chargeBalanceCTEs = `paid AS (
     SELECT w.charge_id AS root, sum(w.amount) AS amount
       FROM ch JOIN insurance_write_offs w ON w.practice_id = $1 AND w.charge_id = ch.id
      GROUP BY 1
+), billed AS (         -- lines billed to the patient (bill to patient)
+    ` + billedSelect + `b.charge_id IN (SELECT id FROM ch)` + billedGroup + `
 ), worth AS (          -- the line after its adjustments and insurance write-offs
     SELECT ch.id, ch.amount + coalesce(adj.amount, 0) - coalesce(wo.amount, 0) AS amount, coalesce(wo.amount, 0) AS write_off
       FROM ch LEFT JOIN adj ON adj.root = ch.id LEFT JOIN wo ON wo.root = ch.id
@@ -77,19 +86,34 @@ const chargeBalanceCTEs = `paid AS (
            worth.write_off AS insurance_write_off,
            coalesce(paid.patient, 0) AS patient_paid,
            coalesce(pre.amount, 0) AS prepaid,
-           CASE WHEN ch.status = 'PLANNED' OR ch.attached_to_id IS NOT NULL OR coalesce(paid.insured, false) THEN 0
+           CASE WHEN ch.status = 'PLANNED' OR ch.attached_to_id IS NOT NULL OR coalesce(paid.insured, false) OR billed.root IS NOT NULL THEN 0
                 ELSE least(ch.insurance_estimate, greatest(worth.amount, 0)) END AS insurance_pending,
            CASE WHEN ch.status = 'PLANNED' OR ch.attached_to_id IS NOT NULL THEN 0
                 ELSE worth.amount - coalesce(paid.insurance, 0) - coalesce(paid.patient, 0)
-                     - CASE WHEN coalesce(paid.insured, false) THEN 0
+                     - CASE WHEN coalesce(paid.insured, false) OR billed.root IS NOT NULL THEN 0
                             ELSE least(ch.insurance_estimate, greatest(worth.amount, 0)) END
-           END AS owed
+           END AS owed,
+           billed.billed_on AS billed_to_patient_on
       FROM ch
       JOIN worth ON worth.id = ch.id
       LEFT JOIN adj ON adj.root = ch.id
       LEFT JOIN paid ON paid.root = ch.id
       LEFT JOIN pre ON pre.root = ch.id
+      LEFT JOIN billed ON billed.root = ch.id
 )`
+
+// billedSelect and billedGroup enclose a condition on the moves b
+// (responsibility_changes) to make a CTE of the lines billed to the patient
+// (root, and billed_on: the day of the last move to the patient). Moves on a
+// line alternate, so it is billed when more of the moves read went to the
+// patient than back to insurance. $1 is the practice.
+const (
+	billedSelect = `SELECT b.charge_id AS root, max(b.changed_on) FILTER (WHERE b.responsible = 'PATIENT') AS billed_on
+      FROM responsibility_changes b WHERE b.practice_id = $1 AND `
+	billedGroup = `
+     GROUP BY 1
+    HAVING count(*) FILTER (WHERE b.responsible = 'PATIENT') > count(*) FILTER (WHERE b.responsible = 'INSURANCE')`
+)
 
 func (s queries) PatientBalances(ctx context.Context, practiceID ledger.ID, patientIDs []ledger.ID) (map[ledger.ID]ledger.Balance, error) {
 	return s.balances(ctx, practiceID, patientIDs, false)
@@ -126,14 +150,17 @@ WITH pats AS (
     SELECT w.charge_id AS root, sum(w.amount) AS amount
       FROM ch JOIN insurance_write_offs w ON w.practice_id = $1 AND w.charge_id = ch.id
      GROUP BY 1
+), billed AS (
+    ` + billedSelect + `b.charge_id IN (SELECT id FROM ch)` + billedGroup + `
 ), owed AS (
     SELECT ch.grp,
            CASE WHEN ch.status = 'PLANNED' OR ch.attached_to_id IS NOT NULL THEN 0
                 ELSE ch.amount + coalesce(adj.amount, 0) - coalesce(wo.amount, 0) - coalesce(paid.amount, 0)
-                     - CASE WHEN coalesce(paid.insured, false) THEN 0
+                     - CASE WHEN coalesce(paid.insured, false) OR billed.root IS NOT NULL THEN 0
                             ELSE least(ch.insurance_estimate, greatest(ch.amount + coalesce(adj.amount, 0) - coalesce(wo.amount, 0), 0)) END
            END AS owed
       FROM ch LEFT JOIN adj ON adj.root = ch.id LEFT JOIN paid ON paid.root = ch.id LEFT JOIN wo ON wo.root = ch.id
+      LEFT JOIN billed ON billed.root = ch.id
 ), lines AS (
     SELECT grp, sum(greatest(owed, 0)) AS owed, sum(greatest(-owed, 0)) AS line_credit FROM owed GROUP BY grp
 ), money AS (

@@ -11,14 +11,15 @@ import (
 // Writes and reads of the allocation engine: receipts in bulk and the plans
 // it committed.
 
-// InsertReceipts writes receipts and their splits with two statements,
-// passing each column as an array. The deferred receipts_splits_balance
-// trigger checks every receipt at commit.
+// InsertReceipts writes receipts and their splits in one statement (the
+// receipts in a data-modifying CTE), passing each column as an array. The
+// deferred receipts_splits_balance trigger checks every receipt at commit.
 func (t *txStore) InsertReceipts(ctx context.Context, practiceID ledger.ID, rs []ledger.Receipt, splits []ledger.Split) error {
 	if len(rs) == 0 {
 		return nil
 	}
-	const qr = `
+	const q = `
+WITH receipt AS (
 INSERT INTO receipts (practice_id, id, kind, amount, received_on, patient_id, method, reference, note, batch_id,
                       reverses_id, policy_name, policy_version, posted_at)
 SELECT $1, u.id, u.kind, u.amount, u.received_on, u.patient_id, NULLIF(u.method, ''), NULLIF(u.reference, ''),
@@ -26,7 +27,12 @@ SELECT $1, u.id, u.kind, u.amount, u.received_on, u.patient_id, NULLIF(u.method,
   FROM unnest($2::uuid[], $3::text[], $4::numeric[], $5::date[], $6::uuid[], $7::text[], $8::text[], $9::text[],
               $10::uuid[], $11::uuid[], $12::text[], $13::int[], $14::timestamptz[])
        AS u(id, kind, amount, received_on, patient_id, method, reference, note, batch_id, reverses_id,
-            policy_name, policy_version, posted_at)`
+            policy_name, policy_version, posted_at)
+)
+INSERT INTO splits (practice_id, id, receipt_id, amount, code, patient_id, provider_id, location_id, charge_id, unearned_type_id)
+SELECT $1, u.id, u.receipt_id, u.amount, u.code, u.patient_id, u.provider_id, u.location_id, u.charge_id, u.unearned_type_id
+  FROM unnest($15::uuid[], $16::uuid[], $17::numeric[], $18::text[], $19::uuid[], $20::uuid[], $21::uuid[], $22::uuid[], $23::uuid[])
+       AS u(id, receipt_id, amount, code, patient_id, provider_id, location_id, charge_id, unearned_type_id)`
 	n := len(rs)
 	ids, pats, batches, revs := make([]ledger.ID, n), make([]*ledger.ID, n), make([]*ledger.ID, n), make([]*ledger.ID, n)
 	kinds, amounts, dates, methods, refs, notes, pols := make([]string, n), make([]string, n), make([]string, n),
@@ -38,16 +44,6 @@ SELECT $1, u.id, u.kind, u.amount, u.received_on, u.patient_id, NULLIF(u.method,
 		methods[i], refs[i], notes[i], pols[i] = r.Method, r.Reference, r.Note, r.PolicyName
 		vers[i], posted[i] = int64(r.PolicyVersion), r.PostedAt.UTC().Format("2006-01-02T15:04:05.999999Z07:00")
 	}
-	if _, err := t.exec(ctx, qr, practiceID, idArray(ids), pq.Array(kinds), pq.Array(amounts), pq.Array(dates),
-		nullableIDArray(pats), pq.Array(methods), pq.Array(refs), pq.Array(notes), nullableIDArray(batches),
-		nullableIDArray(revs), pq.Array(pols), pq.Array(vers), pq.Array(posted)); err != nil {
-		return translate(err)
-	}
-	const qs = `
-INSERT INTO splits (practice_id, id, receipt_id, amount, code, patient_id, provider_id, location_id, charge_id, unearned_type_id)
-SELECT $1, u.id, u.receipt_id, u.amount, u.code, u.patient_id, u.provider_id, u.location_id, u.charge_id, u.unearned_type_id
-  FROM unnest($2::uuid[], $3::uuid[], $4::numeric[], $5::text[], $6::uuid[], $7::uuid[], $8::uuid[], $9::uuid[], $10::uuid[])
-       AS u(id, receipt_id, amount, code, patient_id, provider_id, location_id, charge_id, unearned_type_id)`
 	m := len(splits)
 	sids, rids, spats := make([]ledger.ID, m), make([]ledger.ID, m), make([]ledger.ID, m)
 	provs, locs, chs, uts := make([]*ledger.ID, m), make([]*ledger.ID, m), make([]*ledger.ID, m), make([]*ledger.ID, m)
@@ -57,7 +53,10 @@ SELECT $1, u.id, u.receipt_id, u.amount, u.code, u.patient_id, u.provider_id, u.
 		provs[i], locs[i], chs[i], uts[i] = s.ProviderID, s.LocationID, s.ChargeID, s.UnearnedTypeID
 		samounts[i], codes[i] = s.Amount.String(), string(s.Code)
 	}
-	_, err := t.exec(ctx, qs, practiceID, idArray(sids), idArray(rids), pq.Array(samounts), pq.Array(codes),
+	_, err := t.exec(ctx, q, practiceID, idArray(ids), pq.Array(kinds), pq.Array(amounts), pq.Array(dates),
+		nullableIDArray(pats), pq.Array(methods), pq.Array(refs), pq.Array(notes), nullableIDArray(batches),
+		nullableIDArray(revs), pq.Array(pols), pq.Array(vers), pq.Array(posted),
+		idArray(sids), idArray(rids), pq.Array(samounts), pq.Array(codes),
 		idArray(spats), nullableIDArray(provs), nullableIDArray(locs), nullableIDArray(chs), nullableIDArray(uts))
 	return translate(err)
 }

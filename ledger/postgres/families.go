@@ -7,8 +7,9 @@ import (
 	"github.com/paysplit/paysplit/ledger"
 )
 
-// FamilySnapshots loads each family's patients, charges, charge balances and
-// splits: five statements whatever the number of families. Planned lines
+// FamilySnapshots loads each family's patients, charges with their
+// balances, and splits: three statements whatever the number of families
+// (four when the family has planned lines). Planned lines
 // that were completed or removed are left out: they are no longer planned
 // work (the completed line is the production).
 func (s queries) FamilySnapshots(ctx context.Context, practiceID ledger.ID, guarantorIDs []ledger.ID) ([]ledger.FamilySnapshot, error) {
@@ -22,14 +23,6 @@ func (s queries) FamilySnapshots(ctx context.Context, practiceID ledger.ID, guar
 		patIDs[i], family[p.ID] = p.ID, p.GuarantorID
 	}
 	charges, err := s.openCharges(ctx, practiceID, patIDs)
-	if err != nil {
-		return nil, err
-	}
-	chargeIDs := make([]ledger.ID, len(charges))
-	for i, c := range charges {
-		chargeIDs[i] = c.ID
-	}
-	balances, err := s.ChargeBalances(ctx, practiceID, chargeIDs)
 	if err != nil {
 		return nil, err
 	}
@@ -57,8 +50,8 @@ SELECT s.id, s.receipt_id, s.amount, s.code, s.patient_id, s.provider_id, s.loca
 	}
 	for _, c := range charges {
 		f := &out[at[family[c.PatientID]]]
-		f.Charges = append(f.Charges, c)
-		f.Balances[c.ID] = balances[c.ID]
+		f.Charges = append(f.Charges, c.Charge)
+		f.Balances[c.ID] = c.ChargeBalance
 	}
 	for _, sp := range splits {
 		f := &out[at[family[sp.PatientID]]]
@@ -67,12 +60,30 @@ SELECT s.id, s.receipt_id, s.amount, s.code, s.patient_id, s.provider_id, s.loca
 	return out, nil
 }
 
-// openCharges is ChargesOfPatients without the planned lines that have an
-// outcome.
-func (s queries) openCharges(ctx context.Context, practiceID ledger.ID, patIDs []ledger.ID) ([]ledger.Charge, error) {
-	charges, err := s.ChargesOfPatients(ctx, practiceID, patIDs)
-	if err != nil {
-		return nil, err
+// balancedCharge is a charge and its balance, read together.
+type balancedCharge struct {
+	ledger.Charge
+	ledger.ChargeBalance
+}
+
+// openCharges reads the patients' charges with their balances in one
+// statement, without the planned lines that have an outcome.
+func (s queries) openCharges(ctx context.Context, practiceID ledger.ID, patIDs []ledger.ID) ([]balancedCharge, error) {
+	const q = `
+WITH fam AS (
+    SELECT ` + chargeColumns + ` FROM charges WHERE practice_id = $1 AND patient_id = ANY($2::uuid[])
+), ch AS (          -- the charges and every adjustment attached to one, each by its index
+    SELECT ` + chColumns + ` FROM fam
+    UNION
+    SELECT ` + chColumns + ` FROM charges
+     WHERE practice_id = $1 AND attached_to_id IN (SELECT id FROM fam) AND attached_to_id IS NOT NULL
+), ` + chargeBalanceCTEs + `
+SELECT fam.*, ` + balColumns + `
+  FROM fam JOIN bal USING (id)
+ ORDER BY patient_id, service_date, id`
+	var charges []balancedCharge
+	if err := s.sel(ctx, &charges, q, practiceID, idArray(patIDs)); err != nil {
+		return nil, translate(err)
 	}
 	var planned []ledger.ID
 	for _, c := range charges {
@@ -91,5 +102,5 @@ func (s queries) openCharges(ctx context.Context, practiceID ledger.ID, patIDs [
 	for _, o := range outs {
 		closed[o.ChargeID] = true
 	}
-	return slices.DeleteFunc(charges, func(c ledger.Charge) bool { return closed[c.ID] }), nil
+	return slices.DeleteFunc(charges, func(c balancedCharge) bool { return closed[c.ID] }), nil
 }

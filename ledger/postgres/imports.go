@@ -69,7 +69,7 @@ SELECT l.row_key, l.import_id, l.row_number AS row
 	return rows, translate(s.sel(ctx, &rows, q, practiceID, pq.ByteaArray(rowKeys)))
 }
 
-const balanceImportColumns = `id, status, coalesce(file_name, '') AS file_name, file_sha256, import_date, options AS options_json,
+const balanceImportColumns = `id, kind, status, coalesce(file_name, '') AS file_name, file_sha256, import_date, options AS options_json,
 	rows_read, rows_posted, rows_skipped, patients_created, guarantors_created, encounters,
 	patient_debits, patient_credits, insurance, key_id, created_at, undone_at, undone_key_id`
 
@@ -271,14 +271,22 @@ func (t *txStore) InsertBulk(ctx context.Context, practiceID ledger.ID, b ledger
 		}); err != nil {
 		return err
 	}
+	if err := t.copyRows(ctx, practiceID, "insurance_write_offs", []string{"practice_id", "id", "charge_id", "amount", "written_on", "note", "posted_at"},
+		len(b.WriteOffs), func(i int, v []any) {
+			r := &b.WriteOffs[i]
+			v[0], v[1], v[2], v[3], v[4], v[5], v[6] = pid, r.ID.String(), r.ChargeID.String(), r.Amount.String(), r.WrittenOn.String(),
+				textOrNull(r.Note), r.PostedAt
+		}); err != nil {
+		return err
+	}
 	if err := t.copyRows(ctx, practiceID, "receipts", []string{"practice_id", "id", "kind", "amount", "received_on", "patient_id", "method", "reference",
-		"note", "batch_id", "reverses_id", "policy_name", "policy_version", "posted_at"},
+		"note", "batch_id", "reverses_id", "policy_name", "policy_version", "posted_at", "encounter_id"},
 		len(b.Receipts), func(i int, v []any) {
 			r := &b.Receipts[i]
 			v[0], v[1], v[2], v[3], v[4], v[5], v[6] = pid, r.ID.String(), string(r.Kind), r.Amount.String(), r.ReceivedOn.String(),
 				idOrNull(r.PatientID), textOrNull(r.Method)
-			v[7], v[8], v[9], v[10], v[11], v[12], v[13] = textOrNull(r.Reference), textOrNull(r.Note), idOrNull(r.BatchID),
-				idOrNull(r.ReversesID), textOrNull(r.PolicyName), intOrNull(r.PolicyVersion), r.PostedAt
+			v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14] = textOrNull(r.Reference), textOrNull(r.Note), idOrNull(r.BatchID),
+				idOrNull(r.ReversesID), textOrNull(r.PolicyName), intOrNull(r.PolicyVersion), r.PostedAt, idOrNull(r.EncounterID)
 		}); err != nil {
 		return err
 	}
@@ -297,12 +305,16 @@ func (t *txStore) InsertBalanceImport(ctx context.Context, practiceID ledger.ID,
 		return fmt.Errorf("balance import options: %w", err)
 	}
 	const q = `
-INSERT INTO balance_imports (practice_id, id, status, file_name, file_sha256, import_date, options, rows_read, rows_posted, rows_skipped,
+INSERT INTO balance_imports (practice_id, id, kind, status, file_name, file_sha256, import_date, options, rows_read, rows_posted, rows_skipped,
                              patients_created, guarantors_created, encounters, patient_debits, patient_credits, insurance, key_id, created_at)
-VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, $7::jsonb, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`
+VALUES ($1, $2, $19, $3, NULLIF($4, ''), $5, $6, $7::jsonb, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`
+	kind := imp.Kind
+	if kind == "" {
+		kind = ledger.KindBalanceForward
+	}
 	_, err = t.exec(ctx, q, practiceID, imp.ID, string(imp.Status), imp.FileName, imp.FileSHA256, imp.ImportDate, string(options),
 		imp.RowsRead, imp.RowsPosted, imp.RowsSkipped, imp.PatientsCreated, imp.GuarantorsCreated, imp.Encounters,
-		imp.PatientDebits, imp.PatientCredits, imp.Insurance, imp.KeyID, imp.CreatedAt)
+		imp.PatientDebits, imp.PatientCredits, imp.Insurance, imp.KeyID, imp.CreatedAt, string(kind))
 	return translate(err)
 }
 
@@ -328,7 +340,11 @@ func (t *txStore) MarkBalanceImportUndone(ctx context.Context, practiceID, impor
 		return fmt.Errorf("%w: balance import %s is not standing", ledger.ErrConflict, importID)
 	}
 	const ql = `UPDATE balance_import_lines SET undone = true WHERE practice_id = $1 AND import_id = $2`
-	_, err = t.exec(ctx, ql, practiceID, importID)
+	if _, err = t.exec(ctx, ql, practiceID, importID); err != nil {
+		return translate(err)
+	}
+	const qh = `UPDATE history_import_rows SET undone = true WHERE practice_id = $1 AND import_id = $2`
+	_, err = t.exec(ctx, qh, practiceID, importID)
 	return translate(err)
 }
 
@@ -434,4 +450,124 @@ func intOrNull(n int) any {
 		return nil
 	}
 	return int64(n)
+}
+
+// HistoryRefs finds the rows standing history imports posted under old
+// ids, with their charge's (or receipt's) patient and the patient's family.
+func (s queries) HistoryRefs(ctx context.Context, practiceID ledger.ID, entity string, oldIDs []string) ([]ledger.HistoryRef, error) {
+	const q = `
+SELECT h.entity, h.old_id, h.import_id, h.ledger_id, coalesce(c.patient_id, r.patient_id) AS patient_id, p.guarantor_id,
+       c.provider_id, c.location_id, coalesce(c.status = 'PLANNED', false) AS planned
+  FROM history_import_rows h
+  LEFT JOIN charges c ON h.entity IN ('procedure', 'adjustment') AND c.practice_id = h.practice_id AND c.id = h.ledger_id
+  LEFT JOIN receipts r ON h.entity = 'receipt' AND r.practice_id = h.practice_id AND r.id = h.ledger_id
+  LEFT JOIN patients p ON p.practice_id = h.practice_id AND p.id = coalesce(c.patient_id, r.patient_id)
+ WHERE h.practice_id = $1 AND h.entity = $2 AND h.old_id = ANY($3::text[]) AND NOT h.undone`
+	var rows []ledger.HistoryRef
+	return rows, translate(s.sel(ctx, &rows, q, practiceID, entity, pq.Array(oldIDs)))
+}
+
+// HistoryFamilies lists the families a history import recorded.
+func (s queries) HistoryFamilies(ctx context.Context, practiceID, importID ledger.ID) ([]ledger.HistoryRow, error) {
+	const q = `
+SELECT entity, old_id, row_number, ledger_id, file_balance, file_total FROM history_import_rows
+ WHERE practice_id = $1 AND import_id = $2 AND entity = 'family' ORDER BY row_number`
+	var rows []ledger.HistoryRow
+	return rows, translate(s.sel(ctx, &rows, q, practiceID, importID))
+}
+
+func (t *txStore) InsertHistoryRows(ctx context.Context, practiceID, importID ledger.ID, rows []ledger.HistoryRow) error {
+	pid, iid := practiceID.String(), importID.String()
+	money := func(m *ledger.Money) any {
+		if m == nil {
+			return nil
+		}
+		return m.String()
+	}
+	return t.copyRows(ctx, practiceID, "history_import_rows", []string{"practice_id", "import_id", "entity", "old_id", "row_number", "ledger_id",
+		"file_balance", "file_total"},
+		len(rows), func(i int, v []any) {
+			r := &rows[i]
+			v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7] = pid, iid, r.Entity, r.OldID, int64(r.Row), r.LedgerID.String(),
+				money(r.FileBalance), money(r.FileTotal)
+		})
+}
+
+// HistoryImportLedger returns what a history import posted: its charges
+// (procedures and adjustments), the write-offs on its procedures that it
+// wrote (posted with them), its receipts, and the families of every
+// patient it touched.
+func (s queries) HistoryImportLedger(ctx context.Context, practiceID, importID ledger.ID) (ledger.HistoryLedger, error) {
+	var out ledger.HistoryLedger
+	const qc = `SELECT c.id, c.encounter_id, c.patient_id, c.provider_id, c.location_id, c.kind, c.status, c.code, c.service_date,
+	       c.amount, c.insurance_estimate, c.attached_to_id, coalesce(c.note, '') AS note, c.posted_at FROM history_import_rows h
+	  JOIN charges c ON c.practice_id = h.practice_id AND c.id = h.ledger_id
+	 WHERE h.practice_id = $1 AND h.import_id = $2 AND h.entity IN ('procedure', 'adjustment') ORDER BY h.row_number, c.id`
+	if err := s.sel(ctx, &out.Charges, qc, practiceID, importID); err != nil {
+		return out, translate(err)
+	}
+	const qw = `SELECT w.id, w.charge_id, w.amount, w.written_on, coalesce(w.note, '') AS note, w.posted_at FROM history_import_rows h
+	  JOIN charges c ON c.practice_id = h.practice_id AND c.id = h.ledger_id
+	  JOIN insurance_write_offs w ON w.practice_id = h.practice_id AND w.charge_id = c.id AND w.posted_at = c.posted_at
+	 WHERE h.practice_id = $1 AND h.import_id = $2 AND h.entity = 'procedure' ORDER BY w.id`
+	if err := s.sel(ctx, &out.WriteOffs, qw, practiceID, importID); err != nil {
+		return out, translate(err)
+	}
+	const qr = `SELECT ledger_id FROM history_import_rows WHERE practice_id = $1 AND import_id = $2 AND entity = 'receipt' ORDER BY row_number`
+	if err := s.sel(ctx, &out.ReceiptIDs, qr, practiceID, importID); err != nil {
+		return out, translate(err)
+	}
+	const qg = `
+SELECT DISTINCT p.guarantor_id FROM (
+    SELECT c.patient_id FROM history_import_rows h JOIN charges c ON c.practice_id = h.practice_id AND c.id = h.ledger_id
+     WHERE h.practice_id = $1 AND h.import_id = $2 AND h.entity IN ('procedure', 'adjustment')
+    UNION
+    SELECT s.patient_id FROM history_import_rows h JOIN splits s ON s.practice_id = h.practice_id AND s.receipt_id = h.ledger_id
+     WHERE h.practice_id = $1 AND h.import_id = $2 AND h.entity = 'receipt'
+) t JOIN patients p ON p.practice_id = $1 AND p.id = t.patient_id ORDER BY 1`
+	return out, translate(s.sel(ctx, &out.GuarantorIDs, qg, practiceID, importID))
+}
+
+// HistoryImportActivity finds what was posted, since a history import, for
+// the patients it touched and is not its own: money (a split), a charge or
+// an adjustment, a write-off on its lines.
+func (s queries) HistoryImportActivity(ctx context.Context, practiceID, importID ledger.ID, since time.Time, limit int) ([]ledger.ImportActivity, error) {
+	const q = `
+WITH mine AS MATERIALIZED (
+    SELECT ledger_id AS id, entity FROM history_import_rows WHERE practice_id = $1 AND import_id = $2
+), pats AS MATERIALIZED (
+    SELECT c.patient_id FROM mine JOIN charges c ON c.practice_id = $1 AND c.id = mine.id WHERE mine.entity IN ('procedure', 'adjustment')
+    UNION
+    SELECT s.patient_id FROM mine JOIN splits s ON s.practice_id = $1 AND s.receipt_id = mine.id WHERE mine.entity = 'receipt'
+), acts AS (
+    SELECT 'SPLIT' AS kind, r.kind AS receipt_kind, s.amount, r.id, r.received_on AS on_date
+      FROM pats JOIN splits s ON s.practice_id = $1 AND s.patient_id = pats.patient_id
+      JOIN receipts r ON r.practice_id = $1 AND r.id = s.receipt_id
+     WHERE r.posted_at >= $3 AND r.id NOT IN (SELECT id FROM mine)
+    UNION ALL
+    SELECT 'CHARGE', '', c.amount, c.id, c.service_date
+      FROM pats JOIN charges c ON c.practice_id = $1 AND c.patient_id = pats.patient_id
+     WHERE c.posted_at >= $3 AND c.id NOT IN (SELECT id FROM mine)
+    UNION ALL
+    SELECT 'ADJUSTMENT', '', w.amount, w.id, w.written_on
+      FROM mine JOIN insurance_write_offs w ON w.practice_id = $1 AND w.charge_id = mine.id
+      JOIN charges c ON c.practice_id = $1 AND c.id = mine.id
+     WHERE w.posted_at <> c.posted_at
+)
+SELECT kind, receipt_kind, amount, id, on_date FROM acts ORDER BY on_date, id LIMIT $4`
+	var rows []struct {
+		Kind        string             `db:"kind"`
+		ReceiptKind ledger.ReceiptKind `db:"receipt_kind"`
+		Amount      ledger.Money       `db:"amount"`
+		ID          ledger.ID          `db:"id"`
+		OnDate      ledger.Date        `db:"on_date"`
+	}
+	if err := s.sel(ctx, &rows, q, practiceID, importID, since, limit); err != nil {
+		return nil, translate(err)
+	}
+	out := make([]ledger.ImportActivity, len(rows))
+	for i, r := range rows {
+		out[i] = ledger.ImportActivity{Kind: r.Kind, ReceiptKind: r.ReceiptKind, Amount: r.Amount, ID: r.ID, Date: r.OnDate}
+	}
+	return out, nil
 }

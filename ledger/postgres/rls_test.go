@@ -33,6 +33,14 @@ func TestRowLevelSecurity(t *testing.T) {
 		f.Pay(t, fam[0], "60.00", ledgertest.On("60.00", c[0]))
 		_, err := f.Ledger.PostInsuranceWriteOff(ctx, f.Actor, ledger.NewInsuranceWriteOff{ChargeID: c[1].ID, Amount: ledger.MustMoney("5.00")})
 		require.NoError(t, err)
+		d := ledger.MustDate("2026-05-02")
+		e, err := f.Ledger.PostEncounter(ctx, f.Actor, ledger.NewEncounter{PatientID: fam[1].ID, ProviderID: f.Provider, LocationID: f.Location,
+			ServiceFrom: &d, Charges: []ledger.NewCharge{{Code: "D2740", Amount: ledger.MustMoney("90.00"), InsuranceEstimate: ledger.MustMoney("70.00")}}})
+		require.NoError(t, err)
+		_, err = f.Ledger.BillToPatient(ctx, f.Actor, ledger.ResponsibilityMove{EncounterID: &e.ID})
+		require.NoError(t, err)
+		_, err = f.Ledger.RunStatements(ctx, f.Actor, ledger.StatementRunRequest{})
+		require.NoError(t, err)
 	}
 
 	var tables []struct {
@@ -91,7 +99,7 @@ SELECT c.relname AS name, CASE WHEN c.relname = 'practices' THEN 'id' ELSE 'prac
 		})
 	}
 	for _, name := range []string{"practices", "providers", "locations", "guarantors", "patients", "encounters",
-		"charges", "receipts", "splits", "unearned_types", "audit_events", "insurance_write_offs"} {
+		"charges", "receipts", "splits", "unearned_types", "audit_events", "insurance_write_offs", "responsibility_changes", "statement_runs", "statements"} {
 		require.True(t, seen[name], "%s holds rows of both practices, so the checks above could fail", name)
 	}
 

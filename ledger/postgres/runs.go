@@ -363,3 +363,21 @@ func (c *runClaim) Release() {
 		c.release()
 	})
 }
+
+// FamiliesChangedSince finds the families with a charge, a split or an
+// insurance write-off posted at or after since.
+func (s queries) FamiliesChangedSince(ctx context.Context, practiceID ledger.ID, since time.Time) ([]ledger.ID, error) {
+	const q = `
+SELECT DISTINCT p.guarantor_id FROM (
+    SELECT patient_id FROM charges WHERE practice_id = $1 AND posted_at >= $2
+    UNION
+    SELECT s.patient_id FROM receipts r JOIN splits s ON s.practice_id = r.practice_id AND s.receipt_id = r.id
+     WHERE r.practice_id = $1 AND r.posted_at >= $2
+    UNION
+    SELECT c.patient_id FROM insurance_write_offs w JOIN charges c ON c.practice_id = w.practice_id AND c.id = w.charge_id
+     WHERE w.practice_id = $1 AND w.posted_at >= $2
+) t JOIN patients p ON p.practice_id = $1 AND p.id = t.patient_id
+ORDER BY 1`
+	var ids []ledger.ID
+	return ids, translate(s.sel(ctx, &ids, q, practiceID, since))
+}

@@ -140,7 +140,8 @@ func (t *tenantTx) end(commit bool) error {
 
 // enter scopes the rest of the transaction to practice pid: one simple-query
 // round trip, made only when the practice changes. The first one begins the
-// transaction.
+// transaction. Under ledger.WithKeyCheck, the same round trip checks that
+// the request's key still stands (keyStands).
 func (t *tenantTx) enter(ctx context.Context, pid ledger.ID) error {
 	if t.entered && t.practice == pid {
 		return nil
@@ -154,12 +155,25 @@ func (t *tenantTx) enter(ctx context.Context, pid ledger.ID) error {
 	if !t.entered {
 		q = `SET LOCAL ROLE ` + AppRole + `; ` + q
 	}
+	if a, ok := ledger.KeyToCheck(ctx); ok && a.PracticeID == pid {
+		q += `; ` + fmt.Sprintf(keyStands, pq.QuoteLiteral(a.KeyID.String()))
+	}
 	if _, err := t.tx.ExecContext(ctx, q); err != nil {
 		return fmt.Errorf("scope the transaction to practice %s: %w", pid, err)
 	}
 	t.practice, t.entered = pid, true
 	return nil
 }
+
+// keyStands refuses the transaction, SQLSTATE 28000 (translated to
+// ledger.ErrUnauthenticated), if the API key %s of the practice has been
+// revoked: sent with the statement that scopes a transaction, it costs no
+// round trip of its own (ledger.WithKeyCheck).
+const keyStands = `DO $$BEGIN
+    IF NOT EXISTS (SELECT FROM api_keys WHERE practice_id = current_setting('app.practice_id')::uuid AND id = %s AND revoked_at IS NULL) THEN
+        RAISE SQLSTATE '28000' USING MESSAGE = 'the API key was revoked';
+    END IF;
+END$$`
 
 // in runs fn with statements scoped to practice pid.
 func (s queries) in(ctx context.Context, pid ledger.ID, fn func(q sqlx.ExtContext) error) error {
@@ -240,6 +254,22 @@ func (s queries) Locations(ctx context.Context, practiceID ledger.ID, ids []ledg
 	            WHERE practice_id = $1 AND id = ANY($2::uuid[])`
 	var rows []ledger.Location
 	return rows, translate(s.sel(ctx, &rows, q, practiceID, idArray(ids)))
+}
+
+// NodeKind names the kind of the practice's object with this id
+// (ledger.NodeKinds), or is ErrNotFound.
+func (s queries) NodeKind(ctx context.Context, practiceID, id ledger.ID) (string, error) {
+	const q = `SELECT 'Guarantor' FROM guarantors WHERE practice_id = $1 AND id = $2
+	           UNION ALL SELECT 'Patient' FROM patients WHERE practice_id = $1 AND id = $2
+	           UNION ALL SELECT 'Encounter' FROM encounters WHERE practice_id = $1 AND id = $2
+	           UNION ALL SELECT 'Charge' FROM charges WHERE practice_id = $1 AND id = $2
+	           UNION ALL SELECT 'Receipt' FROM receipts WHERE practice_id = $1 AND id = $2
+	           LIMIT 1`
+	var kind string
+	if err := s.get(ctx, &kind, q, practiceID, id); err != nil {
+		return "", notFound(err, "object")
+	}
+	return kind, nil
 }
 
 const guarantorColumns = `id, name, coalesce(external_id, '') AS external_id, self_patient_id, created_at`

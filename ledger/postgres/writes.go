@@ -33,18 +33,26 @@ func (t *txStore) IdempotencyRecord(ctx context.Context, practiceID ledger.ID, k
 	return rec, err == nil, translate(err)
 }
 
-func (t *txStore) InsertIdempotencyRecord(ctx context.Context, practiceID ledger.ID, r ledger.IdempotencyRecord) error {
-	const q = `INSERT INTO idempotency_records (practice_id, key, operation, request_hash, result_id, created_at)
-	           VALUES ($1, $2, $3, $4, $5, $6)`
-	_, err := t.exec(ctx, q, practiceID, r.Key, r.Operation, r.RequestHash, r.ResultID, r.CreatedAt)
-	return translate(err)
-}
-
-func (t *txStore) InsertAuditEvent(ctx context.Context, practiceID ledger.ID, e ledger.AuditEvent) error {
-	const q = `INSERT INTO audit_events (practice_id, id, at, key_id, role, operation, input_digest, created_ids, policy_name, policy_version)
-	           VALUES ($1, $2, $3, $4, NULLIF($5, ''), $6, $7, $8::uuid[], NULLIF($9, ''), NULLIF($10, 0))`
+// RecordMutation writes a mutation's audit event and idempotency record
+// (none when rec is nil) and queues the change notification (NotifyChanged)
+// in one statement of data-modifying CTEs.
+func (t *txStore) RecordMutation(ctx context.Context, practiceID ledger.ID, rec *ledger.IdempotencyRecord, e ledger.AuditEvent) error {
+	const q = `
+WITH audit AS (
+    INSERT INTO audit_events (practice_id, id, at, key_id, role, operation, input_digest, created_ids, policy_name, policy_version)
+    VALUES ($1, $2, $3, $4, NULLIF($5, ''), $6, $7, $8::uuid[], NULLIF($9, ''), NULLIF($10, 0))
+), idem AS (
+    INSERT INTO idempotency_records (practice_id, key, operation, request_hash, result_id, created_at)
+    SELECT $1, $11, $12, $13, $14, $15 WHERE $11 <> ''
+)
+SELECT pg_notify($16, $1::text || ` + changedFamilies
+	var r ledger.IdempotencyRecord
+	if rec != nil {
+		r = *rec
+	}
 	_, err := t.exec(ctx, q, practiceID, e.ID, e.At, e.KeyID, string(e.Role), e.Operation, e.InputDigest,
-		idArray(e.CreatedIDs), e.PolicyName, e.PolicyVersion)
+		idArray(e.CreatedIDs), e.PolicyName, e.PolicyVersion, r.Key, r.Operation, r.RequestHash, r.ResultID, r.CreatedAt,
+		ChangesChannel)
 	return translate(err)
 }
 

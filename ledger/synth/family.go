@@ -523,6 +523,8 @@ func (f *family) balance() ledger.Balance {
 			b.Unallocated = b.Unallocated.Add(m)
 		case f.p.UnearnedTypes[0].ID:
 			b.Unearned = b.Unearned.Add(m)
+		default:
+			b.HiddenUnearned = b.HiddenUnearned.Add(m)
 		}
 	}
 	b.Credit = lineCredit.Add(b.Unallocated).Add(b.Unearned)

@@ -33,7 +33,7 @@ func BinDir() (string, error) {
 	dirs, _ := filepath.Glob(binGlob)
 	dirs = slices.DeleteFunc(dirs, func(d string) bool { return !hasServer(d) })
 	if len(dirs) == 0 {
-		return "", fmt.Errorf("%w (tried `pg_config --bindir` and %s): install them (Debian/Ubuntu: apt-get install -y postgresql), "+
+		return "", fmt.Errorf("%w (tried `pg_config --bindir` and %s): install them (scripts/run and scripts/test do; Debian/Ubuntu: apt-get install -y postgresql), "+
 			"or point paysplit at an existing PostgreSQL server with --database-url or DATABASE_URL", ErrNoBinaries, binGlob)
 	}
 	slices.SortFunc(dirs, func(a, b string) int {

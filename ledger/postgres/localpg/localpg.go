@@ -59,6 +59,7 @@ type Cluster struct {
 	port    int
 	version string
 	cmd     func() *exec.Cmd // a new server process, not yet started
+	owner   int              // for a cluster Running found: the pid of the postgres another process runs
 
 	mu       sync.Mutex
 	srv      *server // the server process running now, or the last one
@@ -257,6 +258,9 @@ func (c *Cluster) UserURL(user, dbname string) string {
 // cluster holds its data too; Supervise restarts nothing after it. Calling
 // Stop again returns the first result.
 func (c *Cluster) Stop() error {
+	if c.owner != 0 {
+		return nil // another process's server
+	}
 	c.stopOnce.Do(func() {
 		c.mu.Lock()
 		c.stopping = true
@@ -451,6 +455,56 @@ func removeAbandoned(parent string) {
 		os.RemoveAll(dir)
 	}
 }
+
+// Running returns the cluster of a postgres that another process (a
+// running paysplit serve) already runs on dataDir, or nil when none does,
+// so that a second process can use the same database instead of failing to
+// start a server of its own. Its Stop leaves that server running, and it
+// is not to be supervised; Server names the postgres process.
+func Running(ctx context.Context, dataDir string) (*Cluster, error) {
+	dataDir, err := filepath.Abs(dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("localpg: %w", err)
+	}
+	b, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("localpg: %w", err)
+	}
+	// pid, data directory, start time, port, socket directory, listen
+	// address, shared memory key, status (PostgreSQL's postmaster.pid).
+	f := strings.Split(string(b), "\n")
+	pid, _ := strconv.Atoi(strings.TrimSpace(f[0]))
+	if pid <= 0 || !alive(pid) || len(f) < 8 {
+		return nil, nil // stale, or not written yet: Start judges
+	}
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	if err == nil && strings.TrimSpace(string(comm)) != "postgres" {
+		return nil, nil // a reused pid: Start removes the file
+	}
+	if st := strings.TrimSpace(f[7]); st != "ready" {
+		return nil, fmt.Errorf("localpg: the PostgreSQL running on %s (pid %d) is %s; try again once it is ready", dataDir, pid, st)
+	}
+	port, err := strconv.Atoi(strings.TrimSpace(f[3]))
+	if err != nil {
+		return nil, fmt.Errorf("localpg: %s: no port in postmaster.pid", dataDir)
+	}
+	c := &Cluster{sockDir: strings.TrimSpace(f[4]), dataDir: dataDir, port: port, owner: pid}
+	db, err := sql.Open("postgres", c.URL("postgres"))
+	if err == nil {
+		err = db.PingContext(ctx)
+		db.Close()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("localpg: the PostgreSQL running on %s (pid %d) does not answer: %w", dataDir, pid, err)
+	}
+	return c, nil
+}
+
+// Server is the pid of the postgres process of a cluster Running found, or
+// 0 for one this process started.
+func (c *Cluster) Server() int { return c.owner }
 
 // readPid reads the pid on the first line of path.
 func readPid(path string) (int, error) {

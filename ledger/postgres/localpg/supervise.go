@@ -29,6 +29,9 @@ const (
 // previous attempt failed), and each success; restarted, if not nil, is
 // called after each success.
 func (c *Cluster) Supervise(ctx context.Context, log *slog.Logger, restarted func()) {
+	if c.owner != 0 {
+		return // another process's server: that process supervises it
+	}
 	wait := restartFirst
 	for {
 		srv := c.current()

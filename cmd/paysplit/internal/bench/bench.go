@@ -8,7 +8,8 @@
 //
 // Workloads:
 //
-//   - receipts: 16 concurrent clients post receipts with explicit splits
+//   - receipts: 16 concurrent clients post receipts with auto-split (the
+//     practice's default policy), and as a second row with explicit splits
 //     through the GraphQL endpoint of a real HTTP server on loopback, against
 //     pgbench's built-in TPC-B script with the same client count; the ratio
 //     is of transactions per second.
@@ -24,6 +25,10 @@
 //   - import: validating and committing a balance-forward file (1k, 20k or
 //     100k rows by size) into a fresh practice, against a raw COPY of the
 //     same rows into a bare table with the template's columns.
+//   - history: importing the synthetic practice written as a history set
+//     (importHistory COMMIT) into a fresh database, against COPYing the same
+//     rows into the ledger's own tables (synth.Load) and, apart, a raw COPY
+//     into bare tables; with the import's peak Go heap.
 //   - aging: the practice-wide aging report as of today and as of a year
 //     ago, against one hand-written SQL aggregate over the same rows.
 //   - subscriptions: N websocket subscribers to agingUpdated (50, 300 or
@@ -34,6 +39,9 @@
 //     RECREATE_SPLITS) in a fresh clone of the loaded practice, against
 //     reading every family's charges, splits and receipts plus a COPY of the
 //     split rows the run posted into a bare table.
+//   - statements: a recorded statement run over every family, against one
+//     hand-written statement reading each family's lines and credits as of
+//     the date and the day before the period.
 //
 // Without a database URL the harness starts a throwaway local PostgreSQL
 // (localpg). It creates its own databases on the server and drops them when
@@ -55,7 +63,7 @@ import (
 )
 
 // Workloads lists the workloads in the order they run by default.
-var Workloads = []string{"receipts", "nested-query", "load", "import", "aging", "subscriptions", "credit-management", "balance"}
+var Workloads = []string{"receipts", "nested-query", "load", "import", "history", "aging", "subscriptions", "credit-management", "balance", "statements"}
 
 // Options configures Run. Zero fields take the defaults noted.
 type Options struct {
@@ -275,6 +283,8 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 			rs, err = e.load(ctx)
 		case "import":
 			rs, err = e.importFile(ctx)
+		case "history":
+			rs, err = e.history(ctx)
 		case "aging":
 			rs, err = e.aging(ctx)
 		case "subscriptions":
@@ -283,6 +293,8 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 			rs, err = e.creditManagement(ctx) // balance.go
 		case "balance":
 			rs, err = e.balance(ctx) // balance.go
+		case "statements":
+			rs, err = e.statements(ctx) // statements.go
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", w, err)

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -144,12 +145,14 @@ type app struct {
 	store    *postgres.Store
 	counter  *countingConnector // counts the statements the server sends
 	srv      *http.Server
+	keys     *postgres.Listener // hears revocations, as serve's does
 	endpoint string
 	token    string // an ADMIN key of the practice
 }
 
 func (a *app) close() {
 	a.srv.Close()
+	a.keys.Close()
 	a.store.DB().Close()
 }
 
@@ -200,16 +203,32 @@ func (e *env) application(ctx context.Context) (*app, error) {
 		return nil, err
 	}
 	gs := graph.NewServer(l, func(ctx context.Context) error { return store.DB().PingContext(ctx) })
-	gs.SetRateLimit(0) // the harness measures throughput: one key posts far more than a person would
+	gs.SetRateLimit(0)                             // the harness measures throughput: one key posts far more than a person would
+	gs.SetAccessLog(slog.New(slog.DiscardHandler)) // the harness prints its table, not a line per request
+	// As serve: a listener makes the server forget revoked keys, so keys
+	// authenticate from the cache.
+	keys, err := postgres.Listen(postgres.SessionDSN(e.url(name)), noChanges{}, nil, postgres.WithRevocations(gs))
+	if err != nil {
+		store.DB().Close()
+		return nil, err
+	}
+	l.CacheKeys()
 	srv := &http.Server{Handler: gs, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			e.opt.Logf("bench: server: %v", err)
 		}
 	}()
-	e.app = &app{practice: p, store: store, counter: counter, srv: srv, endpoint: "http://" + ln.Addr().String() + "/graphql", token: token}
+	e.app = &app{practice: p, store: store, counter: counter, srv: srv, keys: keys, endpoint: "http://" + ln.Addr().String() + "/graphql", token: token}
 	return e.app, nil
 }
+
+// noChanges ignores the ledger's change notifications: the harness's
+// server has no live aging hub.
+type noChanges struct{}
+
+func (noChanges) Changed(ledger.ID) {}
+func (noChanges) ChangedAll()       {}
 
 // Machine describes where a run happened.
 type Machine struct {

@@ -59,6 +59,7 @@ func (e *env) subscriptions(ctx context.Context) ([]Result, error) {
 	}
 	defer changes.Close()
 	gs := graph.NewServer(l, func(ctx context.Context) error { return a.store.DB().PingContext(ctx) }, graph.WithAgingHub(hub))
+	gs.SetAccessLog(slog.New(slog.DiscardHandler))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err

@@ -1,0 +1,141 @@
+package bench
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/paysplit/paysplit/ledger"
+	"github.com/paysplit/paysplit/ledger/postgres"
+	"github.com/paysplit/paysplit/ledger/synth"
+)
+
+// history compares a history import in COMMIT mode (importHistory of the
+// synthetic practice written as a history set: read, match, check, post,
+// reconcile) with COPYing the same rows into the ledger's own tables (same
+// constraints, one transaction: synth.Load) and, apart, with a raw COPY of
+// them into bare tables. Each repetition gets a fresh database.
+func (e *env) history(ctx context.Context) ([]Result, error) {
+	tmpl, err := e.migratedDB(ctx, "histtmpl")
+	if err != nil {
+		return nil, err
+	}
+	p, err := synth.Generate(e.config())
+	if err != nil {
+		return nil, err
+	}
+	set, err := os.CreateTemp("", "paysplit-bench-history-*.zip")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(set.Name())
+	defer set.Close()
+	if err := synth.WriteHistory(set, p); err != nil {
+		return nil, err
+	}
+	info, err := set.Stat()
+	if err != nil {
+		return nil, err
+	}
+	rendered := render(p)
+	c := p.Counts()
+	rows := c.Providers + c.Locations + c.UnearnedTypes + c.Guarantors + c.Patients + c.Charges + c.Receipts + c.Splits
+
+	var peaks []uint64
+	rep := 0
+	samples, err := e.repeat(ctx,
+		func(ctx context.Context) (float64, error) {
+			rep++
+			return e.inFreshDB(ctx, fmt.Sprintf("hist%d", rep), tmpl, func(db *sql.DB) (float64, error) {
+				secs, peak, err := importHistory(ctx, db, set)
+				peaks = append(peaks, peak)
+				return secs, err
+			})
+		},
+		func(ctx context.Context) (float64, error) {
+			rep++
+			return e.inFreshDB(ctx, fmt.Sprintf("histcopy%d", rep), tmpl, func(db *sql.DB) (float64, error) {
+				st, err := synth.Load(ctx, db, p)
+				return st.Total.Seconds(), err
+			})
+		},
+		func(ctx context.Context) (float64, error) {
+			rep++
+			return e.inFreshDB(ctx, fmt.Sprintf("histraw%d", rep), tmpl, func(db *sql.DB) (float64, error) {
+				return rawCopy(ctx, db, rendered)
+			})
+		},
+	)
+	if err != nil {
+		return nil, err
+	}
+	op := figure(fmt.Sprintf("importHistory COMMIT of the %s practice as a history set (%d charges, %d receipts, %d splits; a %.0f MB zip): read, match, check, post, reconcile",
+		e.opt.Size, c.Charges, c.Receipts, c.Splits, float64(info.Size())/1e6), "s", samples[0])
+	r := result("history", e.opt.Size, op,
+		figure("COPY of the same rows into the ledger's own tables (same constraints, keys, triggers and deferred checks), one transaction, ANALYZE", "s", samples[1]),
+		&target{bound: 3, text: "≤ 3×"})
+	r.Notes = append(r.Notes, fmt.Sprintf("%d rows; throughput %.0f rows/s imported; the import's peak Go heap in use, above what the harness held before it (the generated practice and its rendered rows), %.0f MB (sampled every 50 ms)",
+		rows, float64(rows)/r.Operation.Value, float64(maxOf(peaks))/1e6))
+	raw := result("history-raw", e.opt.Size, op,
+		figure("COPY of the same rows, pre-rendered, into bare tables with the same columns (no keys, constraints, indexes or triggers)", "s", samples[2]), nil)
+	return []Result{r, raw}, nil
+}
+
+// importHistory commits the set into a new practice of db and returns how
+// long it took and the most Go heap it had in use meanwhile, above what
+// was in use when it started.
+func importHistory(ctx context.Context, db *sql.DB, set *os.File) (float64, uint64, error) {
+	l := ledger.New(postgres.NewStore(sqlx.NewDb(db, "postgres")))
+	pr, err := l.CreatePractice(ctx, ledger.NewPractice{Name: "History bench"})
+	if err != nil {
+		return 0, 0, err
+	}
+	var peak atomic.Uint64
+	var ms0 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms0)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > peak.Load() {
+				peak.Store(ms.HeapInuse)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}()
+	t0 := time.Now()
+	res, err := l.ImportHistory(ctx, ledger.Actor{PracticeID: pr.ID, Role: ledger.RoleAdmin}, ledger.ImportRequest{
+		File: set, FileName: "history.zip", Mode: ledger.ImportCommit, MaxBytes: 1 << 30})
+	secs := time.Since(t0).Seconds()
+	close(stop)
+	<-done
+	if err != nil {
+		return 0, 0, err
+	}
+	if res.Report.Outcome != ledger.OutcomeCommitted {
+		return 0, 0, fmt.Errorf("history import: %s: %s", res.Report.Outcome, res.Report.Message)
+	}
+	return secs, peak.Load() - min(peak.Load(), ms0.HeapInuse), nil
+}
+
+func maxOf(xs []uint64) uint64 {
+	var m uint64
+	for _, x := range xs {
+		m = max(m, x)
+	}
+	return m
+}

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"io"
+	"testing"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/stretchr/testify/require"
+
+	"github.com/paysplit/paysplit/ledger"
+	"github.com/paysplit/paysplit/ledger/ledgertest"
+	"github.com/paysplit/paysplit/ledger/postgres"
+)
+
+// TestReportsNetUnearned prints the Net Unearned Income report as CSV: the
+// hidden treatment-plan prepayment is a line, totals close it, and a bad
+// date is refused before anything is read.
+func TestReportsNetUnearned(t *testing.T) {
+	ctx := context.Background()
+	url := ledgertest.NewDBURL(t)
+	db, err := sqlx.Connect("postgres", url)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	f := ledgertest.AddPractice(t, ledger.New(postgres.NewStore(db)), "CLI Reports")
+	kid := f.Family(t, "Pat", "Kid")[1]
+	f.Pay(t, kid, "50.00", ledgertest.Unearned("10.00", f.Prepayment), ledgertest.Unearned("40.00", f.TPPrepay))
+	cli := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := runTo(ctx, append(append([]string{"reports"}, args...), "--database-url", url, "--practice", f.Actor.PracticeID.String()), &out, io.Discard)
+		return out.String(), err
+	}
+	out, err := cli("net-unearned")
+	require.NoError(t, err)
+	rows, err := csv.NewReader(bytes.NewReader([]byte(out))).ReadAll()
+	require.NoError(t, err)
+	require.Equal(t, ledger.NetUnearnedCSVHeader, rows[0])
+	require.Equal(t, []string{"TP_PREPAYMENT", "yes", "40.00"}, []string{rows[2][4], rows[2][5], rows[2][8]})
+	require.Equal(t, []string{"", "TOTAL", "", "", "", "", "", "", "50.00"}, rows[len(rows)-1])
+
+	out, err = cli("net-unearned", "--visibility", "hidden")
+	require.NoError(t, err)
+	require.Contains(t, out, ",TOTAL,,,,,,,40.00\n")
+	_, err = cli("net-unearned", "--as-of", "2199-01-01")
+	require.ErrorContains(t, err, "asOf")
+	_, err = cli("statements")
+	require.Error(t, err)
+}

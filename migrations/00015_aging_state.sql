@@ -208,6 +208,9 @@ DECLARE
     ch uuid[];
     ds date[];
 BEGIN
+    IF current_setting('paysplit.aging_bulk', true) = 'on' THEN
+        RETURN NULL; -- a bulk load: aging_rebuild before it commits (aging_bulk_end)
+    END IF;
     IF TG_OP = 'INSERT' THEN
         SELECT array_agg(practice_id), array_agg(coalesce(attached_to_id, id)),
                array_agg(service_date) FILTER (WHERE status = 'COMPLETED')
@@ -241,6 +244,9 @@ DECLARE
     pr uuid[];
     ch uuid[];
 BEGIN
+    IF current_setting('paysplit.aging_bulk', true) = 'on' THEN
+        RETURN NULL; -- a bulk load: aging_rebuild before it commits (aging_bulk_end)
+    END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
         SELECT array_agg(s.practice_id), array_agg(coalesce(c.attached_to_id, c.id)) INTO pr, ch
           FROM new_rows s JOIN charges c ON c.practice_id = s.practice_id AND c.id = s.charge_id;
@@ -279,6 +285,9 @@ DECLARE
     ch uuid[];
     ds date[];
 BEGIN
+    IF current_setting('paysplit.aging_bulk', true) = 'on' THEN
+        RETURN NULL; -- a bulk load: aging_rebuild before it commits (aging_bulk_end)
+    END IF;
     IF TG_OP = 'INSERT' THEN
         SELECT array_agg(practice_id), array_agg(received_on) INTO pr, ds FROM new_rows;
         PERFORM aging_raise_horizon(pr, ds);
@@ -317,6 +326,9 @@ DECLARE
     ch uuid[];
     ds date[];
 BEGIN
+    IF current_setting('paysplit.aging_bulk', true) = 'on' THEN
+        RETURN NULL; -- a bulk load: aging_rebuild before it commits (aging_bulk_end)
+    END IF;
     IF TG_OP = 'INSERT' THEN
         SELECT array_agg(practice_id), array_agg(charge_id), array_agg(written_on) INTO pr, ch, ds FROM new_rows;
     ELSIF TG_OP = 'UPDATE' THEN
@@ -386,6 +398,34 @@ END
 $$;
 -- +goose StatementEnd
 
+-- +goose StatementBegin
+-- A bulk load (a history or balance-forward import, a synthetic practice)
+-- writes many rows per statement into tables the planner has not seen
+-- grow; keeping the state row by row then costs more than the load. It sets
+-- paysplit.aging_bulk to 'on' for its transaction (aging_bulk_begin), which
+-- the triggers skip, and calls aging_bulk_end(practice) before it commits:
+-- the practice's state is rebuilt from history in one pass, and its
+-- families all count as touched.
+CREATE FUNCTION aging_bulk_begin(p uuid) RETURNS void LANGUAGE sql AS $$
+    SELECT set_config('paysplit.aging_bulk', 'on', true) WHERE p IS NOT NULL;
+$$;
+
+CREATE FUNCTION aging_bulk_end(p uuid) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    nestloop text := current_setting('enable_nestloop');
+BEGIN
+    PERFORM set_config('paysplit.aging_bulk', '', true);
+    -- The planner has no statistics yet for the rows this transaction
+    -- loaded and would join them by nested loops, scanning a table once
+    -- per line; the rebuild reads them whole, which hash joins do in one pass.
+    PERFORM set_config('enable_nestloop', 'off', true);
+    PERFORM aging_rebuild(p);
+    PERFORM set_config('enable_nestloop', nestloop, true);
+    PERFORM set_config('paysplit.aging_families', '*', true);
+END
+$$;
+-- +goose StatementEnd
+
 -- Row-level security, as 00007_rls.sql gives every practice table.
 -- +goose StatementBegin
 DO $$
@@ -420,6 +460,8 @@ DROP TRIGGER aging_receipts_delete ON receipts;
 DROP TRIGGER aging_write_offs_insert ON insurance_write_offs;
 DROP TRIGGER aging_write_offs_update ON insurance_write_offs;
 DROP TRIGGER aging_write_offs_delete ON insurance_write_offs;
+DROP FUNCTION aging_bulk_end(uuid);
+DROP FUNCTION aging_bulk_begin(uuid);
 DROP FUNCTION aging_rebuild(uuid);
 DROP FUNCTION aging_write_offs_changed();
 DROP FUNCTION aging_receipts_changed();

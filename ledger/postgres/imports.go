@@ -234,7 +234,22 @@ func (t *txStore) LockCharges(ctx context.Context, practiceID ledger.ID, ids []l
 	return translate(t.sel(ctx, &locked, q, practiceID, idArray(ids)))
 }
 
+// InsertBulk writes an import's rows with COPY. The maintained aging state
+// is rebuilt once for the practice at the end instead of row set by row set
+// (aging_bulk_end, migration 00015).
 func (t *txStore) InsertBulk(ctx context.Context, practiceID ledger.ID, b ledger.Bulk) error {
+	if _, err := t.exec(ctx, `SELECT aging_bulk_begin($1)`, practiceID); err != nil {
+		return translate(err)
+	}
+	if err := t.copyBulk(ctx, practiceID, b); err != nil {
+		return err
+	}
+	_, err := t.exec(ctx, `SELECT aging_bulk_end($1)`, practiceID)
+	return translate(err)
+}
+
+// copyBulk copies b's rows, parents before children.
+func (t *txStore) copyBulk(ctx context.Context, practiceID ledger.ID, b ledger.Bulk) error {
 	pid := practiceID.String()
 	if err := t.copyRows(ctx, practiceID, "guarantors", []string{"practice_id", "id", "name", "external_id", "self_patient_id", "created_at"},
 		len(b.Guarantors), func(i int, v []any) {

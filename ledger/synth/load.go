@@ -32,7 +32,8 @@ type TableStats struct {
 // Load writes p into db, a database migrated to the latest schema, in one
 // transaction: the practice and its unearned types with INSERT, every other
 // table with COPY FROM STDIN, so the constraints, foreign keys and ledger
-// triggers check every row as they would any other write. It then analyzes
+// triggers check every row as they would any other write; the maintained
+// aging state is built once at the end, as an import's is. It then analyzes
 // the tables so the planner knows their new sizes. db must use the lib/pq
 // driver (its COPY protocol support).
 func Load(ctx context.Context, db *sql.DB, p *Practice) (LoadStats, error) {
@@ -53,6 +54,9 @@ func Load(ctx context.Context, db *sql.DB, p *Practice) (LoadStats, error) {
 	if err := insertPractice(ctx, tx, p); err != nil {
 		return st, err
 	}
+	if _, err := tx.ExecContext(ctx, `SELECT aging_bulk_begin($1)`, p.Practice.ID); err != nil {
+		return st, fmt.Errorf("synth: %w", err)
+	}
 	for _, c := range Copies(p) {
 		t := time.Now()
 		if err := CopyRows(ctx, tx, c); err != nil {
@@ -61,6 +65,11 @@ func Load(ctx context.Context, db *sql.DB, p *Practice) (LoadStats, error) {
 		st.Tables = append(st.Tables, TableStats{Table: c.Table, Rows: c.Len, Time: time.Since(t)})
 	}
 	t := time.Now()
+	if _, err := tx.ExecContext(ctx, `SELECT aging_bulk_end($1)`, p.Practice.ID); err != nil { // the maintained aging state, in one pass
+		return st, fmt.Errorf("synth: aging state: %w", err)
+	}
+	st.Tables = append(st.Tables, TableStats{Table: "aging state", Rows: len(p.Charges), Time: time.Since(t)})
+	t = time.Now()
 	if err := tx.Commit(); err != nil {
 		return st, fmt.Errorf("synth: commit: %w", err)
 	}

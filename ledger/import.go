@@ -368,8 +368,12 @@ type ImportWriter interface {
 	// LockCharges locks charges so that nothing can be posted against them
 	// until the transaction ends.
 	LockCharges(ctx context.Context, practiceID ID, ids []ID) error
-	// InsertBulk writes new ledger rows set-based, parents first.
+	// InsertBulk writes new ledger rows set-based, parents first. The
+	// maintained aging state does not follow them until EndBulk.
 	InsertBulk(ctx context.Context, practiceID ID, b Bulk) error
+	// EndBulk brings the practice's maintained aging state up to date after
+	// the transaction's last InsertBulk (once: it rebuilds the practice's).
+	EndBulk(ctx context.Context, practiceID ID) error
 	// InsertBalanceImport records an import.
 	InsertBalanceImport(ctx context.Context, practiceID ID, imp BalanceImport) error
 	// InsertBalanceImportLines records lines of an import (in chunks: it
@@ -636,6 +640,9 @@ func (l *Ledger) UndoBalanceImport(ctx context.Context, a Actor, in UndoImport) 
 			return ID{}, err
 		}
 		if err := tx.InsertBulk(ctx, pid, b); err != nil {
+			return ID{}, err
+		}
+		if err := tx.EndBulk(ctx, pid); err != nil {
 			return ID{}, err
 		}
 		var keyID *ID

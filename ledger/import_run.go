@@ -133,6 +133,9 @@ func (l *Ledger) postImport(ctx context.Context, tx Tx, a Actor, kind ImportKind
 	if err := job.post(ctx, tx, &imp, progress); err != nil {
 		return ID{}, err
 	}
+	if err := tx.EndBulk(ctx, a.PracticeID); err != nil {
+		return ID{}, err
+	}
 	progress(ImportProgress{Phase: "reconcile"})
 	rec, err := job.reconcile(ctx, tx, imp.ID)
 	if err != nil {

@@ -234,16 +234,19 @@ func (t *txStore) LockCharges(ctx context.Context, practiceID ledger.ID, ids []l
 	return translate(t.sel(ctx, &locked, q, practiceID, idArray(ids)))
 }
 
-// InsertBulk writes an import's rows with COPY. The maintained aging state
-// is rebuilt once for the practice at the end instead of row set by row set
-// (aging_bulk_end, migration 00015).
+// InsertBulk writes an import's rows with COPY. The aging triggers skip
+// them: EndBulk builds the practice's maintained aging state once, after the
+// transaction's last InsertBulk (aging_bulk_begin, migration 00015).
 func (t *txStore) InsertBulk(ctx context.Context, practiceID ledger.ID, b ledger.Bulk) error {
 	if _, err := t.exec(ctx, `SELECT aging_bulk_begin($1)`, practiceID); err != nil {
 		return translate(err)
 	}
-	if err := t.copyBulk(ctx, practiceID, b); err != nil {
-		return err
-	}
+	return t.copyBulk(ctx, practiceID, b)
+}
+
+// EndBulk rebuilds the practice's maintained aging state from history in
+// one pass (aging_bulk_end).
+func (t *txStore) EndBulk(ctx context.Context, practiceID ledger.ID) error {
 	_, err := t.exec(ctx, `SELECT aging_bulk_end($1)`, practiceID)
 	return translate(err)
 }

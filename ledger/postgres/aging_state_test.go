@@ -37,7 +37,7 @@ type agingWorld struct {
 // grouping, basis, credit option and a filter of each kind), after random
 // sequences of receipts (explicit and auto-split), reversals, insurance
 // payments, adjustments, write-offs, transfers, unearned allocations,
-// balancer runs, imports and treatment-plan moves (complete, remove, attach
+// balancer runs, imports, bills to the patient and back, and treatment-plan moves (complete, remove, attach
 // and detach prepayment), and after transactions that abort mid-way.
 func TestAgingMaintainedEqualsRecomputed(t *testing.T) {
 	t.Parallel()
@@ -45,7 +45,7 @@ func TestAgingMaintainedEqualsRecomputed(t *testing.T) {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			t.Parallel()
 			w := newAgingWorld(t, seed)
-			kinds := []string{"visit", "pay", "auto", "insurance", "reverse", "adjust", "writeoff", "import", "plan"}
+			kinds := []string{"visit", "pay", "auto", "insurance", "reverse", "adjust", "writeoff", "import", "plan", "bill"}
 			covered := func() bool {
 				return !slices.ContainsFunc(kinds, func(k string) bool { return w.done[k] == 0 })
 			}
@@ -108,7 +108,7 @@ var errNoCharge = errors.New("no charge yet")
 func (w *agingWorld) step() {
 	ctx, l, a := context.Background(), w.f.Ledger, w.f.Actor
 	kinds := []string{"visit", "visit", "pay", "pay", "auto", "insurance", "reverse", "adjust", "writeoff",
-		"transfer", "unearned", "balance", "import", "plan", "plan"}
+		"transfer", "unearned", "balance", "import", "plan", "plan", "bill", "unbill"}
 	kind := kinds[w.rng.IntN(len(kinds))]
 	var err error
 	switch kind {
@@ -165,6 +165,16 @@ func (w *agingWorld) step() {
 		err = w.importRows(ctx)
 	case "plan":
 		err = w.plan(ctx)
+	case "bill", "unbill": // move a line's pending estimate to the patient, or back (read at report time)
+		c, ok := w.charge()
+		if !ok {
+			return
+		}
+		move := l.BillToPatient
+		if kind == "unbill" {
+			move = l.BillToInsurance
+		}
+		_, err = move(ctx, a, ledger.ResponsibilityMove{ChargeID: &c.ID, On: w.date()})
 	}
 	if err == nil {
 		w.done[kind]++

@@ -38,7 +38,7 @@ func toLedgerRunRequest(in model.StartRunInput) (ledger.RunRequest, error) {
 	params, err := toLedgerParams("params", in.Params)
 	req := ledger.RunRequest{
 		Kind: in.Kind, Preview: flag(in.Preview), GuarantorIDs: in.GuarantorIds, Policy: str(in.Policy), Params: params,
-		AsOf: in.AsOf, ChangedSince: in.ChangedSince, Note: str(in.Note), BatchID: in.BatchID, IdempotencyKey: str(in.IdempotencyKey),
+		AsOf: in.AsOf, TransferDate: in.TransferDate, ChangedSince: in.ChangedSince, Note: str(in.Note), BatchID: in.BatchID, IdempotencyKey: str(in.IdempotencyKey),
 	}
 	if in.Method != nil {
 		req.Method = *in.Method
@@ -66,7 +66,7 @@ func toLedgerFamilyBalancing(in model.BalanceFamilyInput) (ledger.FamilyBalancin
 	params, err := toLedgerParams("params", in.Params)
 	return ledger.FamilyBalancing{
 		GuarantorID: in.GuarantorID, Method: in.Method, Preview: flag(in.Preview), Policy: str(in.Policy), Params: params,
-		AsOf: in.AsOf, Note: str(in.Note), IdempotencyKey: str(in.IdempotencyKey),
+		AsOf: in.AsOf, TransferDate: in.TransferDate, Note: str(in.Note), IdempotencyKey: str(in.IdempotencyKey),
 	}, err
 }
 

@@ -910,3 +910,74 @@ func TestRunCancelResume(t *testing.T) {
 		obj{"id": id, "after": at(t, d, "run.families.pageInfo.endCursor")})
 	require.Len(t, list(t, d, "run.families.edges"), 1)
 }
+
+// TestBalancerTransferDate (issue 18): a balancer run given a transferDate
+// dates every transfer it posts that day, by either method (a re-split is
+// no longer dated with its payment), plans as of it, and records it; a
+// rerun as of the same day proposes nothing. A transfer date in the future,
+// one that is not the run's asOf, or one given to credit management is
+// BAD_USER_INPUT on transferDate, and nothing is written.
+func TestBalancerTransferDate(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	f := h.f
+	biller := issueKey(t, f, ledger.RoleBiller)
+	const on = "2026-05-20" // the conversion day; the clock says 2026-06-15
+	unbalanced := func(name string) (ledger.Patient, ledger.Charge) {
+		fam := f.Family(t, name, name+" kid")
+		line := f.Visit(t, fam[1], "2026-03-01", "40.00")[0]
+		f.Receive(t, ledger.ReceiptPatientPayment, &fam[0], "40.00", "2026-04-01", ledgertest.Unallocated("40.00"))
+		return fam[0], line
+	}
+	it, itLine := unbalanced("Ito")
+	rs, rsLine := unbalanced("Rex")
+
+	before := creditRows(t, h.db)
+	for _, c := range []struct {
+		doc string
+		in  obj
+	}{
+		{startRunDoc, obj{"kind": "BALANCE", "method": "INCOME_TRANSFER", "transferDate": "2026-06-16"}},
+		{startRunDoc, obj{"kind": "BALANCE", "method": "RECREATE_SPLITS", "transferDate": on, "asOf": "2026-05-21"}},
+		{startRunDoc, obj{"kind": "CREDIT_MANAGEMENT", "note": "x", "transferDate": on}},
+		{balanceFamilyDoc, obj{"guarantorId": it.GuarantorID.String(), "method": "RECREATE_SPLITS", "transferDate": "2026-06-16"}},
+		{balanceFamilyDoc, obj{"guarantorId": it.GuarantorID.String(), "method": "INCOME_TRANSFER", "transferDate": on, "asOf": "2026-05-01"}},
+	} {
+		e, r := h.fail(t, biller, c.doc, obj{"in": c.in})
+		require.Equal(t, "BAD_USER_INPUT", e.code(), r.Raw)
+		require.Equal(t, "transferDate", e.field(), r.Raw)
+	}
+	require.Equal(t, before, creditRows(t, h.db), "a refused run writes nothing")
+
+	// INCOME_TRANSFER as a run, RECREATE_SPLITS for one family; asOf may
+	// be given as the same day.
+	d := h.ok(t, biller, startRunDoc, obj{"in": obj{"kind": "BALANCE", "method": "INCOME_TRANSFER", "policy": "fifo", "transferDate": on,
+		"guarantorIds": []string{it.GuarantorID.String()}}})
+	id := str(t, d, "startRun.run.id")
+	waitRun(t, f, id)
+	d = h.ok(t, h.analyst, `query($id: ID!) { run(id: $id) { status asOf transferDate families(first: 5) { edges { node {
+		status receipts { kind amount receivedOn } } } } } }`, obj{"id": id})
+	require.Equal(t, "COMPLETED", str(t, d, "run.status"))
+	require.Equal(t, on, str(t, d, "run.asOf"))
+	require.Equal(t, on, str(t, d, "run.transferDate"))
+	receipts := list(t, list(t, d, "run.families.edges")[0], "node.receipts")
+	require.Len(t, receipts, 1)
+	require.Equal(t, on, str(t, receipts[0], "receivedOn"))
+	require.Equal(t, "0.00", chargeOwed(t, h, itLine))
+
+	in := obj{"guarantorId": rs.GuarantorID.String(), "method": "RECREATE_SPLITS", "transferDate": on, "asOf": on}
+	d = h.ok(t, biller, balanceFamilyDoc, obj{"in": in})
+	require.Equal(t, "CHANGED", str(t, d, "balanceFamily.family.status"), at(t, d, "balanceFamily.family.reason"))
+	rid := str(t, list(t, d, "balanceFamily.family.receipts")[0], "id")
+	d = h.ok(t, h.analyst, `query($id: ID!) { receipt(id: $id) { kind receivedOn reallocates { receivedOn } } }`, obj{"id": rid})
+	require.Equal(t, on, str(t, d, "receipt.receivedOn"), "the re-split is dated the transfer date")
+	require.Equal(t, "2026-04-01", str(t, d, "receipt.reallocates.receivedOn"), "the payment keeps its date")
+	require.Equal(t, "0.00", chargeOwed(t, h, rsLine))
+
+	// Reruns as of the same day propose nothing.
+	d = h.ok(t, biller, balanceFamilyDoc, obj{"in": in})
+	require.Equal(t, "UNCHANGED", str(t, d, "balanceFamily.family.status"))
+	d = h.ok(t, biller, balanceFamilyDoc, obj{"in": obj{"guarantorId": it.GuarantorID.String(), "method": "INCOME_TRANSFER", "policy": "fifo",
+		"transferDate": on}})
+	require.Equal(t, "UNCHANGED", str(t, d, "balanceFamily.family.status"))
+}

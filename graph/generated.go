@@ -930,6 +930,7 @@ type ComplexityRoot struct {
 		Receipts        func(childComplexity int) int
 		Scope           func(childComplexity int) int
 		Status          func(childComplexity int) int
+		TransferDate    func(childComplexity int) int
 		UpdatedAt       func(childComplexity int) int
 	}
 
@@ -5333,6 +5334,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Run.Status(childComplexity), true
+	case "Run.transferDate":
+		if e.ComplexityRoot.Run.TransferDate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Run.TransferDate(childComplexity), true
 	case "Run.updatedAt":
 		if e.ComplexityRoot.Run.UpdatedAt == nil {
 			break
@@ -7644,6 +7651,8 @@ func (ec *executionContext) childFields_Run(ctx context.Context, field graphql.C
 		return ec.fieldContext_Run_policy(ctx, field)
 	case "asOf":
 		return ec.fieldContext_Run_asOf(ctx, field)
+	case "transferDate":
+		return ec.fieldContext_Run_transferDate(ctx, field)
 	case "note":
 		return ec.fieldContext_Run_note(ctx, field)
 	case "allFamilies":
@@ -25226,6 +25235,29 @@ func (ec *executionContext) fieldContext_Run_asOf(_ context.Context, field graph
 	return graphql.NewScalarFieldContext("Run", field, false, false, "Date")
 }
 
+func (ec *executionContext) _Run_transferDate(ctx context.Context, field graphql.CollectedField, obj *ledger.Run) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Run_transferDate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TransferDate(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ledger.Date) graphql.Marshaler {
+			return ec.marshalODate2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Run_transferDate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Run", field, true, false, "Date")
+}
+
 func (ec *executionContext) _Run_note(ctx context.Context, field graphql.CollectedField, obj *ledger.Run) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -29961,7 +29993,7 @@ func (ec *executionContext) unmarshalInputBalanceFamilyInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"guarantorId", "method", "preview", "policy", "params", "asOf", "note", "idempotencyKey"}
+	fieldsInOrder := [...]string{"guarantorId", "method", "preview", "policy", "params", "asOf", "transferDate", "note", "idempotencyKey"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -30010,6 +30042,13 @@ func (ec *executionContext) unmarshalInputBalanceFamilyInput(ctx context.Context
 				return it, err
 			}
 			it.AsOf = data
+		case "transferDate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("transferDate"))
+			data, err := ec.unmarshalODate2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TransferDate = data
 		case "note":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -32586,7 +32625,7 @@ func (ec *executionContext) unmarshalInputStartRunInput(ctx context.Context, obj
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"kind", "method", "preview", "guarantorIds", "scope", "policy", "params", "asOf", "changedSince", "note", "batchId", "spend", "idempotencyKey"}
+	fieldsInOrder := [...]string{"kind", "method", "preview", "guarantorIds", "scope", "policy", "params", "asOf", "transferDate", "changedSince", "note", "batchId", "spend", "idempotencyKey"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -32649,6 +32688,13 @@ func (ec *executionContext) unmarshalInputStartRunInput(ctx context.Context, obj
 				return it, err
 			}
 			it.AsOf = data
+		case "transferDate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("transferDate"))
+			data, err := ec.unmarshalODate2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TransferDate = data
 		case "changedSince":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("changedSince"))
 			data, err := ec.unmarshalODate2ᚖgithubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐDate(ctx, v)
@@ -38908,6 +38954,11 @@ func (ec *executionContext) _Run(ctx context.Context, sel ast.SelectionSet, obj 
 		case "asOf":
 			out.Values[i] = ec._Run_asOf(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "transferDate":
+			out.Values[i] = ec._Run_transferDate(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "note":

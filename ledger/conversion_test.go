@@ -111,10 +111,22 @@ func TestConversionThenBalance(t *testing.T) {
 			require.Equal(t, 1, r.Reconciliation.Differing, "only FX's old balance differs")
 			requireTotals(t, want, familyTotals(t, f))
 
-			run, err := f.Ledger.StartRun(ctx, f.Actor, ledger.RunRequest{Kind: ledger.RunBalance, Method: method})
+			// Balanced on the conversion date: the history's last day.
+			on := ledger.DateOf(ledgertest.Clock()).AddDays(-1)
+			run, err := f.Ledger.StartRun(ctx, f.Actor, ledger.RunRequest{Kind: ledger.RunBalance, Method: method, TransferDate: &on})
 			require.NoError(t, err)
 			run = waitRun(t, f.Ledger, f.Actor, run.ID)
 			require.Equal(t, ledger.RunCompleted, run.Status)
+			var posted []ledger.ID
+			for _, fam := range families(t, f.Ledger, f.Actor, run.ID) {
+				posted = append(posted, fam.ReceiptIDs...)
+			}
+			rs, err := f.Store.Receipts(ctx, f.Actor.PracticeID, posted)
+			require.NoError(t, err)
+			require.Len(t, rs, run.Receipts)
+			for _, r := range rs {
+				require.Equal(t, on, r.ReceivedOn, "every transfer is dated the conversion date")
+			}
 			require.Positive(t, run.FamiliesChanged, "the converted history had money to move")
 			failed := map[ledger.ID]bool{}
 			for id, fam := range families(t, f.Ledger, f.Actor, run.ID) {
@@ -131,7 +143,7 @@ func TestConversionThenBalance(t *testing.T) {
 				}
 			}
 
-			again, err := f.Ledger.StartRun(ctx, f.Actor, ledger.RunRequest{Kind: ledger.RunBalance, Method: method, Preview: true})
+			again, err := f.Ledger.StartRun(ctx, f.Actor, ledger.RunRequest{Kind: ledger.RunBalance, Method: method, Preview: true, TransferDate: &on})
 			require.NoError(t, err)
 			again = waitRun(t, f.Ledger, f.Actor, again.ID)
 			require.Zero(t, again.FamiliesChanged, "a second run proposes nothing")

@@ -22,9 +22,10 @@ import (
 //   - RECREATE_SPLITS: each payment's unallocated money re-split onto
 //     production, FIFO. Open Dental deletes the payment's unallocated splits
 //     and writes new ones; this ledger is append-only, so each re-split is a
-//     zero-sum TRANSFER receipt dated with the payment and linked to it
-//     (reallocations): a negative split takes the money off unallocated, and
-//     positive splits put it on the lines (any excess on unearned). The
+//     zero-sum TRANSFER receipt dated with the payment (or, with a run's
+//     transfer date, that day) and linked to it (reallocations): a
+//     negative split takes the money off unallocated, and positive splits
+//     put it on the lines (any excess on unearned). The
 //     payment itself, its date and its amount never change. Negative payments
 //     must first be offset by an equal negative adjustment (the refund's money
 //     goes onto it) or an equal positive payment (both stay as they are);
@@ -217,6 +218,9 @@ type recreate struct {
 	s      snapshot
 	params map[string]string
 	asOf   Date
+	// onAsOf dates every posting asOf (a run's transfer date) instead of
+	// with the payment it re-splits.
+	onAsOf bool
 	note   string
 
 	out       familyOutcome
@@ -229,9 +233,11 @@ type recreate struct {
 // planRecreate plans the recreate-splits method for one family: collect the
 // payments holding unallocated money, offset the negative ones, reserve
 // what each positive one may still take, re-split them in turn, then check
-// the postings together and report.
-func planRecreate(ctx context.Context, pol resolvedPolicy, s snapshot, fc familyContext, params map[string]string, asOf Date, note string) (familyOutcome, error) {
-	rc := &recreate{pol: pol, s: s, params: params, asOf: asOf, note: note,
+// the postings together and report. With onAsOf every posting is dated
+// asOf (a run's transfer date), else with its payment.
+func planRecreate(ctx context.Context, pol resolvedPolicy, s snapshot, fc familyContext, params map[string]string, asOf Date, onAsOf bool,
+	note string) (familyOutcome, error) {
+	rc := &recreate{pol: pol, s: s, params: params, asOf: asOf, onAsOf: onAsOf, note: note,
 		out: familyOutcome{FamilyOutcome: FamilyOutcome{GuarantorID: s.family.GuarantorID}}}
 	rc.collectPayments(fc)
 	if err := rc.offsetNegatives(); err != nil {
@@ -338,7 +344,7 @@ func (rc *recreate) offsetNegatives() error {
 func (rc *recreate) ontoAdjustment(n *payment, adj *Charge) {
 	n.resolved = true
 	n.report.Action, n.report.AdjustmentID = ResplitOnAdjustment, &adj.ID
-	p := Plan{Operation: OperationTransfer, GuarantorID: rc.s.family.GuarantorID, PatientID: &n.payer, Policy: rc.pol.ref, AsOf: n.date}
+	p := Plan{Operation: OperationTransfer, GuarantorID: rc.s.family.GuarantorID, PatientID: &n.payer, Policy: rc.pol.ref, AsOf: rc.dateOf(n)}
 	from := Place{Kind: PlaceCharge, PatientID: &adj.PatientID, ProviderID: adj.ProviderID, LocationID: adj.LocationID, ChargeID: &adj.ID}
 	for _, k := range n.keys {
 		m := n.held[k].Neg()
@@ -418,7 +424,7 @@ func (rc *recreate) resplitPayments(ctx context.Context) error {
 				base.family.Splits = append(base.family.Splits, PostedSplit{
 					Split: Split{ID: newID(), ReceiptID: p.id, Amount: sp.Amount, Code: CodeTransfer, PatientID: sp.PatientID,
 						ProviderID: sp.ProviderID, LocationID: sp.LocationID, ChargeID: sp.ChargeID},
-					ReceiptKind: ReceiptTransfer, ReceivedOn: p.date})
+					ReceiptKind: ReceiptTransfer, ReceivedOn: rc.dateOf(p)})
 			case sp.UnearnedTypeID != nil:
 				p.report.ToUnearned = p.report.ToUnearned.Add(sp.Amount)
 			}
@@ -448,7 +454,7 @@ func (rc *recreate) resplit(ctx context.Context, base snapshot, p *payment) (Pla
 	if err != nil {
 		return Plan{}, err
 	}
-	re, err := resplitPlan(pl.plan, p, g, rc.pol.ref)
+	re, err := resplitPlan(pl.plan, p, g, rc.pol.ref, rc.dateOf(p))
 	if err != nil {
 		return Plan{}, err
 	}
@@ -493,6 +499,15 @@ func (rc *recreate) outcome() (familyOutcome, error) {
 		out.Plans = append(out.Plans, p.plan)
 	}
 	return out, nil
+}
+
+// dateOf is the date of a posting for payment p: the run's transfer date,
+// or the payment's own.
+func (rc *recreate) dateOf(p *payment) Date {
+	if rc.onAsOf {
+		return rc.asOf
+	}
+	return p.date
 }
 
 // offsettingAdjustment finds a negative adjustment of exactly a negative
@@ -556,9 +571,9 @@ func better(prefA, prefB bool, dateA, dateB Date, idA, idB ID) bool {
 // resplitPlan turns an auto-split of a payment's unallocated money into the
 // zero-sum re-split: each move from the new receipt becomes moves from the
 // payment's unallocated buckets, in order, except a move into the very
-// bucket it comes from. It is dated with the payment.
-func resplitPlan(auto Plan, p *payment, g ID, ref PolicyRef) (Plan, error) {
-	out := Plan{Operation: OperationTransfer, GuarantorID: g, PatientID: &p.payer, Policy: ref, AsOf: p.date, Warnings: auto.Warnings}
+// bucket it comes from. It is dated on.
+func resplitPlan(auto Plan, p *payment, g ID, ref PolicyRef, on Date) (Plan, error) {
+	out := Plan{Operation: OperationTransfer, GuarantorID: g, PatientID: &p.payer, Policy: ref, AsOf: on, Warnings: auto.Warnings}
 	left := make(map[unallocatedBucket]Money, len(p.avail))
 	for k, m := range p.avail {
 		left[k] = m

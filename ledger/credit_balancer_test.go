@@ -3,6 +3,8 @@ package ledger_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -297,4 +299,74 @@ func balanceGolden(t *testing.T, l *ledger.Ledger, policy string, sc rules.Scena
 	require.NoError(t, err)
 	require.Empty(t, again.ReceiptIDs, "balancing again right after proposes nothing")
 	require.NotEqual(t, ledger.FamilyChanged, again.Status)
+}
+
+// TestBalancerTransferDateProperties (issue 18): over random families
+// (negative production, adjustments, forced and misallocated payments,
+// refunds, unearned money, insurance), each balancer method run with a
+// transfer date — after the whole history, or in the middle of it — either
+// balances the family or leaves it FAILED for a documented reason (a
+// policy's refusal, a negative payment nothing offsets), never for a broken
+// invariant: every transfer it posts is a zero-sum TRANSFER dated that day,
+// the family's money is conserved (its balance and the sum of its splits
+// are unchanged, hidden unearned money included), and a rerun with the same date proposes nothing.
+func TestBalancerTransferDateProperties(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := ledgertest.NewPractice(t, ledgertest.NewDB(t))
+	p2, err := f.Ledger.CreateProvider(ctx, f.Actor, ledger.NewProvider{Name: "Dr. Two"})
+	require.NoError(t, err)
+	l2, err := f.Ledger.CreateLocation(ctx, f.Actor, ledger.NewLocation{Name: "South"})
+	require.NoError(t, err)
+	provs, locs := []ledger.ID{f.Provider, p2.ID}, []ledger.ID{f.Location, l2.ID}
+	splitSum := func(g ledger.ID) string {
+		var s string
+		require.NoError(t, f.Store.DB().Get(&s, `SELECT coalesce(sum(s.amount), 0)::numeric(14,2)::text FROM splits s
+			JOIN patients p ON p.practice_id = s.practice_id AND p.id = s.patient_id WHERE s.practice_id = $1 AND p.guarantor_id = $2`,
+			f.Actor.PracticeID, g))
+		return s
+	}
+	changed := map[ledger.BalanceMethod]int{}
+	for seed := uint64(3000); seed < 3024; seed++ {
+		fam := newRandomFamily(t, f, provs, locs, seed)
+		g := fam.patients[0].GuarantorID
+		in := ledger.FamilyBalancing{GuarantorID: g, Method: ledger.MethodIncomeTransfer, Policy: []string{"rigorous", "fifo"}[seed/2%2],
+			TransferDate: ptr(ledger.MustDate("2026-06-01")), Note: "conversion"}
+		if seed%2 == 1 {
+			in.Method, in.Policy = ledger.MethodRecreateSplits, ""
+		}
+		if seed%4 >= 2 {
+			in.TransferDate = ptr(ledger.MustDate("2026-03-15")) // in the middle of the history
+		}
+		what := fmt.Sprintf("seed %d, %s %s as of %s", seed, in.Method, in.Policy, in.TransferDate)
+		total := func() ledger.Money { b := guarantorBalance(t, f, g); return b.Balance.Sub(b.HiddenUnearned) } // hidden unearned included
+		balance, sum := total(), splitSum(g)
+		_, rf, err := f.Ledger.BalanceFamily(ctx, f.Actor, in)
+		require.NoError(t, err, what)
+		if rf.Status == ledger.FamilyFailed {
+			require.True(t, strings.HasPrefix(rf.Reason, "the policy refused the plan") || strings.HasPrefix(rf.Reason, "negative payment"),
+				"%s: failed the family: %s", what, rf.Reason)
+			require.Empty(t, rf.ReceiptIDs, what)
+		}
+		if rf.Status == ledger.FamilyChanged {
+			changed[in.Method]++
+		}
+		rs, err := f.Store.Receipts(ctx, f.Actor.PracticeID, rf.ReceiptIDs)
+		require.NoError(t, err)
+		require.Len(t, rs, len(rf.ReceiptIDs))
+		for _, r := range rs {
+			require.Equal(t, ledger.ReceiptTransfer, r.Kind, what)
+			require.Equal(t, *in.TransferDate, r.ReceivedOn, "%s: dated the transfer date", what)
+			requireMoney(t, "0.00", r.Amount, what)
+		}
+		requireMoney(t, balance.String(), total(), "%s: the family's total", what)
+		require.Equal(t, sum, splitSum(g), "%s: the family's money", what)
+
+		_, again, err := f.Ledger.BalanceFamily(ctx, f.Actor, in)
+		require.NoError(t, err, what)
+		require.NotEqual(t, ledger.FamilyChanged, again.Status, "%s: a rerun proposes nothing: %+v", what, again)
+		require.Empty(t, again.ReceiptIDs, what)
+	}
+	require.Greater(t, changed[ledger.MethodIncomeTransfer], 3, "income transfers were posted")
+	require.Greater(t, changed[ledger.MethodRecreateSplits], 1, "re-splits were posted")
 }

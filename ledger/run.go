@@ -111,6 +111,12 @@ type RunRequest struct {
 	// AsOf is the plans' date, and the receipts' (RECREATE_SPLITS dates
 	// each re-split with its payment); default today.
 	AsOf *Date
+	// TransferDate (BALANCE only) dates every transfer the run posts, by
+	// either method: a conversion's date, so that the balancing moves no
+	// report of the days since. It is also the plans' date (AsOf, which may
+	// be left out or must be the same day): a rerun as of it sees the
+	// transfers and proposes nothing. Not in the future.
+	TransferDate *Date
 	// Note is the receipts' note; credit management requires one.
 	Note string
 	// BatchID is where credit management posts its receipts.
@@ -156,8 +162,11 @@ type runSpec struct {
 	Policy  string            `json:"policy"` // name@version
 	Params  map[string]string `json:"params,omitempty"`
 	AsOf    Date              `json:"asOf"`
-	Note    string            `json:"note,omitempty"`
-	BatchID *ID               `json:"batchId,omitempty"`
+	// TransferDate, when set, dates every transfer of a BALANCE run (and
+	// equals AsOf).
+	TransferDate *Date  `json:"transferDate,omitempty"`
+	Note         string `json:"note,omitempty"`
+	BatchID      *ID    `json:"batchId,omitempty"`
 	// Spend is credit management's; a run stored before it existed spent
 	// DefaultCreditSpend's credits and every visible unearned type's.
 	Spend *CreditSpend `json:"spend,omitempty"`
@@ -212,6 +221,14 @@ func (r Run) Note() string {
 	var s runSpec
 	_ = json.Unmarshal(r.Request, &s)
 	return s.Note
+}
+
+// TransferDate returns the date a BALANCE run dates every transfer, if
+// it was started with one (nil: each method's own dates).
+func (r Run) TransferDate() *Date {
+	var s runSpec
+	_ = json.Unmarshal(r.Request, &s)
+	return s.TransferDate
 }
 
 // RunFamily is one family's result in a run.
@@ -455,11 +472,14 @@ func (l *Ledger) validateRun(ctx context.Context, a Actor, in RunRequest) (runSp
 	if err := firstErr(noteText("note", spec.Note), checkParams(in.Params)); err != nil {
 		return spec, resolvedPolicy{}, err
 	}
-	asOf, err := l.planDate("asOf", in.AsOf)
+	asOf, err := l.runDates(in)
 	if err != nil {
 		return spec, resolvedPolicy{}, err
 	}
 	spec.AsOf = asOf
+	if in.TransferDate != nil {
+		spec.TransferDate = &asOf
+	}
 	if len(in.GuarantorIDs) > maxRunFamilies {
 		return spec, resolvedPolicy{}, Invalid("guarantorIds", "at most %d families; leave it empty for every family", maxRunFamilies)
 	}
@@ -481,6 +501,28 @@ func (l *Ledger) validateRun(ctx context.Context, a Actor, in RunRequest) (runSp
 		}
 	}
 	return spec, pol, nil
+}
+
+// runDates checks a run's dates and returns the plans' date: asOf, or
+// the transfer date, or today. A transfer date belongs to the balancer, is
+// in the paysplit date range and not in the future, and is the plans' date
+// too: a transfer dated after the plans' date would be out of sight of a
+// rerun as of that date (which would propose it again), and one dated
+// before it would move money before it arrived.
+func (l *Ledger) runDates(in RunRequest) (Date, error) {
+	d := in.TransferDate
+	if d == nil {
+		return l.planDate("asOf", in.AsOf)
+	}
+	switch err := d.InRange(); {
+	case in.Kind != RunBalance:
+		return Date{}, Invalid("transferDate", "only the balancer (BALANCE) takes a transfer date; credit management dates its receipts asOf")
+	case err != nil:
+		return Date{}, Invalid("transferDate", "%v", err)
+	case in.AsOf != nil && *in.AsOf != *d:
+		return Date{}, Invalid("transferDate", "%s is not the run's asOf %s: the transfers are dated the day the plans see the ledger as of; leave asOf out or give the same day", d, in.AsOf)
+	}
+	return l.planDate("transferDate", d)
 }
 
 // runPolicy resolves the policy of a run (or of a single balancing).

@@ -74,7 +74,7 @@ func (l *Ledger) jobFor(ctx context.Context, pid ID, spec runSpec) (familyJob, e
 		}}, nil
 	case spec.Method == MethodRecreateSplits:
 		return familyJob{resplits: true, plan: func(ctx context.Context, s snapshot, fc familyContext) (familyOutcome, error) {
-			return planRecreate(ctx, pol, s, fc, spec.Params, spec.AsOf, spec.Note)
+			return planRecreate(ctx, pol, s, fc, spec.Params, spec.AsOf, spec.TransferDate != nil, spec.Note)
 		}}, nil
 	}
 	return familyJob{}, fmt.Errorf("run: unknown kind %s, method %s", spec.Kind, spec.Method)
@@ -260,7 +260,9 @@ type FamilyBalancing struct {
 	Policy      string
 	Params      map[string]string
 	AsOf        *Date
-	Note        string
+	// TransferDate dates the transfers (RunRequest.TransferDate).
+	TransferDate *Date
+	Note         string
 	// Preview plans and reports without posting.
 	Preview        bool
 	IdempotencyKey string `json:"-"`
@@ -271,7 +273,7 @@ type FamilyBalancing struct {
 // returns the run and the family's result.
 func (l *Ledger) BalanceFamily(ctx context.Context, a Actor, in FamilyBalancing) (Run, RunFamily, error) {
 	return l.runOne(ctx, a, RunRequest{Kind: RunBalance, Method: in.Method, Preview: in.Preview, GuarantorIDs: []ID{in.GuarantorID},
-		Policy: in.Policy, Params: in.Params, AsOf: in.AsOf, Note: in.Note, IdempotencyKey: in.IdempotencyKey})
+		Policy: in.Policy, Params: in.Params, AsOf: in.AsOf, TransferDate: in.TransferDate, Note: in.Note, IdempotencyKey: in.IdempotencyKey})
 }
 
 // runOne starts a run of one family and waits for its end.

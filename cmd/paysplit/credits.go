@@ -36,9 +36,11 @@ it plans and reports and posts nothing. See docs/credits.md.`
 
 const balanceUsage = `usage:
   paysplit balance --practice ID --method INCOME_TRANSFER|RECREATE_SPLITS [--policy P] [--guarantor ID ...]
-                   [--as-of YYYY-MM-DD] [--note TEXT] [--commit] [flags]
+                   [--as-of YYYY-MM-DD] [--transfer-date YYYY-MM-DD] [--changed-since YYYY-MM-DD]
+                   [--note TEXT] [--commit] [flags]
 Runs the family balancer over every family of the practice (or the named ones). Without --commit it
-is a preview: it plans and reports and posts nothing. See docs/credits.md.`
+is a preview: it plans and reports and posts nothing. --transfer-date dates every transfer the run
+posts (a conversion's date) and is the plans' date too. See docs/credits.md.`
 
 const runsUsage = `usage:
   paysplit runs list --practice ID [--kind K] [--status S] [--first N]   the practice's runs, newest first
@@ -250,7 +252,7 @@ func creditsManage(ctx context.Context, args []string, stdout, stderr io.Writer)
 	req := ledger.RunRequest{Kind: ledger.RunCreditManagement, Preview: !*commit, GuarantorIDs: gids, Scope: ledger.Scope(strings.ToUpper(*scope)),
 		Policy: *policy, Params: params, Note: *note, IdempotencyKey: *key,
 		Spend: &ledger.CreditSpend{LineCredits: !*noLines, Unallocated: !*noLoose, UnearnedTypeIDs: spendTypes, ForcedLines: *spendForced}}
-	if err := parseRunDate(*asOf, &req.AsOf); err != nil {
+	if err := parseRunDate("as-of", *asOf, &req.AsOf); err != nil {
 		return err
 	}
 	if *batch != "" {
@@ -282,6 +284,7 @@ func runBalance(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var gids idList
 	fs.Var(&gids, "guarantor", "a family to balance (repeat, or comma-separate); default every family of the practice")
 	asOf := fs.String("as-of", "", "the plans' date, YYYY-MM-DD (default today; RECREATE_SPLITS dates each re-split with its payment)")
+	transferDate := fs.String("transfer-date", "", "date every transfer YYYY-MM-DD, by either method (a conversion's date); the plans' date too, so --as-of may be left out")
 	changed := fs.String("changed-since", "", "only the families with anything posted on or after this day, YYYY-MM-DD (re-runs after a conversion)")
 	note := fs.String("note", "", "the receipts' note")
 	commit := fs.Bool("commit", false, "post the receipts; without it the run is a preview that posts nothing")
@@ -291,7 +294,7 @@ func runBalance(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	req := ledger.RunRequest{Kind: ledger.RunBalance, Method: ledger.BalanceMethod(strings.ToUpper(*method)), Preview: !*commit,
 		GuarantorIDs: gids, Policy: *policy, Params: params, Note: *note, IdempotencyKey: *key}
-	if err := parseRunDate(*asOf, &req.AsOf); err != nil {
+	if err := errors.Join(parseRunDate("as-of", *asOf, &req.AsOf), parseRunDate("transfer-date", *transferDate, &req.TransferDate)); err != nil {
 		return err
 	}
 	if *changed != "" {
@@ -418,13 +421,14 @@ func parseNoArgs(fs *flag.FlagSet, args []string, usage string) ([]string, error
 	return pos, nil
 }
 
-func parseRunDate(s string, into **ledger.Date) error {
+// parseRunDate reads the date a flag gives, if it gives one.
+func parseRunDate(flag, s string, into **ledger.Date) error {
 	if s == "" {
 		return nil
 	}
 	d, err := ledger.ParseDate(s)
 	if err != nil {
-		return fmt.Errorf("--as-of: %v", err)
+		return fmt.Errorf("--%s: %v", flag, err)
 	}
 	*into = &d
 	return nil
@@ -605,7 +609,11 @@ func report(ctx context.Context, l *ledger.Ledger, a ledger.Actor, r ledger.Run,
 	if r.Preview {
 		mode = "preview (nothing posted)"
 	}
-	fmt.Fprintf(tw, "run %s: %s, %s, policy %s, as of %s\n", r.ID, runWhat(r), mode, r.Policy, r.AsOf)
+	fmt.Fprintf(tw, "run %s: %s, %s, policy %s, as of %s", r.ID, runWhat(r), mode, r.Policy, r.AsOf)
+	if d := r.TransferDate(); d != nil {
+		fmt.Fprintf(tw, ", transfers dated %s", d)
+	}
+	fmt.Fprintln(tw)
 	fmt.Fprintf(tw, "status\t%s", r.Status)
 	if r.Error != "" {
 		fmt.Fprintf(tw, " — %s", r.Error)

@@ -237,6 +237,26 @@ func TestBalanceCommand(t *testing.T) {
 		require.ErrorContains(t, err, "INCOME_TRANSFER or RECREATE_SPLITS")
 		_, err = c.cli(context.Background(), nil, "balance", "--method", "INCOME_TRANSFER", "--policy", "nope", "--quiet")
 		require.ErrorContains(t, err, "policy")
+		_, err = c.cli(context.Background(), nil, "balance", "--method", "INCOME_TRANSFER", "--transfer-date", "2026-13-01", "--quiet")
+		require.ErrorContains(t, err, "--transfer-date")
+		_, err = c.cli(context.Background(), nil, "balance", "--method", "INCOME_TRANSFER", "--transfer-date", "2026-05-10", "--as-of", "2026-05-11", "--quiet")
+		require.ErrorContains(t, err, "transferDate")
+	})
+	t.Run("transfer date", func(t *testing.T) {
+		// --transfer-date dates every transfer of either method that day.
+		ctx := context.Background()
+		c := newCLIPractice(t, "CLI Balance transfer date")
+		fam := c.f.Family(t, "Tess", "Tom")
+		line := c.f.Visit(t, fam[1], "2026-05-01", "40.00")[0]
+		c.f.Receive(t, ledger.ReceiptPatientPayment, &fam[0], "40.00", "2026-05-02", ledgertest.Unallocated("40.00"))
+		out, err := c.cli(ctx, nil, "balance", "--method", "RECREATE_SPLITS", "--transfer-date", "2026-05-10", "--commit", "--quiet")
+		require.NoError(t, err, out)
+		require.Contains(t, out, "as of 2026-05-10, transfers dated 2026-05-10")
+		require.Equal(t, "0.00", owedOn(t, c.f, line))
+		var dates []string
+		require.NoError(t, c.db.Select(&dates, `SELECT DISTINCT received_on::text FROM receipts WHERE practice_id = $1 AND kind = 'TRANSFER'`,
+			c.f.Actor.PracticeID))
+		require.Equal(t, []string{"2026-05-10"}, dates)
 	})
 }
 

@@ -71,7 +71,7 @@ func runPlans(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	switch cmd {
 	case "complete":
 		var when *ledger.Date
-		if err := parseRunDate(*on, &when); err != nil {
+		if err := parseRunDate("on", *on, &when); err != nil {
 			return err
 		}
 		out, err = l.CompletePlanned(ctx, a, ledger.PlannedCompletion{ChargeID: charge, CompletedOn: when, Note: *note, IdempotencyKey: *key})

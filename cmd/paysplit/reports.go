@@ -35,7 +35,7 @@ func runReports(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		return fmt.Errorf("--practice: %q is not a practice id", *practice)
 	}
 	q := ledger.NetUnearnedQuery{Visibility: ledger.UnearnedVisibility(strings.ToUpper(*visibility))}
-	if err := parseRunDate(*asOf, &q.AsOf); err != nil {
+	if err := parseRunDate("as-of", *asOf, &q.AsOf); err != nil {
 		return err
 	}
 	if *guarantor != "" {

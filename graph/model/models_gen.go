@@ -167,11 +167,13 @@ type BalanceFamilyInput struct {
 	// Plan and report; post nothing.
 	Preview *bool `json:"preview,omitempty"`
 	// Default: the practice's TRANSFER default (INCOME_TRANSFER), fifo (RECREATE_SPLITS).
-	Policy         *string        `json:"policy,omitempty"`
-	Params         map[string]any `json:"params,omitempty"`
-	AsOf           *ledger.Date   `json:"asOf,omitempty"`
-	Note           *string        `json:"note,omitempty"`
-	IdempotencyKey *string        `json:"idempotencyKey,omitempty"`
+	Policy *string        `json:"policy,omitempty"`
+	Params map[string]any `json:"params,omitempty"`
+	AsOf   *ledger.Date   `json:"asOf,omitempty"`
+	// The date of every transfer posted (StartRunInput.transferDate).
+	TransferDate   *ledger.Date `json:"transferDate,omitempty"`
+	Note           *string      `json:"note,omitempty"`
+	IdempotencyKey *string      `json:"idempotencyKey,omitempty"`
 }
 
 type BalanceFamilyPayload struct {
@@ -797,8 +799,12 @@ type StartRunInput struct {
 	// Default: same-guarantor (credit management), the practice's TRANSFER default (INCOME_TRANSFER), fifo (RECREATE_SPLITS).
 	Policy *string        `json:"policy,omitempty"`
 	Params map[string]any `json:"params,omitempty"`
-	// The plans' date (default today); RECREATE_SPLITS dates each re-split with its payment.
+	// The plans' date (default today, or transferDate); RECREATE_SPLITS dates each re-split with its payment.
 	AsOf *ledger.Date `json:"asOf,omitempty"`
+	// BALANCE only: the date of every transfer the run posts, by either method
+	// (a conversion's date). It is the plans' date too: leave asOf out or give
+	// the same day. Not in the future. docs/credits.md.
+	TransferDate *ledger.Date `json:"transferDate,omitempty"`
 	// With no guarantorIds: only the families with anything posted (a charge,
 	// money, a write-off) on or after this day — the re-runs after a conversion.
 	ChangedSince *ledger.Date `json:"changedSince,omitempty"`

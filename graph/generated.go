@@ -537,12 +537,13 @@ type ComplexityRoot struct {
 	}
 
 	ImportTotals struct {
-		Insurance      func(childComplexity int) int
-		PatientBalance func(childComplexity int) int
-		PatientCredits func(childComplexity int) int
-		PatientDebits  func(childComplexity int) int
-		Rows           func(childComplexity int) int
-		Total          func(childComplexity int) int
+		Insurance          func(childComplexity int) int
+		NegativeProduction func(childComplexity int) int
+		PatientBalance     func(childComplexity int) int
+		PatientCredits     func(childComplexity int) int
+		PatientDebits      func(childComplexity int) int
+		Rows               func(childComplexity int) int
+		Total              func(childComplexity int) int
 	}
 
 	InsuranceWriteOff struct {
@@ -3326,6 +3327,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ImportTotals.Insurance(childComplexity), true
+	case "ImportTotals.negativeProduction":
+		if e.ComplexityRoot.ImportTotals.NegativeProduction == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportTotals.NegativeProduction(childComplexity), true
 	case "ImportTotals.patientBalance":
 		if e.ComplexityRoot.ImportTotals.PatientBalance == nil {
 			break
@@ -7059,6 +7066,8 @@ func (ec *executionContext) childFields_ImportTotals(ctx context.Context, field 
 		return ec.fieldContext_ImportTotals_patientDebits(ctx, field)
 	case "patientCredits":
 		return ec.fieldContext_ImportTotals_patientCredits(ctx, field)
+	case "negativeProduction":
+		return ec.fieldContext_ImportTotals_negativeProduction(ctx, field)
 	case "insurance":
 		return ec.fieldContext_ImportTotals_insurance(ctx, field)
 	case "patientBalance":
@@ -17340,6 +17349,29 @@ func (ec *executionContext) _ImportTotals_patientCredits(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_ImportTotals_patientCredits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportTotals", field, false, false, "Money")
+}
+
+func (ec *executionContext) _ImportTotals_negativeProduction(ctx context.Context, field graphql.CollectedField, obj *ledger.ImportTotals) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportTotals_negativeProduction(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NegativeProduction, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ledger.Money) graphql.Marshaler {
+			return ec.marshalNMoney2githubᚗcomᚋpaysplitᚋpaysplitᚋledgerᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportTotals_negativeProduction(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ImportTotals", field, false, false, "Money")
 }
 
@@ -36378,6 +36410,11 @@ func (ec *executionContext) _ImportTotals(ctx context.Context, sel ast.Selection
 			}
 		case "patientCredits":
 			out.Values[i] = ec._ImportTotals_patientCredits(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "negativeProduction":
+			out.Values[i] = ec._ImportTotals_negativeProduction(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

@@ -465,7 +465,7 @@ func TestBalanceForwardTemplate(t *testing.T) {
 	require.Contains(t, res.Header.Get("Content-Disposition"), "balance-forward.csv")
 	require.Equal(t, ledger.BalanceForwardTemplate(), string(b))
 	lines := strings.Split(strings.TrimSpace(string(b)), "\r\n")
-	require.Len(t, lines, 3, "a header and two examples")
+	require.Len(t, lines, 4, "a header and three examples")
 	require.Contains(t, lines[0], "(MM/DD/YYYY)", "the template states the US date order")
 
 	res, err = http.Post(h.srv.URL+graph.TemplatePath, "text/plain", nil)
@@ -525,4 +525,91 @@ func TestImportBalancesChunkedUpload(t *testing.T) {
 	}, rep["issueCounts"])
 	require.Equal(t, float64(1), rep["patientCount"])
 	require.Equal(t, false, rep["patientsTruncated"])
+}
+
+// TestImportBalancesNegativeProduction (issue 17, docs/import.md): through
+// the upload, a NEGATIVE_PRODUCTION row becomes a PROCEDURE line with its
+// negative fee — negative production, as postEncounter holds it — while a
+// negative BALANCE row stays a credit held as money. The report counts
+// negative production apart; balances and the family ledger hold it; and a
+// policy treats it as negative production, not money: with
+// negativeProductionIsIncome off, fifo moves only the money credit. A bad
+// kind is an error on its row and column, and nothing is written.
+func TestImportBalancesNegativeProduction(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ann := newPatient(t, h, "Ann", "Neg", "1980-02-03", "A1")
+	visit := h.f.Visit(t, ann, "2026-05-01", "100.00")[0]
+	header := strings.TrimSuffix(bfHeader, "\r\n") + ",kind\r\n"
+	file := header +
+		"A1,,,,,,2024-02-01,-10.00,,,,,overpaid,\r\n" +
+		"A1,,,,,,2024-03-01,-40.00,,,D9999,,courtesy,NEGATIVE_PRODUCTION\r\n"
+	const totals = `totals { patientCredits negativeProduction patientBalance }`
+	doc := strings.Replace(importDoc, "totals { rows patientDebits patientCredits insurance patientBalance total }", totals, 1)
+	run := func(mode, file string) map[string]any {
+		t.Helper()
+		r := send(t, uploadDocRequest(t, h.srv.URL, h.admin, csrf, doc, "balances.csv", []byte(file), map[string]any{"mode": mode}))
+		require.Empty(t, r.Errors, r.Raw)
+		return at(t, r.Data, "importBalances.report").(map[string]any)
+	}
+
+	rep := run("VALIDATE", file)
+	require.Equal(t, "VALID", str(t, rep, "outcome"), "%v", rep)
+	requireMoney(t, "50.00", rep, "totals.patientCredits")
+	requireMoney(t, "40.00", rep, "totals.negativeProduction")
+	requireMoney(t, "-50.00", rep, "totals.patientBalance")
+	rep = run("COMMIT", file)
+	require.Equal(t, "COMMITTED", str(t, rep, "outcome"), "%v", rep)
+	require.Equal(t, true, at(t, rep, "reconciliation.matches"))
+
+	d := h.ok(t, h.analyst, `query($id: ID!) { patient(id: $id) { balance owed unallocated unearned credit
+		charges { id kind code amount owed insuranceEstimate serviceDate } } }`, obj{"id": ann.ID.String()})
+	requireBalances(t, at(t, d, "patient"), "50.00", "100.00", "0.00", "0.00", "50.00")
+	var neg map[string]any
+	for _, c := range list(t, d, "patient.charges") {
+		if str(t, c, "code") == "D9999" {
+			neg = c.(map[string]any)
+		}
+	}
+	require.NotNil(t, neg)
+	require.Equal(t, "PROCEDURE", str(t, neg, "kind"))
+	requireMoney(t, "-40.00", neg, "amount")
+	requireMoney(t, "-40.00", neg, "owed")
+	requireMoney(t, "0.00", neg, "insuranceEstimate")
+	require.Equal(t, "2024-03-01", str(t, neg, "serviceDate"))
+	d = h.ok(t, h.analyst, `query($g: ID!) { familyLedger(guarantorId: $g, policy: "fifo") { charges { charge { id } portion } } }`,
+		obj{"g": ann.GuarantorID.String()})
+	found := false
+	for _, c := range list(t, d, "familyLedger.charges") {
+		if str(t, c, "charge.id") == str(t, neg, "id") {
+			found = true
+			requireMoney(t, "-40.00", c, "portion")
+		}
+	}
+	require.True(t, found, "the family ledger holds the negative line")
+
+	// Negative production is not money: with negativeProductionIsIncome
+	// off, fifo moves only the 10.00 credit held as money onto the visit.
+	moved := func(params obj) string {
+		t.Helper()
+		d := h.ok(t, h.admin, `query($g: ID!, $params: PolicyParams) { previewTransfer(input: {guarantorId: $g, policy: "fifo", params: $params}) {
+			moves { amount to { charge { id } } } } }`, obj{"g": ann.GuarantorID.String(), "params": params})
+		sum := ledger.Money{}
+		for _, m := range list(t, d, "previewTransfer.moves") {
+			if c, ok := m.(map[string]any)["to"].(map[string]any)["charge"].(map[string]any); ok && c["id"] == visit.ID.String() {
+				sum = sum.Add(ledger.MustMoney(str(t, m, "amount")))
+			}
+		}
+		return sum.String()
+	}
+	require.Equal(t, "50.00", moved(nil), "by default negative production is income, as a policy reads it")
+	require.Equal(t, "10.00", moved(obj{"negativeProductionIsIncome": "false"}), "only the money credit moves")
+
+	// A bad kind, or a positive NEGATIVE_PRODUCTION row: errors, nothing written.
+	before := importRows(t, h.db)
+	rep = run("COMMIT", header+"A1,,,,,,2024-04-01,-5.00,,,,,,CREDIT\r\nA1,,,,,,2024-04-02,5.00,,,,,,NEGATIVE_PRODUCTION\r\n")
+	require.Equal(t, "REJECTED", str(t, rep, "outcome"))
+	require.True(t, hasIssue(t, rep, 2, "kind", "BAD_VALUE", "ERROR"), "%v", list(t, rep, "issues"))
+	require.True(t, hasIssue(t, rep, 3, "amount", "BAD_SIGN", "ERROR"), "%v", list(t, rep, "issues"))
+	require.Equal(t, before, importRows(t, h.db))
 }

@@ -133,12 +133,16 @@ type ImportTotals struct {
 	Rows           int
 	PatientDebits  Money // what patients owe, on rows with a positive amount
 	PatientCredits Money // what patients hold, on rows with a negative amount
-	Insurance      Money // rows with responsibility INSURANCE
-	PatientBalance Money // PatientDebits − PatientCredits
-	Total          Money // PatientBalance + Insurance
+	// NegativeProduction is the part of PatientCredits on
+	// NEGATIVE_PRODUCTION rows: credits no money backs (the rest is held as
+	// money, on BALANCE_FORWARD receipts).
+	NegativeProduction Money
+	Insurance          Money // rows with responsibility INSURANCE
+	PatientBalance     Money // PatientDebits − PatientCredits
+	Total              Money // PatientBalance + Insurance
 }
 
-func (t *ImportTotals) add(amount Money, resp Responsibility) {
+func (t *ImportTotals) add(amount Money, resp Responsibility, kind RowKind) {
 	t.Rows++
 	switch {
 	case resp == ResponsibilityInsurance:
@@ -147,7 +151,16 @@ func (t *ImportTotals) add(amount Money, resp Responsibility) {
 		t.PatientDebits = t.PatientDebits.Add(amount)
 	default:
 		t.PatientCredits = t.PatientCredits.Add(amount.Neg())
+		if kind == RowNegativeProduction {
+			t.NegativeProduction = t.NegativeProduction.Add(amount.Neg())
+		}
 	}
+}
+
+// heldAsMoney is what the patient's credit receipt carries: the credits
+// that are not negative production.
+func (t *ImportTotals) heldAsMoney() Money {
+	return t.PatientCredits.Sub(t.NegativeProduction)
 }
 
 // settle sets the totals that follow from the others.
@@ -242,14 +255,16 @@ type BalanceImport struct {
 
 // ImportLine records which line a file row became. RowKey is the SHA-256 of
 // the row's content as posted (see rowKey); ReceiptID is the credit receipt
-// for a negative row.
+// for a negative BALANCE row; a NEGATIVE_PRODUCTION row has none (its line
+// is a negative-fee procedure).
 type ImportLine struct {
-	Row            int
-	RowKey         []byte
-	ChargeID       ID
-	ReceiptID      *ID
-	Amount         Money
-	Responsibility Responsibility
+	Row                int
+	RowKey             []byte
+	ChargeID           ID
+	ReceiptID          *ID
+	Amount             Money
+	Responsibility     Responsibility
+	NegativeProduction bool
 }
 
 // ImportedLine is an import line with its charge's particulars.
@@ -406,7 +421,9 @@ type ImportResult struct {
 // from insurance when the row's responsibility is INSURANCE. A negative
 // amount is a credit the patient holds: a 0.00 line carrying a BF split from
 // a BALANCE_FORWARD receipt, so the line's balance is the negative credit
-// that a re-apply can later move (PD/PCA), like an overpaid line.
+// that a re-apply can later move (PD/PCA), like an overpaid line. A row of
+// kind NEGATIVE_PRODUCTION is instead a PROCEDURE line with its negative fee
+// (negative production, a credit no money backs) on the same encounter.
 //
 // A file imported before (and not undone) posts nothing, and so does any row
 // an earlier import posted; the report says so. After posting, the import is
@@ -604,8 +621,9 @@ type UndoImport struct {
 	IdempotencyKey string `json:"-"`
 }
 
-// UndoBalanceImport reverses an import as a whole: each line that owes gets
-// an adjustment attached to it for minus its amount, and each credit receipt
+// UndoBalanceImport reverses an import as a whole: each line that owes (or,
+// negative production, owes below zero) gets an adjustment attached to it
+// for minus its amount, and each credit receipt
 // is reversed, so every line (and every patient and family balance) is back
 // where it was. The lines stay, as history; so do the patients and guarantors
 // the import created. The file and its rows may then be imported again.
@@ -722,8 +740,8 @@ func untouched(imp BalanceImport, acts []ImportActivity) error {
 }
 
 // undoBulk builds the entries that reverse an import: an adjustment of minus
-// the amount attached to each line that owes, a reversal of each credit
-// receipt.
+// the amount attached to each line without a credit receipt (a balance
+// owed, or negative production), a reversal of each credit receipt.
 func (l *Ledger) undoBulk(ctx context.Context, tx Tx, pid ID, imp BalanceImport, lines []ImportedLine) (Bulk, error) {
 	now, today := l.stamp(), l.Today()
 	note := fmt.Sprintf("undo of balance import %s", imp.ID)

@@ -3,6 +3,7 @@ package ledger
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
@@ -39,13 +40,14 @@ const (
 	ColCode                = "code"
 	ColResponsibility      = "responsibility"
 	ColMemo                = "memo"
+	ColKind                = "kind"
 )
 
 // BalanceForwardColumns lists the template's columns in order.
 var BalanceForwardColumns = []string{
 	ColPatientExternalID, ColPatientLastName, ColPatientFirstName, ColPatientBirthDate,
 	ColGuarantorExternalID, ColGuarantorName, ColServiceDate, ColAmount,
-	ColProvider, ColLocation, ColCode, ColResponsibility, ColMemo,
+	ColProvider, ColLocation, ColCode, ColResponsibility, ColMemo, ColKind,
 }
 
 // DefaultBalanceForwardCode is the code of a line whose row gives none
@@ -59,11 +61,13 @@ var templateHints = map[string]string{
 	ColAmount:           " (negative = credit)",
 	ColCode:             " (default PREV BAL)",
 	ColResponsibility:   " (PATIENT or INSURANCE)",
+	ColKind:             " (BALANCE or NEGATIVE_PRODUCTION)",
 }
 
 // BalanceForwardTemplate is the downloadable CSV template: the header row
 // (with hints on how dates and amounts are written; US month/day order) and
-// two example rows, with Windows line endings as spreadsheets write them.
+// three example rows (a balance owed, a credit, negative production), with
+// Windows line endings as spreadsheets write them.
 func BalanceForwardTemplate() string {
 	var b strings.Builder
 	w := csv.NewWriter(&b)
@@ -74,9 +78,11 @@ func BalanceForwardTemplate() string {
 	}
 	_ = w.Write(header)
 	_ = w.Write([]string{"A1001", "Doe", "Jane", "04/12/1985", "G500", "John Doe", "01/01/2024", "30.00",
-		"DR1", "MAIN", DefaultBalanceForwardCode, "PATIENT", "January copay"})
+		"DR1", "MAIN", DefaultBalanceForwardCode, "PATIENT", "January copay", ""})
 	_ = w.Write([]string{"A1002", "Roe", "Richard", "11/30/1972", "", "", "02/15/2024", "-25.00",
-		"", "", DefaultBalanceForwardCode, "PATIENT", "Overpaid: a credit to re-apply"})
+		"", "", DefaultBalanceForwardCode, "PATIENT", "Overpaid: a credit to re-apply", "BALANCE"})
+	_ = w.Write([]string{"A1002", "Roe", "Richard", "11/30/1972", "", "", "03/01/2024", "-40.00",
+		"", "", "D9999", "PATIENT", "Courtesy discount: no money was paid", string(RowNegativeProduction)})
 	w.Flush()
 	return b.String()
 }
@@ -87,6 +93,20 @@ type Responsibility string
 const (
 	ResponsibilityPatient   Responsibility = "PATIENT"   // the patient owes it (the default)
 	ResponsibilityInsurance Responsibility = "INSURANCE" // pending insurance: the patient owes nothing yet
+)
+
+// RowKind says what a balance-forward row carries (docs/import.md).
+type RowKind string
+
+const (
+	// RowBalance is a balance (the default): positive, owed; negative, a
+	// credit the patient holds as money.
+	RowBalance RowKind = "BALANCE"
+	// RowNegativeProduction is a negative-fee procedure (a discount or
+	// courtesy the old system booked as production below zero): a credit on
+	// its line that no money backs. Its amount is negative, its
+	// responsibility PATIENT, and it needs its date of service.
+	RowNegativeProduction RowKind = "NEGATIVE_PRODUCTION"
 )
 
 // BalanceForwardRow is one row of a balance-forward file, read and checked
@@ -108,6 +128,7 @@ type BalanceForwardRow struct {
 	Code                string // DefaultBalanceForwardCode when the row gives none
 	Responsibility      Responsibility
 	Memo                string
+	Kind                RowKind // RowBalance when the row gives none
 
 	// Invalid is set when a value of the row could not be read; the file's
 	// issues say which. An invalid row never posts.
@@ -163,7 +184,7 @@ const (
 	IssueFutureDate       = "FUTURE_DATE"       // a service or birth date after today
 	IssueBadValue         = "BAD_VALUE"         // e.g. an unknown responsibility
 	IssueTooLong          = "TOO_LONG"          // over the column's length limit
-	IssueInsuranceCredit  = "INSURANCE_CREDIT"  // a negative INSURANCE amount
+	IssueInsuranceCredit  = "INSURANCE_CREDIT"  // a negative INSURANCE amount (or a NEGATIVE_PRODUCTION row for INSURANCE)
 	IssueZeroAmount       = "ZERO_AMOUNT"       // warning: 0.00 posts nothing; skipped
 	IssueNoServiceDate    = "NO_SERVICE_DATE"   // warning: the line takes the import date
 	IssueDateOrder        = "DATE_ORDER"        // warning: service before birth
@@ -187,7 +208,7 @@ const (
 	IssueDuplicateKey  = "DUPLICATE_KEY"  // two rows of a file have the same old id
 	IssueUnknownRef    = "UNKNOWN_REF"    // an old id no row of the set (or of an earlier import) has
 	IssueSplitsSum     = "SPLITS_SUM"     // a receipt's splits do not sum to its amount
-	IssueBadSign       = "BAD_SIGN"       // an amount whose sign its kind does not allow
+	IssueBadSign       = "BAD_SIGN"       // an amount whose sign its kind does not allow (also a positive NEGATIVE_PRODUCTION balance-forward row)
 	IssuePlannedSplit  = "PLANNED_SPLIT"  // money on a planned procedure not on the treatment-plan type (or the practice has none)
 
 	FindingNegativeProduction = "NEGATIVE_PRODUCTION"  // a procedure with a negative fee
@@ -594,7 +615,23 @@ func (f *BalanceForwardFile) readRow(out *BalanceForwardRow, cols columnMap, row
 		bad(ColPatientExternalID, IssueMissingValue, "give the patient's external id, or last name, first name and birth date")
 	}
 
-	if v := cols.get(fields, ColServiceDate); v == "" {
+	// enum reads a column holding one of two words, in any case; empty is
+	// the first (the default).
+	enum := func(col, def, other string) string {
+		switch v := strings.ToUpper(cols.get(fields, col)); v {
+		case "", def, other:
+			return cmp.Or(v, def)
+		}
+		bad(col, IssueBadValue, "%q: must be %s (the default) or %s", cols.get(fields, col), def, other)
+		return ""
+	}
+	row.Kind = RowKind(enum(ColKind, string(RowBalance), string(RowNegativeProduction)))
+	row.Responsibility = Responsibility(enum(ColResponsibility, string(ResponsibilityPatient), string(ResponsibilityInsurance)))
+	negative := row.Kind == RowNegativeProduction
+
+	if v := cols.get(fields, ColServiceDate); v == "" && negative {
+		bad(ColServiceDate, IssueMissingValue, "a NEGATIVE_PRODUCTION row needs its date of service: production counts on its day, not on the import date")
+	} else if v == "" {
 		warn(ColServiceDate, IssueNoServiceDate, "no date of service: the line is dated the import date (%s) and ages from it", today)
 	} else if d, err := parseFileDate(v); err != nil {
 		bad(ColServiceDate, IssueBadDate, "%v", err)
@@ -605,15 +642,6 @@ func (f *BalanceForwardFile) readRow(out *BalanceForwardRow, cols columnMap, row
 		if row.PatientBirthDate != nil && d.Before(*row.PatientBirthDate) {
 			warn(ColServiceDate, IssueDateOrder, "%s is before the patient's birth date %s", d, *row.PatientBirthDate)
 		}
-	}
-
-	switch v := strings.ToUpper(cols.get(fields, ColResponsibility)); v {
-	case "", string(ResponsibilityPatient):
-		row.Responsibility = ResponsibilityPatient
-	case string(ResponsibilityInsurance):
-		row.Responsibility = ResponsibilityInsurance
-	default:
-		bad(ColResponsibility, IssueBadValue, "%q: must be PATIENT (the default) or INSURANCE", cols.get(fields, ColResponsibility))
 	}
 
 	if v := cols.get(fields, ColAmount); v == "" {
@@ -627,6 +655,8 @@ func (f *BalanceForwardFile) readRow(out *BalanceForwardRow, cols columnMap, row
 			warn(ColAmount, IssueZeroAmount, "the amount is 0.00: nothing to carry over; the row is skipped")
 		case m.Sign() < 0 && row.Responsibility == ResponsibilityInsurance:
 			bad(ColAmount, IssueInsuranceCredit, "an INSURANCE row cannot be a credit (%s): only patient credits are carried over", m)
+		case m.Sign() > 0 && negative:
+			bad(ColAmount, IssueBadSign, "a NEGATIVE_PRODUCTION row is a negative fee; %s is not below zero (a balance owed is a BALANCE row)", m)
 		}
 	}
 	return true
@@ -775,7 +805,7 @@ func WriteBalanceForwardCSV(w io.Writer, rows []BalanceForwardRow) error {
 	for _, r := range rows {
 		rec[0], rec[1], rec[2], rec[3] = r.PatientExternalID, r.PatientLastName, r.PatientFirstName, date(r.PatientBirthDate)
 		rec[4], rec[5], rec[6], rec[7] = r.GuarantorExternalID, r.GuarantorName, date(r.ServiceDate), r.Amount.String()
-		rec[8], rec[9], rec[10], rec[11], rec[12] = r.Provider, r.Location, r.Code, string(r.Responsibility), r.Memo
+		rec[8], rec[9], rec[10], rec[11], rec[12], rec[13] = r.Provider, r.Location, r.Code, string(r.Responsibility), r.Memo, string(r.Kind)
 		if err := cw.Write(rec); err != nil {
 			return err
 		}

@@ -263,8 +263,9 @@ func TestParseSizeLimit(t *testing.T) {
 	require.Equal(t, int64(len(file)), f.Bytes)
 }
 
-// TestTemplateParses: the template reads back as its two example rows, with
-// no issue, and states the US date order.
+// TestTemplateParses: the template reads back as its three example rows
+// (a balance, a credit, negative production), with no issue, and states
+// the US date order.
 func TestTemplateParses(t *testing.T) {
 	t.Parallel()
 	tmpl := ledger.BalanceForwardTemplate()
@@ -275,10 +276,13 @@ func TestTemplateParses(t *testing.T) {
 	}
 	f := parse(t, tmpl)
 	require.Empty(t, f.Issues)
-	require.Len(t, f.Rows, 2)
+	require.Len(t, f.Rows, 3)
 	require.Equal(t, "30.00", f.Rows[0].Amount.String())
 	require.Equal(t, "2024-01-01", f.Rows[0].ServiceDate.String())
 	require.Equal(t, "-25.00", f.Rows[1].Amount.String())
+	require.Equal(t, ledger.RowBalance, f.Rows[1].Kind)
+	require.Equal(t, "-40.00", f.Rows[2].Amount.String())
+	require.Equal(t, ledger.RowNegativeProduction, f.Rows[2].Kind)
 }
 
 // TestWriteParseRoundTrip: WriteBalanceForwardCSV writes what the parser reads.

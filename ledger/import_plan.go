@@ -72,6 +72,7 @@ type candidate struct {
 	date               Date // of service, or the import date
 	amount             Money
 	resp               Responsibility
+	kind               RowKind
 }
 
 // seenKey is the first half of a row key: enough to tell a file's rows
@@ -160,7 +161,7 @@ func (p *importPlan) candidate(row *BalanceForwardRow) (candidate, bool) {
 		return candidate{}, false
 	}
 	c := candidate{ref: refOf(row), key: rowKey(pat.patient.ID, row, prov, loc), patient: pat, provider: prov, location: loc,
-		date: p.today, amount: row.Amount, resp: row.Responsibility}
+		date: p.today, amount: row.Amount, resp: row.Responsibility, kind: row.Kind}
 	if first, dup := p.seen[seenKey(c.key[:16])]; dup {
 		p.warn(c.ref, "", IssueDuplicateRow, "the same as row %d (patient, date, amount, code, provider, location and memo); skipped — if both are real, tell them apart in the memo", first)
 		return candidate{}, false
@@ -211,7 +212,7 @@ func (p *importPlan) settle(ctx context.Context, r Reader, batch []candidate) er
 func (p *importPlan) count(c candidate) {
 	p.posts.add(c.ref.Row)
 	p.rowsToPost++
-	c.patient.totals.add(c.amount, c.resp)
+	c.patient.totals.add(c.amount, c.resp, c.kind)
 	c.patient.hasPosting = true
 	i, ok := p.encounterOf(c.patient, c.provider, c.location)
 	if !ok {
@@ -252,6 +253,7 @@ func (p *importPlan) finish() {
 		r.Totals.Rows += pp.totals.Rows
 		r.Totals.PatientDebits = r.Totals.PatientDebits.Add(pp.totals.PatientDebits)
 		r.Totals.PatientCredits = r.Totals.PatientCredits.Add(pp.totals.PatientCredits)
+		r.Totals.NegativeProduction = r.Totals.NegativeProduction.Add(pp.totals.NegativeProduction)
 		r.Totals.Insurance = r.Totals.Insurance.Add(pp.totals.Insurance)
 		if pp.created {
 			r.PatientsCreated++
@@ -329,6 +331,9 @@ func (p *importPlan) summary(verb string) string {
 		s += fmt.Sprintf(" (%s new)", plural(r.PatientsCreated, "patient"))
 	}
 	s += fmt.Sprintf(": patients owe %s and hold %s in credits", r.Totals.PatientDebits, r.Totals.PatientCredits)
+	if np := r.Totals.NegativeProduction; !np.IsZero() {
+		s += fmt.Sprintf(" (%s of it negative production)", np)
+	}
 	if !r.Totals.Insurance.IsZero() {
 		s += fmt.Sprintf("; %s is pending from insurance", r.Totals.Insurance)
 	}
@@ -366,7 +371,8 @@ func (p *importPlan) warn(at rowRef, col, code, format string, args ...any) {
 // rowKey identifies a row by what it posts: the patient, the date of service
 // as the file gives it (none is not the import date, so a file re-imported
 // another day still matches), the amount, code, responsibility, provider,
-// location and memo.
+// location, memo and, for negative production, its kind (a BALANCE row's key
+// is what it was before rows had kinds).
 func rowKey(patient ID, r *BalanceForwardRow, provider, location ID) [sha256.Size]byte {
 	h := sha256.New()
 	put := func(s string) {
@@ -387,6 +393,9 @@ func rowKey(patient ID, r *BalanceForwardRow, provider, location ID) [sha256.Siz
 	h.Write(provider[:])
 	h.Write(location[:])
 	put(r.Memo)
+	if r.Kind == RowNegativeProduction {
+		put(string(r.Kind))
+	}
 	var key [sha256.Size]byte
 	h.Sum(key[:0])
 	return key
@@ -859,7 +868,7 @@ func (p *importPlan) postParents(ctx context.Context, tx Tx, now time.Time, impo
 			pp.patient.CreatedAt = now
 			b.Patients = append(b.Patients, pp.patient)
 		}
-		if credit := pp.totals.PatientCredits; credit.Sign() > 0 {
+		if credit := pp.totals.heldAsMoney(); credit.Sign() > 0 {
 			pp.receiptID = newID()
 			patient := pp.patient.ID
 			b.Receipts = append(b.Receipts, Receipt{ID: pp.receiptID, Kind: ReceiptBalanceForward, Amount: credit, ReceivedOn: p.today,
@@ -890,7 +899,8 @@ func (p *importPlan) postParents(ctx context.Context, tx Tx, now time.Time, impo
 // (or the import date): a positive amount is owed by the patient, or pending
 // from insurance for an INSURANCE row; a credit is a 0.00 line carrying a
 // BF split from the patient's credit receipt, so the line's balance is the
-// credit and a re-apply can move it (PD/PCA), like an overpaid line's.
+// credit and a re-apply can move it (PD/PCA), like an overpaid line's;
+// negative production is a PROCEDURE line with the negative fee.
 func (p *importPlan) postRows(ctx context.Context, tx Tx, importID ID, now time.Time, progress func(ImportProgress)) error {
 	var b Bulk
 	var lines []ImportLine
@@ -930,6 +940,8 @@ func (p *importPlan) postRows(ctx context.Context, tx Tx, importID ID, now time.
 			c.Amount, c.InsuranceEstimate = row.Amount, row.Amount
 		case row.Amount.Sign() > 0:
 			c.Amount = row.Amount
+		case row.Kind == RowNegativeProduction:
+			c.Kind, c.Amount, ln.NegativeProduction = ChargeProcedure, row.Amount, true
 		default:
 			rid := pp.receiptID
 			b.Splits = append(b.Splits, Split{ID: newID(), ReceiptID: rid, Amount: row.Amount.Neg(), Code: CodeBalanceForward,

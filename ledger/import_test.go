@@ -670,3 +670,101 @@ func TestBalanceForwardConcurrentCommits(t *testing.T) {
 	require.Equal(t, map[ledger.ImportOutcome]int{ledger.OutcomeCommitted: 1, ledger.OutcomeAlreadyImported: 1}, got)
 	requireMoney(t, "42.00", patientBalance(t, f, jane).Balance)
 }
+
+// headerKind is the test header with the optional kind column.
+var headerKind = strings.TrimSuffix(header, "\n") + ",kind\n"
+
+// TestBalanceForwardNegativeProduction (issue 17): a row of kind
+// NEGATIVE_PRODUCTION is a negative-fee PROCEDURE line on the patient's
+// balance-forward encounter — a credit on its line that no money backs —
+// while a negative BALANCE row stays a credit held as money on a BF
+// receipt. The report counts it apart, the commit reconciles, its row key
+// differs from the same row as a BALANCE credit, undo reverses it with an
+// adjustment; a positive or undated negative-production row, one for
+// INSURANCE and an unknown kind are errors, and a commit of them writes
+// nothing.
+func TestBalanceForwardNegativeProduction(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := ledgertest.NewDB(t)
+	f := ledgertest.NewPractice(t, db)
+	jane := patientWith(t, f, "Jane", "Doe", "1985-04-12", "A1")
+	file := headerKind +
+		"A1,,,,,,2024-01-01,30.00,,,,,copay,\n" +
+		"A1,,,,,,2024-02-01,-10.00,,,,,overpaid,BALANCE\n" +
+		"A1,,,,,,2024-03-01,-40.00,,,D9999,,courtesy,negative_production\n"
+
+	before := ledgerRows(t, db)
+	v := importFile(t, f, ledger.ImportValidate, file, ledger.ImportOptions{}).Report
+	requireOutcome(t, ledger.OutcomeValid, v)
+	require.Empty(t, v.Issues)
+	requireMoney(t, "50.00", v.Totals.PatientCredits)
+	requireMoney(t, "40.00", v.Totals.NegativeProduction)
+	requireMoney(t, "-20.00", v.Totals.PatientBalance)
+	requireMoney(t, "40.00", v.Patients[0].Totals.NegativeProduction)
+	require.Contains(t, v.Message, "hold 50.00 in credits (40.00 of it negative production)")
+	require.Equal(t, before, ledgerRows(t, db), "VALIDATE writes nothing")
+
+	res := importFile(t, f, ledger.ImportCommit, file, ledger.ImportOptions{})
+	requireOutcome(t, ledger.OutcomeCommitted, res.Report)
+	require.True(t, res.Report.Reconciliation.Matches)
+	requireMoney(t, "50.00", res.Import.PatientCredits)
+	cs := chargesOf(t, f, jane)
+	require.Len(t, cs, 3)
+	neg := cs[2]
+	require.Equal(t, ledger.ChargeProcedure, neg.Kind, "negative production is a procedure with a negative fee")
+	require.Equal(t, ledger.StatusCompleted, neg.Status)
+	requireMoney(t, "-40.00", neg.Amount)
+	requireMoney(t, "0.00", neg.InsuranceEstimate)
+	require.Equal(t, "D9999", neg.Code)
+	require.Equal(t, "courtesy", neg.Note)
+	require.Equal(t, "2024-03-01", neg.ServiceDate.String())
+	require.Equal(t, *cs[0].EncounterID, *neg.EncounterID, "on the patient's balance-forward encounter")
+	requireMoney(t, "-40.00", owed(t, f, neg))
+	splits, err := f.Store.SplitsOfCharges(ctx, f.Actor.PracticeID, []ledger.ID{neg.ID})
+	require.NoError(t, err)
+	require.Empty(t, splits, "no money backs negative production")
+	var held []string
+	require.NoError(t, db.Select(&held, `SELECT amount::text FROM receipts WHERE practice_id = $1 AND kind = 'BALANCE_FORWARD'`, f.Actor.PracticeID))
+	require.Equal(t, []string{"10.00"}, held, "only the BALANCE credit is held as money")
+	var flags []bool
+	require.NoError(t, db.Select(&flags, `SELECT negative_production FROM balance_import_lines WHERE practice_id = $1 ORDER BY row_number`,
+		f.Actor.PracticeID))
+	require.Equal(t, []bool{false, false, true}, flags)
+	b := patientBalance(t, f, jane)
+	requireMoney(t, "-20.00", b.Balance)
+	requireMoney(t, "50.00", b.Credit)
+	requireMoney(t, "0.00", b.Unallocated)
+
+	// The same rows again post nothing; the negative-production row given
+	// as a BALANCE credit is another row.
+	requireOutcome(t, ledger.OutcomeAlreadyImported, importFile(t, f, ledger.ImportValidate, file+"\n", ledger.ImportOptions{}).Report)
+	v = importFile(t, f, ledger.ImportValidate, headerKind+"A1,,,,,,2024-03-01,-40.00,,,D9999,,courtesy,BALANCE\n", ledger.ImportOptions{}).Report
+	requireOutcome(t, ledger.OutcomeValid, v)
+	require.Equal(t, 1, v.RowsToPost)
+	requireMoney(t, "0.00", v.Totals.NegativeProduction)
+
+	// Undo: an adjustment takes the negative fee back to nothing.
+	_, err = f.Ledger.UndoBalanceImport(ctx, f.Actor, ledger.UndoImport{ImportID: res.Import.ID})
+	require.NoError(t, err)
+	requireMoney(t, "0.00", owed(t, f, neg))
+	b = patientBalance(t, f, jane)
+	requireMoney(t, "0.00", b.Balance)
+	requireMoney(t, "0.00", b.Credit)
+
+	// Bad rows: errors by row and column; a commit writes nothing.
+	bad := headerKind +
+		"A1,,,,,,2024-03-01,40.00,,,,,,NEGATIVE_PRODUCTION\n" +
+		"A1,,,,,,,-40.00,,,,,,NEGATIVE_PRODUCTION\n" +
+		"A1,,,,,,2024-03-01,-40.00,,,,INSURANCE,,NEGATIVE_PRODUCTION\n" +
+		"A1,,,,,,2024-03-01,-40.00,,,,,,PRODUCTION\n"
+	before = ledgerRows(t, db)
+	r := importFile(t, f, ledger.ImportCommit, bad, ledger.ImportOptions{}).Report
+	requireOutcome(t, ledger.OutcomeRejected, r)
+	requireIssue(t, r.Issues, 2, ledger.ColAmount, ledger.IssueBadSign, ledger.SeverityError)
+	requireIssue(t, r.Issues, 3, ledger.ColServiceDate, ledger.IssueMissingValue, ledger.SeverityError)
+	requireIssue(t, r.Issues, 4, ledger.ColAmount, ledger.IssueInsuranceCredit, ledger.SeverityError)
+	requireIssue(t, r.Issues, 5, ledger.ColKind, ledger.IssueBadValue, ledger.SeverityError)
+	require.Equal(t, 4, r.Errors, "%+v", r.Issues)
+	require.Equal(t, before, ledgerRows(t, db), "a rejected commit writes nothing")
+}

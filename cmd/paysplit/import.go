@@ -229,8 +229,8 @@ func writeImportReport(w io.Writer, res ledger.ImportResult) error {
 	}
 	if r.Totals.Rows > 0 {
 		t := r.Totals
-		fmt.Fprintf(tw, "\ntotals\trows\tpatient debits\tpatient credits\tinsurance\tpatient balance\ttotal\n")
-		fmt.Fprintf(tw, "\t%d\t%s\t%s\t%s\t%s\t%s\n", t.Rows, t.PatientDebits, t.PatientCredits, t.Insurance, t.PatientBalance, t.Total)
+		fmt.Fprintf(tw, "\ntotals\trows\tpatient debits\tpatient credits\tof which negative production\tinsurance\tpatient balance\ttotal\n")
+		fmt.Fprintf(tw, "\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Rows, t.PatientDebits, t.PatientCredits, t.NegativeProduction, t.Insurance, t.PatientBalance, t.Total)
 		fmt.Fprintf(tw, "\npatient\texternal id\tnew\tfirst row\trows\tdebits\tcredits\tinsurance\tbalance\n")
 		for _, p := range r.Patients {
 			fmt.Fprintf(tw, "%s, %s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n", p.LastName, p.FirstName, dash(p.ExternalID), yes(p.Created), p.FirstRow,

@@ -339,11 +339,11 @@ VALUES ($1, $2, $19, $3, NULLIF($4, ''), $5, $6, $7::jsonb, $8, $9, $10, $11, $1
 func (t *txStore) InsertBalanceImportLines(ctx context.Context, practiceID, importID ledger.ID, lines []ledger.ImportLine) error {
 	pid, iid := practiceID.String(), importID.String()
 	return t.copyRows(ctx, practiceID, "balance_import_lines", []string{"practice_id", "import_id", "row_number", "row_key", "charge_id", "receipt_id",
-		"amount", "responsibility"},
+		"amount", "responsibility", "negative_production"},
 		len(lines), func(i int, v []any) {
 			r := &lines[i]
-			v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7] = pid, iid, int64(r.Row), r.RowKey, r.ChargeID.String(), idOrNull(r.ReceiptID),
-				r.Amount.String(), string(r.Responsibility)
+			v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8] = pid, iid, int64(r.Row), r.RowKey, r.ChargeID.String(), idOrNull(r.ReceiptID),
+				r.Amount.String(), string(r.Responsibility), r.NegativeProduction
 		})
 }
 

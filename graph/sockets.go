@@ -156,6 +156,9 @@ type acceptor struct {
 func (a acceptor) Accept(w http.ResponseWriter, r *http.Request, o transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
 	c, err := a.CoderWebsocketImplementation.Accept(w, r, o)
 	if err != nil {
+		if uw, ok := w.(*upgradeWriter); ok {
+			uw.answered = true // the library answered the refusal
+		}
 		return nil, err
 	}
 	return &closingConn{WebsocketConn: c, s: socketOf(r.Context())}, nil

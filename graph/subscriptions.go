@@ -3,7 +3,10 @@ package graph
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
+	"path"
 	"strings"
 	"sync"
 	"time"
@@ -159,8 +162,65 @@ func (lv *live) upgrade(w http.ResponseWriter, r *http.Request, serve func(http.
 	if s := socketOf(r.Context()); s != nil {
 		defer lv.forget(s)
 	}
-	serve(w, r)
+	if !lv.originAllowed(r) {
+		refuse(w, http.StatusForbidden, CodeForbidden, "", fmt.Sprintf(
+			"websockets from origin %q are not allowed (serve --allowed-origins lists those that are)", cut(r.Header.Get("Origin"), 200)))
+		return
+	}
+	serve(&upgradeWriter{ResponseWriter: w}, r)
 }
+
+// originAllowed is the websocket library's origin check, made before it
+// runs so that a refusal is answered coded: no Origin (not a browser), the
+// server's own host, or a host (or scheme://host) matching one of the
+// allowed patterns.
+func (lv *live) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(r.Host, u.Host) {
+		return true
+	}
+	for _, p := range lv.origins {
+		target := u.Host
+		if strings.Contains(p, "://") {
+			target = u.Scheme + "://" + u.Host
+		}
+		if ok, _ := path.Match(strings.ToLower(p), strings.ToLower(target)); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// upgradeWriter keeps the answer the websocket library gives a handshake
+// it refuses: gqlgen answers the same failure again, which net/http would
+// drop with a "superfluous WriteHeader" log line.
+type upgradeWriter struct {
+	http.ResponseWriter
+	answered bool // the library refused the handshake and answered
+}
+
+func (w *upgradeWriter) WriteHeader(code int) {
+	if !w.answered {
+		w.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (w *upgradeWriter) Write(b []byte) (int, error) {
+	if w.answered {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets the websocket library reach the connection to hijack it.
+func (w *upgradeWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Close ends every subscription and closes every websocket (which
 // http.Server.Shutdown leaves open: they are hijacked connections), refuses

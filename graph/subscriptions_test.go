@@ -3,6 +3,7 @@ package graph_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -250,6 +251,29 @@ func TestAgingSubscriptionRefusesOtherOrigins(t *testing.T) {
 		require.Error(t, err, origin)
 		require.Equal(t, http.StatusForbidden, res.StatusCode, origin)
 	}
+	// The refusal is coded, and a handshake the websocket library refuses
+	// is answered once, by it alone (gqlgen's second answer is dropped).
+	upgrade := func(h http.Header) (int, string) {
+		req, err := http.NewRequest(http.MethodGet, in.srv.URL+"/graphql", nil)
+		require.NoError(t, err)
+		req.Header = h
+		req.Header.Set("Connection", "Upgrade")
+		req.Header.Set("Upgrade", "websocket")
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		return res.StatusCode, string(b)
+	}
+	status, body := upgrade(http.Header{"Origin": {"https://evil.example"}, "Sec-Websocket-Version": {"13"},
+		"Sec-Websocket-Key": {"dGhlIHNhbXBsZSBub25jZQ=="}, "Sec-Websocket-Protocol": {"graphql-transport-ws"}})
+	require.Equal(t, http.StatusForbidden, status)
+	require.Contains(t, body, `"code":"FORBIDDEN"`)
+	require.Contains(t, body, "evil.example")
+	status, body = upgrade(http.Header{"Sec-Websocket-Version": {"13"}, "Sec-Websocket-Protocol": {"graphql-transport-ws"}})
+	require.Equal(t, http.StatusBadRequest, status, body)
+	require.NotContains(t, body, "unable to upgrade", "gqlgen's second answer is not appended to the library's")
 }
 
 // Two instances behind a load balancer: a commit through either reaches

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -17,7 +19,9 @@ import (
 )
 
 // translate turns driver errors into ledger errors, keeping the original
-// wrapped for logs. Constraint names map to the domain error they stand for.
+// wrapped for logs. Constraint names map to the domain error they stand for;
+// an error with no domain meaning is prefixed with the store method it came
+// from (failedIn). Call it in the store method itself, not in a helper.
 func translate(err error) error {
 	if err == nil {
 		return nil
@@ -48,9 +52,22 @@ func translate(err error) error {
 	case pe.Code == "28000": // keyStands: the request's key was revoked
 		return fmt.Errorf("%w: %w", ledger.ErrUnauthenticated, err)
 	case pe.Code == pqerror.QueryCanceled:
-		return fmt.Errorf("database call timed out or was cancelled: %w", err)
+		return fmt.Errorf("database call timed out or was cancelled: %w", failedIn(err))
 	}
-	return err
+	return failedIn(err)
+}
+
+// failedIn prefixes an error the ledger has no name for (it will be an
+// INTERNAL error, logged) with the store method translate was called from,
+// so the log says which read or write of a mutation failed. Only the
+// translate in that method may call it.
+func failedIn(err error) error {
+	pc, _, _, ok := runtime.Caller(2) // failedIn ← translate ← the store method
+	if !ok {
+		return err
+	}
+	name := runtime.FuncForPC(pc).Name() // …/ledger/postgres.(*txStore).InsertBulk
+	return fmt.Errorf("%s: %w", name[strings.LastIndex(name, "/")+1:], err)
 }
 
 // unavailable reports whether err says the server cannot be reached or has

@@ -137,3 +137,18 @@ func TestOtherPracticesRowsAreInvisible(t *testing.T) {
 	_, err = b.Store.Practice(ctx, ledgertest.NewID())
 	require.True(t, errors.Is(err, ledger.ErrNotFound))
 }
+
+// TestInternalErrorsNameTheStoreMethod: an error the ledger has no name for
+// (here a table that is gone) says which store method failed, for the log
+// line of an INTERNAL error.
+func TestInternalErrorsNameTheStoreMethod(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := ledgertest.NewDB(t)
+	f := ledgertest.NewPractice(t, db)
+	_, err := db.ExecContext(ctx, `ALTER TABLE guarantors RENAME TO guarantors_gone`)
+	require.NoError(t, err)
+	_, err = f.Store.Guarantors(ctx, f.Actor.PracticeID, []ledger.ID{ledgertest.NewID()})
+	require.ErrorContains(t, err, "postgres.queries.Guarantors: ")
+	require.ErrorContains(t, err, `relation "guarantors" does not exist`)
+}

@@ -47,49 +47,51 @@ func (s queries) AgingFromHistory(ctx context.Context, practiceID ledger.ID, q l
 	return s.aging(ctx, practiceID, q, true)
 }
 
-func (s queries) aging(ctx context.Context, practiceID ledger.ID, q ledger.AgingQuery, fromHistory bool) (ledger.AgingReport, error) {
-	const stmt = `
-WITH state AS (       -- whether the maintained state answers: nothing aging reads is dated after $2
-    SELECT NOT $21 AND $2::date >= coalesce((SELECT horizon FROM aging_horizons WHERE practice_id = $1), '-infinity') AS maintained
-), fam AS (           -- the patients of the families asked for ($19; null: every family), as one array
-    SELECT array_agg(id) AS ids FROM patients WHERE practice_id = $1 AND guarantor_id = ANY($19::uuid[])
+// agingSQL is the aging statement with named parameters (@name, bound to
+// $n in agingParams order by bindParams). practice and as_of come first, as
+// $1 and $2, which the shared fragments (billedSelect, offLineSplits) use.
+var agingSQL = `
+WITH state AS (       -- whether the maintained state answers: nothing aging reads is dated after @as_of
+    SELECT NOT @from_history AND @as_of::date >= coalesce((SELECT horizon FROM aging_horizons WHERE practice_id = @practice), '-infinity') AS maintained
+), fam AS (           -- the patients of the families asked for (@guarantors; null: every family), as one array
+    SELECT array_agg(id) AS ids FROM patients WHERE practice_id = @practice AND guarantor_id = ANY(@guarantors::uuid[])
 ), rev AS NOT MATERIALIZED (   -- receipts reversed by a reversal dated on or before the as-of date
     SELECT reverses_id AS id FROM receipts
-     WHERE practice_id = $1 AND kind = 'REVERSAL' AND received_on <= $2
+     WHERE practice_id = @practice AND kind = 'REVERSAL' AND received_on <= @as_of
 ), adjs AS NOT MATERIALIZED (  -- adjustments attached to a charge fold into it
     SELECT id, attached_to_id AS root, amount FROM charges
-     WHERE practice_id = $1 AND attached_to_id IS NOT NULL AND service_date <= $2
+     WHERE practice_id = @practice AND attached_to_id IS NOT NULL AND service_date <= @as_of
 ), adj AS (
     SELECT root, sum(amount) AS amount FROM adjs GROUP BY root
 ), paid AS (           -- money on each line (on the charge or its adjustments); the latest insurance payment still standing
     SELECT coalesce(a.root, s.charge_id) AS root, sum(s.amount) AS paid,
            max(r.received_on) FILTER (WHERE r.kind = 'INSURANCE_PAYMENT' AND rev.id IS NULL) AS insured_on
       FROM splits s
-      JOIN receipts r ON r.practice_id = $1 AND r.id = s.receipt_id AND r.received_on <= $2
+      JOIN receipts r ON r.practice_id = @practice AND r.id = s.receipt_id AND r.received_on <= @as_of
       LEFT JOIN rev ON rev.id = r.id
       LEFT JOIN adjs a ON a.id = s.charge_id
-     WHERE s.practice_id = $1 AND s.charge_id IS NOT NULL AND s.unearned_type_id IS NULL
+     WHERE s.practice_id = @practice AND s.charge_id IS NOT NULL AND s.unearned_type_id IS NULL
      GROUP BY 1
 ), wo AS (             -- insurance write-offs on each line
     SELECT charge_id AS root, sum(amount) AS amount FROM insurance_write_offs
-     WHERE practice_id = $1 AND written_on <= $2
+     WHERE practice_id = @practice AND written_on <= @as_of
      GROUP BY 1
 ), billed AS (         -- lines billed to the patient as of the date
-    ` + billedSelect + `b.changed_on <= $2` + billedGroup + `
+    ` + billedSelect + `b.changed_on <= @as_of` + billedGroup + `
 ), lines AS (         -- as of a date on or after the horizon: the maintained open lines
     SELECT l.patient_id, l.provider_id, l.location_id, l.service_date, l.posted_at, l.outstanding, l.insured_on,
-           CASE WHEN (SELECT balances_dont_subtract_ins FROM practices WHERE id = $1) THEN 0 ELSE l.estimate END AS estimate,
+           CASE WHEN (SELECT balances_dont_subtract_ins FROM practices WHERE id = @practice) THEN 0 ELSE l.estimate END AS estimate,
            billed.billed_on
       FROM aging_lines l
       LEFT JOIN billed ON billed.root = l.charge_id
-     WHERE (SELECT maintained FROM state) AND l.practice_id = $1 AND l.status = 'COMPLETED' AND l.adjusted <> l.paid
-       AND l.service_date <= $2
-       AND ($6::uuid IS NULL OR l.provider_id = $6) AND ($7::uuid IS NULL OR l.location_id = $7)
-       AND ($19::uuid[] IS NULL OR l.patient_id = ANY((SELECT ids FROM fam)::uuid[]))
+     WHERE (SELECT maintained FROM state) AND l.practice_id = @practice AND l.status = 'COMPLETED' AND l.adjusted <> l.paid
+       AND l.service_date <= @as_of
+       AND (@provider::uuid IS NULL OR l.provider_id = @provider) AND (@location::uuid IS NULL OR l.location_id = @location)
+       AND (@guarantors::uuid[] IS NULL OR l.patient_id = ANY((SELECT ids FROM fam)::uuid[]))
     UNION ALL          -- before it: computed from history as of the date
     SELECT c.patient_id, c.provider_id, c.location_id, c.service_date, c.posted_at,
            c.amount + coalesce(adj.amount, 0) - coalesce(wo.amount, 0) - coalesce(m.paid, 0), m.insured_on,
-           CASE WHEN (SELECT balances_dont_subtract_ins FROM practices WHERE id = $1) THEN 0
+           CASE WHEN (SELECT balances_dont_subtract_ins FROM practices WHERE id = @practice) THEN 0
                 ELSE least(c.insurance_estimate, greatest(c.amount + coalesce(adj.amount, 0) - coalesce(wo.amount, 0), 0)) END,
            billed.billed_on
       FROM charges c
@@ -98,39 +100,39 @@ WITH state AS (       -- whether the maintained state answers: nothing aging rea
       LEFT JOIN wo ON wo.root = c.id
       LEFT JOIN billed ON billed.root = c.id
      WHERE NOT (SELECT maintained FROM state)
-       AND c.practice_id = $1 AND c.service_date <= $2 AND c.attached_to_id IS NULL AND c.status = 'COMPLETED'
-       AND ($6::uuid IS NULL OR c.provider_id = $6) AND ($7::uuid IS NULL OR c.location_id = $7)
-       AND ($19::uuid[] IS NULL OR c.patient_id = ANY((SELECT ids FROM fam)::uuid[]))
+       AND c.practice_id = @practice AND c.service_date <= @as_of AND c.attached_to_id IS NULL AND c.status = 'COMPLETED'
+       AND (@provider::uuid IS NULL OR c.provider_id = @provider) AND (@location::uuid IS NULL OR c.location_id = @location)
+       AND (@guarantors::uuid[] IS NULL OR c.patient_id = ANY((SELECT ids FROM fam)::uuid[]))
 ), credits AS (        -- money on no line: unallocated, and unearned of visible types
     SELECT a.patient_id, a.provider_id, a.location_id,
            coalesce(sum(a.amount) FILTER (WHERE a.unearned_type_id IS NULL), 0) AS unallocated,
            coalesce(sum(a.amount) FILTER (WHERE NOT u.hidden), 0) AS unearned
       FROM aging_credits a
-      LEFT JOIN unearned_types u ON u.practice_id = $1 AND u.id = a.unearned_type_id
-     WHERE (SELECT maintained FROM state) AND a.practice_id = $1
-       AND ($6::uuid IS NULL OR a.provider_id = $6) AND ($7::uuid IS NULL OR a.location_id = $7)
-       AND ($19::uuid[] IS NULL OR a.patient_id = ANY((SELECT ids FROM fam)::uuid[]))
+      LEFT JOIN unearned_types u ON u.practice_id = @practice AND u.id = a.unearned_type_id
+     WHERE (SELECT maintained FROM state) AND a.practice_id = @practice
+       AND (@provider::uuid IS NULL OR a.provider_id = @provider) AND (@location::uuid IS NULL OR a.location_id = @location)
+       AND (@guarantors::uuid[] IS NULL OR a.patient_id = ANY((SELECT ids FROM fam)::uuid[]))
      GROUP BY 1, 2, 3
     UNION ALL
     SELECT s.patient_id, s.provider_id, s.location_id,
            coalesce(sum(s.amount) FILTER (WHERE s.unearned_type_id IS NULL), 0) AS unallocated,
            coalesce(sum(s.amount) FILTER (WHERE NOT u.hidden), 0) AS unearned
       FROM ` + offLineSplits + ` AND NOT (SELECT maintained FROM state)
-       AND ($6::uuid IS NULL OR s.provider_id = $6) AND ($7::uuid IS NULL OR s.location_id = $7)
-       AND ($19::uuid[] IS NULL OR s.patient_id = ANY((SELECT ids FROM fam)::uuid[]))
+       AND (@provider::uuid IS NULL OR s.provider_id = @provider) AND (@location::uuid IS NULL OR s.location_id = @location)
+       AND (@guarantors::uuid[] IS NULL OR s.patient_id = ANY((SELECT ids FROM fam)::uuid[]))
      GROUP BY 1, 2, 3
 ), insured AS (        -- patients with insurance as of the date (read only for a coverage filter)
     SELECT patient_id FROM charges
-     WHERE practice_id = $1 AND service_date <= $2 AND insurance_estimate > 0
+     WHERE practice_id = @practice AND service_date <= @as_of AND insurance_estimate > 0
     UNION
     SELECT s.patient_id FROM splits s
-      JOIN receipts r ON r.practice_id = $1 AND r.id = s.receipt_id AND r.received_on <= $2
-     WHERE s.practice_id = $1 AND r.kind = 'INSURANCE_PAYMENT'
+      JOIN receipts r ON r.practice_id = @practice AND r.id = s.receipt_id AND r.received_on <= @as_of
+     WHERE s.practice_id = @practice AND r.kind = 'INSURANCE_PAYMENT'
 ), items AS (
     SELECT patient_id, provider_id, location_id, outstanding AS amt,
            CASE WHEN insured_on IS NULL AND billed_on IS NULL THEN estimate ELSE 0 END AS ins,
            0 AS unallocated, 0 AS unearned,
-           greatest($2::date - CASE $3
+           greatest(@as_of::date - CASE @basis
                WHEN 'POST_DATE' THEN (posted_at AT TIME ZONE 'UTC')::date
                WHEN 'RESPONSIBILITY_DATE' THEN greatest(service_date, coalesce(insured_on, service_date), coalesce(billed_on, service_date))
                ELSE service_date END, 0) AS age
@@ -138,17 +140,13 @@ WITH state AS (       -- whether the maintained state answers: nothing aging rea
     UNION ALL
     SELECT patient_id, provider_id, location_id, 0, 0, unallocated, unearned, NULL FROM credits
 ), keyed AS (
-    SELECT CASE $5 WHEN 'PATIENT' THEN i.patient_id
-                   WHEN 'GUARANTOR' THEN p.guarantor_id
-                   WHEN 'PROVIDER' THEN coalesce(i.provider_id, $18)
-                   WHEN 'LOCATION' THEN coalesce(i.location_id, $18)
-                   ELSE $1 END AS key,
+    SELECT ` + groupKey("i") + ` AS key,
            i.amt, i.ins, i.unallocated, i.unearned, i.age,
-           CASE WHEN $9 THEN greatest(i.amt, 0) ELSE i.amt END AS aged,
-           width_bucket(i.age, $4::int[]) AS b
+           CASE WHEN @to_oldest THEN greatest(i.amt, 0) ELSE i.amt END AS aged,
+           width_bucket(i.age, @lower::int[]) AS b
       FROM items i   -- a LEFT JOIN the planner drops when the key needs no guarantor
-      LEFT JOIN patients p ON p.practice_id = $1 AND p.id = i.patient_id
-     WHERE $8 = 'ALL' OR (i.patient_id IN (SELECT patient_id FROM insured)) = ($8 = 'INSURED')
+      LEFT JOIN patients p ON p.practice_id = @practice AND p.id = i.patient_id
+     WHERE @coverage = 'ALL' OR (i.patient_id IN (SELECT patient_id FROM insured)) = (@coverage = 'INSURED')
 ), grouped AS (
     SELECT key,
            coalesce(sum(aged) FILTER (WHERE b = 0), 0) AS p0, coalesce(sum(aged) FILTER (WHERE b = 1), 0) AS p1,
@@ -170,23 +168,23 @@ WITH state AS (       -- whether the maintained state answers: nothing aging rea
       FROM grouped g WHERE has_items
 ), net AS (            -- bucket i keeps what the credit left of it, the credit eating the oldest first
     SELECT key, lines - unallocated - unearned AS total, ins, unallocated, unearned, credit, oldest_age,
-           CASE WHEN $9 THEN greatest(over90_owed - credit, 0) ELSE over90_net END AS over90,
-           CASE WHEN $9 THEN greatest(0, least(p0, s0 - credit)) - greatest(credit - s0, 0) ELSE p0 END AS n0,
-           CASE WHEN $9 THEN greatest(0, least(p1, s1 - credit)) ELSE p1 END AS n1,
-           CASE WHEN $9 THEN greatest(0, least(p2, s2 - credit)) ELSE p2 END AS n2,
-           CASE WHEN $9 THEN greatest(0, least(p3, s3 - credit)) ELSE p3 END AS n3,
-           CASE WHEN $9 THEN greatest(0, least(p4, s4 - credit)) ELSE p4 END AS n4,
-           CASE WHEN $9 THEN greatest(0, least(p5, s5 - credit)) ELSE p5 END AS n5,
-           CASE WHEN $9 THEN greatest(0, least(p6, s6 - credit)) ELSE p6 END AS n6,
-           CASE WHEN $9 THEN greatest(0, least(p7, s7 - credit)) ELSE p7 END AS n7
+           CASE WHEN @to_oldest THEN greatest(over90_owed - credit, 0) ELSE over90_net END AS over90,
+           CASE WHEN @to_oldest THEN greatest(0, least(p0, s0 - credit)) - greatest(credit - s0, 0) ELSE p0 END AS n0,
+           CASE WHEN @to_oldest THEN greatest(0, least(p1, s1 - credit)) ELSE p1 END AS n1,
+           CASE WHEN @to_oldest THEN greatest(0, least(p2, s2 - credit)) ELSE p2 END AS n2,
+           CASE WHEN @to_oldest THEN greatest(0, least(p3, s3 - credit)) ELSE p3 END AS n3,
+           CASE WHEN @to_oldest THEN greatest(0, least(p4, s4 - credit)) ELSE p4 END AS n4,
+           CASE WHEN @to_oldest THEN greatest(0, least(p5, s5 - credit)) ELSE p5 END AS n5,
+           CASE WHEN @to_oldest THEN greatest(0, least(p6, s6 - credit)) ELSE p6 END AS n6,
+           CASE WHEN @to_oldest THEN greatest(0, least(p7, s7 - credit)) ELSE p7 END AS n7
       FROM credit
 ), report AS (
     SELECT n.*,
            CASE WHEN n7 > 0 THEN 7 WHEN n6 > 0 THEN 6 WHEN n5 > 0 THEN 5 WHEN n4 > 0 THEN 4
                 WHEN n3 > 0 THEN 3 WHEN n2 > 0 THEN 2 WHEN n1 > 0 THEN 1 WHEN n0 > 0 THEN 0 ELSE -1 END AS oldest
       FROM net n
-     WHERE ($10::numeric IS NULL OR total >= $10) AND ($11::numeric IS NULL OR total <= $11)
-       AND ($12::int IS NULL OR oldest_age >= $12)
+     WHERE (@min_balance::numeric IS NULL OR total >= @min_balance) AND (@max_balance::numeric IS NULL OR total <= @max_balance)
+       AND (@min_age::int IS NULL OR oldest_age >= @min_age)
 ), summary AS (
     SELECT count(*) AS accounts,
            coalesce(sum(n0), 0) AS t0, coalesce(sum(n1), 0) AS t1, coalesce(sum(n2), 0) AS t2, coalesce(sum(n3), 0) AS t3,
@@ -197,40 +195,32 @@ WITH state AS (       -- whether the maintained state answers: nothing aging rea
       FROM report
 ), sorted AS (
     SELECT r.*,
-           CASE $13 WHEN 'TOTAL_DESC' THEN -total WHEN 'TOTAL_ASC' THEN total
+           CASE @sort WHEN 'TOTAL_DESC' THEN -total WHEN 'TOTAL_ASC' THEN total
                     WHEN 'OLDEST_BUCKET_DESC' THEN -oldest ELSE oldest END AS k1,
-           CASE $13 WHEN 'OLDEST_BUCKET_DESC' THEN -1 WHEN 'OLDEST_BUCKET_ASC' THEN 1 ELSE 0 END *
+           CASE @sort WHEN 'OLDEST_BUCKET_DESC' THEN -1 WHEN 'OLDEST_BUCKET_ASC' THEN 1 ELSE 0 END *
            CASE oldest WHEN 7 THEN n7 WHEN 6 THEN n6 WHEN 5 THEN n5 WHEN 4 THEN n4
                        WHEN 3 THEN n3 WHEN 2 THEN n2 WHEN 1 THEN n1 WHEN 0 THEN n0 ELSE 0 END AS k2
       FROM report r
 ), page AS (
     SELECT * FROM sorted
-     WHERE $14::numeric IS NULL OR (k1, k2, key) > ($14::numeric, $15::numeric, $16::uuid)
+     WHERE @after_k1::numeric IS NULL OR (k1, k2, key) > (@after_k1::numeric, @after_k2::numeric, @after_key::uuid)
      ORDER BY k1, k2, key
-     LIMIT $17
+     LIMIT @limit
 ), lastpay AS (        -- the latest patient payment (not reversed as of the date) with a split in each page row
     SELECT DISTINCT ON (key) key, received_on, amount FROM (
-        SELECT CASE $5 WHEN 'PATIENT' THEN s.patient_id
-                       WHEN 'GUARANTOR' THEN p.guarantor_id
-                       WHEN 'PROVIDER' THEN coalesce(s.provider_id, $18)
-                       WHEN 'LOCATION' THEN coalesce(s.location_id, $18)
-                       ELSE $1 END AS key,
+        SELECT ` + groupKey("s") + ` AS key,
                r.id, r.received_on, sum(s.amount) AS amount
           FROM splits s
-          JOIN receipts r ON r.practice_id = $1 AND r.id = s.receipt_id
-          JOIN patients p ON p.practice_id = $1 AND p.id = s.patient_id
-         WHERE $5 <> 'PRACTICE' AND NOT $20 AND s.practice_id = $1 AND r.kind = 'PATIENT_PAYMENT' AND r.received_on <= $2
-           AND ($19::uuid[] IS NULL OR s.patient_id = ANY((SELECT ids FROM fam)::uuid[]))
+          JOIN receipts r ON r.practice_id = @practice AND r.id = s.receipt_id
+          JOIN patients p ON p.practice_id = @practice AND p.id = s.patient_id
+         WHERE @group_by <> 'PRACTICE' AND NOT @no_last_payment AND s.practice_id = @practice AND r.kind = 'PATIENT_PAYMENT' AND r.received_on <= @as_of
+           AND (@guarantors::uuid[] IS NULL OR s.patient_id = ANY((SELECT ids FROM fam)::uuid[]))
            AND NOT EXISTS (SELECT 1 FROM rev WHERE rev.id = r.id)
-           AND CASE $5 WHEN 'PATIENT' THEN s.patient_id
-                       WHEN 'GUARANTOR' THEN p.guarantor_id
-                       WHEN 'PROVIDER' THEN coalesce(s.provider_id, $18)
-                       WHEN 'LOCATION' THEN coalesce(s.location_id, $18)
-                       ELSE $1 END IN (SELECT key FROM page)
+           AND ` + groupKey("s") + ` IN (SELECT key FROM page)
          GROUP BY 1, r.id, r.received_on
         UNION ALL      -- the whole practice: its latest payment, found by index
-        (SELECT $1, r.id, r.received_on, r.amount FROM receipts r
-          WHERE $5 = 'PRACTICE' AND NOT $20 AND r.practice_id = $1 AND r.kind = 'PATIENT_PAYMENT' AND r.received_on <= $2
+        (SELECT @practice, r.id, r.received_on, r.amount FROM receipts r
+          WHERE @group_by = 'PRACTICE' AND NOT @no_last_payment AND r.practice_id = @practice AND r.kind = 'PATIENT_PAYMENT' AND r.received_on <= @as_of
             AND NOT EXISTS (SELECT 1 FROM rev WHERE rev.id = r.id)
           ORDER BY r.received_on DESC, r.id DESC LIMIT 1)
     ) x
@@ -241,15 +231,36 @@ SELECT sm.accounts, sm.t0, sm.t1, sm.t2, sm.t3, sm.t4, sm.t5, sm.t6, sm.t7,
        pg.key, pg.n0, pg.n1, pg.n2, pg.n3, pg.n4, pg.n5, pg.n6, pg.n7,
        pg.total, pg.ins, pg.unallocated, pg.unearned, pg.credit, pg.over90, pg.oldest,
        pg.k1::text, pg.k2::text, lp.received_on AS last_paid_on, lp.amount AS last_paid,
-       CASE $5 WHEN 'PATIENT' THEN (SELECT last_name || ', ' || first_name FROM patients WHERE practice_id = $1 AND id = pg.key)
-               WHEN 'GUARANTOR' THEN (SELECT name FROM guarantors WHERE practice_id = $1 AND id = pg.key)
-               WHEN 'PROVIDER' THEN coalesce((SELECT name FROM providers WHERE practice_id = $1 AND id = pg.key), 'No provider')
-               WHEN 'LOCATION' THEN coalesce((SELECT name FROM locations WHERE practice_id = $1 AND id = pg.key), 'No location')
-               ELSE (SELECT name FROM practices WHERE id = $1) END AS name
+       CASE @group_by WHEN 'PATIENT' THEN (SELECT last_name || ', ' || first_name FROM patients WHERE practice_id = @practice AND id = pg.key)
+               WHEN 'GUARANTOR' THEN (SELECT name FROM guarantors WHERE practice_id = @practice AND id = pg.key)
+               WHEN 'PROVIDER' THEN coalesce((SELECT name FROM providers WHERE practice_id = @practice AND id = pg.key), 'No provider')
+               WHEN 'LOCATION' THEN coalesce((SELECT name FROM locations WHERE practice_id = @practice AND id = pg.key), 'No location')
+               ELSE (SELECT name FROM practices WHERE id = @practice) END AS name
   FROM summary sm
   LEFT JOIN page pg ON true
   LEFT JOIN lastpay lp ON lp.key = pg.key
  ORDER BY pg.k1, pg.k2, pg.key`
+
+// agingParams names the aging statement's parameters in the order of their
+// values ($1, $2, …).
+var agingParams = []string{"practice", "as_of", "basis", "lower", "group_by", "provider", "location", "coverage", "to_oldest", "min_balance", "max_balance", "min_age", "sort", "after_k1", "after_k2", "after_key", "limit", "no_key", "guarantors", "no_last_payment", "from_history"}
+
+// agingStatement is agingSQL with its parameters numbered.
+var agingStatement = bindParams(agingSQL, agingParams)
+
+// groupKey is the key of an aging row for the grouping asked for (@group_by),
+// from row alias r (a line or a split, with its patient p): the patient, the
+// family's guarantor, the provider or location (@no_key when none), or the
+// practice.
+func groupKey(r string) string {
+	return `CASE @group_by WHEN 'PATIENT' THEN ` + r + `.patient_id
+                   WHEN 'GUARANTOR' THEN p.guarantor_id
+                   WHEN 'PROVIDER' THEN coalesce(` + r + `.provider_id, @no_key)
+                   WHEN 'LOCATION' THEN coalesce(` + r + `.location_id, @no_key)
+                   ELSE @practice END`
+}
+
+func (s queries) aging(ctx context.Context, practiceID ledger.ID, q ledger.AgingQuery, fromHistory bool) (ledger.AgingReport, error) {
 
 	n := len(q.BucketLimits) + 1
 	lower := make([]int64, len(q.BucketLimits)) // first day of buckets 1..n-1
@@ -294,9 +305,12 @@ SELECT sm.accounts, sm.t0, sm.t1, sm.t2, sm.t3, sm.t4, sm.t5, sm.t6, sm.t7,
 				return err
 			}
 		}
-		rows, err := db.QueryxContext(ctx, stmt, practiceID, *q.AsOf, string(q.Basis), pq.Array(lower), string(q.GroupBy),
-			q.ProviderID, q.LocationID, string(q.Coverage), q.CreditsToOldest, minBal, maxBal, q.MinAgeDays,
-			string(q.Sort), afterK1, afterK2, afterKey, q.Page.First+1, noKey, guarantors, q.NoLastPayment, fromHistory)
+		rows, err := db.QueryxContext(ctx, agingStatement, paramValues(agingParams, map[string]any{
+			"practice": practiceID, "as_of": *q.AsOf, "basis": string(q.Basis), "lower": pq.Array(lower),
+			"group_by": string(q.GroupBy), "provider": q.ProviderID, "location": q.LocationID, "coverage": string(q.Coverage),
+			"to_oldest": q.CreditsToOldest, "min_balance": minBal, "max_balance": maxBal, "min_age": q.MinAgeDays,
+			"sort": string(q.Sort), "after_k1": afterK1, "after_k2": afterK2, "after_key": afterKey, "limit": q.Page.First + 1,
+			"no_key": noKey, "guarantors": guarantors, "no_last_payment": q.NoLastPayment, "from_history": fromHistory})...)
 		if err != nil {
 			return err
 		}
@@ -319,9 +333,9 @@ func scanAging(rows *sqlx.Rows, rep *ledger.AgingReport, n int, q ledger.AgingQu
 	for rows.Next() {
 		var (
 			sm        ledger.AgingSummary
-			st        [8]ledger.Money
+			st        [ledger.MaxAgingBuckets]ledger.Money
 			key       *ledger.ID
-			nb        [8]nullMoney
+			nb        [ledger.MaxAgingBuckets]nullMoney
 			total     nullMoney
 			ins       nullMoney
 			unalloc   nullMoney

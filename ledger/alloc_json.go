@@ -13,8 +13,8 @@ type planJSON struct {
 	GuarantorID ID                  `json:"guarantorId"`
 	PatientID   *ID                 `json:"patientId,omitempty"`
 	Policy      policyRefJSON       `json:"policy"`
-	AsOf        string              `json:"asOf"`
-	Total       string              `json:"total"`
+	AsOf        Date                `json:"asOf"`
+	Total       Money               `json:"total"`
 	Moves       []moveJSON          `json:"moves"`
 	Splits      []splitJSON         `json:"splits"`
 	Warnings    []string            `json:"warnings,omitempty"`
@@ -38,12 +38,12 @@ type placeJSON struct {
 type moveJSON struct {
 	From   placeJSON `json:"from"`
 	To     placeJSON `json:"to"`
-	Amount string    `json:"amount"`
+	Amount Money     `json:"amount"`
 	Stage  string    `json:"stage"`
 }
 
 type splitJSON struct {
-	Amount         string    `json:"amount"`
+	Amount         Money     `json:"amount"`
 	Code           SplitCode `json:"code"`
 	PatientID      ID        `json:"patientId"`
 	ProviderID     *ID       `json:"providerId,omitempty"`
@@ -57,15 +57,14 @@ type splitJSON struct {
 func (p Plan) MarshalJSON() ([]byte, error) {
 	out := planJSON{
 		Operation: p.Operation, GuarantorID: p.GuarantorID, PatientID: p.PatientID,
-		Policy: policyRefJSON(p.Policy), AsOf: p.AsOf.String(), Total: p.Total.String(),
+		Policy: policyRefJSON(p.Policy), AsOf: p.AsOf, Total: p.Total,
 		Moves: make([]moveJSON, len(p.Moves)), Splits: make([]splitJSON, len(p.Splits)), Warnings: p.Warnings,
 	}
 	for i, m := range p.Moves {
-		out.Moves[i] = moveJSON{From: placeJSON(m.From), To: placeJSON(m.To), Amount: m.Amount.String(), Stage: m.Stage}
+		out.Moves[i] = moveJSON{From: placeJSON(m.From), To: placeJSON(m.To), Amount: m.Amount, Stage: m.Stage}
 	}
 	for i, s := range p.Splits {
-		out.Splits[i] = splitJSON{Amount: s.Amount.String(), Code: s.Code, PatientID: s.PatientID, ProviderID: s.ProviderID,
-			LocationID: s.LocationID, ChargeID: s.ChargeID, UnearnedTypeID: s.UnearnedTypeID, Stage: s.Stage}
+		out.Splits[i] = splitJSON(s)
 	}
 	return json.Marshal(out)
 }
@@ -74,42 +73,18 @@ func (p Plan) MarshalJSON() ([]byte, error) {
 func (p *Plan) UnmarshalJSON(b []byte) error {
 	var in planJSON
 	if err := json.Unmarshal(b, &in); err != nil {
-		return err
-	}
-	money := func(s string) (Money, error) {
-		m, err := readMoney(s)
-		if err != nil {
-			return Money{}, fmt.Errorf("plan: %w", err)
-		}
-		return m, nil
-	}
-	asOf, err := readDate(in.AsOf)
-	if err != nil {
 		return fmt.Errorf("plan: %w", err)
-	}
-	total, err := money(in.Total)
-	if err != nil {
-		return err
 	}
 	out := Plan{
 		Operation: in.Operation, GuarantorID: in.GuarantorID, PatientID: in.PatientID, Policy: PolicyRef(in.Policy),
-		AsOf: asOf, Total: total, Moves: make([]Move, len(in.Moves)), Splits: make([]PlannedSplit, len(in.Splits)),
+		AsOf: in.AsOf, Total: in.Total, Moves: make([]Move, len(in.Moves)), Splits: make([]PlannedSplit, len(in.Splits)),
 		Warnings: in.Warnings,
 	}
 	for i, m := range in.Moves {
-		amt, err := money(m.Amount)
-		if err != nil {
-			return err
-		}
-		out.Moves[i] = Move{From: Place(m.From), To: Place(m.To), Amount: amt, Stage: m.Stage}
+		out.Moves[i] = Move{From: Place(m.From), To: Place(m.To), Amount: m.Amount, Stage: m.Stage}
 	}
 	for i, s := range in.Splits {
-		amt, err := money(s.Amount)
-		if err != nil {
-			return err
-		}
-		out.Splits[i] = PlannedSplit{Amount: amt, Code: s.Code, PatientID: s.PatientID, ProviderID: s.ProviderID,
-			LocationID: s.LocationID, ChargeID: s.ChargeID, UnearnedTypeID: s.UnearnedTypeID, Stage: s.Stage}
+		out.Splits[i] = PlannedSplit(s)
 	}
 	*p = out
 	return nil

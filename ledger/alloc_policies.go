@@ -473,10 +473,7 @@ func (l *Ledger) SavePolicy(ctx context.Context, a Actor, in NewPolicy) (Policy,
 	}
 	id, err := l.mutate(ctx, a, mutation{op: "savePolicy", key: in.IdempotencyKey, input: in, policy: p.Name()}, func(tx Tx) (ID, error) {
 		v := PolicyVersion{ID: newID(), Name: p.Name(), Source: in.Document, Document: string(p.JSON()), Hash: p.Hash(),
-			SavedAt: l.stamp(), SavedRole: a.Role}
-		if a.KeyID != (ID{}) {
-			v.SavedBy = &a.KeyID
-		}
+			SavedAt: l.stamp(), SavedRole: a.Role, SavedBy: a.Key()}
 		return v.ID, tx.InsertPolicy(ctx, a.PracticeID, &v)
 	})
 	if err != nil {
@@ -559,10 +556,7 @@ func (l *Ledger) SetDefaultPolicy(ctx context.Context, a Actor, in PolicyDefault
 			if name == "" {
 				return newID(), tx.ClearPolicyDefault(ctx, a.PracticeID, in.Operation)
 			}
-			d := PolicyDefault{Operation: in.Operation, Name: name, Version: version, SetAt: l.stamp()}
-			if a.KeyID != (ID{}) {
-				d.SetBy = &a.KeyID
-			}
+			d := PolicyDefault{Operation: in.Operation, Name: name, Version: version, SetAt: l.stamp(), SetBy: a.Key()}
 			return newID(), tx.SetPolicyDefault(ctx, a.PracticeID, d)
 		})
 	if err != nil {

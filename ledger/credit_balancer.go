@@ -3,8 +3,6 @@ package ledger
 import (
 	"cmp"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -92,66 +90,21 @@ const (
 // ResplitPayment is one payment RECREATE_SPLITS looked at: its original
 // date and amount, and what became of its unallocated money.
 type ResplitPayment struct {
-	ReceiptID   ID
-	Kind        ReceiptKind
-	ReceivedOn  Date
-	Amount      Money // the payment's own amount, unchanged
-	Unallocated Money // its unallocated money before
-	Action      ResplitAction
+	ReceiptID   ID            `json:"receiptId"`
+	Kind        ReceiptKind   `json:"kind"`
+	ReceivedOn  Date          `json:"receivedOn"`
+	Amount      Money         `json:"amount"`      // the payment's own amount, unchanged
+	Unallocated Money         `json:"unallocated"` // its unallocated money before
+	Action      ResplitAction `json:"action"`
 	// ToProduction and ToUnearned are where a re-split put the money.
-	ToProduction Money
-	ToUnearned   Money
+	ToProduction Money `json:"toProduction"`
+	ToUnearned   Money `json:"toUnearned"`
 	// PairedWith is the payment that offsets a PAIRED one; AdjustmentID
 	// the adjustment an ON_ADJUSTMENT payment went onto.
-	PairedWith   *ID
-	AdjustmentID *ID
+	PairedWith   *ID `json:"pairedWith,omitempty"`
+	AdjustmentID *ID `json:"adjustmentId,omitempty"`
 	// ResplitReceiptID is the TRANSFER receipt that re-split it.
-	ResplitReceiptID *ID
-}
-
-// resplitJSON is the stored form of a ResplitPayment (money and dates as
-// strings).
-type resplitJSON struct {
-	ReceiptID        ID            `json:"receiptId"`
-	Kind             ReceiptKind   `json:"kind"`
-	ReceivedOn       string        `json:"receivedOn"`
-	Amount           string        `json:"amount"`
-	Unallocated      string        `json:"unallocated"`
-	Action           ResplitAction `json:"action"`
-	ToProduction     string        `json:"toProduction"`
-	ToUnearned       string        `json:"toUnearned"`
-	PairedWith       *ID           `json:"pairedWith,omitempty"`
-	AdjustmentID     *ID           `json:"adjustmentId,omitempty"`
-	ResplitReceiptID *ID           `json:"resplitReceiptId,omitempty"`
-}
-
-// MarshalJSON writes the payment's report.
-func (p ResplitPayment) MarshalJSON() ([]byte, error) {
-	return json.Marshal(resplitJSON{ReceiptID: p.ReceiptID, Kind: p.Kind, ReceivedOn: p.ReceivedOn.String(), Amount: p.Amount.String(),
-		Unallocated: p.Unallocated.String(), Action: p.Action, ToProduction: p.ToProduction.String(), ToUnearned: p.ToUnearned.String(),
-		PairedWith: p.PairedWith, AdjustmentID: p.AdjustmentID, ResplitReceiptID: p.ResplitReceiptID})
-}
-
-// UnmarshalJSON reads what MarshalJSON wrote.
-func (p *ResplitPayment) UnmarshalJSON(b []byte) error {
-	var j resplitJSON
-	if err := json.Unmarshal(b, &j); err != nil {
-		return err
-	}
-	var errs [5]error
-	var out ResplitPayment
-	out.ReceivedOn, errs[0] = readDate(j.ReceivedOn)
-	out.Amount, errs[1] = readMoney(j.Amount)
-	out.Unallocated, errs[2] = readMoney(j.Unallocated)
-	out.ToProduction, errs[3] = readMoney(j.ToProduction)
-	out.ToUnearned, errs[4] = readMoney(j.ToUnearned)
-	if err := errors.Join(errs[:]...); err != nil {
-		return fmt.Errorf("re-split payment %s: %w", j.ReceiptID, err)
-	}
-	out.ReceiptID, out.Kind, out.Action = j.ReceiptID, j.Kind, j.Action
-	out.PairedWith, out.AdjustmentID, out.ResplitReceiptID = j.PairedWith, j.AdjustmentID, j.ResplitReceiptID
-	*p = out
-	return nil
+	ResplitReceiptID *ID `json:"resplitReceiptId,omitempty"`
 }
 
 // unallocatedBucket is a patient's unallocated money at one provider and

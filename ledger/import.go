@@ -663,11 +663,7 @@ func (l *Ledger) UndoBalanceImport(ctx context.Context, a Actor, in UndoImport) 
 		if err := tx.EndBulk(ctx, pid); err != nil {
 			return ID{}, err
 		}
-		var keyID *ID
-		if a.KeyID != (ID{}) {
-			keyID = &a.KeyID
-		}
-		return imp.ID, tx.MarkBalanceImportUndone(ctx, pid, imp.ID, l.stamp(), keyID)
+		return imp.ID, tx.MarkBalanceImportUndone(ctx, pid, imp.ID, l.stamp(), a.Key())
 	})
 	if err != nil {
 		return BalanceImport{}, err

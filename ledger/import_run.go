@@ -123,10 +123,7 @@ func (l *Ledger) postImport(ctx context.Context, tx Tx, a Actor, kind ImportKind
 	imp := BalanceImport{ID: newID(), Kind: kind, Status: ImportCommitted, FileName: rep.FileName, FileSHA256: job.digest(), ImportDate: l.Today(),
 		Options: opts, RowsRead: rep.Rows, RowsPosted: rep.RowsToPost, RowsSkipped: rep.RowsSkipped, PatientsCreated: rep.PatientsCreated,
 		GuarantorsCreated: rep.GuarantorsCreated, Encounters: rep.Encounters, PatientDebits: rep.Totals.PatientDebits,
-		PatientCredits: rep.Totals.PatientCredits, Insurance: rep.Totals.Insurance, CreatedAt: now}
-	if a.KeyID != (ID{}) {
-		imp.KeyID = &a.KeyID
-	}
+		PatientCredits: rep.Totals.PatientCredits, Insurance: rep.Totals.Insurance, CreatedAt: now, KeyID: a.Key()}
 	if err := tx.InsertBalanceImport(ctx, a.PracticeID, imp); err != nil {
 		return ID{}, err
 	}

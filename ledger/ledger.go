@@ -130,17 +130,13 @@ func (l *Ledger) mutate(ctx context.Context, a Actor, m mutation, fn func(Tx) (I
 			if m.key != "" {
 				rec = &IdempotencyRecord{Key: m.key, Operation: m.op, RequestHash: digest, ResultID: id, CreatedAt: now}
 			}
-			var keyID *ID
-			if a.KeyID != (ID{}) {
-				keyID = &a.KeyID
-			}
 			if m.resolved != nil {
 				m.policy, m.polVer = m.resolved.Name, m.resolved.Version
 			}
 			// The audit event, the idempotency record and (for live aging,
 			// once it commits) the change notification, in one statement.
 			return tx.RecordMutation(ctx, a.PracticeID, rec, AuditEvent{
-				ID: newID(), At: now, KeyID: keyID, Role: a.Role, Operation: m.op, InputDigest: digest,
+				ID: newID(), At: now, KeyID: a.Key(), Role: a.Role, Operation: m.op, InputDigest: digest,
 				CreatedIDs: []ID{id}, PolicyName: m.policy, PolicyVersion: m.polVer,
 			})
 		})

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"database/sql/driver"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -161,3 +162,15 @@ func (m *Money) Scan(src any) error {
 
 // MarshalJSON writes the amount as a string with two places.
 func (m Money) MarshalJSON() ([]byte, error) { return []byte(`"` + m.String() + `"`), nil }
+
+// UnmarshalJSON reads what MarshalJSON wrote (an amount in a string), so
+// that stored reports and plans decode without shadow types.
+func (m *Money) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("an amount is a string: %w", err)
+	}
+	v, err := readMoney(s)
+	*m = v
+	return err
+}

@@ -589,10 +589,7 @@ func (l *Ledger) StartRun(ctx context.Context, a Actor, in RunRequest) (Run, err
 	now := l.stamp()
 	r := Run{ID: newID(), Kind: spec.Kind, Method: spec.Method, Preview: spec.Preview, Status: RunRunning, Request: request,
 		GuarantorIDs: slices.Clone(in.GuarantorIDs), AllFamilies: len(in.GuarantorIDs) == 0, Policy: pol.ref, AsOf: spec.AsOf,
-		Attempts: 1, CreatedAt: now, UpdatedAt: now}
-	if a.KeyID != (ID{}) {
-		r.CreatedBy = &a.KeyID
-	}
+		Attempts: 1, CreatedAt: now, UpdatedAt: now, CreatedBy: a.Key()}
 	// Claim the run before it exists, so that no other instance's recovery
 	// can take it for an orphan in between.
 	claim, ok, err := l.store.ClaimRun(ctx, a.PracticeID, r.ID)

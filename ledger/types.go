@@ -40,6 +40,16 @@ type Actor struct {
 	Role       Role
 }
 
+// Key is the actor's API key id as the records that name who did something
+// keep it: nil for an actor without a key (the CLI, as the operator).
+func (a Actor) Key() *ID {
+	if a.KeyID == (ID{}) {
+		return nil
+	}
+	k := a.KeyID
+	return &k
+}
+
 // Practice is the tenant. No operation spans practices.
 type Practice struct {
 	ID           ID

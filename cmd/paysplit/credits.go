@@ -649,56 +649,24 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// runBar shows a run's progress on stderr: families done of the total,
-// redrawn in place on a terminal, one line per update otherwise.
-type runBar struct {
-	w        io.Writer
-	off, tty bool
-	drawn    bool
-}
+// runBar shows a run's progress: families done of the total, the bar on a
+// terminal, one line per update otherwise.
+type runBar struct{ *bar }
 
-func newRunBar(w io.Writer, quiet bool) *runBar {
-	b := &runBar{w: w, off: quiet}
-	if f, ok := w.(*os.File); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			b.tty = true
-		}
-	}
-	return b
-}
+func newRunBar(w io.Writer, quiet bool) runBar { return runBar{newBar(w, quiet)} }
 
-func (b *runBar) update(r ledger.Run) {
+func (b runBar) update(r ledger.Run) {
 	if b.off {
 		return
 	}
-	const width = 30
-	filled := width
-	if r.FamiliesTotal > 0 {
-		filled = width * min(r.FamiliesDone, r.FamiliesTotal) / r.FamiliesTotal
-	}
-	line := fmt.Sprintf("%s [%s%s] %d/%d families, %d changed, %d failed, %d receipts, %s",
-		runWhat(r), strings.Repeat("#", filled), strings.Repeat(".", width-filled),
+	tail := fmt.Sprintf("%d/%d families, %d changed, %d failed, %d receipts, %s",
 		r.FamiliesDone, r.FamiliesTotal, r.FamiliesChanged, r.FamiliesFailed, r.Receipts, r.Status)
 	if b.tty {
-		fmt.Fprintf(b.w, "\r%s\x1b[K", line)
-		b.drawn = true
+		b.draw(runWhat(r), int64(r.FamiliesDone), int64(r.FamiliesTotal), tail)
 		return
 	}
-	fmt.Fprintln(b.w, line)
+	fmt.Fprintf(b.w, "%s %s\n", runWhat(r), tail)
 }
 
 // note prints a message on a line of its own.
-func (b *runBar) note(msg string) {
-	if b.drawn {
-		fmt.Fprintln(b.w)
-		b.drawn = false
-	}
-	fmt.Fprintln(b.w, msg)
-}
-
-func (b *runBar) done() {
-	if b.drawn {
-		fmt.Fprintln(b.w)
-		b.drawn = false
-	}
-}
+func (b runBar) note(msg string) { b.line(msg) }

@@ -128,7 +128,7 @@ func importBalances(ctx context.Context, kind ledger.ImportKind, args []string, 
 	if *commit {
 		mode = ledger.ImportCommit
 	}
-	bar := newProgressBar(stderr, st.Size(), *quiet)
+	bar := &importBar{bar: newBar(stderr, *quiet), size: st.Size()}
 	run := ledger.New(d.store).ImportBalances
 	if kind == ledger.KindHistory {
 		run = ledger.New(d.store).ImportHistory
@@ -274,47 +274,24 @@ func differing(n int) string {
 	return fmt.Sprintf("%d lines differ", n)
 }
 
-// progressBar shows how far an import has gone on stderr: a bar redrawn in
-// place on a terminal, a line per phase otherwise.
-type progressBar struct {
-	w        io.Writer
-	size     int64
-	off, tty bool
-	phase    string
+// importBar shows how far an import has gone: the bar on a terminal, a
+// line per phase otherwise.
+type importBar struct {
+	*bar
+	size  int64
+	phase string
 }
 
-func newProgressBar(w io.Writer, size int64, quiet bool) *progressBar {
-	b := &progressBar{w: w, size: size, off: quiet}
-	if f, ok := w.(*os.File); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			b.tty = true
-		}
-	}
-	return b
-}
-
-func (b *progressBar) update(p ledger.ImportProgress) {
-	if b.off {
-		return
-	}
-	if !b.tty {
-		if p.Phase != b.phase {
-			b.phase = p.Phase
-			fmt.Fprintf(b.w, "import: %s (%d rows)\n", p.Phase, p.Rows)
-		}
-		return
-	}
-	const width = 30
-	filled := width
-	if p.Phase == "read" && b.size > 0 {
-		filled = int(int64(width) * min(p.Bytes, b.size) / b.size)
-	}
-	fmt.Fprintf(b.w, "\r%-9s [%s%s] %d rows", p.Phase, strings.Repeat("#", filled), strings.Repeat(".", width-filled), p.Rows)
-}
-
-func (b *progressBar) done() {
-	if !b.off && b.tty {
-		fmt.Fprintln(b.w)
+func (b *importBar) update(p ledger.ImportProgress) {
+	switch {
+	case b.off:
+	case b.tty && p.Phase == "read":
+		b.draw(fmt.Sprintf("%-9s", p.Phase), p.Bytes, b.size, fmt.Sprintf("%d rows", p.Rows))
+	case b.tty:
+		b.draw(fmt.Sprintf("%-9s", p.Phase), 0, 0, fmt.Sprintf("%d rows", p.Rows))
+	case p.Phase != b.phase:
+		b.phase = p.Phase
+		b.line(fmt.Sprintf("import: %s (%d rows)", p.Phase, p.Rows))
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"hash"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -526,37 +527,52 @@ func (f *BalanceForwardFile) readHeader(fields []string) columnMap {
 // readRow checks one record into row; it returns false for a blank record,
 // which is skipped.
 func (f *BalanceForwardFile) readRow(out *BalanceForwardRow, cols columnMap, rowNum, line int, fields []string, today Date) bool {
-	blank := true
-	for _, v := range fields {
-		if strings.TrimSpace(v) != "" {
-			blank = false
-			break
-		}
-	}
-	if blank {
+	if !slices.ContainsFunc(fields, func(v string) bool { return strings.TrimSpace(v) != "" }) {
 		return false
 	}
 	*out = BalanceForwardRow{Row: rowNum, Line: line}
-	row := out
-	bad := func(col, code, format string, args ...any) {
-		row.Invalid = true
-		f.issue(rowNum, line, col, SeverityError, code, fmt.Sprintf(format, args...))
+	c := &rowCheck{f: f, row: out, cols: cols, fields: fields, today: today}
+	if c.shape(); out.Invalid {
+		return true
 	}
-	warn := func(col, code, format string, args ...any) {
-		f.issue(rowNum, line, col, SeverityWarning, code, fmt.Sprintf(format, args...))
-	}
+	c.names()
+	c.birthDate()
+	c.kinds()
+	c.serviceDate()
+	c.amount()
+	return true
+}
 
+// rowCheck reads one record of a balance-forward file into row, reporting
+// what is wrong with it as issues of the file.
+type rowCheck struct {
+	f      *BalanceForwardFile
+	row    *BalanceForwardRow
+	cols   columnMap
+	fields []string
+	today  Date
+}
+
+func (c *rowCheck) get(col string) string { return c.cols.get(c.fields, col) }
+
+func (c *rowCheck) bad(col, code, format string, args ...any) {
+	c.row.Invalid = true
+	c.f.issue(c.row.Row, c.row.Line, col, SeverityError, code, fmt.Sprintf(format, args...))
+}
+
+func (c *rowCheck) warn(col, code, format string, args ...any) {
+	c.f.issue(c.row.Row, c.row.Line, col, SeverityWarning, code, fmt.Sprintf(format, args...))
+}
+
+// shape checks the record has the header's fields, every value is text the
+// ledger can hold, and unnamed columns are empty.
+func (c *rowCheck) shape() {
+	f, fields := c.f, c.fields
 	if len(fields) < len(f.Header) {
-		bad("", IssueFieldCount, "the row has %d fields; the header has %d (a missing delimiter, or an unquoted line break?)", len(fields), len(f.Header))
-	} else if len(fields) > len(f.Header) {
-		for _, v := range fields[len(f.Header):] {
-			if strings.TrimSpace(v) != "" {
-				bad("", IssueFieldCount, "the row has %d fields; the header has %d (an unquoted delimiter in a value?)", len(fields), len(f.Header))
-				break
-			}
-		}
+		c.bad("", IssueFieldCount, "the row has %d fields; the header has %d (a missing delimiter, or an unquoted line break?)", len(fields), len(f.Header))
+	} else if len(fields) > len(f.Header) && slices.ContainsFunc(fields[len(f.Header):], func(v string) bool { return strings.TrimSpace(v) != "" }) {
+		c.bad("", IssueFieldCount, "the row has %d fields; the header has %d (an unquoted delimiter in a value?)", len(fields), len(f.Header))
 	}
-	// Every value must be text the ledger can hold; unnamed columns must be empty.
 	for i, v := range fields {
 		col, named := "", false
 		if i < len(f.colAt) {
@@ -569,97 +585,118 @@ func (f *BalanceForwardFile) readRow(out *BalanceForwardRow, cols columnMap, row
 		textErr := CheckText(v, col == ColMemo) // only the memo may span lines
 		switch {
 		case !utf8.ValidString(v):
-			bad(col, IssueBadEncoding, "is not valid UTF-8; save the file as CSV UTF-8")
+			c.bad(col, IssueBadEncoding, "is not valid UTF-8; save the file as CSV UTF-8")
 		case textErr != nil:
-			bad(col, IssueBadValue, "%v", textErr)
+			c.bad(col, IssueBadValue, "%v", textErr)
 		case !named && i < len(f.Header) && f.unnamed[i] && strings.TrimSpace(v) != "":
-			bad(col, IssueFieldCount, "a value under an unnamed column (an unquoted delimiter in a value?)")
+			c.bad(col, IssueFieldCount, "a value under an unnamed column (an unquoted delimiter in a value?)")
 		}
 	}
-	if row.Invalid {
-		return true
-	}
+}
 
-	text := func(col string, max int) string {
-		v := cols.get(fields, col)
-		if n := utf8.RuneCountInString(v); n > max {
-			bad(col, IssueTooLong, "is %d characters long; the limit is %d", n, max)
-		}
-		return v
+// text reads a text column of at most max characters.
+func (c *rowCheck) text(col string, max int) string {
+	v := c.get(col)
+	if n := utf8.RuneCountInString(v); n > max {
+		c.bad(col, IssueTooLong, "is %d characters long; the limit is %d", n, max)
 	}
-	row.PatientExternalID = text(ColPatientExternalID, maxImportText)
-	row.PatientLastName = text(ColPatientLastName, maxImportText)
-	row.PatientFirstName = text(ColPatientFirstName, maxImportText)
-	row.GuarantorExternalID = text(ColGuarantorExternalID, maxImportText)
-	row.GuarantorName = text(ColGuarantorName, maxImportText)
-	row.Provider = text(ColProvider, maxImportText)
-	row.Location = text(ColLocation, maxImportText)
-	row.Code = text(ColCode, maxCode)
-	row.Memo = text(ColMemo, maxImportMemo)
-	if row.Code == "" {
-		row.Code = DefaultBalanceForwardCode
-	}
+	return v
+}
 
-	if v := cols.get(fields, ColPatientBirthDate); v != "" {
+// names reads the text columns: who, by which provider and location, code and memo.
+func (c *rowCheck) names() {
+	row := c.row
+	row.PatientExternalID = c.text(ColPatientExternalID, maxImportText)
+	row.PatientLastName = c.text(ColPatientLastName, maxImportText)
+	row.PatientFirstName = c.text(ColPatientFirstName, maxImportText)
+	row.GuarantorExternalID = c.text(ColGuarantorExternalID, maxImportText)
+	row.GuarantorName = c.text(ColGuarantorName, maxImportText)
+	row.Provider = c.text(ColProvider, maxImportText)
+	row.Location = c.text(ColLocation, maxImportText)
+	row.Code = cmp.Or(c.text(ColCode, maxCode), DefaultBalanceForwardCode)
+	row.Memo = c.text(ColMemo, maxImportMemo)
+}
+
+// birthDate reads the patient's birth date, and checks the patient can be
+// found: by external id, or by name and birth date.
+func (c *rowCheck) birthDate() {
+	row := c.row
+	if v := c.get(ColPatientBirthDate); v != "" {
 		d, err := parseFileDate(v)
 		switch {
 		case err != nil:
-			bad(ColPatientBirthDate, IssueBadDate, "%v", err)
-		case d.After(today):
-			bad(ColPatientBirthDate, IssueFutureDate, "%s is in the future", d)
+			c.bad(ColPatientBirthDate, IssueBadDate, "%v", err)
+		case d.After(c.today):
+			c.bad(ColPatientBirthDate, IssueFutureDate, "%s is in the future", d)
 		default:
 			row.PatientBirthDate = &d
 		}
 	}
-	if row.PatientExternalID == "" && (row.PatientLastName == "" || row.PatientFirstName == "" || cols.get(fields, ColPatientBirthDate) == "") {
-		bad(ColPatientExternalID, IssueMissingValue, "give the patient's external id, or last name, first name and birth date")
+	if row.PatientExternalID == "" && (row.PatientLastName == "" || row.PatientFirstName == "" || c.get(ColPatientBirthDate) == "") {
+		c.bad(ColPatientExternalID, IssueMissingValue, "give the patient's external id, or last name, first name and birth date")
 	}
+}
 
-	// enum reads a column holding one of two words, in any case; empty is
-	// the first (the default).
-	enum := func(col, def, other string) string {
-		switch v := strings.ToUpper(cols.get(fields, col)); v {
-		case "", def, other:
-			return cmp.Or(v, def)
-		}
-		bad(col, IssueBadValue, "%q: must be %s (the default) or %s", cols.get(fields, col), def, other)
-		return ""
+// enum reads a column holding one of two words, in any case; empty is the
+// first (the default).
+func (c *rowCheck) enum(col, def, other string) string {
+	switch v := strings.ToUpper(c.get(col)); v {
+	case "", def, other:
+		return cmp.Or(v, def)
 	}
-	row.Kind = RowKind(enum(ColKind, string(RowBalance), string(RowNegativeProduction)))
-	row.Responsibility = Responsibility(enum(ColResponsibility, string(ResponsibilityPatient), string(ResponsibilityInsurance)))
-	negative := row.Kind == RowNegativeProduction
+	c.bad(col, IssueBadValue, "%q: must be %s (the default) or %s", c.get(col), def, other)
+	return ""
+}
 
-	if v := cols.get(fields, ColServiceDate); v == "" && negative {
-		bad(ColServiceDate, IssueMissingValue, "a NEGATIVE_PRODUCTION row needs its date of service: production counts on its day, not on the import date")
+// kinds reads the row's kind and responsibility.
+func (c *rowCheck) kinds() {
+	c.row.Kind = RowKind(c.enum(ColKind, string(RowBalance), string(RowNegativeProduction)))
+	c.row.Responsibility = Responsibility(c.enum(ColResponsibility, string(ResponsibilityPatient), string(ResponsibilityInsurance)))
+}
+
+// serviceDate reads the date of service: optional (the import date) except
+// for negative production, never in the future.
+func (c *rowCheck) serviceDate() {
+	row := c.row
+	if v := c.get(ColServiceDate); v == "" && row.Kind == RowNegativeProduction {
+		c.bad(ColServiceDate, IssueMissingValue, "a NEGATIVE_PRODUCTION row needs its date of service: production counts on its day, not on the import date")
 	} else if v == "" {
-		warn(ColServiceDate, IssueNoServiceDate, "no date of service: the line is dated the import date (%s) and ages from it", today)
+		c.warn(ColServiceDate, IssueNoServiceDate, "no date of service: the line is dated the import date (%s) and ages from it", c.today)
 	} else if d, err := parseFileDate(v); err != nil {
-		bad(ColServiceDate, IssueBadDate, "%v", err)
-	} else if d.After(today) {
-		bad(ColServiceDate, IssueFutureDate, "%s is in the future; a balance carried over is for services already given", d)
+		c.bad(ColServiceDate, IssueBadDate, "%v", err)
+	} else if d.After(c.today) {
+		c.bad(ColServiceDate, IssueFutureDate, "%s is in the future; a balance carried over is for services already given", d)
 	} else {
 		row.ServiceDate = &d
 		if row.PatientBirthDate != nil && d.Before(*row.PatientBirthDate) {
-			warn(ColServiceDate, IssueDateOrder, "%s is before the patient's birth date %s", d, *row.PatientBirthDate)
+			c.warn(ColServiceDate, IssueDateOrder, "%s is before the patient's birth date %s", d, *row.PatientBirthDate)
 		}
 	}
+}
 
-	if v := cols.get(fields, ColAmount); v == "" {
-		bad(ColAmount, IssueMissingValue, "the amount is required")
-	} else if m, err := parseFileAmount(v); err != nil {
-		bad(ColAmount, IssueBadAmount, "%v", err)
-	} else {
-		row.Amount, row.HasAmount = m, true
-		switch {
-		case m.IsZero():
-			warn(ColAmount, IssueZeroAmount, "the amount is 0.00: nothing to carry over; the row is skipped")
-		case m.Sign() < 0 && row.Responsibility == ResponsibilityInsurance:
-			bad(ColAmount, IssueInsuranceCredit, "an INSURANCE row cannot be a credit (%s): only patient credits are carried over", m)
-		case m.Sign() > 0 && negative:
-			bad(ColAmount, IssueBadSign, "a NEGATIVE_PRODUCTION row is a negative fee; %s is not below zero (a balance owed is a BALANCE row)", m)
-		}
+// amount reads the amount and checks its sign against the row's kind and
+// responsibility.
+func (c *rowCheck) amount() {
+	row := c.row
+	v := c.get(ColAmount)
+	if v == "" {
+		c.bad(ColAmount, IssueMissingValue, "the amount is required")
+		return
 	}
-	return true
+	m, err := parseFileAmount(v)
+	if err != nil {
+		c.bad(ColAmount, IssueBadAmount, "%v", err)
+		return
+	}
+	row.Amount, row.HasAmount = m, true
+	switch {
+	case m.IsZero():
+		c.warn(ColAmount, IssueZeroAmount, "the amount is 0.00: nothing to carry over; the row is skipped")
+	case m.Sign() < 0 && row.Responsibility == ResponsibilityInsurance:
+		c.bad(ColAmount, IssueInsuranceCredit, "an INSURANCE row cannot be a credit (%s): only patient credits are carried over", m)
+	case m.Sign() > 0 && row.Kind == RowNegativeProduction:
+		c.bad(ColAmount, IssueBadSign, "a NEGATIVE_PRODUCTION row is a negative fee; %s is not below zero (a balance owed is a BALANCE row)", m)
+	}
 }
 
 func (f *BalanceForwardFile) issue(row, line int, col string, sev ImportSeverity, code, msg string) {

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -182,6 +183,41 @@ func (l *Ledger) resolveSplits(ctx context.Context, tx Tx, pid ID, r Receipt, in
 	if err := checkBatchFor(ctx, tx, pid, r.Kind, r.BatchID, "batchId"); err != nil {
 		return nil, err
 	}
+	refs, err := loadSplitRefs(ctx, tx, pid, r, in)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Split, len(in))
+	for i, s := range in {
+		if out[i], err = refs.resolve(r, i, s); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkSplitDirectories(ctx, tx, pid, out); err != nil {
+		return nil, err
+	}
+	if err := lockFamiliesOf(ctx, tx, pid, out, refs.patients); err != nil {
+		return nil, err
+	}
+	force := make(map[ID]bool)
+	for _, s := range in {
+		if s.Force {
+			force[*s.ChargeID] = true
+		}
+	}
+	return out, checkMoney(ctx, tx, pid, r.Kind, out, func(i int) string { return fmt.Sprintf("splits[%d]", i) }, force)
+}
+
+// splitRefs is what a receipt's splits name: their charges, the patients
+// (the receipt's, the splits', the charges'), the practice's unearned types.
+type splitRefs struct {
+	charges  map[ID]Charge
+	patients map[ID]Patient
+	types    map[ID]UnearnedType
+}
+
+// loadSplitRefs reads what the splits name; the receipt's patient must exist.
+func loadSplitRefs(ctx context.Context, tx Tx, pid ID, r Receipt, in []NewSplit) (splitRefs, error) {
 	var chargeIDs, patientIDs []ID
 	if r.PatientID != nil {
 		patientIDs = append(patientIDs, *r.PatientID)
@@ -196,101 +232,91 @@ func (l *Ledger) resolveSplits(ctx context.Context, tx Tx, pid ID, r Receipt, in
 	}
 	charges, err := tx.Charges(ctx, pid, chargeIDs)
 	if err != nil {
-		return nil, err
+		return splitRefs{}, err
 	}
-	chargeByID := byID(charges, func(c Charge) ID { return c.ID })
 	for _, c := range charges {
 		patientIDs = append(patientIDs, c.PatientID)
 	}
 	pats, err := tx.Patients(ctx, pid, patientIDs)
 	if err != nil {
-		return nil, err
-	}
-	patByID := byID(pats, func(p Patient) ID { return p.ID })
-	if r.PatientID != nil {
-		if _, ok := patByID[*r.PatientID]; !ok {
-			return nil, Invalid("patientId", "no patient with id %s", *r.PatientID)
-		}
+		return splitRefs{}, err
 	}
 	types, err := tx.UnearnedTypes(ctx, pid)
 	if err != nil {
-		return nil, err
+		return splitRefs{}, err
 	}
-	typeByID := byID(types, func(u UnearnedType) ID { return u.ID })
+	refs := splitRefs{charges: byID(charges, func(c Charge) ID { return c.ID }),
+		patients: byID(pats, func(p Patient) ID { return p.ID }), types: byID(types, func(u UnearnedType) ID { return u.ID })}
+	if r.PatientID != nil {
+		if _, ok := refs.patients[*r.PatientID]; !ok {
+			return splitRefs{}, Invalid("patientId", "no patient with id %s", *r.PatientID)
+		}
+	}
+	return refs, nil
+}
 
-	code := splitCodes[r.Kind]
-	out := make([]Split, len(in))
+// resolve makes the i-th split of r: its patient (the charge's, its own or
+// the receipt's), provider and location (the charge's unless given), after
+// checking what it names exists and stays in the receipt's family unless
+// crossFamily says otherwise.
+func (refs splitRefs) resolve(r Receipt, i int, s NewSplit) (Split, error) {
+	f := func(name string) string { return fmt.Sprintf("splits[%d].%s", i, name) }
+	sp := Split{ID: newID(), ReceiptID: r.ID, Amount: s.Amount, Code: splitCodes[r.Kind], ChargeID: s.ChargeID,
+		UnearnedTypeID: s.UnearnedTypeID, ProviderID: s.ProviderID, LocationID: s.LocationID}
+	switch {
+	case s.ChargeID != nil:
+		c, ok := refs.charges[*s.ChargeID]
+		if !ok {
+			return Split{}, Invalid(f("chargeId"), "no charge with id %s", *s.ChargeID)
+		}
+		if err := checkPrepaySplit(c, s, refs.types, f); err != nil {
+			return Split{}, err
+		}
+		if s.PatientID != nil && *s.PatientID != c.PatientID {
+			return Split{}, Invalid(f("patientId"), "differs from the patient of the charge")
+		}
+		sp.PatientID = c.PatientID
+		sp.ProviderID = cmp.Or(sp.ProviderID, c.ProviderID)
+		sp.LocationID = cmp.Or(sp.LocationID, c.LocationID)
+	case s.PatientID != nil:
+		sp.PatientID = *s.PatientID
+	case r.PatientID != nil:
+		sp.PatientID = *r.PatientID
+	default:
+		return Split{}, Invalid(f("patientId"), "say whose money this is: a patientId or a chargeId")
+	}
+	if _, ok := refs.patients[sp.PatientID]; !ok {
+		return Split{}, Invalid(f("patientId"), "no patient with id %s", sp.PatientID)
+	}
+	if s.UnearnedTypeID != nil {
+		if _, ok := refs.types[*s.UnearnedTypeID]; !ok {
+			return Split{}, Invalid(f("unearnedTypeId"), "no unearned type with id %s", *s.UnearnedTypeID)
+		}
+	}
+	if r.PatientID != nil && r.Kind != ReceiptInsurancePayment && !s.CrossFamily &&
+		refs.patients[sp.PatientID].GuarantorID != refs.patients[*r.PatientID].GuarantorID {
+		return Split{}, Invalid(f("crossFamily"), "the split's patient is in another family; set crossFamily: true to do this on purpose")
+	}
+	return sp, nil
+}
+
+// checkSplitDirectories checks the providers and locations the splits name
+// exist in the practice.
+func checkSplitDirectories(ctx context.Context, tx Tx, pid ID, splits []Split) error {
 	var provIDs, locIDs []ID
 	var provAt, locAt []int
-	for i, s := range in {
-		f := func(name string) string { return fmt.Sprintf("splits[%d].%s", i, name) }
-		sp := Split{ID: newID(), ReceiptID: r.ID, Amount: s.Amount, Code: code, ChargeID: s.ChargeID,
-			UnearnedTypeID: s.UnearnedTypeID, ProviderID: s.ProviderID, LocationID: s.LocationID}
-		switch {
-		case s.ChargeID != nil:
-			c, ok := chargeByID[*s.ChargeID]
-			if !ok {
-				return nil, Invalid(f("chargeId"), "no charge with id %s", *s.ChargeID)
-			}
-			if err := checkPrepaySplit(c, s, typeByID, f); err != nil {
-				return nil, err
-			}
-			if s.PatientID != nil && *s.PatientID != c.PatientID {
-				return nil, Invalid(f("patientId"), "differs from the patient of the charge")
-			}
-			sp.PatientID = c.PatientID
-			if sp.ProviderID == nil {
-				sp.ProviderID = c.ProviderID
-			}
-			if sp.LocationID == nil {
-				sp.LocationID = c.LocationID
-			}
-		case s.PatientID != nil:
-			sp.PatientID = *s.PatientID
-		case r.PatientID != nil:
-			sp.PatientID = *r.PatientID
-		default:
-			return nil, Invalid(f("patientId"), "say whose money this is: a patientId or a chargeId")
-		}
-		if _, ok := patByID[sp.PatientID]; !ok {
-			return nil, Invalid(f("patientId"), "no patient with id %s", sp.PatientID)
-		}
-		if s.UnearnedTypeID != nil {
-			if _, ok := typeByID[*s.UnearnedTypeID]; !ok {
-				return nil, Invalid(f("unearnedTypeId"), "no unearned type with id %s", *s.UnearnedTypeID)
-			}
-		}
-		if r.PatientID != nil && r.Kind != ReceiptInsurancePayment && !s.CrossFamily &&
-			patByID[sp.PatientID].GuarantorID != patByID[*r.PatientID].GuarantorID {
-			return nil, Invalid(f("crossFamily"), "the split's patient is in another family; set crossFamily: true to do this on purpose")
-		}
+	for i, sp := range splits {
 		if sp.ProviderID != nil {
 			provIDs, provAt = append(provIDs, *sp.ProviderID), append(provAt, i)
 		}
 		if sp.LocationID != nil {
 			locIDs, locAt = append(locIDs, *sp.LocationID), append(locAt, i)
 		}
-		out[i] = sp
 	}
 	if err := checkRefs(ctx, tx, pid, provIDs, nil, func(j int) string { return fmt.Sprintf("splits[%d].", provAt[j]) }); err != nil {
-		return nil, err
+		return err
 	}
-	if err := checkRefs(ctx, tx, pid, nil, locIDs, func(j int) string { return fmt.Sprintf("splits[%d].", locAt[j]) }); err != nil {
-		return nil, err
-	}
-	if err := lockFamiliesOf(ctx, tx, pid, out, patByID); err != nil {
-		return nil, err
-	}
-	force := make(map[ID]bool)
-	for _, s := range in {
-		if s.Force {
-			force[*s.ChargeID] = true
-		}
-	}
-	if err := checkMoney(ctx, tx, pid, r.Kind, out, func(i int) string { return fmt.Sprintf("splits[%d]", i) }, force); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return checkRefs(ctx, tx, pid, nil, locIDs, func(j int) string { return fmt.Sprintf("splits[%d].", locAt[j]) })
 }
 
 // checkBatchFor is the one batch rule for a receipt of kind (docs/credits.md,

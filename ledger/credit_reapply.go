@@ -374,85 +374,18 @@ func (l *Ledger) planReapply(ctx context.Context, r Reader, pid ID, pol resolved
 	if err != nil {
 		return planned{}, err
 	}
-	byCredit := map[string]Credit{}
-	for _, c := range credits {
-		byCredit[c.ID] = c
+	held, err := reapplySources(credits, in, &req)
+	if err != nil {
+		return planned{}, err
 	}
-	var held Money
-	for i, s := range in.Sources {
-		c, ok := byCredit[s]
-		if !ok {
-			return planned{}, Invalid(fmt.Sprintf("sources[%d]", i), "%q is not a credit of the family that may be re-applied (list them with reapplyCandidates)", s)
-		}
-		held = held.Add(c.Amount)
-		req.Sources = append(req.Sources, s)
-	}
-	charges := byID(sc.snap.family.Charges, func(c Charge) ID { return c.ID })
-	var asked Money
-	var missing []int
-	var owes []Money // what each target owes, as the screen shows it
-	for i, t := range in.Targets {
-		field := fmt.Sprintf("targets[%d]", i)
-		c, ok := charges[t.ChargeID]
-		if !ok {
-			missing = append(missing, i)
-			continue
-		}
-		switch {
-		case c.Status == StatusPlanned:
-			return planned{}, Invalid(field+".chargeId", "the line is planned and owes nothing yet")
-		case c.AttachedToID != nil:
-			return planned{}, Invalid(field+".chargeId", "is an adjustment attached to %s; apply the credit to that line", *c.AttachedToID)
-		case c.ServiceDate.After(asOf):
-			return planned{}, Invalid(field+".chargeId", "the line is dated after %s", asOf)
-		}
-		owed := sc.snap.family.Balances[c.ID].Owed.Max(Money{})
-		if t.Amount != nil {
-			if !in.Force && t.Amount.Cmp(owed) > 0 {
-				return planned{}, Invalid(field+".amount", "the line owes %s; set force: true to leave a credit on it", owed)
-			}
-			asked = asked.Add(*t.Amount)
-		}
-		req.Targets = append(req.Targets, rules.Target{ChargeID: c.ID.String()})
-		owes = append(owes, owed)
-	}
-	if len(missing) > 0 {
-		ids := make([]ID, len(missing))
-		for j, i := range missing {
-			ids[j] = in.Targets[i].ChargeID
-		}
-		rows, err := r.Charges(ctx, pid, ids)
-		if err != nil {
-			return planned{}, err
-		}
-		found := byID(rows, func(c Charge) ID { return c.ID })
-		i := missing[0]
-		if _, ok := found[in.Targets[i].ChargeID]; !ok {
-			return planned{}, Invalid(fmt.Sprintf("targets[%d].chargeId", i), "no charge with id %s", in.Targets[i].ChargeID)
-		}
-		return planned{}, Invalid(fmt.Sprintf("targets[%d].chargeId", i),
-			"the line is a patient's of another guarantor; name the patient in additionalPatientIds to apply credit across guarantors")
+	asked, owes, err := reapplyTargets(ctx, r, pid, sc, in, asOf, &req)
+	if err != nil {
+		return planned{}, err
 	}
 	if asked.Cmp(held) > 0 {
 		return planned{}, Invalid("targets", "re-applies %s but the sources hold %s", asked, held)
 	}
-	// Escrow: the credit is drawn down onto the targets in the order given,
-	// each taking its amount, or by default what it owes (with force, what
-	// is left), until the sources are spent. The policy's stages then only
-	// decide which source pays which target.
-	left := held
-	for i, t := range in.Targets {
-		share := owes[i]
-		switch {
-		case t.Amount != nil:
-			share = *t.Amount
-		case in.Force:
-			share = left
-		}
-		share = share.Min(left)
-		left = left.Sub(share)
-		req.Targets[i].Amount = decimal.NullDecimal{Decimal: share.Decimal(), Valid: true}
-	}
+	drawDown(in, owes, held, &req)
 	pl, err := planFamily(ctx, pol, sc.snap, req, asOf, true)
 	if err != nil {
 		var ie *InputError
@@ -473,6 +406,93 @@ func (l *Ledger) planReapply(ctx context.Context, r Reader, pid ID, pol resolved
 		return planned{}, Invalid("targets", "nothing to re-apply: %s", why)
 	}
 	return pl, nil
+}
+
+// reapplySources checks each source is a credit of the family that may be
+// re-applied, adds it to req and returns what the sources hold.
+func reapplySources(credits []Credit, in ReapplyRequest, req *rules.Request) (Money, error) {
+	byCredit := map[string]Credit{}
+	for _, c := range credits {
+		byCredit[c.ID] = c
+	}
+	var held Money
+	for i, s := range in.Sources {
+		c, ok := byCredit[s]
+		if !ok {
+			return Money{}, Invalid(fmt.Sprintf("sources[%d]", i), "%q is not a credit of the family that may be re-applied (list them with reapplyCandidates)", s)
+		}
+		held = held.Add(c.Amount)
+		req.Sources = append(req.Sources, s)
+	}
+	return held, nil
+}
+
+// reapplyTargets checks each target is a completed line of the family, not
+// an attached adjustment, dated by asOf, asked for no more than it owes
+// unless forced; it adds them to req and returns the amounts asked for and
+// what each target owes, as the screen shows it.
+func reapplyTargets(ctx context.Context, r Reader, pid ID, sc reapplyScope, in ReapplyRequest, asOf Date, req *rules.Request) (Money, []Money, error) {
+	charges := byID(sc.snap.family.Charges, func(c Charge) ID { return c.ID })
+	var asked Money
+	var owes []Money
+	for i, t := range in.Targets {
+		field := fmt.Sprintf("targets[%d]", i)
+		c, ok := charges[t.ChargeID]
+		switch {
+		case !ok:
+			return Money{}, nil, missingTarget(ctx, r, pid, i, t.ChargeID)
+		case c.Status == StatusPlanned:
+			return Money{}, nil, Invalid(field+".chargeId", "the line is planned and owes nothing yet")
+		case c.AttachedToID != nil:
+			return Money{}, nil, Invalid(field+".chargeId", "is an adjustment attached to %s; apply the credit to that line", *c.AttachedToID)
+		case c.ServiceDate.After(asOf):
+			return Money{}, nil, Invalid(field+".chargeId", "the line is dated after %s", asOf)
+		}
+		owed := sc.snap.family.Balances[c.ID].Owed.Max(Money{})
+		if t.Amount != nil {
+			if !in.Force && t.Amount.Cmp(owed) > 0 {
+				return Money{}, nil, Invalid(field+".amount", "the line owes %s; set force: true to leave a credit on it", owed)
+			}
+			asked = asked.Add(*t.Amount)
+		}
+		req.Targets = append(req.Targets, rules.Target{ChargeID: c.ID.String()})
+		owes = append(owes, owed)
+	}
+	return asked, owes, nil
+}
+
+// missingTarget says why the i-th target, not a line of the family, cannot
+// be paid: it does not exist, or it is another guarantor's patient's.
+func missingTarget(ctx context.Context, r Reader, pid ID, i int, id ID) error {
+	rows, err := r.Charges(ctx, pid, []ID{id})
+	if err != nil {
+		return err
+	}
+	if len(rows) == 0 {
+		return Invalid(fmt.Sprintf("targets[%d].chargeId", i), "no charge with id %s", id)
+	}
+	return Invalid(fmt.Sprintf("targets[%d].chargeId", i),
+		"the line is a patient's of another guarantor; name the patient in additionalPatientIds to apply credit across guarantors")
+}
+
+// drawDown is the escrow: the credit is drawn down onto the targets in the
+// order given, each taking its amount, or by default what it owes (with
+// force, what is left), until the sources are spent. The policy's stages
+// then only decide which source pays which target.
+func drawDown(in ReapplyRequest, owes []Money, held Money, req *rules.Request) {
+	left := held
+	for i, t := range in.Targets {
+		share := owes[i]
+		switch {
+		case t.Amount != nil:
+			share = *t.Amount
+		case in.Force:
+			share = left
+		}
+		share = share.Min(left)
+		left = left.Sub(share)
+		req.Targets[i].Amount = decimal.NullDecimal{Decimal: share.Decimal(), Valid: true}
+	}
 }
 
 // PreviewReapply plans a re-apply without writing anything: the moves, the

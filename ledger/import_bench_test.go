@@ -3,10 +3,8 @@ package ledger_test
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/csv"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -41,7 +39,7 @@ func benchImport(b *testing.B, n int, create bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := db.Exec(`CREATE TABLE bare (` + columnsDDL() + `)`); err != nil {
+	if err := synth.CopyTextTable(ctx, db.DB, "bare", ledger.BalanceForwardColumns); err != nil {
 		b.Fatal(err)
 	}
 	var importTime, copyTime time.Duration
@@ -69,7 +67,7 @@ func benchImport(b *testing.B, n int, create bool) {
 		}
 		// Baseline: COPY the rows, as text, into the bare table.
 		t0 := time.Now()
-		if err := rawCopy(ctx, db.DB, records[1:]); err != nil {
+		if err := synth.CopyRecords(ctx, db.DB, "bare", ledger.BalanceForwardColumns, records[1:]); err != nil {
 			b.Fatal(err)
 		}
 		copyTime += time.Since(t0)
@@ -92,32 +90,3 @@ func benchImport(b *testing.B, n int, create bool) {
 	b.ReportMetric(float64(importTime)/float64(copyTime), "ratio")
 }
 
-func columnsDDL() string {
-	s := ""
-	for i, c := range ledger.BalanceForwardColumns {
-		if i > 0 {
-			s += ", "
-		}
-		s += c + " text"
-	}
-	return s
-}
-
-func rawCopy(ctx context.Context, db *sql.DB, records [][]string) error {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	c := synth.Copy{Table: "bare", Columns: strings.Join(ledger.BalanceForwardColumns, ", "),
-		Width: len(ledger.BalanceForwardColumns), Len: len(records),
-		Row: func(i int, v []any) {
-			for j, f := range records[i] {
-				v[j] = f
-			}
-		}}
-	if err := synth.CopyRows(ctx, tx, c); err != nil {
-		return err
-	}
-	return tx.Commit()
-}

@@ -5,7 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/lib/pq"
 
 	"github.com/paysplit/paysplit/ledger"
 )
@@ -214,3 +217,34 @@ func date(d *ledger.Date) any {
 
 // stamp is a timestamptz in UTC to the microsecond.
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.999999Z07:00") }
+
+// CopyTextTable creates table with columns, every one of type text and
+// nothing else (no keys, indexes or constraints): the raw-COPY baseline the
+// import benchmarks compare with.
+func CopyTextTable(ctx context.Context, db *sql.DB, table string, columns []string) error {
+	cols := make([]string, len(columns))
+	for i, c := range columns {
+		cols[i] = pq.QuoteIdentifier(c) + " text"
+	}
+	_, err := db.ExecContext(ctx, `CREATE TABLE `+pq.QuoteIdentifier(table)+` (`+strings.Join(cols, ", ")+`)`)
+	return err
+}
+
+// CopyRecords COPYs text records into table's columns in one transaction.
+func CopyRecords(ctx context.Context, db *sql.DB, table string, columns []string, records [][]string) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	c := Copy{Table: table, Columns: strings.Join(columns, ", "), Width: len(columns), Len: len(records),
+		Row: func(i int, v []any) {
+			for j, f := range records[i] {
+				v[j] = f
+			}
+		}}
+	if err := CopyRows(ctx, tx, c); err != nil {
+		return err
+	}
+	return tx.Commit()
+}

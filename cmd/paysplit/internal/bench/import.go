@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 
 	"github.com/paysplit/paysplit/ledger"
 	"github.com/paysplit/paysplit/ledger/postgres"
@@ -49,11 +48,7 @@ func (e *env) importFile(ctx context.Context) ([]Result, error) {
 		return nil, err
 	}
 	records = records[1:] // the header
-	cols := make([]string, len(ledger.BalanceForwardColumns))
-	for i, c := range ledger.BalanceForwardColumns {
-		cols[i] = pq.QuoteIdentifier(c) + " text"
-	}
-	if _, err := db.ExecContext(ctx, `CREATE TABLE bare (`+strings.Join(cols, ", ")+`)`); err != nil {
+	if err := synth.CopyTextTable(ctx, db, "bare", ledger.BalanceForwardColumns); err != nil {
 		return nil, err
 	}
 
@@ -109,7 +104,7 @@ func (e *env) importFile(ctx context.Context) ([]Result, error) {
 				return 0, err
 			}
 			t0 := time.Now()
-			if err := copyRecords(ctx, db, records); err != nil {
+			if err := synth.CopyRecords(ctx, db, "bare", ledger.BalanceForwardColumns, records); err != nil {
 				return 0, err
 			}
 			return time.Since(t0).Seconds(), nil
@@ -127,27 +122,6 @@ func (e *env) importFile(ctx context.Context) ([]Result, error) {
 	r.Notes = append(r.Notes, "where the import's time went (the median repetition, by the import's progress phases): "+
 		medianPhases(phases[e.opt.Warmups:]).String())
 	return []Result{r}, nil
-}
-
-// copyRecords COPYs records into the bare table in one transaction, with
-// the generator's own COPY writer.
-func copyRecords(ctx context.Context, db *sql.DB, records [][]string) error {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	c := synth.Copy{Table: "bare", Columns: strings.Join(ledger.BalanceForwardColumns, ", "),
-		Width: len(ledger.BalanceForwardColumns), Len: len(records),
-		Row: func(i int, v []any) {
-			for j, f := range records[i] {
-				v[j] = f
-			}
-		}}
-	if err := synth.CopyRows(ctx, tx, c); err != nil {
-		return err
-	}
-	return tx.Commit()
 }
 
 // importPhases is how long one import spent in each progress phase.

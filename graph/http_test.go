@@ -48,9 +48,10 @@ func TestHTTPEndpoints(t *testing.T) {
 	// ...but never a mutation, whatever the key.
 	before := rowCounts(t, h.db)
 	r = h.get(t, h.admin, `mutation { createProvider(input: {name: "Dr. Get"}) { provider { id } } }`)
-	require.NotEqual(t, http.StatusOK, r.Status, r.Raw)
+	require.Equal(t, http.StatusMethodNotAllowed, r.Status, r.Raw)
 	require.Len(t, r.Errors, 1, r.Raw)
 	require.Contains(t, r.Errors[0].Message, "GET")
+	requireCode(t, r, "BAD_REQUEST")
 	require.Nil(t, r.Data)
 	require.Equal(t, before, rowCounts(t, h.db))
 

@@ -233,3 +233,38 @@ func serveTemplate(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Disposition", `attachment; filename="balance-forward.csv"`)
 	_, _ = w.Write([]byte(ledger.BalanceForwardTemplate()))
 }
+
+// getQueries is gqlgen's GET transport with its refusal of a mutation (or
+// subscription) coded: gqlgen answers 406 with an uncoded error; the client
+// gets 405 Method Not Allowed, Allow: POST, and BAD_REQUEST, as the GraphQL
+// over HTTP spec asks. GraphQL has not run, so nothing is written.
+type getQueries struct{ transport.GET }
+
+// Do serves a GET through gqlgen, recoding its refusal.
+func (g getQueries) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	g.GET.Do(&getRefusal{ResponseWriter: w}, r, exec)
+}
+
+// getRefusal passes gqlgen's answer through, except its 406.
+type getRefusal struct {
+	http.ResponseWriter
+	refused bool
+}
+
+func (g *getRefusal) WriteHeader(status int) {
+	if status != http.StatusNotAcceptable {
+		g.ResponseWriter.WriteHeader(status)
+		return
+	}
+	g.refused = true
+	g.Header().Set("Allow", "POST")
+	refuse(g.ResponseWriter, http.StatusMethodNotAllowed, CodeBadRequest, "",
+		"GET runs only queries: send a mutation or subscription with POST (or a websocket)")
+}
+
+func (g *getRefusal) Write(b []byte) (int, error) {
+	if g.refused {
+		return len(b), nil // gqlgen's uncoded body: the coded one is written
+	}
+	return g.ResponseWriter.Write(b)
+}

@@ -67,7 +67,7 @@ func NewServer(l *ledger.Ledger, ready func(context.Context) error, opts ...Opti
 	gql.Use(metricsExtension{m})
 	gql.AddTransport(lv.websocket(l))
 	gql.AddTransport(transport.Options{})
-	gql.AddTransport(transport.GET{})
+	gql.AddTransport(getQueries{}) // a coded refusal of a mutation (import_http.go)
 	gql.AddTransport(transport.POST{})
 	multipart := &transport.MultipartForm{MaxUploadSize: DefaultMaxUploadBytes + uploadOverhead, MaxMemory: uploadMemory}
 	gql.AddTransport(multipartForm{multipart}) // coded refusals (import_http.go)

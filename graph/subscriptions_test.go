@@ -28,10 +28,7 @@ type liveDB struct {
 
 func newLiveDB(t *testing.T) *liveDB {
 	t.Helper()
-	url := ledgertest.NewDBURL(t)
-	db, err := sqlx.Connect("postgres", url)
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
+	db, url := ledgertest.NewDBAndURL(t)
 	return &liveDB{url: url, db: db}
 }
 

@@ -89,4 +89,3 @@ func benchImport(b *testing.B, n int, create bool) {
 	b.ReportMetric(copyTime.Seconds()/float64(b.N), "copy-s")
 	b.ReportMetric(float64(importTime)/float64(copyTime), "ratio")
 }
-

@@ -6,7 +6,6 @@ import (
 	"io"
 	"testing"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 
 	"github.com/paysplit/paysplit/ledger/ledgertest"
@@ -17,10 +16,7 @@ import (
 // passes; bad arguments are refused.
 func TestAgingCommand(t *testing.T) {
 	ctx := context.Background()
-	url := ledgertest.NewDBURL(t)
-	db, err := sqlx.Connect("postgres", url)
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
+	db, url := ledgertest.NewDBAndURL(t)
 	f := ledgertest.NewPractice(t, db)
 	s := ledgertest.BuildAging(t, f)
 	cli := func(args ...string) (string, error) {

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 
 	"github.com/paysplit/paysplit/ledger"
@@ -22,10 +21,7 @@ import (
 // file over --max-size without reading it.
 func TestImportCommand(t *testing.T) {
 	ctx := context.Background()
-	url := ledgertest.NewDBURL(t)
-	db, err := sqlx.Connect("postgres", url)
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
+	db, url := ledgertest.NewDBAndURL(t)
 	l := ledger.New(postgres.NewStore(db))
 	p, err := l.CreatePractice(ctx, ledger.NewPractice{Name: "CLI Practice"})
 	require.NoError(t, err)
@@ -117,10 +113,7 @@ func TestImportCommand(t *testing.T) {
 // a commit posts it, and the same folder again posts nothing.
 func TestImportHistoryCommand(t *testing.T) {
 	ctx := context.Background()
-	url := ledgertest.NewDBURL(t)
-	db, err := sqlx.Connect("postgres", url)
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
+	db, url := ledgertest.NewDBAndURL(t)
 	l := ledger.New(postgres.NewStore(db))
 	p, err := l.CreatePractice(ctx, ledger.NewPractice{Name: "CLI Conversion"})
 	require.NoError(t, err)

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 
 	"github.com/paysplit/paysplit/ledger"
@@ -20,10 +19,7 @@ import (
 // a secret, and each change is audited as the operator's (no key id).
 func TestKeysCommand(t *testing.T) {
 	ctx := context.Background()
-	url := ledgertest.NewDBURL(t)
-	db, err := sqlx.Connect("postgres", url)
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
+	db, url := ledgertest.NewDBAndURL(t)
 	l := ledger.New(postgres.NewStore(db))
 	p, err := l.CreatePractice(ctx, ledger.NewPractice{Name: "CLI Keys"})
 	require.NoError(t, err)

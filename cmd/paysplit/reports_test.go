@@ -7,7 +7,6 @@ import (
 	"io"
 	"testing"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 
 	"github.com/paysplit/paysplit/ledger"
@@ -20,10 +19,7 @@ import (
 // date is refused before anything is read.
 func TestReportsNetUnearned(t *testing.T) {
 	ctx := context.Background()
-	url := ledgertest.NewDBURL(t)
-	db, err := sqlx.Connect("postgres", url)
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
+	db, url := ledgertest.NewDBAndURL(t)
 	f := ledgertest.AddPractice(t, ledger.New(postgres.NewStore(db)), "CLI Reports")
 	kid := f.Family(t, "Pat", "Kid")[1]
 	f.Pay(t, kid, "50.00", ledgertest.Unearned("10.00", f.Prepayment), ledgertest.Unearned("40.00", f.TPPrepay))

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 
 	"github.com/paysplit/paysplit/ledger"
@@ -50,10 +49,7 @@ func (f *familyLog) ChangedFamilies(p ledger.ID, fams []ledger.ID) {
 // in several families.
 func TestAgingHubPatchesFamilies(t *testing.T) {
 	t.Parallel()
-	url := ledgertest.NewDBURL(t)
-	db, err := sqlx.Connect("postgres", url)
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
+	db, url := ledgertest.NewDBAndURL(t)
 	f := ledgertest.NewPractice(t, db)
 	s := ledgertest.BuildAging(t, f)
 	var fams [][]ledger.Patient

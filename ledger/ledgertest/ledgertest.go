@@ -66,13 +66,22 @@ func Main(m *testing.M) {
 // schema, closed and dropped when t ends. Its sessions use UTC.
 func NewDB(t testing.TB) *sqlx.DB {
 	t.Helper()
+	db, _ := NewDBAndURL(t)
+	return db
+}
+
+// NewDBAndURL is NewDB that also returns the database's connection string,
+// for tests that hand it to code opening its own connections (a CLI
+// command, a listener).
+func NewDBAndURL(t testing.TB) (*sqlx.DB, string) {
+	t.Helper()
 	u := NewDBURL(t)
 	db, err := sqlx.Connect("postgres", u)
 	if err != nil {
 		t.Fatalf("ledgertest: %v", err)
 	}
 	t.Cleanup(func() { db.Close() }) // runs before NewDBURL's drop
-	return db
+	return db, u
 }
 
 // NewDBURL is like NewDB but returns the database's lib/pq connection string

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 
 	"github.com/paysplit/paysplit/ledger"
@@ -36,10 +35,7 @@ func (s sink) next(t *testing.T) string {
 func TestNotifyChangedOnCommitOnly(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	url := ledgertest.NewDBURL(t)
-	db, err := sqlx.Connect("postgres", url)
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
+	db, url := ledgertest.NewDBAndURL(t)
 	store := postgres.NewStore(db)
 	rec := make(sink, 10)
 	ln, err := postgres.Listen(url, rec, nil)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 
 	"github.com/paysplit/paysplit/ledger"
@@ -25,10 +24,7 @@ func (r revocations) RecheckKeys()                  { r.sink <- "recheck" }
 func TestRevocationNotifiesOnCommitOnly(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	url := ledgertest.NewDBURL(t)
-	db, err := sqlx.Connect("postgres", url)
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
+	db, url := ledgertest.NewDBAndURL(t)
 	store := postgres.NewStore(db)
 	l := ledger.New(store)
 	p, err := l.CreatePractice(ctx, ledger.NewPractice{Name: "Revocations"})

@@ -34,6 +34,9 @@
 //   - subscriptions: N websocket subscribers to agingUpdated (50, 300 or
 //     1,000 by size); the time from posting a receipt until each has its
 //     update, held to an absolute p99 bound (there is no baseline).
+//   - subscriptions-stream: the same while other clients post 50 receipts
+//     a second through the same server, with the time the aging triggers
+//     took per commit.
 //   - credit-management, balance: a committing practice-wide run (credit
 //     management; the family balancer by INCOME_TRANSFER and by
 //     RECREATE_SPLITS) in a fresh clone of the loaded practice, against
@@ -63,7 +66,7 @@ import (
 )
 
 // Workloads lists the workloads in the order they run by default.
-var Workloads = []string{"receipts", "nested-query", "load", "import", "history", "aging", "subscriptions", "credit-management", "balance", "statements"}
+var Workloads = []string{"receipts", "nested-query", "load", "import", "history", "aging", "subscriptions", "subscriptions-stream", "credit-management", "balance", "statements"}
 
 // Options configures Run. Zero fields take the defaults noted.
 type Options struct {
@@ -288,7 +291,9 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		case "aging":
 			rs, err = e.aging(ctx)
 		case "subscriptions":
-			rs, err = e.subscriptions(ctx)
+			rs, err = e.subscriptions(ctx, 0)
+		case "subscriptions-stream":
+			rs, err = e.subscriptions(ctx, streamRate) // the probe's latency while other clients post
 		case "credit-management":
 			rs, err = e.creditManagement(ctx) // balance.go
 		case "balance":

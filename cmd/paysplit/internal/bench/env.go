@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/paysplit/paysplit/graph"
 	"github.com/paysplit/paysplit/ledger"
+	"github.com/paysplit/paysplit/ledger/aginghub"
 	"github.com/paysplit/paysplit/ledger/postgres"
 	"github.com/paysplit/paysplit/ledger/postgres/localpg"
 	"github.com/paysplit/paysplit/ledger/synth"
@@ -141,19 +143,9 @@ func (e *env) config() synth.Config {
 // app is a database holding the synthetic practice, served over GraphQL by
 // a real HTTP server on loopback, the way paysplit serve runs it.
 type app struct {
+	*server
 	practice *synth.Practice
-	store    *postgres.Store
-	counter  *countingConnector // counts the statements the server sends
-	srv      *http.Server
-	keys     *postgres.Listener // hears revocations, as serve's does
-	endpoint string
 	token    string // an ADMIN key of the practice
-}
-
-func (a *app) close() {
-	a.srv.Close()
-	a.keys.Close()
-	a.store.DB().Close()
 }
 
 // application returns the app, loading the practice and starting the server
@@ -180,51 +172,97 @@ func (e *env) application(ctx context.Context) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-
-	conn, err := pq.NewConnector(postgres.SessionDSN(e.url(name))) // as serve connects
+	s, err := e.serve(e.url(name), false)
 	if err != nil {
 		return nil, err
 	}
-	counter := &countingConnector{Connector: conn}
-	store := postgres.NewStore(sqlx.NewDb(sql.OpenDB(counter), "postgres"))
-	store.SetPool(postgres.DefaultMaxConns, postgres.DefaultWait) // serve's default pool
-	if e.opt.MaxIdleConns != 0 {
-		store.DB().SetMaxIdleConns(e.opt.MaxIdleConns)
-	}
-	l := ledger.New(store)
-	_, token, err := l.IssueKey(ctx, p.Practice.ID, "bench", ledger.RoleAdmin)
+	_, token, err := s.ledger.IssueKey(ctx, p.Practice.ID, "bench", ledger.RoleAdmin)
 	if err != nil {
-		store.DB().Close()
+		s.close()
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		store.DB().Close()
-		return nil, err
-	}
-	gs := graph.NewServer(l, func(ctx context.Context) error { return store.DB().PingContext(ctx) })
-	gs.SetRateLimit(0)                             // the harness measures throughput: one key posts far more than a person would
-	gs.SetAccessLog(slog.New(slog.DiscardHandler)) // the harness prints its table, not a line per request
-	// As serve: a listener makes the server forget revoked keys, so keys
-	// authenticate from the cache.
-	keys, err := postgres.Listen(postgres.SessionDSN(e.url(name)), noChanges{}, nil, postgres.WithRevocations(gs))
-	if err != nil {
-		store.DB().Close()
-		return nil, err
-	}
-	l.CacheKeys()
-	srv := &http.Server{Handler: gs, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			e.opt.Logf("bench: server: %v", err)
-		}
-	}()
-	e.app = &app{practice: p, store: store, counter: counter, srv: srv, keys: keys, endpoint: "http://" + ln.Addr().String() + "/graphql", token: token}
+	e.app = &app{server: s, practice: p, token: token}
 	return e.app, nil
 }
 
-// noChanges ignores the ledger's change notifications: the harness's
-// server has no live aging hub.
+// server is a GraphQL server over its own connection pool, on loopback,
+// wired as paysplit serve wires it: serve's session settings and pool, a
+// listener that makes it forget revoked keys (so keys authenticate from the
+// cache) and, when live, an aging hub fed by that listener. Its rate limit
+// is off: the harness posts far more with one key than a person would.
+type server struct {
+	store    *postgres.Store
+	counter  *countingConnector // counts the statements the server sends
+	ledger   *ledger.Ledger
+	gs       *graph.Server
+	hub      *aginghub.Hub // nil unless live
+	srv      *http.Server
+	keys     *postgres.Listener // hears revocations (and, when live, changes)
+	endpoint string             // http://…/graphql
+	closing  sync.Once
+}
+
+// serve starts a server on the database at dsn (e.url's form).
+func (e *env) serve(dsn string, live bool) (*server, error) {
+	conn, err := pq.NewConnector(postgres.SessionDSN(dsn)) // as serve connects
+	if err != nil {
+		return nil, err
+	}
+	s := &server{counter: &countingConnector{Connector: conn}}
+	s.store = postgres.NewStore(sqlx.NewDb(sql.OpenDB(s.counter), "postgres"))
+	s.store.SetPool(postgres.DefaultMaxConns, postgres.DefaultWait) // serve's default pool
+	if e.opt.MaxIdleConns != 0 {
+		s.store.DB().SetMaxIdleConns(e.opt.MaxIdleConns)
+	}
+	s.ledger = ledger.New(s.store)
+	var opts []graph.Option
+	var changes postgres.ChangeSink = noChanges{}
+	if live {
+		s.hub = aginghub.New(s.ledger)
+		opts, changes = append(opts, graph.WithAgingHub(s.hub)), s.hub
+	}
+	s.gs = graph.NewServer(s.ledger, func(ctx context.Context) error { return s.store.DB().PingContext(ctx) }, opts...)
+	s.gs.SetRateLimit(0)
+	s.gs.SetAccessLog(slog.New(slog.DiscardHandler)) // the harness prints its table, not a line per request
+	if s.keys, err = postgres.Listen(postgres.SessionDSN(dsn), changes, slog.New(slog.DiscardHandler), postgres.WithRevocations(s.gs)); err != nil {
+		s.store.DB().Close()
+		return nil, err
+	}
+	s.ledger.CacheKeys()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		s.keys.Close()
+		s.store.DB().Close()
+		return nil, err
+	}
+	s.endpoint = "http://" + ln.Addr().String() + "/graphql"
+	s.srv = &http.Server{Handler: s.gs, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			e.opt.Logf("bench: server: %v", err)
+		}
+	}()
+	return s, nil
+}
+
+// close ends the server's subscriptions, then the server, its listener, its
+// hub and its connections.
+func (s *server) close() { s.closing.Do(s.shut) }
+
+func (s *server) shut() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s.gs.Close(ctx) //nolint:errcheck // the websockets are closed below in any case
+	s.srv.Close()
+	s.keys.Close()
+	if s.hub != nil {
+		s.hub.Close()
+	}
+	s.store.DB().Close()
+}
+
+// noChanges ignores the ledger's change notifications: a server that is not
+// live has no aging hub.
 type noChanges struct{}
 
 func (noChanges) Changed(ledger.ID) {}

@@ -124,8 +124,9 @@ func mergeTimes(acc, more []statementTime) []statementTime {
 
 // openFamily is a family with lines that owe, as the harness last knew.
 type openFamily struct {
-	payer ledger.ID // the patient payments are entered on
-	lines []openLine
+	guarantor ledger.ID
+	payer     ledger.ID // the patient payments are entered on
+	lines     []openLine
 }
 
 type openLine struct {
@@ -152,7 +153,7 @@ func openFamilies(ctx context.Context, a *app, n int) ([]*openFamily, error) {
 		pids = append(pids, p.ID)
 		f := byFamily[p.GuarantorID]
 		if f == nil {
-			f = &openFamily{payer: p.ID}
+			f = &openFamily{guarantor: p.GuarantorID, payer: p.ID}
 			byFamily[p.GuarantorID] = f
 		}
 	}
@@ -195,13 +196,16 @@ func openFamilies(ctx context.Context, a *app, n int) ([]*openFamily, error) {
 
 // client posts receipts for its families, one at a time.
 type client struct {
-	app      *app
-	auto     bool // post with allocation (auto-split) instead of explicit splits
-	http     *http.Client
-	rng      *rand.Rand
-	families []*openFamily
-	next     int
-	posted   int64
+	app  *app
+	auto bool // post with allocation (auto-split) instead of explicit splits
+	// linesOnly: with explicit splits, never leave money off the lines (the
+	// caller drops the families with nothing left to pay).
+	linesOnly bool
+	http      *http.Client
+	rng       *rand.Rand
+	families  []*openFamily
+	next      int
+	posted    int64
 }
 
 const postReceiptMutation = `mutation Pay($in: PostReceiptInput!) {
@@ -227,7 +231,7 @@ type receiptInput struct {
 // receipt builds the next receipt: with auto-split, a payment of $1-$15
 // for the policy to split; otherwise a payment of $1-$5 on each of up to three
 // of a family's lines that owe (never more than a line owes), sometimes with
-// a dollar left unallocated; a family with nothing left to pay gets a
+// a dollar left unallocated (never with linesOnly); a family with nothing left to pay gets a
 // payment on account.
 func (c *client) receipt() receiptInput {
 	f := c.families[c.next%len(c.families)]
@@ -248,7 +252,7 @@ func (c *client) receipt() receiptInput {
 			f.lines = append(f.lines[:k], f.lines[k+1:]...)
 		}
 	}
-	if len(in.Splits) == 0 || c.rng.IntN(5) == 0 {
+	if len(in.Splits) == 0 || !c.linesOnly && c.rng.IntN(5) == 0 {
 		in.Splits = append(in.Splits, splitInput{Amount: "1.00"})
 		total = total.Add(ledger.Cents(100))
 	}

@@ -37,7 +37,9 @@ type TableStats struct {
 // table with COPY FROM STDIN, so the constraints, foreign keys and ledger
 // triggers check every row as they would any other write; the maintained
 // aging state is built once at the end, as an import's is. It then analyzes
-// the tables so the planner knows their new sizes. db must use the lib/pq
+// the tables, the aging state's included, so the planner knows their new
+// sizes (without, it reads one family's aging through the practice's open
+// lines). db must use the lib/pq
 // driver (its COPY protocol support).
 func Load(ctx context.Context, db *sql.DB, p *Practice) (LoadStats, error) {
 	t0 := time.Now()
@@ -78,7 +80,7 @@ func Load(ctx context.Context, db *sql.DB, p *Practice) (LoadStats, error) {
 	}
 	st.Commit = time.Since(t)
 	t = time.Now()
-	const analyze = `ANALYZE providers, locations, guarantors, patients, encounters, charges, receipts, splits`
+	const analyze = `ANALYZE providers, locations, guarantors, patients, encounters, charges, receipts, splits, aging_lines, aging_credits`
 	if _, err := db.ExecContext(ctx, analyze); err != nil {
 		return st, fmt.Errorf("synth: %w", err)
 	}

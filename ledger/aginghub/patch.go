@@ -14,11 +14,15 @@ import (
 
 // familyRows is every row of a report by family (GUARANTOR, no cursor),
 // kept by the hub so that a change in a few families costs a re-read of
-// their rows only: the summary and the page are then made from the rows
-// here, as the report's statement makes them from all rows.
+// their rows only. The rows are kept in the statement's order and their
+// sums kept with them, so that patching a family moves one row and adjusts
+// the sums, and the summary and the page are then read off, whatever the
+// number of rows.
 type familyRows struct {
-	base ledger.AgingReport // AsOf, basis, buckets and the rest but rows, summary and page
-	rows map[ledger.ID]familyRow
+	base   ledger.AgingReport // AsOf, basis, buckets and the rest but rows, summary and page
+	rows   map[ledger.ID]*familyRow
+	sorted []*familyRow        // in the statement's order
+	sum    ledger.AgingSummary // over every row, but Accounts and PatientPortion
 }
 
 // familyRow is a row with its sort keys.
@@ -26,6 +30,18 @@ type familyRow struct {
 	row    ledger.AgingRow
 	cursor ledger.Cursor
 	k1, k2 decimal.Decimal
+}
+
+// compareRows orders rows as the report's statement does: by the sort's
+// keys, then by key.
+func compareRows(a, b *familyRow) int {
+	if c := a.k1.Cmp(b.k1); c != 0 {
+		return c
+	}
+	if c := a.k2.Cmp(b.k2); c != 0 {
+		return c
+	}
+	return bytes.Compare(a.row.Key[:], b.row.Key[:])
 }
 
 // patchable reports whether the group's report is by family and its rows
@@ -59,25 +75,67 @@ func (h *Hub) compute(ctx context.Context, a ledger.Actor, g *agingGroup) (ledge
 		g.rows = nil // start afresh next time
 		return rep, err
 	}
+	add, err := keyedRows(rep, q.Sort)
+	if err != nil {
+		g.rows = nil
+		return rep, err
+	}
 	if stale {
-		g.rows = &familyRows{base: rep, rows: map[ledger.ID]familyRow{}}
+		g.rows = newFamilyRows(rep, add)
+	} else {
+		g.rows.patch(fams, add)
 	}
-	for _, f := range fams {
-		delete(g.rows.rows, f)
-	}
-	sort := q.Sort
+	return g.rows.report(g.query), nil
+}
+
+// keyedRows returns rep's rows with their sort keys.
+func keyedRows(rep ledger.AgingReport, sort ledger.AgingSort) ([]*familyRow, error) {
 	if sort == "" {
 		sort = ledger.SortTotalDesc // the ledger's default
 	}
+	rows := make([]*familyRow, len(rep.Rows))
 	for i, r := range rep.Rows {
 		k1, k2, err := ledger.ParseAgingCursor(sort, rep.Cursors[i].Key)
 		if err != nil {
-			g.rows = nil
-			return rep, err
+			return nil, err
 		}
-		g.rows.rows[r.Key] = familyRow{row: r, cursor: rep.Cursors[i], k1: k1, k2: k2}
+		rows[i] = &familyRow{row: r, cursor: rep.Cursors[i], k1: k1, k2: k2}
 	}
-	return g.rows.report(g.query), nil
+	return rows, nil
+}
+
+// newFamilyRows keeps every row of rep (given with their keys in rows).
+func newFamilyRows(rep ledger.AgingReport, rows []*familyRow) *familyRows {
+	f := &familyRows{base: rep, rows: make(map[ledger.ID]*familyRow, len(rows)), sorted: rows,
+		sum: ledger.AgingSummary{Buckets: make([]ledger.Money, len(rep.Buckets))}}
+	slices.SortFunc(f.sorted, compareRows)
+	for _, r := range rows {
+		f.rows[r.row.Key] = r
+		addRow(&f.sum, r.row, false)
+	}
+	return f
+}
+
+// patch replaces the rows of the families given by rows (a family without
+// one has no row any more).
+func (f *familyRows) patch(families []ledger.ID, rows []*familyRow) {
+	for _, id := range families {
+		old := f.rows[id]
+		if old == nil {
+			continue
+		}
+		if i, ok := slices.BinarySearchFunc(f.sorted, old, compareRows); ok {
+			f.sorted = slices.Delete(f.sorted, i, i+1)
+		}
+		delete(f.rows, id)
+		addRow(&f.sum, old.row, true)
+	}
+	for _, r := range rows {
+		i, _ := slices.BinarySearchFunc(f.sorted, r, compareRows)
+		f.sorted = slices.Insert(f.sorted, i, r)
+		f.rows[r.row.Key] = r
+		addRow(&f.sum, r.row, false)
+	}
 }
 
 // report makes the report q asks for from the rows: the summary totals
@@ -85,32 +143,30 @@ func (h *Hub) compute(ctx context.Context, a ledger.Actor, g *agingGroup) (ledge
 func (f *familyRows) report(q ledger.AgingQuery) ledger.AgingReport {
 	rep := f.base
 	rep.Rows, rep.Cursors, rep.HasNext, rep.HasPrevious = nil, nil, false, false
-	all := slices.SortedFunc(maps.Values(f.rows), func(a, b familyRow) int {
-		if c := a.k1.Cmp(b.k1); c != 0 {
-			return c
-		}
-		if c := a.k2.Cmp(b.k2); c != 0 {
-			return c
-		}
-		return bytes.Compare(a.row.Key[:], b.row.Key[:])
-	})
-	sm := ledger.AgingSummary{Buckets: make([]ledger.Money, len(rep.Buckets)), Accounts: len(all)}
-	for _, r := range all {
-		for i, b := range r.row.Buckets {
-			sm.Buckets[i] = sm.Buckets[i].Add(b)
-		}
-		sm.Total, sm.InsurancePortion = sm.Total.Add(r.row.Total), sm.InsurancePortion.Add(r.row.InsurancePortion)
-		sm.Unallocated, sm.Unearned = sm.Unallocated.Add(r.row.Unallocated), sm.Unearned.Add(r.row.Unearned)
-		sm.Credit, sm.Over90 = sm.Credit.Add(r.row.Credit), sm.Over90.Add(r.row.Over90)
-	}
-	sm.PatientPortion = sm.Total.Sub(sm.InsurancePortion)
+	sm := f.sum
+	sm.Buckets = slices.Clone(sm.Buckets) // the report outlives the next patch
+	sm.Accounts, sm.PatientPortion = len(f.sorted), sm.Total.Sub(sm.InsurancePortion)
 	rep.Summary = sm
-	if len(all) > 0 { // as the store returns them: nil only when there are no rows
+	if len(f.sorted) > 0 { // as the store returns them: nil only when there are no rows
 		rep.Rows, rep.Cursors = []ledger.AgingRow{}, []ledger.Cursor{}
 	}
-	for _, r := range all[:min(len(all), q.Page.First)] {
+	for _, r := range f.sorted[:min(len(f.sorted), q.Page.First)] {
 		rep.Rows, rep.Cursors = append(rep.Rows, r.row), append(rep.Cursors, r.cursor)
 	}
-	rep.HasNext = len(all) > q.Page.First
+	rep.HasNext = len(f.sorted) > q.Page.First
 	return rep
+}
+
+// addRow adds a row's amounts to a summary's sums, or takes them off.
+func addRow(sm *ledger.AgingSummary, r ledger.AgingRow, remove bool) {
+	add := ledger.Money.Add
+	if remove {
+		add = ledger.Money.Sub
+	}
+	for i, b := range r.Buckets {
+		sm.Buckets[i] = add(sm.Buckets[i], b)
+	}
+	sm.Total, sm.InsurancePortion = add(sm.Total, r.Total), add(sm.InsurancePortion, r.InsurancePortion)
+	sm.Unallocated, sm.Unearned = add(sm.Unallocated, r.Unallocated), add(sm.Unearned, r.Unearned)
+	sm.Credit, sm.Over90 = add(sm.Credit, r.Credit), add(sm.Over90, r.Over90)
 }

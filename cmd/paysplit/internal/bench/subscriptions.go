@@ -36,7 +36,7 @@ const subscriptionWait = time.Minute
 // streamClients how many clients share them.
 const (
 	streamRate    = 50
-	streamClients = 8
+	streamClients = 16
 )
 
 // agingSubscription is what each subscriber asks for. Only the probe

@@ -112,12 +112,12 @@ BEGIN
            FOR UPDATE OF l) x;
     PERFORM aging_touch(pr, pa);
 
-    -- Planned afresh on every call (EXECUTE): a bulk load grows the tables
-    -- inside its transaction, and a plan cached while they were small would
-    -- scan them once per line.
-    EXECUTE $q$
+    -- A static statement, so its plan is cached per connection (planning it
+    -- afresh was most of a receipt's aging time). Bulk loads, whose rows the
+    -- planner has no statistics for yet, do not come here row set by row set:
+    -- they rebuild once with hash joins (aging_bulk_end).
     WITH t AS (
-        SELECT DISTINCT * FROM unnest($1::uuid[], $2::uuid[]) AS t(practice_id, charge_id)
+        SELECT DISTINCT * FROM unnest(p_practice, p_charge) AS t(practice_id, charge_id)
     ), c AS (
         SELECT c.* FROM t JOIN charges c ON c.practice_id = t.practice_id AND c.id = t.charge_id
          WHERE c.attached_to_id IS NULL
@@ -166,8 +166,7 @@ BEGIN
             EXCLUDED.posted_at, EXCLUDED.insurance_estimate, EXCLUDED.adjusted, EXCLUDED.paid, EXCLUDED.insured_on)
     RETURNING practice_id, patient_id
     )
-    SELECT array_agg(practice_id), array_agg(patient_id) FROM up
-    $q$ INTO pr, pa USING p_practice, p_charge;
+    SELECT array_agg(practice_id), array_agg(patient_id) INTO pr, pa FROM up;
     PERFORM aging_touch(pr, pa);
 
     DELETE FROM aging_lines l

@@ -9,9 +9,10 @@ import (
 // family is sent — its patients, the period's activity as a person reads it,
 // the previous and new balance, the aging buckets, unapplied credits, and
 // the amount due now (the patient portion) with pending insurance apart.
-// Balances and buckets are aging's (the guarantor's row, as of the day
-// before the period and as of its end), so a statement never disagrees with
-// the aging report or the family's balance.
+// The new balance and buckets are aging's (the guarantor's row as of the
+// period's end), so a statement never disagrees with the aging report or the
+// family's balance; the previous balance is the new one less the period's
+// activity, which is aging's as of the day before the period.
 
 // StatementQuery asks for one guarantor's statement.
 type StatementQuery struct {
@@ -86,7 +87,8 @@ type Statement struct {
 // StatementReader is the read side of statements in the Store.
 type StatementReader interface {
 	// StatementItems lists the activity of each guarantor's family from
-	// `from` to asOf inclusive, by guarantor, date and kind.
+	// `from` to asOf inclusive, by guarantor, date and kind (guarantorIDs
+	// nil: every family's).
 	StatementItems(ctx context.Context, practiceID ID, guarantorIDs []ID, from, asOf Date) (map[ID][]StatementItem, error)
 }
 
@@ -121,31 +123,37 @@ func (l *Ledger) Statement(ctx context.Context, a Actor, q StatementQuery) (Stat
 }
 
 // statementBalances fills in the balances from the family's aging row as of
-// the day before the period and as of its end, and its held prepayments.
+// the period's end, the previous balance from it less the period's
+// activity, and the family's held prepayments.
 func (l *Ledger) statementBalances(ctx context.Context, a Actor, st *Statement) error {
-	row := func(on Date) (AgingRow, []AgingBucket, error) {
-		r, err := l.Aging(ctx, a, AgingQuery{AsOf: &on, GuarantorIDs: []ID{st.Guarantor.ID}, CreditsToOldest: true, Page: Page{First: 1}})
-		if err != nil || len(r.Rows) == 0 {
-			return AgingRow{Buckets: make([]Money, len(r.Buckets))}, r.Buckets, err
-		}
-		return r.Rows[0], r.Buckets, nil
-	}
-	prev, _, err := row(st.From.AddDays(-1))
+	r, err := l.Aging(ctx, a, AgingQuery{AsOf: &st.AsOf, GuarantorIDs: []ID{st.Guarantor.ID}, CreditsToOldest: true,
+		NoLastPayment: true, Page: Page{First: 1}})
 	if err != nil {
 		return err
 	}
-	now, buckets, err := row(st.AsOf)
-	if err != nil {
-		return err
+	now := AgingRow{Buckets: make([]Money, len(r.Buckets))}
+	if len(r.Rows) > 0 {
+		now = r.Rows[0]
 	}
-	st.PreviousBalance, st.NewBalance = prev.Total, now.Total
+	st.PreviousBalance, st.NewBalance = previousBalance(now.Total, st.Items), now.Total
 	st.InsurancePending, st.PatientPortion = now.InsurancePortion, now.Total.Sub(now.InsurancePortion)
 	st.AmountDue = st.PatientPortion.Max(Money{})
-	st.Buckets, st.BucketAmounts = buckets, now.Buckets
+	st.Buckets, st.BucketAmounts = r.Buckets, now.Buckets
 	st.Unallocated, st.Unearned = now.Unallocated, now.Unearned
 	held, err := l.NetUnearned(ctx, a, NetUnearnedQuery{AsOf: &st.AsOf, GuarantorID: &st.Guarantor.ID, Visibility: UnearnedHidden})
 	st.Held = held.Total
 	return err
+}
+
+// previousBalance is the balance before a period: the balance at its end
+// less the effect of its activity. It is aging's total as of the day before
+// the period (docs/reports.md, "Guarantor statements"), read without a
+// second report.
+func previousBalance(newBalance Money, items []StatementItem) Money {
+	for _, it := range items {
+		newBalance = newBalance.Sub(it.Amount)
+	}
+	return newBalance
 }
 
 // describe writes each item's description as a person reads it.

@@ -166,11 +166,15 @@ func (l *Ledger) checkStatementFilters(ctx context.Context, pid ID, in Statement
 	return nil
 }
 
-// selectFamilies returns the aging rows (as of the run's date) of the
-// families the request selects, and their last statements.
+// selectFamilies returns the aging rows (as of the run's date, the whole
+// family's) of the families the request selects, and their last statements.
 func (l *Ledger) selectFamilies(ctx context.Context, a Actor, in StatementRunRequest) (map[ID]AgingRow, map[ID]StatementRecord, error) {
 	now, err := l.familyRows(ctx, a, AgingQuery{AsOf: in.AsOf, MinBalance: in.MinBalance, MinAgeDays: in.MinAgeDays,
 		ProviderID: in.ProviderID, LocationID: in.LocationID, GuarantorIDs: in.GuarantorIDs})
+	if err == nil && len(now) > 0 && (in.ProviderID != nil || in.LocationID != nil) {
+		// The filters select families; a statement is the whole family's.
+		now, err = l.familyRows(ctx, a, AgingQuery{AsOf: in.AsOf, GuarantorIDs: slices.Collect(maps.Keys(now))})
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -209,8 +213,8 @@ func (l *Ledger) applyCreditsFirst(ctx context.Context, a Actor, in StatementRun
 }
 
 // stateFamilies states each family selected: its period starts after its
-// last statement, and its previous balance is aging's total the day before
-// (one aging report per distinct period start).
+// last statement, and its previous balance is its new one less the period's
+// activity (one read of the activity per distinct period start).
 func (l *Ledger) stateFamilies(ctx context.Context, a Actor, run StatementRun, now map[ID]AgingRow, last map[ID]StatementRecord) ([]StatementRecord, error) {
 	monthStart := Date{Year: run.AsOf.Year, Month: run.AsOf.Month, Day: 1}
 	byFrom := map[Date][]ID{}
@@ -220,25 +224,25 @@ func (l *Ledger) stateFamilies(ctx context.Context, a Actor, run StatementRun, n
 		if stated {
 			from = prev.AsOf.AddDays(1)
 		}
+		if from.After(run.AsOf) { // stated as of this day already: nothing new to say
+			from = run.AsOf
+		}
 		byFrom[from] = append(byFrom[from], g)
 	}
 	var out []StatementRecord
 	for from, gids := range byFrom {
-		if from.After(run.AsOf) { // stated as of this day already: nothing new to say
-			from = run.AsOf
-		}
-		// Filtering a report to many families costs more than reading
-		// them all: name the families only when there are few.
-		dayBefore, named := from.AddDays(-1), gids
+		// Naming many families costs more than reading every family's
+		// activity: name them only when there are few.
+		named := gids
 		if len(gids) > 100 {
 			named = nil
 		}
-		before, err := l.familyRows(ctx, a, AgingQuery{AsOf: &dayBefore, GuarantorIDs: named})
+		items, err := l.store.StatementItems(ctx, a.PracticeID, named, from, run.AsOf)
 		if err != nil {
 			return nil, err
 		}
 		for _, g := range gids {
-			out = append(out, statementRecord(run, g, from, before[g], now[g], last))
+			out = append(out, statementRecord(run, g, from, previousBalance(now[g].Total, items[g]), now[g], last))
 		}
 	}
 	slices.SortFunc(out, func(x, y StatementRecord) int { return cmp.Compare(x.GuarantorID.String(), y.GuarantorID.String()) })
@@ -246,9 +250,9 @@ func (l *Ledger) stateFamilies(ctx context.Context, a Actor, run StatementRun, n
 }
 
 // statementRecord is what run states to family g.
-func statementRecord(run StatementRun, g ID, from Date, before, now AgingRow, last map[ID]StatementRecord) StatementRecord {
+func statementRecord(run StatementRun, g ID, from Date, previous Money, now AgingRow, last map[ID]StatementRecord) StatementRecord {
 	r := StatementRecord{ID: newID(), RunID: run.ID, GuarantorID: g, From: from, AsOf: run.AsOf,
-		PreviousBalance: before.Total, NewBalance: now.Total, InsurancePending: now.InsurancePortion,
+		PreviousBalance: previous, NewBalance: now.Total, InsurancePending: now.InsurancePortion,
 		AmountDue: now.Total.Sub(now.InsurancePortion).Max(Money{}), CreatedAt: run.CreatedAt, Change: StatementNew}
 	if prev, ok := last[g]; ok {
 		r.LastStatedOn, r.Change = &prev.AsOf, StatementUnchanged

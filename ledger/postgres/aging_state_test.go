@@ -30,6 +30,11 @@ type agingWorld struct {
 	locs     []ledger.ID
 	done     map[string]int // successful operations by kind
 	imports  int
+	// chrono keeps money and adjustments on a line dated on or after its
+	// date of service, and plain money off planned lines, as practices post
+	// them (aging as of an earlier date counts neither the line nor the
+	// money on it).
+	chrono bool
 }
 
 // The maintained aging state equals the state recomputed from history, and
@@ -89,6 +94,21 @@ func (w *agingWorld) date() *ledger.Date {
 	return &d
 }
 
+// dateFrom is a random date from d (with chrono; any date without).
+func (w *agingWorld) dateFrom(d ledger.Date) *ledger.Date {
+	if !w.chrono {
+		return w.date()
+	}
+	days := int(ledgertest.Today.Time().Sub(d.Time()).Hours() / 24)
+	on := d.AddDays(w.rng.IntN(max(days, 0) + 1))
+	return &on
+}
+
+// planned says whether chrono keeps plain money off c.
+func (w *agingWorld) planned(c ledger.Charge) bool {
+	return w.chrono && c.Status == ledger.StatusPlanned
+}
+
 func (w *agingWorld) patient() ledger.Patient {
 	fam := w.families[w.rng.IntN(len(w.families))]
 	return fam[w.rng.IntN(len(fam))]
@@ -118,17 +138,20 @@ func (w *agingWorld) step() {
 		err = w.pay(ctx)
 	case "auto":
 		p := w.patient()
-		_, _, err = l.PostAllocatedReceipt(ctx, a, ledger.NewReceipt{Kind: ledger.ReceiptPatientPayment, PatientID: &p.ID,
-			Amount: w.money(1, 120), ReceivedOn: w.date()}, ledger.Allocation{})
+		in := ledger.NewReceipt{Kind: ledger.ReceiptPatientPayment, PatientID: &p.ID, Amount: w.money(1, 120), ReceivedOn: w.date()}
+		if w.chrono { // the allocation picks lines, whatever their dates
+			in.ReceivedOn = &ledgertest.Today
+		}
+		_, _, err = l.PostAllocatedReceipt(ctx, a, in, ledger.Allocation{})
 	case "insurance":
 		c, ok := w.charge()
-		if !ok {
+		if !ok || w.planned(c) {
 			return
 		}
 		var r ledger.Receipt
 		amt := w.money(1, 80)
 		r, err = l.PostReceipt(ctx, a, ledger.NewReceipt{Kind: ledger.ReceiptInsurancePayment, Amount: amt,
-			ReceivedOn: w.date(), Splits: []ledger.NewSplit{{Amount: amt, ChargeID: &c.ID, Force: true}}})
+			ReceivedOn: w.dateFrom(c.ServiceDate), Splits: []ledger.NewSplit{{Amount: amt, ChargeID: &c.ID, Force: true}}})
 		if err == nil {
 			w.receipts = append(w.receipts, r)
 		}
@@ -136,7 +159,8 @@ func (w *agingWorld) step() {
 		if len(w.receipts) == 0 {
 			return
 		}
-		_, err = l.ReverseReceipt(ctx, a, ledger.Reversal{ReceiptID: w.receipts[w.rng.IntN(len(w.receipts))].ID, ReceivedOn: w.date()})
+		r := w.receipts[w.rng.IntN(len(w.receipts))]
+		_, err = l.ReverseReceipt(ctx, a, ledger.Reversal{ReceiptID: r.ID, ReceivedOn: w.dateFrom(r.ReceivedOn)})
 	case "adjust":
 		c, ok := w.charge()
 		if !ok {
@@ -146,7 +170,7 @@ func (w *agingWorld) step() {
 		if w.rng.IntN(3) > 0 {
 			amt = amt.Neg()
 		}
-		_, err = l.PostAdjustment(ctx, a, ledger.NewAdjustment{AttachedToID: &c.ID, Amount: amt, ServiceDate: w.date()})
+		_, err = l.PostAdjustment(ctx, a, ledger.NewAdjustment{AttachedToID: &c.ID, Amount: amt, ServiceDate: w.dateFrom(c.ServiceDate)})
 	case "writeoff":
 		err = errNoCharge
 		for range 5 { // a planned or paid line refuses; try another
@@ -238,22 +262,26 @@ func (w *agingWorld) plan(ctx context.Context) error {
 // pay posts a patient payment: on a line (forced now and then, leaving a
 // credit), unallocated, or unearned of the visible or hidden type.
 func (w *agingWorld) pay(ctx context.Context) error {
-	p := w.patient()
-	amt := w.money(1, 100)
+	p, amt := w.patient(), w.money(1, 100)
+	var on *ledger.Date
 	s := ledger.NewSplit{Amount: amt}
 	switch w.rng.IntN(4) {
 	case 0, 1:
 		c, ok := w.charge()
-		if !ok {
+		if !ok || w.planned(c) {
 			return nil
 		}
 		s.ChargeID, s.CrossFamily, s.Force = &c.ID, true, w.rng.IntN(3) == 0
+		on = w.dateFrom(c.ServiceDate)
 	case 2:
 		typ := []ledger.ID{w.f.Prepayment, w.f.TPPrepay}[w.rng.IntN(2)]
 		s.UnearnedTypeID = &typ
 	}
+	if on == nil {
+		on = w.date()
+	}
 	r, err := w.f.Ledger.PostReceipt(ctx, w.f.Actor, ledger.NewReceipt{Kind: ledger.ReceiptPatientPayment, PatientID: &p.ID,
-		Amount: amt, ReceivedOn: w.date(), Splits: []ledger.NewSplit{s}})
+		Amount: amt, ReceivedOn: on, Splits: []ledger.NewSplit{s}})
 	if err == nil {
 		w.receipts = append(w.receipts, r)
 	}

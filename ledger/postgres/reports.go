@@ -86,11 +86,12 @@ func (t *txStore) InsertResponsibilityChanges(ctx context.Context, practiceID le
 // (no effect; the estimate moved), and receipts by date received, one item
 // per receipt and family (−the money it put on the family's lines and
 // credits; money on hidden types is held apart and changes nothing).
+// guarantorIDs nil lists every family's.
 func (s queries) StatementItems(ctx context.Context, practiceID ledger.ID, guarantorIDs []ledger.ID, from, asOf ledger.Date) (map[ledger.ID][]ledger.StatementItem, error) {
 	const q = `
 WITH pats AS (
     SELECT id, guarantor_id, first_name || ' ' || last_name AS name
-      FROM patients WHERE practice_id = $1 AND guarantor_id = ANY($2::uuid[])
+      FROM patients WHERE practice_id = $1 AND ($2::uuid[] IS NULL OR guarantor_id = ANY($2::uuid[]))
 )
 SELECT guarantor_id, "on", kind, receipt_kind, patient_id, coalesce(patient_name, '') AS patient_name, code, amount, moved, held, charge_id, receipt_id FROM (
     SELECT p.guarantor_id, c.service_date AS "on", CASE c.kind WHEN 'BALANCE_FORWARD' THEN 'PREVIOUS_BALANCE'
@@ -129,7 +130,11 @@ ORDER BY guarantor_id, "on", ord, code, charge_id, receipt_id`
 		GuarantorID ledger.ID
 		ledger.StatementItem
 	}
-	if err := s.sel(ctx, &rows, q, practiceID, idArray(guarantorIDs), from, asOf); err != nil {
+	var families any // NULL: every family
+	if guarantorIDs != nil {
+		families = idArray(guarantorIDs)
+	}
+	if err := s.sel(ctx, &rows, q, practiceID, families, from, asOf); err != nil {
 		return nil, translate(err)
 	}
 	out := make(map[ledger.ID][]ledger.StatementItem, len(guarantorIDs))

@@ -42,9 +42,9 @@
 //     RECREATE_SPLITS) in a fresh clone of the loaded practice, against
 //     reading every family's charges, splits and receipts plus a COPY of the
 //     split rows the run posted into a bare table.
-//   - statements: a recorded statement run over every family, against one
-//     hand-written statement reading each family's lines and credits as of
-//     the date and the day before the period.
+//   - statements: statement runs over every family (previews, then recorded
+//     runs), against one hand-written statement reading each family's lines
+//     and credits as of the date and the day before the period.
 //
 // Without a database URL the harness starts a throwaway local PostgreSQL
 // (localpg). It creates its own databases on the server and drops them when

@@ -21,9 +21,10 @@ import (
 // load is timed against raw COPY, a balance-forward file and a history set
 // are imported, the
 // aging report is timed against its aggregate, websocket subscribers
-// receive a live aging update (also while a stream of receipts runs), and credit management and the balancer
-// (both methods) commit practice-wide runs, and a statement run states
-// every family. It asserts what was measured, never how
+// receive a live aging update (also while a stream of receipts runs), and
+// credit management and the balancer (both methods) commit practice-wide
+// runs, and statement runs (a preview and a recorded run) state every
+// family with aging's previous balances. It asserts what was measured, never how
 // fast.
 func TestRunSmall(t *testing.T) {
 	rep, err := bench.Run(context.Background(), bench.Options{
@@ -49,7 +50,8 @@ func TestRunSmall(t *testing.T) {
 	want := []string{"receipts", "receipts explicit", "load", "import", "history", "history-raw", "aging as of today", "aging as of a year ago",
 		"subscriptions N=50 p50", "subscriptions N=50 p99", "subscriptions N=50 max",
 		"subscriptions-stream N=50 p50", "subscriptions-stream N=50 p99", "subscriptions-stream N=50 max",
-		"credit-management", "balance INCOME_TRANSFER", "balance RECREATE_SPLITS", "statement run, every family"}
+		"credit-management", "balance INCOME_TRANSFER", "balance RECREATE_SPLITS",
+		"statement run, month (preview)", "statement run, every family"}
 	for _, n := range []string{"10", "100", "500"} {
 		want = append(want, "nested-query statements first="+n, "nested-query latency first="+n)
 	}
@@ -85,6 +87,11 @@ func TestRunSmall(t *testing.T) {
 		if strings.HasPrefix(w, "subscriptions-stream") {
 			require.Regexp(t, `receipt stream: [1-9]\d* receipts on other families' lines`, notes)
 		}
+	}
+	// The statement runs' previous balances (derived from the period's
+	// activity) are aging's as of the day before each period.
+	for _, w := range []string{"statement run, month (preview)", "statement run, every family"} {
+		require.Regexp(t, `^run: [1-9]\d* statements, .*differing from aging's as of the day before the period: 0$`, byName[w].Notes[0], w)
 	}
 	require.NotEmpty(t, rep.Machine.PostgreSQL)
 	require.Positive(t, rep.Machine.Cores)

@@ -836,8 +836,10 @@ type StatementRunInput struct {
 	// Families whose balance is at least this. Default: 0.01.
 	MinBalance *ledger.Money `json:"minBalance,omitempty"`
 	MinAgeDays *int          `json:"minAgeDays,omitempty"`
-	ProviderID *uuid.UUID    `json:"providerId,omitempty"`
-	LocationID *uuid.UUID    `json:"locationId,omitempty"`
+	// Families with lines or credits of this provider; each statement is the whole family's.
+	ProviderID *uuid.UUID `json:"providerId,omitempty"`
+	// Families with lines or credits at this location; each statement is the whole family's.
+	LocationID *uuid.UUID `json:"locationId,omitempty"`
 	// Only families with no statement as of this day or later.
 	NotBilledSince *ledger.Date `json:"notBilledSince,omitempty"`
 	// Only these families.

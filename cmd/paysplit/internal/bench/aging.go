@@ -34,12 +34,7 @@ SELECT bucket, sum(owed)::text FROM lines GROUP BY bucket ORDER BY bucket`
 // aging compares the practice-wide aging report of the synthetic practice,
 // as of today and as of a year ago, with the hand-written aggregate.
 func (e *env) aging(ctx context.Context) ([]Result, error) {
-	a, err := e.application(ctx)
-	if err != nil {
-		return nil, err
-	}
-	l := ledger.New(a.store)
-	actor, err := l.Authenticate(ctx, a.token)
+	a, l, actor, err := e.asAdmin(ctx)
 	if err != nil {
 		return nil, err
 	}

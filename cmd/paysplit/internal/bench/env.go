@@ -148,6 +148,18 @@ type app struct {
 	token    string // an ADMIN key of the practice
 }
 
+// asAdmin returns the app with a ledger over its store and the actor its
+// ADMIN key stands for, for workloads that call the ledger directly.
+func (e *env) asAdmin(ctx context.Context) (*app, *ledger.Ledger, ledger.Actor, error) {
+	a, err := e.application(ctx)
+	if err != nil {
+		return nil, nil, ledger.Actor{}, err
+	}
+	l := ledger.New(a.store)
+	actor, err := l.Authenticate(ctx, a.token)
+	return a, l, actor, err
+}
+
 // application returns the app, loading the practice and starting the server
 // on first use.
 func (e *env) application(ctx context.Context) (*app, error) {

@@ -47,12 +47,7 @@ SELECT count(*), sum(now)::text FROM (
 // then recorded runs as a practice makes them (each repetition a new run,
 // so after the first the periods start the day after the last run).
 func (e *env) statements(ctx context.Context) ([]Result, error) {
-	a, err := e.application(ctx)
-	if err != nil {
-		return nil, err
-	}
-	l := ledger.New(a.store)
-	actor, err := l.Authenticate(ctx, a.token)
+	a, l, actor, err := e.asAdmin(ctx)
 	if err != nil {
 		return nil, err
 	}

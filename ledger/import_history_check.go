@@ -250,7 +250,7 @@ func (p *historyPlan) checkProcedure(row *historyRow) {
 		return
 	}
 	x := &hproc{id: newID(), pat: pt, provider: prov, location: loc, planned: status == StatusPlanned, row: row.Row, line: row.Line,
-		worth: fee.Sub(wo), est: est}
+		worth: centsOf(fee.Sub(wo)), est: centsOf(est)}
 	x.enc = p.encounterOf(row, x, d)
 	if x.enc == nil {
 		return
@@ -333,13 +333,13 @@ func (p *historyPlan) checkAdjustment(row *historyRow) {
 	a := &hadj{id: newID(), pat: pt, root: root, row: row.Row}
 	switch {
 	case root == nil:
-		pt.fam.add(amount)
+		pt.fam.add(centsOf(amount))
 	case root.earlier:
 		pt.fam.approximate = true
-		pt.fam.add(amount)
+		pt.fam.add(centsOf(amount))
 	case !root.planned:
-		root.worth = root.worth.Add(amount)
-		pt.fam.add(amount)
+		root.worth = root.worth.add(centsOf(amount))
+		pt.fam.add(centsOf(amount))
 	}
 	p.adjs[row.key()] = a
 	p.postRow(row)
@@ -387,7 +387,7 @@ func (p *historyPlan) checkReceipt(row *historyRow) {
 		p.receipts[row.key()] = &hrec{bad: true}
 		return
 	}
-	p.receipts[row.key()] = &hrec{id: newID(), pat: pt, kind: kind, amount: amount, row: row.Row, line: row.Line}
+	p.receipts[row.key()] = &hrec{id: newID(), pat: pt, kind: kind, amount: centsOf(amount), row: row.Row, line: row.Line}
 	p.postRow(row)
 }
 
@@ -413,14 +413,15 @@ func (p *historyPlan) checkSplit(row *historyRow) {
 	if rec.bad || row.bad || !okA || !ok {
 		return
 	}
-	rec.sum, rec.splits = rec.sum.Add(amount), rec.splits+1
+	cents := centsOf(amount)
+	rec.sum, rec.splits = rec.sum.add(cents), rec.splits+1
 	if rec.pat != nil && t.pat.fam != rec.pat.fam {
 		p.issue(row, "patient_id", SeverityWarning, FindingCrossFamily, "the split is on a patient of another family than the receipt's")
 	}
-	t.pat.fam.add(amount.Neg())
+	t.pat.fam.add(cents.neg())
 	switch {
 	case t.proc != nil:
-		t.proc.paid = t.proc.paid.Add(amount)
+		t.proc.paid = t.proc.paid.add(cents)
 		t.proc.insured = t.proc.insured || rec.kind == ReceiptInsurancePayment
 		if t.proc.earlier {
 			t.pat.fam.approximate = true
@@ -433,7 +434,7 @@ func (p *historyPlan) checkSplit(row *historyRow) {
 			s = &hbucketSum{row: row.Row, line: row.Line}
 			p.buckets[b] = s
 		}
-		s.sum = s.sum.Add(amount)
+		s.sum = s.sum.add(cents)
 		if t.utype == nil {
 			p.issue(row, "", SeverityWarning, FindingUnallocated, "%s on no procedure, adjustment or unearned type: unallocated, as the old system had it", amount)
 		}

@@ -49,7 +49,7 @@ type hfam struct {
 	row, line   int
 	old         string
 	balance     *Money // the old system's balance, if given
-	delta       Money  // what the set's rows change in its total
+	delta       hcents // what the set's rows change in its total
 	before      Money  // its total before the import (the ledger's)
 	touched     bool
 	approximate bool // the set changes lines of earlier imports: delta may not be exact
@@ -70,7 +70,7 @@ type hproc struct {
 	planned, earlier   bool
 	row, line          int
 	enc                *henc
-	worth, paid, est   Money
+	worth, paid, est   hcents
 	insured            bool
 }
 
@@ -87,8 +87,8 @@ type hrec struct {
 	id      ID
 	pat     *hpat
 	kind    ReceiptKind
-	amount  Money
-	sum     Money
+	amount  hcents
+	sum     hcents
 	splits  int
 	row     int
 	line    int
@@ -110,7 +110,7 @@ type hbucket struct {
 }
 
 type hbucketSum struct {
-	sum       Money
+	sum       hcents
 	row, line int // a split putting money there
 }
 
@@ -370,8 +370,11 @@ func (p *historyPlan) ledgerPatient(id, guarantor ID) *hpat {
 	return pt
 }
 
-// touch adds to a family's total.
-func (f *hfam) add(m Money) {
-	f.delta = f.delta.Add(m)
+// after is the family's total once the set is posted.
+func (f *hfam) after() Money { return f.before.Add(f.delta.money()) }
+
+// add adds to a family's total.
+func (f *hfam) add(m hcents) {
+	f.delta = f.delta.add(m)
 	f.touched = true
 }

@@ -21,18 +21,18 @@ func (p *historyPlan) findings() {
 		if x.earlier || x.planned || x.row == 0 {
 			continue
 		}
-		pending := Money{}
+		pending := hcents{}
 		if !x.insured {
-			pending = x.est.Min(x.worth.Max(Money{}))
+			pending = x.est.min(x.worth.max(hcents{}))
 		}
-		x.pat.fam.add(pending.Neg())
-		if owed := x.worth.Sub(x.paid).Sub(pending); owed.Sign() < 0 {
+		x.pat.fam.add(pending.neg())
+		if owed := x.worth.sub(x.paid).sub(pending); owed.sign() < 0 {
 			p.finding("procedures.csv", x.row, x.line, "", FindingOverpaidCharge, "the line holds %s more than it is worth (worth %s, paid %s): an overpaid line, kept as it is",
-				owed.Neg(), x.worth, x.paid)
+				owed.neg(), x.worth, x.paid)
 		}
 	}
 	for _, s := range p.buckets {
-		if s.sum.Sign() < 0 {
+		if s.sum.sign() < 0 {
 			p.finding("splits.csv", s.row, s.line, "", FindingNegativeBucket, "the loose money in this split's bucket (patient, provider, location, type) comes to %s: a negative bucket, kept as it is", s.sum)
 		}
 	}
@@ -40,7 +40,7 @@ func (p *historyPlan) findings() {
 		if rec.bad || rec.earlier || rec.row == 0 {
 			continue
 		}
-		if rec.splits == 0 || !rec.sum.Equal(rec.amount) {
+		if rec.splits == 0 || rec.sum.cmp(rec.amount) != 0 {
 			p.log.add(ImportIssue{File: "receipts.csv", Row: rec.row, Line: rec.line, Column: "amount", Severity: SeverityError, Code: IssueSplitsSum,
 				Message: fmt.Sprintf("the receipt's %d splits sum to %s, not its amount %s", rec.splits, rec.sum, rec.amount)})
 		}
@@ -51,9 +51,9 @@ func (p *historyPlan) findings() {
 // fee, or less than none.
 func (p *historyPlan) prepaid(x *hproc) {
 	switch {
-	case x.paid.Cmp(x.worth.Max(Money{})) > 0:
+	case x.paid.cmp(x.worth.max(hcents{})) > 0:
 		p.finding("procedures.csv", x.row, x.line, "", FindingOverpaidCharge, "the planned line holds %s of prepayment, more than its fee %s: kept as it is", x.paid, x.worth)
-	case x.paid.Sign() < 0:
+	case x.paid.sign() < 0:
 		p.finding("procedures.csv", x.row, x.line, "", FindingNegativeBucket, "the prepayment attached to the planned line comes to %s: kept as it is", x.paid)
 	}
 }
@@ -78,9 +78,9 @@ func (p *historyPlan) before(ctx context.Context, r Reader) error {
 		}
 	}
 	for _, f := range p.famByID {
-		if f.balance != nil && !f.balance.Equal(f.before.Add(f.delta)) {
+		if f.balance != nil && !f.balance.Equal(f.after()) {
 			p.finding("families.csv", f.row, f.line, "balance", FindingBalanceDiffers, "the old system says the family's balance is %s; the ledger will hold %s",
-				*f.balance, f.before.Add(f.delta))
+				*f.balance, f.after())
 		}
 	}
 	return nil
@@ -276,7 +276,7 @@ func (w *historyWriter) row(row *historyRow) error {
 		rec := HistoryRow{Entity: row.file.Entity, OldID: row.key(), Row: row.Row, LedgerID: id}
 		if row.file.Entity == EntityFamily {
 			f := p.families[row.key()]
-			total := f.before.Add(f.delta)
+			total := f.after()
 			rec.FileBalance, rec.FileTotal = f.balance, &total
 		}
 		w.recs = append(w.recs, rec)
@@ -343,7 +343,7 @@ func (w *historyWriter) adjustment(row *historyRow) ID {
 func (w *historyWriter) receipt(row *historyRow) ID {
 	p := w.p
 	rec := p.receipts[row.key()]
-	r := Receipt{ID: rec.id, Kind: rec.kind, Amount: rec.amount, ReceivedOn: mustDate(row, "date"), Method: row.get("method"),
+	r := Receipt{ID: rec.id, Kind: rec.kind, Amount: rec.amount.money(), ReceivedOn: mustDate(row, "date"), Method: row.get("method"),
 		Reference: row.get("reference"), Note: row.get("memo"), PostedAt: w.now}
 	if rec.pat != nil {
 		r.PatientID = &rec.pat.id
@@ -393,7 +393,7 @@ func (p *historyPlan) reconcile(ctx context.Context, tx Tx) (*Reconciliation, er
 		}
 		for _, id := range chunk {
 			f, after := p.famByID[id], familyTotal(bals[id])
-			want := f.before.Add(f.delta)
+			want := f.after()
 			if !after.Equal(want) && !f.approximate && len(bad) < 5 {
 				bad = append(bad, fmt.Sprintf("family %s: the set comes to %s, the ledger holds %s", id, want, after))
 			}

@@ -57,15 +57,15 @@ func (p *historyPlan) ledgerDirectories(ctx context.Context, r Reader) error {
 	if err != nil {
 		return err
 	}
-	p.known["provider_code"], p.known["location_code"], p.known["type_name"] = map[string]*HistoryRef{}, map[string]*HistoryRef{}, map[string]*HistoryRef{}
+	p.known["provider_code"], p.known["location_code"], p.known["type_name"] = map[string]*knownRef{}, map[string]*knownRef{}, map[string]*knownRef{}
 	for _, v := range provs {
-		p.known["provider_code"][strings.ToLower(v.Code)] = &HistoryRef{LedgerID: v.ID}
+		p.known["provider_code"][strings.ToLower(v.Code)] = &knownRef{LedgerID: v.ID}
 	}
 	for _, v := range locs {
-		p.known["location_code"][strings.ToLower(v.Code)] = &HistoryRef{LedgerID: v.ID}
+		p.known["location_code"][strings.ToLower(v.Code)] = &knownRef{LedgerID: v.ID}
 	}
 	for _, v := range types {
-		p.known["type_name"][strings.ToLower(v.Name)] = &HistoryRef{LedgerID: v.ID, Planned: v.IsTreatmentPlan}
+		p.known["type_name"][strings.ToLower(v.Name)] = &knownRef{LedgerID: v.ID, Planned: v.IsTreatmentPlan}
 		if v.IsTreatmentPlan {
 			p.tpType = &v.ID
 		}
@@ -136,7 +136,7 @@ func (p *historyPlan) checkUnearnedType(row *historyRow) {
 				return
 			}
 		}
-		p.known["type_name"]["\x00tp"] = &HistoryRef{Planned: true}
+		p.known["type_name"]["\x00tp"] = &knownRef{Planned: true}
 	}
 	u := UnearnedType{ID: newID(), Name: row.get("name"), Hidden: hidden, IsTreatmentPlan: tp}
 	if tp {
@@ -192,7 +192,7 @@ func (p *historyPlan) checkPatient(row *historyRow) {
 		return
 	}
 	if ref := p.earlier(row); ref != nil {
-		pt := p.ledgerPatient(ref.LedgerID, *ref.GuarantorID)
+		pt := p.ledgerPatient(ref.LedgerID, ref.GuarantorID)
 		if pt.fam != fam {
 			p.issue(row, "family_id", SeverityWarning, IssueGuarantor, "the ledger has patient %q in another family; the history posts to that family", row.key())
 		}
@@ -266,9 +266,9 @@ func (p *historyPlan) checkProcedure(row *historyRow) {
 }
 
 // earlierProc is the plan's entry for a procedure an earlier import posted.
-func (p *historyPlan) earlierProc(ref *HistoryRef) *hproc {
-	return &hproc{id: ref.LedgerID, pat: p.ledgerPatient(*ref.PatientID, *ref.GuarantorID), provider: *ref.ProviderID,
-		location: *ref.LocationID, planned: ref.Planned, earlier: true}
+func (p *historyPlan) earlierProc(ref *knownRef) *hproc {
+	return &hproc{id: ref.LedgerID, pat: p.ledgerPatient(ref.PatientID, ref.GuarantorID), provider: ref.ProviderID,
+		location: ref.LocationID, planned: ref.Planned, earlier: true}
 }
 
 // encounterOf puts a procedure in its encounter: the row's encounter id,
@@ -327,7 +327,7 @@ func (p *historyPlan) checkAdjustment(row *historyRow) {
 		return
 	}
 	if ref := p.earlier(row); ref != nil {
-		p.adjs[row.key()] = &hadj{id: ref.LedgerID, pat: p.ledgerPatient(*ref.PatientID, *ref.GuarantorID)}
+		p.adjs[row.key()] = &hadj{id: ref.LedgerID, pat: p.ledgerPatient(ref.PatientID, ref.GuarantorID)}
 		return
 	}
 	a := &hadj{id: newID(), pat: pt, root: root, row: row.Row}
@@ -510,7 +510,7 @@ func (p *historyPlan) chargeTarget(row *historyRow, t *splitTarget) bool {
 				p.unknown(row, "adjustment_id", EntityAdjustment)
 				return false
 			}
-			a = &hadj{id: ref.LedgerID, pat: p.ledgerPatient(*ref.PatientID, *ref.GuarantorID)}
+			a = &hadj{id: ref.LedgerID, pat: p.ledgerPatient(ref.PatientID, ref.GuarantorID)}
 			p.adjs[strings.Clone(v)] = a
 		}
 		t.pat, t.proc, t.charge = a.pat, a.root, &a.id

@@ -21,7 +21,7 @@ type historyPlan struct {
 	// What the ledger already holds, by entity and old id (earlier imports,
 	// and families and patients by external id; providers by code,
 	// unearned types by name).
-	known map[string]map[string]*HistoryRef
+	known map[string]map[string]*knownRef
 	// What the set defines or refers to, by entity and old id.
 	providers, locations, utypes map[string]ID
 	newProviders                 []Provider
@@ -116,7 +116,7 @@ type hbucketSum struct {
 
 func newHistoryPlan(j *historyJob, mode ImportMode) *historyPlan {
 	p := &historyPlan{job: j, pid: j.pid, mode: mode, log: j.log.clone(), files: map[string]*ImportFile{},
-		known: map[string]map[string]*HistoryRef{}, providers: map[string]ID{}, locations: map[string]ID{}, utypes: map[string]ID{},
+		known: map[string]map[string]*knownRef{}, providers: map[string]ID{}, locations: map[string]ID{}, utypes: map[string]ID{},
 		families: map[string]*hfam{}, famByID: map[ID]*hfam{}, patients: map[string]*hpat{}, patByID: map[ID]*hpat{},
 		procs: map[string]*hproc{}, adjs: map[string]*hadj{}, receipts: map[string]*hrec{}, encounters: map[string]*henc{},
 		buckets: map[hbucket]*hbucketSum{}, posts: map[string]rowSet{}}
@@ -187,49 +187,62 @@ func (p *historyPlan) match(ctx context.Context, r Reader) error {
 		for k := range set {
 			keys = append(keys, k)
 		}
-		refs, err := p.lookup(ctx, r, entity, keys)
-		if err != nil {
+		delete(ids, entity)
+		p.known[entity] = map[string]*knownRef{}
+		if err := p.lookup(ctx, r, entity, keys); err != nil {
 			return err
 		}
-		m := map[string]*HistoryRef{}
-		for i := range refs {
-			m[refs[i].OldID] = &refs[i]
-		}
-		p.known[entity] = m
 	}
 	return nil
 }
 
-// lookup finds old ids in the ledger: families and patients by external
-// id, everything else among the rows of standing history imports.
-func (p *historyPlan) lookup(ctx context.Context, r Reader, entity string, keys []string) ([]HistoryRef, error) {
+// knownRef is what the plan keeps of a HistoryRef: by value, with no
+// pointer (absent ids are zero), the refs of a lookup in one slab.
+type knownRef struct {
+	ImportID, LedgerID, PatientID, GuarantorID, ProviderID, LocationID ID
+	Planned                                                            bool
+}
+
+// lookup finds old ids in the ledger, families and patients by external
+// id, everything else among the rows of standing history imports, and
+// keeps them in p.known.
+func (p *historyPlan) lookup(ctx context.Context, r Reader, entity string, keys []string) error {
 	switch entity {
 	case EntityFamily:
 		gs, err := r.GuarantorsByExternalID(ctx, p.pid, keys)
-		out := make([]HistoryRef, len(gs))
-		for i, g := range gs {
-			gid := g.ID
-			out[i] = HistoryRef{Entity: entity, OldID: g.ExternalID, LedgerID: g.ID, GuarantorID: &gid}
+		refs := make([]HistoryRef, len(gs))
+		for i := range gs {
+			refs[i] = HistoryRef{OldID: gs[i].ExternalID, LedgerID: gs[i].ID, GuarantorID: &gs[i].ID}
 		}
-		return out, err
+		p.know(entity, refs)
+		return err
 	case EntityPatient:
 		ps, _, err := r.MatchPatients(ctx, p.pid, keys, nil)
-		out := make([]HistoryRef, len(ps))
-		for i, pt := range ps {
-			pid, gid := pt.ID, pt.GuarantorID
-			out[i] = HistoryRef{Entity: entity, OldID: pt.ExternalID, LedgerID: pt.ID, PatientID: &pid, GuarantorID: &gid}
+		refs := make([]HistoryRef, len(ps))
+		for i := range ps {
+			refs[i] = HistoryRef{OldID: ps[i].ExternalID, LedgerID: ps[i].ID, PatientID: &ps[i].ID, GuarantorID: &ps[i].GuarantorID}
 		}
-		return out, err
+		p.know(entity, refs)
+		return err
 	}
-	var out []HistoryRef
 	for start := 0; start < len(keys); start += importBatch {
 		refs, err := r.HistoryRefs(ctx, p.pid, entity, keys[start:min(len(keys), start+importBatch)])
 		if err != nil {
-			return nil, err
+			return err
 		}
-		out = append(out, refs...)
+		p.know(entity, refs)
 	}
-	return out, nil
+	return nil
+}
+
+// know keeps refs in p.known.
+func (p *historyPlan) know(entity string, refs []HistoryRef) {
+	slab, m := make([]knownRef, len(refs)), p.known[entity]
+	for i, ref := range refs {
+		slab[i] = knownRef{ImportID: ref.ImportID, LedgerID: ref.LedgerID, PatientID: deref(ref.PatientID), GuarantorID: deref(ref.GuarantorID),
+			ProviderID: deref(ref.ProviderID), LocationID: deref(ref.LocationID), Planned: ref.Planned}
+		m[ref.OldID] = &slab[i]
+	}
 }
 
 // issue and finding record an issue on a row.
@@ -250,7 +263,7 @@ func (p *historyPlan) finding(file string, row, line int, col, code, format stri
 
 // earlier reports (and skips, with a warning) a row whose old id a
 // standing import posted.
-func (p *historyPlan) earlier(row *historyRow) *HistoryRef {
+func (p *historyPlan) earlier(row *historyRow) *knownRef {
 	ref := p.known[row.file.Entity][row.key()]
 	if ref == nil {
 		return nil
@@ -347,7 +360,7 @@ func (p *historyPlan) patient(row *historyRow, c string) *hpat {
 		return pt
 	}
 	if ref := p.known[EntityPatient][v]; ref != nil {
-		pt := p.ledgerPatient(*ref.PatientID, *ref.GuarantorID)
+		pt := p.ledgerPatient(ref.PatientID, ref.GuarantorID)
 		p.patients[strings.Clone(v)] = pt
 		return pt
 	}

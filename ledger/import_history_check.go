@@ -281,7 +281,7 @@ func (p *historyPlan) encounterOf(row *historyRow, x *hproc, d Date) *henc {
 	}
 	e := p.encounters[key]
 	if e == nil {
-		e = &henc{id: newID(), pat: x.pat, provider: x.provider, location: x.location, from: d, to: d}
+		e = &henc{id: newID(), pat: x.pat, provider: x.provider, location: x.location, from: dayOf(d), to: dayOf(d)}
 		p.encounters[strings.Clone(key)] = e
 		p.encList = append(p.encList, e)
 		return e
@@ -290,12 +290,7 @@ func (p *historyPlan) encounterOf(row *historyRow, x *hproc, d Date) *henc {
 		p.bad(row, "encounter_id", IssueBadValue, "encounter %q is another patient's", row.get("encounter_id"))
 		return nil
 	}
-	if d.Before(e.from) {
-		e.from = d
-	}
-	if d.After(e.to) {
-		e.to = d
-	}
+	e.from, e.to = min(e.from, dayOf(d)), max(e.to, dayOf(d))
 	return e
 }
 

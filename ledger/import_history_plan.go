@@ -101,7 +101,7 @@ type henc struct {
 	id                 ID
 	pat                *hpat
 	provider, location ID
-	from, to           Date
+	from, to           hday
 }
 
 // hbucket is where loose money sits (docs/allocation.md §1.2).

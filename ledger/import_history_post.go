@@ -229,7 +229,7 @@ func (w *historyWriter) encounters() error {
 	note := fmt.Sprintf("Converted from a prior system (history import %s)", w.importID)
 	for _, e := range w.p.encList {
 		w.b.Encounters = append(w.b.Encounters, Encounter{ID: e.id, PatientID: e.pat.id, ProviderID: e.provider, LocationID: e.location,
-			Kind: EncounterVisit, ServiceFrom: e.from, ServiceTo: e.to, Note: note, CreatedAt: w.now})
+			Kind: EncounterVisit, ServiceFrom: e.from.date(), ServiceTo: e.to.date(), Note: note, CreatedAt: w.now})
 		if len(w.b.Encounters) == postChunk {
 			if err := w.flush(); err != nil {
 				return err

@@ -1,6 +1,9 @@
 package ledger
 
-import "math"
+import (
+	"math"
+	"time"
+)
 
 // hcents is an amount a history plan holds for a row (a line's worth, what
 // a receipt's splits sum to, a family's change): int64 cents, with no heap
@@ -78,3 +81,14 @@ func (a hcents) max(b hcents) hcents {
 
 // String writes a as Money does ("-30.00").
 func (a hcents) String() string { return a.money().String() }
+
+// hday is a Date a history plan holds per encounter, packed in 32 bits
+// (year, month and day as bit fields: a file's years have four digits) and
+// ordered as dates are.
+type hday uint32
+
+func dayOf(d Date) hday { return hday(d.Year<<9 | int(d.Month)<<5 | d.Day) }
+
+func (h hday) date() Date {
+	return Date{Year: int(h >> 9), Month: time.Month(h >> 5 & 15), Day: int(h & 31)}
+}

@@ -1,6 +1,9 @@
 package ledger
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // TestHistoryCents checks that hcents agrees with Money, in int64 cents and
 // past them: sums of the largest amounts leave int64 and stay exact.
@@ -32,5 +35,19 @@ func TestHistoryCents(t *testing.T) {
 	}
 	if m := (hcents{c: -1 << 63}).neg(); !m.money().Equal(Cents(-1 << 63).Neg()) {
 		t.Fatalf("neg of the least int64: %s", m)
+	}
+}
+
+// TestHistoryDay checks that hday keeps a date and its order.
+func TestHistoryDay(t *testing.T) {
+	days := []Date{{0, time.January, 1}, MinDate, MustDate("1999-12-31"), MustDate("2000-01-01"), MustDate("2024-02-29"),
+		MustDate("2026-06-15"), MaxDate, {9999, time.December, 31}}
+	for i, d := range days {
+		if got := dayOf(d).date(); got != d {
+			t.Errorf("dayOf(%s).date() = %s", d, got)
+		}
+		if i > 0 && dayOf(days[i-1]) >= dayOf(d) {
+			t.Errorf("%s packs after %s", days[i-1], d)
+		}
 	}
 }

@@ -130,6 +130,7 @@ func (j *historyJob) plan(ctx context.Context, r Reader, mode ImportMode, dup *B
 		if err := p.check(ctx, r); err != nil {
 			return nil, err
 		}
+		p.known = nil // check resolved every row that posts: posting needs none of the index
 	}
 	p.finish(dup)
 	return &p.report, nil

@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
-	"runtime"
-	"runtime/metrics"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -98,48 +96,19 @@ func importHistory(ctx context.Context, db *sql.DB, set *os.File) (secs float64,
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	runtime.GC()
-	inuse0, live0 := heapNow()
-	stop := sampleHeap(&peak, &live)
+	stop := synth.WatchHeap()
 	t0 := time.Now()
 	res, err := l.ImportHistory(ctx, ledger.Actor{PracticeID: pr.ID, Role: ledger.RoleAdmin}, ledger.ImportRequest{
 		File: set, FileName: "history.zip", Mode: ledger.ImportCommit, MaxBytes: 1 << 30})
 	secs = time.Since(t0).Seconds()
-	stop()
+	peak, live = stop()
 	if err != nil {
 		return 0, 0, 0, err
 	}
 	if res.Report.Outcome != ledger.OutcomeCommitted {
 		return 0, 0, 0, fmt.Errorf("history import: %s: %s", res.Report.Outcome, res.Report.Message)
 	}
-	return secs, peak - min(peak, inuse0), live - min(live, live0), nil
-}
-
-// heapNow is the Go heap in use (MemStats.HeapInuse: objects, garbage
-// included, and the free room of their spans) and what the last collection
-// found live.
-func heapNow() (inuse, live uint64) {
-	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/heap/unused:bytes"}, {Name: "/gc/heap/live:bytes"}}
-	metrics.Read(s)
-	return s[0].Value.Uint64() + s[1].Value.Uint64(), s[2].Value.Uint64()
-}
-
-// sampleHeap records the highest heapNow every 50 ms until stop is called.
-func sampleHeap(peak, live *uint64) (stop func()) {
-	quit, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			inuse, l := heapNow()
-			*peak, *live = max(*peak, inuse), max(*live, l)
-			select {
-			case <-quit:
-				return
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-	}()
-	return func() { close(quit); <-done }
+	return secs, peak, live, nil
 }
 
 func maxOf(xs []uint64) uint64 {

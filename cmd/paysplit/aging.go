@@ -28,6 +28,9 @@ func runAging(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		return err
 	}
 	defer d.close()
+	if err := d.practice(ctx, pid); err != nil {
+		return err
+	}
 	if cmd == "rebuild" {
 		if err := d.store.AgingRebuild(ctx, pid); err != nil {
 			return err

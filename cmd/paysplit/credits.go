@@ -267,10 +267,6 @@ func creditsManage(ctx context.Context, args []string, stdout, stderr io.Writer)
 
 // runBalance is "paysplit balance …".
 func runBalance(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
-		fmt.Fprintln(stdout, balanceUsage)
-		return nil
-	}
 	fs := newFlagSet("balance")
 	fs.SetOutput(stderr)
 	var rf runFlags
@@ -365,6 +361,9 @@ func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer d.close()
+	if err := d.practice(ctx, a.PracticeID); err != nil {
+		return err
+	}
 	l := ledger.New(d.store, ledger.WithRunBatch(*rf.batch), pt, stoppedByUser)
 	switch sub {
 	case "list":
@@ -449,6 +448,9 @@ func startAndFollow(ctx context.Context, rf runFlags, req ledger.RunRequest, std
 		return err
 	}
 	defer d.close()
+	if err := d.practice(ctx, a.PracticeID); err != nil {
+		return err
+	}
 	l := ledger.New(d.store, ledger.WithRunBatch(*rf.batch), pt, stoppedByUser)
 	r, err := l.StartRun(ctx, a, req)
 	if err != nil {

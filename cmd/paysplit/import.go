@@ -124,6 +124,9 @@ func importBalances(ctx context.Context, kind ledger.ImportKind, args []string, 
 		return err
 	}
 	defer d.close()
+	if err := d.practice(ctx, pid); err != nil {
+		return err
+	}
 	mode := ledger.ImportValidate
 	if *commit {
 		mode = ledger.ImportCommit
@@ -182,6 +185,9 @@ func undoImport(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer d.close()
+	if err := d.practice(ctx, pid); err != nil {
+		return err
+	}
 	imp, err := ledger.New(d.store).UndoBalanceImport(ctx, ledger.Actor{PracticeID: pid, Role: ledger.RoleAdmin}, ledger.UndoImport{ImportID: id})
 	if err != nil {
 		var inv *ledger.InvariantError

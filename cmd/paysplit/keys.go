@@ -62,6 +62,9 @@ func runKeys(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer d.close()
+	if err := d.practice(ctx, pid); err != nil {
+		return err
+	}
 	l := ledger.New(d.store)
 	operator := ledger.Actor{PracticeID: pid, Role: ledger.RoleAdmin}
 	switch cmd {

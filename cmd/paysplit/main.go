@@ -134,6 +134,18 @@ type database struct {
 	url     string // for connections of their own (the change listener)
 }
 
+// practice checks that the practice a command names exists: an unknown id
+// is an error naming the flag, not an empty report or a driver error.
+func (d *database) practice(ctx context.Context, pid ledger.ID) error {
+	if _, err := d.store.Practice(ctx, pid); err != nil {
+		if errors.Is(err, ledger.ErrNotFound) {
+			return fmt.Errorf("--practice: no practice with id %s", pid)
+		}
+		return err
+	}
+	return nil
+}
+
 func (d *database) close() {
 	d.store.DB().Close()
 	if d.owner != d.store.DB() {

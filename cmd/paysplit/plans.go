@@ -66,6 +66,9 @@ func runPlans(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer d.close()
+	if err := d.practice(ctx, pid); err != nil {
+		return err
+	}
 	l, a := ledger.New(d.store), ledger.Actor{PracticeID: pid, Role: ledger.RoleAdmin}
 	var out any
 	switch cmd {

@@ -50,6 +50,9 @@ func runReports(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		return err
 	}
 	defer d.close()
+	if err := d.practice(ctx, pid); err != nil {
+		return err
+	}
 	r, err := ledger.New(d.store).NetUnearned(ctx, ledger.Actor{PracticeID: pid, Role: ledger.RoleAnalyst}, q)
 	if err != nil {
 		return err

@@ -44,3 +44,24 @@ func TestReportsNetUnearned(t *testing.T) {
 	_, err = cli("statements")
 	require.Error(t, err)
 }
+
+// TestCommandsRefuseAnUnknownPractice: a practice id no practice has is an
+// error naming --practice, for every command that takes one, before it
+// reads or writes anything.
+func TestCommandsRefuseAnUnknownPractice(t *testing.T) {
+	ctx := context.Background()
+	_, url := ledgertest.NewDBAndURL(t)
+	unknown := ledgertest.NewID().String()
+	for _, args := range [][]string{
+		{"reports", "net-unearned"},
+		{"aging", "check"},
+		{"balance", "--method", "INCOME_TRANSFER"},
+		{"credits", "manage", "--note", "x"},
+		{"runs", "list"},
+		{"keys", "list"},
+		{"plans", "remove", ledgertest.NewID().String()},
+	} {
+		err := runTo(ctx, append(args, "--database-url", url, "--practice", unknown), io.Discard, io.Discard)
+		require.ErrorContains(t, err, "--practice: no practice with id "+unknown, "%v", args)
+	}
+}

@@ -41,9 +41,13 @@ func planIncomeTransfer(ctx context.Context, pol resolvedPolicy, s snapshot, par
 	if out.CreditsFound, out.AmountMoved, out.CreditsLeft, err = amountsOf(pl); err != nil {
 		return out, err
 	}
+	planned := map[string]bool{} // planned lines owe nothing yet
+	for _, c := range s.family.Charges {
+		planned[c.ID.String()] = c.Status == StatusPlanned
+	}
 	var owed decimal.Decimal
 	for _, c := range pl.raw.Balances.Charges {
-		if c.Owed.Sign() > 0 && c.FoldedInto == "" {
+		if c.Owed.Sign() > 0 && c.FoldedInto == "" && !planned[c.ChargeID] {
 			owed = owed.Add(c.Owed)
 		}
 	}

@@ -370,3 +370,24 @@ func TestBalancerTransferDateProperties(t *testing.T) {
 	require.Greater(t, changed[ledger.MethodIncomeTransfer], 3, "income transfers were posted")
 	require.Greater(t, changed[ledger.MethodRecreateSplits], 1, "re-splits were posted")
 }
+
+// TestBalancerPlannedLinesOweNothing: a family whose only line is planned
+// and which holds money on account owes nothing yet, so the balancer leaves
+// it as it is instead of skipping it with "credit left while owed".
+func TestBalancerPlannedLinesOweNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := ledgertest.NewPractice(t, ledgertest.NewDB(t))
+	p := f.Family(t, "Plan")[0]
+	d := ledger.MustDate("2026-03-01")
+	_, err := f.Ledger.PostEncounter(ctx, f.Actor, ledger.NewEncounter{PatientID: p.ID, ProviderID: f.Provider, LocationID: f.Location,
+		ServiceFrom: &d, Charges: []ledger.NewCharge{{Code: "D2740", Amount: ledger.MustMoney("1100.00"), Status: ledger.StatusPlanned}}})
+	require.NoError(t, err)
+	f.Pay(t, p, "50.00", ledgertest.Unearned("50.00", f.Prepayment))
+	for _, m := range []ledger.BalanceMethod{ledger.MethodIncomeTransfer, ledger.MethodRecreateSplits} {
+		_, fam, err := f.Ledger.BalanceFamily(ctx, f.Actor, ledger.FamilyBalancing{GuarantorID: p.GuarantorID, Method: m, Preview: true})
+		require.NoError(t, err, m)
+		require.NotEqual(t, ledger.FamilySkipped, fam.Status, "%s: %s", m, fam.Reason)
+		require.NotContains(t, fam.Reason, "is owed", m)
+	}
+}

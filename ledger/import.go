@@ -730,9 +730,13 @@ func untouched(imp BalanceImport, acts []ImportActivity) error {
 	for i, act := range acts {
 		parts[i] = act.String()
 	}
+	what := "balance import"
+	if imp.Kind == KindHistory {
+		what = "history import"
+	}
 	return &InvariantError{Invariant: "import_untouched", Message: fmt.Sprintf(
-		"cannot undo balance import %s: something was posted against its lines since: %s; reverse that first",
-		imp.ID, strings.Join(parts, "; "))}
+		"cannot undo %s %s: something was posted against its lines since: %s; reverse that first",
+		what, imp.ID, strings.Join(parts, "; "))}
 }
 
 // undoBulk builds the entries that reverse an import: an adjustment of minus
@@ -789,6 +793,9 @@ func (l *Ledger) reverseAll(ctx context.Context, tx Tx, pid ID, receiptIDs []ID,
 // String describes the activity for a refusal.
 func (a ImportActivity) String() string {
 	where := fmt.Sprintf("row %d", a.Row)
+	if a.Row == 0 { // a history import's line: its rows are in several files
+		where = "a line it posted"
+	}
 	switch a.Kind {
 	case ActivitySplit:
 		return fmt.Sprintf("%s has %s of %s from a %s receipt (%s, %s)", where, moneyVerb(a.Amount), a.Amount.Abs(), a.ReceiptKind, a.ID, a.Date)

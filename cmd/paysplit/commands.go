@@ -36,7 +36,7 @@ func init() {
 		{"import balances", "check (or with --commit post) a balance-forward CSV from a prior system", sub("balances", runImport)},
 		{"import history", "check (or with --commit post) a history set from a prior system: a zip, or a folder (docs/conversion.md)", sub("history", runImport)},
 		{"import history-template", "write the history set template (a zip) to stdout", sub("history-template", runImport)},
-		{"import undo", "reverse a committed balance-forward import", sub("undo", runImport)},
+		{"import undo", "reverse a committed import (balance forward or history)", sub("undo", runImport)},
 		{"import template", "print the balance-forward CSV template", sub("template", runImport)},
 		{"credits manage", "credit management over every family (or the named ones), as a run", sub("manage", runCredits)},
 		{"balance", "the family balancer over every family (or the named ones), as a run", runBalance},

@@ -297,7 +297,11 @@ func (b *importBar) update(p ledger.ImportProgress) {
 		b.draw(fmt.Sprintf("%-9s", p.Phase), 0, 0, fmt.Sprintf("%d rows", p.Rows))
 	case p.Phase != b.phase:
 		b.phase = p.Phase
-		b.line(fmt.Sprintf("import: %s (%d rows)", p.Phase, p.Rows))
+		msg := "import: " + p.Phase
+		if p.Rows > 0 { // a history import counts no rows of one file
+			msg += fmt.Sprintf(" (%d rows)", p.Rows)
+		}
+		b.line(msg)
 	}
 }
 

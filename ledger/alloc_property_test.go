@@ -215,12 +215,7 @@ func TestEngineTransferProperties(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	f := ledgertest.NewPractice(t, ledgertest.NewDB(t))
-	provs, locs := []ledger.ID{f.Provider}, []ledger.ID{f.Location}
-	p2, err := f.Ledger.CreateProvider(ctx, f.Actor, ledger.NewProvider{Name: "Dr. Two"})
-	require.NoError(t, err)
-	l2, err := f.Ledger.CreateLocation(ctx, f.Actor, ledger.NewLocation{Name: "South"})
-	require.NoError(t, err)
-	provs, locs = append(provs, p2.ID), append(locs, l2.ID)
+	provs, locs := twoOfEach(t, f)
 
 	for _, policy := range []string{"rigorous", "fifo"} {
 		const families = 16
@@ -379,11 +374,7 @@ func TestEngineOperationsOnRandomFamilies(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	f := ledgertest.NewPractice(t, ledgertest.NewDB(t))
-	p2, err := f.Ledger.CreateProvider(ctx, f.Actor, ledger.NewProvider{Name: "Dr. Two"})
-	require.NoError(t, err)
-	l2, err := f.Ledger.CreateLocation(ctx, f.Actor, ledger.NewLocation{Name: "South"})
-	require.NoError(t, err)
-	provs, locs := []ledger.ID{f.Provider, p2.ID}, []ledger.ID{f.Location, l2.ID}
+	provs, locs := twoOfEach(t, f)
 	allowed := func(err error) bool {
 		var rej *rules.RejectedError
 		return err == nil || errors.As(err, &rej)
@@ -434,4 +425,16 @@ func TestEngineOperationsOnRandomFamilies(t *testing.T) {
 		}
 	}
 	require.Greater(t, negatives, 2, "the families hold negative production")
+}
+
+// twoOfEach gives the practice a second provider and location, and returns
+// both of each (the fixture's first).
+func twoOfEach(t *testing.T, f *ledgertest.Practice) (provs, locs []ledger.ID) {
+	t.Helper()
+	ctx := context.Background()
+	p2, err := f.Ledger.CreateProvider(ctx, f.Actor, ledger.NewProvider{Name: "Dr. Two"})
+	require.NoError(t, err)
+	l2, err := f.Ledger.CreateLocation(ctx, f.Actor, ledger.NewLocation{Name: "South"})
+	require.NoError(t, err)
+	return []ledger.ID{f.Provider, p2.ID}, []ledger.ID{f.Location, l2.ID}
 }

@@ -314,11 +314,7 @@ func TestBalancerTransferDateProperties(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	f := ledgertest.NewPractice(t, ledgertest.NewDB(t))
-	p2, err := f.Ledger.CreateProvider(ctx, f.Actor, ledger.NewProvider{Name: "Dr. Two"})
-	require.NoError(t, err)
-	l2, err := f.Ledger.CreateLocation(ctx, f.Actor, ledger.NewLocation{Name: "South"})
-	require.NoError(t, err)
-	provs, locs := []ledger.ID{f.Provider, p2.ID}, []ledger.ID{f.Location, l2.ID}
+	provs, locs := twoOfEach(t, f)
 	splitSum := func(g ledger.ID) string {
 		var s string
 		require.NoError(t, f.Store.DB().Get(&s, `SELECT coalesce(sum(s.amount), 0)::numeric(14,2)::text FROM splits s

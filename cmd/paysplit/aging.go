@@ -23,14 +23,11 @@ func runAging(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("--practice: %q is not a practice id", *practice)
 	}
-	d, err := db.open(ctx)
+	d, err := db.openPractice(ctx, pid)
 	if err != nil {
 		return err
 	}
 	defer d.close()
-	if err := d.practice(ctx, pid); err != nil {
-		return err
-	}
 	if cmd == "rebuild" {
 		if err := d.store.AgingRebuild(ctx, pid); err != nil {
 			return err

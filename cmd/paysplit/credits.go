@@ -356,14 +356,11 @@ func runRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	d, err := rf.db.open(ctx)
+	d, err := rf.db.openPractice(ctx, a.PracticeID)
 	if err != nil {
 		return err
 	}
 	defer d.close()
-	if err := d.practice(ctx, a.PracticeID); err != nil {
-		return err
-	}
 	l := ledger.New(d.store, ledger.WithRunBatch(*rf.batch), pt, stoppedByUser)
 	switch sub {
 	case "list":
@@ -443,14 +440,11 @@ func startAndFollow(ctx context.Context, rf runFlags, req ledger.RunRequest, std
 	if err != nil {
 		return err
 	}
-	d, err := rf.db.open(ctx)
+	d, err := rf.db.openPractice(ctx, a.PracticeID)
 	if err != nil {
 		return err
 	}
 	defer d.close()
-	if err := d.practice(ctx, a.PracticeID); err != nil {
-		return err
-	}
 	l := ledger.New(d.store, ledger.WithRunBatch(*rf.batch), pt, stoppedByUser)
 	r, err := l.StartRun(ctx, a, req)
 	if err != nil {

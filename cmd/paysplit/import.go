@@ -119,14 +119,11 @@ func importBalances(ctx context.Context, kind ledger.ImportKind, args []string, 
 	}
 	defer file.Close()
 
-	d, err := db.open(ctx)
+	d, err := db.openPractice(ctx, pid)
 	if err != nil {
 		return err
 	}
 	defer d.close()
-	if err := d.practice(ctx, pid); err != nil {
-		return err
-	}
 	mode := ledger.ImportValidate
 	if *commit {
 		mode = ledger.ImportCommit
@@ -180,14 +177,11 @@ func undoImport(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%q is not an import id", pos[0])
 	}
-	d, err := db.open(ctx)
+	d, err := db.openPractice(ctx, pid)
 	if err != nil {
 		return err
 	}
 	defer d.close()
-	if err := d.practice(ctx, pid); err != nil {
-		return err
-	}
 	imp, err := ledger.New(d.store).UndoBalanceImport(ctx, ledger.Actor{PracticeID: pid, Role: ledger.RoleAdmin}, ledger.UndoImport{ImportID: id})
 	if err != nil {
 		var inv *ledger.InvariantError

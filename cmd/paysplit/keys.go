@@ -57,14 +57,11 @@ func runKeys(ctx context.Context, args []string, stdout io.Writer) error {
 			return fmt.Errorf("--key: %q is not a key id", *key)
 		}
 	}
-	d, err := db.open(ctx)
+	d, err := db.openPractice(ctx, pid)
 	if err != nil {
 		return err
 	}
 	defer d.close()
-	if err := d.practice(ctx, pid); err != nil {
-		return err
-	}
 	l := ledger.New(d.store)
 	operator := ledger.Actor{PracticeID: pid, Role: ledger.RoleAdmin}
 	switch cmd {

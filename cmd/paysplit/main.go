@@ -134,16 +134,22 @@ type database struct {
 	url     string // for connections of their own (the change listener)
 }
 
-// practice checks that the practice a command names exists: an unknown id
-// is an error naming the flag, not an empty report or a driver error.
-func (d *database) practice(ctx context.Context, pid ledger.ID) error {
-	if _, err := d.store.Practice(ctx, pid); err != nil {
-		if errors.Is(err, ledger.ErrNotFound) {
-			return fmt.Errorf("--practice: no practice with id %s", pid)
-		}
-		return err
+// openPractice opens the database for a command about one practice and
+// checks the practice exists: an unknown id is an error naming the flag,
+// not an empty report or a driver error.
+func (d *dbFlags) openPractice(ctx context.Context, pid ledger.ID) (*database, error) {
+	db, err := d.open(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	if _, err := db.store.Practice(ctx, pid); err != nil {
+		db.close()
+		if errors.Is(err, ledger.ErrNotFound) {
+			return nil, fmt.Errorf("--practice: no practice with id %s", pid)
+		}
+		return nil, err
+	}
+	return db, nil
 }
 
 func (d *database) close() {

@@ -61,14 +61,11 @@ func runPlans(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	d, err := db.open(ctx)
+	d, err := db.openPractice(ctx, pid)
 	if err != nil {
 		return err
 	}
 	defer d.close()
-	if err := d.practice(ctx, pid); err != nil {
-		return err
-	}
 	l, a := ledger.New(d.store), ledger.Actor{PracticeID: pid, Role: ledger.RoleAdmin}
 	var out any
 	switch cmd {

@@ -45,14 +45,11 @@ func runReports(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		}
 		q.GuarantorID = &g
 	}
-	d, err := db.open(ctx)
+	d, err := db.openPractice(ctx, pid)
 	if err != nil {
 		return err
 	}
 	defer d.close()
-	if err := d.practice(ctx, pid); err != nil {
-		return err
-	}
 	r, err := ledger.New(d.store).NetUnearned(ctx, ledger.Actor{PracticeID: pid, Role: ledger.RoleAnalyst}, q)
 	if err != nil {
 		return err

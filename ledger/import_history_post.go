@@ -122,12 +122,8 @@ func (p *historyPlan) finish(dup *BalanceImport) {
 	case dup != nil:
 		r.Outcome, r.DuplicateOf = OutcomeAlreadyImported, &dup.ID
 		r.Message = fmt.Sprintf("this history set was imported on %s as import %s: nothing is posted again", dup.ImportDate, dup.ID)
-	case r.Errors > 0 && commit:
-		r.Outcome = OutcomeRejected
-		r.Message = fmt.Sprintf("%s: nothing was posted; fix the files and import them again", plural(r.Errors, "error"))
 	case r.Errors > 0:
-		r.Outcome = OutcomeInvalid
-		r.Message = fmt.Sprintf("%s: a commit would be rejected and post nothing", plural(r.Errors, "error"))
+		r.refused(commit, "fix the files and import them again")
 	case r.RowsToPost == 0:
 		r.Outcome = OutcomeAlreadyImported
 		r.Message = "every row of this set was posted by an earlier import: nothing is posted again"

@@ -294,12 +294,8 @@ func (p *importPlan) finish() {
 		r.Warnings++
 		r.Issues = append([]ImportIssue{{Severity: SeverityWarning, Code: IssueAlreadyImported, Message: r.Message}}, r.Issues...)
 		r.IssueCounts = addIssueCount(r.IssueCounts, IssueAlreadyImported, SeverityWarning)
-	case r.Errors > 0 && commit:
-		r.Outcome = OutcomeRejected
-		r.Message = fmt.Sprintf("%s: nothing was posted; fix the file and import it again", plural(r.Errors, "error"))
 	case r.Errors > 0:
-		r.Outcome = OutcomeInvalid
-		r.Message = fmt.Sprintf("%s: a commit would be rejected and post nothing", plural(r.Errors, "error"))
+		r.refused(commit, "fix the file and import it again")
 	case p.rowsToPost == 0:
 		r.Outcome, r.DuplicateOf = OutcomeAlreadyImported, p.firstImported
 		r.Message = fmt.Sprintf("every row of this file was posted by an earlier import (%s): nothing is posted again", *p.firstImported)

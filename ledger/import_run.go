@@ -219,3 +219,16 @@ func (j *balanceForwardJob) close() {}
 func (j *balanceForwardJob) reconcile(ctx context.Context, tx Tx, importID ID) (*Reconciliation, error) {
 	return j.p.reconcile(ctx, tx, importID)
 }
+
+// refused sets the outcome of a report with errors, for either kind of
+// import: REJECTED when it was a commit (nothing posted), INVALID when it
+// was a check; fix says what to do.
+func (r *ImportReport) refused(commit bool, fix string) {
+	if commit {
+		r.Outcome = OutcomeRejected
+		r.Message = fmt.Sprintf("%s: nothing was posted; %s", plural(r.Errors, "error"), fix)
+		return
+	}
+	r.Outcome = OutcomeInvalid
+	r.Message = fmt.Sprintf("%s: a commit would be rejected and post nothing", plural(r.Errors, "error"))
+}

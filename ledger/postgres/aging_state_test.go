@@ -374,6 +374,7 @@ func (w *agingWorld) compare(bases ...ledger.AgingBasis) {
 	drift, err := w.f.Store.AgingCheck(context.Background(), w.f.Actor.PracticeID)
 	require.NoError(t, err)
 	require.True(t, drift.InStep(), "drift: %+v", drift)
+	w.compareBalances()
 	minAge, minBal := 31, ledger.MustMoney("0.01")
 	for _, g := range []ledger.AgingGroup{ledger.AgingByGuarantor, ledger.AgingByPatient, ledger.AgingByProvider, ledger.AgingByLocation, ledger.AgingByPractice} {
 		for _, b := range bases {
@@ -386,5 +387,83 @@ func (w *agingWorld) compare(bases ...ledger.AgingBasis) {
 				require.Equal(t, w.report(q, true), w.report(q, false), "%s %s %+v", g, b, q)
 			}
 		}
+	}
+}
+
+// compareBalances holds every line's balance read from the maintained state,
+// and each family's and patient's balance summed from them, to the same
+// computed from history.
+func (w *agingWorld) compareBalances() {
+	t, ctx, pid := w.t, context.Background(), w.f.Actor.PracticeID
+	var rows []struct {
+		ID, PatientID, GuarantorID ledger.ID
+	}
+	require.NoError(t, w.db.Select(&rows, `SELECT c.id, c.patient_id, p.guarantor_id FROM charges c
+	    JOIN patients p ON p.practice_id = c.practice_id AND p.id = c.patient_id WHERE c.practice_id = $1`, pid))
+	ids := make([]ledger.ID, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	got, err := w.f.Store.ChargeBalances(ctx, pid, ids)
+	require.NoError(t, err)
+	want, err := w.f.Store.ChargeBalancesFromHistory(ctx, pid, ids)
+	require.NoError(t, err)
+	require.Len(t, want, len(ids))
+	require.Len(t, got, len(ids))
+	for id, b := range want {
+		require.Equal(t, fmt.Sprintf("%+v", b), fmt.Sprintf("%+v", got[id]), "line %s", id)
+	}
+
+	// Per family: the lines' sums, and the money on no line or held for a
+	// planned line, from the splits themselves.
+	type sums struct{ owed, lineCredit, unallocated, unearned, hidden ledger.Money }
+	fams := map[ledger.ID]*sums{}
+	at := func(g ledger.ID) *sums {
+		if fams[g] == nil {
+			fams[g] = &sums{}
+		}
+		return fams[g]
+	}
+	for _, r := range rows {
+		f, owed := at(r.GuarantorID), want[r.ID].Owed
+		if owed.Sign() < 0 {
+			f.lineCredit = f.lineCredit.Sub(owed)
+		} else {
+			f.owed = f.owed.Add(owed)
+		}
+	}
+	var money []struct {
+		GuarantorID ledger.ID
+		Amount      ledger.Money
+		Kind        string
+	}
+	require.NoError(t, w.db.Select(&money, `
+SELECT p.guarantor_id, s.amount,
+       CASE WHEN s.unearned_type_id IS NULL THEN 'unallocated'
+            WHEN s.charge_id IS NULL AND NOT u.hidden THEN 'unearned' ELSE 'hidden' END AS kind
+  FROM splits s JOIN patients p ON p.practice_id = s.practice_id AND p.id = s.patient_id
+  LEFT JOIN unearned_types u ON u.practice_id = s.practice_id AND u.id = s.unearned_type_id
+ WHERE s.practice_id = $1 AND (s.charge_id IS NULL OR s.unearned_type_id IS NOT NULL)`, pid))
+	for _, m := range money {
+		f := at(m.GuarantorID)
+		switch m.Kind {
+		case "unallocated":
+			f.unallocated = f.unallocated.Add(m.Amount)
+		case "unearned":
+			f.unearned = f.unearned.Add(m.Amount)
+		default:
+			f.hidden = f.hidden.Add(m.Amount)
+		}
+	}
+	gids := make([]ledger.ID, 0, len(fams))
+	for g := range fams {
+		gids = append(gids, g)
+	}
+	bals, err := w.f.Store.GuarantorBalances(ctx, pid, gids)
+	require.NoError(t, err)
+	for g, f := range fams {
+		credit := f.lineCredit.Add(f.unallocated).Add(f.unearned)
+		require.Equal(t, fmt.Sprintf("%+v", ledger.Balance{Balance: f.owed.Sub(credit), Owed: f.owed, Unallocated: f.unallocated,
+			Unearned: f.unearned, Credit: credit, HiddenUnearned: f.hidden}), fmt.Sprintf("%+v", bals[g]), "family %s", g)
 	}
 }

@@ -72,12 +72,7 @@ func (s queries) openCharges(ctx context.Context, practiceID ledger.ID, patIDs [
 	const q = `
 WITH fam AS (
     SELECT ` + chargeColumns + ` FROM charges WHERE practice_id = $1 AND patient_id = ANY($2::uuid[])
-), ch AS (          -- the charges and every adjustment attached to one, each by its index
-    SELECT ` + chColumns + ` FROM fam
-    UNION
-    SELECT ` + chColumns + ` FROM charges
-     WHERE practice_id = $1 AND attached_to_id IN (SELECT id FROM fam) AND attached_to_id IS NOT NULL
-), ` + chargeBalanceCTEs + `
+), ch AS (SELECT id FROM fam), ` + lineBalanceCTEs + `
 SELECT fam.*, ` + balColumns + `
   FROM fam JOIN bal USING (id)
  ORDER BY patient_id, service_date, id`

@@ -127,24 +127,17 @@ SELECT l.row_number AS row, l.row_key, l.charge_id, l.receipt_id, l.amount, l.re
 
 // BalanceImportSums sums an import's lines in one statement, per patient and
 // per family (the patient's guarantor now) with GROUPING SETS, from the
-// lines as the file gave them and from each line's balance now (computed as
-// ChargeBalances does), and passes the sums to each as the rows arrive:
+// lines as the file gave them and from each line's balance now (read as
+// ChargeBalances reads it), and passes the sums to each as the rows arrive:
 // patients first, then families, each in the order of their first row.
 func (s queries) BalanceImportSums(ctx context.Context, practiceID, importID ledger.ID, each func(ledger.ReconciliationLine) error) error {
 	const q = `
 WITH l AS MATERIALIZED (
-    SELECT bl.row_number, bl.charge_id, bl.amount, bl.responsibility, c.patient_id,
-           c.status, c.amount AS charge_amount, c.insurance_estimate
+    SELECT bl.row_number, bl.charge_id, bl.amount, bl.responsibility, c.patient_id
       FROM balance_import_lines bl
       JOIN charges c ON c.practice_id = bl.practice_id AND c.id = bl.charge_id
      WHERE bl.practice_id = $1 AND bl.import_id = $2
-), ch AS (
-    SELECT charge_id AS id, charge_id AS root, NULL::uuid AS attached_to_id, status, charge_amount AS amount, insurance_estimate
-      FROM l -- an import's lines are never attached to another charge
-    UNION ALL
-    SELECT a.id, a.attached_to_id, a.attached_to_id, a.status, a.amount, a.insurance_estimate
-      FROM l JOIN charges a ON a.practice_id = $1 AND a.attached_to_id = l.charge_id
-), ` + chargeBalanceCTEs + `
+), ch AS (SELECT charge_id AS id FROM l), ` + lineBalanceCTEs + `
 SELECT CASE WHEN grouping(l.patient_id) = 0 THEN l.patient_id END AS patient_id, p.guarantor_id,
        count(*) AS rows, min(l.row_number) AS first_row,
        coalesce(sum(l.amount) FILTER (WHERE l.responsibility <> 'INSURANCE'), 0) AS file_patient,

@@ -16,7 +16,7 @@ SELECT id, ` + balColumns + ` FROM bal`
 		ID ledger.ID
 		ledger.ChargeBalance
 	}
-	if err := s.sel(ctx, &rows, q, practiceID, idArray(chargeIDs)); err != nil {
+	if err := s.sel(ctx, &rows, prepared(q), practiceID, idArray(chargeIDs)); err != nil {
 		return nil, translate(err)
 	}
 	out := make(map[ledger.ID]ledger.ChargeBalance, len(rows))

@@ -53,7 +53,7 @@ SELECT $1, u.id, u.receipt_id, u.amount, u.code, u.patient_id, u.provider_id, u.
 		provs[i], locs[i], chs[i], uts[i] = s.ProviderID, s.LocationID, s.ChargeID, s.UnearnedTypeID
 		samounts[i], codes[i] = s.Amount.String(), string(s.Code)
 	}
-	_, err := t.exec(ctx, q, practiceID, idArray(ids), pq.Array(kinds), pq.Array(amounts), pq.Array(dates),
+	_, err := t.exec(ctx, prepared(q), practiceID, idArray(ids), pq.Array(kinds), pq.Array(amounts), pq.Array(dates),
 		nullableIDArray(pats), pq.Array(methods), pq.Array(refs), pq.Array(notes), nullableIDArray(batches),
 		nullableIDArray(revs), pq.Array(pols), pq.Array(vers), pq.Array(posted),
 		idArray(sids), idArray(rids), pq.Array(samounts), pq.Array(codes),
@@ -79,7 +79,7 @@ SELECT $1, u.id, u.receipt_id, u.operation, u.guarantor_id, u.policy_name, u.pol
 		ops[i], names[i], dates[i], plans[i] = string(r.Operation), r.PolicyName, r.AsOf.String(), string(r.Plan)
 		vers[i] = int64(r.PolicyVersion)
 	}
-	_, err := t.exec(ctx, q, practiceID, recs[0].CreatedAt, idArray(ids), nullableIDArray(rids), pq.Array(ops),
+	_, err := t.exec(ctx, prepared(q), practiceID, recs[0].CreatedAt, idArray(ids), nullableIDArray(rids), pq.Array(ops),
 		idArray(gids), pq.Array(names), pq.Array(vers), pq.Array(dates), pq.Array(plans))
 	return translate(err)
 }

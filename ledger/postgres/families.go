@@ -34,7 +34,7 @@ SELECT s.id, s.receipt_id, s.amount, s.code, s.patient_id, s.provider_id, s.loca
  WHERE s.practice_id = $1 AND s.patient_id = ANY($2::uuid[])
  ORDER BY r.received_on, s.receipt_id, s.id`
 	var splits []ledger.PostedSplit
-	if err := s.sel(ctx, &splits, q, practiceID, idArray(patIDs)); err != nil {
+	if err := s.sel(ctx, &splits, prepared(q), practiceID, idArray(patIDs)); err != nil {
 		return nil, translate(err)
 	}
 
@@ -77,7 +77,7 @@ SELECT fam.*, ` + balColumns + `
   FROM fam JOIN bal USING (id)
  ORDER BY patient_id, service_date, id`
 	var charges []balancedCharge
-	if err := s.sel(ctx, &charges, q, practiceID, idArray(patIDs)); err != nil {
+	if err := s.sel(ctx, &charges, prepared(q), practiceID, idArray(patIDs)); err != nil {
 		return nil, translate(err)
 	}
 	var planned []ledger.ID

@@ -39,7 +39,7 @@ func (s queries) PolicyDefaults(ctx context.Context, practiceID ledger.ID) ([]le
 	const q = `SELECT operation, name, coalesce(version, 0) AS version, set_at, set_by FROM policy_defaults
 	            WHERE practice_id = $1 ORDER BY operation`
 	var rows []ledger.PolicyDefault
-	return rows, translate(s.sel(ctx, &rows, q, practiceID))
+	return rows, translate(s.sel(ctx, &rows, prepared(q), practiceID))
 }
 
 // InsertPolicy numbers the version under a per-name advisory lock, so that

@@ -236,7 +236,7 @@ func (s queries) Practice(ctx context.Context, id ledger.ID) (ledger.Practice, e
 	const q = `SELECT id, name, require_batch, prepay_allowed_for_tp_procs AS pre_pay_allowed_for_tp_procs,
 	                  balances_dont_subtract_ins, created_at FROM practices WHERE id = $1`
 	var p ledger.Practice
-	if err := s.get(ctx, &p, q, id); err != nil {
+	if err := s.get(ctx, &p, prepared(q), id); err != nil {
 		return p, notFound(err, "practice")
 	}
 	return p, nil
@@ -277,7 +277,7 @@ const guarantorColumns = `id, name, coalesce(external_id, '') AS external_id, se
 func (s queries) Guarantors(ctx context.Context, practiceID ledger.ID, ids []ledger.ID) ([]ledger.Guarantor, error) {
 	const q = `SELECT ` + guarantorColumns + ` FROM guarantors WHERE practice_id = $1 AND id = ANY($2::uuid[])`
 	var rows []ledger.Guarantor
-	return rows, translate(s.sel(ctx, &rows, q, practiceID, idArray(ids)))
+	return rows, translate(s.sel(ctx, &rows, prepared(q), practiceID, idArray(ids)))
 }
 
 const patientColumns = `id, guarantor_id, first_name, last_name, birth_date, coalesce(external_id, '') AS external_id, created_at`
@@ -285,7 +285,7 @@ const patientColumns = `id, guarantor_id, first_name, last_name, birth_date, coa
 func (s queries) Patients(ctx context.Context, practiceID ledger.ID, ids []ledger.ID) ([]ledger.Patient, error) {
 	const q = `SELECT ` + patientColumns + ` FROM patients WHERE practice_id = $1 AND id = ANY($2::uuid[])`
 	var rows []ledger.Patient
-	return rows, translate(s.sel(ctx, &rows, q, practiceID, idArray(ids)))
+	return rows, translate(s.sel(ctx, &rows, prepared(q), practiceID, idArray(ids)))
 }
 
 func (s queries) PatientsOfGuarantors(ctx context.Context, practiceID ledger.ID, guarantorIDs []ledger.ID) ([]ledger.Patient, error) {
@@ -293,7 +293,7 @@ func (s queries) PatientsOfGuarantors(ctx context.Context, practiceID ledger.ID,
 	            WHERE practice_id = $1 AND guarantor_id = ANY($2::uuid[])
 	            ORDER BY guarantor_id, lower(last_name), lower(first_name), id`
 	var rows []ledger.Patient
-	return rows, translate(s.sel(ctx, &rows, q, practiceID, idArray(guarantorIDs)))
+	return rows, translate(s.sel(ctx, &rows, prepared(q), practiceID, idArray(guarantorIDs)))
 }
 
 const encounterColumns = `id, patient_id, provider_id, location_id, kind, service_from, service_to, coalesce(note, '') AS note, created_at`
@@ -318,7 +318,7 @@ const chargeColumns = `id, encounter_id, patient_id, provider_id, location_id, k
 func (s queries) Charges(ctx context.Context, practiceID ledger.ID, ids []ledger.ID) ([]ledger.Charge, error) {
 	const q = `SELECT ` + chargeColumns + ` FROM charges WHERE practice_id = $1 AND id = ANY($2::uuid[])`
 	var rows []ledger.Charge
-	return rows, translate(s.sel(ctx, &rows, q, practiceID, idArray(ids)))
+	return rows, translate(s.sel(ctx, &rows, prepared(q), practiceID, idArray(ids)))
 }
 
 func (s queries) ChargesOfEncounters(ctx context.Context, practiceID ledger.ID, encounterIDs []ledger.ID) ([]ledger.Charge, error) {
@@ -348,13 +348,13 @@ func (s queries) AdjustmentsOf(ctx context.Context, practiceID ledger.ID, charge
 func (s queries) ProvidersOfPractice(ctx context.Context, practiceID ledger.ID) ([]ledger.Provider, error) {
 	const q = `SELECT id, name, coalesce(code, '') AS code, created_at FROM providers WHERE practice_id = $1 ORDER BY name, id`
 	var rows []ledger.Provider
-	return rows, translate(s.sel(ctx, &rows, q, practiceID))
+	return rows, translate(s.sel(ctx, &rows, prepared(q), practiceID))
 }
 
 func (s queries) LocationsOfPractice(ctx context.Context, practiceID ledger.ID) ([]ledger.Location, error) {
 	const q = `SELECT id, name, coalesce(code, '') AS code, created_at FROM locations WHERE practice_id = $1 ORDER BY name, id`
 	var rows []ledger.Location
-	return rows, translate(s.sel(ctx, &rows, q, practiceID))
+	return rows, translate(s.sel(ctx, &rows, prepared(q), practiceID))
 }
 
 const receiptColumns = `id, kind, amount, received_on, patient_id, coalesce(method, '') AS method,
@@ -389,7 +389,7 @@ func (s queries) Batches(ctx context.Context, practiceID ledger.ID, ids []ledger
 func (s queries) UnearnedTypes(ctx context.Context, practiceID ledger.ID) ([]ledger.UnearnedType, error) {
 	const q = `SELECT id, name, hidden, is_default, is_treatment_plan FROM unearned_types WHERE practice_id = $1 ORDER BY name, id`
 	var rows []ledger.UnearnedType
-	return rows, translate(s.sel(ctx, &rows, q, practiceID))
+	return rows, translate(s.sel(ctx, &rows, prepared(q), practiceID))
 }
 
 func (s queries) InsuranceWriteOffs(ctx context.Context, practiceID ledger.ID, ids []ledger.ID) ([]ledger.InsuranceWriteOff, error) {

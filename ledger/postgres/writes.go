@@ -13,7 +13,7 @@ import (
 func (t *txStore) LockFamilies(ctx context.Context, practiceID ledger.ID, guarantorIDs []ledger.ID) error {
 	const q = `SELECT id FROM guarantors WHERE practice_id = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR UPDATE`
 	var locked []ledger.ID
-	return translate(t.sel(ctx, &locked, q, practiceID, idArray(guarantorIDs)))
+	return translate(t.sel(ctx, &locked, prepared(q), practiceID, idArray(guarantorIDs)))
 }
 
 func (t *txStore) LockIdempotencyKey(ctx context.Context, practiceID ledger.ID, key string) error {
@@ -50,7 +50,7 @@ SELECT pg_notify($16, $1::text || ` + changedFamilies
 	if rec != nil {
 		r = *rec
 	}
-	_, err := t.exec(ctx, q, practiceID, e.ID, e.At, e.KeyID, string(e.Role), e.Operation, e.InputDigest,
+	_, err := t.exec(ctx, prepared(q), practiceID, e.ID, e.At, e.KeyID, string(e.Role), e.Operation, e.InputDigest,
 		idArray(e.CreatedIDs), e.PolicyName, e.PolicyVersion, r.Key, r.Operation, r.RequestHash, r.ResultID, r.CreatedAt,
 		ChangesChannel)
 	return translate(err)
@@ -182,7 +182,7 @@ SELECT $1, u.id, receipt.id, u.amount, u.code, u.patient_id, u.provider_id, u.lo
 		ids[i], pats[i], provs[i], locs[i], chs[i], uts[i] = s.ID, s.PatientID, s.ProviderID, s.LocationID, s.ChargeID, s.UnearnedTypeID
 		amounts[i], codes[i] = s.Amount.String(), string(s.Code)
 	}
-	_, err := t.exec(ctx, q, practiceID, r.ID, idArray(ids), pq.Array(amounts), pq.Array(codes), idArray(pats),
+	_, err := t.exec(ctx, prepared(q), practiceID, r.ID, idArray(ids), pq.Array(amounts), pq.Array(codes), idArray(pats),
 		nullableIDArray(provs), nullableIDArray(locs), nullableIDArray(chs), nullableIDArray(uts),
 		string(r.Kind), r.Amount, r.ReceivedOn, r.PatientID, r.Method, r.Reference, r.Note, r.BatchID, r.ReversesID,
 		r.PolicyName, r.PolicyVersion, r.PostedAt, r.EncounterID)

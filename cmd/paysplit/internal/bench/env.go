@@ -216,7 +216,7 @@ type server struct {
 
 // serve starts a server on the database at dsn (e.url's form).
 func (e *env) serve(dsn string, live bool) (*server, error) {
-	conn, err := pq.NewConnector(postgres.SessionDSN(dsn)) // as serve connects
+	conn, err := postgres.NewConnector(dsn) // as serve connects
 	if err != nil {
 		return nil, err
 	}

@@ -76,10 +76,11 @@ func NewDB(t testing.TB) *sqlx.DB {
 func NewDBAndURL(t testing.TB) (*sqlx.DB, string) {
 	t.Helper()
 	u := NewDBURL(t)
-	db, err := sqlx.Connect("postgres", u)
+	conn, err := postgres.NewConnector(u) // as the service connects
 	if err != nil {
 		t.Fatalf("ledgertest: %v", err)
 	}
+	db := sqlx.NewDb(sql.OpenDB(conn), "postgres")
 	t.Cleanup(func() { db.Close() }) // runs before NewDBURL's drop
 	return db, u
 }

@@ -90,3 +90,7 @@ SELECT id, ` + balColumns + ` FROM bal WHERE id = ANY($2::uuid[])`
 	}
 	return out, nil
 }
+
+// Prepared registers a statement text as the store's hot statements are
+// (prepared.go).
+var Prepared = prepared

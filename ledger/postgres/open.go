@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"net/url"
 	"strings"
@@ -31,22 +32,26 @@ const (
 const RandomPageCost = "1.1"
 
 // SessionDSN returns dsn (a postgres:// URL or a key=value DSN) with the
-// service's session settings: UTC, the timeouts above, RandomPageCost.
+// service's session settings: UTC, the timeouts above, RandomPageCost, and
+// lib/pq's binary_parameters, with which a statement with parameters is one
+// round trip (parse, bind and execute sent together) instead of two (parse
+// and describe, then bind and execute); docs/benchmarks.md, "The write path".
 func SessionDSN(dsn string) string {
-	return WithParams(dsn, "", map[string]string{"timezone": "UTC",
+	return WithParams(dsn, "", map[string]string{"timezone": "UTC", "binary_parameters": "yes",
 		"statement_timeout":                   fmt.Sprint(StatementTimeout.Milliseconds()),
 		"idle_in_transaction_session_timeout": fmt.Sprint(IdleTxTimeout.Milliseconds()),
 		"random_page_cost":                    RandomPageCost})
 }
 
 // Open connects to the database at dsn with the service's session settings
-// (SessionDSN), in a pool of at most DefaultMaxConns connections
+// (SessionDSN) and prepared statements (NewConnector), in a pool of at most DefaultMaxConns connections
 // (Store.SetPool changes it).
 func Open(dsn string) (*sqlx.DB, error) {
-	db, err := sqlx.Open("postgres", SessionDSN(dsn))
+	conn, err := NewConnector(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
+	db := sqlx.NewDb(sql.OpenDB(conn), "postgres")
 	db.SetMaxOpenConns(DefaultMaxConns)
 	// Keep connections for concurrent requests instead of database/sql's
 	// default of two idle ones: each new connection is a new backend with

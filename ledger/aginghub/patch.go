@@ -12,9 +12,9 @@ import (
 	"github.com/paysplit/paysplit/ledger"
 )
 
-// familyRows is every row of a report by family (GUARANTOR, no cursor),
-// kept by the hub so that a change in a few families costs a re-read of
-// their rows only. The rows are kept in the statement's order and their
+// familyRows is every row of a report by family or by patient (GUARANTOR or
+// PATIENT, no cursor), kept by the hub so that a change in a few families
+// costs a re-read of their rows only. The rows are kept in the statement's order and their
 // sums kept with them, so that patching a family moves one row and adjusts
 // the sums, and the summary and the page are then read off, whatever the
 // number of rows.
@@ -44,10 +44,29 @@ func compareRows(a, b *familyRow) int {
 	return bytes.Compare(a.row.Key[:], b.row.Key[:])
 }
 
-// patchable reports whether the group's report is by family and its rows
-// can be kept here: grouped by guarantor, from the first page.
+// patchable reports whether the group's report has rows that belong to one
+// family each, and they can be kept here: grouped by guarantor or patient,
+// from the first page.
 func patchable(q ledger.AgingQuery) bool {
-	return (q.GroupBy == "" || q.GroupBy == ledger.AgingByGuarantor) && q.Page.After == nil
+	switch q.GroupBy {
+	case "", ledger.AgingByGuarantor, ledger.AgingByPatient:
+		return q.Page.After == nil
+	}
+	return false
+}
+
+// rowKeys returns the keys of the rows the families fams may have in a
+// report grouped as q is: the families themselves, or their patients.
+func (h *Hub) rowKeys(ctx context.Context, a ledger.Actor, q ledger.AgingQuery, fams []ledger.ID) ([]ledger.ID, error) {
+	if q.GroupBy != ledger.AgingByPatient {
+		return fams, nil
+	}
+	pats, err := h.ledger.Store().PatientsOfGuarantors(ctx, a.PracticeID, fams)
+	keys := make([]ledger.ID, len(pats))
+	for i, p := range pats {
+		keys[i] = p.ID
+	}
+	return keys, err
 }
 
 // compute returns the group's report: for a report by family whose rows are
@@ -82,9 +101,14 @@ func (h *Hub) compute(ctx context.Context, a ledger.Actor, g *agingGroup) (ledge
 	}
 	if stale {
 		g.rows = newFamilyRows(rep, add)
-	} else {
-		g.rows.patch(fams, add)
+		return g.rows.report(g.query), nil
 	}
+	keys, err := h.rowKeys(ctx, a, q, fams)
+	if err != nil {
+		g.rows = nil
+		return rep, err
+	}
+	g.rows.patch(keys, add)
 	return g.rows.report(g.query), nil
 }
 
@@ -116,10 +140,13 @@ func newFamilyRows(rep ledger.AgingReport, rows []*familyRow) *familyRows {
 	return f
 }
 
-// patch replaces the rows of the families given by rows (a family without
-// one has no row any more).
-func (f *familyRows) patch(families []ledger.ID, rows []*familyRow) {
-	for _, id := range families {
+// patch replaces the rows with the keys given by rows (a key without one
+// has no row any more). A row read has its key among keys.
+func (f *familyRows) patch(keys []ledger.ID, rows []*familyRow) {
+	for _, r := range rows {
+		keys = append(keys, r.row.Key) // a patient read in its new family
+	}
+	for _, id := range keys {
 		old := f.rows[id]
 		if old == nil {
 			continue

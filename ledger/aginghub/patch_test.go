@@ -43,7 +43,8 @@ func (f *familyLog) ChangedFamilies(p ledger.ID, fams []ledger.ID) {
 
 // Two servers on one database, each with its hub and listener: commits
 // made through one ledger name the families they touched, each hub
-// re-reads only those families' rows of its reports by family, and every
+// re-reads only those families' rows of its reports by family and by
+// patient, and every
 // report it hands out equals the report computed afresh — summaries, pages
 // and sorts — after each of a sequence of receipts, visits and reversals
 // in several families.
@@ -61,6 +62,8 @@ func TestAgingHubPatchesFamilies(t *testing.T) {
 		{Page: ledger.Page{First: 2}},
 		{Page: ledger.Page{First: 3}, Sort: ledger.SortOldestDesc, CreditsToOldest: true},
 		{Page: ledger.Page{First: 10}, Basis: ledger.AgingResponsibilityDate, MinBalance: ptr(ledger.MustMoney("0.01"))},
+		{GroupBy: ledger.AgingByPatient, Page: ledger.Page{First: 0}},
+		{GroupBy: ledger.AgingByPatient, Page: ledger.Page{First: 4}, Sort: ledger.SortOldestDesc, CreditsToOldest: true},
 	}
 	type server struct {
 		log     *familyLog

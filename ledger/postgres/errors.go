@@ -49,7 +49,7 @@ func translate(err error) error {
 		// Text the ledger's own checks should have refused (a NUL): still the
 		// client's input, never INTERNAL.
 		return fmt.Errorf("%w: %w", &ledger.InputError{Message: "contains a character the database cannot store (NUL)"}, err)
-	case pe.Code == "28000": // keyStands: the request's key was revoked
+	case pe.Code == "28000": // paysplit_key_stands: the request's key was revoked
 		return fmt.Errorf("%w: %w", ledger.ErrUnauthenticated, err)
 	case pe.Code == pqerror.QueryCanceled:
 		return fmt.Errorf("database call timed out or was cancelled: %w", failedIn(err))

@@ -138,10 +138,10 @@ func (t *tenantTx) end(commit bool) error {
 	return tx.Rollback()
 }
 
-// enter scopes the rest of the transaction to practice pid: one simple-query
-// round trip, made only when the practice changes. The first one begins the
-// transaction. Under ledger.WithKeyCheck, the same round trip checks that
-// the request's key still stands (keyStands).
+// enter scopes the rest of the transaction to practice pid: one statement,
+// made only when the practice changes. The first one begins the
+// transaction. Under ledger.WithKeyCheck, the same statement checks that
+// the request's key still stands (paysplit_key_stands, migration 00018).
 func (t *tenantTx) enter(ctx context.Context, pid ledger.ID) error {
 	if t.entered && t.practice == pid {
 		return nil
@@ -151,29 +151,18 @@ func (t *tenantTx) enter(ctx context.Context, pid ledger.ID) error {
 			return err
 		}
 	}
-	q := `SET LOCAL app.practice_id = ` + pq.QuoteLiteral(pid.String())
-	if !t.entered {
-		q = `SET LOCAL ROLE ` + AppRole + `; ` + q
-	}
+	const q = `SELECT set_config('role', '` + AppRole + `', true), set_config('app.practice_id', $1, true),
+       paysplit_key_stands($1::uuid, $2::uuid)`
+	var key *ledger.ID
 	if a, ok := ledger.KeyToCheck(ctx); ok && a.PracticeID == pid {
-		q += `; ` + fmt.Sprintf(keyStands, pq.QuoteLiteral(a.KeyID.String()))
+		key = &a.KeyID
 	}
-	if _, err := t.tx.ExecContext(ctx, q); err != nil {
+	if _, err := t.tx.ExecContext(ctx, prepared(q), pid.String(), key); err != nil {
 		return fmt.Errorf("scope the transaction to practice %s: %w", pid, err)
 	}
 	t.practice, t.entered = pid, true
 	return nil
 }
-
-// keyStands refuses the transaction, SQLSTATE 28000 (translated to
-// ledger.ErrUnauthenticated), if the API key %s of the practice has been
-// revoked: sent with the statement that scopes a transaction, it costs no
-// round trip of its own (ledger.WithKeyCheck).
-const keyStands = `DO $$BEGIN
-    IF NOT EXISTS (SELECT FROM api_keys WHERE practice_id = current_setting('app.practice_id')::uuid AND id = %s AND revoked_at IS NULL) THEN
-        RAISE SQLSTATE '28000' USING MESSAGE = 'the API key was revoked';
-    END IF;
-END$$`
 
 // in runs fn with statements scoped to practice pid.
 func (s queries) in(ctx context.Context, pid ledger.ID, fn func(q sqlx.ExtContext) error) error {

@@ -50,3 +50,25 @@ func TestInsertBulkCrossesCopyBatches(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, gs)
 }
+
+// A bulk load into a practice new to the table's statistics analyzes the
+// table, however many rows other practices hold: the sixth practice's
+// thousand guarantors leave the statistics counting all six thousand.
+func TestInsertBulkAnalyzesForANewPractice(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := ledgertest.NewDB(t)
+	for range 6 {
+		f := ledgertest.NewPractice(t, db)
+		var b ledger.Bulk
+		for i := range 1000 {
+			b.Guarantors = append(b.Guarantors, ledger.Guarantor{ID: ledgertest.NewID(), Name: fmt.Sprint("Family ", i), CreatedAt: ledgertest.Clock()})
+		}
+		require.NoError(t, f.Store.InTx(ctx, func(tx ledger.Tx) error { return tx.InsertBulk(ctx, f.Actor.PracticeID, b) }))
+	}
+	var est float64
+	require.NoError(t, db.Get(&est, `SELECT reltuples FROM pg_class WHERE oid = 'guarantors'::regclass`))
+	var have float64
+	require.NoError(t, db.Get(&have, `SELECT count(*) FROM guarantors`))
+	require.InDelta(t, have, est, 0.01*have, "the statistics know the sixth practice's rows")
+}

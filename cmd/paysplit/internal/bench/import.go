@@ -28,7 +28,8 @@ var importRows = map[synth.Size]int{synth.Small: 1_000, synth.Medium: 20_000, sy
 // aging state rebuilt as a bulk load must, and, apart, with a raw COPY of
 // the file's rows, as text, into a bare table with the template's columns.
 // Each import, and each COPY into the ledger, goes to a practice of its
-// own in one database, so none of them finds its rows imported before.
+// own, so none of them finds its rows imported before; the imports share
+// one database, the COPYs another.
 func (e *env) importFile(ctx context.Context) ([]Result, error) {
 	n := importRows[e.opt.Size]
 	name, err := e.migratedDB(ctx, "import")
@@ -57,6 +58,18 @@ func (e *env) importFile(ctx context.Context) ([]Result, error) {
 		return nil, err
 	}
 	posting := synth.PostBalanceForward(rows, today, time.Now(), e.opt.Seed)
+	// The baseline's practices go to a database of their own: in the
+	// import's, they would change what the import finds (the planner's
+	// statistics of the tables it grows, and so whether it analyzes them).
+	copyName, err := e.migratedDB(ctx, "importcopy")
+	if err != nil {
+		return nil, err
+	}
+	copyDB, err := sql.Open("postgres", e.url(copyName))
+	if err != nil {
+		return nil, err
+	}
+	defer copyDB.Close()
 
 	var phases []importPhases
 	var floors []synth.LoadStats
@@ -72,7 +85,7 @@ func (e *env) importFile(ctx context.Context) ([]Result, error) {
 		func(ctx context.Context) (float64, error) {
 			pr := &posting.Practice.Practice // a new practice each time: the ids of its rows are the practice's own
 			pr.ID, pr.Name = uuid.Must(uuid.NewV7()), fmt.Sprintf("Import COPY bench %d", rep)
-			st, err := synth.LoadCopies(ctx, db, pr.ID, copies(render(posting.Copies()), ""), true)
+			st, err := synth.LoadCopies(ctx, copyDB, pr.ID, copies(render(posting.Copies()), ""), true)
 			floors = append(floors, st)
 			return st.Total.Seconds(), err
 		},

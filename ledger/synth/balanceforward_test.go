@@ -42,7 +42,7 @@ func TestPostBalanceForwardIsWhatTheImportPosts(t *testing.T) {
 	require.Equal(t, ledger.OutcomeCommitted, res.Report.Outcome, res.Report.Message)
 
 	bf := synth.PostBalanceForward(rows, today, time.Now(), 1)
-	st, err := synth.LoadCopies(ctx, db.DB, bf.Practice.Practice.ID, bf.Copies(), true)
+	st, err := synth.LoadCopies(ctx, db.DB, bf.Practice.Practice.ID, bf.Copies(), synth.AgingAnalyzedRebuilt)
 	require.NoError(t, err)
 	require.Equal(t, "aging state", st.Tables[len(st.Tables)-1].Table)
 

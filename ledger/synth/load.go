@@ -21,7 +21,7 @@ var ErrLoaded = errors.New("synth: this practice is already loaded")
 type LoadStats struct {
 	Tables  []TableStats
 	Commit  time.Duration // the deferred checks (each receipt's splits sum to its amount) run here
-	Analyze time.Duration
+	Analyze time.Duration // Load's after the commit; LoadCopies's in the transaction (AgingAnalyzedRebuilt)
 	Total   time.Duration
 }
 
@@ -49,7 +49,7 @@ func Load(ctx context.Context, db *sql.DB, p *Practice) (LoadStats, error) {
 	if exists {
 		return LoadStats{}, fmt.Errorf("%w: practice %s", ErrLoaded, p.Practice.ID)
 	}
-	st, err := LoadCopies(ctx, db, p.Practice.ID, Copies(p), true)
+	st, err := LoadCopies(ctx, db, p.Practice.ID, Copies(p), AgingRebuilt)
 	if err != nil {
 		return st, err
 	}
@@ -63,15 +63,30 @@ func Load(ctx context.Context, db *sql.DB, p *Practice) (LoadStats, error) {
 	return st, nil
 }
 
+// Aging says what LoadCopies does about the practice's maintained aging
+// state (migration 00015). Its triggers skip the COPYed rows whatever it
+// is (aging_bulk_begin).
+type Aging int
+
+const (
+	// AgingLeft leaves the state as it was, not following the rows: only a
+	// benchmark's floor (what the COPYs alone cost) may do that.
+	AgingLeft Aging = iota
+	// AgingRebuilt rebuilds the practice's state in one pass before the
+	// commit (aging_bulk_end), as a bulk load must to leave the ledger
+	// consistent.
+	AgingRebuilt
+	// AgingAnalyzedRebuilt analyzes the tables COPYed into first, in the
+	// transaction (as an import does with a table it grew), so that the
+	// rebuild plans with their new sizes, then rebuilds the state.
+	AgingAnalyzedRebuilt
+)
+
 // LoadCopies COPYs cs, in order, into the ledger's own tables of db in one
 // transaction, with every key, check, foreign key and trigger of the schema,
-// the deferred checks running at the commit. The maintained aging state's
-// triggers skip the rows (aging_bulk_begin, migration 00015); with rebuild,
-// the practice's aging state is then rebuilt in one pass before the commit
-// (aging_bulk_end), which a bulk load needs to leave the ledger consistent.
-// Without it the practice's aging state is left as it was: only a
-// benchmark's floor (what the COPYs alone cost) may do that.
-func LoadCopies(ctx context.Context, db *sql.DB, practiceID ledger.ID, cs []Copy, rebuild bool) (LoadStats, error) {
+// the deferred checks running at the commit; aging says what becomes of
+// the practice's maintained aging state.
+func LoadCopies(ctx context.Context, db *sql.DB, practiceID ledger.ID, cs []Copy, aging Aging) (LoadStats, error) {
 	t0 := time.Now()
 	var st LoadStats
 	tx, err := db.BeginTx(ctx, nil)
@@ -85,7 +100,18 @@ func LoadCopies(ctx context.Context, db *sql.DB, practiceID ledger.ID, cs []Copy
 	if st.Tables, err = copyTables(ctx, tx, cs); err != nil {
 		return st, err
 	}
-	if rebuild {
+	if aging == AgingAnalyzedRebuilt {
+		t := time.Now()
+		tables := make([]string, len(cs))
+		for i, c := range cs {
+			tables[i] = c.Table
+		}
+		if _, err := tx.ExecContext(ctx, `ANALYZE `+strings.Join(tables, ", ")); err != nil {
+			return st, fmt.Errorf("synth: %w", err)
+		}
+		st.Analyze = time.Since(t)
+	}
+	if aging != AgingLeft {
 		t := time.Now()
 		if _, err := tx.ExecContext(ctx, `SELECT aging_bulk_end($1)`, practiceID); err != nil { // the maintained aging state, in one pass
 			return st, fmt.Errorf("synth: aging state: %w", err)

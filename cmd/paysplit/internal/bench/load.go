@@ -46,7 +46,7 @@ func (e *env) load(ctx context.Context) ([]Result, error) {
 			return time.Since(t0).Seconds(), err
 		}),
 		e.inFreshDBs("copy", tmpl, func(ctx context.Context, db *sql.DB) (float64, error) {
-			st, err := synth.LoadCopies(ctx, db, p.Practice.ID, copies(rendered, ""), false)
+			st, err := synth.LoadCopies(ctx, db, p.Practice.ID, copies(rendered, ""), synth.AgingLeft)
 			floors = append(floors, st)
 			return st.Total.Seconds(), err
 		}),

@@ -33,11 +33,7 @@ var importRows = map[synth.Size]int{synth.Small: 1_000, synth.Medium: 20_000, sy
 // one database, the COPYs another.
 func (e *env) importFile(ctx context.Context) ([]Result, error) {
 	n := importRows[e.opt.Size]
-	name, err := e.migratedDB(ctx, "import")
-	if err != nil {
-		return nil, err
-	}
-	db, err := sql.Open("postgres", e.url(name))
+	db, err := e.openMigrated(ctx, "import")
 	if err != nil {
 		return nil, err
 	}
@@ -62,11 +58,7 @@ func (e *env) importFile(ctx context.Context) ([]Result, error) {
 	// The baseline's practices go to a database of their own: in the
 	// import's, they would change what the import finds (the planner's
 	// statistics of the tables it grows, and so whether it analyzes them).
-	copyName, err := e.migratedDB(ctx, "importcopy")
-	if err != nil {
-		return nil, err
-	}
-	copyDB, err := sql.Open("postgres", e.url(copyName))
+	copyDB, err := e.openMigrated(ctx, "importcopy")
 	if err != nil {
 		return nil, err
 	}
@@ -117,6 +109,15 @@ func (e *env) importFile(ctx context.Context) ([]Result, error) {
 		"where the import's time went (the median repetition, by the import's progress phases): "+medianPhases(phases[e.opt.Warmups:]).String(),
 		"where the baseline's time went (the median repetition): "+describe(medianStats(floors[e.opt.Warmups:])))
 	return rs, nil
+}
+
+// openMigrated creates a database, migrates it and opens it.
+func (e *env) openMigrated(ctx context.Context, suffix string) (*sql.DB, error) {
+	name, err := e.migratedDB(ctx, suffix)
+	if err != nil {
+		return nil, err
+	}
+	return sql.Open("postgres", e.url(name))
 }
 
 // importBalances commits file into a new practice (number rep, with one

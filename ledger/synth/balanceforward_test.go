@@ -68,7 +68,7 @@ func holdings(t *testing.T, db *sqlx.DB, pid ledger.ID) map[string]string {
 		"balance_imports": `kind, status, import_date, options, rows_read, rows_posted, rows_skipped, patients_created, guarantors_created,
 			encounters, patient_debits, patient_credits, insurance`,
 		"balance_import_lines": `row_number, amount, responsibility, receipt_id IS NULL, negative_production, length(row_key)`,
-		"aging_lines":          pat + `, status, service_date, insurance_estimate, adjusted, paid`,
+		"aging_lines":          pat + `, status, service_date, insurance_estimate, adjusted, paid, adjustments, insurance_paid, write_off, prepaid`,
 	}
 	out := map[string]string{}
 	for table, cols := range rows {

@@ -21,7 +21,7 @@ var ErrLoaded = errors.New("synth: this practice is already loaded")
 type LoadStats struct {
 	Tables  []TableStats
 	Commit  time.Duration // the deferred checks (each receipt's splits sum to its amount) run here
-	Analyze time.Duration
+	Analyze time.Duration // Load's after the commit; LoadCopies's in the transaction (AgingAnalyzedRebuilt)
 	Total   time.Duration
 }
 
@@ -33,53 +33,27 @@ type TableStats struct {
 }
 
 // Load writes p into db, a database migrated to the latest schema, in one
-// transaction: the practice and its unearned types with INSERT, every other
-// table with COPY FROM STDIN, so the constraints, foreign keys and ledger
-// triggers check every row as they would any other write; the maintained
-// aging state is built once at the end, as an import's is. It then analyzes
-// the tables, the aging state's included, so the planner knows their new
-// sizes (without, it reads one family's aging through the practice's open
-// lines). db must use the lib/pq
-// driver (its COPY protocol support).
+// transaction (LoadCopies of Copies(p)): every table with COPY FROM STDIN,
+// so the constraints, foreign keys and ledger triggers check every row as
+// they would any other write; the maintained aging state is built once at
+// the end, as an import's is. It then analyzes the tables, the aging
+// state's included, so the planner knows their new sizes (without, it reads
+// one family's aging through the practice's open lines). db must use the
+// lib/pq driver (its COPY protocol support).
 func Load(ctx context.Context, db *sql.DB, p *Practice) (LoadStats, error) {
 	t0 := time.Now()
-	var st LoadStats
 	var exists bool
 	if err := db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM practices WHERE id = $1)`, p.Practice.ID).Scan(&exists); err != nil {
-		return st, fmt.Errorf("synth: %w", err)
+		return LoadStats{}, fmt.Errorf("synth: %w", err)
 	}
 	if exists {
-		return st, fmt.Errorf("%w: practice %s", ErrLoaded, p.Practice.ID)
+		return LoadStats{}, fmt.Errorf("%w: practice %s", ErrLoaded, p.Practice.ID)
 	}
-	tx, err := db.BeginTx(ctx, nil)
+	st, err := LoadCopies(ctx, db, p.Practice.ID, Copies(p), AgingRebuilt)
 	if err != nil {
-		return st, fmt.Errorf("synth: %w", err)
-	}
-	defer tx.Rollback()
-	if err := insertPractice(ctx, tx, p); err != nil {
 		return st, err
 	}
-	if _, err := tx.ExecContext(ctx, `SELECT aging_bulk_begin($1)`, p.Practice.ID); err != nil {
-		return st, fmt.Errorf("synth: %w", err)
-	}
-	for _, c := range Copies(p) {
-		t := time.Now()
-		if err := CopyRows(ctx, tx, c); err != nil {
-			return st, err
-		}
-		st.Tables = append(st.Tables, TableStats{Table: c.Table, Rows: c.Len, Time: time.Since(t)})
-	}
 	t := time.Now()
-	if _, err := tx.ExecContext(ctx, `SELECT aging_bulk_end($1)`, p.Practice.ID); err != nil { // the maintained aging state, in one pass
-		return st, fmt.Errorf("synth: aging state: %w", err)
-	}
-	st.Tables = append(st.Tables, TableStats{Table: "aging state", Rows: len(p.Charges), Time: time.Since(t)})
-	t = time.Now()
-	if err := tx.Commit(); err != nil {
-		return st, fmt.Errorf("synth: commit: %w", err)
-	}
-	st.Commit = time.Since(t)
-	t = time.Now()
 	const analyze = `ANALYZE providers, locations, guarantors, patients, encounters, charges, receipts, splits, aging_lines, aging_credits`
 	if _, err := db.ExecContext(ctx, analyze); err != nil {
 		return st, fmt.Errorf("synth: %w", err)
@@ -89,19 +63,106 @@ func Load(ctx context.Context, db *sql.DB, p *Practice) (LoadStats, error) {
 	return st, nil
 }
 
-// insertPractice writes the practice row and its unearned types.
-func insertPractice(ctx context.Context, tx *sql.Tx, p *Practice) error {
-	const qp = `INSERT INTO practices (id, name, require_batch, created_at) VALUES ($1, $2, $3, $4)`
-	if _, err := tx.ExecContext(ctx, qp, p.Practice.ID, p.Practice.Name, p.Practice.RequireBatch, p.Practice.CreatedAt); err != nil {
-		return fmt.Errorf("synth: practice: %w", err)
+// Aging says what LoadCopies does about the practice's maintained aging
+// state (migration 00015). Its triggers skip the COPYed rows whatever it
+// is (aging_bulk_begin).
+type Aging int
+
+const (
+	// AgingLeft leaves the state as it was, not following the rows: only a
+	// benchmark's floor (what the COPYs alone cost) may do that.
+	AgingLeft Aging = iota
+	// AgingRebuilt rebuilds the practice's state in one pass before the
+	// commit (aging_bulk_end), as a bulk load must to leave the ledger
+	// consistent.
+	AgingRebuilt
+	// AgingAnalyzedRebuilt analyzes the tables COPYed into first, in the
+	// transaction (as an import does with a table it grew), so that the
+	// rebuild plans with their new sizes, then rebuilds the state.
+	AgingAnalyzedRebuilt
+)
+
+// LoadCopies COPYs cs, in order, into the ledger's own tables of db in one
+// transaction, with every key, check, foreign key and trigger of the schema,
+// the deferred checks running at the commit; aging says what becomes of
+// the practice's maintained aging state.
+func LoadCopies(ctx context.Context, db *sql.DB, practiceID ledger.ID, cs []Copy, aging Aging) (LoadStats, error) {
+	t0 := time.Now()
+	var st LoadStats
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return st, fmt.Errorf("synth: %w", err)
 	}
-	const qu = `INSERT INTO unearned_types (practice_id, id, name, hidden, is_default, is_treatment_plan) VALUES ($1, $2, $3, $4, $5, $6)`
-	for _, u := range p.UnearnedTypes {
-		if _, err := tx.ExecContext(ctx, qu, p.Practice.ID, u.ID, u.Name, u.Hidden, u.IsDefault, u.IsTreatmentPlan); err != nil {
-			return fmt.Errorf("synth: unearned type: %w", err)
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `SELECT aging_bulk_begin($1)`, practiceID); err != nil {
+		return st, fmt.Errorf("synth: %w", err)
+	}
+	if st.Tables, err = copyTables(ctx, tx, cs); err != nil {
+		return st, err
+	}
+	if aging == AgingAnalyzedRebuilt {
+		t := time.Now()
+		tables := make([]string, len(cs))
+		for i, c := range cs {
+			tables[i] = c.Table
+		}
+		if _, err := tx.ExecContext(ctx, `ANALYZE `+strings.Join(tables, ", ")); err != nil {
+			return st, fmt.Errorf("synth: %w", err)
+		}
+		st.Analyze = time.Since(t)
+	}
+	if aging != AgingLeft {
+		t := time.Now()
+		if _, err := tx.ExecContext(ctx, `SELECT aging_bulk_end($1)`, practiceID); err != nil { // the maintained aging state, in one pass
+			return st, fmt.Errorf("synth: aging state: %w", err)
+		}
+		st.Tables = append(st.Tables, TableStats{Table: "aging state", Rows: rowsOf(cs, "charges"), Time: time.Since(t)})
+	}
+	t := time.Now()
+	if err := tx.Commit(); err != nil {
+		return st, fmt.Errorf("synth: commit: %w", err)
+	}
+	st.Commit = time.Since(t)
+	st.Total = time.Since(t0)
+	return st, nil
+}
+
+// CopyAll COPYs cs, in order, into db in one transaction, and nothing else:
+// for tables outside the ledger (the benchmarks' bare tables).
+func CopyAll(ctx context.Context, db *sql.DB, cs []Copy) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := copyTables(ctx, tx, cs); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// copyTables COPYs cs, in order, in tx and says how long each took.
+func copyTables(ctx context.Context, tx *sql.Tx, cs []Copy) ([]TableStats, error) {
+	var st []TableStats
+	for _, c := range cs {
+		t := time.Now()
+		if err := CopyRows(ctx, tx, c); err != nil {
+			return st, err
+		}
+		st = append(st, TableStats{Table: c.Table, Rows: c.Len, Time: time.Since(t)})
+	}
+	return st, nil
+}
+
+// rowsOf is how many rows cs COPYs into table.
+func rowsOf(cs []Copy, table string) int {
+	n := 0
+	for _, c := range cs {
+		if c.Table == table {
+			n += c.Len
 		}
 	}
-	return nil
+	return n
 }
 
 // Copy is one table's rows for COPY: Row(i) renders the i-th row's values
@@ -134,12 +195,21 @@ func CopyRows(ctx context.Context, tx *sql.Tx, c Copy) error {
 	return nil
 }
 
-// Copies lists p's tables in the order they load (parents before children),
-// excluding the practice row and unearned types. The text forms are those
-// PostgreSQL reads for each column type.
+// Copies lists p's tables in the order they load (parents before children,
+// the practice row first). The text forms are those PostgreSQL reads for
+// each column type.
 func Copies(p *Practice) []Copy {
 	pid := p.Practice.ID.String()
 	return []Copy{
+		{Table: "practices", Columns: "id, name, require_batch, created_at", Width: 4, Len: 1,
+			Row: func(_ int, v []any) {
+				v[0], v[1], v[2], v[3] = pid, p.Practice.Name, fmt.Sprint(p.Practice.RequireBatch), stamp(p.Practice.CreatedAt)
+			}},
+		{Table: "unearned_types", Columns: "practice_id, id, name, hidden, is_default, is_treatment_plan", Width: 6, Len: len(p.UnearnedTypes),
+			Row: func(i int, v []any) {
+				u := &p.UnearnedTypes[i]
+				v[0], v[1], v[2], v[3], v[4], v[5] = pid, u.ID.String(), u.Name, fmt.Sprint(u.Hidden), fmt.Sprint(u.IsDefault), fmt.Sprint(u.IsTreatmentPlan)
+			}},
 		{Table: "providers", Columns: "practice_id, id, name, code, created_at", Width: 5, Len: len(p.Providers),
 			Row: func(i int, v []any) {
 				r := &p.Providers[i]
@@ -234,19 +304,11 @@ func CopyTextTable(ctx context.Context, db *sql.DB, table string, columns []stri
 
 // CopyRecords COPYs text records into table's columns in one transaction.
 func CopyRecords(ctx context.Context, db *sql.DB, table string, columns []string, records [][]string) error {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
 	c := Copy{Table: table, Columns: strings.Join(columns, ", "), Width: len(columns), Len: len(records),
 		Row: func(i int, v []any) {
 			for j, f := range records[i] {
 				v[j] = f
 			}
 		}}
-	if err := CopyRows(ctx, tx, c); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return CopyAll(ctx, db, []Copy{c})
 }

@@ -116,7 +116,7 @@ func TestLoad(t *testing.T) {
 	p := generate(t, small)
 	st, err := synth.Load(ctx, db.DB, p)
 	require.NoError(t, err)
-	require.Len(t, st.Tables, 9) // and the aging state
+	require.Len(t, st.Tables, 11) // the practice, its tables and the aging state
 	pid := p.Practice.ID
 
 	// Row counts are as planned.

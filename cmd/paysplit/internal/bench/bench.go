@@ -18,17 +18,22 @@
 //     statements it runs (counted by a wrapping database/sql driver) must not
 //     grow with the page size. Its latency is reported beside one
 //     hand-written SQL statement that reads the same rows.
-//   - load: generating a synthetic practice and loading it with COPY into the
-//     real schema (constraints, foreign keys, ledger triggers, deferred
-//     checks), against a raw COPY of the same, pre-rendered rows into tables
-//     with the same columns and nothing else.
+//   - load: generating a synthetic practice and loading it (synth.Load:
+//     COPY into the real schema, the aging state rebuilt, ANALYZE), against
+//     COPY of the same, pre-rendered rows into the ledger's own tables (the
+//     same schema, one transaction, no aging rebuild or ANALYZE) and, as a
+//     second row (load-raw), a raw COPY into tables with the same columns
+//     and nothing else.
 //   - import: validating and committing a balance-forward file (1k, 20k or
-//     100k rows by size) into a fresh practice, against a raw COPY of the
-//     same rows into a bare table with the template's columns.
+//     100k rows by size) into a fresh practice, against COPY of what it
+//     posts (synth.PostBalanceForward) into the ledger's own tables of a
+//     fresh practice, the aging state rebuilt, and, as a second row
+//     (import-raw), a raw COPY of the file's rows into a bare table.
 //   - history: importing the synthetic practice written as a history set
 //     (importHistory COMMIT) into a fresh database, against COPYing the same
-//     rows into the ledger's own tables (synth.Load) and, apart, a raw COPY
-//     into bare tables; with the import's peak Go heap.
+//     rows into the ledger's own tables (synth.Load) and, as a second row
+//     (history-raw), a raw COPY into bare tables; with the import's peak Go
+//     heap.
 //   - aging: the practice-wide aging report as of today and as of a year
 //     ago, against one hand-written SQL aggregate over the same rows.
 //   - subscriptions: N websocket subscribers to agingUpdated (50, 300 or

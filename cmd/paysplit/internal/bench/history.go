@@ -41,48 +41,36 @@ func (e *env) history(ctx context.Context) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	rendered := render(p)
+	rendered := render(synth.Copies(p))
 	c := p.Counts()
 	rows := c.Providers + c.Locations + c.UnearnedTypes + c.Guarantors + c.Patients + c.Charges + c.Receipts + c.Splits
 
 	var peaks, lives []uint64
-	rep := 0
 	samples, err := e.repeat(ctx,
-		func(ctx context.Context) (float64, error) {
-			rep++
-			return e.inFreshDB(ctx, fmt.Sprintf("hist%d", rep), tmpl, func(db *sql.DB) (float64, error) {
-				secs, peak, live, err := importHistory(ctx, db, set)
-				peaks, lives = append(peaks, peak), append(lives, live)
-				return secs, err
-			})
-		},
-		func(ctx context.Context) (float64, error) {
-			rep++
-			return e.inFreshDB(ctx, fmt.Sprintf("histcopy%d", rep), tmpl, func(db *sql.DB) (float64, error) {
-				st, err := synth.Load(ctx, db, p)
-				return st.Total.Seconds(), err
-			})
-		},
-		func(ctx context.Context) (float64, error) {
-			rep++
-			return e.inFreshDB(ctx, fmt.Sprintf("histraw%d", rep), tmpl, func(db *sql.DB) (float64, error) {
-				return rawCopy(ctx, db, rendered)
-			})
-		},
+		e.inFreshDBs("hist", tmpl, func(ctx context.Context, db *sql.DB) (float64, error) {
+			secs, peak, live, err := importHistory(ctx, db, set)
+			peaks, lives = append(peaks, peak), append(lives, live)
+			return secs, err
+		}),
+		e.inFreshDBs("histcopy", tmpl, func(ctx context.Context, db *sql.DB) (float64, error) {
+			st, err := synth.Load(ctx, db, p)
+			return st.Total.Seconds(), err
+		}),
+		e.inFreshDBs("histraw", tmpl, func(ctx context.Context, db *sql.DB) (float64, error) {
+			return rawCopy(ctx, db, rendered)
+		}),
 	)
 	if err != nil {
 		return nil, err
 	}
-	op := figure(fmt.Sprintf("importHistory COMMIT of the %s practice as a history set (%d charges, %d receipts, %d splits; a %.0f MB zip): read, match, check, post, reconcile",
-		e.opt.Size, c.Charges, c.Receipts, c.Splits, float64(info.Size())/1e6), "s", samples[0])
-	r := result("history", e.opt.Size, op,
-		figure("COPY of the same rows into the ledger's own tables (same constraints, keys, triggers and deferred checks), one transaction, ANALYZE", "s", samples[1]),
-		&target{bound: 3, text: "≤ 3×"})
-	r.Notes = append(r.Notes, fmt.Sprintf("%d rows; throughput %.0f rows/s imported; above what the harness held before it (the generated practice and its rendered rows), the import's peak live Go heap (what the last collection kept) %.0f MB, and its peak heap in use, garbage the collector had yet to free included, %.0f MB (both sampled every 50 ms)",
-		rows, float64(rows)/r.Operation.Value, float64(maxOf(lives))/1e6, float64(maxOf(peaks))/1e6))
-	raw := result("history-raw", e.opt.Size, op,
-		figure("COPY of the same rows, pre-rendered, into bare tables with the same columns (no keys, constraints, indexes or triggers)", "s", samples[2]), nil)
-	return []Result{r, raw}, nil
+	rs := againstCopy("history", e.opt.Size,
+		figure(fmt.Sprintf("importHistory COMMIT of the %s practice as a history set (%d charges, %d receipts, %d splits; a %.0f MB zip): read, match, check, post, reconcile",
+			e.opt.Size, c.Charges, c.Receipts, c.Splits, float64(info.Size())/1e6), "s", samples[0]),
+		figure("COPY of the same rows into the ledger's own tables (same constraints, keys, triggers and deferred checks), one transaction, the aging state rebuilt, ANALYZE", "s", samples[1]),
+		samples[2])
+	rs[0].Notes = append(rs[0].Notes, fmt.Sprintf("%d rows; throughput %.0f rows/s imported; above what the harness held before it (the generated practice and its rendered rows), the import's peak live Go heap (what the last collection kept) %.0f MB, and its peak heap in use, garbage the collector had yet to free included, %.0f MB (both sampled every 50 ms)",
+		rows, float64(rows)/rs[0].Operation.Value, float64(maxOf(lives))/1e6, float64(maxOf(peaks))/1e6))
+	return rs, nil
 }
 
 // importHistory commits the set into a new practice of db and returns how

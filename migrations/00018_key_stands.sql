@@ -15,8 +15,9 @@ BEGIN
 END
 $$;
 -- +goose StatementEnd
-REVOKE ALL ON FUNCTION paysplit_key_stands(uuid, uuid) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION paysplit_key_stands(uuid, uuid) TO paysplit_app;
+-- Executable by any role (PostgreSQL's default): the scoping statement
+-- checks the privilege as the login role, before it takes paysplit_app, and
+-- the function tells nothing but whether a key it is given stands.
 
 -- +goose Down
 DROP FUNCTION paysplit_key_stands(uuid, uuid);

@@ -100,8 +100,9 @@ WITH pats AS (
     SELECT id, CASE WHEN $3 THEN guarantor_id ELSE id END AS grp
       FROM patients
      WHERE practice_id = $1 AND (CASE WHEN $3 THEN guarantor_id ELSE id END) = ANY($2::uuid[])
-), ch AS (
-    SELECT l.charge_id AS id, pats.grp FROM pats JOIN aging_lines l ON l.practice_id = $1 AND l.patient_id = pats.id
+), ch AS (          -- the patients' root lines, found through charges' index by patient
+    SELECT c.id, pats.grp FROM pats JOIN charges c ON c.practice_id = $1 AND c.patient_id = pats.id
+     WHERE c.attached_to_id IS NULL
 ), ` + lineBalanceCTEs + `, lines AS (
     SELECT ch.grp, sum(greatest(bal.owed, 0)) AS owed, sum(greatest(-bal.owed, 0)) AS line_credit,
            sum(bal.prepaid) AS prepaid

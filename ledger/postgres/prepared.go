@@ -19,9 +19,10 @@ import (
 // prepared by name the first time a connection runs it, and executed from
 // that connection's statement afterwards: parsed once per connection, and
 // planned once: inside a transaction, the connection runs them with
-// plan_cache_mode force_generic_plan (set for the transaction, and only
-// while a registered statement runs), so PostgreSQL plans each of them once
-// per connection for any parameters. Left to choose (auto), it kept
+// plan_cache_mode force_generic_plan (set for the transaction while a
+// registered statement runs, with the triggers its writes fire, and set back
+// before any other statement, a COPY included), so PostgreSQL plans each of
+// them once per connection for any parameters. Left to choose (auto), it kept
 // planning the family's reads afresh, and planning cost more than running
 // them. The registered statements are key lookups and writes whose best plan
 // does not depend on the values: index reads by practice and id.
@@ -30,7 +31,9 @@ import (
 // the code; every other statement, the reports above all, whose best plan
 // depends on their parameters and on settings they change for their own
 // transaction (random_page_cost in aging), is sent as before and planned
-// afresh with the server's plan_cache_mode. PostgreSQL re-plans a
+// afresh with the server's plan_cache_mode. A statement PostgreSQL can no
+// longer run (its table changed shape) is forgotten and prepared again; the
+// old one stays on the server until the connection closes. PostgreSQL re-plans a
 // prepared statement when the tables it reads change shape or the role
 // running it differs from the one that planned it, so row-level security
 // (the tenant role and practice of each transaction) holds as for any
@@ -95,11 +98,11 @@ var (
 // stmt returns the connection's statement for q, preparing it first, or
 // nil if q is not registered or has no parameters (a simple query is one
 // round trip already). It sets the transaction's plan_cache_mode for what
-// runs next: generic plans for a registered statement, the server's
-// choice for any other with parameters.
+// runs next: generic plans for a registered statement (and the triggers
+// its writes fire), the server's choice for any other statement.
 func (c *preparingConn) stmt(ctx context.Context, q string, args []driver.NamedValue) (driver.Stmt, error) {
 	if len(args) == 0 {
-		return nil, nil
+		return nil, c.planMode(ctx, false)
 	}
 	st := c.stmts[q]
 	if st == nil {
@@ -178,6 +181,9 @@ func (c *preparingConn) check(q string, err error) error {
 }
 
 func (c *preparingConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
+	if err := c.planMode(ctx, false); err != nil { // a COPY, or a statement prepared by hand
+		return nil, err
+	}
 	return c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, q)
 }
 

@@ -15,7 +15,7 @@ import (
 // A registered statement is prepared once per connection and runs with
 // generic plans inside a transaction; any other statement with parameters
 // runs as before, with the server's plan_cache_mode, even between two
-// registered ones; the transaction's end resets the mode. A statement whose
+// registered ones, and so does one without parameters; the transaction's end resets the mode. A statement whose
 // table changed shape under it fails once, and is prepared afresh next time.
 func TestPreparedStatements(t *testing.T) {
 	ctx := context.Background()
@@ -45,12 +45,16 @@ func TestPreparedStatements(t *testing.T) {
 		require.Equal(t, "force_generic_plan", mode(tx, hot, 1))
 		require.Equal(t, "auto", mode(tx, cold, 2))
 		require.Equal(t, "force_generic_plan", mode(tx, hot, 1))
+		var bare string // no parameters: a simple query, under the server's mode too
+		require.NoError(t, tx.GetContext(ctx, &bare, `SELECT current_setting('plan_cache_mode')`))
+		require.Equal(t, "auto", bare)
+		require.Equal(t, "force_generic_plan", mode(tx, hot, 1))
 		require.NoError(t, tx.Commit())
 	}
 	require.Equal(t, "auto", mode(db, cold, 2), "the mode ends with the transaction")
 	n, generic := prepared()
 	require.Equal(t, 1, n, "prepared once on the connection")
-	require.Equal(t, 6, generic, "every run inside a transaction used the generic plan")
+	require.Equal(t, 9, generic, "every run inside a transaction used the generic plan")
 
 	shape := postgres.Prepared(`SELECT * FROM prep_shape WHERE a = $1`)
 	_, err = db.ExecContext(ctx, `CREATE TABLE prep_shape (a int)`)
